@@ -1,0 +1,168 @@
+"""Build script for fastgmm's compiled extensions.
+
+Metadata lives in pyproject.toml; this file only knows how to compile.
+
+Environment variables
+---------------------
+FASTGMM_NO_OPENMP=1
+    Build without OpenMP even where the compiler supports it (the kernels then
+    run single-threaded).
+FASTGMM_DEBUG=1
+    Debug build: Cython bounds/wraparound/initialisation checks on, no -O3,
+    for test runs that hunt memory errors.
+FASTGMM_CYTHON_ANNOTATE=1
+    Write Cython's HTML annotation next to each .pyx (for profiling work).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import textwrap
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+def _env_flag(name):
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+EXTENSIONS = [
+    "fastgmm._openmp_helpers",
+]
+
+OPENMP_PROBE = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d\\n", n > 0 && omp_get_max_threads() > 0);
+        return 0;
+    }
+    """
+)
+
+
+def _openmp_flags(compiler):
+    """Return (compile_args, link_args) to enable OpenMP for this compiler."""
+    ctype = compiler.compiler_type
+    if ctype == "msvc":
+        return ["/openmp"], []
+    if sys.platform == "darwin":
+        # Apple clang understands OpenMP pragmas only through the
+        # preprocessor and ships no runtime; libomp comes from Homebrew or the
+        # wheel build's before-all step (tools/install_libomp_macos.sh), whose
+        # location arrives in CPPFLAGS/LDFLAGS.
+        return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+    # gcc, clang on Linux, mingw, icx all accept -fopenmp.
+    return ["-fopenmp"], ["-fopenmp"]
+
+
+def _compiler_has_openmp(compiler, cflags, ldflags):
+    """Compile and link a tiny OpenMP program with the build's own compiler."""
+    tmp = tempfile.mkdtemp(prefix="fastgmm-omp-")
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp)
+        with open("probe.c", "w") as f:
+            f.write(OPENMP_PROBE)
+        env_cflags = os.environ.get("CFLAGS", "").split() + os.environ.get("CPPFLAGS", "").split()
+        env_ldflags = os.environ.get("LDFLAGS", "").split()
+        objs = compiler.compile(["probe.c"], extra_postargs=cflags + env_cflags)
+        compiler.link_executable(objs, "probe", extra_postargs=ldflags + env_ldflags)
+        exe = os.path.join(tmp, "probe" + (".exe" if sys.platform == "win32" else ""))
+        # Cross-compiling (e.g. macOS arm64 wheels on x86_64) cannot run the
+        # probe; a successful link is then the evidence.
+        try:
+            out = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+            return out.returncode == 0 and out.stdout.strip() == "1"
+        except OSError:
+            return True
+    except Exception:  # compile or link error: no usable OpenMP
+        return False
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    """build_ext that turns OpenMP on for every extension where it works."""
+
+    def build_extensions(self):
+        debug = _env_flag("FASTGMM_DEBUG")
+        use_openmp = not _env_flag("FASTGMM_NO_OPENMP")
+        omp_c, omp_l = _openmp_flags(self.compiler)
+        if use_openmp:
+            use_openmp = _compiler_has_openmp(self.compiler, omp_c, omp_l)
+            if not use_openmp:
+                print(
+                    "fastgmm: WARNING: the compiler has no working OpenMP; building "
+                    "single-threaded kernels. On macOS install libomp "
+                    "(brew install libomp) and set CPPFLAGS/LDFLAGS.",
+                    file=sys.stderr,
+                )
+        print(f"fastgmm: OpenMP {'enabled' if use_openmp else 'disabled'} "
+              f"(compiler: {self.compiler.compiler_type}, flags: {omp_c if use_openmp else []})")
+
+        ctype = self.compiler.compiler_type
+        for ext in self.extensions:
+            cargs, largs = [], []
+            if ctype == "msvc":
+                cargs += ["/Od" if debug else "/O2"]
+            else:
+                # -O3 for the vectoriser; never -ffast-math or -march=native:
+                # wheels must give IEEE results on every x86-64/arm64 CPU.
+                cargs += ["-O0", "-g"] if debug else ["-O3"]
+                cargs += ["-Wno-unreachable-code", "-Wno-unused-function"]
+            if use_openmp:
+                cargs += omp_c
+                largs += omp_l
+            ext.extra_compile_args = cargs + list(ext.extra_compile_args or [])
+            ext.extra_link_args = largs + list(ext.extra_link_args or [])
+        super().build_extensions()
+
+
+def _extensions():
+    from Cython.Build import cythonize
+    import numpy as np
+
+    debug = _env_flag("FASTGMM_DEBUG")
+    directives = {
+        "language_level": 3,
+        "boundscheck": debug,
+        "wraparound": False,
+        "initializedcheck": debug,
+        "cdivision": True,
+        "nonecheck": False,
+        "cpow": True,
+        "embedsignature": True,
+    }
+    exts = [
+        Extension(
+            name,
+            sources=[os.path.join("src", *name.split(".")) + ".pyx"],
+            include_dirs=[np.get_include(), os.path.join("src", "fastgmm")],
+            define_macros=[
+                ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
+                ("FASTGMM_DEBUG_BUILD", "1" if debug else "0"),
+            ],
+        )
+        for name in EXTENSIONS
+    ]
+    return cythonize(
+        exts,
+        compiler_directives=directives,
+        annotate=_env_flag("FASTGMM_CYTHON_ANNOTATE"),
+        # Generated C goes under build/, one tree per mode, so flipping
+        # FASTGMM_DEBUG never reuses C generated with the other directives.
+        build_dir=os.path.join("build", "cython-debug" if debug else "cython"),
+    )
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExt})
