@@ -32,6 +32,8 @@ def _env_flag(name):
 
 EXTENSIONS = [
     "fastgmm._openmp_helpers",
+    "fastgmm._estep",
+    "fastgmm._kmeans",
 ]
 
 OPENMP_PROBE = textwrap.dedent(
@@ -119,7 +121,10 @@ class BuildExt(build_ext):
                 # -O3 for the vectoriser; never -ffast-math or -march=native:
                 # wheels must give IEEE results on every x86-64/arm64 CPU.
                 cargs += ["-O0", "-g"] if debug else ["-O3"]
-                cargs += ["-Wno-unreachable-code", "-Wno-unused-function"]
+                # Cython's lastprivate scaffolding in parallel blocks trips
+                # -Wmaybe-uninitialized; the variables are assigned before use.
+                cargs += ["-Wno-unreachable-code", "-Wno-unused-function",
+                          "-Wno-maybe-uninitialized"]
             if use_openmp:
                 cargs += omp_c
                 largs += omp_l
