@@ -114,7 +114,7 @@ def _s2_size(cov_type, K, D):
 
 
 def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, labels=None,
-               centres=None, shift=None):
+               centres=None, shift=None, chunk_rows=None, slot_rows=None):
     """One pass over X: E-step and sufficient statistics.
 
     Parameters
@@ -132,6 +132,9 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
         Centres of the statistics when no E-step runs (default ``means``).
     shift : ndarray (D,), optional
         Centre of the tied statistics when no E-step runs.
+    chunk_rows, slot_rows : int, optional
+        Override the layout (tests use it to cross chunk and slot boundaries
+        on small data); by default both follow from the problem's shape.
 
     Returns
     -------
@@ -145,8 +148,8 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
     if shift is not None:
         sh = np.ascontiguousarray(shift, dtype=X.dtype)
     s2_size = _s2_size(cov_type, K, D)
-    chunk = chunk_rows_for(D, K)
-    slot = slot_rows_for(N, D, K, K + K * D + s2_size + 1, X.itemsize, chunk)
+    chunk = chunk_rows or chunk_rows_for(D, K)
+    slot = slot_rows or slot_rows_for(N, D, K, K + K * D + s2_size + 1, X.itemsize, chunk)
     n_slots = max(1, -(-N // slot))
     nk = np.zeros((n_slots, K))
     s1 = np.zeros((n_slots, K * D))

@@ -284,10 +284,11 @@ cdef void _stats_tied(
     const floating *XT,       # IN  (D, n) chunk minus the shift c
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K,
     const floating *R,        # IN  (K, n)
-    floating *C,              # SCRATCH (D, D)
+    double *XTd,              # SCRATCH (D, n) float64 copy of XT (float32 data only)
+    double *Cd,               # SCRATCH (D, D) float64, upper row-major triangle kept 0
     double *nk, double *s1, double *s2,   # OUT (K,), (K, D), (D, D)
 ) noexcept nogil:
-    cdef Py_ssize_t k, d
+    cdef Py_ssize_t k, d, i
     cdef const floating *rk
     cdef double w
     for k in range(K):
@@ -299,8 +300,15 @@ cdef void _stats_tied(
         for d in range(D):
             s1[k * D + d] += _dot_lanes(rk, XT + d * n, n)
     # The tied scatter needs no responsibilities: sum_i (x_i - c)(x_i - c)^T.
-    _syrk_gram(<int> n, <int> D, XT, C)
-    _add_lower(C, s2, D)
+    # The M-step subtracts the between-component scatter from it, so it is
+    # formed in float64 even for float32 data (one D x D SYRK per chunk).
+    if floating is float:
+        for i in range(D * n):
+            XTd[i] = XT[i]
+        _syrk_gram(<int> n, <int> D, <const double *> XTd, Cd)
+    else:
+        _syrk_gram(<int> n, <int> D, XT, Cd)
+    _add_lower(Cd, s2, D)
 
 
 cdef void _stats_diag(
@@ -439,7 +447,10 @@ def accumulate_statistics(
     cdef floating *sm
     cdef floating *C
     cdef floating *wmeans
+    cdef double *XTd
+    cdef double *Cd
     cdef bint ok
+    cdef bint tied_f32 = cov_type == _TIED and floating is float
 
     with nogil, parallel(num_threads=n_threads):
         XT = <floating *> malloc(chunk_rows * D * sizeof(floating))
@@ -449,8 +460,10 @@ def accumulate_statistics(
         sm = <floating *> malloc(chunk_rows * sizeof(floating))
         C = <floating *> calloc(D * D, sizeof(floating))
         wmeans = <floating *> malloc(K * D * sizeof(floating))
+        XTd = <double *> malloc((chunk_rows * D if tied_f32 else 1) * sizeof(double))
+        Cd = <double *> calloc(D * D, sizeof(double))
         ok = (XT != NULL and Z != NULL and LP != NULL and mx != NULL and sm != NULL
-              and C != NULL and wmeans != NULL)
+              and C != NULL and wmeans != NULL and XTd != NULL and Cd != NULL)
         if not ok:
             status[0] = 1
         elif cov_type == _TIED:
@@ -478,7 +491,7 @@ def accumulate_statistics(
                         _stats_full(XT, n, D, K, mp, LP, Z, sm, C,
                                     nkp + s * K, s1p + s * K * D, s2p + s * K * D * D)
                     elif cov_type == _TIED:
-                        _stats_tied(XT, n, D, K, LP, C,
+                        _stats_tied(XT, n, D, K, LP, XTd, Cd,
                                     nkp + s * K, s1p + s * K * D, s2p + s * D * D)
                     else:
                         _stats_diag(XT, n, D, K, mp, LP,
@@ -492,6 +505,8 @@ def accumulate_statistics(
         free(sm)
         free(C)
         free(wmeans)
+        free(XTd)
+        free(Cd)
 
     return -1 if status[0] else 0
 

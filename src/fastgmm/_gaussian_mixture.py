@@ -19,6 +19,7 @@ from ._validation import (
     check_option,
     check_random_state,
     check_scalar,
+    sklearn_compatible,
 )
 
 _INIT_PARAMS = {"kmeans", "k-means++", "random", "random_from_data"}
@@ -277,7 +278,7 @@ class GaussianMixture:
 
     def _check_is_fitted(self):
         if not hasattr(self, "means_"):
-            raise NotFittedError(
+            raise sklearn_compatible(NotFittedError)(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
                 "arguments before using this estimator."
             )
@@ -367,7 +368,7 @@ class GaussianMixture:
                 warnings.warn(
                     "Best performing initialization did not converge. Try different init parameters, "
                     "or increase max_iter, tol, or check for degenerate data.",
-                    ConvergenceWarning,
+                    sklearn_compatible(ConvergenceWarning),
                 )
             self._set_parameters(params, X.dtype)
             self.n_iter_ = n_iter

@@ -45,7 +45,9 @@ def kmeans_plusplus(X, n_clusters, random_state, n_threads, n_local_trials=None)
         n_local_trials = 2 + int(np.log(n_clusters))
     chunk, slot, n_slots = _layout(X, n_local_trials)
     indices = np.empty(n_clusters, dtype=np.int64)
-    indices[0] = random_state.randint(N)
+    # The same draws from random_state as scikit-learn's kmeans_plusplus, so
+    # a given seed picks the same rows.
+    indices[0] = random_state.choice(N, p=np.full(N, 1.0 / N))
     closest = np.full(N, np.inf)
     closest = _closest_after(X, indices[0], closest, chunk, slot, n_slots, n_threads)
     current_pot = closest.sum()

@@ -1,6 +1,7 @@
 """Input and parameter validation with scikit-learn's wording, without scikit-learn."""
 
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -15,6 +16,27 @@ class ConvergenceWarning(UserWarning):
 
 
 _BLOCK = 65536
+_SKLEARN_TWINS = {}
+
+
+def sklearn_compatible(cls):
+    """``cls``, or a subclass that is also scikit-learn's class of the same name.
+
+    fastgmm never imports scikit-learn. But code that catches
+    ``sklearn.exceptions.NotFittedError`` or filters its ``ConvergenceWarning``
+    must have imported ``sklearn.exceptions``; when it is loaded, what fastgmm
+    raises or warns is an instance of both classes, so such code works
+    unchanged.
+    """
+    skexc = sys.modules.get("sklearn.exceptions")
+    sk_cls = getattr(skexc, cls.__name__, None) if skexc is not None else None
+    if sk_cls is None:
+        return cls
+    twin = _SKLEARN_TWINS.get(cls)
+    if twin is None:
+        twin = type(cls.__name__, (cls, sk_cls), {"__module__": cls.__module__, "__doc__": cls.__doc__})
+        _SKLEARN_TWINS[cls] = twin
+    return twin
 
 
 def check_random_state(seed):
@@ -101,7 +123,9 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False):
             X = np.asarray(X, dtype=dtype, order="C")
     except np.exceptions.ComplexWarning:
         raise ValueError("Complex data not supported\n") from None
-    except (TypeError, ValueError) as e:
+    except TypeError as e:
+        raise TypeError(f"X must contain only numbers: {e}") from None
+    except ValueError as e:
         raise ValueError(f"X must contain only numbers: {e}") from None
     if X.ndim == 0:
         raise ValueError(
