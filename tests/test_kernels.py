@@ -49,8 +49,20 @@ def _as(dtype, *arrays):
     return [np.asarray(a, dtype=dtype).astype(np.float64) for a in arrays]
 
 
-def _tied_shift(weights, means):
-    return weights @ means / weights.sum()
+def _expected_statistics(X, r, c, cov_type):
+    """Statistics about the centre c computed directly from responsibilities r (N, K)."""
+    Z = X - c
+    nk = r.sum(axis=0)
+    s1 = r.T @ Z
+    if cov_type == "full":
+        s2 = np.einsum("nk,nd,ne->kde", r, Z, Z)
+    elif cov_type == "diag":
+        s2 = r.T @ (Z * Z)
+    elif cov_type == "spherical":
+        s2 = r.T @ np.sum(Z * Z, axis=1)
+    else:
+        s2 = Z.T @ Z
+    return nk, s1, s2
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -73,16 +85,16 @@ def test_statistics_match_reference(dtype, cov_type, N, D, K, chunk, slot, seed)
     stats = _em.accumulate(X, weights, means, pc, cov_type, 2, chunk_rows=chunk, slot_rows=slot)
 
     w64, m64, pc64 = _as(dtype, weights, means, pc)
-    shift = _tied_shift(w64, m64) if cov_type == "tied" else None
-    if shift is not None:
-        shift = shift.astype(dtype).astype(np.float64)
-    expected = ref.chunk_statistics(X.astype(np.float64), w64, m64, pc64, cov_type, shift=shift)
+    X64 = X.astype(np.float64)
+    ll, log_resp = ref.e_step(X64, w64, m64, pc64, cov_type)
+    c = _em.mixture_shift(weights, means)
+    np.testing.assert_array_equal(stats.centre, c)
+    nk, s1, s2 = _expected_statistics(X64, np.exp(log_resp), c, cov_type)
     rtol, atol = TOL[dtype]
-    np.testing.assert_allclose(stats.loglik, expected["loglik"], rtol=rtol, atol=atol * N)
-    np.testing.assert_allclose(stats.nk, expected["nk"], rtol=rtol, atol=atol * N)
-    np.testing.assert_allclose(stats.s1, expected["s1"], rtol=rtol, atol=atol * N)
-    s2 = stats.s2.sum(axis=1) if cov_type == "spherical" else stats.s2
-    np.testing.assert_allclose(s2, expected["s2"], rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.loglik, ll * N, rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.nk, nk, rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.s1, s1, rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.s2, s2, rtol=rtol, atol=atol * N)
     assert stats.n_samples == N
 
 
@@ -140,31 +152,19 @@ def test_given_responsibilities_and_labels(dtype, cov_type, seed):
     N, D, K = 700, 3, 4
     X = _data(rng, N, D).astype(dtype)
     X64 = X.astype(np.float64)
-    centres = rng.normal(0, 2, (K, D)).astype(dtype).astype(np.float64)
-    shift = rng.normal(0, 1, D).astype(dtype).astype(np.float64)
-    pc = {"full": np.broadcast_to(np.eye(D), (K, D, D)).copy(), "tied": np.eye(D),
-          "diag": np.ones((K, D)), "spherical": np.ones(K)}[cov_type]
-
+    shift = rng.normal(0, 1, D)
     resp = rng.uniform(size=(N, K))
     resp /= resp.sum(axis=1, keepdims=True)
     resp = resp.astype(dtype)
     labels = rng.integers(-1, K, N)   # -1: the row belongs to no component
-    onehot = (labels[:, None] == np.arange(K)).astype(dtype)
+    onehot = (labels[:, None] == np.arange(K)).astype(np.float64)
     rtol, atol = TOL[dtype]
-    for given in ({"resp": resp}, {"labels": labels}):
-        stats = _em.accumulate(X, None, centres, pc, cov_type, 2, centres=centres, shift=shift,
+    for given, r in (({"resp": resp}, resp.astype(np.float64)), ({"labels": labels}, onehot)):
+        stats = _em.accumulate(X, None, np.empty((K, D)), None, cov_type, 2, shift=shift,
                                chunk_rows=32, slot_rows=96, **given)
-        r = (resp if "resp" in given else onehot).astype(np.float64)
-        c = np.broadcast_to(shift, (K, D)) if cov_type == "tied" else centres
-        diff = X64[:, None, :] - c[None]                       # (N, K, D)
-        np.testing.assert_allclose(stats.nk, r.sum(0), rtol=rtol, atol=atol)
-        np.testing.assert_allclose(stats.s1, np.einsum("nk,nkd->kd", r, diff), rtol=rtol, atol=atol * N)
-        if cov_type == "full":
-            s2 = np.einsum("nk,nkd,nke->kde", r, diff, diff)
-        elif cov_type == "tied":
-            s2 = (X64 - shift).T @ (X64 - shift)
-        else:
-            s2 = np.einsum("nk,nkd->kd", r, diff ** 2)
+        nk, s1, s2 = _expected_statistics(X64, r, shift, cov_type)
+        np.testing.assert_allclose(stats.nk, nk, rtol=rtol, atol=atol)
+        np.testing.assert_allclose(stats.s1, s1, rtol=rtol, atol=atol * N)
         np.testing.assert_allclose(stats.s2, s2, rtol=rtol, atol=atol * N)
         assert stats.loglik == 0.0
 
@@ -176,8 +176,7 @@ def test_m_step_matches_reference(cov_type, seed):
     X = _data(rng, 800, 3, offset=50.0)
     weights, means, pc = _random_params(rng, X, 3, cov_type)
     stats = _em.accumulate(X, weights, means, pc, cov_type, 2)
-    shift = _tied_shift(weights, means) if cov_type == "tied" else None
-    nk_eps, new_means, cov = _em.m_step(stats, means, cov_type, 1e-6, np.finfo(np.float64).eps, shift=shift)
+    nk_eps, new_means, cov = _em.m_step(stats, cov_type, 1e-6, np.finfo(np.float64).eps)
     _, log_resp = ref.e_step(X, weights, means, pc, cov_type)
     w_ref, m_ref, c_ref, _ = ref.m_step(X, log_resp, 1e-6, cov_type)
     np.testing.assert_allclose(nk_eps / nk_eps.sum(), w_ref, rtol=1e-12)
@@ -301,14 +300,12 @@ def test_kmeans_with_duplicate_rows_does_not_fail():
 
 def test_kernel_rejects_mismatched_layouts():
     X = np.zeros((10, 2))
-    good = dict(means=np.zeros((2, 2)), pc=np.ones(4), ln=np.zeros(2), shift=np.zeros(2))
-    outs = (np.zeros((1, 2)), np.zeros((1, 4)), np.zeros((1, 4)), np.zeros(1))
+    c, U = np.zeros(2), np.zeros((1, 1))
+    W = np.zeros((2, _estep.n_features_out(_estep.QDIAG, 2)))
+    outs = (np.zeros((1, W.size)), np.zeros((1, 0)), np.zeros(1))
     with pytest.raises(ValueError, match="multiple of chunk_rows"):
-        _estep.accumulate_statistics(X, _estep.DIAG, good["means"], good["pc"], good["ln"], good["shift"],
-                                     None, None, 4, 6, *outs, 1)
-    with pytest.raises(ValueError, match="wrong size"):
-        _estep.accumulate_statistics(X, _estep.DIAG, good["means"], np.ones(3), good["ln"], good["shift"],
-                                     None, None, 16, 16, *outs, 1)
+        _estep.accumulate_statistics(X, _estep.QDIAG, c, W, U, None, None, 4, 6, *outs, 1)
+    with pytest.raises(ValueError, match="columns"):
+        _estep.accumulate_statistics(X, _estep.QDIAG, c, np.ascontiguousarray(W[:, :-1]), U, None, None, 16, 16, *outs, 1)
     with pytest.raises(ValueError):  # mixed dtypes are refused by the fused signature
-        _estep.accumulate_statistics(X.astype(np.float32), _estep.DIAG, good["means"], good["pc"], good["ln"],
-                                     good["shift"], None, None, 16, 16, *outs, 1)
+        _estep.accumulate_statistics(X.astype(np.float32), _estep.QDIAG, c, W, U, None, None, 16, 16, *outs, 1)

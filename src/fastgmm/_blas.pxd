@@ -7,7 +7,40 @@
 # OpenMP threads call into it (threadpoolctl in the Python layer).
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport strmm, dtrmm, ssyrk, dsyrk
+from scipy.linalg.cython_blas cimport sgemm, dgemm, strmm, dtrmm, ssyrk, dsyrk
+
+
+cdef inline void _gemm_f_w(
+    int n_rows,             # IN
+    int n_feat,             # IN  P
+    int n_comp,             # IN  K
+    const floating *F,      # IN  column-major (n_rows, P), ld = n_rows
+    const floating *W,      # IN  row-major (K, P), i.e. column-major (P, K), ld = P
+    floating *LP,           # OUT column-major (n_rows, K), ld = n_rows: LP := F W^T
+) noexcept nogil:
+    cdef char tn = b'N'
+    cdef floating one = 1.0, zero = 0.0
+    if floating is float:
+        sgemm(&tn, &tn, &n_rows, &n_comp, &n_feat, &one, <float *> F, &n_rows,
+              <float *> W, &n_feat, &zero, LP, &n_rows)
+    else:
+        dgemm(&tn, &tn, &n_rows, &n_comp, &n_feat, &one, <double *> F, &n_rows,
+              <double *> W, &n_feat, &zero, LP, &n_rows)
+
+
+cdef inline void _gemm_ft_r(
+    int n_rows,             # IN
+    int n_feat,             # IN  P
+    int n_comp,             # IN  K
+    const double *F,        # IN  column-major (n_rows, P), ld = n_rows
+    const double *R,        # IN  column-major (n_rows, K), ld = n_rows
+    double *G,              # IN/OUT row-major (P, K), i.e. column-major (K, P): G += R^T F
+) noexcept nogil:
+    # R^T F (K x P) rather than F^T R: OpenBLAS then packs the small R, not F.
+    cdef char tt = b'T', tn = b'N'
+    cdef double one = 1.0
+    dgemm(&tt, &tn, &n_comp, &n_feat, &n_rows, &one, <double *> R, &n_rows,
+          <double *> F, &n_rows, &one, G, &n_comp)
 
 
 cdef inline void _trmm_right_upper(

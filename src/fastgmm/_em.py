@@ -13,23 +13,31 @@ import numpy as np
 from scipy import linalg
 
 from . import _estep
-from ._openmp_helpers import effective_n_threads
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
-_KERNEL_TYPE = {"full": _estep.FULL, "tied": _estep.TIED, "diag": _estep.DIAG, "spherical": _estep.DIAG}
+_QUAD = {
+    "full": _estep.QFULL,
+    "tied": _estep.QTIED,
+    "diag": _estep.QDIAG,
+    "spherical": _estep.QSPHERICAL,
+}
 _LOG_2PI = np.log(2 * np.pi)
 
 # Memory the per-slot partial sums may use, as a fraction of X's size (with a
 # 1 MiB floor), and the slot-count bounds. More slots balance threads better;
 # the bounds keep the reduction cheap and the memory small.
-_SLOT_MEMORY_FRACTION = 0.03
-_MIN_SLOTS, _MAX_SLOTS = 8, 256
+_SLOT_MEMORY_FRACTION = 0.02
+_MIN_SLOTS, _MAX_SLOTS = 8, 128
 
 
 def chunk_rows_for(n_features, n_components):
-    """Rows per chunk: the per-thread scratch (about rows x (2 D + K) values) stays in L2."""
-    rows = (1 << 16) // (2 * n_features + n_components)
-    return int(max(16, min(2048, rows - rows % 16)))
+    """Rows per chunk: the per-thread scratch (rows x (P + K) values) stays in L2.
+
+    ``n_features`` here is the width of whatever a row expands to (P for the
+    EM kernels, D for k-means).
+    """
+    rows = (1 << 16) // (n_features + n_components)
+    return int(max(32, min(1024, rows - rows % 16)))
 
 
 def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chunk_rows):
@@ -43,12 +51,14 @@ def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chu
 
 @dataclass
 class Statistics:
-    """Sufficient statistics of a block of rows, centred (see ``fastgmm._estep``).
+    """Sufficient statistics of a block of rows about one centre ``c`` (D,).
 
-    ``nk`` (K,) sums of responsibilities; ``s1`` (K, D); ``s2``: full (K, D, D),
-    tied (D, D), diag (K, D), spherical (K, D) (per-feature, reduced in the
-    M-step); ``loglik`` the sum of per-row log-likelihoods; ``n_samples``.
-    Statistics of disjoint blocks with the same centres add up.
+    ``nk`` (K,) sums of responsibilities; ``s1`` (K, D) = sum_i r_ik (x_i - c);
+    ``s2`` = sum_i r_ik (x_i - c)(x_i - c)^T (full, (K, D, D)), its diagonal
+    (diag, (K, D)), its trace (spherical, (K,)), or the unweighted
+    sum_i (x_i - c)(x_i - c)^T (tied, (D, D)); ``loglik`` the sum of
+    per-row log-likelihoods; ``n_samples``. Statistics of disjoint blocks
+    about the same centre add up.
     """
 
     nk: np.ndarray
@@ -56,8 +66,11 @@ class Statistics:
     s2: np.ndarray
     loglik: float
     n_samples: int
+    centre: np.ndarray
 
     def __iadd__(self, other):
+        if not np.array_equal(self.centre, other.centre):
+            raise ValueError("statistics about different centres do not add")
         self.nk += other.nk
         self.s1 += other.s1
         self.s2 += other.s2
@@ -87,51 +100,84 @@ def log_norm(weights, prec_chol, cov_type, n_features):
     return np.ascontiguousarray(lw + ld - 0.5 * n_features * _LOG_2PI, dtype=np.float64)
 
 
-def _kernel_params(X, weights, means, prec_chol, cov_type):
-    """Arrays in the layout and dtype the kernels take."""
+def mixture_shift(weights, means):
+    """The centre of the features: the mixture's mean sum_k w_k mu_k (float64)."""
+    w = np.asarray(weights, dtype=np.float64)
+    return (w @ np.asarray(means, dtype=np.float64)) / max(w.sum(), np.finfo(np.float64).tiny)
+
+
+def linear_coefficients(weights, means, prec_chol, cov_type, shift):
+    """W (K, P), float64, with f(x) . W[k] = log w_k + log N(x | mu_k, Sigma_k).
+
+    f(x) = [1, z, q(z)] with z = x - shift (see ``fastgmm._estep``). Writing
+    a_k = mu_k - shift and Lambda_k = U_k U_k^T:
+    log N = log_norm_k - 1/2 a^T Lambda a + z^T (Lambda a) - 1/2 z^T Lambda z.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    pc = np.asarray(prec_chol, dtype=np.float64)
+    K, D = means.shape
+    ln = log_norm(weights, pc, cov_type, D)
+    a = means - shift
+    W = np.empty((K, _estep.n_features_out(_QUAD[cov_type], D)))
+    if cov_type == "full":
+        aU = np.einsum("kd,kde->ke", a, pc)                   # U_k^T a_k
+        W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
+        W[:, 1:D + 1] = np.einsum("kde,ke->kd", pc, aU)       # Lambda_k a_k
+        lam = np.einsum("kde,kfe->kdf", pc, pc)
+        iu, ju = np.triu_indices(D)                           # the kernel's feature order
+        W[:, D + 1:] = -lam[:, iu, ju] * np.where(iu == ju, 0.5, 1.0)
+    elif cov_type == "tied":
+        aU = a @ pc
+        W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
+        W[:, 1:D + 1] = aU @ pc.T
+        W[:, D + 1] = -0.5                                    # feature |z U|^2
+    else:
+        p = pc ** 2 if cov_type == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
+        W[:, 0] = ln - 0.5 * np.sum(p * a * a, axis=1)
+        W[:, 1:D + 1] = p * a
+        if cov_type == "diag":
+            W[:, D + 1:] = -0.5 * p
+        else:
+            W[:, D + 1] = -0.5 * p[:, 0]                      # feature |z|^2
+    return W
+
+
+def _kernel_inputs(X, weights, means, prec_chol, cov_type, shift=None):
+    """(quad, shift, W, U) in the dtypes the kernels take."""
     dtype = X.dtype
     D = X.shape[1]
-    K = means.shape[0]
-    m = np.ascontiguousarray(means, dtype=dtype)
-    if cov_type == "spherical":
-        pc = np.repeat(np.asarray(prec_chol, dtype=dtype)[:, None], D, axis=1)
+    if shift is None:
+        shift = mixture_shift(weights, means)
+    shift = np.ascontiguousarray(shift, dtype=np.float64)
+    if weights is None:   # no E-step: only the shape of W matters
+        W = np.zeros((means.shape[0], _estep.n_features_out(_QUAD[cov_type], D)), dtype=dtype)
     else:
-        pc = np.asarray(prec_chol, dtype=dtype)
-    pc = np.ascontiguousarray(pc).ravel()
-    if cov_type == "tied" and weights is not None:
-        # Centre of the tied statistics and of the whitened E-step: the
-        # mixture's mean, which is close to every row's region of the data.
-        shift = np.asarray(weights, dtype=np.float64) @ np.asarray(means, dtype=np.float64)
-        shift /= max(np.sum(weights), np.finfo(np.float64).tiny)
+        W = np.ascontiguousarray(linear_coefficients(weights, means, prec_chol, cov_type, shift), dtype=dtype)
+    if cov_type == "tied" and prec_chol is not None:
+        U = np.ascontiguousarray(prec_chol, dtype=dtype)
     else:
-        shift = np.zeros(D)
-    shift = np.ascontiguousarray(shift, dtype=dtype)
-    return m, pc, log_norm(weights, prec_chol, cov_type, D) if weights is not None else np.zeros(K), shift
-
-
-def _s2_size(cov_type, K, D):
-    return {"full": K * D * D, "tied": D * D, "diag": K * D, "spherical": K * D}[cov_type]
+        U = np.zeros((1, 1) if cov_type != "tied" else (D, D), dtype=dtype)
+    return _QUAD[cov_type], shift, W, U
 
 
 def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, labels=None,
-               centres=None, shift=None, chunk_rows=None, slot_rows=None):
+               shift=None, chunk_rows=None, slot_rows=None):
     """One pass over X: E-step and sufficient statistics.
 
     Parameters
     ----------
     X : ndarray (n_samples, n_features), C-contiguous float32 or float64
-    weights, means, prec_chol : the current parameters (``weights`` may be
-        None when ``resp`` or ``labels`` is given)
+    weights, means, prec_chol : the current parameters. With ``resp`` or
+        ``labels`` given no E-step runs: ``weights`` and ``prec_chol`` may be
+        None and ``means`` only gives the number of components.
     cov_type : str
     n_threads : int, resolved thread count
     resp : ndarray (n_samples, K) of X's dtype, optional
         Use these responsibilities instead of an E-step.
     labels : int64 ndarray (n_samples,), optional
         Hard assignments (-1: none) instead of an E-step.
-    centres : ndarray (K, D), optional
-        Centres of the statistics when no E-step runs (default ``means``).
     shift : ndarray (D,), optional
-        Centre of the tied statistics when no E-step runs.
+        Centre of the statistics; default the mixture's mean.
     chunk_rows, slot_rows : int, optional
         Override the layout (tests use it to cross chunk and slot boundaries
         on small data); by default both follow from the problem's shape.
@@ -141,55 +187,49 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
     Statistics
     """
     N, D = X.shape
-    K = (means if centres is None else centres).shape[0]
-    if centres is not None:
-        means = centres
-    m, pc, ln, sh = _kernel_params(X, weights, means, prec_chol, cov_type)
-    if shift is not None:
-        sh = np.ascontiguousarray(shift, dtype=X.dtype)
-    s2_size = _s2_size(cov_type, K, D)
-    chunk = chunk_rows or chunk_rows_for(D, K)
-    slot = slot_rows or slot_rows_for(N, D, K, K + K * D + s2_size + 1, X.itemsize, chunk)
+    K = means.shape[0]
+    quad, shift, W, U = _kernel_inputs(X, weights, means, prec_chol, cov_type, shift)
+    P = W.shape[1]
+    t_size = D * D if cov_type == "tied" else 0
+    chunk = chunk_rows or chunk_rows_for(P, K)
+    slot = slot_rows or slot_rows_for(N, D, K, K * P + t_size + 1, X.itemsize, chunk)
     n_slots = max(1, -(-N // slot))
-    nk = np.zeros((n_slots, K))
-    s1 = np.zeros((n_slots, K * D))
-    s2 = np.zeros((n_slots, s2_size))
+    G = np.zeros((n_slots, K * P))
+    T = np.zeros((n_slots, t_size))
     ll = np.zeros(n_slots)
     if resp is not None:
         resp = np.ascontiguousarray(resp, dtype=X.dtype)
     if labels is not None:
         labels = np.ascontiguousarray(labels, dtype=np.int64)
-    status = _estep.accumulate_statistics(
-        X, _KERNEL_TYPE[cov_type], m, pc, ln, sh, resp, labels, chunk, slot,
-        nk, s1, s2, ll, n_threads,
-    )
+    status = _estep.accumulate_statistics(X, quad, shift, W, U, resp, labels, chunk, slot, G, T, ll, n_threads)
     if status != 0:
         raise MemoryError("fastgmm: could not allocate the kernels' per-thread scratch memory")
     # Slot partials are added in slot order: identical for any thread count.
-    s2 = s2.sum(axis=0)
+    G = G.sum(axis=0).reshape(P, K).T
+    nk, s1, q = G[:, 0].copy(), G[:, 1:D + 1].copy(), G[:, D + 1:]
     if cov_type == "full":
-        s2 = _symmetrise_lower(s2.reshape(K, D, D))
-    elif cov_type == "tied":
-        s2 = _symmetrise_lower(s2.reshape(D, D))
+        iu, ju = np.triu_indices(D)
+        s2 = np.empty((K, D, D))
+        s2[:, iu, ju] = q
+        s2[:, ju, iu] = q
+    elif cov_type == "diag":
+        s2 = q.copy()
+    elif cov_type == "spherical":
+        s2 = q[:, 0].copy()
     else:
-        s2 = s2.reshape(K, D)
-    return Statistics(nk.sum(axis=0), s1.sum(axis=0).reshape(K, D), s2, float(ll.sum()), N)
+        low = T.sum(axis=0).reshape(D, D)
+        s2 = np.tril(low) + np.tril(low, -1).T
+    return Statistics(nk, s1, s2, float(ll.sum()), N, shift)
 
 
-def _symmetrise_lower(a):
-    """Fill the upper triangle(s) from the lower: the kernels add one triangle."""
-    low = np.tril(a)
-    return low + np.swapaxes(np.tril(a, -1), -1, -2)
-
-
-def m_step(stats, centres, cov_type, reg_covar, eps, shift=None):
-    """Parameters from centred statistics, with scikit-learn's definitions.
+def m_step(stats, cov_type, reg_covar, eps):
+    """Parameters from the statistics, with scikit-learn's definitions.
 
     ``nk_eps = nk + 10 eps``; the mean is ``sum_i r_ik x_i / nk_eps``; the
     covariance is ``sum_i r_ik (x_i - mean_k)(x_i - mean_k)^T / nk_eps +
     reg_covar I`` (tied: summed over k and divided by ``sum nk_eps``; diag: its
-    diagonal; spherical: the diagonal's mean). Computed about the centres, so
-    no variance is a difference of large numbers.
+    diagonal; spherical: the diagonal's mean), all computed about the
+    statistics' centre.
 
     Returns
     -------
@@ -198,16 +238,15 @@ def m_step(stats, centres, cov_type, reg_covar, eps, shift=None):
     nk = stats.nk
     nk_eps = nk + 10 * eps
     s1 = stats.s1
-    c = np.asarray(centres, dtype=np.float64) if cov_type != "tied" else np.asarray(shift, dtype=np.float64)[None, :]
-    # mean_k - c_k, exactly sum r (x - c) / nk_eps - c (1 - nk / nk_eps); the
-    # second term is what makes an empty component's mean 0 as in sklearn.
+    c = np.asarray(stats.centre, dtype=np.float64)[None, :]
+    # mean_k - c = sum r (x - c) / nk_eps - c (1 - nk / nk_eps); the second
+    # term is what makes an empty component's mean 0, as in scikit-learn.
     d = s1 / nk_eps[:, None] - c * (10 * eps / nk_eps)[:, None]
     means = c + d
     D = means.shape[1]
     if cov_type == "full":
-        S2 = stats.s2
         outer = d[:, :, None] * s1[:, None, :]
-        cov = S2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * d[:, :, None] * d[:, None, :]
+        cov = stats.s2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * d[:, :, None] * d[:, None, :]
         cov /= nk_eps[:, None, None]
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         cov[:, np.arange(D), np.arange(D)] += reg_covar
@@ -217,12 +256,12 @@ def m_step(stats, centres, cov_type, reg_covar, eps, shift=None):
         cov /= np.sum(nk_eps)
         cov = 0.5 * (cov + cov.T)
         cov[np.arange(D), np.arange(D)] += reg_covar
-    else:
+    elif cov_type == "diag":
         var = (stats.s2 - 2 * d * s1 + nk[:, None] * d * d) / nk_eps[:, None]
-        np.maximum(var, 0.0, out=var)
-        cov = var + reg_covar
-        if cov_type == "spherical":
-            cov = cov.mean(axis=1)
+        cov = np.maximum(var, 0.0) + reg_covar
+    else:
+        total = (stats.s2 - 2 * np.sum(d * s1, axis=1) + nk * np.sum(d * d, axis=1)) / nk_eps
+        cov = np.maximum(total, 0.0) / D + reg_covar
     return nk_eps, means, cov
 
 
@@ -285,16 +324,13 @@ def estimate(X, weights, means, prec_chol, cov_type, n_threads, *, row_ll=False,
     """
     N, D = X.shape
     K = means.shape[0]
-    m, pc, ln, sh = _kernel_params(X, weights, means, prec_chol, cov_type)
-    chunk = chunk_rows_for(D, K)
+    quad, shift, W, U = _kernel_inputs(X, weights, means, prec_chol, cov_type)
+    chunk = chunk_rows_for(W.shape[1], K)
     out_ll = np.empty(N) if row_ll else None
     out_lab = np.empty(N, dtype=np.int64) if labels else None
     out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
     out_sum = np.zeros(max(1, -(-N // chunk))) if chunk_ll else None
-    status = _estep.estimate(
-        X, _KERNEL_TYPE[cov_type], m, pc, ln, sh, chunk,
-        out_ll, out_lab, out_resp, out_sum, n_threads,
-    )
+    status = _estep.estimate(X, quad, shift, W, U, chunk, out_ll, out_lab, out_resp, out_sum, n_threads)
     if status != 0:
         raise MemoryError("fastgmm: could not allocate the kernels' per-thread scratch memory")
     return out_ll, out_lab, out_resp, out_sum
@@ -302,5 +338,5 @@ def estimate(X, weights, means, prec_chol, cov_type, n_threads, *, row_ll=False,
 
 __all__ = [
     "COV_TYPES", "Statistics", "accumulate", "m_step", "precision_cholesky", "estimate",
-    "log_norm", "effective_n_threads",
+    "linear_coefficients", "mixture_shift", "log_norm",
 ]
