@@ -233,7 +233,7 @@ class GaussianMixture:
         K = self.n_components
         w = m = p = None
         if self.weights_init is not None:
-            w = np.array(self.weights_init, dtype=np.float64)
+            w = _as_float_param(self.weights_init, "weights_init")
             _check_shape(w, (K,), "weights")
             _check_finite_param(w, "weights_init")
             if np.any(w < 0) or np.any(w > 1):
@@ -246,11 +246,11 @@ class GaussianMixture:
                     f"The parameter 'weights' should be normalized, but got sum(weights) = {np.sum(w):.5f}"
                 )
         if self.means_init is not None:
-            m = np.array(self.means_init, dtype=np.float64)
+            m = _as_float_param(self.means_init, "means_init")
             _check_shape(m, (K, n_features), "means")
             _check_finite_param(m, "means_init")
         if self.precisions_init is not None:
-            p = np.array(self.precisions_init, dtype=np.float64)
+            p = _as_float_param(self.precisions_init, "precisions_init")
             shape = {
                 "spherical": (K,),
                 "tied": (n_features, n_features),
@@ -341,7 +341,10 @@ class GaussianMixture:
             for init_no in range(n_init):
                 self._verbose_init_beg(init_no)
                 if do_init:
-                    params = self._initialize(X, random_state, init, n_threads)
+                    # Data too large to square overflows here; _check_no_overflow
+                    # reports it as a ValueError instead of numpy's warnings.
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        params = self._initialize(X, random_state, init, n_threads)
                 else:
                     params = (self._w, self._m, self._cov, self._pc)
                 lower_bound = -np.inf if do_init else self.lower_bound_
@@ -385,13 +388,17 @@ class GaussianMixture:
         stats = _em.accumulate(X, w, m, pc, self.covariance_type, n_threads)
         lower_bound = stats.loglik / stats.n_samples
         if not np.isfinite(lower_bound):
+            advice = ""
+            if X.dtype == np.float32:
+                advice = " Float64 input has far more range and accuracy than float32."
             raise ValueError(
                 "Some samples have zero probability under every component (their log-likelihood is "
                 f"{lower_bound}). The data are far outside the model or a component has collapsed: "
                 f"increase reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
+                + advice
             )
-        shift = _em._kernel_params(X, w, m, pc, self.covariance_type)[3] if self.covariance_type == "tied" else None
-        nk_eps, means, cov = _em.m_step(stats, m, self.covariance_type, self.reg_covar, self._eps, shift=shift)
+        nk_eps, means, cov = _em.m_step(stats, self.covariance_type, self.reg_covar, self._eps)
+        _check_no_overflow(means, cov, X)
         weights = nk_eps / np.sum(nk_eps)
         pc = _em.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                     float32=X.dtype == np.float32)
@@ -405,8 +412,9 @@ class GaussianMixture:
         cov_type = self.covariance_type
         cov = None
         if w_init is None or m_init is None or p_init is None:
-            stats, centres, shift = self._initial_statistics(X, random_state, n_threads)
-            nk_eps, means, cov = _em.m_step(stats, centres, cov_type, self.reg_covar, self._eps, shift=shift)
+            stats = self._initial_statistics(X, random_state, n_threads)
+            nk_eps, means, cov = _em.m_step(stats, cov_type, self.reg_covar, self._eps)
+            _check_no_overflow(means, cov, X)
             weights = nk_eps / N
         weights = w_init if w_init is not None else weights
         means = m_init if m_init is not None else means
@@ -422,10 +430,9 @@ class GaussianMixture:
         N, D = X.shape
         K = self.n_components
         cov_type = self.covariance_type
-        dummy_pc = _dummy_prec_chol(cov_type, K, D)
+        shape = np.empty((K, D))    # gives accumulate the number of components
         if self.init_params == "random":
             _, mean = feature_variance_mean(X)
-            centres = np.repeat(mean[None, :], K, axis=0)
             stats = None
             # Drawn block by block from the same stream: identical to
             # scikit-learn's single (N, K) draw, in bounded memory.
@@ -433,14 +440,13 @@ class GaussianMixture:
                 block = X[a:a + _RANDOM_RESP_BLOCK]
                 resp = random_state.uniform(size=(block.shape[0], K))
                 resp /= resp.sum(axis=1)[:, None]
-                s = _em.accumulate(block, None, centres, dummy_pc, cov_type, n_threads,
-                                   resp=resp.astype(X.dtype, copy=False), centres=centres, shift=mean)
+                s = _em.accumulate(block, None, shape, None, cov_type, n_threads,
+                                   resp=resp.astype(X.dtype, copy=False), shift=mean)
                 if stats is None:
                     stats = s
                 else:
                     stats += s
-            return stats, centres, mean
-        labels = None
+            return stats
         if self.init_params == "kmeans":
             centres, labels = kmeans(X, K, random_state, n_threads)
             shift = centres.mean(axis=0)
@@ -450,29 +456,29 @@ class GaussianMixture:
             else:  # random_from_data
                 indices = random_state.choice(N, size=K, replace=False)
                 centres = X[indices]
-            centres = np.asarray(centres, dtype=np.float64)
             labels = np.full(N, -1, dtype=np.int64)
             labels[indices] = np.arange(K)
             # scikit-learn's tied covariance counts every row's x x^T even
-            # when only K rows carry responsibility; about 0 to match it.
-            shift = np.zeros(D)
-        stats = _em.accumulate(X, None, centres, dummy_pc, cov_type, n_threads,
-                               labels=labels, centres=centres, shift=shift)
-        return stats, centres, shift
+            # when only K rows carry responsibility: about 0 to match it.
+            shift = np.zeros(D) if cov_type == "tied" else np.asarray(centres, dtype=np.float64).mean(axis=0)
+        return _em.accumulate(X, None, shape, None, cov_type, n_threads, labels=labels, shift=shift)
 
     def _set_parameters(self, params, dtype):
         w, m, cov, pc = params
-        self._w, self._m, self._cov, self._pc = w, m, cov, pc
-        self.weights_ = np.asarray(w, dtype=dtype)
-        self.means_ = np.asarray(m, dtype=dtype)
-        self.covariances_ = np.asarray(cov, dtype=dtype)
-        self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
         if self.covariance_type == "full":
             prec = np.einsum("kij,klj->kil", pc, pc)
         elif self.covariance_type == "tied":
             prec = pc @ pc.T
         else:
             prec = pc ** 2
+        _check_representable(
+            {"means_": m, "covariances_": cov, "precisions_cholesky_": pc, "precisions_": prec}, dtype
+        )
+        self._w, self._m, self._cov, self._pc = w, m, cov, pc
+        self.weights_ = np.asarray(w, dtype=dtype)
+        self.means_ = np.asarray(m, dtype=dtype)
+        self.covariances_ = np.asarray(cov, dtype=dtype)
+        self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
         self.precisions_ = np.asarray(prec, dtype=dtype)
 
     # ------------------------------------------------------------------
@@ -629,6 +635,46 @@ class GaussianMixture:
             print(f"Initialization converged: {converged}\t time lapse {t:.5f}s\t lower bound {lb:.5f}")
 
 
+def _as_float_param(value, name):
+    """An initial parameter as a float64 array, or a ValueError naming it."""
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"The parameter '{name}' must be an array of numbers: {e}") from None
+
+
+def _too_large_advice(dtype):
+    if dtype == np.float32:
+        return "Pass X as float64, or scale the data (each feature to unit variance)."
+    return "Scale the data (each feature to unit variance) first."
+
+
+def _check_no_overflow(means, cov, X):
+    """Finite data and parameters give infinite or NaN moments only by overflow: say so."""
+    if np.all(np.isfinite(means)) and np.all(np.isfinite(cov)):
+        return
+    largest = max(float(np.max(np.abs(X[a:a + 65536]))) for a in range(0, X.shape[0], 65536))
+    raise ValueError(
+        "Fitting the mixture model failed: the means or covariances overflowed to infinity, because "
+        f"the values of X (largest magnitude {largest:.3g}) are too large for {X.dtype.name} "
+        f"arithmetic. {_too_large_advice(X.dtype)}"
+    )
+
+
+def _check_representable(arrays, dtype):
+    """The fitted parameters (float64) must be finite once cast to X's dtype."""
+    limit = float(np.finfo(dtype).max)
+    for name, a in arrays.items():
+        a = np.asarray(a, dtype=np.float64)
+        if not np.all(np.abs(a) <= limit):
+            biggest = float(np.max(np.abs(a)))
+            raise ValueError(
+                f"The fitted {name} has entries too large for {np.dtype(dtype).name} (largest magnitude "
+                f"{biggest:.3g}, the limit is {limit:.3g}): the data's scale is too extreme. "
+                f"{_too_large_advice(dtype)}"
+            )
+
+
 def _check_shape(param, shape, name):
     if param.shape != shape:
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
@@ -671,13 +717,3 @@ def _covariances_from_precisions_cholesky(pc, cov_type):
         return linalg.inv(pc @ pc.T)
     return 1.0 / pc ** 2
 
-
-def _dummy_prec_chol(cov_type, K, D):
-    """Shape-correct factors for passes that use given responsibilities (no E-step)."""
-    if cov_type == "full":
-        return np.broadcast_to(np.eye(D), (K, D, D)).copy()
-    if cov_type == "tied":
-        return np.eye(D)
-    if cov_type == "diag":
-        return np.ones((K, D))
-    return np.ones(K)

@@ -1,0 +1,54 @@
+"""Shared fixtures and data helpers for the fastgmm tests.
+
+Everything here is small and deterministic: data sets are drawn from a
+seeded ``numpy.random.Generator``, never from global state.
+"""
+
+import numpy as np
+import pytest
+
+COV_TYPES = ("full", "tied", "diag", "spherical")
+
+
+@pytest.fixture(params=[0, 1], ids=lambda s: f"seed{s}")
+def seed(request):
+    """Seed of a test's data: every test using it runs with seeds 0 and 1."""
+    return request.param
+
+
+@pytest.fixture
+def rng(seed):
+    """A ``numpy.random.Generator`` seeded with ``seed``."""
+    return np.random.default_rng(seed)
+
+
+def mixture_data(n, d, k, seed, dtype=np.float64, scale=4.0):
+    """Samples of a random full-covariance Gaussian mixture, like ``make_blobs``.
+
+    Centres are drawn with standard deviation ``scale``; each component has
+    covariance ``A_k A_k^T`` with ``A_k = I + 0.5 G_k`` (G_k standard normal),
+    and the components are equally likely.
+
+    Parameters
+    ----------
+    n, d, k : int
+        Rows, features, components.
+    seed : int
+        Seed of the draw (same seed, same data).
+    dtype : numpy dtype, default float64
+        dtype of the returned ``X``.
+    scale : float, default 4.0
+        Spread of the centres; larger separates the components more.
+
+    Returns
+    -------
+    X : ndarray (n, d) of ``dtype``
+    y : int64 ndarray (n,), the component of each row
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=scale, size=(k, d))
+    mix = np.eye(d) + 0.5 * rng.normal(size=(k, d, d))
+    y = rng.integers(k, size=n)
+    z = rng.normal(size=(n, d))
+    X = centres[y] + np.einsum("nij,nj->ni", mix[y], z)
+    return np.ascontiguousarray(X, dtype=dtype), y.astype(np.int64)
