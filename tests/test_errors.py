@@ -331,25 +331,19 @@ def test_singular_covariance_names_the_remedies(kind, dtype, init_params):
 # [1, z, q(z)] (q: the squares / products of z = x - shift). Where q overflows
 # to inf, terms of both signs make the log-density NaN instead of -inf; the
 # row's log-likelihood still comes out -inf but its responsibilities are NaN.
-_NAN_RESP = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fastgmm._estep/_em.estimate: a row whose quadratic features overflow (|x - shift| "
-           "beyond ~1e154 in float64, ~1e19 in float32) gets NaN responsibilities, not 0",
-)
 
 
 @pytest.mark.parametrize(
     "dtype, cov_type",
     [
-        pytest.param(np.float64, "full", marks=_NAN_RESP),
+        (np.float64, "full"),
         (np.float64, "tied"),
         (np.float64, "diag"),
         (np.float64, "spherical"),
-        pytest.param(np.float32, "full", marks=_NAN_RESP),
-        pytest.param(np.float32, "tied", marks=_NAN_RESP),
-        pytest.param(np.float32, "diag", marks=_NAN_RESP),
-        pytest.param(np.float32, "spherical", marks=_NAN_RESP),
+        (np.float32, "full"),
+        (np.float32, "tied"),
+        (np.float32, "diag"),
+        (np.float32, "spherical"),
     ],
 )
 def test_rows_impossible_under_every_component(dtype, cov_type):
@@ -436,17 +430,10 @@ def test_tiny_values_fit_without_nan(cov_type, scale):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-_CAST_WARNING = pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="fastgmm._em._kernel_inputs (np.ascontiguousarray(W, dtype=float32)) emits 'RuntimeWarning: "
-           "overflow encountered in cast' when a precision exceeds float32's range, before the ValueError",
-)
 
 
-@pytest.mark.parametrize("cov_type", [pytest.param("full", marks=_CAST_WARNING), "tied",
-                                      pytest.param("diag", marks=_CAST_WARNING),
-                                      pytest.param("spherical", marks=_CAST_WARNING)])
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag",
+                                      "spherical"])
 def test_float32_spread_too_small_for_its_precision(cov_type):
     """float32 data of spread 1e-21 and reg_covar=0: precisions of ~1e42 do not fit
     in float32. A ValueError pointing to float64, and no RuntimeWarning."""
@@ -460,15 +447,9 @@ def test_float32_spread_too_small_for_its_precision(cov_type):
     assert np.all(np.isfinite(gm.precisions_))
 
 
-_LINEAR_COEF_WARNING = pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="fastgmm._em.linear_coefficients: 'RuntimeWarning: overflow encountered in multiply' "
-           "(p * a * a) for single-row initial components of data at ~1e152, before the ValueError",
-)
 
 
-@pytest.mark.parametrize("cov_type", [pytest.param("diag", marks=_LINEAR_COEF_WARNING), "full"])
+@pytest.mark.parametrize("cov_type", ["diag", "full"])
 def test_large_values_with_single_row_initialisation(cov_type):
     """Data at 1e152 squares fine, but 'k-means++' seeds components of variance
     reg_covar, under which every other row has density 0: a ValueError, no warning."""

@@ -113,6 +113,14 @@ def linear_coefficients(weights, means, prec_chol, cov_type, shift):
     a_k = mu_k - shift and Lambda_k = U_k U_k^T:
     log N = log_norm_k - 1/2 a^T Lambda a + z^T (Lambda a) - 1/2 z^T Lambda z.
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Overflow here (data ~1e150 under tiny variances) yields -inf/nan
+        # coefficients; the kernels treat such log-densities as -inf and the
+        # caller reports rows that no component can produce.
+        return _linear_coefficients(weights, means, prec_chol, cov_type, shift)
+
+
+def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
     means = np.asarray(means, dtype=np.float64)
     pc = np.asarray(prec_chol, dtype=np.float64)
     K, D = means.shape
@@ -152,12 +160,29 @@ def _kernel_inputs(X, weights, means, prec_chol, cov_type, shift=None):
     if weights is None:   # no E-step: only the shape of W matters
         W = np.zeros((means.shape[0], _estep.n_features_out(_QUAD[cov_type], D)), dtype=dtype)
     else:
-        W = np.ascontiguousarray(linear_coefficients(weights, means, prec_chol, cov_type, shift), dtype=dtype)
+        W = linear_coefficients(weights, means, prec_chol, cov_type, shift)
+        _check_fits_dtype(W, dtype, "the log-density coefficients (from the precisions)")
+        W = np.ascontiguousarray(W, dtype=dtype)
     if cov_type == "tied" and prec_chol is not None:
+        _check_fits_dtype(prec_chol, dtype, "the tied precision factor")
         U = np.ascontiguousarray(prec_chol, dtype=dtype)
     else:
         U = np.zeros((1, 1) if cov_type != "tied" else (D, D), dtype=dtype)
     return _QUAD[cov_type], shift, W, U
+
+
+def _check_fits_dtype(a, dtype, what):
+    """float32 kernels cannot take parameters beyond float32's range."""
+    if dtype != np.float32:
+        return
+    a = np.asarray(a, dtype=np.float64)
+    finite = np.abs(a[np.isfinite(a)])
+    if finite.size and finite.max() > np.finfo(np.float32).max:
+        raise ValueError(
+            f"The model does not fit in float32: {what} reach {finite.max():.3g}, beyond float32's "
+            f"range ({np.finfo(np.float32).max:.3g}); the data's spread is too small for float32. "
+            "Pass X as float64, or scale the data."
+        )
 
 
 def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, labels=None,

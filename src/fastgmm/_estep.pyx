@@ -185,6 +185,17 @@ cdef inline void _quadratic_features_stats(
         _quadratic_features(quad, n, D, F, <const double *> NULL, Y)
 
 
+cdef inline void _overflow_to_minus_inf(floating *LP, Py_ssize_t m) noexcept nogil:
+    """A weighted log-density is finite or -inf; +inf or NaN can only come from
+    features that overflowed (a row astronomically far from the shift), and
+    such a row is infinitely unlikely: -inf."""
+    cdef Py_ssize_t i
+    cdef floating v
+    for i in range(m):
+        v = LP[i]
+        LP[i] = v if v < INFINITY else -INFINITY
+
+
 cdef double _normalise(
     floating *LP,             # IN weighted log-probs, OUT responsibilities (K, n)
     Py_ssize_t n, Py_ssize_t K,
@@ -376,6 +387,7 @@ def accumulate_statistics(
                     else:
                         _quadratic_features(quad, n, D, F, Up, Y)
                         _gemm_f_w(<int> n, <int> P, <int> K, F, Wp, LP)
+                        _overflow_to_minus_inf(LP, n * K)
                         llp[s] += _normalise(LP, n, K, mx, sm, NULL)
                     # 2. statistics, in float64
                     if floating is float:
@@ -495,6 +507,7 @@ def estimate(
                 _load_centred(Xp + r0 * D, n, D, cp, F + n)
                 _quadratic_features(quad, n, D, F, Up, Y)
                 _gemm_f_w(<int> n, <int> P, <int> K, F, Wp, LP)
+                _overflow_to_minus_inf(LP, n * K)
                 if want_labels:
                     for i in range(n):
                         best = 0
