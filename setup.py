@@ -124,7 +124,11 @@ class BuildExt(build_ext):
                 # no contraction, no flush-to-zero); it only frees the compiler
                 # from preserving floating-point exception *flags*, which lets
                 # it vectorise the branch-free exp and the row maxima.
+                # -ffp-contract=off: no fused multiply-adds, so the baseline,
+                # AVX2 and AVX-512 versions of the exp loop (_fastexp.h) and
+                # every platform perform the same roundings.
                 cargs += ["-O0", "-g"] if debug else ["-O3", "-fno-trapping-math"]
+                cargs += ["-ffp-contract=off"]
                 # Cython's lastprivate scaffolding in parallel blocks trips
                 # -Wmaybe-uninitialized; the variables are assigned before use.
                 cargs += ["-Wno-unreachable-code", "-Wno-unused-function",

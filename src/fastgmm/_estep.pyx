@@ -48,8 +48,8 @@ from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_right_upper, _syrk_gram
 
 
 cdef extern from "_fastexp.h" nogil:
-    double fastgmm_exp_nonpos(double x)
-    float fastgmm_expf_nonpos(float x)
+    void fastgmm_exp_rows_d(double *lp, const double *mx, double *sm, long n, long K)
+    void fastgmm_exp_rows_f(float *lp, const float *mx, float *sm, long n, long K)
 
 
 # Quadratic-feature codes shared with fastgmm._em.
@@ -74,13 +74,6 @@ def n_features_out(int quad, Py_ssize_t D):
     if quad in (_QSPHERICAL, _QTIED):
         return 2 + D
     raise ValueError(f"unknown quadratic-feature code {quad}")
-
-
-cdef inline floating _exp_nonpos(floating x) noexcept nogil:
-    if floating is float:
-        return fastgmm_expf_nonpos(x)
-    else:
-        return fastgmm_exp_nonpos(x)
 
 
 cdef inline floating _log(floating x) noexcept nogil:
@@ -210,7 +203,7 @@ cdef double _normalise(
     zero responsibilities; the caller reports it.
     """
     cdef Py_ssize_t k, i
-    cdef floating e, v
+    cdef floating v
     cdef floating *lpk
     cdef double total = 0.0, lse
     for i in range(n):
@@ -224,12 +217,10 @@ cdef double _normalise(
         sm[i] = 0
         if mx[i] == -INFINITY:
             mx[i] = 0      # every term below is exp(-inf) = 0, never nan
-    for k in range(K):
-        lpk = LP + k * n
-        for i in range(n):
-            e = _exp_nonpos(lpk[i] - mx[i])
-            lpk[i] = e
-            sm[i] += e
+    if floating is float:
+        fastgmm_exp_rows_f(LP, mx, sm, n, K)
+    else:
+        fastgmm_exp_rows_d(LP, mx, sm, n, K)
     for i in range(n):
         if sm[i] > 0:
             lse = <double> mx[i] + <double> _log(sm[i])
