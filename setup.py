@@ -96,6 +96,21 @@ def _compiler_has_openmp(compiler, cflags, ldflags):
 class BuildExt(build_ext):
     """build_ext that turns OpenMP on for every extension where it works."""
 
+    def _force_if_mode_changed(self, mode):
+        # setuptools skips an extension whose .so is newer than its sources,
+        # so a release build after a FASTGMM_DEBUG=1 (or FASTGMM_NO_OPENMP=1)
+        # build in the same tree would silently reuse the other mode's binary.
+        marker = os.path.join(self.build_temp, "fastgmm-build-mode")
+        previous = None
+        if os.path.exists(marker):
+            with open(marker) as f:
+                previous = f.read()
+        if previous != mode:
+            self.force = True
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(marker, "w") as f:
+            f.write(mode)
+
     def build_extensions(self):
         debug = _env_flag("FASTGMM_DEBUG")
         use_openmp = not _env_flag("FASTGMM_NO_OPENMP")
@@ -109,6 +124,7 @@ class BuildExt(build_ext):
                     "(brew install libomp) and set CPPFLAGS/LDFLAGS.",
                     file=sys.stderr,
                 )
+        self._force_if_mode_changed(f"debug={debug} openmp={use_openmp}")
         print(f"fastgmm: OpenMP {'enabled' if use_openmp else 'disabled'} "
               f"(compiler: {self.compiler.compiler_type}, flags: {omp_c if use_openmp else []})")
 
