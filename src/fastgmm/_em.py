@@ -27,7 +27,7 @@ _LOG_2PI = np.log(2 * np.pi)
 # 1 MiB floor), and the slot-count bounds. More slots balance threads better;
 # the bounds keep the reduction cheap and the memory small.
 _SLOT_MEMORY_FRACTION = 0.02
-_MIN_SLOTS, _MAX_SLOTS = 8, 128
+_MIN_SLOTS, _MAX_SLOTS = 4, 128
 
 
 def chunk_rows_for(n_features, n_components):
@@ -134,9 +134,11 @@ def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
         aU = np.einsum("kd,kde->ke", a, pc)                   # U_k^T a_k
         W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
         W[:, 1:D + 1] = np.einsum("kde,ke->kd", pc, aU)       # Lambda_k a_k
-        lam = np.einsum("kde,kfe->kdf", pc, pc)
         iu, ju = np.triu_indices(D)                           # the kernel's feature order
-        W[:, D + 1:] = -lam[:, iu, ju] * np.where(iu == ju, 0.5, 1.0)
+        half_diag = np.where(iu == ju, 0.5, 1.0)
+        for k in range(K):                                    # no K x D x D temporary
+            lam = pc[k] @ pc[k].T
+            W[k, D + 1:] = -lam[iu, ju] * half_diag
     elif cov_type == "tied":
         aU = a @ pc
         W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
@@ -273,10 +275,13 @@ def m_step(stats, cov_type, reg_covar, eps):
     means = c + d
     D = means.shape[1]
     if cov_type == "full":
-        outer = d[:, :, None] * s1[:, None, :]
-        cov = stats.s2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * d[:, :, None] * d[:, None, :]
-        cov /= nk_eps[:, None, None]
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+        # One component at a time: no K x D x D temporaries (4+ MB at K=32, D=64).
+        cov = np.empty_like(stats.s2)
+        for k in range(cov.shape[0]):
+            outer = np.outer(d[k], s1[k])
+            c_k = stats.s2[k] - outer - outer.T + nk[k] * np.outer(d[k], d[k])
+            c_k /= nk_eps[k]
+            cov[k] = 0.5 * (c_k + c_k.T)
         cov[:, np.arange(D), np.arange(D)] += reg_covar
     elif cov_type == "tied":
         outer = np.einsum("kd,ke->de", d, s1)
