@@ -38,15 +38,6 @@ def assert_close(actual, desired, rtol, err_msg=""):
     assert_allclose(actual, desired, rtol=rtol, atol=rtol * scale, err_msg=err_msg)
 
 
-@pytest.fixture(params=[0, 1], ids=lambda s: f"seed{s}")
-def seed(request):
-    return request.param
-
-
-@pytest.fixture
-def rng(seed):
-    return np.random.default_rng(seed)
-
 
 def make_data(rng, n_samples, n_features, n_components, offset=0.0):
     """Samples of a random mixture of anisotropic Gaussians."""

@@ -110,7 +110,8 @@ class GaussianMixture:
     -----
     ``X`` stays in its dtype when float32 (the parameters are then float32),
     otherwise it is converted to float64. The statistics are accumulated in
-    float64, about the current means, so variances cannot come out negative.
+    float64 about the mixture's mean, so float32 variances do not cancel to
+    zero or below.
     """
 
     def __init__(
