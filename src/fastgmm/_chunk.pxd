@@ -1,4 +1,4 @@
-# Chunk helper of the k-means kernels.
+# Chunk loading shared by the kernels (E-step/statistics and k-means).
 #
 # Layout convention: a chunk of n rows is held transposed, feature-major:
 # element (row i, feature d) at buf[d * n + i]. Inner loops then run over
@@ -8,19 +8,31 @@
 from cython cimport floating
 
 
-cdef inline void _load_chunk_t(
-    const floating *X,      # IN  row-major (n_total, D), pointer at the chunk's first row
-    Py_ssize_t n,           # IN  rows in the chunk
-    Py_ssize_t D,           # IN
-    const floating *shift,  # IN  (D,) subtracted from every row, or NULL
-    floating *XT,           # OUT (D, n) feature-major
+# The working precision of a chunk buffer: the data's type, or float64 where
+# accuracy needs it (the statistics).
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline void _load_centred(
+    const floating *X,        # IN  row-major rows of the chunk
+    Py_ssize_t n, Py_ssize_t D,
+    const double *c,          # IN  (D,) shift, or NULL for none
+    real *Z,                  # OUT (D, n) feature-major: Z[d * n + i] = x_id - c_d
 ) noexcept nogil:
-    cdef Py_ssize_t i, d
-    if shift == NULL:
-        for i in range(n):
-            for d in range(D):
-                XT[d * n + i] = X[i * D + d]
-    else:
-        for i in range(n):
-            for d in range(D):
-                XT[d * n + i] = X[i * D + d] - shift[d]
+    # The subtraction is done in float64 and rounded once to Z's type (exact
+    # when c is NULL). Rows go in tiles of 8 so that every store run fills a
+    # whole cache line of Z.
+    cdef Py_ssize_t i, i0, d, l
+    cdef Py_ssize_t n8 = n - n % 8
+    cdef double cd
+    for i0 in range(0, n8, 8):
+        for d in range(D):
+            cd = 0.0 if c == NULL else c[d]
+            for l in range(8):
+                Z[d * n + i0 + l] = <real> (<double> X[(i0 + l) * D + d] - cd)
+    for i in range(n8, n):
+        for d in range(D):
+            cd = 0.0 if c == NULL else c[d]
+            Z[d * n + i] = <real> (<double> X[i * D + d] - cd)

@@ -45,6 +45,7 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_right_upper, _syrk_gram
+from ._chunk cimport real, _load_centred
 
 
 cdef extern from "_fastexp.h" nogil:
@@ -87,37 +88,9 @@ cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
-# The working precision of a feature buffer: the data's type for the E-step,
-# float64 for the statistics.
-ctypedef fused real:
-    float
-    double
-
-
 # ---------------------------------------------------------------------------
 # Per-chunk building blocks
 # ---------------------------------------------------------------------------
-
-cdef void _load_centred(
-    const floating *X,        # IN  row-major rows of the chunk
-    Py_ssize_t n, Py_ssize_t D,
-    const double *c,          # IN  (D,) shift
-    real *Z,                  # OUT (D, n) feature-major: Z[d * n + i] = x_id - c_d
-) noexcept nogil:
-    # The subtraction is done in float64 and rounded once to Z's type. Rows go
-    # in tiles of 8 so that every store run fills a whole cache line of Z.
-    cdef Py_ssize_t i, i0, d, l
-    cdef Py_ssize_t n8 = n - n % 8
-    cdef double cd
-    for i0 in range(0, n8, 8):
-        for d in range(D):
-            cd = c[d]
-            for l in range(8):
-                Z[d * n + i0 + l] = <real> (<double> X[(i0 + l) * D + d] - cd)
-    for i in range(n8, n):
-        for d in range(D):
-            Z[d * n + i] = <real> (<double> X[i * D + d] - c[d])
-
 
 cdef void _quadratic_features(
     int quad, Py_ssize_t n, Py_ssize_t D,

@@ -13,7 +13,7 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdint cimport int64_t
 
-from ._chunk cimport _load_chunk_t
+from ._chunk cimport _load_centred
 
 
 cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -104,7 +104,7 @@ def lloyd_iteration(
                 r_end = _min(N, r0 + slot_rows)
                 while r0 < r_end:
                     n = _min(chunk_rows, r_end - r0)
-                    _load_chunk_t(Xp + r0 * D, n, D, <floating *> NULL, XT)
+                    _load_centred(Xp + r0 * D, n, D, <const double *> NULL, XT)
                     _sq_dist(XT, n, D, cp, best)
                     for i in range(n):
                         blab[i] = 0
@@ -189,7 +189,7 @@ def candidate_potentials(
                 r_end = _min(N, r0 + slot_rows)
                 while r0 < r_end:
                     n = _min(chunk_rows, r_end - r0)
-                    _load_chunk_t(Xp + r0 * D, n, D, <floating *> NULL, XT)
+                    _load_centred(Xp + r0 * D, n, D, <const double *> NULL, XT)
                     for t in range(T):
                         _sq_dist(XT, n, D, cp + t * D, dist)
                         acc = 0.0

@@ -126,7 +126,6 @@ def kmeans(X, n_clusters, random_state, n_threads, *, max_iter=300, tol=1e-4):
             break
         if shift <= tol_abs:
             # Labels for the final centres, as scikit-learn returns them.
-            sums[:] = 0
             _check(_kmeans.lloyd_iteration(
                 X, np.ascontiguousarray(centres, dtype=X.dtype), chunk, slot,
                 np.zeros((n_slots, n_clusters * D)), np.zeros((n_slots, n_clusters)), np.zeros(n_slots),
