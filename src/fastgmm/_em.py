@@ -104,6 +104,24 @@ def log_norm(weights, prec_chol, cov_type, n_features):
     return np.ascontiguousarray(lw + ld - 0.5 * n_features * _LOG_2PI, dtype=np.float64)
 
 
+def full_pairs(n_features):
+    """(i, j) index arrays: the kernel's order of the products z_i z_j (full).
+
+    Each unordered pair once, in the "circulant" order of ``_rowops.h``: for
+    j = 0, 1, ..., D // 2 the pairs (d, (d + j) mod D), d < D (d < D / 2 for
+    j = D / 2 when D is even), so that the kernel builds them as whole
+    length-D vector products.
+    """
+    D = n_features
+    rows, cols = [], []
+    for j in range(D // 2 + 1):
+        n = j if 2 * j == D else D
+        d = np.arange(n)
+        rows.append(d)
+        cols.append((d + j) % D)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
 def mixture_shift(weights, means):
     """The centre of the features: the mixture's mean sum_k w_k mu_k (float64)."""
     w = np.asarray(weights, dtype=np.float64)
@@ -135,7 +153,7 @@ def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
         aU = np.einsum("kd,kde->ke", a, pc)                   # U_k^T a_k
         W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
         W[:, 1:D + 1] = np.einsum("kde,ke->kd", pc, aU)       # Lambda_k a_k
-        iu, ju = np.triu_indices(D)                           # the kernel's feature order
+        iu, ju = full_pairs(D)                                # the kernel's feature order
         half_diag = np.where(iu == ju, 0.5, 1.0)
         for k in range(K):                                    # no K x D x D temporary
             lam = pc[k] @ pc[k].T
@@ -236,10 +254,10 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
     if status != 0:
         raise MemoryError("fastgmm: could not allocate the kernels' per-thread scratch memory")
     # Slot partials are added in slot order: identical for any thread count.
-    G = G.sum(axis=0).reshape(P, K).T
+    G = G.sum(axis=0).reshape(K, P)
     nk, s1, q = G[:, 0].copy(), G[:, 1:D + 1].copy(), G[:, D + 1:]
     if cov_type == "full":
-        iu, ju = np.triu_indices(D)
+        iu, ju = full_pairs(D)
         s2 = np.empty((K, D, D))
         s2[:, iu, ju] = q
         s2[:, ju, iu] = q

@@ -9,15 +9,16 @@ numbers stay small) by a feature vector
     f(x) = [1, z, q(z)],   z = x - c,
 
 whose quadratic part q depends on the covariance type: the upper triangle of
-z z^T (full), z**2 (diag), |z|^2 (spherical) or |z U|^2 with the shared
+z z^T (full, in the order of fastgmm._em.full_pairs), z**2 (diag), |z|^2 (spherical) or |z U|^2 with the shared
 precision factor U (tied). Each component's weighted log-density is linear in
 f: log w_k + log N(x | k) = f(x) . W[k], with W built from the parameters by
-the caller (fastgmm._em). So, per chunk of n rows held feature-major:
+the caller (fastgmm._em). So, per chunk of n rows (features row-major, built
+straight from the rows of X; log-densities feature-major, K x n):
 
 1. F (n x P) from the rows;                              O(n P)
 2. LP = F W^T (n x K): weighted log-densities;           one GEMM, 2 n P K flops
 3. one log-sum-exp per row, responsibilities R = softmax(LP) in place;
-4. G += F^T R (P x K): every sufficient statistic at once (sum r, sum r z,
+4. G += R^T F (K x P): every sufficient statistic at once (sum r, sum r z,
    sum r q(z)) in float64;                               one GEMM, 2 n P K flops
    (tied also adds Z^T Z, one SYRK).
 
@@ -40,22 +41,32 @@ block and adds the slot sums.
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
-from libc.math cimport log, logf, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
-from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_right_upper, _syrk_gram
-from ._chunk cimport real, _load_centred
+from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
 
 
-cdef extern from "_fastexp.h" nogil:
-    void fastgmm_exp_rows_d(double *lp, const double *mx, double *sm, long n, long K)
-    void fastgmm_exp_rows_f(float *lp, const float *mx, float *sm, long n, long K)
+cdef extern from "_rowops.h" nogil:
+    void fastgmm_features_dd(const double *X, Py_ssize_t n, Py_ssize_t D, const double *c,
+                             int quad, double *F, Py_ssize_t P, double *zz)
+    void fastgmm_features_ff(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
+                             int quad, float *F, Py_ssize_t P, float *zz)
+    void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
+                             int quad, double *F, Py_ssize_t P, double *zz)
+    void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
+    void fastgmm_tied_q_f(const float *Y, Py_ssize_t n, Py_ssize_t D, float *F, Py_ssize_t P)
+    void fastgmm_fix_d(double *lp, Py_ssize_t m)
+    void fastgmm_fix_f(float *lp, Py_ssize_t m)
+    double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
+                               double *row_ll)
+    double fastgmm_normalise_f(float *lp, Py_ssize_t n, Py_ssize_t K, float *mx, float *sm,
+                               double *row_ll)
 
 
-# Quadratic-feature codes shared with fastgmm._em.
+# Quadratic-feature codes shared with fastgmm._em (and _rowops.h).
 cdef enum:
-    _QFULL = 0        # upper triangle of z z^T, row-major order: D (D + 1) / 2 features
+    _QFULL = 0        # z_d z_e, each pair once (order: _rowops.h): D (D + 1) / 2 features
     _QDIAG = 1        # z_d^2: D features
     _QSPHERICAL = 2   # |z|^2: 1 feature
     _QTIED = 3        # |z U|^2: 1 feature
@@ -77,138 +88,72 @@ def n_features_out(int quad, Py_ssize_t D):
     raise ValueError(f"unknown quadratic-feature code {quad}")
 
 
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
 cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
 
+cdef inline Py_ssize_t _max(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a > b else b
+
+
 # ---------------------------------------------------------------------------
-# Per-chunk building blocks
+# Per-chunk building blocks (the loops themselves are in _rowops.h)
 # ---------------------------------------------------------------------------
 
-cdef void _quadratic_features(
-    int quad, Py_ssize_t n, Py_ssize_t D,
-    real *F,                  # IN/OUT (P, n) feature-major; F[n:(D+1)n] holds z, the rest is written
-    const real *U,            # IN  (D, D) tied precision factor (tied only)
-    real *Y,                  # SCRATCH (D, n) (tied only)
+cdef inline void _features(
+    int quad, bint with_tied_q,
+    const floating *X,        # IN  (n, D) row-major rows of the chunk
+    Py_ssize_t n, Py_ssize_t D,
+    const double *c,          # IN  (D,) shift
+    const floating *U,        # IN  (D, D) tied precision factor (used if with_tied_q)
+    floating *F,              # OUT (n, P) row-major features [1, z, q(z)]
+    Py_ssize_t P,
+    floating *Y,              # SCRATCH (max(n, 2), D)
 ) noexcept nogil:
-    cdef Py_ssize_t i, d, e, p
-    cdef real *Z = F + n
-    cdef real *q
-    cdef const real *zd
-    cdef const real *ze
-    for i in range(n):
-        F[i] = 1
-    if quad == _QFULL:
-        p = 1 + D
-        for d in range(D):
-            zd = Z + d * n
-            for e in range(d, D):
-                ze = Z + e * n
-                q = F + p * n
-                for i in range(n):
-                    q[i] = zd[i] * ze[i]
-                p += 1
-    elif quad == _QDIAG:
-        for d in range(D):
-            zd = Z + d * n
-            q = F + (1 + D + d) * n
-            for i in range(n):
-                q[i] = zd[i] * zd[i]
+    """The E-step's features. For tied, q = |z U|^2 only if with_tied_q (the
+    statistics never need it, and without it U is not read)."""
+    cdef Py_ssize_t i, d
+    if floating is float:
+        fastgmm_features_ff(X, n, D, c, quad, F, P, Y)
     else:
-        q = F + (1 + D) * n
-        if quad == _QTIED:
-            for i in range(D * n):
-                Y[i] = Z[i]
-            _trmm_right_upper(<int> n, <int> D, U, Y)
+        fastgmm_features_dd(X, n, D, c, quad, F, P, Y)
+    if quad == _QTIED and with_tied_q:
         for i in range(n):
-            q[i] = 0
-        for d in range(D):
-            zd = (Y if quad == _QTIED else Z) + d * n
-            for i in range(n):
-                q[i] += zd[i] * zd[i]
+            for d in range(D):
+                Y[i * D + d] = F[i * P + 1 + d]
+        _trmm_rows_upper(<int> n, <int> D, U, Y)
+        if floating is float:
+            fastgmm_tied_q_f(Y, n, D, F, P)
+        else:
+            fastgmm_tied_q_d(Y, n, D, F, P)
 
 
-cdef inline void _quadratic_features_stats(
-    int quad, Py_ssize_t n, Py_ssize_t D, double *F, double *Y,
-) noexcept nogil:
-    """Features for the statistics GEMM. The tied quadratic feature is not a
-    statistic anyone needs (the tied scatter comes from Z^T Z), so it is set to
-    0 rather than computed."""
-    cdef Py_ssize_t i
-    if quad == _QTIED:
-        for i in range(n):
-            F[i] = 1
-        for i in range(n):
-            F[(1 + D) * n + i] = 0
-    else:
-        _quadratic_features(quad, n, D, F, <const double *> NULL, Y)
-
-
-cdef inline void _overflow_to_minus_inf(floating *LP, Py_ssize_t m) noexcept nogil:
-    """A weighted log-density is finite or -inf; +inf or NaN can only come from
-    features that overflowed (a row astronomically far from the shift), and
-    such a row is infinitely unlikely: -inf."""
-    cdef Py_ssize_t i
-    cdef floating v
-    for i in range(m):
-        v = LP[i]
-        LP[i] = v if v < INFINITY else -INFINITY
-
-
-cdef double _normalise(
+cdef inline double _normalise(
     floating *LP,             # IN weighted log-probs, OUT responsibilities (K, n)
     Py_ssize_t n, Py_ssize_t K,
     floating *mx,             # SCRATCH (n,)
     floating *sm,             # SCRATCH (n,)
     double *row_ll,           # OUT (n,) log-likelihood of each row, or NULL
 ) noexcept nogil:
-    """Per-row log-sum-exp: one exp per (row, component), one log per row.
-
-    Returns the sum of the rows' log-likelihoods (float64). A row that no
-    component can produce (every log-prob -inf) gets log-likelihood -inf and
-    zero responsibilities; the caller reports it.
-    """
-    cdef Py_ssize_t k, i
-    cdef floating v
-    cdef floating *lpk
-    cdef double total = 0.0, lse
-    for i in range(n):
-        mx[i] = LP[i]
-    for k in range(1, K):
-        lpk = LP + k * n
-        for i in range(n):
-            v = lpk[i]
-            mx[i] = v if v > mx[i] else mx[i]
-    for i in range(n):
-        sm[i] = 0
-        if mx[i] == -INFINITY:
-            mx[i] = 0      # every term below is exp(-inf) = 0, never nan
+    """Per-row log-sum-exp (see _rowops.h); returns the sum of the rows'
+    log-likelihoods. A row that no component can produce gets -inf and zero
+    responsibilities; the caller reports it."""
     if floating is float:
-        fastgmm_exp_rows_f(LP, mx, sm, n, K)
+        return fastgmm_normalise_f(LP, n, K, mx, sm, row_ll)
     else:
-        fastgmm_exp_rows_d(LP, mx, sm, n, K)
-    for i in range(n):
-        if sm[i] > 0:
-            lse = <double> mx[i] + <double> _log(sm[i])
-            sm[i] = 1 / sm[i]
-        else:
-            lse = -INFINITY
-            sm[i] = 0
-        total += lse
-        if row_ll != NULL:
-            row_ll[i] = lse
-    for k in range(K):
-        lpk = LP + k * n
-        for i in range(n):
-            lpk[i] *= sm[i]
-    return total
+        return fastgmm_normalise_d(LP, n, K, mx, sm, row_ll)
+
+
+cdef floating *_transposed(const floating *W, Py_ssize_t K, Py_ssize_t P) noexcept nogil:
+    """A malloc'ed (P, K) copy of the (K, P) matrix W (the layout the E-step
+    GEMM wants), or NULL if memory ran out."""
+    cdef floating *WT = <floating *> malloc(K * P * sizeof(floating))
+    cdef Py_ssize_t k, p
+    if WT != NULL:
+        for k in range(K):
+            for p in range(P):
+                WT[p * K + k] = W[k * P + p]
+    return WT
 
 
 cdef void _add_lower(const double *C, double *out, Py_ssize_t D) noexcept nogil:
@@ -245,7 +190,7 @@ def accumulate_statistics(
     const int64_t[::1] labels,          # IN  (n_samples,) hard assignments (-1: none), or None
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[:, ::1] G_out,               # OUT (n_slots, P * K) sum_i f(x_i) r_ik, row-major P x K per slot
+    double[:, ::1] G_out,               # OUT (n_slots, K * P) sum_i r_ik f(x_i), row-major K x P per slot
     double[:, ::1] T_out,               # OUT (n_slots, D * D) tied: sum_i z_i z_i^T (lower triangle); else (n_slots, 0)
     double[::1] ll_out,                 # OUT (n_slots,) sum of row log-likelihoods
     int n_threads,                      # IN
@@ -287,7 +232,7 @@ def accumulate_statistics(
 
     cdef const floating *Xp = &X[0, 0]
     cdef const double *cp = &shift[0]
-    cdef const floating *Wp = &W[0, 0]
+    cdef floating *Wp = NULL
     cdef const floating *Up = &U[0, 0]
     cdef const floating *rp = NULL
     cdef const int64_t *lbp = NULL
@@ -311,24 +256,28 @@ def accumulate_statistics(
     cdef floating *mx
     cdef floating *sm
     cdef double *F64
-    cdef double *Y64
     cdef double *R64
+    cdef double *ZZ64
     cdef double *Cd
     cdef bint ok
 
+    if not (have_resp or have_labels):
+        Wp = _transposed(&W[0, 0], K, P)
+        if Wp == NULL:
+            return -1
     with nogil, parallel(num_threads=n_threads):
         F = <floating *> malloc(chunk_rows * P * sizeof(floating))
-        Y = <floating *> malloc(chunk_rows * D * sizeof(floating))
+        Y = <floating *> malloc(_max(chunk_rows, 2) * D * sizeof(floating))
         LP = <floating *> malloc(chunk_rows * K * sizeof(floating))
         mx = <floating *> malloc(chunk_rows * sizeof(floating))
         sm = <floating *> malloc(chunk_rows * sizeof(floating))
         # float32 data: the statistics come from a float64 copy of the features.
         F64 = <double *> malloc((chunk_rows * P if f32 else 1) * sizeof(double))
-        Y64 = <double *> malloc((chunk_rows * D if f32 and tied else 1) * sizeof(double))
         R64 = <double *> malloc((chunk_rows * K if f32 else 1) * sizeof(double))
+        ZZ64 = <double *> malloc((2 * D if f32 else 1) * sizeof(double))
         Cd = <double *> calloc(D * D, sizeof(double))
         ok = (F != NULL and Y != NULL and LP != NULL and mx != NULL and sm != NULL
-              and F64 != NULL and Y64 != NULL and R64 != NULL and Cd != NULL)
+              and F64 != NULL and R64 != NULL and ZZ64 != NULL and Cd != NULL)
         if not ok:
             status[0] = 1
 
@@ -338,36 +287,34 @@ def accumulate_statistics(
                 r_end = _min(N, r0 + slot_rows)
                 while r0 < r_end:
                     n = _min(chunk_rows, r_end - r0)
-                    # 1. features (and the E-step's weighted log-densities)
-                    _load_centred(Xp + r0 * D, n, D, cp, F + n)
-                    if have_resp:
-                        for k in range(K):
-                            for i in range(n):
-                                LP[k * n + i] = rp[(r0 + i) * K + k]
-                    elif have_labels:
-                        for k in range(K):
-                            for i in range(n):
-                                LP[k * n + i] = 1 if lbp[r0 + i] == k else 0
+                    # 1. responsibilities: given, or the E-step's
+                    if have_resp or have_labels:
+                        if floating is double:
+                            _features(quad, False, Xp + r0 * D, n, D, cp, Up, F, P, Y)
+                        if have_resp:
+                            for k in range(K):
+                                for i in range(n):
+                                    LP[k * n + i] = rp[(r0 + i) * K + k]
+                        else:
+                            for k in range(K):
+                                for i in range(n):
+                                    LP[k * n + i] = 1 if lbp[r0 + i] == k else 0
                     else:
-                        _quadratic_features(quad, n, D, F, Up, Y)
+                        _features(quad, True, Xp + r0 * D, n, D, cp, Up, F, P, Y)
                         _gemm_f_w(<int> n, <int> P, <int> K, F, Wp, LP)
-                        _overflow_to_minus_inf(LP, n * K)
                         llp[s] += _normalise(LP, n, K, mx, sm, NULL)
-                    # 2. statistics, in float64
+                    # 2. statistics, in float64 (float32 data: from float64 features)
                     if floating is float:
-                        _load_centred(Xp + r0 * D, n, D, cp, F64 + n)
-                        _quadratic_features_stats(quad, n, D, F64, Y64)
+                        fastgmm_features_fd(Xp + r0 * D, n, D, cp, quad, F64, P, ZZ64)
                         for i in range(K * n):
                             R64[i] = LP[i]
                         _gemm_ft_r(<int> n, <int> P, <int> K, F64, R64, Gp + s * K * P)
                         if tied:
-                            _syrk_gram(<int> n, <int> D, F64 + n, Cd)
+                            _syrk_gram(<int> n, <int> D, F64 + 1, <int> P, Cd)
                     else:
-                        if have_resp or have_labels:
-                            _quadratic_features_stats(quad, n, D, <double *> F, <double *> Y)
                         _gemm_ft_r(<int> n, <int> P, <int> K, <double *> F, <double *> LP, Gp + s * K * P)
                         if tied:
-                            _syrk_gram(<int> n, <int> D, <double *> F + n, Cd)
+                            _syrk_gram(<int> n, <int> D, <double *> F + 1, <int> P, Cd)
                     if tied:
                         _add_lower(Cd, Tp + s * D * D, D)
                     r0 = r0 + n
@@ -378,10 +325,11 @@ def accumulate_statistics(
         free(mx)
         free(sm)
         free(F64)
-        free(Y64)
         free(R64)
+        free(ZZ64)
         free(Cd)
 
+    free(Wp)
     return -1 if status[0] else 0
 
 
@@ -427,7 +375,7 @@ def estimate(
 
     cdef const floating *Xp = &X[0, 0]
     cdef const double *cp = &shift[0]
-    cdef const floating *Wp = &W[0, 0]
+    cdef floating *Wp = NULL
     cdef const floating *Up = &U[0, 0]
     cdef double *llp = NULL
     cdef int64_t *lbp = NULL
@@ -454,9 +402,12 @@ def estimate(
     cdef double total
     cdef bint ok
 
+    Wp = _transposed(&W[0, 0], K, P)
+    if Wp == NULL:
+        return -1
     with nogil, parallel(num_threads=n_threads):
         F = <floating *> malloc(chunk_rows * P * sizeof(floating))
-        Y = <floating *> malloc(chunk_rows * D * sizeof(floating))
+        Y = <floating *> malloc(_max(chunk_rows, 2) * D * sizeof(floating))
         LP = <floating *> malloc(chunk_rows * K * sizeof(floating))
         mx = <floating *> malloc(chunk_rows * sizeof(floating))
         sm = <floating *> malloc(chunk_rows * sizeof(floating))
@@ -468,11 +419,13 @@ def estimate(
             if ok:
                 r0 = c * chunk_rows
                 n = _min(chunk_rows, N - r0)
-                _load_centred(Xp + r0 * D, n, D, cp, F + n)
-                _quadratic_features(quad, n, D, F, Up, Y)
+                _features(quad, True, Xp + r0 * D, n, D, cp, Up, F, P, Y)
                 _gemm_f_w(<int> n, <int> P, <int> K, F, Wp, LP)
-                _overflow_to_minus_inf(LP, n * K)
                 if want_labels:
+                    if floating is float:
+                        fastgmm_fix_f(LP, n * K)
+                    else:
+                        fastgmm_fix_d(LP, n * K)
                     for i in range(n):
                         best = 0
                         vbest = LP[i]
@@ -497,4 +450,5 @@ def estimate(
         free(mx)
         free(sm)
 
+    free(Wp)
     return -1 if status[0] else 0

@@ -80,8 +80,7 @@ static inline float fastgmm_expf_nonpos(float x)
     return x < -87.0f ? 0.0f : y;
 }
 
-/* exp(lp - mx) for a (K, n) feature-major block, in place, with the row
- * sums: the hot loop of the log-sum-exp. On x86-64 Linux with gcc it is
+/* On x86-64 Linux with gcc, the loops that call these (_rowops.h) are
  * compiled for AVX-512 and AVX2 as well as the baseline, and the loader picks
  * the best the CPU has (an ifunc, as glibc does for its own routines). The
  * build uses -ffp-contract=off, so every version performs the same IEEE
@@ -91,31 +90,5 @@ static inline float fastgmm_expf_nonpos(float x)
 #else
 #define FASTGMM_CLONES
 #endif
-
-FASTGMM_CLONES
-static void fastgmm_exp_rows_d(double *lp, const double *mx, double *sm, long n, long K)
-{
-    for (long k = 0; k < K; k++) {
-        double *lpk = lp + k * n;
-        for (long i = 0; i < n; i++) {
-            double e = fastgmm_exp_nonpos(lpk[i] - mx[i]);
-            lpk[i] = e;
-            sm[i] += e;
-        }
-    }
-}
-
-FASTGMM_CLONES
-static void fastgmm_exp_rows_f(float *lp, const float *mx, float *sm, long n, long K)
-{
-    for (long k = 0; k < K; k++) {
-        float *lpk = lp + k * n;
-        for (long i = 0; i < n; i++) {
-            float e = fastgmm_expf_nonpos(lpk[i] - mx[i]);
-            lpk[i] = e;
-            sm[i] += e;
-        }
-    }
-}
 
 #endif

@@ -1,0 +1,213 @@
+/* The per-chunk loops of the E-step kernel (fastgmm/_estep.pyx) that are not
+ * BLAS: building each row's feature vector, and the log-sum-exp that turns
+ * weighted log-densities into responsibilities.
+ *
+ * They live in C rather than in the .pyx for one reason: on x86-64 Linux with
+ * gcc they are compiled for AVX-512 and AVX2 as well as the baseline, and the
+ * loader picks the best version the CPU has (FASTGMM_CLONES, an ifunc). The
+ * Cython-generated code is baseline SSE2 only, and in that form these loops
+ * took as long as both GEMMs together on the diagonal workloads. The build
+ * uses -ffp-contract=off and the loops fix their own order of operations
+ * (no reassociated reductions), so every version gives bitwise identical
+ * results, on every machine and for every thread count.
+ *
+ * Each operation is written once as a macro over its element types and
+ * instantiated for the types the kernel needs.
+ */
+#ifndef FASTGMM_ROWOPS_H
+#define FASTGMM_ROWOPS_H
+
+#include <math.h>
+#include <stddef.h>
+#include "_fastexp.h"
+
+/* Quadratic-feature codes: the same as _estep.pyx's enum. */
+#define FASTGMM_QFULL 0
+#define FASTGMM_QDIAG 1
+#define FASTGMM_QSPHERICAL 2
+#define FASTGMM_QTIED 3
+
+/* Row-sum accumulators: |z|^2 is summed in 8 interleaved partial sums
+ * combined in a fixed tree, so the loop vectorises without reassociation. */
+#define FASTGMM_LANES 8
+
+/* |v|^2 of a length-D vector, in a fixed order (see FASTGMM_LANES). */
+#define FASTGMM_DEFINE_SUMSQ(NAME, T)                                          \
+static inline T NAME(const T *v, ptrdiff_t D)                                  \
+{                                                                              \
+    T acc[FASTGMM_LANES] = {0};                                                \
+    ptrdiff_t d0 = 0;                                                          \
+    for (; d0 + FASTGMM_LANES <= D; d0 += FASTGMM_LANES)                       \
+        for (ptrdiff_t j = 0; j < FASTGMM_LANES; j++)                          \
+            acc[j] += v[d0 + j] * v[d0 + j];                                   \
+    for (ptrdiff_t j = 0; d0 + j < D; j++)                                     \
+        acc[j] += v[d0 + j] * v[d0 + j];                                       \
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6]))                             \
+         + ((acc[1] + acc[5]) + (acc[3] + acc[7]));                            \
+}
+
+FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
+FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_f, float)
+
+#if defined(_MSC_VER)
+#define FASTGMM_RESTRICT __restrict
+#else
+#define FASTGMM_RESTRICT restrict
+#endif
+
+/* Feature rows f = [1, z, q(z)], z = x - c, for n rows of X (row-major,
+ * n x D) into F (row-major, n x P): no transposition, every row is read and
+ * written contiguously. z is computed in float64 and rounded once to TF.
+ * q: z^2 (diag), |z|^2 (spherical), and for full the D (D + 1) / 2 products
+ * z_d z_e in "circulant" order: for j = 0, 1, ..., D / 2 the D products
+ * z_d z_{(d + j) mod D}, d = 0..D-1 (only d < D / 2 for j = D / 2 when D is
+ * even, the rest being repeats). Every pair appears exactly once, and every
+ * run is a whole length-D vector product (z times z rotated by j, read from
+ * the doubled copy zz), so the loop is full-width vector code with no ragged
+ * triangle edges; fastgmm._em.full_pairs gives the same order. For tied q is
+ * left 0 here (the caller writes |z U|^2 after its TRMM, and the statistics
+ * do not use it). zz: scratch of 2 D values. */
+#define FASTGMM_DEFINE_FEATURES(NAME, TX, TF, SUMSQ)                           \
+FASTGMM_CLONES                                                                 \
+static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
+                 const double *FASTGMM_RESTRICT c, int quad,                   \
+                 TF *FASTGMM_RESTRICT F, ptrdiff_t P, TF *FASTGMM_RESTRICT zz) \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        const TX *x = X + i * D;                                               \
+        TF *f = F + i * P;                                                     \
+        TF *z = f + 1;                                                         \
+        TF *q = z + D;                                                         \
+        f[0] = 1;                                                              \
+        for (ptrdiff_t d = 0; d < D; d++)                                      \
+            z[d] = (TF) ((double) x[d] - c[d]);                                \
+        if (quad == FASTGMM_QFULL) {                                           \
+            for (ptrdiff_t d = 0; d < D; d++) {                                \
+                zz[d] = z[d];                                                  \
+                zz[D + d] = z[d];                                              \
+            }                                                                  \
+            for (ptrdiff_t j = 0; 2 * j <= D; j++) {                           \
+                ptrdiff_t len = 2 * j == D ? j : D;                            \
+                for (ptrdiff_t d = 0; d < len; d++)                            \
+                    q[d] = zz[d] * zz[d + j];                                  \
+                q += len;                                                      \
+            }                                                                  \
+        } else if (quad == FASTGMM_QDIAG) {                                    \
+            for (ptrdiff_t d = 0; d < D; d++)                                  \
+                q[d] = z[d] * z[d];                                            \
+        } else if (quad == FASTGMM_QSPHERICAL) {                               \
+            q[0] = SUMSQ(z, D);                                                \
+        } else {                                                               \
+            q[0] = 0;                                                          \
+        }                                                                      \
+    }                                                                          \
+}
+
+FASTGMM_DEFINE_FEATURES(fastgmm_features_dd, double, double, fastgmm_sumsq_d)
+FASTGMM_DEFINE_FEATURES(fastgmm_features_ff, float, float, fastgmm_sumsq_f)
+FASTGMM_DEFINE_FEATURES(fastgmm_features_fd, float, double, fastgmm_sumsq_d)
+
+/* Tied: q = |y|^2 for the rows of Y (n x D, row-major) into F[i * P + 1 + D]. */
+#define FASTGMM_DEFINE_TIED_Q(NAME, T, SUMSQ)                                  \
+FASTGMM_CLONES                                                                 \
+static void NAME(const T *Y, ptrdiff_t n, ptrdiff_t D, T *F, ptrdiff_t P)      \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++)                                          \
+        F[i * P + 1 + D] = SUMSQ(Y + i * D, D);                                \
+}
+
+FASTGMM_DEFINE_TIED_Q(fastgmm_tied_q_d, double, fastgmm_sumsq_d)
+FASTGMM_DEFINE_TIED_Q(fastgmm_tied_q_f, float, fastgmm_sumsq_f)
+
+/* A weighted log-density is finite or -inf: +inf or NaN can only come from
+ * features that overflowed (a row astronomically far from the shift), and
+ * such a row is infinitely unlikely. */
+#define FASTGMM_DEFINE_FIX(NAME, T)                                            \
+FASTGMM_CLONES                                                                 \
+static void NAME(T *lp, ptrdiff_t m)                                           \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < m; i++) {                                        \
+        T v = lp[i];                                                           \
+        lp[i] = v < (T) INFINITY ? v : (T) -INFINITY;                          \
+    }                                                                          \
+}
+
+FASTGMM_DEFINE_FIX(fastgmm_fix_d, double)
+FASTGMM_DEFINE_FIX(fastgmm_fix_f, float)
+
+/* Per-row log-sum-exp of a (K, n) feature-major block of weighted
+ * log-densities (non-finite values read as -inf), turned in place into
+ * responsibilities. One exp per (row, component).
+ *
+ * Returns the sum of the rows' log-likelihoods in float64. With row_ll, each
+ * row's log-likelihood is written there (one log per row); without it the
+ * sum takes one log per 32 rows: sum_i log s_i = log prod_i s_i, where every
+ * s_i is in [1, K] (the row's largest term is exp(0) = 1), so a product of 32
+ * stays finite for any K < 2^31. A row that no component can produce (every
+ * log-density -inf) gets log-likelihood -inf and zero responsibilities. */
+#define FASTGMM_DEFINE_NORMALISE(NAME, T, EXP)                                 \
+FASTGMM_CLONES                                                                 \
+static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll) \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        T v = lp[i];                                                           \
+        v = v < (T) INFINITY ? v : (T) -INFINITY;                              \
+        lp[i] = v;                                                             \
+        mx[i] = v;                                                             \
+    }                                                                          \
+    for (ptrdiff_t k = 1; k < K; k++) {                                        \
+        T *lpk = lp + k * n;                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            T v = lpk[i];                                                      \
+            v = v < (T) INFINITY ? v : (T) -INFINITY;                          \
+            lpk[i] = v;                                                        \
+            mx[i] = v > mx[i] ? v : mx[i];                                     \
+        }                                                                      \
+    }                                                                          \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        sm[i] = 0;                                                             \
+        mx[i] = mx[i] == (T) -INFINITY ? 0 : mx[i]; /* exp(-inf) = 0, not nan */ \
+    }                                                                          \
+    for (ptrdiff_t k = 0; k < K; k++) {                                        \
+        T *lpk = lp + k * n;                                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            T e = EXP(lpk[i] - mx[i]);                                         \
+            lpk[i] = e;                                                        \
+            sm[i] += e;                                                        \
+        }                                                                      \
+    }                                                                          \
+    double total = 0.0;                                                        \
+    if (row_ll) {                                                              \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            double lse = sm[i] > 0 ? (double) mx[i] + log((double) sm[i])      \
+                                   : -INFINITY;                                \
+            row_ll[i] = lse;                                                   \
+            total += lse;                                                      \
+        }                                                                      \
+    } else {                                                                   \
+        double prod = 1.0;                                                     \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            total += (double) mx[i];                                           \
+            prod *= (double) sm[i];                                            \
+            if ((i & 31) == 31) {                                              \
+                total += log(prod);                                            \
+                prod = 1.0;                                                    \
+            }                                                                  \
+        }                                                                      \
+        if (n & 31)                                                            \
+            total += log(prod);                                                \
+    }                                                                          \
+    for (ptrdiff_t i = 0; i < n; i++)                                          \
+        sm[i] = sm[i] > 0 ? 1 / sm[i] : 0;                                     \
+    for (ptrdiff_t k = 0; k < K; k++) {                                        \
+        T *lpk = lp + k * n;                                                   \
+        for (ptrdiff_t i = 0; i < n; i++)                                      \
+            lpk[i] *= sm[i];                                                   \
+    }                                                                          \
+    return total;                                                              \
+}
+
+FASTGMM_DEFINE_NORMALISE(fastgmm_normalise_d, double, fastgmm_exp_nonpos)
+FASTGMM_DEFINE_NORMALISE(fastgmm_normalise_f, float, fastgmm_expf_nonpos)
+
+#endif
