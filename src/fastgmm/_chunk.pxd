@@ -1,4 +1,6 @@
-# Chunk loading shared by the kernels (E-step/statistics and k-means).
+# Chunk loading for the k-means kernels. (The E-step builds its features row
+# by row instead, in _rowops.h: there the GEMMs take either layout, and the
+# transposition below was a fifth of the diagonal pass.)
 #
 # Layout convention: a chunk of n rows is held transposed, feature-major:
 # element (row i, feature d) at buf[d * n + i]. Inner loops then run over
@@ -9,7 +11,7 @@ from cython cimport floating
 
 
 # The working precision of a chunk buffer: the data's type, or float64 where
-# accuracy needs it (the statistics).
+# accuracy needs it.
 ctypedef fused real:
     float
     double
