@@ -49,7 +49,7 @@ static inline T NAME(const T *v, ptrdiff_t D)                                  \
 FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
 FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_f, float)
 
-#if defined(_MSC_VER)
+#if defined(_MSC_VER) || defined(__cplusplus)
 #define FASTGMM_RESTRICT __restrict
 #else
 #define FASTGMM_RESTRICT restrict
