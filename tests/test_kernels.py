@@ -65,6 +65,15 @@ def _expected_statistics(X, r, c, cov_type):
     return nk, s1, s2
 
 
+@pytest.mark.parametrize("D", [1, 2, 3, 4, 7, 8, 16, 17, 64])
+def test_full_pairs_cover_each_pair_once(D):
+    """The kernel's order of the products z_i z_j: every unordered pair exactly once."""
+    i, j = _em.full_pairs(D)
+    assert len(i) == _estep.n_features_out(_estep.QFULL, D) - 1 - D == D * (D + 1) // 2
+    pairs = {(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist())}
+    assert pairs == {(a, b) for a in range(D) for b in range(a, D)}
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize(
@@ -76,6 +85,8 @@ def _expected_statistics(X, r, c, cov_type):
         (300, 1, 3, 32, 64),    # D = 1
         (300, 3, 1, 32, 64),    # K = 1
         (2000, 5, 4, None, None),  # the production layout
+        (700, 11, 3, 64, 128),  # odd D past one 8-lane block of the row sums
+        (400, 16, 5, None, None),  # even D: the last circulant run is half length
     ],
 )
 def test_statistics_match_reference(dtype, cov_type, N, D, K, chunk, slot, seed):
