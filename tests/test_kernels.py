@@ -312,11 +312,11 @@ def test_kmeans_with_duplicate_rows_does_not_fail():
 def test_kernel_rejects_mismatched_layouts():
     X = np.zeros((10, 2))
     c, U = np.zeros(2), np.zeros((1, 1))
-    W = np.zeros((2, _estep.n_features_out(_estep.QDIAG, 2)))
+    W = np.zeros((_estep.n_features_out(_estep.QDIAG, 2), 2))
     outs = (np.zeros((1, W.size)), np.zeros((1, 0)), np.zeros(1))
     with pytest.raises(ValueError, match="multiple of chunk_rows"):
         _estep.accumulate_statistics(X, _estep.QDIAG, c, W, U, None, None, 4, 6, *outs, 1)
-    with pytest.raises(ValueError, match="columns"):
-        _estep.accumulate_statistics(X, _estep.QDIAG, c, np.ascontiguousarray(W[:, :-1]), U, None, None, 16, 16, *outs, 1)
+    with pytest.raises(ValueError, match="rows"):
+        _estep.accumulate_statistics(X, _estep.QDIAG, c, np.ascontiguousarray(W[:-1]), U, None, None, 16, 16, *outs, 1)
     with pytest.raises(ValueError):  # mixed dtypes are refused by the fused signature
         _estep.accumulate_statistics(X.astype(np.float32), _estep.QDIAG, c, W, U, None, None, 16, 16, *outs, 1)

@@ -15,16 +15,17 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm, strmm, dtrmm, ssyrk, dsyrk
 
 # The transpose flags are chosen for OpenBLAS's small-matrix kernels, which
 # are what makes these thin, chunk-sized GEMMs fast: with F transposed and W
-# not, OpenBLAS refuses its small-matrix path for this shape (n_rows * K >
-# 1200 with transa = 'T', transb = 'N') and the call spends as long packing
-# operands as multiplying (measured: diag pass 0.054 -> 0.068 s).
+# not (W as K x P), OpenBLAS refuses its small-matrix path for this shape
+# (n_rows * K > 1200 with transa = 'T', transb = 'N') and the call spends as
+# long packing operands as multiplying (measured: diag pass 0.054 -> 0.068 s).
+# So W is passed as P x K.
 
 cdef inline void _gemm_f_w(
     int n_rows,             # IN
     int n_feat,             # IN  P
     int n_comp,             # IN  K
     const floating *F,      # IN  row-major (n_rows, P)
-    const floating *WT,     # IN  row-major (P, K): W transposed
+    const floating *WT,     # IN  row-major (P, K): the coefficients, one column per component
     floating *LP,           # OUT column-major (n_rows, K), ld = n_rows: LP := F W^T
 ) noexcept nogil:
     cdef char tt = b'T'

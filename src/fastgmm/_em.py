@@ -34,14 +34,16 @@ def chunk_rows_for(n_features, n_components):
     """Rows per chunk, from the width of a row's expansion (P) and K.
 
     The per-thread scratch (rows x (P + K) values) stays within ~256 KiB in
-    float64 unless a row is so wide that the 64-row floor exceeds it (W6: 1.1
-    MiB), and rows are capped at 384: beyond that OpenBLAS leaves its unpacked
+    float64 unless a row is so wide that the 48-row floor exceeds it (W6: 0.8
+    MiB; 48 rows ran W6's pass as fast as 64 and take 0.5 MiB less per
+    thread, counting OpenBLAS's packed copy; 32 rows were 5-8 % slower), and
+    rows are capped at 384: beyond that OpenBLAS leaves its unpacked
     small-matrix GEMM path for these shapes and a diag pass on 1M x 16 rows
     went from 0.052 to 0.08 s (measured on the benchmark machine).
     ``n_features`` is P for the EM kernels and D for k-means.
     """
     rows = (1 << 15) // (n_features + n_components)
-    return int(max(64, min(384, rows - rows % 16)))
+    return int(max(48, min(384, rows - rows % 16)))
 
 
 def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chunk_rows):
@@ -175,18 +177,19 @@ def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
 
 
 def _kernel_inputs(X, weights, means, prec_chol, cov_type, shift=None):
-    """(quad, shift, W, U) in the dtypes the kernels take."""
+    """(quad, shift, W (P, K), U) in the dtypes and layouts the kernels take."""
     dtype = X.dtype
     D = X.shape[1]
     if shift is None:
         shift = mixture_shift(weights, means)
     shift = np.ascontiguousarray(shift, dtype=np.float64)
     if weights is None:   # no E-step: only the shape of W matters
-        W = np.zeros((means.shape[0], _estep.n_features_out(_QUAD[cov_type], D)), dtype=dtype)
+        W = np.zeros((_estep.n_features_out(_QUAD[cov_type], D), means.shape[0]), dtype=dtype)
     else:
         W = linear_coefficients(weights, means, prec_chol, cov_type, shift)
         _check_fits_dtype(W, dtype, "the log-density coefficients (from the precisions)")
-        W = np.ascontiguousarray(W, dtype=dtype)
+        # P x K: the layout the E-step GEMM reads without repacking.
+        W = np.ascontiguousarray(W.T, dtype=dtype)
     if cov_type == "tied" and prec_chol is not None:
         _check_fits_dtype(prec_chol, dtype, "the tied precision factor")
         U = np.ascontiguousarray(prec_chol, dtype=dtype)
@@ -238,7 +241,7 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
     N, D = X.shape
     K = means.shape[0]
     quad, shift, W, U = _kernel_inputs(X, weights, means, prec_chol, cov_type, shift)
-    P = W.shape[1]
+    P = W.shape[0]
     t_size = D * D if cov_type == "tied" else 0
     chunk = chunk_rows or chunk_rows_for(P, K)
     slot = slot_rows or slot_rows_for(N, D, K, K * P + t_size + 1, X.itemsize, chunk)
@@ -253,8 +256,12 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
     status = _estep.accumulate_statistics(X, quad, shift, W, U, resp, labels, chunk, slot, G, T, ll, n_threads)
     if status != 0:
         raise MemoryError("fastgmm: could not allocate the kernels' per-thread scratch memory")
+    W = U = None   # freed before the statistics are unpacked (memory peak)
     # Slot partials are added in slot order: identical for any thread count.
-    G = G.sum(axis=0).reshape(K, P)
+    # In place (the same order as G.sum(axis=0)): no second K x P array.
+    for s in range(1, n_slots):
+        G[0] += G[s]
+    G = G[0].reshape(K, P).copy()   # and the slots are freed
     nk, s1, q = G[:, 0].copy(), G[:, 1:D + 1].copy(), G[:, D + 1:]
     if cov_type == "full":
         iu, ju = full_pairs(D)
@@ -377,7 +384,7 @@ def estimate(X, weights, means, prec_chol, cov_type, n_threads, *, row_ll=False,
     N, D = X.shape
     K = means.shape[0]
     quad, shift, W, U = _kernel_inputs(X, weights, means, prec_chol, cov_type)
-    chunk = chunk_rows_for(W.shape[1], K)
+    chunk = chunk_rows_for(W.shape[0], K)
     out_ll = np.empty(N) if row_ll else None
     out_lab = np.empty(N, dtype=np.int64) if labels else None
     out_resp = np.empty((N, K), dtype=X.dtype) if resp else None

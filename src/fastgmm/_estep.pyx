@@ -11,7 +11,7 @@ numbers stay small) by a feature vector
 whose quadratic part q depends on the covariance type: the upper triangle of
 z z^T (full, in the order of fastgmm._em.full_pairs), z**2 (diag), |z|^2 (spherical) or |z U|^2 with the shared
 precision factor U (tied). Each component's weighted log-density is linear in
-f: log w_k + log N(x | k) = f(x) . W[k], with W built from the parameters by
+f: log w_k + log N(x | k) = f(x) . W[:, k], with W (P x K) built from the parameters by
 the caller (fastgmm._em). So, per chunk of n rows (features row-major, built
 straight from the rows of X; log-densities feature-major, K x n):
 
@@ -144,18 +144,6 @@ cdef inline double _normalise(
         return fastgmm_normalise_d(LP, n, K, mx, sm, row_ll)
 
 
-cdef floating *_transposed(const floating *W, Py_ssize_t K, Py_ssize_t P) noexcept nogil:
-    """A malloc'ed (P, K) copy of the (K, P) matrix W (the layout the E-step
-    GEMM wants), or NULL if memory ran out."""
-    cdef floating *WT = <floating *> malloc(K * P * sizeof(floating))
-    cdef Py_ssize_t k, p
-    if WT != NULL:
-        for k in range(K):
-            for p in range(P):
-                WT[p * K + k] = W[k * P + p]
-    return WT
-
-
 cdef void _add_lower(const double *C, double *out, Py_ssize_t D) noexcept nogil:
     """out += the lower triangle (row-major) of C, diagonal included."""
     cdef Py_ssize_t a, b
@@ -173,8 +161,8 @@ def _check_common(X, shift, W, U, int quad):
     P = n_features_out(quad, D)
     if shift.shape[0] != D:
         raise ValueError("shift must have n_features entries")
-    if W.shape[1] != P:
-        raise ValueError(f"W must have {P} columns for this covariance type")
+    if W.shape[0] != P:
+        raise ValueError(f"W must have {P} rows (features) for this covariance type")
     if quad == _QTIED and (U.shape[0] != D or U.shape[1] != D):
         raise ValueError("U must be (n_features, n_features) for tied covariances")
     return P
@@ -184,7 +172,7 @@ def accumulate_statistics(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG, QSPHERICAL or QTIED
     const double[::1] shift,            # IN  (D,) c: features are of z = x - c
-    const floating[:, ::1] W,           # IN  (K, P) log w_k + log N(x | k) = f(x) . W[k]
+    const floating[:, ::1] W,           # IN  (P, K) log w_k + log N(x | k) = f(x) . W[:, k]
     const floating[:, ::1] U,           # IN  (D, D) tied precision factor (else any (1, 1))
     const floating[:, ::1] resp,        # IN  (n_samples, K) given responsibilities, or None
     const int64_t[::1] labels,          # IN  (n_samples,) hard assignments (-1: none), or None
@@ -205,7 +193,7 @@ def accumulate_statistics(
     allocated, else 0. A row that no component can produce makes its slot's
     ``ll_out`` -inf.
     """
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = W.shape[0]
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = W.shape[1]
     cdef Py_ssize_t n_slots = G_out.shape[0]
     cdef Py_ssize_t P = _check_common(X, shift, W, U, quad)
     cdef bint tied = quad == _QTIED
@@ -232,7 +220,7 @@ def accumulate_statistics(
 
     cdef const floating *Xp = &X[0, 0]
     cdef const double *cp = &shift[0]
-    cdef floating *Wp = NULL
+    cdef const floating *Wp = &W[0, 0]
     cdef const floating *Up = &U[0, 0]
     cdef const floating *rp = NULL
     cdef const int64_t *lbp = NULL
@@ -261,10 +249,6 @@ def accumulate_statistics(
     cdef double *Cd
     cdef bint ok
 
-    if not (have_resp or have_labels):
-        Wp = _transposed(&W[0, 0], K, P)
-        if Wp == NULL:
-            return -1
     with nogil, parallel(num_threads=n_threads):
         F = <floating *> malloc(chunk_rows * P * sizeof(floating))
         Y = <floating *> malloc(_max(chunk_rows, 2) * D * sizeof(floating))
@@ -329,7 +313,6 @@ def accumulate_statistics(
         free(ZZ64)
         free(Cd)
 
-    free(Wp)
     return -1 if status[0] else 0
 
 
@@ -337,7 +320,7 @@ def estimate(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN
     const double[::1] shift,            # IN  (D,)
-    const floating[:, ::1] W,           # IN  (K, P)
+    const floating[:, ::1] W,           # IN  (P, K)
     const floating[:, ::1] U,           # IN  (D, D) tied factor (else any (1, 1))
     Py_ssize_t chunk_rows,              # IN
     double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
@@ -352,7 +335,7 @@ def estimate(
     Labels are the argmax of the weighted log-densities (the first on ties).
     Returns -1 if scratch memory could not be allocated, else 0.
     """
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = W.shape[0]
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = W.shape[1]
     cdef Py_ssize_t P = _check_common(X, shift, W, U, quad)
     cdef bint want_ll = row_ll is not None
     cdef bint want_labels = labels is not None
@@ -375,7 +358,7 @@ def estimate(
 
     cdef const floating *Xp = &X[0, 0]
     cdef const double *cp = &shift[0]
-    cdef floating *Wp = NULL
+    cdef const floating *Wp = &W[0, 0]
     cdef const floating *Up = &U[0, 0]
     cdef double *llp = NULL
     cdef int64_t *lbp = NULL
@@ -402,9 +385,6 @@ def estimate(
     cdef double total
     cdef bint ok
 
-    Wp = _transposed(&W[0, 0], K, P)
-    if Wp == NULL:
-        return -1
     with nogil, parallel(num_threads=n_threads):
         F = <floating *> malloc(chunk_rows * P * sizeof(floating))
         Y = <floating *> malloc(_max(chunk_rows, 2) * D * sizeof(floating))
@@ -450,5 +430,4 @@ def estimate(
         free(mx)
         free(sm)
 
-    free(Wp)
     return -1 if status[0] else 0

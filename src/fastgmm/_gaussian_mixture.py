@@ -346,6 +346,8 @@ class GaussianMixture:
                     # reports it as a ValueError instead of numpy's warnings.
                     with np.errstate(over="ignore", invalid="ignore"):
                         params = self._initialize(X, random_state, init, n_threads)
+                    if n_init == 1:
+                        init = None   # its copies are in params now: not kept during EM
                 else:
                     params = (self._w, self._m, self._cov, self._pc)
                 lower_bound = -np.inf if do_init else self.lower_bound_
@@ -399,6 +401,7 @@ class GaussianMixture:
                 + advice
             )
         nk_eps, means, cov = _em.m_step(stats, self.covariance_type, self.reg_covar, self._eps)
+        del stats   # its K x D x D second moments are not held while the factors are made
         _check_no_overflow(means, cov, X)
         weights = nk_eps / np.sum(nk_eps)
         pc = _em.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
