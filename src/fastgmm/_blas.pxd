@@ -26,7 +26,7 @@ cdef inline void _gemm_f_w(
     int n_comp,             # IN  K
     const floating *F,      # IN  row-major (n_rows, P)
     const floating *WT,     # IN  row-major (P, K): the coefficients, one column per component
-    floating *LP,           # OUT column-major (n_rows, K), ld = n_rows: LP := F W^T
+    floating *LP,           # OUT column-major (n_rows, K), ld = n_rows: LP := F WT
 ) noexcept nogil:
     cdef char tt = b'T'
     cdef floating one = 1.0, zero = 0.0

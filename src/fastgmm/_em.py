@@ -7,6 +7,7 @@ never on the thread count), sums the slot partials in a fixed order, and
 turns statistics into parameters on the K x D x D scale.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,13 +107,15 @@ def log_norm(weights, prec_chol, cov_type, n_features):
     return np.ascontiguousarray(lw + ld - 0.5 * n_features * _LOG_2PI, dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=64)
 def full_pairs(n_features):
     """(i, j) index arrays: the kernel's order of the products z_i z_j (full).
 
     Each unordered pair once, in the "circulant" order of ``_rowops.h``: for
     j = 0, 1, ..., D // 2 the pairs (d, (d + j) mod D), d < D (d < D / 2 for
     j = D / 2 when D is even), so that the kernel builds them as whole
-    length-D vector products.
+    length-D vector products. Cached (two calls per EM iteration), so the
+    arrays are read-only.
     """
     D = n_features
     rows, cols = [], []
@@ -121,7 +124,10 @@ def full_pairs(n_features):
         d = np.arange(n)
         rows.append(d)
         cols.append((d + j) % D)
-    return np.concatenate(rows), np.concatenate(cols)
+    i, j = np.concatenate(rows), np.concatenate(cols)
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j
 
 
 def mixture_shift(weights, means):

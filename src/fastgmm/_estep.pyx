@@ -8,15 +8,16 @@ numbers stay small) by a feature vector
 
     f(x) = [1, z, q(z)],   z = x - c,
 
-whose quadratic part q depends on the covariance type: the upper triangle of
-z z^T (full, in the order of fastgmm._em.full_pairs), z**2 (diag), |z|^2 (spherical) or |z U|^2 with the shared
-precision factor U (tied). Each component's weighted log-density is linear in
-f: log w_k + log N(x | k) = f(x) . W[:, k], with W (P x K) built from the parameters by
-the caller (fastgmm._em). So, per chunk of n rows (features row-major, built
-straight from the rows of X; log-densities feature-major, K x n):
+whose quadratic part q depends on the covariance type: every product z_d z_e
+once (full, in the order of fastgmm._em.full_pairs), z**2 (diag), |z|^2
+(spherical) or |z U|^2 with the shared precision factor U (tied). Each
+component's weighted log-density is linear in f: log w_k + log N(x | k) =
+f(x) . W[:, k], with W (P x K) built from the parameters by the caller
+(fastgmm._em). So, per chunk of n rows (features row-major, built straight
+from the rows of X; log-densities feature-major, K x n):
 
 1. F (n x P) from the rows;                              O(n P)
-2. LP = F W^T (n x K): weighted log-densities;           one GEMM, 2 n P K flops
+2. LP = F W (n x K): weighted log-densities;             one GEMM, 2 n P K flops
 3. one log-sum-exp per row, responsibilities R = softmax(LP) in place;
 4. G += R^T F (K x P): every sufficient statistic at once (sum r, sum r z,
    sum r q(z)) in float64;                               one GEMM, 2 n P K flops
@@ -108,7 +109,7 @@ cdef inline void _features(
     const floating *U,        # IN  (D, D) tied precision factor (used if with_tied_q)
     floating *F,              # OUT (n, P) row-major features [1, z, q(z)]
     Py_ssize_t P,
-    floating *Y,              # SCRATCH (max(n, 2), D)
+    floating *Y,              # SCRATCH (max(n, 2), D): 2 D values for full, n x D for tied
 ) noexcept nogil:
     """The E-step's features. For tied, q = |z U|^2 only if with_tied_q (the
     statistics never need it, and without it U is not read)."""
