@@ -55,18 +55,6 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_f, float)
 #define FASTGMM_RESTRICT restrict
 #endif
 
-/* Feature rows f = [1, z, q(z)], z = x - c, for n rows of X (row-major,
- * n x D) into F (row-major, n x P): no transposition, every row is read and
- * written contiguously. z is computed in float64 and rounded once to TF.
- * q: z^2 (diag), |z|^2 (spherical), and for full the D (D + 1) / 2 products
- * z_d z_e in "circulant" order: for j = 0, 1, ..., D / 2 the D products
- * z_d z_{(d + j) mod D}, d = 0..D-1 (only d < D / 2 for j = D / 2 when D is
- * even, the rest being repeats). Every pair appears exactly once, and every
- * run is a whole length-D vector product (z times z rotated by j, read from
- * the doubled copy zz), so the loop is full-width vector code with no ragged
- * triangle edges; fastgmm._em.full_pairs gives the same order. For tied q is
- * left 0 here (the caller writes |z U|^2 after its TRMM, and the statistics
- * do not use it). zz: scratch of 2 D values. */
 /* Narrow rows (D below a vector of doubles, e.g. W1's D = 2): per-row loops
  * of 1-4 iterations cost more in loop overhead than in arithmetic (W1's pass
  * took 0.026 s instead of 0.019 with the transposed layout it replaced), so
@@ -99,6 +87,18 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_f, float)
                 ? SUMSQ(F + i * P + 1, D) : 0;                                 \
     }
 
+/* Feature rows f = [1, z, q(z)], z = x - c, for n rows of X (row-major,
+ * n x D) into F (row-major, n x P): no transposition, every row is read and
+ * written contiguously. z is computed in float64 and rounded once to TF.
+ * q: z^2 (diag), |z|^2 (spherical), and for full the D (D + 1) / 2 products
+ * z_d z_e in "circulant" order: for j = 0, 1, ..., D / 2 the D products
+ * z_d z_{(d + j) mod D}, d = 0..D-1 (only d < D / 2 for j = D / 2 when D is
+ * even, the rest being repeats). Every pair appears exactly once, and every
+ * run is a whole length-D vector product (z times z rotated by j, read from
+ * the doubled copy zz), so the loop is full-width vector code with no ragged
+ * triangle edges; fastgmm._em.full_pairs gives the same order. For tied q is
+ * left 0 here (the caller writes |z U|^2 after its TRMM, and the statistics
+ * do not use it). zz: scratch of 2 D values. */
 #define FASTGMM_DEFINE_FEATURES(NAME, TX, TF, SUMSQ)                           \
 FASTGMM_CLONES                                                                 \
 static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
