@@ -264,10 +264,7 @@ def accumulate(X, weights, means, prec_chol, cov_type, n_threads, *, resp=None, 
         raise MemoryError("fastgmm: could not allocate the kernels' per-thread scratch memory")
     W = U = None   # freed before the statistics are unpacked (memory peak)
     # Slot partials are added in slot order: identical for any thread count.
-    # In place (the same order as G.sum(axis=0)): no second K x P array.
-    for s in range(1, n_slots):
-        G[0] += G[s]
-    G = G[0].reshape(K, P).copy()   # and the slots are freed
+    G = G.sum(axis=0).reshape(K, P)
     nk, s1, q = G[:, 0].copy(), G[:, 1:D + 1].copy(), G[:, D + 1:]
     if cov_type == "full":
         iu, ju = full_pairs(D)
