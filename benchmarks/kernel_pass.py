@@ -28,6 +28,8 @@ from threadpoolctl import threadpool_limits
 from fastgmm import _em, _estep
 from fastgmm import _reference as ref
 
+import datasets  # benchmarks/datasets.py, beside this script
+
 
 def _params(rng, K, D, cov_type, scale):
     means = rng.normal(0, scale, (K, D))
@@ -35,14 +37,9 @@ def _params(rng, K, D, cov_type, scale):
     for _ in range(K):
         A = rng.standard_normal((D, D))
         covs.append((A @ A.T / D + 0.5 * np.eye(D)) * rng.uniform(0.5, 2))
-    covs = np.array(covs)
-    cov = {
-        "full": covs,
-        "tied": covs.mean(axis=0),
-        "diag": np.array([np.diag(c) for c in covs]),
-        "spherical": np.array([np.diag(c).mean() for c in covs]),
-    }[cov_type]
-    return np.full(K, 1.0 / K), means, ref.compute_precision_cholesky(cov, cov_type)
+    weights = np.full(K, 1.0 / K)
+    cov = datasets.reduce_covariances(np.array(covs), weights, cov_type)
+    return weights, means, ref.compute_precision_cholesky(cov, cov_type)
 
 
 def main(argv=None):
