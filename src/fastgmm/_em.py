@@ -36,8 +36,8 @@ def chunk_rows_for(n_features, n_components):
 
     The per-thread scratch (rows x (P + K) values) stays within ~256 KiB in
     float64 unless a row is so wide that the 48-row floor exceeds it (W6: 0.8
-    MiB; 48 rows ran W6's pass as fast as 64 and take 0.5 MiB less per
-    thread, counting OpenBLAS's packed copy; 32 rows were 5-8 % slower), and
+    MiB; 48 rows ran W6's pass as fast as 64 with a 0.26 MiB smaller buffer
+    per thread; 32 rows were 5-8 % slower), and
     rows are capped at 384: beyond that OpenBLAS leaves its unpacked
     small-matrix GEMM path for these shapes and a diag pass on 1M x 16 rows
     went from 0.052 to 0.08 s (measured on the benchmark machine).
