@@ -14,6 +14,7 @@ import numpy as np
 from scipy import linalg
 
 from . import _estep
+from ._layout import chunk_rows_for, slot_rows_for
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 _QUAD = {
@@ -23,38 +24,6 @@ _QUAD = {
     "spherical": _estep.QSPHERICAL,
 }
 _LOG_2PI = np.log(2 * np.pi)
-
-# Memory the per-slot partial sums may use, as a fraction of X's size (with a
-# 1 MiB floor), and the slot-count bounds. More slots balance threads better;
-# the bounds keep the reduction cheap and the memory small.
-_SLOT_MEMORY_FRACTION = 0.02
-_MIN_SLOTS, _MAX_SLOTS = 4, 128
-
-
-def chunk_rows_for(n_features, n_components):
-    """Rows per chunk, from the width of a row's expansion (P) and K.
-
-    The per-thread scratch (rows x (P + K) values) stays within ~256 KiB in
-    float64 unless a row is so wide that the 48-row floor exceeds it (W6: 0.8
-    MiB; 48 rows ran W6's pass as fast as 64 with a 0.26 MiB smaller buffer
-    per thread; 32 rows were 5-8 % slower), and
-    rows are capped at 384: beyond that OpenBLAS leaves its unpacked
-    small-matrix GEMM path for these shapes and a diag pass on 1M x 16 rows
-    went from 0.052 to 0.08 s (measured on the benchmark machine).
-    ``n_features`` is P for the EM kernels and D for k-means.
-    """
-    rows = (1 << 15) // (n_features + n_components)
-    return int(max(48, min(384, rows - rows % 16)))
-
-
-def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chunk_rows):
-    """Rows per slot, a multiple of ``chunk_rows``, from the problem's shape only."""
-    n_chunks = max(1, -(-n_samples // chunk_rows))
-    budget = max(1 << 20, _SLOT_MEMORY_FRACTION * n_samples * n_features * itemsize)
-    max_slots = int(np.clip(budget // (8 * stats_size), _MIN_SLOTS, _MAX_SLOTS))
-    n_slots = min(n_chunks, max_slots)
-    return -(-n_chunks // n_slots) * chunk_rows
-
 
 @dataclass
 class Statistics:

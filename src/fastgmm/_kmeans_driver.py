@@ -8,7 +8,7 @@ squared distances), never N x K or N x D.
 import numpy as np
 
 from . import _kmeans
-from ._em import chunk_rows_for, slot_rows_for
+from ._layout import chunk_rows_for, slot_rows_for
 
 
 def _layout(X, n_out):
