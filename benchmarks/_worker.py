@@ -114,7 +114,9 @@ def _estimator_factory(impl, wl, init, args):
     est = GaussianMixture(
         n_components=wl.n_components, covariance_type=wl.covariance_type, **params, **extra
     )
-    return lambda X: est.fit(X)
+    if args.weighted:
+        return lambda X, sample_weight: est.fit(X, sample_weight=sample_weight)
+    return lambda X, sample_weight: est.fit(X)
 
 
 def _summarize_estimator(est):
@@ -132,7 +134,7 @@ def _reference_factory(wl, init, args):
         raise ValueError("the numpy reference has no default initialisation")
     from fastgmm._reference import fit_em
 
-    def fit(X):
+    def fit(X, sample_weight=None):
         return fit_em(
             X,
             init["weights"],
@@ -188,12 +190,18 @@ def fit_once(args):
         fit, summarize = _reference_factory(wl, init, args), _summarize_reference
     else:
         fit, summarize = _estimator_factory(args.impl, wl, init, args), _summarize_estimator
+    sample_weight = None
+    if args.weighted:
+        import numpy as np
+
+        # Weights that change the model (not all equal), drawn before timing.
+        sample_weight = np.random.default_rng(0).uniform(0.5, 1.5, X.shape[0])
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with PeakRSS() as mem:
             start = time.perf_counter()
-            fitted = fit(X)
+            fitted = fit(X, sample_weight)
             elapsed = time.perf_counter() - start
 
     result = summarize(fitted)
@@ -274,6 +282,7 @@ def _parser():
     fit.add_argument("--mode", default="em", choices=["em", "default"])
     fit.add_argument("--max-iter", type=int, default=10)
     fit.add_argument("--reg-covar", type=float, default=1e-6)
+    fit.add_argument("--weighted", action="store_true", help="fit with random sample weights (fastgmm only)")
     machine = sub.add_parser("machine", help="measure GEMM and streaming rates")
     machine.add_argument("--threads", type=int, required=True)
     machine.add_argument("--gemm-n", type=int, default=4000)

@@ -61,7 +61,8 @@ class Workload:
     covariance_type : {"full", "tied", "diag", "spherical"}
         The model fitted to the data.
     mean_scale : float
-        Standard deviation of the true means (4: well separated, 1: overlapping).
+        Standard deviation of the true means (4: well separated, 1: overlapping;
+        0: the data are standard normal, no mixture at all).
     seed : int
         Seed of the true parameters, the initialisation and the data.
     description : str
@@ -94,6 +95,11 @@ WORKLOADS = {
         Workload("W7", 10_000_000, 8, 8, "diag", 4.0, 107, "many points (640 MB)"),
         Workload("W2o", 1_000_000, 16, 16, "full", 1.0, 112, "W2 with overlapping components"),
         Workload("W3o", 1_000_000, 16, 16, "diag", 1.0, 113, "W3 with overlapping components"),
+        # Whole default fit() (k-means initialisation included), see whole_fit.py:
+        Workload("F16", 1_000_000, 16, 16, "full", 0.0, 120,
+                 "README usage example: standard normal data, K=16, full"),
+        Workload("F10", 2_000_000, 10, 8, "full", 1.0, 121, "2M x 10, K=8, overlapping"),
+        Workload("F2", 500, 2, 3, "full", 4.0, 122, "a small default fit: 500 x 2, K=3"),
     )
 }
 
@@ -272,6 +278,14 @@ def _find_cached(wl, dtype):
 
 
 def _generate_float64(wl, path):
+    if wl.mean_scale == 0:
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(wl.n_samples, wl.n_features))
+        for c, start in enumerate(range(0, wl.n_samples, CHUNK_ROWS)):
+            stop = min(start + CHUNK_ROWS, wl.n_samples)
+            out[start:stop] = _rng(wl, _TAG_DATA, c).standard_normal((CHUNK_ROWS, wl.n_features))[: stop - start]
+        out.flush()
+        del out
+        return
     true = true_parameters(wl)
     factors = np.linalg.cholesky(true["covariances"])  # (K, D, D), lower
     n, d = wl.n_samples, wl.n_features

@@ -52,3 +52,27 @@ def mixture_data(n, d, k, seed, dtype=np.float64, scale=4.0):
     z = rng.normal(size=(n, d))
     X = centres[y] + np.einsum("nij,nj->ni", mix[y], z)
     return np.ascontiguousarray(X, dtype=dtype), y.astype(np.int64)
+
+
+def _openmp_enabled():
+    from fastgmm import _openmp_helpers
+
+    return _openmp_helpers.openmp_enabled()
+
+
+# Thread-invariance tests cannot fail in a build without OpenMP (every count
+# runs one thread): they are skipped there rather than passing trivially.
+needs_openmp = pytest.mark.skipif(not _openmp_enabled(),
+                                  reason="built without OpenMP: every n_threads runs one thread")
+
+
+@pytest.fixture
+def every_thread(monkeypatch):
+    """Make the kernels use every thread they are given, however small the pass.
+
+    fastgmm runs small passes on fewer threads (they do not pay for more);
+    thread-invariance tests on small data must still really split the work.
+    """
+    from fastgmm import _kernels
+
+    monkeypatch.setattr(_kernels, "threads_for_work", lambda n_threads, n_rows, row_cost: n_threads)

@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 import fastgmm
 from fastgmm import GaussianMixture
 
-from conftest import COV_TYPES, mixture_data
+from conftest import COV_TYPES, mixture_data, needs_openmp
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import mixture as skm  # noqa: E402
@@ -264,9 +264,10 @@ def test_float32_fit_is_float32_and_close_to_float64(cov_type):
     assert_allclose(gm32.score_samples(X32), gm64.score_samples(X64), rtol=1e-4, atol=1e-4)
 
 
+@needs_openmp
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cov_type", COV_TYPES)
-def test_results_do_not_depend_on_n_threads(cov_type, dtype):
+def test_results_do_not_depend_on_n_threads(cov_type, dtype, every_thread):
     # 20000 rows: about ten chunks, each its own slot, so threads really split the work.
     X, _ = mixture_data(20000, 3, 3, 2, dtype=dtype)
     X_new, _ = mixture_data(5000, 3, 3, 3, dtype=dtype)
@@ -554,6 +555,8 @@ def test_works_without_sklearn():
             fastgmm.GaussianMixture().predict(X)
         except fastgmm.NotFittedError:
             pass
+        else:
+            raise SystemExit("predict before fit did not raise NotFittedError")
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             fastgmm.GaussianMixture(2, max_iter=1, tol=0.0, random_state=0).fit(X)
@@ -659,7 +662,8 @@ def test_read_only_and_memmap_input(tmp_path):
     ro.setflags(write=False)
     gm, l2, s2 = _fit_outputs(ro, ro)
     assert_bitwise_same_fit(gm, ref)
-    assert_array_equal(l2, labels) and assert_array_equal(s2, ll)
+    assert_array_equal(l2, labels)
+    assert_array_equal(s2, ll)
 
     path = tmp_path / "X.dat"
     mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
@@ -669,7 +673,8 @@ def test_read_only_and_memmap_input(tmp_path):
     mm = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
     gm, l3, s3 = _fit_outputs(mm, mm)
     assert_bitwise_same_fit(gm, ref)
-    assert_array_equal(l3, labels) and assert_array_equal(s3, ll)
+    assert_array_equal(l3, labels)
+    assert_array_equal(s3, ll)
     del mm
 
 
@@ -696,7 +701,8 @@ def test_integer_input_is_converted_to_float64(int_dtype):
     for name in FITTED_ARRAYS:
         assert getattr(gm, name).dtype == np.float64
     assert_bitwise_same_fit(gm, ref)
-    assert_array_equal(labels, ref_labels) and assert_array_equal(ll, ref_ll)
+    assert_array_equal(labels, ref_labels)
+    assert_array_equal(ll, ref_ll)
     # lists of numbers work too
     gm_list = GaussianMixture(3, random_state=0).fit(Xi.tolist())
     assert_bitwise_same_fit(gm_list, ref)

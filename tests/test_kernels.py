@@ -2,23 +2,31 @@
 
 Covers every covariance type, chunk and slot boundaries (N smaller than a
 chunk, N not a multiple of it, many slots), K=1 and D=1, thread-count
-invariance (bitwise), the given-responsibility and given-label modes used by
-initialisation, and the k-means kernels.
+invariance (bitwise), sample weights, and the given-responsibility,
+given-label and hard-assignment modes used by initialisation.
+
+All arithmetic after reading X is float64 for either dtype, so float32 data
+are compared with the reference on the same (float32) values at float64
+tolerances; only outputs returned in float32 (responsibilities) carry
+float32 rounding.
 """
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from fastgmm import _em, _estep, _kmeans
+from fastgmm import _estep, _gaussian, _kernels
 from fastgmm import _reference as ref
-from fastgmm._kmeans_driver import kmeans, kmeans_plusplus
+from fastgmm._gaussian_mixture import gaussian_estimate, gaussian_statistics
+
+from conftest import needs_openmp
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 DTYPES = [np.float64, np.float32]
-# (rtol, atol) per dtype: float32 log-densities carry ~1e-7 relative error on
-# Mahalanobis terms of order 10-100, statistics are accumulated in float64.
-TOL = {np.float64: (1e-10, 1e-10), np.float32: (2e-4, 2e-4)}
+# (rtol, atol): float64 arithmetic for both dtypes.
+TOL = (1e-10, 1e-10)
+# Outputs returned in X's dtype (responsibilities): its rounding on top.
+OUT_TOL = {np.float64: 1e-10, np.float32: 2e-7}
 
 
 def _random_params(rng, X, K, cov_type):
@@ -44,14 +52,12 @@ def _data(rng, N, D, K=3, offset=0.0):
     return centres[rng.integers(0, K, N)] + rng.normal(size=(N, D)) + offset
 
 
-def _as(dtype, *arrays):
-    """Parameters as the kernel sees them: cast to dtype; the reference gets the same values in float64."""
-    return [np.asarray(a, dtype=dtype).astype(np.float64) for a in arrays]
-
-
-def _expected_statistics(X, r, c, cov_type):
-    """Statistics about the centre c computed directly from responsibilities r (N, K)."""
+def _expected_statistics(X, r, c, cov_type, w=None):
+    """Statistics about the centre c computed directly from responsibilities r (N, K)
+    and row weights w (N,) (None: 1)."""
     Z = X - c
+    w = np.ones(len(X)) if w is None else w
+    r = r * w[:, None]
     nk = r.sum(axis=0)
     s1 = r.T @ Z
     if cov_type == "full":
@@ -61,14 +67,14 @@ def _expected_statistics(X, r, c, cov_type):
     elif cov_type == "spherical":
         s2 = r.T @ np.sum(Z * Z, axis=1)
     else:
-        s2 = Z.T @ Z
+        s2 = (Z * w[:, None]).T @ Z
     return nk, s1, s2
 
 
 @pytest.mark.parametrize("D", [1, 2, 3, 4, 7, 8, 16, 17, 64])
 def test_full_pairs_cover_each_pair_once(D):
     """The kernel's order of the products z_i z_j: every unordered pair exactly once."""
-    i, j = _em.full_pairs(D)
+    i, j = _gaussian.full_pairs(D)
     assert len(i) == _estep.n_features_out(_estep.QFULL, D) - 1 - D == D * (D + 1) // 2
     pairs = {(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist())}
     assert pairs == {(a, b) for a in range(D) for b in range(a, D)}
@@ -93,15 +99,14 @@ def test_statistics_match_reference(dtype, cov_type, N, D, K, chunk, slot, seed)
     rng = np.random.default_rng(seed)
     X = _data(rng, N, D).astype(dtype)
     weights, means, pc = _random_params(rng, X.astype(np.float64), K, cov_type)
-    stats = _em.accumulate(X, weights, means, pc, cov_type, 2, chunk_rows=chunk, slot_rows=slot)
+    stats = gaussian_statistics(X, weights, means, pc, cov_type, 2, chunk_rows=chunk, slot_rows=slot)
 
-    w64, m64, pc64 = _as(dtype, weights, means, pc)
     X64 = X.astype(np.float64)
-    ll, log_resp = ref.e_step(X64, w64, m64, pc64, cov_type)
-    c = _em.mixture_shift(weights, means)
+    ll, log_resp = ref.e_step(X64, weights, means, pc, cov_type)
+    c = _gaussian.mixture_shift(weights, means)
     np.testing.assert_array_equal(stats.centre, c)
     nk, s1, s2 = _expected_statistics(X64, np.exp(log_resp), c, cov_type)
-    rtol, atol = TOL[dtype]
+    rtol, atol = TOL
     np.testing.assert_allclose(stats.loglik, ll * N, rtol=rtol, atol=atol * N)
     np.testing.assert_allclose(stats.nk, nk, rtol=rtol, atol=atol * N)
     np.testing.assert_allclose(stats.s1, s1, rtol=rtol, atol=atol * N)
@@ -111,48 +116,162 @@ def test_statistics_match_reference(dtype, cov_type, N, D, K, chunk, slot, seed)
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
-def test_estimate_matches_reference(dtype, cov_type, seed):
+def test_components_far_apart_match_reference(dtype, cov_type, seed):
+    """Components 1,000 sigma apart (not one common offset, which the shift would cancel):
+    log-densities and statistics keep float64 accuracy for float32 data too."""
     rng = np.random.default_rng(seed)
-    X = _data(rng, 1111, 3).astype(dtype)
-    weights, means, pc = _random_params(rng, X.astype(np.float64), 4, cov_type)
-    row_ll, labels, resp, chunk_ll = _em.estimate(
-        X, weights, means, pc, cov_type, 2, row_ll=True, labels=True, resp=True, chunk_ll=True
-    )
-    w64, m64, pc64 = _as(dtype, weights, means, pc)
-    wlp = ref.estimate_weighted_log_prob(X.astype(np.float64), w64, m64, pc64, cov_type)
-    rtol, atol = TOL[dtype]
-    np.testing.assert_allclose(row_ll, logsumexp(wlp, axis=1), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(resp, np.exp(wlp - logsumexp(wlp, axis=1, keepdims=True)), rtol=rtol, atol=atol)
-    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=0, atol=10 * np.finfo(dtype).eps)
-    assert resp.dtype == dtype and labels.dtype == np.int64
-    # Labels are the argmax of the weighted log-densities; in float32 only
-    # compare rows whose top two components are clearly apart.
-    top2 = np.sort(wlp, axis=1)[:, -2:]
-    clear = (top2[:, 1] - top2[:, 0]) > (1e-6 if dtype == np.float64 else 1e-2)
-    np.testing.assert_array_equal(labels[clear], wlp.argmax(axis=1)[clear])
-    np.testing.assert_allclose(chunk_ll.sum(), row_ll.sum(), rtol=1e-12)
-    # Each output alone gives the same values as all together.
-    alone = _em.estimate(X, weights, means, pc, cov_type, 1, row_ll=True)
-    np.testing.assert_array_equal(alone[0], row_ll)
-    assert alone[1] is None and alone[2] is None
+    N, D, K = 1500, 3, 3
+    centres = rng.normal(0, 1000, (K, D))
+    y = rng.integers(0, K, N)
+    X = (centres[y] + rng.normal(size=(N, D))).astype(dtype)
+    X64 = X.astype(np.float64)
+    weights, _, pc = _random_params(rng, X64, K, cov_type)
+    means = centres + rng.normal(0, 0.1, (K, D))
+    row_ll = gaussian_estimate(X, weights, means, pc, cov_type, 2, row_ll=True)[0]
+    wlp = ref.estimate_weighted_log_prob(X64, weights, means, pc, cov_type)
+    np.testing.assert_allclose(row_ll, logsumexp(wlp, axis=1), rtol=1e-10, atol=1e-8)
+    stats = gaussian_statistics(X, weights, means, pc, cov_type, 2)
+    nk, s1, s2 = _expected_statistics(X64, np.exp(wlp - logsumexp(wlp, axis=1, keepdims=True)), stats.centre,
+                                      cov_type)
+    np.testing.assert_allclose(stats.nk, nk, rtol=1e-10)
+    np.testing.assert_allclose(stats.s2, s2, rtol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
-def test_results_bitwise_identical_for_any_thread_count(dtype, cov_type, seed):
+@pytest.mark.parametrize("N, chunk, slot", [(37, 16, 32), (900, 64, 128), (2000, None, None)])
+def test_weighted_statistics_match_reference(dtype, cov_type, N, chunk, slot, seed):
+    """Weights scale each row's responsibilities (and the tied scatter); zero weights drop rows."""
+    rng = np.random.default_rng(seed)
+    X = _data(rng, N, 3).astype(dtype)
+    weights, means, pc = _random_params(rng, X.astype(np.float64), 4, cov_type)
+    w = rng.uniform(0, 3, N)
+    w[rng.random(N) < 0.2] = 0.0
+    stats = gaussian_statistics(X, weights, means, pc, cov_type, 2, sample_weight=w,
+                                chunk_rows=chunk, slot_rows=slot)
+    X64 = X.astype(np.float64)
+    log_prob, log_resp = ref.e_step(X64, weights, means, pc, cov_type)
+    row_ll = logsumexp(ref.estimate_weighted_log_prob(X64, weights, means, pc, cov_type), axis=1)
+    nk, s1, s2 = _expected_statistics(X64, np.exp(log_resp), stats.centre, cov_type, w)
+    rtol, atol = TOL
+    np.testing.assert_allclose(stats.loglik, row_ll @ w, rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.nk, nk, rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.s1, s1, rtol=rtol, atol=atol * N)
+    np.testing.assert_allclose(stats.s2, s2, rtol=rtol, atol=atol * N)
+    assert stats.weight == pytest.approx(w.sum(), rel=1e-15)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_integer_weights_equal_repeated_rows(cov_type, seed):
+    rng = np.random.default_rng(seed)
+    X = _data(rng, 500, 3)
+    weights, means, pc = _random_params(rng, X, 3, cov_type)
+    reps = rng.integers(0, 4, 500)
+    a = gaussian_statistics(X, weights, means, pc, cov_type, 2, sample_weight=reps.astype(np.float64))
+    b = gaussian_statistics(np.repeat(X, reps, axis=0), weights, means, pc, cov_type, 2)
+    for name in ("nk", "s1", "s2", "loglik", "weight"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-9, err_msg=name)
+
+
+def test_zero_weight_impossible_row_is_absent():
+    """A row no component can produce, with weight 0, leaves the log-likelihood finite."""
+    X = np.array([[0.0, 0.0], [0.5, 0.1], [1e200, 1e200]])
+    pc = np.ones((2, 2))
+    args = (np.array([0.5, 0.5]), np.zeros((2, 2)), pc, "diag", 1)
+    stats = gaussian_statistics(X, *args, sample_weight=np.array([1.0, 2.0, 0.0]))
+    assert np.isfinite(stats.loglik)
+    assert gaussian_statistics(X, *args).loglik == -np.inf
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_hard_assignment_mode_is_nearest_centre(dtype, cov_type, seed):
+    """k-means initialisation: one-hot responsibilities of the nearest centre, weighted."""
+    rng = np.random.default_rng(seed)
+    N, D, K = 900, 3, 5
+    X = _data(rng, N, D, offset=1e3).astype(dtype)
+    X64 = X.astype(np.float64)
+    centres = X64[rng.choice(N, K, replace=False)]
+    w = rng.uniform(0, 2, N)
+    shift = centres.mean(axis=0)
+    W, U = _gaussian.nearest_centre_coefficients(centres, cov_type, shift)
+    G, T, ll = _kernels.accumulate(X, _gaussian.QUAD[cov_type], K, shift, 2, mode=_kernels.RESP_HARD, W=W, U=U,
+                                   sample_weight=w, chunk_rows=32, slot_rows=96)
+    stats = _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, w.sum(), N)
+    d = ((X64[:, None, :] - centres[None]) ** 2).sum(-1)
+    onehot = (d.argmin(axis=1)[:, None] == np.arange(K)).astype(np.float64)
+    nk, s1, s2 = _expected_statistics(X64, onehot, shift, cov_type, w)
+    np.testing.assert_allclose(stats.nk, nk, rtol=1e-12)
+    np.testing.assert_allclose(stats.s1, s1, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(stats.s2, s2, rtol=1e-9, atol=1e-6)
+
+
+def test_hard_assignment_at_tiny_scale():
+    """Data of spread 1e-21: nearest centres are still told apart (no constant term swamps them)."""
+    X = np.array([[0.0], [0.1], [5.0], [5.1]]) * 1e-21
+    centres = np.array([[0.05], [5.05]]) * 1e-21
+    shift = centres.mean(axis=0)
+    W, U = _gaussian.nearest_centre_coefficients(centres, "diag", shift)
+    G, _, _ = _kernels.accumulate(X, _gaussian.QUAD["diag"], 2, shift, 1, mode=_kernels.RESP_HARD, W=W)
+    np.testing.assert_array_equal(G[:, 0], [2.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_estimate_matches_reference(dtype, cov_type, seed):
+    rng = np.random.default_rng(seed)
+    X = _data(rng, 1111, 3).astype(dtype)
+    weights, means, pc = _random_params(rng, X.astype(np.float64), 4, cov_type)
+    row_ll, labels, resp, total = gaussian_estimate(
+        X, weights, means, pc, cov_type, 2, row_ll=True, labels=True, resp=True, total=True
+    )
+    wlp = ref.estimate_weighted_log_prob(X.astype(np.float64), weights, means, pc, cov_type)
+    rtol, atol = TOL
+    np.testing.assert_allclose(row_ll, logsumexp(wlp, axis=1), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(resp, np.exp(wlp - logsumexp(wlp, axis=1, keepdims=True)), rtol=OUT_TOL[dtype],
+                               atol=OUT_TOL[dtype])
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=0, atol=10 * np.finfo(dtype).eps)
+    assert resp.dtype == dtype
+    assert labels.dtype == np.int64
+    # Labels are the argmax of the weighted log-densities (rows with a clear winner).
+    top2 = np.sort(wlp, axis=1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) > 1e-6
+    np.testing.assert_array_equal(labels[clear], wlp.argmax(axis=1)[clear])
+    np.testing.assert_allclose(total, row_ll.sum(), rtol=1e-12)
+    # Each output alone gives the same values as all together.
+    alone = gaussian_estimate(X, weights, means, pc, cov_type, 1, row_ll=True)
+    np.testing.assert_array_equal(alone[0], row_ll)
+    assert alone[1] is None and alone[2] is None
+
+
+@needs_openmp
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_statistics_bitwise_identical_for_any_thread_count(dtype, cov_type, weighted, seed, every_thread):
     rng = np.random.default_rng(seed)
     X = _data(rng, 5000, 4).astype(dtype)
     weights, means, pc = _random_params(rng, X.astype(np.float64), 5, cov_type)
-    runs = [_em.accumulate(X, weights, means, pc, cov_type, t, chunk_rows=64, slot_rows=256) for t in (1, 2, 3, 8)]
+    sw = rng.uniform(0, 2, len(X)) if weighted else None
+    runs = [gaussian_statistics(X, weights, means, pc, cov_type, t, sample_weight=sw, chunk_rows=64, slot_rows=256)
+            for t in (1, 2, 3, 8)]
     for other in runs[1:]:
-        for name in ("nk", "s1", "s2"):
-            assert np.array_equal(getattr(runs[0], name), getattr(other, name)), name
-        assert runs[0].loglik == other.loglik
-    outs = [_em.estimate(X, weights, means, pc, cov_type, t, row_ll=True, labels=True, resp=True, chunk_ll=True)
+        for name in ("nk", "s1", "s2", "loglik"):
+            np.testing.assert_array_equal(getattr(runs[0], name), getattr(other, name), err_msg=name)
+
+
+@needs_openmp
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_estimate_bitwise_identical_for_any_thread_count(dtype, cov_type, seed, every_thread):
+    rng = np.random.default_rng(seed)
+    X = _data(rng, 5000, 4).astype(dtype)
+    weights, means, pc = _random_params(rng, X.astype(np.float64), 5, cov_type)
+    outs = [gaussian_estimate(X, weights, means, pc, cov_type, t, row_ll=True, labels=True, resp=True, total=True)
             for t in (1, 2, 3)]
     for other in outs[1:]:
         for a, b in zip(outs[0], other):
-            assert np.array_equal(a, b)
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -166,13 +285,13 @@ def test_given_responsibilities_and_labels(dtype, cov_type, seed):
     shift = rng.normal(0, 1, D)
     resp = rng.uniform(size=(N, K))
     resp /= resp.sum(axis=1, keepdims=True)
-    resp = resp.astype(dtype)
     labels = rng.integers(-1, K, N)   # -1: the row belongs to no component
     onehot = (labels[:, None] == np.arange(K)).astype(np.float64)
-    rtol, atol = TOL[dtype]
-    for given, r in (({"resp": resp}, resp.astype(np.float64)), ({"labels": labels}, onehot)):
-        stats = _em.accumulate(X, None, np.empty((K, D)), None, cov_type, 2, shift=shift,
-                               chunk_rows=32, slot_rows=96, **given)
+    rtol, atol = TOL
+    quad = _gaussian.QUAD[cov_type]
+    for mode, given, r in ((_kernels.RESP_GIVEN, {"resp": resp}, resp), (_kernels.RESP_LABELS, {"labels": labels}, onehot)):
+        G, T, ll = _kernels.accumulate(X, quad, K, shift, 2, mode=mode, chunk_rows=32, slot_rows=96, **given)
+        stats = _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, N, N)
         nk, s1, s2 = _expected_statistics(X64, r, shift, cov_type)
         np.testing.assert_allclose(stats.nk, nk, rtol=rtol, atol=atol)
         np.testing.assert_allclose(stats.s1, s1, rtol=rtol, atol=atol * N)
@@ -186,8 +305,8 @@ def test_m_step_matches_reference(cov_type, seed):
     rng = np.random.default_rng(seed)
     X = _data(rng, 800, 3, offset=50.0)
     weights, means, pc = _random_params(rng, X, 3, cov_type)
-    stats = _em.accumulate(X, weights, means, pc, cov_type, 2)
-    nk_eps, new_means, cov = _em.m_step(stats, cov_type, 1e-6, np.finfo(np.float64).eps)
+    stats = gaussian_statistics(X, weights, means, pc, cov_type, 2)
+    nk_eps, new_means, cov = _gaussian.m_step(stats, 1e-6, np.finfo(np.float64).eps)
     _, log_resp = ref.e_step(X, weights, means, pc, cov_type)
     w_ref, m_ref, c_ref, _ = ref.m_step(X, log_resp, 1e-6, cov_type)
     np.testing.assert_allclose(nk_eps / nk_eps.sum(), w_ref, rtol=1e-12)
@@ -238,8 +357,9 @@ def test_impossible_rows_give_minus_inf_not_nan():
     weights = np.array([0.5, 0.5])
     means = np.zeros((2, 2))
     pc = np.ones((2, 2))
-    row_ll, labels, resp, _ = _em.estimate(X, weights, means, pc, "diag", 1, row_ll=True, labels=True, resp=True)
-    assert np.isfinite(row_ll[0]) and row_ll[1] == -np.inf
+    row_ll, labels, resp, _ = gaussian_estimate(X, weights, means, pc, "diag", 1, row_ll=True, labels=True, resp=True)
+    assert np.isfinite(row_ll[0])
+    assert row_ll[1] == -np.inf
     assert not np.isnan(resp).any()
     np.testing.assert_allclose(resp[0].sum(), 1.0)
     assert resp[1].sum() == 0.0
@@ -250,73 +370,29 @@ def test_zero_weight_component_is_never_chosen():
     X = rng.normal(size=(300, 2))
     weights = np.array([1.0, 0.0])
     means = np.array([[0.0, 0.0], [0.1, 0.1]])
-    row_ll, labels, resp, _ = _em.estimate(X, weights, means, np.ones((2, 2)), "diag", 2,
-                                           row_ll=True, labels=True, resp=True)
-    assert np.all(labels == 0) and np.all(resp[:, 1] == 0) and np.all(np.isfinite(row_ll))
-
-
-# ---------------------------------------------------------------------------
-# k-means
-# ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_lloyd_iteration_matches_numpy(dtype, seed):
-    rng = np.random.default_rng(seed)
-    X = _data(rng, 1000, 3, K=4).astype(dtype)
-    centres = X[rng.choice(1000, 4, replace=False)].copy()
-    chunk, slot = 64, 192
-    n_slots = -(-1000 // slot)
-    sums = np.zeros((n_slots, 4 * 3))
-    counts = np.zeros((n_slots, 4))
-    inertia = np.zeros(n_slots)
-    labels = np.empty(1000, dtype=np.int64)
-    dist = np.empty(1000)
-    assert _kmeans.lloyd_iteration(X, centres, chunk, slot, sums, counts, inertia, labels, dist, 2) == 0
-    d = ((X.astype(np.float64)[:, None, :] - centres.astype(np.float64)[None]) ** 2).sum(-1)
-    np.testing.assert_array_equal(labels, d.argmin(axis=1))
-    np.testing.assert_allclose(dist, d.min(axis=1), rtol=1e-12)
-    np.testing.assert_array_equal(counts.sum(0), np.bincount(labels, minlength=4))
-    for k in range(4):
-        np.testing.assert_allclose(sums.sum(0).reshape(4, 3)[k], X[labels == k].astype(np.float64).sum(0),
-                                   rtol=1e-10)
-    np.testing.assert_allclose(inertia.sum(), d.min(axis=1).sum(), rtol=1e-12)
-
-
-def test_kmeans_plusplus_picks_sklearns_rows(seed):
-    sk = pytest.importorskip("sklearn.cluster")
-    rng = np.random.default_rng(seed)
-    X = _data(rng, 3000, 4, K=6)
-    _, ours = kmeans_plusplus(X, 6, np.random.RandomState(seed), 2)
-    _, theirs = sk.kmeans_plusplus(X, 6, random_state=np.random.RandomState(seed))
-    np.testing.assert_array_equal(ours, theirs)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_kmeans_finds_separated_clusters_and_ignores_threads(dtype):
-    rng = np.random.default_rng(3)
-    true = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
-    X = (true[rng.integers(0, 4, 4000)] + rng.normal(size=(4000, 2))).astype(dtype)
-    c1, l1 = kmeans(X, 4, np.random.RandomState(0), 1)
-    c2, l2 = kmeans(X, 4, np.random.RandomState(0), 2)
-    assert np.array_equal(c1, c2) and np.array_equal(l1, l2)
-    key = lambda c: np.round(c[:, 0] / 10) * 2 + np.round(c[:, 1] / 10)  # noqa: E731
-    np.testing.assert_allclose(c1[np.argsort(key(c1))], true[np.argsort(key(true))], atol=0.15)
-
-
-def test_kmeans_with_duplicate_rows_does_not_fail():
-    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 50, axis=0)
-    centres, labels = kmeans(X, 3, np.random.RandomState(0), 2)   # more clusters than distinct points
-    assert np.all(np.isfinite(centres)) and set(np.unique(labels)) <= {0, 1, 2}
+    row_ll, labels, resp, _ = gaussian_estimate(X, weights, means, np.ones((2, 2)), "diag", 2,
+                                                row_ll=True, labels=True, resp=True)
+    np.testing.assert_array_equal(labels, 0)
+    np.testing.assert_array_equal(resp[:, 1], 0)
+    assert np.all(np.isfinite(row_ll))
 
 
 def test_kernel_rejects_mismatched_layouts():
     X = np.zeros((10, 2))
-    c, U = np.zeros(2), np.zeros((1, 1))
-    W = np.zeros((_estep.n_features_out(_estep.QDIAG, 2), 2))
-    outs = (np.zeros((1, W.size)), np.zeros((1, 0)), np.zeros(1))
+    c = np.zeros(2)
+    quad = _estep.QDIAG
+    W = np.zeros((_estep.n_features_out(quad, 2), 2))
+    outs = (np.zeros((1, W.size)), None, np.zeros(1))
+    mode = _estep.RESP_ESTEP
     with pytest.raises(ValueError, match="multiple of chunk_rows"):
-        _estep.accumulate_statistics(X, _estep.QDIAG, c, W, U, None, None, 4, 6, *outs, 1)
-    with pytest.raises(ValueError, match="rows"):
-        _estep.accumulate_statistics(X, _estep.QDIAG, c, np.ascontiguousarray(W[:-1]), U, None, None, 16, 16, *outs, 1)
-    with pytest.raises(ValueError):  # mixed dtypes are refused by the fused signature
-        _estep.accumulate_statistics(X.astype(np.float32), _estep.QDIAG, c, W, U, None, None, 16, 16, *outs, 1)
+        _estep.accumulate_statistics(X, quad, 2, c, mode, W, None, None, None, None, 4, 6, *outs, 1)
+    with pytest.raises(ValueError, match="W must have shape"):
+        _estep.accumulate_statistics(X, quad, 2, c, mode, np.ascontiguousarray(W[:-1]), None, None, None, None,
+                                     16, 16, *outs, 1)
+    with pytest.raises(ValueError, match="sample_weight"):
+        _estep.accumulate_statistics(X, quad, 2, c, mode, W, None, None, None, np.ones(9), 16, 16, *outs, 1)
+    with pytest.raises(ValueError, match="needs the coefficients"):
+        _estep.accumulate_statistics(X, quad, 2, c, mode, None, None, None, None, None, 16, 16, *outs, 1)
+    with pytest.raises(ValueError, match="resp must have shape"):
+        _estep.accumulate_statistics(X, quad, 2, c, _estep.RESP_GIVEN, None, None, np.zeros((9, 2)), None, None,
+                                     16, 16, *outs, 1)

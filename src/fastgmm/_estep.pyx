@@ -9,39 +9,47 @@ numbers stay small) by a feature vector
     f(x) = [1, z, q(z)],   z = x - c,
 
 whose quadratic part q depends on the covariance type: every product z_d z_e
-once (full, in the order of fastgmm._em.full_pairs), z**2 (diag), |z|^2
-(spherical) or |z U|^2 with the shared precision factor U (tied). Each
+once (full, in the order of fastgmm._gaussian.full_pairs), z**2 (diag),
+|z|^2 (spherical) or |z U|^2 with the shared precision factor U (tied). Each
 component's weighted log-density is linear in f: log w_k + log N(x | k) =
 f(x) . W[:, k], with W (P x K) built from the parameters by the caller
-(fastgmm._em). So, per chunk of n rows (features row-major, built straight
-from the rows of X; log-densities feature-major, K x n):
+(fastgmm._gaussian). So, per chunk of n rows (features row-major, built
+straight from the rows of X; log-densities feature-major, K x n):
 
 1. F (n x P) from the rows;                              O(n P)
 2. LP = F W (n x K): weighted log-densities;             one GEMM, 2 n P K flops
-3. one log-sum-exp per row, responsibilities R = softmax(LP) in place;
-4. G += R^T F (K x P): every sufficient statistic at once (sum r, sum r z,
-   sum r q(z)) in float64;                               one GEMM, 2 n P K flops
-   (tied also adds Z^T Z, one SYRK).
+3. per row, responsibilities R from LP: the softmax (E-step), the one-hot
+   argmax (hard assignment to the nearest of K centres, for k-means
+   initialisation), or given responsibilities or labels instead of 1-3;
+4. a sample weight w_i scales row i of R;
+5. G += R^T F (K x P): every sufficient statistic at once (sum r, sum r z,
+   sum r q(z));                                          one GEMM, 2 n P K flops
+   tied also adds sum_i w_i z_i z_i^T (one SYRK).
 
-For float32 data the E-step GEMM runs in float32 and the statistics GEMM in
-float64 from a float64 feature copy, so variances computed from the
-statistics never suffer float32 cancellation. Nothing of size N x K or N x D
-is allocated: the per-thread scratch is a few chunk-sized buffers.
+All arithmetic after reading X is float64, for float32 data too: the
+features are formed as (double) x - c, so the log-densities keep float64
+accuracy however far the components lie from the shift (a float32 GEMM about
+one shift loses eps32 times the squared Mahalanobis distance: 2 nats per row
+for components 10,000 sigma apart). float32 data still read half the bytes.
+Nothing of size N x K or N x D is allocated: the per-thread scratch is a few
+chunk-sized buffers.
+
+Structure: `_chunk` is the one per-chunk worker (noexcept nogil) that every
+mode goes through; `_run_slots` is the one parallel loop over the rows; the
+two Python entries, `accumulate_statistics` (fit) and `estimate`
+(prediction), only check shapes and fill a `PassSpec`. A new mode is a new
+branch of step 3 (or a new output), not a copy of the chunk loop.
 
 Determinism: rows are cut into slots of ``slot_rows`` (a multiple of
 ``chunk_rows``) whose partial sums go to their own row of the outputs; one
 thread processes a slot, chunk after chunk, and the caller adds the slots in
 slot order. Slot and chunk sizes never depend on the thread count, so results
 are bitwise identical for any ``n_threads``.
-
-Sample weights, missing-value patterns and out-of-core sources fit this shape:
-a weight scales a row of R before step 4; a missingness pattern is a block of
-rows with its own marginal W; a chunk source calls these kernels block by
-block and adds the slot sums.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
+from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
@@ -51,21 +59,15 @@ from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
 cdef extern from "_rowops.h" nogil:
     void fastgmm_features_dd(const double *X, Py_ssize_t n, Py_ssize_t D, const double *c,
                              int quad, double *F, Py_ssize_t P, double *zz)
-    void fastgmm_features_ff(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
-                             int quad, float *F, Py_ssize_t P, float *zz)
     void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
                              int quad, double *F, Py_ssize_t P, double *zz)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
-    void fastgmm_tied_q_f(const float *Y, Py_ssize_t n, Py_ssize_t D, float *F, Py_ssize_t P)
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
-    void fastgmm_fix_f(float *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll)
-    double fastgmm_normalise_f(float *lp, Py_ssize_t n, Py_ssize_t K, float *mx, float *sm,
-                               double *row_ll)
 
 
-# Quadratic-feature codes shared with fastgmm._em (and _rowops.h).
+# Quadratic-feature codes shared with fastgmm._gaussian (and _rowops.h).
 cdef enum:
     _QFULL = 0        # z_d z_e, each pair once (order: _rowops.h): D (D + 1) / 2 features
     _QDIAG = 1        # z_d^2: D features
@@ -76,6 +78,18 @@ QFULL = _QFULL
 QDIAG = _QDIAG
 QSPHERICAL = _QSPHERICAL
 QTIED = _QTIED
+
+# Where the responsibilities of step 3 come from.
+cdef enum:
+    _RESP_ESTEP = 0   # softmax of the weighted log-densities F W
+    _RESP_HARD = 1    # one-hot argmax of F W (the first on ties)
+    _RESP_GIVEN = 2   # a given (N, K) float64 array
+    _RESP_LABELS = 3  # given int64 labels, one-hot; -1: the row belongs to no component
+
+RESP_ESTEP = _RESP_ESTEP
+RESP_HARD = _RESP_HARD
+RESP_GIVEN = _RESP_GIVEN
+RESP_LABELS = _RESP_LABELS
 
 
 def n_features_out(int quad, Py_ssize_t D):
@@ -98,236 +112,330 @@ cdef inline Py_ssize_t _max(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
-# Per-chunk building blocks (the loops themselves are in _rowops.h)
+# What one pass reads and writes (every pointer may be NULL where unused)
 # ---------------------------------------------------------------------------
 
-cdef inline void _features(
-    int quad, bint with_tied_q,
-    const floating *X,        # IN  (n, D) row-major rows of the chunk
-    Py_ssize_t n, Py_ssize_t D,
-    const double *c,          # IN  (D,) shift
-    const floating *U,        # IN  (D, D) tied precision factor (used if with_tied_q)
-    floating *F,              # OUT (n, P) row-major features [1, z, q(z)]
-    Py_ssize_t P,
-    floating *Y,              # SCRATCH (max(n, 2), D): 2 D values for full, n x D for tied
+cdef struct PassSpec:
+    Py_ssize_t N, D, K, P
+    int quad
+    int resp_mode             # _RESP_*
+    const double *c           # (D,) shift
+    const double *W           # (P, K) coefficients (ESTEP, HARD)
+    const double *U           # (D, D) tied precision factor (ESTEP with tied)
+    const double *sw          # (N,) sample weights, or NULL (all 1)
+    const double *resp_in     # (N, K) (GIVEN)
+    const int64_t *labels_in  # (N,) (LABELS)
+    # outputs
+    double *G                 # (n_slots, K * P) slot sums of R^T F, or NULL
+    double *T                 # (n_slots, D * D) tied: slot sums of w z z^T (lower), or NULL
+    double *ll                # (n_slots,) slot sums of w_i log p(x_i), or NULL
+    double *row_ll            # (N,) log p(x_i), or NULL
+    int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
+
+
+cdef struct Scratch:
+    double *F                 # (chunk, P) features
+    double *Y                 # (max(chunk, 2), D): tied z U, weighted z; 2 D for full
+    double *LP                # (K, chunk) log-densities, then responsibilities
+    double *mx                # (chunk,)
+    double *sm                # (chunk,)
+    double *rl                # (chunk,) row log-likelihoods (weighted sums)
+    double *C                 # (D, D) tied Gram of the chunk
+
+
+cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t K,
+                         Py_ssize_t P) noexcept nogil:
+    s.F = <double *> malloc(chunk * P * sizeof(double))
+    s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
+    s.LP = <double *> malloc(chunk * K * sizeof(double))
+    s.mx = <double *> malloc(chunk * sizeof(double))
+    s.sm = <double *> malloc(chunk * sizeof(double))
+    s.rl = <double *> malloc(chunk * sizeof(double))
+    s.C = <double *> calloc(D * D, sizeof(double))
+    return (s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
+            and s.sm != NULL and s.rl != NULL and s.C != NULL)
+
+
+cdef void _scratch_free(Scratch *s) noexcept nogil:
+    free(s.F)
+    free(s.Y)
+    free(s.LP)
+    free(s.mx)
+    free(s.sm)
+    free(s.rl)
+    free(s.C)
+
+
+cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
+                                   Py_ssize_t i) noexcept nogil:
+    """argmax_k LP[k * n + i], the first on ties (LP already free of NaN/+inf)."""
+    cdef Py_ssize_t k, best = 0
+    cdef double v, vbest = LP[i]
+    for k in range(1, K):
+        v = LP[k * n + i]
+        if v > vbest:
+            vbest = v
+            best = k
+    return best
+
+
+# ---------------------------------------------------------------------------
+# The per-chunk worker
+# ---------------------------------------------------------------------------
+
+cdef void _chunk(
+    const PassSpec *p,
+    const floating *X,        # IN  (N, D) all rows
+    floating *resp_out,       # OUT (N, K) responsibilities, or NULL
+    Py_ssize_t r0,            # IN  first row of the chunk
+    Py_ssize_t n,             # IN  rows in the chunk
+    Py_ssize_t s,             # IN  the chunk's slot (row of the slot outputs)
+    Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
-    """The E-step's features. For tied, q = |z U|^2 only if with_tied_q (the
-    statistics never need it, and without it U is not read)."""
-    cdef Py_ssize_t i, d
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef Py_ssize_t i, k, d, lab
+    cdef double total, wi
+    cdef double *F = w.F
+    cdef double *LP = w.LP
+    cdef double *rl = NULL
+    cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD
+    cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
+
+    # 1. features (z in float64 for either dtype of X)
     if floating is float:
-        fastgmm_features_ff(X, n, D, c, quad, F, P, Y)
+        fastgmm_features_fd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
     else:
-        fastgmm_features_dd(X, n, D, c, quad, F, P, Y)
-    if quad == _QTIED and with_tied_q:
+        fastgmm_features_dd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
+    if estep and p.quad == _QTIED:
         for i in range(n):
             for d in range(D):
-                Y[i * D + d] = F[i * P + 1 + d]
-        _trmm_rows_upper(<int> n, <int> D, U, Y)
-        if floating is float:
-            fastgmm_tied_q_f(Y, n, D, F, P)
-        else:
-            fastgmm_tied_q_d(Y, n, D, F, P)
+                w.Y[i * D + d] = F[i * P + 1 + d]
+        _trmm_rows_upper(<int> n, <int> D, p.U, w.Y)
+        fastgmm_tied_q_d(w.Y, n, D, F, P)
 
-
-cdef inline double _normalise(
-    floating *LP,             # IN weighted log-probs, OUT responsibilities (K, n)
-    Py_ssize_t n, Py_ssize_t K,
-    floating *mx,             # SCRATCH (n,)
-    floating *sm,             # SCRATCH (n,)
-    double *row_ll,           # OUT (n,) log-likelihood of each row, or NULL
-) noexcept nogil:
-    """Per-row log-sum-exp (see _rowops.h); returns the sum of the rows'
-    log-likelihoods. A row that no component can produce gets -inf and zero
-    responsibilities; the caller reports it."""
-    if floating is float:
-        return fastgmm_normalise_f(LP, n, K, mx, sm, row_ll)
+    # 2-3. responsibilities
+    if estep:
+        _gemm_f_w(<int> n, <int> P, <int> K, F, p.W, LP)
+        if p.labels_out != NULL or p.resp_mode == _RESP_HARD:
+            fastgmm_fix_d(LP, n * K)
+            for i in range(n):
+                lab = _argmax_col(LP, n, K, i)
+                if p.labels_out != NULL:
+                    p.labels_out[r0 + i] = lab
+                if p.resp_mode == _RESP_HARD:
+                    w.rl[i] = <double> lab      # kept until LP is overwritten below
+            if p.resp_mode == _RESP_HARD:
+                for k in range(K):
+                    for i in range(n):
+                        LP[k * n + i] = 1.0 if <Py_ssize_t> w.rl[i] == k else 0.0
+        if p.resp_mode == _RESP_ESTEP and (
+                p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL):
+            if p.row_ll != NULL:
+                rl = p.row_ll + r0
+            elif sw != NULL:
+                rl = w.rl
+            total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl)
+            if sw != NULL:
+                # A row of weight 0 is absent: even an impossible one adds nothing.
+                total = 0.0
+                for i in range(n):
+                    if sw[i] != 0.0:
+                        total = total + sw[i] * rl[i]
+            if p.ll != NULL:
+                p.ll[s] += total
+            if resp_out != NULL:
+                for i in range(n):
+                    for k in range(K):
+                        resp_out[(r0 + i) * K + k] = <floating> LP[k * n + i]
+    elif p.resp_mode == _RESP_GIVEN:
+        for k in range(K):
+            for i in range(n):
+                LP[k * n + i] = p.resp_in[(r0 + i) * K + k]
     else:
-        return fastgmm_normalise_d(LP, n, K, mx, sm, row_ll)
+        for k in range(K):
+            for i in range(n):
+                LP[k * n + i] = 1.0 if p.labels_in[r0 + i] == k else 0.0
+
+    if p.G == NULL:
+        return
+    # 4. sample weights scale the responsibilities
+    if sw != NULL:
+        for k in range(K):
+            for i in range(n):
+                LP[k * n + i] = LP[k * n + i] * sw[i]
+    # 5. statistics
+    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, p.G + s * K * P)
+    if p.T != NULL:
+        if sw != NULL:
+            for i in range(n):
+                wi = sqrt(sw[i])
+                for d in range(D):
+                    w.Y[i * D + d] = wi * F[i * P + 1 + d]
+            _syrk_gram(<int> n, <int> D, w.Y, <int> D, w.C)
+        else:
+            _syrk_gram(<int> n, <int> D, F + 1, <int> P, w.C)
+        for i in range(D):
+            for d in range(i + 1):
+                p.T[s * D * D + i * D + d] += w.C[i * D + d]
 
 
-cdef void _add_lower(const double *C, double *out, Py_ssize_t D) noexcept nogil:
-    """out += the lower triangle (row-major) of C, diagonal included."""
-    cdef Py_ssize_t a, b
-    for a in range(D):
-        for b in range(a + 1):
-            out[a * D + b] += C[a * D + b]
+# ---------------------------------------------------------------------------
+# The one loop over the rows
+# ---------------------------------------------------------------------------
+
+cdef int _run_slots(
+    const PassSpec *p,
+    const floating *X,
+    floating *resp_out,
+    Py_ssize_t chunk_rows,
+    Py_ssize_t slot_rows,
+    Py_ssize_t n_slots,
+    int n_threads,
+) noexcept nogil:
+    """Every chunk of every slot through `_chunk`; returns -1 if a thread could
+    not allocate its scratch, else 0."""
+    cdef int status[1]
+    status[0] = 0
+    cdef Py_ssize_t s, r0, r_end, n
+    cdef Scratch *w
+    cdef bint ok
+    with parallel(num_threads=n_threads):
+        # Assigned inside the parallel block, so private to each thread.
+        w = <Scratch *> calloc(1, sizeof(Scratch))
+        ok = w != NULL and _scratch_alloc(w, chunk_rows, p.D, p.K, p.P)
+        if not ok:
+            status[0] = 1
+        for s in prange(n_slots, schedule='dynamic'):
+            if ok:
+                r0 = s * slot_rows
+                r_end = _min(p.N, r0 + slot_rows)
+                while r0 < r_end:
+                    n = _min(chunk_rows, r_end - r0)
+                    _chunk(p, X, resp_out, r0, n, s, w)
+                    r0 = r0 + n
+        if w != NULL:
+            _scratch_free(w)
+        free(w)
+    return -1 if status[0] else 0
 
 
 # ---------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------
 
-def _check_common(X, shift, W, U, int quad):
-    N, D = X.shape[0], X.shape[1]
-    P = n_features_out(quad, D)
-    if shift.shape[0] != D:
+cdef Py_ssize_t _check_layout(Py_ssize_t N, Py_ssize_t chunk_rows, Py_ssize_t slot_rows,
+                              int n_threads) except -1:
+    if chunk_rows < 1 or slot_rows < chunk_rows or slot_rows % chunk_rows:
+        raise ValueError("slot_rows must be a positive multiple of chunk_rows")
+    if n_threads < 1:
+        raise ValueError("n_threads must be >= 1")
+    return _max(1, (N + slot_rows - 1) // slot_rows)
+
+
+cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
+                            const double[:, ::1] U) except *:
+    if shift.shape[0] != p.D:
         raise ValueError("shift must have n_features entries")
-    if W.shape[0] != P:
-        raise ValueError(f"W must have {P} rows (features) for this covariance type")
-    if quad == _QTIED and (U.shape[0] != D or U.shape[1] != D):
-        raise ValueError("U must be (n_features, n_features) for tied covariances")
-    return P
+    p.c = &shift[0]
+    if W is not None:
+        if W.shape[0] != p.P or W.shape[1] != p.K:
+            raise ValueError(f"W must have shape ({p.P}, {p.K}) (features, components)")
+        p.W = &W[0, 0]
+    if p.quad == _QTIED and U is not None:
+        if U.shape[0] != p.D or U.shape[1] != p.D:
+            raise ValueError("U must be (n_features, n_features) for tied covariances")
+        p.U = &U[0, 0]
 
 
 def accumulate_statistics(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG, QSPHERICAL or QTIED
+    Py_ssize_t n_components,            # IN  K
     const double[::1] shift,            # IN  (D,) c: features are of z = x - c
-    const floating[:, ::1] W,           # IN  (P, K) log w_k + log N(x | k) = f(x) . W[:, k]
-    const floating[:, ::1] U,           # IN  (D, D) tied precision factor (else any (1, 1))
-    const floating[:, ::1] resp,        # IN  (n_samples, K) given responsibilities, or None
-    const int64_t[::1] labels,          # IN  (n_samples,) hard assignments (-1: none), or None
+    int resp_mode,                      # IN  RESP_ESTEP, RESP_HARD, RESP_GIVEN or RESP_LABELS
+    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = log w_k + log N(x | k) (ESTEP, HARD), else None
+    const double[:, ::1] U,             # IN  (D, D) tied precision factor (ESTEP with tied), else None
+    const double[:, ::1] resp,          # IN  (n_samples, K) responsibilities (GIVEN), else None
+    const int64_t[::1] labels,          # IN  (n_samples,) labels, -1 for none (LABELS), else None
+    const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[:, ::1] G_out,               # OUT (n_slots, K * P) sum_i r_ik f(x_i), row-major K x P per slot
-    double[:, ::1] T_out,               # OUT (n_slots, D * D) tied: sum_i z_i z_i^T (lower triangle); else (n_slots, 0)
-    double[::1] ll_out,                 # OUT (n_slots,) sum of row log-likelihoods
+    double[:, ::1] G_out,               # OUT (n_slots, K * P) sum_i w_i r_ik f(x_i), K x P row-major per slot
+    double[:, ::1] T_out,               # OUT (n_slots, D * D) tied: sum_i w_i z_i z_i^T (lower), else None
+    double[::1] ll_out,                 # OUT (n_slots,) sum_i w_i log p(x_i) (ESTEP)
     int n_threads,                      # IN
 ):
     """Add one pass of EM statistics over X to per-slot partial sums.
 
     The outputs must be zero-filled by the caller, with
-    ``n_slots = ceil(n_samples / slot_rows)``. With ``resp`` or ``labels``
-    given the E-step is skipped and those responsibilities are used
-    (initialisation; a label of -1 means the row belongs to no component);
-    ``ll_out`` then stays 0. Returns -1 if scratch memory could not be
-    allocated, else 0. A row that no component can produce makes its slot's
-    ``ll_out`` -inf.
+    ``n_slots = max(1, ceil(n_samples / slot_rows))``. Returns -1 if scratch
+    memory could not be allocated, else 0. A row that no component can
+    produce (and has a non-zero weight) makes its slot's ``ll_out`` -inf.
     """
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = W.shape[1]
-    cdef Py_ssize_t n_slots = G_out.shape[0]
-    cdef Py_ssize_t P = _check_common(X, shift, W, U, quad)
-    cdef bint tied = quad == _QTIED
-    if chunk_rows < 1 or slot_rows < chunk_rows or slot_rows % chunk_rows:
-        raise ValueError("slot_rows must be a positive multiple of chunk_rows")
-    if n_slots != (N + slot_rows - 1) // slot_rows or ll_out.shape[0] != n_slots:
-        raise ValueError("n_slots does not match the data and slot_rows")
-    if (G_out.shape[1] != K * P or T_out.shape[0] != n_slots
-            or T_out.shape[1] != (D * D if tied else 0)):
-        raise ValueError("output shapes do not match")
-    cdef bint have_resp = resp is not None
-    cdef bint have_labels = labels is not None
-    if have_resp and have_labels:
-        raise ValueError("give resp or labels, not both")
-    if have_resp and (resp.shape[0] != N or resp.shape[1] != K):
-        raise ValueError("resp must have shape (n_samples, n_components)")
-    if have_labels and labels.shape[0] != N:
-        raise ValueError("labels must have n_samples entries")
-    if N == 0:
+    cdef PassSpec p
+    p.N, p.D, p.K = X.shape[0], X.shape[1], n_components
+    p.quad = quad
+    p.P = n_features_out(quad, p.D)
+    p.resp_mode = resp_mode
+    p.W = p.U = p.sw = p.resp_in = NULL
+    p.labels_in = NULL
+    p.G = p.T = p.ll = p.row_ll = NULL
+    p.labels_out = NULL
+    cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    if p.K < 1:
+        raise ValueError("n_components must be >= 1")
+    _set_coefficients(&p, shift, W, U)
+    if resp_mode == _RESP_ESTEP or resp_mode == _RESP_HARD:
+        if p.W == NULL:
+            raise ValueError("this mode needs the coefficients W")
+        if resp_mode == _RESP_ESTEP and quad == _QTIED and p.U == NULL:
+            raise ValueError("the tied E-step needs the precision factor U")
+    elif resp_mode == _RESP_GIVEN:
+        if resp is None or resp.shape[0] != p.N or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if p.N:
+            p.resp_in = &resp[0, 0]
+    elif resp_mode == _RESP_LABELS:
+        if labels is None or labels.shape[0] != p.N:
+            raise ValueError("labels must have n_samples entries")
+        if p.N:
+            p.labels_in = &labels[0]
+    else:
+        raise ValueError(f"unknown responsibility mode {resp_mode}")
+    if sample_weight is not None:
+        if sample_weight.shape[0] != p.N:
+            raise ValueError("sample_weight must have n_samples entries")
+        if p.N:
+            p.sw = &sample_weight[0]
+    if G_out.shape[0] != n_slots or G_out.shape[1] != p.K * p.P or ll_out.shape[0] != n_slots:
+        raise ValueError("output shapes do not match the layout")
+    p.G = &G_out[0, 0]
+    p.ll = &ll_out[0]
+    if quad == _QTIED:
+        if T_out is None or T_out.shape[0] != n_slots or T_out.shape[1] != p.D * p.D:
+            raise ValueError("tied statistics need T_out of shape (n_slots, D * D)")
+        p.T = &T_out[0, 0]
+    if p.N == 0:
         return 0
-    if n_threads < 1:
-        raise ValueError("n_threads must be >= 1")
     n_threads = <int> _min(n_threads, n_slots)
-
-    cdef const floating *Xp = &X[0, 0]
-    cdef const double *cp = &shift[0]
-    cdef const floating *Wp = &W[0, 0]
-    cdef const floating *Up = &U[0, 0]
-    cdef const floating *rp = NULL
-    cdef const int64_t *lbp = NULL
-    if have_resp:
-        rp = &resp[0, 0]
-    if have_labels:
-        lbp = &labels[0]
-    cdef double *Gp = &G_out[0, 0]
-    cdef double *Tp = NULL
-    if tied:
-        Tp = &T_out[0, 0]
-    cdef double *llp = &ll_out[0]
-    cdef bint f32 = floating is float
-
-    cdef int status[1]           # allocation failure in any thread
-    status[0] = 0
-    cdef Py_ssize_t s, r0, r_end, n, i, k
-    cdef floating *F
-    cdef floating *Y
-    cdef floating *LP
-    cdef floating *mx
-    cdef floating *sm
-    cdef double *F64
-    cdef double *R64
-    cdef double *ZZ64
-    cdef double *Cd
-    cdef bint ok
-
-    with nogil, parallel(num_threads=n_threads):
-        F = <floating *> malloc(chunk_rows * P * sizeof(floating))
-        Y = <floating *> malloc(_max(chunk_rows, 2) * D * sizeof(floating))
-        LP = <floating *> malloc(chunk_rows * K * sizeof(floating))
-        mx = <floating *> malloc(chunk_rows * sizeof(floating))
-        sm = <floating *> malloc(chunk_rows * sizeof(floating))
-        # float32 data: the statistics come from a float64 copy of the features.
-        F64 = <double *> malloc((chunk_rows * P if f32 else 1) * sizeof(double))
-        R64 = <double *> malloc((chunk_rows * K if f32 else 1) * sizeof(double))
-        ZZ64 = <double *> malloc((2 * D if f32 else 1) * sizeof(double))
-        Cd = <double *> calloc(D * D, sizeof(double))
-        ok = (F != NULL and Y != NULL and LP != NULL and mx != NULL and sm != NULL
-              and F64 != NULL and R64 != NULL and ZZ64 != NULL and Cd != NULL)
-        if not ok:
-            status[0] = 1
-
-        for s in prange(n_slots, schedule='dynamic'):
-            if ok:
-                r0 = s * slot_rows
-                r_end = _min(N, r0 + slot_rows)
-                while r0 < r_end:
-                    n = _min(chunk_rows, r_end - r0)
-                    # 1. responsibilities: given, or the E-step's
-                    if have_resp or have_labels:
-                        if floating is double:
-                            _features(quad, False, Xp + r0 * D, n, D, cp, Up, F, P, Y)
-                        if have_resp:
-                            for k in range(K):
-                                for i in range(n):
-                                    LP[k * n + i] = rp[(r0 + i) * K + k]
-                        else:
-                            for k in range(K):
-                                for i in range(n):
-                                    LP[k * n + i] = 1 if lbp[r0 + i] == k else 0
-                    else:
-                        _features(quad, True, Xp + r0 * D, n, D, cp, Up, F, P, Y)
-                        _gemm_f_w(<int> n, <int> P, <int> K, F, Wp, LP)
-                        llp[s] += _normalise(LP, n, K, mx, sm, NULL)
-                    # 2. statistics, in float64 (float32 data: from float64 features)
-                    if floating is float:
-                        fastgmm_features_fd(Xp + r0 * D, n, D, cp, quad, F64, P, ZZ64)
-                        for i in range(K * n):
-                            R64[i] = LP[i]
-                        _gemm_ft_r(<int> n, <int> P, <int> K, F64, R64, Gp + s * K * P)
-                        if tied:
-                            _syrk_gram(<int> n, <int> D, F64 + 1, <int> P, Cd)
-                    else:
-                        _gemm_ft_r(<int> n, <int> P, <int> K, <double *> F, <double *> LP, Gp + s * K * P)
-                        if tied:
-                            _syrk_gram(<int> n, <int> D, <double *> F + 1, <int> P, Cd)
-                    if tied:
-                        _add_lower(Cd, Tp + s * D * D, D)
-                    r0 = r0 + n
-
-        free(F)
-        free(Y)
-        free(LP)
-        free(mx)
-        free(sm)
-        free(F64)
-        free(R64)
-        free(ZZ64)
-        free(Cd)
-
-    return -1 if status[0] else 0
+    cdef int status
+    with nogil:
+        status = _run_slots(&p, &X[0, 0], <floating *> NULL, chunk_rows, slot_rows, n_slots, n_threads)
+    return status
 
 
 def estimate(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN
     const double[::1] shift,            # IN  (D,)
-    const floating[:, ::1] W,           # IN  (P, K)
-    const floating[:, ::1] U,           # IN  (D, D) tied factor (else any (1, 1))
+    const double[:, ::1] W,             # IN  (P, K)
+    const double[:, ::1] U,             # IN  (D, D) tied factor, else None
     Py_ssize_t chunk_rows,              # IN
+    Py_ssize_t slot_rows,               # IN  a multiple of chunk_rows
     double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
     int64_t[::1] labels,                # OUT (n_samples,) most probable component, or None
     floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
-    double[::1] chunk_ll,               # OUT (n_chunks,) per-chunk sums of log-likelihoods, or None
+    double[::1] slot_ll,                # OUT (n_slots,) zero-filled: slot sums of the log-likelihoods, or None
     int n_threads,                      # IN
 ):
     """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
@@ -336,99 +444,46 @@ def estimate(
     Labels are the argmax of the weighted log-densities (the first on ties).
     Returns -1 if scratch memory could not be allocated, else 0.
     """
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = W.shape[1]
-    cdef Py_ssize_t P = _check_common(X, shift, W, U, quad)
-    cdef bint want_ll = row_ll is not None
-    cdef bint want_labels = labels is not None
-    cdef bint want_resp = resp is not None
-    cdef bint want_sum = chunk_ll is not None
-    if want_ll and row_ll.shape[0] != N:
-        raise ValueError("row_ll must have n_samples entries")
-    if want_labels and labels.shape[0] != N:
-        raise ValueError("labels must have n_samples entries")
-    if want_resp and (resp.shape[0] != N or resp.shape[1] != K):
-        raise ValueError("resp must have shape (n_samples, n_components)")
-    if N == 0:
-        return 0
-    if chunk_rows < 1 or n_threads < 1:
-        raise ValueError("chunk_rows and n_threads must be >= 1")
-    cdef Py_ssize_t n_chunks = (N + chunk_rows - 1) // chunk_rows
-    if want_sum and chunk_ll.shape[0] != n_chunks:
-        raise ValueError("chunk_ll must have ceil(n_samples / chunk_rows) entries")
-    n_threads = <int> _min(n_threads, n_chunks)
-
-    cdef const floating *Xp = &X[0, 0]
-    cdef const double *cp = &shift[0]
-    cdef const floating *Wp = &W[0, 0]
-    cdef const floating *Up = &U[0, 0]
-    cdef double *llp = NULL
-    cdef int64_t *lbp = NULL
+    cdef PassSpec p
+    p.N, p.D = X.shape[0], X.shape[1]
+    p.quad = quad
+    p.P = n_features_out(quad, p.D)
+    if W is None:
+        raise ValueError("estimate needs the coefficients W")
+    p.K = W.shape[1]
+    p.resp_mode = _RESP_ESTEP
+    p.W = p.U = p.sw = p.resp_in = NULL
+    p.labels_in = NULL
+    p.G = p.T = p.ll = p.row_ll = NULL
+    p.labels_out = NULL
+    cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    _set_coefficients(&p, shift, W, U)
+    if quad == _QTIED and p.U == NULL:
+        raise ValueError("the tied E-step needs the precision factor U")
+    if row_ll is not None:
+        if row_ll.shape[0] != p.N:
+            raise ValueError("row_ll must have n_samples entries")
+        if p.N:
+            p.row_ll = &row_ll[0]
+    if labels is not None:
+        if labels.shape[0] != p.N:
+            raise ValueError("labels must have n_samples entries")
+        if p.N:
+            p.labels_out = &labels[0]
     cdef floating *rsp = NULL
-    cdef double *csp = NULL
-    if want_ll:
-        llp = &row_ll[0]
-    if want_labels:
-        lbp = &labels[0]
-    if want_resp:
-        rsp = &resp[0, 0]
-    if want_sum:
-        csp = &chunk_ll[0]
-
-    cdef int status[1]
-    status[0] = 0
-    cdef Py_ssize_t c, r0, n, i, k, best
-    cdef floating *F
-    cdef floating *Y
-    cdef floating *LP
-    cdef floating *mx
-    cdef floating *sm
-    cdef floating v, vbest
-    cdef double total
-    cdef bint ok
-
-    with nogil, parallel(num_threads=n_threads):
-        F = <floating *> malloc(chunk_rows * P * sizeof(floating))
-        Y = <floating *> malloc(_max(chunk_rows, 2) * D * sizeof(floating))
-        LP = <floating *> malloc(chunk_rows * K * sizeof(floating))
-        mx = <floating *> malloc(chunk_rows * sizeof(floating))
-        sm = <floating *> malloc(chunk_rows * sizeof(floating))
-        ok = F != NULL and Y != NULL and LP != NULL and mx != NULL and sm != NULL
-        if not ok:
-            status[0] = 1
-
-        for c in prange(n_chunks, schedule='static'):
-            if ok:
-                r0 = c * chunk_rows
-                n = _min(chunk_rows, N - r0)
-                _features(quad, True, Xp + r0 * D, n, D, cp, Up, F, P, Y)
-                _gemm_f_w(<int> n, <int> P, <int> K, F, Wp, LP)
-                if want_labels:
-                    if floating is float:
-                        fastgmm_fix_f(LP, n * K)
-                    else:
-                        fastgmm_fix_d(LP, n * K)
-                    for i in range(n):
-                        best = 0
-                        vbest = LP[i]
-                        for k in range(1, K):
-                            v = LP[k * n + i]
-                            if v > vbest:
-                                vbest = v
-                                best = k
-                        lbp[r0 + i] = best
-                if want_ll or want_resp or want_sum:
-                    total = _normalise(LP, n, K, mx, sm, llp + r0 if want_ll else NULL)
-                    if want_sum:
-                        csp[c] = total
-                    if want_resp:
-                        for i in range(n):
-                            for k in range(K):
-                                rsp[(r0 + i) * K + k] = LP[k * n + i]
-
-        free(F)
-        free(Y)
-        free(LP)
-        free(mx)
-        free(sm)
-
-    return -1 if status[0] else 0
+    if resp is not None:
+        if resp.shape[0] != p.N or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if p.N:
+            rsp = &resp[0, 0]
+    if slot_ll is not None:
+        if slot_ll.shape[0] != n_slots:
+            raise ValueError("slot_ll must have one entry per slot")
+        p.ll = &slot_ll[0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    cdef int status
+    with nogil:
+        status = _run_slots(&p, &X[0, 0], rsp, chunk_rows, slot_rows, n_slots, n_threads)
+    return status

@@ -3,16 +3,14 @@
  * The E-step needs exp(lp - max) in [0, 1] for every (row, component): libm's
  * scalar exp dominated the diagonal-covariance pass. This is the textbook
  * method: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite two-part ln2), exp(r)
- * by its Taylor polynomial (degree 13 for double, 7 for float: truncation
- * far below an ulp), times 2^n assembled in the exponent bits. n is read
+ * by its Taylor polynomial (degree 13: truncation far below an ulp), times 2^n assembled in the exponent bits. n is read
  * from the bits of the rounding shifter (integer add and shift only), which
  * vectorises even on baseline SSE2 where double -> int64 conversion does not. Plain IEEE
  * arithmetic only (no -ffast-math): the result is the same on every machine
  * and for every thread count. Measured error against libm: at most 1 ulp
- * (2e7 points on [-750, 0] for double, [-90, 0] for float).
+ * (2e7 points on [-750, 0]).
  * Arguments below the normal range (and -inf) return exactly 0 (a
- * responsibility under 1e-307 (double) or 1e-37 (float) is zero for every
- * purpose here); NaN propagates as NaN.
+ * responsibility under 1e-307 is zero for every purpose here); NaN propagates as NaN.
  */
 #ifndef FASTGMM_FASTEXP_H
 #define FASTGMM_FASTEXP_H
@@ -51,33 +49,6 @@ static inline double fastgmm_exp_nonpos(double x)
     memcpy(&scale, &bits, sizeof scale);
     double y = p * scale;
     return x < -708.0 ? 0.0 : y;               /* NaN fails the test and stays NaN */
-}
-
-static inline float fastgmm_expf_nonpos(float x)
-{
-    const float log2e = 1.44269504088896341f;
-    const float ln2_hi = 0.693359375f;
-    const float ln2_lo = -2.12194440e-4f;
-    const float shifter = 12582912.0f;         /* 1.5 * 2^23 */
-    float xc = x < -87.0f ? -87.0f : x;
-    float t = xc * log2e + shifter;
-    float n = t - shifter;
-    float r = (xc - n * ln2_hi) - n * ln2_lo;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    uint32_t tb;
-    memcpy(&tb, &t, sizeof tb);
-    uint32_t bits = (tb - UINT32_C(0x4B400000) + 127) << 23;           /* 2^n */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float y = p * scale;
-    return x < -87.0f ? 0.0f : y;
 }
 
 /* On x86-64 Linux with gcc, the loops that call these (_rowops.h) are

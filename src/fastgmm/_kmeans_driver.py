@@ -32,7 +32,9 @@ def feature_variance_mean(X):
     return float(np.mean(ss / N)), mean
 
 
-def kmeans_plusplus(X, n_clusters, random_state, n_threads, n_local_trials=None):
+def kmeans_plusplus(X, n_clusters, random_state, n_threads, n_local_trials=None, *, sample_weight=None):
+    if sample_weight is not None:
+        raise NotImplementedError("weighted k-means++ is on its way")
     """Greedy k-means++ seeding.
 
     Returns
@@ -81,7 +83,9 @@ def _closest_after(X, index, closest, chunk, slot, n_slots, n_threads):
     return new[0]
 
 
-def kmeans(X, n_clusters, random_state, n_threads, *, max_iter=300, tol=1e-4):
+def kmeans(X, n_clusters, random_state, n_threads, *, sample_weight=None, max_iter=300, tol=1e-4):
+    if sample_weight is not None:
+        raise NotImplementedError("weighted k-means is on its way")
     """Lloyd's k-means from a k-means++ start.
 
     Stops when no label changes, or when the centres move by at most ``tol``
@@ -132,7 +136,7 @@ def kmeans(X, n_clusters, random_state, n_threads, *, max_iter=300, tol=1e-4):
                 labels, None, n_threads,
             ))
             break
-    return centres, labels
+    return centres
 
 
 def _check(status):

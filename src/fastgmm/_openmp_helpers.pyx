@@ -70,3 +70,12 @@ def effective_n_threads(n_threads=None):
     if n_threads < 0:
         return max(1, max_threads + 1 + n_threads)
     return n_threads
+
+
+def threads_for_work(n_threads, n_rows, row_cost):
+    """Threads a kernel pass should use: at most one per 2^20 flops of work.
+
+    Placeholder rule until the measured one lands; results never depend on it.
+    """
+    work = float(n_rows) * float(row_cost)
+    return int(max(1, min(n_threads, work // (1 << 20) or 1)))

@@ -47,7 +47,6 @@ static inline T NAME(const T *v, ptrdiff_t D)                                  \
 }
 
 FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
-FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_f, float)
 
 #if defined(_MSC_VER) || defined(__cplusplus)
 #define FASTGMM_RESTRICT __restrict
@@ -140,7 +139,6 @@ static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
 }
 
 FASTGMM_DEFINE_FEATURES(fastgmm_features_dd, double, double, fastgmm_sumsq_d)
-FASTGMM_DEFINE_FEATURES(fastgmm_features_ff, float, float, fastgmm_sumsq_f)
 FASTGMM_DEFINE_FEATURES(fastgmm_features_fd, float, double, fastgmm_sumsq_d)
 
 /* Tied: q = |y|^2 for the rows of Y (n x D, row-major) into F[i * P + 1 + D]. */
@@ -153,7 +151,6 @@ static void NAME(const T *Y, ptrdiff_t n, ptrdiff_t D, T *F, ptrdiff_t P)      \
 }
 
 FASTGMM_DEFINE_TIED_Q(fastgmm_tied_q_d, double, fastgmm_sumsq_d)
-FASTGMM_DEFINE_TIED_Q(fastgmm_tied_q_f, float, fastgmm_sumsq_f)
 
 /* A weighted log-density is finite or -inf: +inf or NaN can only come from
  * features that overflowed (a row astronomically far from the shift), and
@@ -169,7 +166,6 @@ static void NAME(T *lp, ptrdiff_t m)                                           \
 }
 
 FASTGMM_DEFINE_FIX(fastgmm_fix_d, double)
-FASTGMM_DEFINE_FIX(fastgmm_fix_f, float)
 
 /* Per-row log-sum-exp of a (K, n) feature-major block of weighted
  * log-densities (non-finite values read as -inf), turned in place into
@@ -244,6 +240,5 @@ static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll
 }
 
 FASTGMM_DEFINE_NORMALISE(fastgmm_normalise_d, double, fastgmm_exp_nonpos)
-FASTGMM_DEFINE_NORMALISE(fastgmm_normalise_f, float, fastgmm_expf_nonpos)
 
 #endif

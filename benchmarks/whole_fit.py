@@ -1,0 +1,89 @@
+"""What users time: a whole default ``fit()``, initialisation included, fastgmm vs scikit-learn.
+
+Each fit runs in a fresh interpreter (``_worker.py fit --mode default``):
+``GaussianMixture(n_components=K, covariance_type=..., random_state=0)`` with
+every other parameter at its default (k-means initialisation, tol=1e-3,
+max_iter=100, n_init=1), fastgmm and scikit-learn interleaved on the same
+data. Reports wall time, both sides' EM iteration counts, the final lower
+bound, and the peak extra memory of the fit (peak RSS during fit() minus RSS
+before it) as a fraction of X.
+
+Workloads (``datasets.py``): F16, the README's usage example (1M x 16
+standard normal, K=16, full); F10, 2M x 10, K=8, overlapping, full; F2, a
+small 500 x 2, K=3 fit (repeated, median).
+
+Run alone on the machine::
+
+    python benchmarks/whole_fit.py --out benchmarks/results/NAME-whole-fit
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import _common as C
+import datasets
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workloads", default="F16,F10,F2")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=1, help="runs per implementation (F2: at least 5)")
+    p.add_argument("--impls", default="fastgmm,sklearn")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply N (smoke tests)")
+    p.add_argument("--out", help="write OUT.json and OUT.md")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    impls, notes = C.available_impls([i for i in args.impls.split(",") if i != "numpy"])
+    for note in notes:
+        print(note)
+    rows, results = [], []
+    for name in args.workloads.split(","):
+        wl = datasets.get_workload(name, scale=args.scale)
+        datasets.ensure_data(wl, "float64")
+        repeats = max(args.repeats, 5) if wl.n_samples < 10_000 else args.repeats
+        runs = {impl: [] for impl in impls}
+        for _ in range(repeats):
+            for impl in impls:
+                r = C.run_fit(wl, "float64", args.threads, impl, mode="default")
+                runs[impl].append(r)
+                results.append(r)
+                C.report_progress(len(results), None, r)
+        summary = {}
+        for impl, rs in runs.items():
+            ok = [r for r in rs if "error" not in r]
+            if not ok:
+                summary[impl] = None
+                continue
+            t = C.median([r["fit_seconds"] for r in ok])
+            best = min(ok, key=lambda r: abs(r["fit_seconds"] - t))
+            summary[impl] = dict(seconds=t, n_iter=best["n_iter"], lower_bound=best["lower_bound"],
+                                 mem=best["peak_extra_mb"], x_mb=best["x_mb"])
+        f, s = summary.get("fastgmm"), summary.get("sklearn")
+        rows.append([
+            name, f"{wl.n_samples:,} x {wl.n_features}, K={wl.n_components}, {wl.covariance_type}",
+            C.fmt(f and f["seconds"], ".3g"), C.fmt(s and s["seconds"], ".3g"),
+            C.fmt_ratio(s["seconds"] / f["seconds"]) if f and s else "–",
+            f"{f['n_iter']} / {s['n_iter']}" if f and s else "–",
+            f"{f['lower_bound']:.6g} / {s['lower_bound']:.6g}" if f and s else "–",
+            f"{f['mem']:.3g} ({100 * f['mem'] / f['x_mb']:.2g} %)" if f else "–",
+            f"{s['mem']:.3g} ({100 * s['mem'] / s['x_mb']:.2g} %)" if s else "–",
+        ])
+    table = C.markdown_table(
+        ["workload", "data", "fastgmm s", "sklearn s", "speedup", "EM iterations fastgmm / sklearn",
+         "lower bound fastgmm / sklearn", "fastgmm peak extra MB (% of X)", "sklearn peak extra MB (% of X)"],
+        rows)
+    text = (f"# Whole default fit(), {args.threads} threads\n\n" + C.machine_markdown(C.machine_info())
+            + "\n\n" + table + "\n")
+    print(text)
+    if args.out:
+        C.write_json(args.out, {"args": vars(args), "results": results})
+        C.write_markdown(args.out, text)
+
+
+if __name__ == "__main__":
+    main()

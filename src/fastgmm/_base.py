@@ -1,0 +1,432 @@
+"""The shared base of fastgmm's EM estimators.
+
+`BaseMixture` owns everything that is the same for every mixture family:
+the scikit-learn protocol, input and sample-weight validation, the EM loop
+(``n_init`` x ``max_iter``, convergence on the change of the mean
+log-likelihood, warm start, the final E-step of ``fit_predict``, verbose
+output), and the methods derived from per-row log-likelihoods (``score``,
+``bic``, ``aic``). A family implements a handful of hooks on its own
+parameters (a tuple of float64 arrays):
+
+``_check_parameters(X)``
+    validate the family's constructor parameters against X; returns whatever
+    ``_initialize_parameters`` needs (e.g. checked ``*_init`` arrays).
+``_initialize_parameters(X, sample_weight, random_state, init, n_threads)``
+    initial parameters.
+``_em_pass(X, sample_weight, params, n_threads)``
+    one E-step + M-step: ``(new_params, lower_bound)`` with the lower bound
+    (weighted mean log-likelihood per sample) under ``params``.
+``_get_parameters()`` / ``_set_parameters(params, dtype)``
+    from and to the public fitted attributes, which are the single source of
+    truth: a model whose attributes were set by hand (or loaded) predicts and
+    warm-starts from them.
+``_estimate(X, n_threads, row_ll=, labels=, resp=, total=)``
+    E-step outputs under the fitted attributes.
+``_n_parameters()``, and optionally ``_check_solution(X)`` (warnings about
+    the fitted model).
+"""
+
+import inspect
+import math
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from ._openmp_helpers import effective_n_threads
+from ._validation import (
+    ConvergenceWarning,
+    NotFittedError,
+    check_array,
+    check_feature_names,
+    check_random_state,
+    check_scalar,
+    sklearn_compatible,
+)
+
+_blas_lock = threading.Lock()
+_controller = None
+
+
+def _blas_single_thread():
+    """Context manager keeping BLAS single-threaded while the OpenMP kernels call it."""
+    global _controller
+    with _blas_lock:
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate per-row weights: None, or a 1-D array of n_samples finite values >= 0, not all 0.
+
+    Returns None (all rows weigh 1) or a C-contiguous float64 array.
+    """
+    if sample_weight is None:
+        return None
+    if hasattr(sample_weight, "toarray"):
+        raise TypeError("sample_weight must be a dense 1-D array of numbers, not a sparse matrix.")
+    try:
+        w = np.asarray(sample_weight)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError(f"sample_weight must be a 1-D array of numbers: {e}") from None
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be an array of real numbers, got dtype {w.dtype}.")
+    if w.ndim == 0:
+        # A scalar weighs every row the same, as in scikit-learn.
+        w = np.full(n_samples, float(w))
+    if w.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got an array of shape {w.shape}.")
+    if w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == ({w.shape[0]},), expected ({n_samples},): one weight per row of X."
+        )
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    finite = np.isfinite(w)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise ValueError(f"sample_weight contains NaN or infinity (first at row {i}: {w[i]}).")
+    if (w < 0).any():
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"Negative values in data passed to sample_weight (first at row {i}: {w[i]}); "
+                         "weights must be >= 0.")
+    if not (w > 0).any():
+        raise ValueError("Sample weights must contain at least one non-zero number: sample_weight is 0 "
+                         "for every row, and at least one row must have a positive weight.")
+    return w
+
+
+class BaseMixture:
+    """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
+
+    # ------------------------------------------------------------------
+    # scikit-learn estimator protocol (without importing scikit-learn)
+    # ------------------------------------------------------------------
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator, as a dict (scikit-learn protocol)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set parameters by name (scikit-learn protocol); returns self."""
+        valid = self._get_param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {valid!r}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.name != "self"
+        }
+        changed = []
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            default = defaults[name]
+            same = value is default or (
+                not isinstance(value, np.ndarray) and not isinstance(default, np.ndarray) and value == default
+                and type(value) is type(default)
+            )
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="density_estimator",
+            target_tags=TargetTags(required=False),
+            transformer_tags=None,
+            regressor_tags=None,
+            classifier_tags=None,
+            input_tags=InputTags(allow_nan=False),
+        )
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "means_")
+
+    # ------------------------------------------------------------------
+    # Validation shared by every family
+    # ------------------------------------------------------------------
+    def _validate_base_params(self):
+        name = type(self).__name__
+        check_scalar(self.n_components, "n_components", "int", low=1)
+        check_scalar(self.tol, "tol", "real", low=0)
+        check_scalar(self.max_iter, "max_iter", "int", low=0)
+        check_scalar(self.n_init, "n_init", "int", low=1)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"The 'warm_start' parameter of {name} must be an instance of 'bool'. "
+                             f"Got {self.warm_start!r} instead.")
+        if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
+            raise ValueError(f"The 'verbose' parameter of {name} must be an int >= 0 or a bool. "
+                             f"Got {self.verbose!r} instead.")
+        check_scalar(self.verbose_interval, "verbose_interval", "int", low=1)
+        if self.n_threads is not None:
+            if isinstance(self.n_threads, bool) or not isinstance(self.n_threads, (int, np.integer)) or self.n_threads == 0:
+                raise ValueError(
+                    f"The 'n_threads' parameter of {name} must be None (all usable cores), a positive "
+                    f"int, or a negative int counting back from the maximum (-1 = all); 0 is not allowed. "
+                    f"Got {self.n_threads!r} instead."
+                )
+        check_random_state(self.random_state)
+
+    def _validate_X(self, X, *, reset):
+        name = type(self).__name__
+        check_feature_names(self, X, reset=reset)
+        if reset:
+            X = check_array(X, estimator_name=name, min_samples=2)
+            self.n_features_in_ = X.shape[1]
+            return X
+        X = check_array(X, estimator_name=name, min_samples=1)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
+            )
+        return X
+
+    def _check_is_fitted(self):
+        if not self.__sklearn_is_fitted__():
+            raise sklearn_compatible(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+                "arguments before using this estimator."
+            )
+
+    # ------------------------------------------------------------------
+    # Fitting: the EM loop, once for every family
+    # ------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the model parameters with the EM algorithm.
+
+        Fits ``n_init`` times and keeps the parameters with the largest lower
+        bound. Each run iterates E-step and M-step up to ``max_iter`` times
+        until the lower bound changes by less than ``tol``; otherwise a
+        :class:`ConvergenceWarning` is issued.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row (None: all 1). A row of weight w
+            counts as w copies of itself (integer weights give the model of
+            the repeated rows); weight 0 is a row that is not there.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit as :meth:`fit` and return the most probable component of each row.
+
+        A final E-step with the fitted parameters makes the labels equal to
+        ``fit(X).predict(X)``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._fit(X, sample_weight, want_labels=True)
+
+    def _fit(self, X, sample_weight, want_labels):
+        self._validate_base_params()
+        X = self._validate_X(X, reset=True)
+        N = X.shape[0]
+        sample_weight = check_sample_weight(sample_weight, N)
+        n_rows = N if sample_weight is None else int(np.count_nonzero(sample_weight))
+        if n_rows < self.n_components:
+            what = "n_samples" if sample_weight is None else "n_samples with a positive sample_weight"
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                f"{what} = {n_rows}"
+            )
+        init = self._check_parameters(X)
+        n_threads = effective_n_threads(self.n_threads)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        max_lower_bound = -np.inf
+        best = None
+        self.converged_ = False
+        random_state = check_random_state(self.random_state)
+
+        with _blas_single_thread():
+            for init_no in range(n_init):
+                self._verbose_init_beg(init_no)
+                if do_init:
+                    params = self._initialize_parameters(X, sample_weight, random_state, init, n_threads)
+                else:
+                    params = self._get_parameters()
+                lower_bound = -np.inf if do_init else self.lower_bound_
+                history = []
+                converged = False
+                n_iter = 0
+                for n_iter in range(1, self.max_iter + 1):
+                    prev = lower_bound
+                    params, lower_bound = self._em_pass(X, sample_weight, params, n_threads)
+                    history.append(lower_bound)
+                    change = lower_bound - prev
+                    self._verbose_iter_end(n_iter, change)
+                    if abs(change) < self.tol:
+                        converged = True
+                        break
+                if self.max_iter > 0:
+                    self._verbose_init_end(lower_bound, converged)
+                if self.max_iter == 0 or lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                    max_lower_bound = lower_bound
+                    best = (params, n_iter, history, converged)
+                    self.converged_ = converged
+            params, n_iter, history, _ = best
+            best = init = None
+            if not self.converged_ and self.max_iter > 0:
+                warnings.warn(
+                    "Best performing initialization did not converge. Try different init parameters, "
+                    "or increase max_iter, tol, or check for degenerate data.",
+                    sklearn_compatible(ConvergenceWarning),
+                )
+            self._set_parameters(params, X.dtype)
+            self.n_iter_ = n_iter
+            self.lower_bound_ = max_lower_bound
+            self.lower_bounds_ = history
+            self._check_solution(X)
+            if want_labels:
+                return self._estimate(X, n_threads, labels=True)[1]
+        return None
+
+    def _check_solution(self, X):
+        """Warnings about the fitted model (none by default)."""
+
+    # ------------------------------------------------------------------
+    # Prediction from the public attributes
+    # ------------------------------------------------------------------
+    def _prepare_X(self, X):
+        self._check_is_fitted()
+        return self._validate_X(X, reset=False)
+
+    def _predict_outputs(self, X, **outputs):
+        n_threads = effective_n_threads(self.n_threads)
+        with _blas_single_thread():
+            return self._estimate(X, n_threads, **outputs)
+
+    def predict(self, X):
+        """Most probable component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._prepare_X(X)
+        return self._predict_outputs(X, labels=True)[1]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components), of X's dtype
+        """
+        X = self._prepare_X(X)
+        return self._predict_outputs(X, resp=True)[2]
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the model.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,), of X's dtype (float32 or float64)
+        """
+        X = self._prepare_X(X)
+        return self._predict_outputs(X, row_ll=True)[0].astype(X.dtype, copy=False)
+
+    def _total_log_likelihood(self, X, sample_weight):
+        """(sum_i w_i log p(x_i), sum_i w_i) on validated X."""
+        if sample_weight is None:
+            return self._predict_outputs(X, total=True)[3], float(X.shape[0])
+        row_ll = self._predict_outputs(X, row_ll=True)[0]
+        keep = sample_weight > 0        # weight 0: the row is absent, even if impossible
+        return float(np.dot(row_ll[keep], sample_weight[keep])), float(sample_weight.sum())
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood per row of X under the model (weighted by ``sample_weight``).
+
+        Returns
+        -------
+        float
+        """
+        X = self._prepare_X(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        total, weight = self._total_log_likelihood(X, sample_weight)
+        return total / weight
+
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion on X (lower is better).
+
+        With ``sample_weight`` the data count as ``sum(sample_weight)`` rows:
+        ``-2 sum_i w_i log p(x_i) + n_parameters log(sum_i w_i)``.
+
+        Returns
+        -------
+        float
+        """
+        X = self._prepare_X(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        total, weight = self._total_log_likelihood(X, sample_weight)
+        return -2 * total + self._n_parameters() * math.log(weight)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion on X (lower is better).
+
+        Returns
+        -------
+        float
+        """
+        X = self._prepare_X(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        total, _ = self._total_log_likelihood(X, sample_weight)
+        return -2 * total + 2 * self._n_parameters()
+
+    # ------------------------------------------------------------------
+    # Progress messages (scikit-learn's)
+    # ------------------------------------------------------------------
+    def _verbose_init_beg(self, n_init):
+        if self.verbose == 1:
+            print(f"Initialization {n_init}")
+        elif self.verbose >= 2:
+            print(f"Initialization {n_init}")
+            self._init_prev_time = time.time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _verbose_iter_end(self, n_iter, diff_ll):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            elif self.verbose >= 2:
+                cur = time.time()
+                print(f"  Iteration {n_iter}\t time lapse {cur - self._iter_prev_time:.5f}s\t ll change {diff_ll:.5f}")
+                self._iter_prev_time = cur
+
+    def _verbose_init_end(self, lb, converged):
+        msg = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {msg}.")
+        elif self.verbose >= 2:
+            t = time.time() - self._init_prev_time
+            print(f"Initialization {msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
