@@ -539,3 +539,10 @@ def test_mixin_passes_check_estimator_on_gaussian_mixture(cov_type):
         results = check_estimator(ProtocolGaussianMixture(covariance_type=cov_type, n_threads=1), on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:300]) for r in results if r["status"] == "failed"]
     assert not failed
+
+
+@pytest.mark.xfail(strict=True, reason="estimator change pending: _validate_params rejects verbose=True, which "
+                                       "scikit-learn's 'verbose' constraint allows; use check_verbose")
+def test_verbose_true_is_allowed_as_in_sklearn(X, capsys):
+    GaussianMixture(verbose=True, random_state=0).fit(X)
+    assert "Initialization 0" in capsys.readouterr().out
