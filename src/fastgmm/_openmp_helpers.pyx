@@ -69,9 +69,10 @@ def effective_n_threads(n_threads=None):
 
 # Work (in flop-equivalents) each thread of a kernel pass must get before one
 # more thread pays for itself, and the fixed cost of a row that ``row_cost``
-# leaves out. Measured on the 2-core development VM (benchmarks/
-# threads_under_load.py and the sweep quoted in its docstring) with the
-# passive OpenMP wait policy fastgmm sets (see __init__.py): waking the sleeping
+# leaves out. Measured on the 2-core development VM by timing diag EM passes
+# (_em.accumulate, D=4 K=3 and D=16 K=16, 500 to 150,000 rows, 1 and 2
+# threads interleaved, medians) with the passive OpenMP wait policy fastgmm
+# sets (see __init__.py), idle and beside a busy process: waking the sleeping
 # worker costs ~90 us per parallel region there, and a diag pass on one
 # thread ran at ~0.023 ns per counted flop plus ~12 ns per row (exp, log-sum-
 # exp, the chunk's transposed copy: ~520 flop-equivalents). Two threads beat
