@@ -1,9 +1,10 @@
 """What this build of fastgmm is and what it will use at run time."""
 
+import os
 import platform
 import sys
 
-from . import _openmp_helpers
+from . import _openmp_helpers, _threadpool
 
 
 def build_info():
@@ -14,7 +15,9 @@ def build_info():
     dict
         ``version``, ``openmp`` (bool), ``openmp_version`` (the ``_OPENMP`` date,
         0 without OpenMP), ``debug_build``, ``max_threads`` (what ``n_threads=None``
-        resolves to), ``python``, ``platform``, ``numpy``, ``scipy``, and ``blas``
+        resolves to), ``cpu_quota`` (CPUs allowed by a cgroup quota, None
+        without one), ``wait_policy`` (how idle OpenMP threads wait and who
+        chose it), ``python``, ``platform``, ``numpy``, ``scipy``, and ``blas``
         (scipy's BLAS as threadpoolctl sees it, when available).
     """
     import numpy as np
@@ -28,6 +31,8 @@ def build_info():
         "openmp_version": _openmp_helpers.openmp_version(),
         "debug_build": _openmp_helpers.debug_build(),
         "max_threads": _openmp_helpers.effective_n_threads(None),
+        "cpu_quota": _threadpool.cgroup_cpu_limit(),
+        "wait_policy": _wait_policy(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": np.__version__,
@@ -48,6 +53,13 @@ def build_info():
     except ImportError:
         pass
     return info
+
+
+def _wait_policy():
+    if _threadpool.wait_policy_source == "fastgmm":
+        return "passive (set by fastgmm at import)"
+    chosen = [f"{v}={os.environ[v]}" for v in _threadpool.WAIT_POLICY_VARIABLES if os.environ.get(v)]
+    return f"user: {', '.join(chosen)}" if chosen else "runtime default"
 
 
 def show_config(file=None):
@@ -72,7 +84,9 @@ def show_config(file=None):
     lines = [
         f"fastgmm {info['version']}",
         f"  OpenMP:       {omp}",
-        f"  threads:      {info['max_threads']} (n_threads=None; honours OMP_NUM_THREADS)",
+        f"  threads:      {info['max_threads']} (n_threads=None; honours OMP_NUM_THREADS and cgroup CPU quotas)",
+        f"  CPU quota:    {info['cpu_quota'] if info['cpu_quota'] is not None else 'none'}",
+        f"  OpenMP wait:  {info['wait_policy']}",
         f"  debug build:  {'yes (bounds checking on)' if info['debug_build'] else 'no'}",
         f"  python:       {info['python']} on {info['platform']}",
         f"  numpy:        {info['numpy']}",
