@@ -184,8 +184,9 @@ def test_matches_sklearn_for_random_initialisations(init_params, cov_type, run, 
 
 @pytest.mark.parametrize("cov_type", ["diag", "spherical"])
 def test_point_initialisation_variance_is_the_centred_one(cov_type):
-    """Initial variances of single-row components are reg_covar plus the centred
-    spread about the (10 eps-shrunk) mean, to rounding of the data's squares."""
+    """Initial variances of single-row components are scikit-learn's: reg_covar plus the
+    centred spread about the (10 eps-shrunk) mean plus mean^2 (10 eps / nk_eps), which is
+    what its uncentred E[x^2] - mean^2 equals exactly, here computed without cancellation."""
     X, _ = mixture_data(400, 3, 3, 0)
     kw = dict(n_components=3, covariance_type=cov_type, init_params="random_from_data", random_state=0,
               max_iter=0, reg_covar=1e-6)
@@ -194,14 +195,13 @@ def test_point_initialisation_variance_is_the_centred_one(cov_type):
     eps = np.finfo(np.float64).eps
     nk = 1.0 + 10 * eps
     means = X[rows] / nk
-    var = (X[rows] - means) ** 2 / nk + 1e-6
+    var = (X[rows] - means) ** 2 / nk + means ** 2 * (10 * eps / nk) + 1e-6
     expected = var if cov_type == "diag" else var.mean(axis=1)
     assert_allclose(ours.means_, means, rtol=1e-13)
     rounding = 4 * eps * np.max(X[rows] ** 2)
     assert_allclose(ours.covariances_, expected, rtol=0, atol=rounding)
-    # scikit-learn's uncentred E[x^2] - mean^2 is further off: by about mean^2 * 10 eps.
-    theirs = skm.GaussianMixture(**kw).fit(X)
-    assert_allclose(ours.covariances_, theirs.covariances_, rtol=1e-6)
+    theirs = skm.GaussianMixture(**kw).fit(X)   # the same, up to its E[x^2] - mean^2 cancellation
+    assert_allclose(ours.covariances_, theirs.covariances_, rtol=0, atol=rounding)
 
 
 def test_kmeans_initialisation_finds_sklearns_solution(seed):
@@ -256,7 +256,8 @@ def test_float32_fit_is_float32_and_close_to_float64(cov_type):
     for name in FITTED_ARRAYS:
         assert getattr(gm32, name).dtype == np.float32, name
         assert getattr(gm64, name).dtype == np.float64, name
-    assert isinstance(gm32.lower_bound_, float)
+    assert gm32.lower_bound_.dtype == np.float32    # a numpy scalar of X's dtype, as scikit-learn's
+    assert gm64.lower_bound_.dtype == np.float64
     assert_allclose(gm32.lower_bound_, gm64.lower_bound_, rtol=1e-4)
     assert_allclose(gm32.means_, gm64.means_, rtol=1e-4, atol=1e-4)
     assert_array_equal(gm32.predict(X32), gm64.predict(X64))

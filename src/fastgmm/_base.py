@@ -26,38 +26,27 @@ parameters (a tuple of float64 arrays):
     the fitted model).
 """
 
-import inspect
 import math
-import threading
 import time
 import warnings
 
 import numpy as np
 
 from ._openmp_helpers import effective_n_threads
+from ._sklearn_compat import EstimatorProtocol
+from ._threadpool import blas_single_thread
 from ._validation import (
     ConvergenceWarning,
     NotFittedError,
     check_array,
+    check_bool,
     check_feature_names,
+    check_n_threads,
     check_random_state,
     check_scalar,
+    check_verbose,
     sklearn_compatible,
 )
-
-_blas_lock = threading.Lock()
-_controller = None
-
-
-def _blas_single_thread():
-    """Context manager keeping BLAS single-threaded while the OpenMP kernels call it."""
-    global _controller
-    with _blas_lock:
-        if _controller is None:
-            from threadpoolctl import ThreadpoolController
-
-            _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -99,88 +88,25 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
-class BaseMixture:
+class BaseMixture(EstimatorProtocol):
     """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
 
-    # ------------------------------------------------------------------
-    # scikit-learn estimator protocol (without importing scikit-learn)
-    # ------------------------------------------------------------------
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
-
-    def get_params(self, deep=True):
-        """Parameters of this estimator, as a dict (scikit-learn protocol)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set parameters by name (scikit-learn protocol); returns self."""
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {valid!r}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.name != "self"
-        }
-        changed = []
-        for name in self._get_param_names():
-            value = getattr(self, name)
-            default = defaults[name]
-            same = value is default or (
-                not isinstance(value, np.ndarray) and not isinstance(default, np.ndarray) and value == default
-                and type(value) is type(default)
-            )
-            if not same:
-                changed.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import InputTags, Tags, TargetTags
-
-        return Tags(
-            estimator_type="density_estimator",
-            target_tags=TargetTags(required=False),
-            transformer_tags=None,
-            regressor_tags=None,
-            classifier_tags=None,
-            input_tags=InputTags(allow_nan=False),
-        )
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "means_")
+    _fitted_attribute = "means_"
 
     # ------------------------------------------------------------------
     # Validation shared by every family
     # ------------------------------------------------------------------
     def _validate_base_params(self):
         name = type(self).__name__
-        check_scalar(self.n_components, "n_components", "int", low=1)
-        check_scalar(self.tol, "tol", "real", low=0)
-        check_scalar(self.max_iter, "max_iter", "int", low=0)
-        check_scalar(self.n_init, "n_init", "int", low=1)
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise ValueError(f"The 'warm_start' parameter of {name} must be an instance of 'bool'. "
-                             f"Got {self.warm_start!r} instead.")
-        if isinstance(self.verbose, bool) or not isinstance(self.verbose, (int, np.integer)) or self.verbose < 0:
-            raise ValueError(f"The 'verbose' parameter of {name} must be an int >= 0 or a bool. "
-                             f"Got {self.verbose!r} instead.")
-        check_scalar(self.verbose_interval, "verbose_interval", "int", low=1)
-        if self.n_threads is not None:
-            if isinstance(self.n_threads, bool) or not isinstance(self.n_threads, (int, np.integer)) or self.n_threads == 0:
-                raise ValueError(
-                    f"The 'n_threads' parameter of {name} must be None (all usable cores), a positive "
-                    f"int, or a negative int counting back from the maximum (-1 = all); 0 is not allowed. "
-                    f"Got {self.n_threads!r} instead."
-                )
-        check_random_state(self.random_state)
+        check_scalar(self.n_components, "n_components", "int", low=1, estimator_name=name)
+        check_scalar(self.tol, "tol", "real", low=0, estimator_name=name)
+        check_scalar(self.max_iter, "max_iter", "int", low=0, estimator_name=name)
+        check_scalar(self.n_init, "n_init", "int", low=1, estimator_name=name)
+        check_bool(self.warm_start, "warm_start", estimator_name=name)
+        check_verbose(self.verbose, estimator_name=name)
+        check_scalar(self.verbose_interval, "verbose_interval", "int", low=1, estimator_name=name)
+        check_n_threads(self.n_threads, estimator_name=name)
+        check_random_state(self.random_state, estimator_name=name)
 
     def _validate_X(self, X, *, reset):
         name = type(self).__name__
@@ -264,7 +190,7 @@ class BaseMixture:
         self.converged_ = False
         random_state = check_random_state(self.random_state)
 
-        with _blas_single_thread():
+        with blas_single_thread():
             for init_no in range(n_init):
                 self._verbose_init_beg(init_no)
                 if do_init:
@@ -300,8 +226,9 @@ class BaseMixture:
                 )
             self._set_parameters(params, X.dtype)
             self.n_iter_ = n_iter
-            self.lower_bound_ = max_lower_bound
-            self.lower_bounds_ = history
+            # numpy scalars of X's dtype, as scikit-learn's
+            self.lower_bound_ = X.dtype.type(max_lower_bound)
+            self.lower_bounds_ = [X.dtype.type(v) for v in history]
             self._check_solution(X)
             if want_labels:
                 return self._estimate(X, n_threads, labels=True)[1]
@@ -319,7 +246,7 @@ class BaseMixture:
 
     def _predict_outputs(self, X, **outputs):
         n_threads = effective_n_threads(self.n_threads)
-        with _blas_single_thread():
+        with blas_single_thread():
             return self._estimate(X, n_threads, **outputs)
 
     def predict(self, X):
@@ -354,7 +281,9 @@ class BaseMixture:
         log_prob : ndarray of shape (n_samples,), of X's dtype (float32 or float64)
         """
         X = self._prepare_X(X)
-        return self._predict_outputs(X, row_ll=True)[0].astype(X.dtype, copy=False)
+        row_ll = self._predict_outputs(X, row_ll=True)[0]
+        with np.errstate(over="ignore"):   # below float32's range is -inf in float32
+            return row_ll.astype(X.dtype, copy=False)
 
     def _total_log_likelihood(self, X, sample_weight):
         """(sum_i w_i log p(x_i), sum_i w_i) on validated X."""

@@ -343,8 +343,22 @@ def m_step(stats, reg_covar, eps):
         cov[np.arange(D), np.arange(D)] += reg_covar
     elif cov_type == "diag":
         var = (stats.s2 - 2 * d * s1 + nk[:, None] * d * d) / nk_eps[:, None]
-        cov = np.maximum(var, 0.0) + reg_covar
+        cov = np.maximum(var, 0.0) + _uncentred_term(means, nk_eps) + reg_covar
     else:
         total = (stats.s2 - 2 * np.sum(d * s1, axis=1) + nk * np.sum(d * d, axis=1)) / nk_eps
-        cov = np.maximum(total, 0.0) / D + reg_covar
+        cov = np.maximum(total, 0.0) / D + _uncentred_term(means, nk_eps).mean(axis=1) + reg_covar
     return nk_eps, means, cov
+
+
+def _uncentred_term(means, nk_eps):
+    """What scikit-learn's diag/spherical variance adds to the centred one: mean^2 (nk_eps - nk) / nk_eps.
+
+    scikit-learn defines the variance as sum_i r x^2 / nk_eps - mean^2 with
+    nk_eps = nk + 10 eps, which is the centred variance plus mean^2 10 eps /
+    nk_eps: nothing for ordinary data, but what keeps a single-point component
+    (reg_covar=0) at a positive variance, as scikit-learn's test of that case
+    expects. Always with float64's eps: with float32's (1.2e-6) the term
+    would be a real bias for data far from the origin (scikit-learn's float32
+    variances suffer exactly that, its issue #30382).
+    """
+    return means ** 2 * (10 * np.finfo(np.float64).eps / nk_eps)[:, None]

@@ -144,9 +144,10 @@ class GaussianMixture(BaseMixture):
     # ------------------------------------------------------------------
     def _check_parameters(self, X):
         """Validate the Gaussian parameters; return float64 copies of the ``*_init`` arrays."""
-        check_option(self.covariance_type, "covariance_type", set(COV_TYPES))
-        check_scalar(self.reg_covar, "reg_covar", "real", low=0)
-        check_option(self.init_params, "init_params", set(INIT_PARAMS))
+        name = type(self).__name__
+        check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
+        check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
         n_features, dtype = X.shape[1], X.dtype
         K = self.n_components
         w = m = p = None
