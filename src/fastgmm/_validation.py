@@ -296,6 +296,12 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False):
         converted = _pandas_to_numpy(X)
         X = np.asarray(X) if converted is None else converted
         dtype_in = X.dtype
+    if dtype_in is None:   # lists, and array-likes that only have __array__
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"X must contain only numbers: {e}") from None
+        dtype_in = X.dtype
     if dtype_in is not None and np.dtype(dtype_in).kind == "c" or (
         dtype_in is None and np.iscomplexobj(X)
     ):
