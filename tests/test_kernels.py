@@ -3,16 +3,15 @@
 Covers every covariance type, chunk and slot boundaries (N smaller than a
 chunk, N not a multiple of it, many slots), K=1 and D=1, thread-count
 invariance (bitwise), the given-responsibility and given-label modes used by
-initialisation, and the k-means kernels.
+initialisation (the k-means kernels are in test_kmeans.py).
 """
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from fastgmm import _em, _estep, _kmeans
+from fastgmm import _em, _estep
 from fastgmm import _reference as ref
-from fastgmm._kmeans_driver import kmeans, kmeans_plusplus
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 DTYPES = [np.float64, np.float32]
@@ -253,60 +252,6 @@ def test_zero_weight_component_is_never_chosen():
     row_ll, labels, resp, _ = _em.estimate(X, weights, means, np.ones((2, 2)), "diag", 2,
                                            row_ll=True, labels=True, resp=True)
     assert np.all(labels == 0) and np.all(resp[:, 1] == 0) and np.all(np.isfinite(row_ll))
-
-
-# ---------------------------------------------------------------------------
-# k-means
-# ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_lloyd_iteration_matches_numpy(dtype, seed):
-    rng = np.random.default_rng(seed)
-    X = _data(rng, 1000, 3, K=4).astype(dtype)
-    centres = X[rng.choice(1000, 4, replace=False)].copy()
-    chunk, slot = 64, 192
-    n_slots = -(-1000 // slot)
-    sums = np.zeros((n_slots, 4 * 3))
-    counts = np.zeros((n_slots, 4))
-    inertia = np.zeros(n_slots)
-    labels = np.empty(1000, dtype=np.int64)
-    dist = np.empty(1000)
-    assert _kmeans.lloyd_iteration(X, centres, chunk, slot, sums, counts, inertia, labels, dist, 2) == 0
-    d = ((X.astype(np.float64)[:, None, :] - centres.astype(np.float64)[None]) ** 2).sum(-1)
-    np.testing.assert_array_equal(labels, d.argmin(axis=1))
-    np.testing.assert_allclose(dist, d.min(axis=1), rtol=1e-12)
-    np.testing.assert_array_equal(counts.sum(0), np.bincount(labels, minlength=4))
-    for k in range(4):
-        np.testing.assert_allclose(sums.sum(0).reshape(4, 3)[k], X[labels == k].astype(np.float64).sum(0),
-                                   rtol=1e-10)
-    np.testing.assert_allclose(inertia.sum(), d.min(axis=1).sum(), rtol=1e-12)
-
-
-def test_kmeans_plusplus_picks_sklearns_rows(seed):
-    sk = pytest.importorskip("sklearn.cluster")
-    rng = np.random.default_rng(seed)
-    X = _data(rng, 3000, 4, K=6)
-    _, ours = kmeans_plusplus(X, 6, np.random.RandomState(seed), 2)
-    _, theirs = sk.kmeans_plusplus(X, 6, random_state=np.random.RandomState(seed))
-    np.testing.assert_array_equal(ours, theirs)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_kmeans_finds_separated_clusters_and_ignores_threads(dtype):
-    rng = np.random.default_rng(3)
-    true = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
-    X = (true[rng.integers(0, 4, 4000)] + rng.normal(size=(4000, 2))).astype(dtype)
-    c1, l1 = kmeans(X, 4, np.random.RandomState(0), 1)
-    c2, l2 = kmeans(X, 4, np.random.RandomState(0), 2)
-    assert np.array_equal(c1, c2) and np.array_equal(l1, l2)
-    key = lambda c: np.round(c[:, 0] / 10) * 2 + np.round(c[:, 1] / 10)  # noqa: E731
-    np.testing.assert_allclose(c1[np.argsort(key(c1))], true[np.argsort(key(true))], atol=0.15)
-
-
-def test_kmeans_with_duplicate_rows_does_not_fail():
-    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 50, axis=0)
-    centres, labels = kmeans(X, 3, np.random.RandomState(0), 2)   # more clusters than distinct points
-    assert np.all(np.isfinite(centres)) and set(np.unique(labels)) <= {0, 1, 2}
 
 
 def test_kernel_rejects_mismatched_layouts():

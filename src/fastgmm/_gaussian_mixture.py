@@ -9,7 +9,7 @@ import numpy as np
 from scipy import linalg
 
 from . import _em
-from ._kmeans_driver import feature_variance_mean, kmeans, kmeans_plusplus
+from ._kmeans_driver import feature_variance_mean, kmeans, kmeans_plusplus, nearest_centre_labels
 from ._openmp_helpers import effective_n_threads
 from ._validation import (
     ConvergenceWarning,
@@ -452,7 +452,7 @@ class GaussianMixture:
                     stats += s
             return stats
         if self.init_params == "kmeans":
-            centres, labels = kmeans(X, K, random_state, n_threads)
+            centres = kmeans(X, K, random_state, n_threads); labels = nearest_centre_labels(X, centres, n_threads)
             shift = centres.mean(axis=0)
         else:
             if self.init_params == "k-means++":

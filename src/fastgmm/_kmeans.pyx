@@ -1,17 +1,30 @@
-"""k-means kernels (k-means++ seeding and Lloyd iterations) for initialisation.
+"""k-means kernels for initialisation: a Lloyd pass and k-means++ trials.
 
-fastgmm initialises like scikit-learn's GaussianMixture (k-means labels), but
-without needing scikit-learn. Squared distances are computed directly,
-sum_d (x_d - c_d)^2, feature by feature over a transposed chunk, so they are
-never negative and need no ||x||^2 - 2 x.c + ||c||^2 cancellation. Sums go to
-per-slot partials (fixed row ranges) that the caller adds in slot order: the
-result does not depend on the thread count.
+``lloyd_pass`` is the hot kernel of the default init. Per chunk of rows it
+forms squared distances as ||x - s||^2 - 2 (x - s).(c - s) + ||c - s||^2 with
+one GEMM, where ``s`` is a shift the caller chooses (the mean of the current
+centres): subtracting it before the GEMM keeps the cancellation of that
+formula at the scale of the data's spread, not of its distance from the
+origin (data at 1e6 with unit spread would otherwise lose every digit in
+float32 and most of them in float64). Every row is assigned and added to its
+slot's per-centre sums on the fly: the kernel keeps no per-row state, and
+writes labels only when asked for them.
+
+``candidate_potentials`` (k-means++ trials) computes distances directly,
+sum_d (x_d - c_d)^2, so they are never negative and have no cancellation; it
+runs on the small seeding sample in the default init and on all of X only for
+``init_params="k-means++"``.
+
+Sums go to per-slot partials (fixed row ranges) that the caller adds in slot
+order: no result depends on the thread count.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdint cimport int64_t
+
+from ._blas cimport _gemm_f_w
 
 
 cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -53,110 +66,238 @@ cdef void _sq_dist(
             out[i] += z * z
 
 
-def lloyd_iteration(
-    const floating[:, ::1] X,       # IN  (n_samples, D)
-    const floating[:, ::1] centres, # IN  (K, D)
-    Py_ssize_t chunk_rows,          # IN
-    Py_ssize_t slot_rows,           # IN  multiple of chunk_rows
-    double[:, ::1] sums,            # OUT (n_slots, K * D), zero-filled
-    double[:, ::1] counts,          # OUT (n_slots, K), zero-filled
-    double[::1] inertia,            # OUT (n_slots,), zero-filled
-    int64_t[::1] labels,            # OUT (n_samples,) nearest centre
-    double[::1] min_dist,           # OUT (n_samples,) squared distance to it, or None
-    int n_threads,                  # IN
-):
-    """Assign every row to its nearest centre and add per-slot sums and counts.
+cdef inline void _far_push(
+    double *fd, int64_t *fr, int64_t *fl, Py_ssize_t R,   # IN/OUT min-heap of the slot's R farthest rows
+    double dist, int64_t row, int64_t lab,                # IN  a row whose dist exceeds the heap's root
+) noexcept nogil:
+    # Replace the root (the nearest of the R farthest so far) and sift down.
+    cdef Py_ssize_t j = 0, c
+    while True:
+        c = 2 * j + 1
+        if c >= R:
+            break
+        if c + 1 < R and fd[c + 1] < fd[c]:
+            c = c + 1
+        if fd[c] >= dist:
+            break
+        fd[j] = fd[c]
+        fr[j] = fr[c]
+        fl[j] = fl[c]
+        j = c
+    fd[j] = dist
+    fr[j] = row
+    fl[j] = lab
 
-    Returns -1 if scratch memory could not be allocated, else 0.
+
+cdef void _lloyd_chunk(
+    const floating *X,      # IN  (n, D) rows of the chunk
+    const double *w,        # IN  (n,) their weights, or NULL (all 1)
+    Py_ssize_t r0,          # IN  index of the chunk's first row in X
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K, Py_ssize_t R,
+    const double *shift,    # IN  (D,)
+    const floating *CT,     # IN  (D, K) row-major: CT[d * K + k] = c_kd - s_d
+    const double *cnorm,    # IN  (K,) ||c_k - s||^2 of the rounded CT
+    floating *XC,           # scratch (n, D): x - s
+    floating *DOT,          # scratch (K, n): DOT[k * n + i] = (x_i - s).(c_k - s)
+    double *xnorm,          # scratch (n,)
+    double *best,           # scratch (n,)
+    int64_t *blab,          # scratch (n,)
+    double *sums,           # IN/OUT (K, D) the slot's sum of w (x - s) per centre
+    double *counts,         # IN/OUT (K,)   the slot's sum of w per centre
+    double *inertia,        # IN/OUT (1,)
+    double *fd, int64_t *fr, int64_t *fl,   # IN/OUT (R,) the slot's heap of far rows
+    int64_t *labels,        # OUT (n,) or NULL
+) noexcept nogil:
+    cdef Py_ssize_t i, k, d, lab
+    cdef double v, acc, ck, dk, wi, dsq
+    cdef const floating *xi
+    cdef floating *dotk
+    cdef double *sk
+    for i in range(n):
+        acc = 0.0
+        for d in range(D):
+            v = <double> X[i * D + d] - shift[d]
+            XC[i * D + d] = <floating> v
+            acc = acc + v * v
+        xnorm[i] = acc
+    _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
+    for i in range(n):
+        best[i] = cnorm[0] - 2.0 * DOT[i]
+        blab[i] = 0
+    for k in range(1, K):
+        ck = cnorm[k]
+        dotk = DOT + k * n
+        for i in range(n):
+            dk = ck - 2.0 * dotk[i]
+            if dk < best[i]:
+                best[i] = dk
+                blab[i] = k
+    for i in range(n):
+        lab = blab[i]
+        if labels != NULL:
+            labels[i] = lab
+        wi = 1.0 if w == NULL else w[i]
+        if wi == 0.0:    # an absent row: it neither pulls a centre nor becomes one
+            continue
+        dsq = best[i] + xnorm[i]
+        if dsq < 0.0:
+            dsq = 0.0
+        counts[lab] += wi
+        inertia[0] += wi * dsq
+        sk = sums + lab * D
+        xi = X + i * D
+        # Recomputed from X rather than read from XC: in float32 the sums keep
+        # the float64 difference, not its rounding.
+        for d in range(D):
+            sk[d] += wi * (<double> xi[d] - shift[d])
+        if R > 0 and dsq > fd[0]:
+            _far_push(fd, fr, fl, R, dsq, r0 + i, lab)
+
+
+def lloyd_pass(
+    const floating[:, ::1] X,           # IN  (n_samples, D)
+    const double[::1] sample_weight,    # IN  (n_samples,) non-negative, or None (all 1)
+    const double[:, ::1] centres,       # IN  (K, D)
+    const double[::1] shift,            # IN  (D,) subtracted from rows and centres before the GEMM
+    Py_ssize_t chunk_rows,              # IN
+    Py_ssize_t slot_rows,               # IN  multiple of chunk_rows
+    double[:, ::1] sums,                # OUT (n_slots, K * D), zero-filled: sum of w (x - shift) per centre
+    double[:, ::1] counts,              # OUT (n_slots, K), zero-filled: sum of w per centre
+    double[::1] inertia,                # OUT (n_slots,), zero-filled: sum of w |x - nearest centre|^2
+    double[:, ::1] far_dist,            # OUT (n_slots, R), filled with -1: squared distances of the
+                                        #     R rows of positive weight farthest from their centre
+    int64_t[:, ::1] far_row,            # OUT (n_slots, R): those rows (-1 where fewer than R)
+    int64_t[:, ::1] far_label,          # OUT (n_slots, R): their nearest centre
+    int64_t[::1] labels,                # OUT (n_samples,) nearest centre, or None
+    int n_threads,                      # IN
+):
+    """One Lloyd pass: assign every row to its nearest centre, add per-slot statistics.
+
+    Rows of zero weight get a label but add nothing (they are absent). The
+    far-row heaps of each slot are in heap order, not sorted. Returns -1 if
+    scratch memory could not be allocated, else 0.
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = centres.shape[0]
-    cdef Py_ssize_t n_slots = counts.shape[0]
-    if centres.shape[1] != D:
-        raise ValueError("centres must have n_features columns")
+    cdef Py_ssize_t n_slots = counts.shape[0], R = far_dist.shape[1]
+    if centres.shape[1] != D or shift.shape[0] != D:
+        raise ValueError("centres and shift must have n_features columns")
+    if K < 1:
+        raise ValueError("need at least one centre")
     if chunk_rows < 1 or slot_rows < chunk_rows or slot_rows % chunk_rows:
         raise ValueError("slot_rows must be a positive multiple of chunk_rows")
-    if n_slots != (N + slot_rows - 1) // slot_rows:
+    if n_slots != max(1, (N + slot_rows - 1) // slot_rows):
         raise ValueError("n_slots does not match the data and slot_rows")
     if (sums.shape[0] != n_slots or sums.shape[1] != K * D or counts.shape[1] != K
-            or inertia.shape[0] != n_slots or labels.shape[0] != N):
+            or inertia.shape[0] != n_slots or far_dist.shape[0] != n_slots
+            or far_row.shape[0] != n_slots or far_row.shape[1] != R
+            or far_label.shape[0] != n_slots or far_label.shape[1] != R):
         raise ValueError("output shapes do not match")
-    cdef bint want_dist = min_dist is not None
-    if want_dist and min_dist.shape[0] != N:
-        raise ValueError("min_dist must have n_samples entries")
+    cdef bint weighted = sample_weight is not None
+    if weighted and sample_weight.shape[0] != N:
+        raise ValueError("sample_weight must have n_samples entries")
+    cdef bint want_labels = labels is not None
+    if want_labels and labels.shape[0] != N:
+        raise ValueError("labels must have n_samples entries")
     if N == 0:
         return 0
     n_threads = <int> _min(max(n_threads, 1), n_slots)
 
+    # The shifted centres in X's dtype, transposed for the GEMM, and their
+    # norms from the rounded values (what the GEMM sees).
+    cdef floating *CT = <floating *> malloc(K * D * sizeof(floating))
+    cdef double *cnorm = <double *> malloc(K * sizeof(double))
+    if CT == NULL or cnorm == NULL:
+        free(CT)
+        free(cnorm)
+        return -1
+    cdef Py_ssize_t s, r0, r_end, n, k, d
+    cdef double acc, v
+    for k in range(K):
+        acc = 0.0
+        for d in range(D):
+            CT[d * K + k] = <floating> (centres[k, d] - shift[d])
+            v = <double> CT[d * K + k]
+            acc = acc + v * v
+        cnorm[k] = acc
+
     cdef const floating *Xp = &X[0, 0]
-    cdef const floating *cp = &centres[0, 0]
+    cdef const double *wp = NULL
+    if weighted:
+        wp = &sample_weight[0]
+    cdef const double *shp = &shift[0]
     cdef double *sp = &sums[0, 0]
     cdef double *cntp = &counts[0, 0]
     cdef double *inp = &inertia[0]
-    cdef int64_t *lbp = &labels[0]
-    cdef double *mdp = NULL
-    if want_dist:
-        mdp = &min_dist[0]
+    cdef double *fdp = NULL
+    cdef int64_t *frp = NULL
+    cdef int64_t *flp = NULL
+    if R > 0:
+        fdp = &far_dist[0, 0]
+        frp = &far_row[0, 0]
+        flp = &far_label[0, 0]
+    cdef int64_t *lbp = NULL
+    if want_labels:
+        lbp = &labels[0]
     cdef int status[1]
     status[0] = 0
-    cdef Py_ssize_t s, r0, r_end, n, i, k, d, lab
-    cdef floating *XT
-    cdef double *dist
+    cdef floating *XC
+    cdef floating *DOT
+    cdef double *xnorm
     cdef double *best
     cdef int64_t *blab
     cdef bint ok
 
     with nogil, parallel(num_threads=n_threads):
-        XT = <floating *> malloc(chunk_rows * D * sizeof(floating))
-        dist = <double *> malloc(chunk_rows * sizeof(double))
+        XC = <floating *> malloc(chunk_rows * D * sizeof(floating))
+        DOT = <floating *> malloc(chunk_rows * K * sizeof(floating))
+        xnorm = <double *> malloc(chunk_rows * sizeof(double))
         best = <double *> malloc(chunk_rows * sizeof(double))
         blab = <int64_t *> malloc(chunk_rows * sizeof(int64_t))
-        ok = XT != NULL and dist != NULL and best != NULL and blab != NULL
+        ok = XC != NULL and DOT != NULL and xnorm != NULL and best != NULL and blab != NULL
         if not ok:
             status[0] = 1
         for s in prange(n_slots, schedule='dynamic'):
             if ok:
+                for k in range(R):
+                    fdp[s * R + k] = -1.0
+                    frp[s * R + k] = -1
+                    flp[s * R + k] = -1
                 r0 = s * slot_rows
                 r_end = _min(N, r0 + slot_rows)
                 while r0 < r_end:
                     n = _min(chunk_rows, r_end - r0)
-                    _load_transposed(Xp + r0 * D, n, D, XT)
-                    _sq_dist(XT, n, D, cp, best)
-                    for i in range(n):
-                        blab[i] = 0
-                    for k in range(1, K):
-                        _sq_dist(XT, n, D, cp + k * D, dist)
-                        for i in range(n):
-                            if dist[i] < best[i]:
-                                best[i] = dist[i]
-                                blab[i] = k
-                    for i in range(n):
-                        lab = blab[i]
-                        lbp[r0 + i] = lab
-                        cntp[s * K + lab] += 1
-                        inp[s] += best[i]
-                        for d in range(D):
-                            sp[s * K * D + lab * D + d] += Xp[(r0 + i) * D + d]
-                        if want_dist:
-                            mdp[r0 + i] = best[i]
+                    _lloyd_chunk(
+                        Xp + r0 * D, (wp + r0) if weighted else NULL, r0, n, D, K, R,
+                        shp, CT, cnorm, XC, DOT, xnorm, best, blab,
+                        sp + s * K * D, cntp + s * K, inp + s,
+                        (fdp + s * R) if R > 0 else NULL,
+                        (frp + s * R) if R > 0 else NULL,
+                        (flp + s * R) if R > 0 else NULL,
+                        (lbp + r0) if want_labels else NULL,
+                    )
                     r0 = r0 + n
-        free(XT)
-        free(dist)
+        free(XC)
+        free(DOT)
+        free(xnorm)
         free(best)
         free(blab)
+    free(CT)
+    free(cnorm)
     return -1 if status[0] else 0
 
 
 def candidate_potentials(
     const floating[:, ::1] X,           # IN  (n_samples, D)
+    const double[::1] sample_weight,    # IN  (n_samples,) or None (all 1)
     const floating[:, ::1] candidates,  # IN  (T, D)
     const double[::1] closest,          # IN  (n_samples,) current squared distance to the nearest centre
     Py_ssize_t chunk_rows,              # IN
     Py_ssize_t slot_rows,               # IN
-    double[:, ::1] potentials,          # OUT (n_slots, T), zero-filled: sum_i min(closest_i, |x_i - cand_t|^2)
+    double[:, ::1] potentials,          # OUT (n_slots, T), zero-filled: sum_i w_i min(closest_i, |x_i - cand_t|^2)
     double[:, ::1] new_closest,         # OUT (T, n_samples) or None: min(closest, dist to candidate t)
     int n_threads,                      # IN
 ):
-    """k-means++ trial: the potential each candidate centre would leave.
+    """k-means++ trial: the (weighted) potential each candidate centre would leave.
 
     With ``new_closest`` given (one candidate row per output row) the updated
     nearest-centre distances are written too. Returns -1 on allocation
@@ -173,6 +314,9 @@ def candidate_potentials(
     cdef bint want_new = new_closest is not None
     if want_new and (new_closest.shape[0] != T or new_closest.shape[1] != N):
         raise ValueError("new_closest must have shape (n_candidates, n_samples)")
+    cdef bint weighted = sample_weight is not None
+    if weighted and sample_weight.shape[0] != N:
+        raise ValueError("sample_weight must have n_samples entries")
     if N == 0:
         return 0
     n_threads = <int> _min(max(n_threads, 1), n_slots)
@@ -180,6 +324,9 @@ def candidate_potentials(
     cdef const floating *Xp = &X[0, 0]
     cdef const floating *cp = &candidates[0, 0]
     cdef const double *clp = &closest[0]
+    cdef const double *wp = NULL
+    if weighted:
+        wp = &sample_weight[0]
     cdef double *pp = &potentials[0, 0]
     cdef double *ncp = NULL
     if want_new:
@@ -210,7 +357,10 @@ def candidate_potentials(
                         acc = 0.0
                         for i in range(n):
                             v = dist[i] if dist[i] < clp[r0 + i] else clp[r0 + i]
-                            acc = acc + v
+                            if weighted:
+                                acc = acc + wp[r0 + i] * v
+                            else:
+                                acc = acc + v
                             if want_new:
                                 ncp[t * N + r0 + i] = v
                         pp[s * T + t] += acc
