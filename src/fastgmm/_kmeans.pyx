@@ -27,6 +27,143 @@ from libc.stdint cimport int64_t
 from ._blas cimport _gemm_f_w
 
 
+# The two element-wise loops of a Lloyd chunk, in C: with restrict pointers
+# gcc vectorises them (the argmin update only once it is branch-free), and
+# FASTGMM_CLONES (see _fastexp.h) compiles them for AVX-512 and AVX2 too. The
+# build uses -ffp-contract=off and neither loop reassociates, so every version
+# gives bitwise identical results.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include "_fastexp.h"
+    #if defined(_MSC_VER) || defined(__cplusplus)
+    #define FASTGMM_KM_RESTRICT __restrict
+    #else
+    #define FASTGMM_KM_RESTRICT restrict
+    #endif
+
+    /* XC = X - shift row by row (in X's type), xnorm_i = |x_i - shift|^2 in double. */
+    #define FASTGMM_KM_CENTRE(NAME, T)                                           \
+    FASTGMM_CLONES                                                               \
+    static void NAME(const T *FASTGMM_KM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,   \
+                     const double *FASTGMM_KM_RESTRICT shift,                    \
+                     T *FASTGMM_KM_RESTRICT XC, double *FASTGMM_KM_RESTRICT xnorm) \
+    {                                                                            \
+        for (ptrdiff_t i = 0; i < n; i++) {                                      \
+            double acc = 0.0;                                                    \
+            for (ptrdiff_t d = 0; d < D; d++) {                                  \
+                double v = (double) X[i * D + d] - shift[d];                     \
+                XC[i * D + d] = (T) v;                                           \
+                acc += v * v;                                                    \
+            }                                                                    \
+            xnorm[i] = acc;                                                      \
+        }                                                                        \
+    }
+
+    /* best_i = min_k (cnorm_k - 2 DOT[k n + i]) and its first minimiser lab_i.
+     * Rows go in blocks of FASTGMM_KM_BLOCK whose running minima stay in
+     * registers while k runs, so DOT is the only array read per (i, k). */
+    #define FASTGMM_KM_BLOCK 16
+    #define FASTGMM_KM_ARGMIN(NAME, T)                                           \
+    FASTGMM_CLONES                                                               \
+    static void NAME(ptrdiff_t n, ptrdiff_t K, const double *FASTGMM_KM_RESTRICT cnorm, \
+                     const T *FASTGMM_KM_RESTRICT DOT,                           \
+                     double *FASTGMM_KM_RESTRICT best, int64_t *FASTGMM_KM_RESTRICT lab) \
+    {                                                                            \
+        ptrdiff_t i0 = 0;                                                        \
+        for (; i0 + FASTGMM_KM_BLOCK <= n; i0 += FASTGMM_KM_BLOCK) {             \
+            double b[FASTGMM_KM_BLOCK];                                          \
+            int64_t l[FASTGMM_KM_BLOCK];                                         \
+            for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                         \
+                b[j] = cnorm[0] - 2.0 * (double) DOT[i0 + j];                    \
+                l[j] = 0;                                                        \
+            }                                                                    \
+            for (ptrdiff_t k = 1; k < K; k++) {                                  \
+                const double ck = cnorm[k];                                      \
+                const int64_t kk = (int64_t) k;                                  \
+                const T *dk = DOT + k * n + i0;                                  \
+                /* A loop, not straight code (gcc does not vectorise that    */  \
+                /* form); b[j] read once for both selects.                   */  \
+                _Pragma("GCC unroll 1")                                          \
+                for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                     \
+                    double v = ck - 2.0 * (double) dk[j];                        \
+                    double bj = b[j];                                            \
+                    l[j] = v < bj ? kk : l[j];                                   \
+                    b[j] = v < bj ? v : bj;                                      \
+                }                                                                \
+            }                                                                    \
+            for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                         \
+                best[i0 + j] = b[j];                                             \
+                lab[i0 + j] = l[j];                                              \
+            }                                                                    \
+        }                                                                        \
+        for (ptrdiff_t i = i0; i < n; i++) {                                     \
+            double bi = cnorm[0] - 2.0 * (double) DOT[i];                        \
+            int64_t li = 0;                                                      \
+            for (ptrdiff_t k = 1; k < K; k++) {                                  \
+                double v = cnorm[k] - 2.0 * (double) DOT[k * n + i];             \
+                if (v < bi) { bi = v; li = k; }                                  \
+            }                                                                    \
+            best[i] = bi;                                                        \
+            lab[i] = li;                                                         \
+        }                                                                        \
+    }
+
+    /* Adds row i (weight w_i, 1 if w is NULL; rows of weight 0 are skipped) to
+     * its centre's sums of (x - shift) and weight and to the inertia, and
+     * turns best_i into its squared distance (never negative). */
+    #define FASTGMM_KM_ACCUMULATE(NAME, T)                                       \
+    FASTGMM_CLONES                                                               \
+    static void NAME(const T *FASTGMM_KM_RESTRICT X, const double *FASTGMM_KM_RESTRICT w, \
+                     ptrdiff_t n, ptrdiff_t D, const double *FASTGMM_KM_RESTRICT shift, \
+                     const int64_t *FASTGMM_KM_RESTRICT lab,                     \
+                     const double *FASTGMM_KM_RESTRICT xnorm,                    \
+                     double *FASTGMM_KM_RESTRICT best,                           \
+                     double *FASTGMM_KM_RESTRICT sums, double *FASTGMM_KM_RESTRICT counts, \
+                     double *FASTGMM_KM_RESTRICT inertia)                        \
+    {                                                                            \
+        double in = *inertia;                                                    \
+        for (ptrdiff_t i = 0; i < n; i++) {                                      \
+            double dsq = best[i] + xnorm[i];                                     \
+            dsq = dsq < 0.0 ? 0.0 : dsq;                                         \
+            best[i] = dsq;                                                       \
+            double wi = w == NULL ? 1.0 : w[i];                                  \
+            if (wi == 0.0)                                                       \
+                continue;                                                        \
+            int64_t k = lab[i];                                                  \
+            counts[k] += wi;                                                     \
+            in += wi * dsq;                                                      \
+            double *sk = sums + k * D;                                           \
+            const T *xi = X + i * D;                                             \
+            for (ptrdiff_t d = 0; d < D; d++)                                    \
+                sk[d] += wi * ((double) xi[d] - shift[d]);                       \
+        }                                                                        \
+        *inertia = in;                                                           \
+    }
+
+    FASTGMM_KM_CENTRE(fastgmm_km_centre_d, double)
+    FASTGMM_KM_CENTRE(fastgmm_km_centre_f, float)
+    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_d, double)
+    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_f, float)
+    FASTGMM_KM_ACCUMULATE(fastgmm_km_accumulate_d, double)
+    FASTGMM_KM_ACCUMULATE(fastgmm_km_accumulate_f, float)
+    """
+    void fastgmm_km_centre_d(const double *X, Py_ssize_t n, Py_ssize_t D, const double *shift,
+                             double *XC, double *xnorm) noexcept nogil
+    void fastgmm_km_centre_f(const float *X, Py_ssize_t n, Py_ssize_t D, const double *shift,
+                             float *XC, double *xnorm) noexcept nogil
+    void fastgmm_km_argmin_d(Py_ssize_t n, Py_ssize_t K, const double *cnorm, const double *DOT,
+                             double *best, int64_t *lab) noexcept nogil
+    void fastgmm_km_argmin_f(Py_ssize_t n, Py_ssize_t K, const double *cnorm, const float *DOT,
+                             double *best, int64_t *lab) noexcept nogil
+    void fastgmm_km_accumulate_d(const double *X, const double *w, Py_ssize_t n, Py_ssize_t D,
+                                 const double *shift, const int64_t *lab, const double *xnorm,
+                                 double *best, double *sums, double *counts, double *inertia) noexcept nogil
+    void fastgmm_km_accumulate_f(const float *X, const double *w, Py_ssize_t n, Py_ssize_t D,
+                                 const double *shift, const int64_t *lab, const double *xnorm,
+                                 double *best, double *sums, double *counts, double *inertia) noexcept nogil
+
+
 cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return a if a < b else b
 
@@ -108,50 +245,27 @@ cdef void _lloyd_chunk(
     double *fd, int64_t *fr, int64_t *fl,   # IN/OUT (R,) the slot's heap of far rows
     int64_t *labels,        # OUT (n,) or NULL
 ) noexcept nogil:
-    cdef Py_ssize_t i, k, d, lab
-    cdef double v, acc, ck, dk, wi, dsq
-    cdef const floating *xi
-    cdef floating *dotk
-    cdef double *sk
-    for i in range(n):
-        acc = 0.0
-        for d in range(D):
-            v = <double> X[i * D + d] - shift[d]
-            XC[i * D + d] = <floating> v
-            acc = acc + v * v
-        xnorm[i] = acc
+    cdef Py_ssize_t i
+    if floating is float:
+        fastgmm_km_centre_f(X, n, D, shift, XC, xnorm)
+    else:
+        fastgmm_km_centre_d(X, n, D, shift, XC, xnorm)
     _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
-    for i in range(n):
-        best[i] = cnorm[0] - 2.0 * DOT[i]
-        blab[i] = 0
-    for k in range(1, K):
-        ck = cnorm[k]
-        dotk = DOT + k * n
+    if floating is float:
+        fastgmm_km_argmin_f(n, K, cnorm, DOT, best, blab)
+    else:
+        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab)
+    if floating is float:
+        fastgmm_km_accumulate_f(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
+    else:
+        fastgmm_km_accumulate_d(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
+    if labels != NULL:
         for i in range(n):
-            dk = ck - 2.0 * dotk[i]
-            if dk < best[i]:
-                best[i] = dk
-                blab[i] = k
-    for i in range(n):
-        lab = blab[i]
-        if labels != NULL:
-            labels[i] = lab
-        wi = 1.0 if w == NULL else w[i]
-        if wi == 0.0:    # an absent row: it neither pulls a centre nor becomes one
-            continue
-        dsq = best[i] + xnorm[i]
-        if dsq < 0.0:
-            dsq = 0.0
-        counts[lab] += wi
-        inertia[0] += wi * dsq
-        sk = sums + lab * D
-        xi = X + i * D
-        # Recomputed from X rather than read from XC: in float32 the sums keep
-        # the float64 difference, not its rounding.
-        for d in range(D):
-            sk[d] += wi * (<double> xi[d] - shift[d])
-        if R > 0 and dsq > fd[0]:
-            _far_push(fd, fr, fl, R, dsq, r0 + i, lab)
+            labels[i] = blab[i]
+    if R > 0:
+        for i in range(n):
+            if best[i] > fd[0] and (w == NULL or w[i] != 0.0):
+                _far_push(fd, fr, fl, R, best[i], r0 + i, blab[i])
 
 
 def lloyd_pass(
