@@ -36,13 +36,21 @@ cdef extern from *:
     """
     #include <stdint.h>
     #include "_fastexp.h"
+    #if defined(__GNUC__)
+    #define FASTGMM_KM_PREFETCH(p) __builtin_prefetch((const void *) (p), 0, 3)
+    #else
+    #define FASTGMM_KM_PREFETCH(p) ((void) 0)
+    #endif
     #if defined(_MSC_VER) || defined(__cplusplus)
     #define FASTGMM_KM_RESTRICT __restrict
     #else
     #define FASTGMM_KM_RESTRICT restrict
     #endif
 
-    /* XC = X - shift row by row (in X's type), xnorm_i = |x_i - shift|^2 in double. */
+    /* XC = X - shift row by row (in X's type), xnorm_i = |x_i - shift|^2 in
+     * double, summed in 8 interleaved lanes combined in a fixed tree: the
+     * lanes vectorise (a single running sum is a chain of dependent adds per
+     * row) and the order of operations is still fixed. */
     #define FASTGMM_KM_CENTRE(NAME, T)                                           \
     FASTGMM_CLONES                                                               \
     static void NAME(const T *FASTGMM_KM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,   \
@@ -50,32 +58,54 @@ cdef extern from *:
                      T *FASTGMM_KM_RESTRICT XC, double *FASTGMM_KM_RESTRICT xnorm) \
     {                                                                            \
         for (ptrdiff_t i = 0; i < n; i++) {                                      \
-            double acc = 0.0;                                                    \
-            for (ptrdiff_t d = 0; d < D; d++) {                                  \
-                double v = (double) X[i * D + d] - shift[d];                     \
-                XC[i * D + d] = (T) v;                                           \
-                acc += v * v;                                                    \
+            double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};            \
+            const T *x = X + i * D;                                              \
+            T *xc = XC + i * D;                                                  \
+            ptrdiff_t d0 = 0;                                                    \
+            for (; d0 + 8 <= D; d0 += 8) {                                       \
+                for (int l = 0; l < 8; l++) {                                    \
+                    double v = (double) x[d0 + l] - shift[d0 + l];               \
+                    xc[d0 + l] = (T) v;                                          \
+                    acc[l] += v * v;                                             \
+                }                                                                \
             }                                                                    \
-            xnorm[i] = acc;                                                      \
+            for (int l = 0; d0 + l < D; l++) {                                   \
+                double v = (double) x[d0 + l] - shift[d0 + l];                   \
+                xc[d0 + l] = (T) v;                                              \
+                acc[l] += v * v;                                                 \
+            }                                                                    \
+            xnorm[i] = ((acc[0] + acc[4]) + (acc[2] + acc[6]))                   \
+                     + ((acc[1] + acc[5]) + (acc[3] + acc[7]));                  \
         }                                                                        \
     }
 
-    /* best_i = min_k (cnorm_k - 2 DOT[k n + i]) and its first minimiser lab_i.
+    /* best_i = min_k (cnorm_k + DOT[k n + i]) and its first minimiser lab_i.
      * Rows go in blocks of FASTGMM_KM_BLOCK whose running minima stay in
      * registers while k runs, so DOT is the only array read per (i, k). */
-    #define FASTGMM_KM_BLOCK 16
-    #define FASTGMM_KM_ARGMIN(NAME, T)                                           \
+    #define FASTGMM_KM_BLOCK 8
+    #define FASTGMM_KM_ARGMIN(NAME, T, TX)                                           \
     FASTGMM_CLONES                                                               \
     static void NAME(ptrdiff_t n, ptrdiff_t K, const double *FASTGMM_KM_RESTRICT cnorm, \
                      const T *FASTGMM_KM_RESTRICT DOT,                           \
-                     double *FASTGMM_KM_RESTRICT best, int64_t *FASTGMM_KM_RESTRICT lab) \
+                     double *FASTGMM_KM_RESTRICT best, int64_t *FASTGMM_KM_RESTRICT lab, \
+                     const TX *next, ptrdiff_t n_next, ptrdiff_t D)              \
     {                                                                            \
         ptrdiff_t i0 = 0;                                                        \
         for (; i0 + FASTGMM_KM_BLOCK <= n; i0 += FASTGMM_KM_BLOCK) {             \
+            /* The next chunk's rows i0.. are asked for from memory here, a */   \
+            /* few lines per block: a single core only keeps a few misses   */   \
+            /* in flight, so reading X in bursts (at the start of each      */   \
+            /* chunk) leaves it waiting on memory while its compute waits.  */   \
+            if (i0 < n_next) {                                                   \
+                const char *p = (const char *) (next + i0 * D);                  \
+                const char *q = (const char *) (next + ((i0 + FASTGMM_KM_BLOCK < n_next ? i0 + FASTGMM_KM_BLOCK : n_next) * D)); \
+                for (; p < q; p += 64)                                           \
+                    FASTGMM_KM_PREFETCH(p);                                      \
+            }                                                                    \
             double b[FASTGMM_KM_BLOCK];                                          \
             int64_t l[FASTGMM_KM_BLOCK];                                         \
             for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                         \
-                b[j] = cnorm[0] - 2.0 * (double) DOT[i0 + j];                    \
+                b[j] = cnorm[0] + (double) DOT[i0 + j];                          \
                 l[j] = 0;                                                        \
             }                                                                    \
             for (ptrdiff_t k = 1; k < K; k++) {                                  \
@@ -86,7 +116,7 @@ cdef extern from *:
                 /* form); b[j] read once for both selects.                   */  \
                 _Pragma("GCC unroll 1")                                          \
                 for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                     \
-                    double v = ck - 2.0 * (double) dk[j];                        \
+                    double v = ck + (double) dk[j];                              \
                     double bj = b[j];                                            \
                     l[j] = v < bj ? kk : l[j];                                   \
                     b[j] = v < bj ? v : bj;                                      \
@@ -98,10 +128,10 @@ cdef extern from *:
             }                                                                    \
         }                                                                        \
         for (ptrdiff_t i = i0; i < n; i++) {                                     \
-            double bi = cnorm[0] - 2.0 * (double) DOT[i];                        \
+            double bi = cnorm[0] + (double) DOT[i];                              \
             int64_t li = 0;                                                      \
             for (ptrdiff_t k = 1; k < K; k++) {                                  \
-                double v = cnorm[k] - 2.0 * (double) DOT[k * n + i];             \
+                double v = cnorm[k] + (double) DOT[k * n + i];                   \
                 if (v < bi) { bi = v; li = k; }                                  \
             }                                                                    \
             best[i] = bi;                                                        \
@@ -143,8 +173,8 @@ cdef extern from *:
 
     FASTGMM_KM_CENTRE(fastgmm_km_centre_d, double)
     FASTGMM_KM_CENTRE(fastgmm_km_centre_f, float)
-    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_d, double)
-    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_f, float)
+    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_d, double, double)
+    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_f, float, float)
     FASTGMM_KM_ACCUMULATE(fastgmm_km_accumulate_d, double)
     FASTGMM_KM_ACCUMULATE(fastgmm_km_accumulate_f, float)
     """
@@ -153,9 +183,11 @@ cdef extern from *:
     void fastgmm_km_centre_f(const float *X, Py_ssize_t n, Py_ssize_t D, const double *shift,
                              float *XC, double *xnorm) noexcept nogil
     void fastgmm_km_argmin_d(Py_ssize_t n, Py_ssize_t K, const double *cnorm, const double *DOT,
-                             double *best, int64_t *lab) noexcept nogil
+                             double *best, int64_t *lab, const double *next, Py_ssize_t n_next,
+                             Py_ssize_t D) noexcept nogil
     void fastgmm_km_argmin_f(Py_ssize_t n, Py_ssize_t K, const double *cnorm, const float *DOT,
-                             double *best, int64_t *lab) noexcept nogil
+                             double *best, int64_t *lab, const float *next, Py_ssize_t n_next,
+                             Py_ssize_t D) noexcept nogil
     void fastgmm_km_accumulate_d(const double *X, const double *w, Py_ssize_t n, Py_ssize_t D,
                                  const double *shift, const int64_t *lab, const double *xnorm,
                                  double *best, double *sums, double *counts, double *inertia) noexcept nogil
@@ -231,11 +263,12 @@ cdef void _lloyd_chunk(
     const double *w,        # IN  (n,) their weights, or NULL (all 1)
     Py_ssize_t r0,          # IN  index of the chunk's first row in X
     Py_ssize_t n, Py_ssize_t D, Py_ssize_t K, Py_ssize_t R,
+    Py_ssize_t n_next,      # IN  rows of the slot's next chunk (prefetched), 0 for none
     const double *shift,    # IN  (D,)
-    const floating *CT,     # IN  (D, K) row-major: CT[d * K + k] = c_kd - s_d
+    const floating *CT,     # IN  (D, K) row-major: CT[d * K + k] = -2 (c_kd - s_d)
     const double *cnorm,    # IN  (K,) ||c_k - s||^2 of the rounded CT
     floating *XC,           # scratch (n, D): x - s
-    floating *DOT,          # scratch (K, n): DOT[k * n + i] = (x_i - s).(c_k - s)
+    floating *DOT,          # scratch (K, n): DOT[k * n + i] = -2 (x_i - s).(c_k - s)
     double *xnorm,          # scratch (n,)
     double *best,           # scratch (n,)
     int64_t *blab,          # scratch (n,)
@@ -252,9 +285,9 @@ cdef void _lloyd_chunk(
         fastgmm_km_centre_d(X, n, D, shift, XC, xnorm)
     _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
     if floating is float:
-        fastgmm_km_argmin_f(n, K, cnorm, DOT, best, blab)
+        fastgmm_km_argmin_f(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
     else:
-        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab)
+        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
     if floating is float:
         fastgmm_km_accumulate_f(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
     else:
@@ -329,9 +362,11 @@ def lloyd_pass(
     for k in range(K):
         acc = 0.0
         for d in range(D):
-            CT[d * K + k] = <floating> (centres[k, d] - shift[d])
-            v = <double> CT[d * K + k]
+            v = <double> <floating> (centres[k, d] - shift[d])
             acc = acc + v * v
+            # -2 folded into the GEMM's operand: exact (a power of two), and
+            # the argmin is then one add per row and centre.
+            CT[d * K + k] = <floating> (-2.0 * v)
         cnorm[k] = acc
 
     cdef const floating *Xp = &X[0, 0]
@@ -382,6 +417,7 @@ def lloyd_pass(
                     n = _min(chunk_rows, r_end - r0)
                     _lloyd_chunk(
                         Xp + r0 * D, (wp + r0) if weighted else NULL, r0, n, D, K, R,
+                        _min(chunk_rows, r_end - r0 - n),
                         shp, CT, cnorm, XC, DOT, xnorm, best, blab,
                         sp + s * K * D, cntp + s * K, inp + s,
                         (fdp + s * R) if R > 0 else NULL,
