@@ -316,3 +316,15 @@ def test_kmeans_memory_is_bounded():
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak < 1_000_000, peak   # an N-vector alone would be 3.2 MB
+
+
+def test_rows_centred_or_not_give_the_same_passes(seed):
+    # Near the origin float64 rows go to the GEMM as they are; 1e5 away (far
+    # beyond 1e3 times the centres' spread) they are centred first.
+    rng = np.random.default_rng(seed)
+    X = _blobs(rng, 4000, 3, 4, scale=0.5)
+    start = X[:4].copy()
+    near = _passes(X, start, 4)
+    far = _passes(X + 1e5, start + 1e5, 4) - 1e5
+    np.testing.assert_allclose(far, near, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(near, reference_lloyd(X, start, 4), rtol=1e-10, atol=1e-12)

@@ -6,7 +6,11 @@ one GEMM, where ``s`` is a shift the caller chooses (the mean of the current
 centres): subtracting it before the GEMM keeps the cancellation of that
 formula at the scale of the data's spread, not of its distance from the
 origin (data at 1e6 with unit spread would otherwise lose every digit in
-float32 and most of them in float64). Every row is assigned and added to its
+float32 and most of them in float64). In float64, when the shift is within
+1e3 times the centres' spread, rows go to the GEMM unshifted (only the
+centres are, and -2 s.(c - s) moves into each centre's constant): the error
+is then below ~1e3 eps of the spread's square, and the pass saves a sweep
+over each chunk. Every row is assigned and added to its
 slot's per-centre sums on the fly: the kernel keeps no per-row state, and
 writes labels only when asked for them.
 
@@ -141,7 +145,9 @@ cdef extern from *:
 
     /* Adds row i (weight w_i, 1 if w is NULL; rows of weight 0 are skipped) to
      * its centre's sums of (x - shift) and weight and to the inertia, and
-     * turns best_i into its squared distance (never negative). */
+     * turns best_i into its squared distance (never negative). xnorm NULL:
+     * |x_i - shift|^2 is computed here, in the same lanes and order as
+     * FASTGMM_KM_CENTRE. */
     #define FASTGMM_KM_ACCUMULATE(NAME, T)                                       \
     FASTGMM_CLONES                                                               \
     static void NAME(const T *FASTGMM_KM_RESTRICT X, const double *FASTGMM_KM_RESTRICT w, \
@@ -154,19 +160,40 @@ cdef extern from *:
     {                                                                            \
         double in = *inertia;                                                    \
         for (ptrdiff_t i = 0; i < n; i++) {                                      \
-            double dsq = best[i] + xnorm[i];                                     \
-            dsq = dsq < 0.0 ? 0.0 : dsq;                                         \
-            best[i] = dsq;                                                       \
             double wi = w == NULL ? 1.0 : w[i];                                  \
             if (wi == 0.0)                                                       \
                 continue;                                                        \
             int64_t k = lab[i];                                                  \
+            double *sk = sums + k * D;                                           \
+            const T *x = X + i * D;                                              \
+            double xn;                                                           \
+            if (xnorm != NULL) {                                                 \
+                xn = xnorm[i];                                                   \
+                for (ptrdiff_t d = 0; d < D; d++)                                \
+                    sk[d] += wi * ((double) x[d] - shift[d]);                    \
+            } else {                                                             \
+                double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};        \
+                ptrdiff_t d0 = 0;                                                \
+                for (; d0 + 8 <= D; d0 += 8) {                                   \
+                    for (int l = 0; l < 8; l++) {                                \
+                        double v = (double) x[d0 + l] - shift[d0 + l];           \
+                        sk[d0 + l] += wi * v;                                    \
+                        acc[l] += v * v;                                         \
+                    }                                                            \
+                }                                                                \
+                for (int l = 0; d0 + l < D; l++) {                               \
+                    double v = (double) x[d0 + l] - shift[d0 + l];               \
+                    sk[d0 + l] += wi * v;                                        \
+                    acc[l] += v * v;                                             \
+                }                                                                \
+                xn = ((acc[0] + acc[4]) + (acc[2] + acc[6]))                     \
+                   + ((acc[1] + acc[5]) + (acc[3] + acc[7]));                    \
+            }                                                                    \
+            double dsq = best[i] + xn;                                           \
+            dsq = dsq < 0.0 ? 0.0 : dsq;                                         \
+            best[i] = dsq;                                                       \
             counts[k] += wi;                                                     \
             in += wi * dsq;                                                      \
-            double *sk = sums + k * D;                                           \
-            const T *xi = X + i * D;                                             \
-            for (ptrdiff_t d = 0; d < D; d++)                                    \
-                sk[d] += wi * ((double) xi[d] - shift[d]);                       \
         }                                                                        \
         *inertia = in;                                                           \
     }
@@ -266,7 +293,8 @@ cdef void _lloyd_chunk(
     Py_ssize_t n_next,      # IN  rows of the slot's next chunk (prefetched), 0 for none
     const double *shift,    # IN  (D,)
     const floating *CT,     # IN  (D, K) row-major: CT[d * K + k] = -2 (c_kd - s_d)
-    const double *cnorm,    # IN  (K,) ||c_k - s||^2 of the rounded CT
+    const double *cnorm,    # IN  (K,) ||c_k - s||^2 of the rounded CT, + 2 s.(c_k - s) if not centre_rows
+    bint centre_rows,       # IN  subtract s from the rows before the GEMM (always for float32)
     floating *XC,           # scratch (n, D): x - s
     floating *DOT,          # scratch (K, n): DOT[k * n + i] = -2 (x_i - s).(c_k - s)
     double *xnorm,          # scratch (n,)
@@ -281,17 +309,18 @@ cdef void _lloyd_chunk(
     cdef Py_ssize_t i
     if floating is float:
         fastgmm_km_centre_f(X, n, D, shift, XC, xnorm)
-    else:
-        fastgmm_km_centre_d(X, n, D, shift, XC, xnorm)
-    _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
-    if floating is float:
+        _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
         fastgmm_km_argmin_f(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
-    else:
-        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
-    if floating is float:
         fastgmm_km_accumulate_f(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
-    else:
+    elif centre_rows:
+        fastgmm_km_centre_d(X, n, D, shift, XC, xnorm)
+        _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
+        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
         fastgmm_km_accumulate_d(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
+    else:
+        _gemm_f_w(<int> n, <int> D, <int> K, X, CT, DOT)
+        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
+        fastgmm_km_accumulate_d(X, w, n, D, shift, blab, NULL, best, sums, counts, inertia)
     if labels != NULL:
         for i in range(n):
             labels[i] = blab[i]
@@ -353,21 +382,39 @@ def lloyd_pass(
     # norms from the rounded values (what the GEMM sees).
     cdef floating *CT = <floating *> malloc(K * D * sizeof(floating))
     cdef double *cnorm = <double *> malloc(K * sizeof(double))
-    if CT == NULL or cnorm == NULL:
+    cdef double *ranks_bias = <double *> malloc(K * sizeof(double))
+    if CT == NULL or cnorm == NULL or ranks_bias == NULL:
         free(CT)
         free(cnorm)
+        free(ranks_bias)
         return -1
     cdef Py_ssize_t s, r0, r_end, n, k, d
-    cdef double acc, v
+    cdef double acc, acc_s, v, shift_sq = 0.0, spread_sq = 0.0
     for k in range(K):
         acc = 0.0
+        acc_s = 0.0
         for d in range(D):
             v = <double> <floating> (centres[k, d] - shift[d])
             acc = acc + v * v
+            acc_s = acc_s + shift[d] * v
             # -2 folded into the GEMM's operand: exact (a power of two), and
             # the argmin is then one add per row and centre.
             CT[d * K + k] = <floating> (-2.0 * v)
         cnorm[k] = acc
+        spread_sq = max(spread_sq, acc)
+        if k == 0:
+            for d in range(D):
+                shift_sq = shift_sq + shift[d] * shift[d]
+        ranks_bias[k] = acc + 2.0 * acc_s
+    # Rows need not be centred when the shift is small against the centres'
+    # spread: -2 x.(c - s) then carries an error of about eps |x| |c - s|,
+    # under 1e3 eps of the spread's square, and the pass skips one sweep over
+    # each chunk (~25 % of its time). Far from the origin (|s| > 1e3 times the
+    # spread), and always in float32, rows are centred first.
+    cdef bint centre_rows = floating is float or not (shift_sq <= 1e6 * spread_sq)
+    if not centre_rows:
+        for k in range(K):
+            cnorm[k] = ranks_bias[k]
 
     cdef const floating *Xp = &X[0, 0]
     cdef const double *wp = NULL
@@ -418,7 +465,7 @@ def lloyd_pass(
                     _lloyd_chunk(
                         Xp + r0 * D, (wp + r0) if weighted else NULL, r0, n, D, K, R,
                         _min(chunk_rows, r_end - r0 - n),
-                        shp, CT, cnorm, XC, DOT, xnorm, best, blab,
+                        shp, CT, cnorm, centre_rows, XC, DOT, xnorm, best, blab,
                         sp + s * K * D, cntp + s * K, inp + s,
                         (fdp + s * R) if R > 0 else NULL,
                         (frp + s * R) if R > 0 else NULL,
@@ -433,6 +480,7 @@ def lloyd_pass(
         free(blab)
     free(CT)
     free(cnorm)
+    free(ranks_bias)
     return -1 if status[0] else 0
 
 
