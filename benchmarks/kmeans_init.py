@@ -161,7 +161,7 @@ def run_dataset(name, X, K, threads, repeats, seed, em):
         # the loose stopping rule costs EM.
         tight, info = kd._kmeans_with_info(X, K, np.random.RandomState(seed), t, full_tol=0.0, full_max_iter=300)
         starts = (("fastgmm centres", rows[t]["centres"]), ("sklearn centres", rows[t]["sk_centres"]),
-                  (f"fastgmm centres, Lloyd to convergence ({info['n_iter']} full passes)", tight))
+                  (f"fastgmm centres, full passes with tol=0 ({info['n_iter']} passes, cap 300)", tight))
         for label, c in starts:
             w, m, p = partition_init(X, c, K, t)
             gm = fastgmm.GaussianMixture(K, covariance_type="full", weights_init=w, means_init=m,

@@ -117,12 +117,14 @@ cdef extern from *:
                 const int64_t kk = (int64_t) k;                                  \
                 const T *dk = DOT + k * n + i0;                                  \
                 /* A loop, not straight code (gcc does not vectorise that    */  \
-                /* form); b[j] read once for both selects.                   */  \
+                /* form); the label by a bit mask, not a select, which gcc   */  \
+                /* turns into a masked store and a mispredicted branch.      */  \
                 _Pragma("GCC unroll 1")                                          \
                 for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                     \
                     double v = ck + (double) dk[j];                              \
                     double bj = b[j];                                            \
-                    l[j] = v < bj ? kk : l[j];                                   \
+                    int64_t m = -(int64_t) (v < bj);                             \
+                    l[j] = (l[j] & ~m) | (kk & m);                               \
                     b[j] = v < bj ? v : bj;                                      \
                 }                                                                \
             }                                                                    \
