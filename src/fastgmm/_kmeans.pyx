@@ -1,17 +1,228 @@
-"""k-means kernels (k-means++ seeding and Lloyd iterations) for initialisation.
+"""k-means kernels for initialisation: a Lloyd pass and k-means++ trials.
 
-fastgmm initialises like scikit-learn's GaussianMixture (k-means labels), but
-without needing scikit-learn. Squared distances are computed directly,
-sum_d (x_d - c_d)^2, feature by feature over a transposed chunk, so they are
-never negative and need no ||x||^2 - 2 x.c + ||c||^2 cancellation. Sums go to
-per-slot partials (fixed row ranges) that the caller adds in slot order: the
-result does not depend on the thread count.
+``lloyd_pass`` is the hot kernel of the default init. Per chunk of rows it
+forms squared distances as ||x - s||^2 - 2 (x - s).(c - s) + ||c - s||^2 with
+one GEMM, where ``s`` is a shift the caller chooses (the mean of the current
+centres): subtracting it before the GEMM keeps the cancellation of that
+formula at the scale of the data's spread, not of its distance from the
+origin (data at 1e6 with unit spread would otherwise lose every digit in
+float32 and most of them in float64). In float64, when the shift is within
+1e3 times the centres' spread, rows go to the GEMM unshifted (only the
+centres are, and -2 s.(c - s) moves into each centre's constant): the error
+is then below ~1e3 eps of the spread's square, and the pass saves a sweep
+over each chunk. Every row is assigned and added to its
+slot's per-centre sums on the fly: the kernel keeps no per-row state, and
+writes labels only when asked for them.
+
+``candidate_potentials`` (k-means++ trials) computes distances directly,
+sum_d (x_d - c_d)^2, so they are never negative and have no cancellation; it
+runs on the small seeding sample in the default init and on all of X only for
+``init_params="k-means++"``.
+
+Sums go to per-slot partials (fixed row ranges) that the caller adds in slot
+order: no result depends on the thread count.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.stdint cimport int64_t
+
+from ._blas cimport _gemm_f_w
+
+
+# The two element-wise loops of a Lloyd chunk, in C: with restrict pointers
+# gcc vectorises them (the argmin update only once it is branch-free), and
+# FASTGMM_CLONES (see _fastexp.h) compiles them for AVX-512 and AVX2 too. The
+# build uses -ffp-contract=off and neither loop reassociates, so every version
+# gives bitwise identical results.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include "_fastexp.h"
+    #if defined(__GNUC__)
+    #define FASTGMM_KM_PREFETCH(p) __builtin_prefetch((const void *) (p), 0, 3)
+    #else
+    #define FASTGMM_KM_PREFETCH(p) ((void) 0)
+    #endif
+    #if defined(_MSC_VER) || defined(__cplusplus)
+    #define FASTGMM_KM_RESTRICT __restrict
+    #else
+    #define FASTGMM_KM_RESTRICT restrict
+    #endif
+
+    /* XC = X - shift row by row (in X's type), xnorm_i = |x_i - shift|^2 in
+     * double, summed in 8 interleaved lanes combined in a fixed tree: the
+     * lanes vectorise (a single running sum is a chain of dependent adds per
+     * row) and the order of operations is still fixed. */
+    #define FASTGMM_KM_CENTRE(NAME, T)                                           \
+    FASTGMM_CLONES                                                               \
+    static void NAME(const T *FASTGMM_KM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,   \
+                     const double *FASTGMM_KM_RESTRICT shift,                    \
+                     T *FASTGMM_KM_RESTRICT XC, double *FASTGMM_KM_RESTRICT xnorm) \
+    {                                                                            \
+        for (ptrdiff_t i = 0; i < n; i++) {                                      \
+            double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};            \
+            const T *x = X + i * D;                                              \
+            T *xc = XC + i * D;                                                  \
+            ptrdiff_t d0 = 0;                                                    \
+            for (; d0 + 8 <= D; d0 += 8) {                                       \
+                for (int l = 0; l < 8; l++) {                                    \
+                    double v = (double) x[d0 + l] - shift[d0 + l];               \
+                    xc[d0 + l] = (T) v;                                          \
+                    acc[l] += v * v;                                             \
+                }                                                                \
+            }                                                                    \
+            for (int l = 0; d0 + l < D; l++) {                                   \
+                double v = (double) x[d0 + l] - shift[d0 + l];                   \
+                xc[d0 + l] = (T) v;                                              \
+                acc[l] += v * v;                                                 \
+            }                                                                    \
+            xnorm[i] = ((acc[0] + acc[4]) + (acc[2] + acc[6]))                   \
+                     + ((acc[1] + acc[5]) + (acc[3] + acc[7]));                  \
+        }                                                                        \
+    }
+
+    /* best_i = min_k (cnorm_k + DOT[k n + i]) and its first minimiser lab_i.
+     * Rows go in blocks of FASTGMM_KM_BLOCK whose running minima stay in
+     * registers while k runs, so DOT is the only array read per (i, k). */
+    #define FASTGMM_KM_BLOCK 8
+    #define FASTGMM_KM_ARGMIN(NAME, T, TX)                                           \
+    FASTGMM_CLONES                                                               \
+    static void NAME(ptrdiff_t n, ptrdiff_t K, const double *FASTGMM_KM_RESTRICT cnorm, \
+                     const T *FASTGMM_KM_RESTRICT DOT,                           \
+                     double *FASTGMM_KM_RESTRICT best, int64_t *FASTGMM_KM_RESTRICT lab, \
+                     const TX *next, ptrdiff_t n_next, ptrdiff_t D)              \
+    {                                                                            \
+        ptrdiff_t i0 = 0;                                                        \
+        for (; i0 + FASTGMM_KM_BLOCK <= n; i0 += FASTGMM_KM_BLOCK) {             \
+            /* The next chunk's rows i0.. are asked for from memory here, a */   \
+            /* few lines per block: a single core only keeps a few misses   */   \
+            /* in flight, so reading X in bursts (at the start of each      */   \
+            /* chunk) leaves it waiting on memory while its compute waits.  */   \
+            if (i0 < n_next) {                                                   \
+                const char *p = (const char *) (next + i0 * D);                  \
+                const char *q = (const char *) (next + ((i0 + FASTGMM_KM_BLOCK < n_next ? i0 + FASTGMM_KM_BLOCK : n_next) * D)); \
+                for (; p < q; p += 64)                                           \
+                    FASTGMM_KM_PREFETCH(p);                                      \
+            }                                                                    \
+            double b[FASTGMM_KM_BLOCK];                                          \
+            int64_t l[FASTGMM_KM_BLOCK];                                         \
+            for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                         \
+                b[j] = cnorm[0] + (double) DOT[i0 + j];                          \
+                l[j] = 0;                                                        \
+            }                                                                    \
+            for (ptrdiff_t k = 1; k < K; k++) {                                  \
+                const double ck = cnorm[k];                                      \
+                const int64_t kk = (int64_t) k;                                  \
+                const T *dk = DOT + k * n + i0;                                  \
+                /* A loop, not straight code (gcc does not vectorise that    */  \
+                /* form); the label by a bit mask, not a select, which gcc   */  \
+                /* turns into a masked store and a mispredicted branch.      */  \
+                _Pragma("GCC unroll 1")                                          \
+                for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                     \
+                    double v = ck + (double) dk[j];                              \
+                    double bj = b[j];                                            \
+                    int64_t m = -(int64_t) (v < bj);                             \
+                    l[j] = (l[j] & ~m) | (kk & m);                               \
+                    b[j] = v < bj ? v : bj;                                      \
+                }                                                                \
+            }                                                                    \
+            for (int j = 0; j < FASTGMM_KM_BLOCK; j++) {                         \
+                best[i0 + j] = b[j];                                             \
+                lab[i0 + j] = l[j];                                              \
+            }                                                                    \
+        }                                                                        \
+        for (ptrdiff_t i = i0; i < n; i++) {                                     \
+            double bi = cnorm[0] + (double) DOT[i];                              \
+            int64_t li = 0;                                                      \
+            for (ptrdiff_t k = 1; k < K; k++) {                                  \
+                double v = cnorm[k] + (double) DOT[k * n + i];                   \
+                if (v < bi) { bi = v; li = k; }                                  \
+            }                                                                    \
+            best[i] = bi;                                                        \
+            lab[i] = li;                                                         \
+        }                                                                        \
+    }
+
+    /* Adds row i (weight w_i, 1 if w is NULL; rows of weight 0 are skipped) to
+     * its centre's sums of (x - shift) and weight and to the inertia, and
+     * turns best_i into its squared distance (never negative). xnorm NULL:
+     * |x_i - shift|^2 is computed here, in the same lanes and order as
+     * FASTGMM_KM_CENTRE. */
+    #define FASTGMM_KM_ACCUMULATE(NAME, T)                                       \
+    FASTGMM_CLONES                                                               \
+    static void NAME(const T *FASTGMM_KM_RESTRICT X, const double *FASTGMM_KM_RESTRICT w, \
+                     ptrdiff_t n, ptrdiff_t D, const double *FASTGMM_KM_RESTRICT shift, \
+                     const int64_t *FASTGMM_KM_RESTRICT lab,                     \
+                     const double *FASTGMM_KM_RESTRICT xnorm,                    \
+                     double *FASTGMM_KM_RESTRICT best,                           \
+                     double *FASTGMM_KM_RESTRICT sums, double *FASTGMM_KM_RESTRICT counts, \
+                     double *FASTGMM_KM_RESTRICT inertia)                        \
+    {                                                                            \
+        double in = *inertia;                                                    \
+        for (ptrdiff_t i = 0; i < n; i++) {                                      \
+            double wi = w == NULL ? 1.0 : w[i];                                  \
+            if (wi == 0.0)                                                       \
+                continue;                                                        \
+            int64_t k = lab[i];                                                  \
+            double *sk = sums + k * D;                                           \
+            const T *x = X + i * D;                                              \
+            double xn;                                                           \
+            if (xnorm != NULL) {                                                 \
+                xn = xnorm[i];                                                   \
+                for (ptrdiff_t d = 0; d < D; d++)                                \
+                    sk[d] += wi * ((double) x[d] - shift[d]);                    \
+            } else {                                                             \
+                double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};        \
+                ptrdiff_t d0 = 0;                                                \
+                for (; d0 + 8 <= D; d0 += 8) {                                   \
+                    for (int l = 0; l < 8; l++) {                                \
+                        double v = (double) x[d0 + l] - shift[d0 + l];           \
+                        sk[d0 + l] += wi * v;                                    \
+                        acc[l] += v * v;                                         \
+                    }                                                            \
+                }                                                                \
+                for (int l = 0; d0 + l < D; l++) {                               \
+                    double v = (double) x[d0 + l] - shift[d0 + l];               \
+                    sk[d0 + l] += wi * v;                                        \
+                    acc[l] += v * v;                                             \
+                }                                                                \
+                xn = ((acc[0] + acc[4]) + (acc[2] + acc[6]))                     \
+                   + ((acc[1] + acc[5]) + (acc[3] + acc[7]));                    \
+            }                                                                    \
+            double dsq = best[i] + xn;                                           \
+            dsq = dsq < 0.0 ? 0.0 : dsq;                                         \
+            best[i] = dsq;                                                       \
+            counts[k] += wi;                                                     \
+            in += wi * dsq;                                                      \
+        }                                                                        \
+        *inertia = in;                                                           \
+    }
+
+    FASTGMM_KM_CENTRE(fastgmm_km_centre_d, double)
+    FASTGMM_KM_CENTRE(fastgmm_km_centre_f, float)
+    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_d, double, double)
+    FASTGMM_KM_ARGMIN(fastgmm_km_argmin_f, float, float)
+    FASTGMM_KM_ACCUMULATE(fastgmm_km_accumulate_d, double)
+    FASTGMM_KM_ACCUMULATE(fastgmm_km_accumulate_f, float)
+    """
+    void fastgmm_km_centre_d(const double *X, Py_ssize_t n, Py_ssize_t D, const double *shift,
+                             double *XC, double *xnorm) noexcept nogil
+    void fastgmm_km_centre_f(const float *X, Py_ssize_t n, Py_ssize_t D, const double *shift,
+                             float *XC, double *xnorm) noexcept nogil
+    void fastgmm_km_argmin_d(Py_ssize_t n, Py_ssize_t K, const double *cnorm, const double *DOT,
+                             double *best, int64_t *lab, const double *next, Py_ssize_t n_next,
+                             Py_ssize_t D) noexcept nogil
+    void fastgmm_km_argmin_f(Py_ssize_t n, Py_ssize_t K, const double *cnorm, const float *DOT,
+                             double *best, int64_t *lab, const float *next, Py_ssize_t n_next,
+                             Py_ssize_t D) noexcept nogil
+    void fastgmm_km_accumulate_d(const double *X, const double *w, Py_ssize_t n, Py_ssize_t D,
+                                 const double *shift, const int64_t *lab, const double *xnorm,
+                                 double *best, double *sums, double *counts, double *inertia) noexcept nogil
+    void fastgmm_km_accumulate_f(const float *X, const double *w, Py_ssize_t n, Py_ssize_t D,
+                                 const double *shift, const int64_t *lab, const double *xnorm,
+                                 double *best, double *sums, double *counts, double *inertia) noexcept nogil
 
 
 cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -53,110 +264,240 @@ cdef void _sq_dist(
             out[i] += z * z
 
 
-def lloyd_iteration(
-    const floating[:, ::1] X,       # IN  (n_samples, D)
-    const floating[:, ::1] centres, # IN  (K, D)
-    Py_ssize_t chunk_rows,          # IN
-    Py_ssize_t slot_rows,           # IN  multiple of chunk_rows
-    double[:, ::1] sums,            # OUT (n_slots, K * D), zero-filled
-    double[:, ::1] counts,          # OUT (n_slots, K), zero-filled
-    double[::1] inertia,            # OUT (n_slots,), zero-filled
-    int64_t[::1] labels,            # OUT (n_samples,) nearest centre
-    double[::1] min_dist,           # OUT (n_samples,) squared distance to it, or None
-    int n_threads,                  # IN
-):
-    """Assign every row to its nearest centre and add per-slot sums and counts.
+cdef inline void _far_push(
+    double *fd, int64_t *fr, int64_t *fl, Py_ssize_t R,   # IN/OUT min-heap of the slot's R farthest rows
+    double dist, int64_t row, int64_t lab,                # IN  a row whose dist exceeds the heap's root
+) noexcept nogil:
+    # Replace the root (the nearest of the R farthest so far) and sift down.
+    cdef Py_ssize_t j = 0, c
+    while True:
+        c = 2 * j + 1
+        if c >= R:
+            break
+        if c + 1 < R and fd[c + 1] < fd[c]:
+            c = c + 1
+        if fd[c] >= dist:
+            break
+        fd[j] = fd[c]
+        fr[j] = fr[c]
+        fl[j] = fl[c]
+        j = c
+    fd[j] = dist
+    fr[j] = row
+    fl[j] = lab
 
-    Returns -1 if scratch memory could not be allocated, else 0.
+
+cdef void _lloyd_chunk(
+    const floating *X,      # IN  (n, D) rows of the chunk
+    const double *w,        # IN  (n,) their weights, or NULL (all 1)
+    Py_ssize_t r0,          # IN  index of the chunk's first row in X
+    Py_ssize_t n, Py_ssize_t D, Py_ssize_t K, Py_ssize_t R,
+    Py_ssize_t n_next,      # IN  rows of the slot's next chunk (prefetched), 0 for none
+    const double *shift,    # IN  (D,)
+    const floating *CT,     # IN  (D, K) row-major: CT[d * K + k] = -2 (c_kd - s_d)
+    const double *cnorm,    # IN  (K,) ||c_k - s||^2 of the rounded CT, + 2 s.(c_k - s) if not centre_rows
+    bint centre_rows,       # IN  subtract s from the rows before the GEMM (always for float32)
+    floating *XC,           # scratch (n, D): x - s
+    floating *DOT,          # scratch (K, n): DOT[k * n + i] = -2 (x_i - s).(c_k - s)
+    double *xnorm,          # scratch (n,)
+    double *best,           # scratch (n,)
+    int64_t *blab,          # scratch (n,)
+    double *sums,           # IN/OUT (K, D) the slot's sum of w (x - s) per centre
+    double *counts,         # IN/OUT (K,)   the slot's sum of w per centre
+    double *inertia,        # IN/OUT (1,)
+    double *fd, int64_t *fr, int64_t *fl,   # IN/OUT (R,) the slot's heap of far rows
+    int64_t *labels,        # OUT (n,) or NULL
+) noexcept nogil:
+    cdef Py_ssize_t i
+    if floating is float:
+        fastgmm_km_centre_f(X, n, D, shift, XC, xnorm)
+        _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
+        fastgmm_km_argmin_f(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
+        fastgmm_km_accumulate_f(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
+    elif centre_rows:
+        fastgmm_km_centre_d(X, n, D, shift, XC, xnorm)
+        _gemm_f_w(<int> n, <int> D, <int> K, XC, CT, DOT)
+        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
+        fastgmm_km_accumulate_d(X, w, n, D, shift, blab, xnorm, best, sums, counts, inertia)
+    else:
+        _gemm_f_w(<int> n, <int> D, <int> K, X, CT, DOT)
+        fastgmm_km_argmin_d(n, K, cnorm, DOT, best, blab, X + n * D, n_next, D)
+        fastgmm_km_accumulate_d(X, w, n, D, shift, blab, NULL, best, sums, counts, inertia)
+    if labels != NULL:
+        for i in range(n):
+            labels[i] = blab[i]
+    if R > 0:
+        for i in range(n):
+            if best[i] > fd[0] and (w == NULL or w[i] != 0.0):
+                _far_push(fd, fr, fl, R, best[i], r0 + i, blab[i])
+
+
+def lloyd_pass(
+    const floating[:, ::1] X,           # IN  (n_samples, D)
+    const double[::1] sample_weight,    # IN  (n_samples,) non-negative, or None (all 1)
+    const double[:, ::1] centres,       # IN  (K, D)
+    const double[::1] shift,            # IN  (D,) subtracted from rows and centres before the GEMM
+    Py_ssize_t chunk_rows,              # IN
+    Py_ssize_t slot_rows,               # IN  multiple of chunk_rows
+    double[:, ::1] sums,                # OUT (n_slots, K * D), zero-filled: sum of w (x - shift) per centre
+    double[:, ::1] counts,              # OUT (n_slots, K), zero-filled: sum of w per centre
+    double[::1] inertia,                # OUT (n_slots,), zero-filled: sum of w |x - nearest centre|^2
+    double[:, ::1] far_dist,            # OUT (n_slots, R), filled with -1: squared distances of the
+                                        #     R rows of positive weight farthest from their centre
+    int64_t[:, ::1] far_row,            # OUT (n_slots, R): those rows (-1 where fewer than R)
+    int64_t[:, ::1] far_label,          # OUT (n_slots, R): their nearest centre
+    int64_t[::1] labels,                # OUT (n_samples,) nearest centre, or None
+    int n_threads,                      # IN
+):
+    """One Lloyd pass: assign every row to its nearest centre, add per-slot statistics.
+
+    Rows of zero weight get a label but add nothing (they are absent). The
+    far-row heaps of each slot are in heap order, not sorted. Returns -1 if
+    scratch memory could not be allocated, else 0.
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], K = centres.shape[0]
-    cdef Py_ssize_t n_slots = counts.shape[0]
-    if centres.shape[1] != D:
-        raise ValueError("centres must have n_features columns")
+    cdef Py_ssize_t n_slots = counts.shape[0], R = far_dist.shape[1]
+    if centres.shape[1] != D or shift.shape[0] != D:
+        raise ValueError("centres and shift must have n_features columns")
+    if K < 1:
+        raise ValueError("need at least one centre")
     if chunk_rows < 1 or slot_rows < chunk_rows or slot_rows % chunk_rows:
         raise ValueError("slot_rows must be a positive multiple of chunk_rows")
-    if n_slots != (N + slot_rows - 1) // slot_rows:
+    if n_slots != max(1, (N + slot_rows - 1) // slot_rows):
         raise ValueError("n_slots does not match the data and slot_rows")
     if (sums.shape[0] != n_slots or sums.shape[1] != K * D or counts.shape[1] != K
-            or inertia.shape[0] != n_slots or labels.shape[0] != N):
+            or inertia.shape[0] != n_slots or far_dist.shape[0] != n_slots
+            or far_row.shape[0] != n_slots or far_row.shape[1] != R
+            or far_label.shape[0] != n_slots or far_label.shape[1] != R):
         raise ValueError("output shapes do not match")
-    cdef bint want_dist = min_dist is not None
-    if want_dist and min_dist.shape[0] != N:
-        raise ValueError("min_dist must have n_samples entries")
+    cdef bint weighted = sample_weight is not None
+    if weighted and sample_weight.shape[0] != N:
+        raise ValueError("sample_weight must have n_samples entries")
+    cdef bint want_labels = labels is not None
+    if want_labels and labels.shape[0] != N:
+        raise ValueError("labels must have n_samples entries")
     if N == 0:
         return 0
     n_threads = <int> _min(max(n_threads, 1), n_slots)
 
+    # The shifted centres in X's dtype, transposed for the GEMM, and their
+    # norms from the rounded values (what the GEMM sees).
+    cdef floating *CT = <floating *> malloc(K * D * sizeof(floating))
+    cdef double *cnorm = <double *> malloc(K * sizeof(double))
+    cdef double *ranks_bias = <double *> malloc(K * sizeof(double))
+    if CT == NULL or cnorm == NULL or ranks_bias == NULL:
+        free(CT)
+        free(cnorm)
+        free(ranks_bias)
+        return -1
+    cdef Py_ssize_t s, r0, r_end, n, k, d
+    cdef double acc, acc_s, v, shift_sq = 0.0, spread_sq = 0.0
+    for k in range(K):
+        acc = 0.0
+        acc_s = 0.0
+        for d in range(D):
+            v = <double> <floating> (centres[k, d] - shift[d])
+            acc = acc + v * v
+            acc_s = acc_s + shift[d] * v
+            # -2 folded into the GEMM's operand: exact (a power of two), and
+            # the argmin is then one add per row and centre.
+            CT[d * K + k] = <floating> (-2.0 * v)
+        cnorm[k] = acc
+        spread_sq = max(spread_sq, acc)
+        if k == 0:
+            for d in range(D):
+                shift_sq = shift_sq + shift[d] * shift[d]
+        ranks_bias[k] = acc + 2.0 * acc_s
+    # Rows need not be centred when the shift is small against the centres'
+    # spread: -2 x.(c - s) then carries an error of about eps |x| |c - s|,
+    # under 1e3 eps of the spread's square, and the pass skips one sweep over
+    # each chunk (~25 % of its time). Far from the origin (|s| > 1e3 times the
+    # spread), and always in float32, rows are centred first.
+    cdef bint centre_rows = floating is float or not (shift_sq <= 1e6 * spread_sq)
+    if not centre_rows:
+        for k in range(K):
+            cnorm[k] = ranks_bias[k]
+
     cdef const floating *Xp = &X[0, 0]
-    cdef const floating *cp = &centres[0, 0]
+    cdef const double *wp = NULL
+    if weighted:
+        wp = &sample_weight[0]
+    cdef const double *shp = &shift[0]
     cdef double *sp = &sums[0, 0]
     cdef double *cntp = &counts[0, 0]
     cdef double *inp = &inertia[0]
-    cdef int64_t *lbp = &labels[0]
-    cdef double *mdp = NULL
-    if want_dist:
-        mdp = &min_dist[0]
+    cdef double *fdp = NULL
+    cdef int64_t *frp = NULL
+    cdef int64_t *flp = NULL
+    if R > 0:
+        fdp = &far_dist[0, 0]
+        frp = &far_row[0, 0]
+        flp = &far_label[0, 0]
+    cdef int64_t *lbp = NULL
+    if want_labels:
+        lbp = &labels[0]
     cdef int status[1]
     status[0] = 0
-    cdef Py_ssize_t s, r0, r_end, n, i, k, d, lab
-    cdef floating *XT
-    cdef double *dist
+    cdef floating *XC
+    cdef floating *DOT
+    cdef double *xnorm
     cdef double *best
     cdef int64_t *blab
     cdef bint ok
 
     with nogil, parallel(num_threads=n_threads):
-        XT = <floating *> malloc(chunk_rows * D * sizeof(floating))
-        dist = <double *> malloc(chunk_rows * sizeof(double))
+        XC = <floating *> malloc(chunk_rows * D * sizeof(floating))
+        DOT = <floating *> malloc(chunk_rows * K * sizeof(floating))
+        xnorm = <double *> malloc(chunk_rows * sizeof(double))
         best = <double *> malloc(chunk_rows * sizeof(double))
         blab = <int64_t *> malloc(chunk_rows * sizeof(int64_t))
-        ok = XT != NULL and dist != NULL and best != NULL and blab != NULL
+        ok = XC != NULL and DOT != NULL and xnorm != NULL and best != NULL and blab != NULL
         if not ok:
             status[0] = 1
         for s in prange(n_slots, schedule='dynamic'):
             if ok:
+                for k in range(R):
+                    fdp[s * R + k] = -1.0
+                    frp[s * R + k] = -1
+                    flp[s * R + k] = -1
                 r0 = s * slot_rows
                 r_end = _min(N, r0 + slot_rows)
                 while r0 < r_end:
                     n = _min(chunk_rows, r_end - r0)
-                    _load_transposed(Xp + r0 * D, n, D, XT)
-                    _sq_dist(XT, n, D, cp, best)
-                    for i in range(n):
-                        blab[i] = 0
-                    for k in range(1, K):
-                        _sq_dist(XT, n, D, cp + k * D, dist)
-                        for i in range(n):
-                            if dist[i] < best[i]:
-                                best[i] = dist[i]
-                                blab[i] = k
-                    for i in range(n):
-                        lab = blab[i]
-                        lbp[r0 + i] = lab
-                        cntp[s * K + lab] += 1
-                        inp[s] += best[i]
-                        for d in range(D):
-                            sp[s * K * D + lab * D + d] += Xp[(r0 + i) * D + d]
-                        if want_dist:
-                            mdp[r0 + i] = best[i]
+                    _lloyd_chunk(
+                        Xp + r0 * D, (wp + r0) if weighted else NULL, r0, n, D, K, R,
+                        _min(chunk_rows, r_end - r0 - n),
+                        shp, CT, cnorm, centre_rows, XC, DOT, xnorm, best, blab,
+                        sp + s * K * D, cntp + s * K, inp + s,
+                        (fdp + s * R) if R > 0 else NULL,
+                        (frp + s * R) if R > 0 else NULL,
+                        (flp + s * R) if R > 0 else NULL,
+                        (lbp + r0) if want_labels else NULL,
+                    )
                     r0 = r0 + n
-        free(XT)
-        free(dist)
+        free(XC)
+        free(DOT)
+        free(xnorm)
         free(best)
         free(blab)
+    free(CT)
+    free(cnorm)
+    free(ranks_bias)
     return -1 if status[0] else 0
 
 
 def candidate_potentials(
     const floating[:, ::1] X,           # IN  (n_samples, D)
+    const double[::1] sample_weight,    # IN  (n_samples,) or None (all 1)
     const floating[:, ::1] candidates,  # IN  (T, D)
     const double[::1] closest,          # IN  (n_samples,) current squared distance to the nearest centre
     Py_ssize_t chunk_rows,              # IN
     Py_ssize_t slot_rows,               # IN
-    double[:, ::1] potentials,          # OUT (n_slots, T), zero-filled: sum_i min(closest_i, |x_i - cand_t|^2)
+    double[:, ::1] potentials,          # OUT (n_slots, T), zero-filled: sum_i w_i min(closest_i, |x_i - cand_t|^2)
     double[:, ::1] new_closest,         # OUT (T, n_samples) or None: min(closest, dist to candidate t)
     int n_threads,                      # IN
 ):
-    """k-means++ trial: the potential each candidate centre would leave.
+    """k-means++ trial: the (weighted) potential each candidate centre would leave.
 
     With ``new_closest`` given (one candidate row per output row) the updated
     nearest-centre distances are written too. Returns -1 on allocation
@@ -173,6 +514,9 @@ def candidate_potentials(
     cdef bint want_new = new_closest is not None
     if want_new and (new_closest.shape[0] != T or new_closest.shape[1] != N):
         raise ValueError("new_closest must have shape (n_candidates, n_samples)")
+    cdef bint weighted = sample_weight is not None
+    if weighted and sample_weight.shape[0] != N:
+        raise ValueError("sample_weight must have n_samples entries")
     if N == 0:
         return 0
     n_threads = <int> _min(max(n_threads, 1), n_slots)
@@ -180,6 +524,9 @@ def candidate_potentials(
     cdef const floating *Xp = &X[0, 0]
     cdef const floating *cp = &candidates[0, 0]
     cdef const double *clp = &closest[0]
+    cdef const double *wp = NULL
+    if weighted:
+        wp = &sample_weight[0]
     cdef double *pp = &potentials[0, 0]
     cdef double *ncp = NULL
     if want_new:
@@ -210,7 +557,10 @@ def candidate_potentials(
                         acc = 0.0
                         for i in range(n):
                             v = dist[i] if dist[i] < clp[r0 + i] else clp[r0 + i]
-                            acc = acc + v
+                            if weighted:
+                                acc = acc + wp[r0 + i] * v
+                            else:
+                                acc = acc + v
                             if want_new:
                                 ncp[t * N + r0 + i] = v
                         pp[s * T + t] += acc

@@ -1,142 +1,374 @@
 """k-means for initialisation, on the compiled chunked kernels (no scikit-learn).
 
-Greedy k-means++ seeding (2 + log K candidates per step, as scikit-learn does)
-followed by Lloyd iterations. Memory beyond X: a few N-vectors (labels and
-squared distances), never N x K or N x D.
+``kmeans`` (the default init, ``init_params="kmeans"``) is built to give EM a
+good start in a bounded amount of memory, independent of N:
+
+1. Seeding sample. ``n_draws = min(max(64 K, 4096), max(8 K, 2**20 // (8 D)))``
+   rows are drawn from ``random_state`` with replacement, uniformly, or with
+   probability proportional to ``sample_weight`` (found by inverting the
+   weights' running sum block by block, so no N-vector is made); repeated
+   draws are merged into one row whose weight is its number of draws. So the
+   sample is an unbiased picture of the weighted data, rows of zero weight are
+   never in it, and it holds at most ~1 MiB of float64 rows for D >= 16
+   (4096 rows for K <= 64). When N <= n_draws the whole data set is the
+   sample (with its own weights): small problems are not subsampled.
+2. Greedy k-means++ (scikit-learn's: 2 + log K candidates per step) on the
+   sample, then Lloyd's iterations on the sample until the stopping rule
+   below with ``tol = 1e-6`` (at most 100 cheap passes).
+3. Lloyd passes over the full data, from the sample's centres, until the
+   stopping rule with ``tol = 1e-4`` or 50 passes.
+
+Stopping rule: after a pass that assigned every row to its nearest centre
+``c_k`` (inertia J), the new centres ``m_k`` (weighted means of their rows)
+lower J by exactly ``sum_k W_k |m_k - c_k|^2`` before any row is reassigned
+(``W_k`` the weight assigned to ``k``). Stop when that decrease is at most
+``tol * J``: the centres then move by a negligible fraction of the clusters'
+spread, which is all a starting point for EM needs. The rule is scale-free,
+and costs no extra pass (scikit-learn's KMeans stops on the same centre
+shift measured against the data's mean variance, at ``tol = 1e-4``, or at
+300 iterations).
+
+Each Lloyd pass (``_kmeans.lloyd_pass``) forms the distances of a chunk of
+rows to all centres with one GEMM on data and centres shifted by the
+centres' mean (see that module), assigns, and adds per-slot weighted sums
+and counts on the fly: no per-row array exists during k-means. Memory beyond
+X: the seeding sample, per-slot partials and heaps (at most 128 slots of
+K (D + 4) + 1 float64), and per-thread chunk scratch.
+
+Empty clusters (after a pass) move to the rows of positive weight farthest
+from their nearest centre in that pass: each slot keeps a heap of its K
+farthest rows, the slots' heaps are merged sorted by (distance desc, row),
+and rows at distance 0 or coinciding with a row already chosen are skipped,
+so the choice is deterministic. When fewer distinct centres than
+``n_clusters`` remain non-empty at the end, a ConvergenceWarning says so,
+as scikit-learn's KMeans does.
+
+``kmeans_plusplus`` (``init_params="k-means++"``) works on all of X, keeps a
+few N-vectors, and draws from ``random_state`` exactly as
+``sklearn.cluster.kmeans_plusplus`` does, so a seed picks the same rows.
+
+The functions here call BLAS from OpenMP threads: the caller keeps BLAS
+single-threaded around them (``_gaussian_mixture._blas_single_thread``).
 """
+
+import warnings
 
 import numpy as np
 
 from . import _kmeans
-from ._layout import chunk_rows_for, slot_rows_for
+from ._layout import chunk_rows_for, n_slots_for, slot_rows_for
+from ._validation import ConvergenceWarning, sklearn_compatible
+
+#: Seeding sample: rows drawn per cluster, its floor, and its memory cap.
+SEED_ROWS_PER_CLUSTER = 64
+SEED_MIN_ROWS = 4096
+SEED_MAX_BYTES = 1 << 20
+#: Stopping rule on the sample and on the full data (see the module docstring).
+SAMPLE_TOL, SAMPLE_MAX_ITER = 1e-6, 100
+FULL_TOL, FULL_MAX_ITER = 1e-4, 50
+#: Rows per block of the weights' running sum (its scratch: 3 x 128 KiB).
+_BLOCK = 16384
+_VAR_BLOCK = 65536
 
 
-def _layout(X, n_out):
+def _layout(X, n_out, stats_size):
     N, D = X.shape
     chunk = chunk_rows_for(D, n_out)
-    slot = slot_rows_for(N, D, n_out, n_out * (D + 1) + 1, X.itemsize, chunk)
-    return chunk, slot, max(1, -(-N // slot))
+    slot = slot_rows_for(N, D, n_out, stats_size, X.itemsize, chunk)
+    return chunk, slot, n_slots_for(N, slot)
 
 
 def feature_variance_mean(X):
-    """Mean over features of the per-feature variance, in blocks (no N x D copy)."""
+    """Mean over features of the per-feature variance, in blocks (no N x D copy).
+
+    Returns
+    -------
+    var_mean : float
+    mean : ndarray (D,) float64
+    """
     N = X.shape[0]
-    block = 65536
     mean = np.zeros(X.shape[1])
-    for a in range(0, N, block):
-        mean += X[a:a + block].sum(axis=0, dtype=np.float64)
+    for a in range(0, N, _VAR_BLOCK):
+        mean += X[a:a + _VAR_BLOCK].sum(axis=0, dtype=np.float64)
     mean /= N
     ss = np.zeros(X.shape[1])
-    for a in range(0, N, block):
-        ss += np.sum((X[a:a + block] - mean) ** 2, axis=0, dtype=np.float64)
+    for a in range(0, N, _VAR_BLOCK):
+        ss += np.sum((X[a:a + _VAR_BLOCK] - mean) ** 2, axis=0, dtype=np.float64)
     return float(np.mean(ss / N)), mean
 
 
-def kmeans_plusplus(X, n_clusters, random_state, n_threads, n_local_trials=None, *, sample_weight=None):
-    if sample_weight is not None:
-        raise NotImplementedError("weighted k-means++ is on its way")
-    """Greedy k-means++ seeding.
+# ---------------------------------------------------------------------------
+# k-means++ (greedy, scikit-learn's draws)
+# ---------------------------------------------------------------------------
+
+def kmeans_plusplus(X, n_clusters, random_state, n_threads, *, sample_weight=None):
+    """Greedy k-means++ seeding, drawing from ``random_state`` as scikit-learn does.
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, D), C-contiguous float32 or float64
+    n_clusters : int
+    random_state : numpy.random.RandomState
+    n_threads : int
+    sample_weight : ndarray (n_samples,) float64, optional
+        Non-negative, positive sum. As in scikit-learn, the first centre is
+        drawn with probability ``w / sum(w)`` and the potentials are
+        weighted; a row of zero weight is never chosen.
 
     Returns
     -------
     centres : ndarray (n_clusters, D) of X's dtype
     indices : ndarray (n_clusters,) rows of X chosen as centres
     """
+    return _kmeans_plusplus(X, n_clusters, random_state, n_threads, sample_weight)
+
+
+def _kmeans_plusplus(X, n_clusters, random_state, n_threads, w):
     N, D = X.shape
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-    chunk, slot, n_slots = _layout(X, n_local_trials)
+    n_trials = 2 + int(np.log(n_clusters))
+    chunk, slot, n_slots = _layout(X, n_trials, n_trials)
     indices = np.empty(n_clusters, dtype=np.int64)
     # The same draws from random_state as scikit-learn's kmeans_plusplus, so
     # a given seed picks the same rows.
-    indices[0] = random_state.choice(N, p=np.full(N, 1.0 / N))
+    if w is None:
+        indices[0] = random_state.choice(N, p=np.full(N, 1.0 / N))
+    else:
+        indices[0] = random_state.choice(N, p=w / w.sum())
     closest = np.full(N, np.inf)
-    closest = _closest_after(X, indices[0], closest, chunk, slot, n_slots, n_threads)
-    current_pot = closest.sum()
+    closest = _closest_after(X, w, indices[0], closest, chunk, slot, n_slots, n_threads)
+    current_pot = closest.sum() if w is None else closest @ w
     for c in range(1, n_clusters):
         if current_pot > 0:
-            cum = np.cumsum(closest)
-            rand_vals = random_state.uniform(size=n_local_trials) * cum[-1]
+            cum = np.cumsum(closest if w is None else w * closest)
+            total = cum[-1] if w is None else current_pot
+            rand_vals = random_state.uniform(size=n_trials) * total
             cand = np.searchsorted(cum, rand_vals)
-            np.clip(cand, None, N - 1, out=cand)
+            # Rounding can put a draw past the end: take the last row that
+            # carries potential (the last row, unless its weight is 0).
+            np.clip(cand, None, np.searchsorted(cum, cum[-1]), out=cand)
             del cum
-        else:  # every row coincides with a centre: any row will do
-            cand = random_state.randint(N, size=n_local_trials)
-        pot = np.zeros((n_slots, n_local_trials))
+        elif w is None:  # every row coincides with a centre: any row will do
+            cand = random_state.randint(N, size=n_trials)
+        else:            # any row that is present will do
+            cand = random_state.choice(N, size=n_trials, p=w / w.sum())
+        pot = np.zeros((n_slots, n_trials))
         _check(_kmeans.candidate_potentials(
-            X, np.ascontiguousarray(X[cand]), closest, chunk, slot, pot, None, n_threads))
+            X, w, np.ascontiguousarray(X[cand]), closest, chunk, slot, pot, None, n_threads))
         pots = pot.sum(axis=0)
         best = int(np.argmin(pots))
         indices[c] = cand[best]
         # One more pass for the winner's distances: cheaper in memory than
-        # keeping n_local_trials N-vectors.
-        closest = _closest_after(X, indices[c], closest, chunk, slot, n_slots, n_threads)
+        # keeping n_trials N-vectors.
+        closest = _closest_after(X, w, indices[c], closest, chunk, slot, n_slots, n_threads)
         current_pot = pots[best]
     return np.ascontiguousarray(X[indices]), indices
 
 
-def _closest_after(X, index, closest, chunk, slot, n_slots, n_threads):
+def _closest_after(X, w, index, closest, chunk, slot, n_slots, n_threads):
     """Squared distance of every row to its nearest centre once row ``index`` is a centre."""
     new = np.empty((1, X.shape[0]))
     _check(_kmeans.candidate_potentials(
-        X, X[index:index + 1], closest, chunk, slot, np.zeros((n_slots, 1)), new, n_threads))
+        X, w, X[index:index + 1], closest, chunk, slot, np.zeros((n_slots, 1)), new, n_threads))
     return new[0]
 
 
-def kmeans(X, n_clusters, random_state, n_threads, *, sample_weight=None, max_iter=300, tol=1e-4):
-    if sample_weight is not None:
-        raise NotImplementedError("weighted k-means is on its way")
-    """Lloyd's k-means from a k-means++ start.
+# ---------------------------------------------------------------------------
+# Lloyd
+# ---------------------------------------------------------------------------
 
-    Stops when no label changes, or when the centres move by at most ``tol``
-    times the data's mean feature variance (scikit-learn's rule).
+class _LloydWorkspace:
+    """Per-slot outputs of ``lloyd_pass`` for one (X, K), allocated once."""
+
+    def __init__(self, X, K, n_far):
+        D = X.shape[1]
+        self.chunk, self.slot, n_slots = _layout(X, K, K * D + K + 1 + 3 * n_far)
+        self.sums = np.zeros((n_slots, K * D))
+        self.counts = np.zeros((n_slots, K))
+        self.inertia = np.zeros(n_slots)
+        self.far_dist = np.full((n_slots, n_far), -1.0)
+        self.far_row = np.full((n_slots, n_far), -1, dtype=np.int64)
+        self.far_label = np.full((n_slots, n_far), -1, dtype=np.int64)
+
+    def run(self, X, w, centres, shift, n_threads, labels=None):
+        for a in (self.sums, self.counts, self.inertia):
+            a.fill(0.0)
+        _check(_kmeans.lloyd_pass(
+            X, w, centres, shift, self.chunk, self.slot, self.sums, self.counts, self.inertia,
+            self.far_dist, self.far_row, self.far_label, labels, n_threads,
+        ))
+        K, D = centres.shape
+        return self.sums.sum(axis=0).reshape(K, D), self.counts.sum(axis=0), float(self.inertia.sum())
+
+
+def _far_rows(X, ws, n_wanted):
+    """Up to ``n_wanted`` distinct rows farthest from their centre in the last pass, farthest first."""
+    d = ws.far_dist.ravel()
+    rows = ws.far_row.ravel()
+    keep = d > 0
+    d, rows = d[keep], rows[keep]
+    chosen = []
+    for j in np.lexsort((rows, -d)):
+        x = X[rows[j]]
+        if not any(np.array_equal(x, X[r]) for r in chosen):
+            chosen.append(rows[j])
+            if len(chosen) == n_wanted:
+                break
+    return chosen
+
+
+def _lloyd(X, w, centres, n_threads, tol, max_iter):
+    """Lloyd passes from ``centres`` until the stopping rule of the module docstring.
 
     Returns
     -------
-    centres : ndarray (n_clusters, D), float64
+    centres : ndarray (K, D) float64
+    n_iter : int
+        Passes over X.
+    n_nonempty : int
+        Centres with positive weight in the last pass.
+    inertia : float
+        The last pass's inertia (at the centres it started from).
+    """
+    centres = np.array(centres, dtype=np.float64)
+    K = centres.shape[0]
+    ws = _LloydWorkspace(X, K, K)
+    n_nonempty = K
+    inertia = np.inf
+    n_iter = 0
+    while n_iter < max_iter:
+        shift = centres.mean(axis=0)
+        sums, counts, inertia = ws.run(X, w, centres, shift, n_threads)
+        n_iter += 1
+        filled = counts > 0
+        new = centres.copy()
+        new[filled] = shift + sums[filled] / counts[filled, None]
+        gain = float(np.sum(counts[filled] * np.sum((new[filled] - centres[filled]) ** 2, axis=1)))
+        n_nonempty = int(filled.sum())
+        relocated = False
+        if n_nonempty < K:
+            empty = np.flatnonzero(~filled)
+            far = _far_rows(X, ws, empty.size)
+            # The donors keep their means; the next pass reassigns the rows.
+            for e, r in zip(empty, far):
+                new[e] = X[r]
+            relocated = len(far) > 0
+        centres = new
+        if not relocated and gain <= tol * inertia:
+            break
+    return centres, n_iter, n_nonempty, inertia
+
+
+def _seeding_sample(X, n_clusters, random_state, w):
+    """The rows and weights k-means is seeded on (see the module docstring)."""
+    N, D = X.shape
+    n_draws = min(max(SEED_ROWS_PER_CLUSTER * n_clusters, SEED_MIN_ROWS),
+                  max(8 * n_clusters, SEED_MAX_BYTES // (8 * D)))
+    if N <= n_draws:
+        return X, w
+    if w is None:
+        draws = random_state.randint(N, size=n_draws)
+    else:
+        draws = _weighted_draws(w, n_draws, random_state)
+    rows, counts = np.unique(draws, return_counts=True)
+    return np.ascontiguousarray(X[rows]), counts.astype(np.float64)
+
+
+def _weighted_draws(w, n_draws, random_state):
+    """Rows drawn with replacement with probability w / sum(w), in blocks (no N-vector)."""
+    N = w.shape[0]
+    total = 0.0
+    for a in range(0, N, _BLOCK):
+        total = float(np.cumsum(w[a:a + _BLOCK])[-1] + total)
+    u = np.sort(random_state.uniform(size=n_draws)) * total
+    draws = np.empty(n_draws, dtype=np.int64)
+    start = 0
+    offset = 0.0
+    last_present = -1
+    for a in range(0, N, _BLOCK):
+        cum = np.cumsum(w[a:a + _BLOCK])
+        cum += offset
+        # side="right": the first row whose running sum exceeds u, which
+        # always has positive weight.
+        stop = start + int(np.searchsorted(u[start:], cum[-1], side="left"))
+        draws[start:stop] = a + np.searchsorted(cum, u[start:stop], side="right")
+        start = stop
+        if cum[-1] > offset:   # where the running sum reaches its end: the block's last present row
+            last_present = a + int(np.searchsorted(cum, cum[-1]))
+        offset = float(cum[-1])
+    draws[start:] = last_present   # u rounded up to the total: the last present row
+    return draws
+
+
+def kmeans(X, n_clusters, random_state, n_threads, *, sample_weight=None):
+    """k-means centres to start EM from, in memory bounded independently of N.
+
+    k-means++ and Lloyd on a seeding sample, then Lloyd passes over all of X;
+    see the module docstring for the sample size and the stopping rule.
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, D), C-contiguous float32 or float64, finite
+    n_clusters : int
+    random_state : numpy.random.RandomState
+    n_threads : int
+    sample_weight : ndarray (n_samples,) float64, optional
+        Non-negative with a positive sum; a row of weight 0 is absent.
+
+    Returns
+    -------
+    centres : ndarray (n_clusters, D) float64
+
+    Warns
+    -----
+    ConvergenceWarning
+        When fewer than ``n_clusters`` distinct centres could be found.
+    """
+    return _kmeans_with_info(X, n_clusters, random_state, n_threads, sample_weight)[0]
+
+
+def _kmeans_with_info(X, n_clusters, random_state, n_threads, sample_weight=None,
+                      full_tol=None, full_max_iter=None):
+    """``kmeans`` and a dict of what it did (for tests and benchmarks)."""
+    full_tol = FULL_TOL if full_tol is None else full_tol
+    full_max_iter = FULL_MAX_ITER if full_max_iter is None else full_max_iter
+    S, ws = _seeding_sample(X, n_clusters, random_state, sample_weight)
+    seeds, _ = _kmeans_plusplus(S, n_clusters, random_state, n_threads, ws)
+    info = {"sample_rows": S.shape[0]}
+    if S is X:
+        centres = seeds
+        info["sample_iter"] = 0
+    else:
+        centres, info["sample_iter"], _, _ = _lloyd(S, ws, seeds, n_threads, SAMPLE_TOL, SAMPLE_MAX_ITER)
+    del S, ws
+    centres, info["n_iter"], n_nonempty, info["inertia"] = _lloyd(
+        X, sample_weight, centres, n_threads, full_tol, full_max_iter)
+    if n_nonempty < n_clusters:
+        warnings.warn(
+            f"Number of distinct clusters ({n_nonempty}) found smaller than n_clusters ({n_clusters}). "
+            "Possibly due to duplicate points in X.",
+            sklearn_compatible(ConvergenceWarning), stacklevel=3,
+        )
+    return centres, info
+
+
+def nearest_centre_labels(X, centres, n_threads):
+    """Index of the nearest centre of every row (chunked, same distances as Lloyd).
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, D), C-contiguous float32 or float64
+    centres : ndarray (K, D)
+    n_threads : int
+
+    Returns
+    -------
     labels : int64 ndarray (n_samples,)
     """
-    N, D = X.shape
-    var_mean, _ = feature_variance_mean(X)
-    tol_abs = var_mean * tol
-    centres, _ = kmeans_plusplus(X, n_clusters, random_state, n_threads)
-    centres = centres.astype(np.float64)
-    chunk, slot, n_slots = _layout(X, n_clusters)
-    labels = np.full(N, -1, dtype=np.int64)
-    labels_old = np.empty_like(labels)
-    dist = np.empty(N)
-    for _ in range(max_iter):
-        labels_old[:] = labels
-        sums = np.zeros((n_slots, n_clusters * D))
-        counts = np.zeros((n_slots, n_clusters))
-        inertia = np.zeros(n_slots)
-        _check(_kmeans.lloyd_iteration(
-            X, np.ascontiguousarray(centres, dtype=X.dtype), chunk, slot, sums, counts, inertia, labels, dist, n_threads
-        ))
-        counts = counts.sum(axis=0)
-        sums = sums.sum(axis=0).reshape(n_clusters, D)
-        new = centres.copy()
-        filled = counts > 0
-        new[filled] = sums[filled] / counts[filled, None]
-        empty = np.flatnonzero(~filled)
-        if empty.size:
-            # Relocate empty clusters to the rows farthest from their centre.
-            far = np.argpartition(dist, -empty.size)[-empty.size:]
-            far = far[np.argsort(-dist[far], kind="stable")]
-            new[empty] = X[far]
-        shift = np.sum((new - centres) ** 2)
-        centres = new
-        if np.array_equal(labels, labels_old) and not empty.size:
-            break
-        if shift <= tol_abs:
-            # Labels for the final centres, as scikit-learn returns them.
-            _check(_kmeans.lloyd_iteration(
-                X, np.ascontiguousarray(centres, dtype=X.dtype), chunk, slot,
-                np.zeros((n_slots, n_clusters * D)), np.zeros((n_slots, n_clusters)), np.zeros(n_slots),
-                labels, None, n_threads,
-            ))
-            break
-    return centres
+    centres = np.ascontiguousarray(centres, dtype=np.float64)
+    ws = _LloydWorkspace(X, centres.shape[0], 0)
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    ws.run(X, None, centres, centres.mean(axis=0), n_threads, labels=labels)
+    return labels
 
 
 def _check(status):
