@@ -83,7 +83,7 @@ def run_worker(args, threads, timeout=None):
     return {"error": f"worker exited with code {proc.returncode}: {tail}"}
 
 
-def run_fit(wl, dtype, threads, impl, *, mode="em", max_iter=10, timeout=None):
+def run_fit(wl, dtype, threads, impl, *, mode="em", max_iter=10, timeout=None, extra_args=()):
     """Run one fit of a workload in a fresh worker (see ``_worker.py fit``).
 
     Parameters
@@ -99,6 +99,8 @@ def run_fit(wl, dtype, threads, impl, *, mode="em", max_iter=10, timeout=None):
     max_iter : int, default=10
         EM iterations in "em" mode.
     timeout : float, optional
+    extra_args : sequence of str
+        More options of ``_worker.py fit`` (e.g. ``["--anon"]``).
 
     Returns
     -------
@@ -108,7 +110,7 @@ def run_fit(wl, dtype, threads, impl, *, mode="em", max_iter=10, timeout=None):
     """
     result = run_worker(
         ["fit", "--workload", wl.name, "--n-samples", str(wl.n_samples), "--dtype", dtype,
-         "--threads", str(threads), "--impl", impl, "--mode", mode, "--max-iter", str(max_iter)],
+         "--threads", str(threads), "--impl", impl, "--mode", mode, "--max-iter", str(max_iter), *extra_args],
         threads,
         timeout,
     )

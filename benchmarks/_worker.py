@@ -60,11 +60,21 @@ class PeakRSS:
     method : {"VmHWM", "sampler"}
     """
 
-    def __init__(self, interval=0.005):
+    def __init__(self, interval=0.005, anon=False):
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None
         self._peak_kb = 0
+        # Anonymous memory (RssAnon: heap, thread stacks; not the code pages a
+        # first call of a library brings in), sampled every millisecond.
+        self.anon = anon
+        self._anon_thread = None
+        self._anon_peak_kb = 0
+        self.peak_anon_extra_bytes = None
+
+    def _sample_anon(self):
+        while not self._stop.wait(0.001):
+            self._anon_peak_kb = max(self._anon_peak_kb, _status_kb("RssAnon"))
 
     def _sample(self):
         while not self._stop.wait(self.interval):
@@ -76,15 +86,23 @@ class PeakRSS:
         self.before_bytes = before_kb * 1024
         self._peak_kb = before_kb
         self.method = "VmHWM" if _reset_peak_rss() else "sampler"
+        if self.anon:
+            self._anon_before_kb = self._anon_peak_kb = _status_kb("RssAnon")
+            self._anon_thread = threading.Thread(target=self._sample_anon, daemon=True)
+            self._anon_thread.start()
         if self.method == "sampler":
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         return self
 
     def __exit__(self, *exc_info):
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
+        self._stop.set()
+        for thread in (self._thread, self._anon_thread):
+            if thread is not None:
+                thread.join()
+        if self._anon_thread is not None:
+            peak = max(self._anon_peak_kb, _status_kb("RssAnon"))
+            self.peak_anon_extra_bytes = (peak - self._anon_before_kb) * 1024
         peak_kb = max(self._peak_kb, _status_kb("VmRSS" if self._thread else "VmHWM"))
         self.peak_extra_bytes = peak_kb * 1024 - self.before_bytes
         return False
@@ -199,7 +217,7 @@ def fit_once(args):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with PeakRSS() as mem:
+        with PeakRSS(anon=args.anon) as mem:
             start = time.perf_counter()
             fitted = fit(X, sample_weight)
             elapsed = time.perf_counter() - start
@@ -219,6 +237,7 @@ def fit_once(args):
         x_mb=X.nbytes / 2**20,
         rss_before_mb=mem.before_bytes / 2**20,
         peak_extra_mb=mem.peak_extra_bytes / 2**20,
+        peak_anon_extra_mb=None if mem.peak_anon_extra_bytes is None else mem.peak_anon_extra_bytes / 2**20,
         rss_method=mem.method,
         warnings=messages,
         thread_pools=_blas_threads(),
@@ -283,6 +302,7 @@ def _parser():
     fit.add_argument("--max-iter", type=int, default=10)
     fit.add_argument("--reg-covar", type=float, default=1e-6)
     fit.add_argument("--weighted", action="store_true", help="fit with random sample weights (fastgmm only)")
+    fit.add_argument("--anon", action="store_true", help="also sample the peak of anonymous memory (RssAnon)")
     machine = sub.add_parser("machine", help="measure GEMM and streaming rates")
     machine.add_argument("--threads", type=int, required=True)
     machine.add_argument("--gemm-n", type=int, default=4000)

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
