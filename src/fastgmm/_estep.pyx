@@ -64,7 +64,7 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
-                               double *row_ll)
+                               double *row_ll, const double *w)
 
 
 # Quadratic-feature codes shared with fastgmm._gaussian (and _rowops.h).
@@ -232,15 +232,9 @@ cdef void _chunk(
                 p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL):
             if p.row_ll != NULL:
                 rl = p.row_ll + r0
-            elif sw != NULL:
-                rl = w.rl
-            total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl)
-            if sw != NULL:
-                # A row of weight 0 is absent: even an impossible one adds nothing.
-                total = 0.0
-                for i in range(n):
-                    if sw[i] != 0.0:
-                        total = total + sw[i] * rl[i]
+            # With weights the responsibilities come out scaled by them (step 4
+            # done in the normalisation's last pass), and the sum is weighted.
+            total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
             if p.ll != NULL:
                 p.ll[s] += total
             if resp_out != NULL:
@@ -258,8 +252,8 @@ cdef void _chunk(
 
     if p.G == NULL:
         return
-    # 4. sample weights scale the responsibilities
-    if sw != NULL:
+    # 4. sample weights scale the responsibilities (the E-step did it already)
+    if sw != NULL and p.resp_mode != _RESP_ESTEP:
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = LP[k * n + i] * sw[i]

@@ -176,10 +176,15 @@ FASTGMM_DEFINE_FIX(fastgmm_fix_d, double)
  * sum takes one log per 32 rows: sum_i log s_i = log prod_i s_i, where every
  * s_i is in [1, K] (the row's largest term is exp(0) = 1), so a product of 32
  * stays finite for any K < 2^31. A row that no component can produce (every
- * log-density -inf) gets log-likelihood -inf and zero responsibilities. */
+ * log-density -inf) gets log-likelihood -inf and zero responsibilities.
+ * With sample weights w (else NULL) the responsibilities of row i come out
+ * multiplied by w[i] (in the same final scaling, no extra pass) and the sum
+ * is sum_i w_i log p(x_i), in which a row of weight 0 counts for nothing even
+ * if its log-likelihood is -inf. */
 #define FASTGMM_DEFINE_NORMALISE(NAME, T, EXP)                                 \
 FASTGMM_CLONES                                                                 \
-static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll) \
+static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll, \
+                   const double *w)                                            \
 {                                                                              \
     for (ptrdiff_t i = 0; i < n; i++) {                                        \
         T v = lp[i];                                                           \
@@ -209,12 +214,16 @@ static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll
         }                                                                      \
     }                                                                          \
     double total = 0.0;                                                        \
-    if (row_ll) {                                                              \
+    if (row_ll || w) {                                                         \
         for (ptrdiff_t i = 0; i < n; i++) {                                    \
             double lse = sm[i] > 0 ? (double) mx[i] + log((double) sm[i])      \
                                    : -INFINITY;                                \
-            row_ll[i] = lse;                                                   \
-            total += lse;                                                      \
+            if (row_ll)                                                        \
+                row_ll[i] = lse;                                               \
+            if (!w)                                                            \
+                total += lse;                                                  \
+            else if (w[i] != 0)                                                \
+                total += w[i] * lse;                                           \
         }                                                                      \
     } else {                                                                   \
         double prod = 1.0;                                                     \
@@ -230,7 +239,7 @@ static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll
             total += log(prod);                                                \
     }                                                                          \
     for (ptrdiff_t i = 0; i < n; i++)                                          \
-        sm[i] = sm[i] > 0 ? 1 / sm[i] : 0;                                     \
+        sm[i] = sm[i] > 0 ? (w ? (T) w[i] : 1) / sm[i] : 0;                    \
     for (ptrdiff_t k = 0; k < K; k++) {                                        \
         T *lpk = lp + k * n;                                                   \
         for (ptrdiff_t i = 0; i < n; i++)                                      \
