@@ -12,7 +12,7 @@ import numpy as np
 # Memory the per-slot partial sums may use, as a fraction of X's size (with a
 # 256 KiB floor), and the slot-count bounds. More slots balance threads
 # better; the bounds keep the reduction cheap and the memory small.
-SLOT_MEMORY_FRACTION = 0.005
+SLOT_MEMORY_FRACTION = 0.0025
 MIN_SLOTS, MAX_SLOTS = 4, 128
 
 
