@@ -1,7 +1,7 @@
 """Time one fused pass of the EM kernel (E-step + all sufficient statistics).
 
 A quick profiling aid, not the benchmark protocol (that is ``run.py``): it
-calls ``fastgmm._em.accumulate`` directly on data of a standard workload's
+calls ``fastgmm._gaussian_mixture.gaussian_statistics`` directly on data of a standard workload's
 shape, for each covariance type, dtype and thread count, and prints the best
 of ``--repeats`` passes with the achieved rate under two flop conventions:
 
@@ -25,7 +25,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from fastgmm import _em, _estep
+from fastgmm import _gaussian
+from fastgmm._gaussian_mixture import gaussian_statistics
 from fastgmm import _reference as ref
 
 import datasets  # benchmarks/datasets.py, beside this script
@@ -63,19 +64,20 @@ def main(argv=None):
     for a in range(0, N, 100_000):
         X[a:a + 100_000] = means_true[labels[a:a + 100_000]] + rng.standard_normal((min(100_000, N - a), D))
     print(f"N={N:,} D={D} K={K}; best of {args.repeats} passes; s/pass, GFLOP/s (work | executed)")
+    print("(the thread count is the upper bound given to the pass; small passes use fewer)")
     with threadpool_limits(1, "blas"):
         for dtype in args.dtype.split(","):
             Xd = X.astype(dtype, copy=False)
             for cov_type in args.types.split(","):
                 w, m, pc = _params(rng, K, D, cov_type, args.scale)
-                P = _estep.n_features_out(_em._QUAD[cov_type], D)
+                P = _gaussian.n_features_out(cov_type, D)
                 work = {"full": 2 * N * K * D * D, "tied": N * K * D * D + N * D * D}.get(cov_type)
                 executed = 4 * N * P * K
                 for t in (int(x) for x in args.threads.split(",")):
                     best = np.inf
                     for _ in range(args.repeats):
                         t0 = time.perf_counter()
-                        _em.accumulate(Xd, w, m, pc, cov_type, t)
+                        gaussian_statistics(Xd, w, m, pc, cov_type, t)
                         best = min(best, time.perf_counter() - t0)
                     w_rate = f"{work / best / 1e9:6.1f}" if work else "     -"
                     print(f"{cov_type:>9} {dtype} threads={t}: {best:.4f} s/pass   "
