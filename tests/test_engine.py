@@ -377,3 +377,16 @@ def test_separated_fit_does_not_warn_about_identical_components():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GaussianMixture(3, random_state=0).fit(X)
+
+
+def test_duplicated_rows_warn_about_distinct_clusters_only():
+    """More components than distinct points: scikit-learn's k-means warning, and no
+    "nearly identical" warning about the empty components."""
+    X = np.repeat(np.random.default_rng(0).normal(size=(10, 2)), 20, axis=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(15, random_state=0).fit(X)
+    messages = [str(w.message) for w in caught]
+    assert any("Number of distinct clusters (10) found smaller than n_clusters (15)" in m for m in messages)
+    assert not any("nearly identical" in m for m in messages)
+    assert np.sum(gm.weights_ > 1e-8) == 10

@@ -252,7 +252,7 @@ class GaussianMixture(BaseMixture):
 
     def _check_solution(self, X):
         """Warn when two components ended (nearly) identical: EM stalled at a symmetric start."""
-        pair = _nearly_identical_pair(self.means_, self.covariances_, self.precisions_cholesky_,
+        pair = _nearly_identical_pair(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_,
                                       self.covariance_type)
         if pair is None:
             return
@@ -330,15 +330,23 @@ def _eps(X):
     return float(np.finfo(X.dtype).eps)
 
 
-def _nearly_identical_pair(means, covariances, prec_chol, cov_type):
-    """(j, k, distance) of the first pair of nearly identical components, or None."""
+def _nearly_identical_pair(weights, means, covariances, prec_chol, cov_type):
+    """(j, k, distance) of the first pair of nearly identical components, or None.
+
+    Empty components (weight below 1e-8: no row chose them, e.g. more
+    components than distinct points, which k-means warns about) are not
+    compared: they sit at the origin with variance reg_covar, all alike.
+    """
     m = np.asarray(means, dtype=np.float64)
     K, D = m.shape
     if K < 2:
         return None
+    empty = np.asarray(weights, dtype=np.float64) < 1e-8
     pc = np.asarray(prec_chol, dtype=np.float64)
     cov = np.asarray(covariances, dtype=np.float64)
     for j in range(K - 1):
+        if empty[j]:
+            continue
         diff = m[j + 1:] - m[j]                       # (K - j - 1, D)
         if cov_type == "full":
             dj = np.sqrt(np.sum((diff @ pc[j]) ** 2, axis=1))
@@ -351,7 +359,7 @@ def _nearly_identical_pair(means, covariances, prec_chol, cov_type):
         else:
             norm = np.sqrt(np.sum(diff ** 2, axis=1))
             dj, dk = norm * pc[j], norm * pc[j + 1:]
-        for idx in np.flatnonzero(np.maximum(dj, dk) < _IDENTICAL_MEAN_SD):
+        for idx in np.flatnonzero((np.maximum(dj, dk) < _IDENTICAL_MEAN_SD) & ~empty[j + 1:]):
             k = j + 1 + int(idx)
             if cov_type == "tied":
                 same_cov = True
