@@ -363,6 +363,16 @@ def write_json(out_base, data):
     return path
 
 
+def report(title, table, args, results):
+    """Print a titled report (machine facts, then the table); with ``args.out`` also save OUT.md and
+    OUT.json (the arguments and every worker result)."""
+    text = f"# {title}\n\n" + machine_markdown(machine_info()) + "\n\n" + table + "\n"
+    print(text)
+    if args.out:
+        write_json(args.out, {"args": vars(args), "results": results})
+        write_markdown(args.out, text)
+
+
 def write_markdown(out_base, text):
     """Write ``OUT.md``; return its path."""
     path = Path(f"{out_base}.md")

@@ -87,11 +87,7 @@ def main(argv=None):
                              C.fmt(lbs.get(label), ".12g")])
     table = C.markdown_table(["workload", "dtype", "threads", "variant", "weighted", "median s/iter", "runs",
                               "vs first", "lower bound"], rows)
-    text = "# fastgmm per-iteration A/B\n\n" + C.machine_markdown(C.machine_info()) + "\n\n" + table + "\n"
-    print(text)
-    if args.out:
-        C.write_json(args.out, {"args": vars(args), "results": results})
-        C.write_markdown(args.out, text)
+    C.report("fastgmm per-iteration A/B", table, args, results)
 
 
 if __name__ == "__main__":

@@ -90,12 +90,7 @@ def main(argv=None):
          "lower bound fastgmm / sklearn", "fastgmm peak extra MB: RSS / anonymous (% of X)",
          "sklearn peak extra MB: RSS / anonymous (% of X)"],
         rows)
-    text = (f"# Whole default fit(), {args.threads} threads\n\n" + C.machine_markdown(C.machine_info())
-            + "\n\n" + table + "\n")
-    print(text)
-    if args.out:
-        C.write_json(args.out, {"args": vars(args), "results": results})
-        C.write_markdown(args.out, text)
+    C.report(f"Whole default fit(), {args.threads} threads", table, args, results)
 
 
 if __name__ == "__main__":

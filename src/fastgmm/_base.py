@@ -286,7 +286,9 @@ class BaseMixture(EstimatorProtocol):
             return row_ll.astype(X.dtype, copy=False)
 
     def _total_log_likelihood(self, X, sample_weight):
-        """(sum_i w_i log p(x_i), sum_i w_i) on validated X."""
+        """(sum_i w_i log p(x_i), sum_i w_i), validating X and the weights."""
+        X = self._prepare_X(X)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if sample_weight is None:
             return self._predict_outputs(X, total=True)[3], float(X.shape[0])
         row_ll = self._predict_outputs(X, row_ll=True)[0]
@@ -300,8 +302,6 @@ class BaseMixture(EstimatorProtocol):
         -------
         float
         """
-        X = self._prepare_X(X)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         total, weight = self._total_log_likelihood(X, sample_weight)
         return total / weight
 
@@ -315,8 +315,6 @@ class BaseMixture(EstimatorProtocol):
         -------
         float
         """
-        X = self._prepare_X(X)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         total, weight = self._total_log_likelihood(X, sample_weight)
         return -2 * total + self._n_parameters() * math.log(weight)
 
@@ -327,8 +325,6 @@ class BaseMixture(EstimatorProtocol):
         -------
         float
         """
-        X = self._prepare_X(X)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         total, _ = self._total_log_likelihood(X, sample_weight)
         return -2 * total + 2 * self._n_parameters()
 

@@ -326,6 +326,19 @@ cdef Py_ssize_t _check_layout(Py_ssize_t N, Py_ssize_t chunk_rows, Py_ssize_t sl
     return _max(1, (N + slot_rows - 1) // slot_rows)
 
 
+cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int quad,
+                     int resp_mode) except *:
+    """A pass over N x D rows for K components: every input and output unset (NULL)."""
+    p.N, p.D, p.K = N, D, K
+    p.quad = quad
+    p.P = n_features_out(quad, D)
+    p.resp_mode = resp_mode
+    p.c = p.W = p.U = p.sw = p.resp_in = NULL
+    p.labels_in = NULL
+    p.G = p.T = p.ll = p.row_ll = NULL
+    p.labels_out = NULL
+
+
 cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
                             const double[:, ::1] U) except *:
     if shift.shape[0] != p.D:
@@ -367,14 +380,7 @@ def accumulate_statistics(
     produce (and has a non-zero weight) makes its slot's ``ll_out`` -inf.
     """
     cdef PassSpec p
-    p.N, p.D, p.K = X.shape[0], X.shape[1], n_components
-    p.quad = quad
-    p.P = n_features_out(quad, p.D)
-    p.resp_mode = resp_mode
-    p.W = p.U = p.sw = p.resp_in = NULL
-    p.labels_in = NULL
-    p.G = p.T = p.ll = p.row_ll = NULL
-    p.labels_out = NULL
+    _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     if p.K < 1:
         raise ValueError("n_components must be >= 1")
@@ -438,18 +444,10 @@ def estimate(
     Labels are the argmax of the weighted log-densities (the first on ties).
     Returns -1 if scratch memory could not be allocated, else 0.
     """
-    cdef PassSpec p
-    p.N, p.D = X.shape[0], X.shape[1]
-    p.quad = quad
-    p.P = n_features_out(quad, p.D)
     if W is None:
         raise ValueError("estimate needs the coefficients W")
-    p.K = W.shape[1]
-    p.resp_mode = _RESP_ESTEP
-    p.W = p.U = p.sw = p.resp_in = NULL
-    p.labels_in = NULL
-    p.G = p.T = p.ll = p.row_ll = NULL
-    p.labels_out = NULL
+    cdef PassSpec p
+    _init_spec(&p, X.shape[0], X.shape[1], W.shape[1], quad, _RESP_ESTEP)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     _set_coefficients(&p, shift, W, U)
     if quad == _QTIED and p.U == NULL:
