@@ -1,8 +1,9 @@
 """Seconds per EM iteration of fastgmm variants, interleaved in one run: builds A/B, weighted vs not.
 
-Each variant is ``LABEL=PYTHON[:weighted]``: the interpreter whose installed
-fastgmm to time (e.g. a virtual environment holding a build of an earlier
-commit) and whether to fit with random sample weights (uniform in [0.5, 1.5]).
+Each variant is ``LABEL=PYTHON[:weighted][:float32|:float64]``: the interpreter
+whose installed fastgmm to time (e.g. a virtual environment holding a build of
+an earlier commit), whether to fit with random sample weights (uniform in
+[0.5, 1.5]), and the dtype of X (default: ``--dtype``).
 Every run is the BENCHMARKS.md protocol (perturbed true parameters,
 max_iter=10, tol=0) in a fresh worker; variants take turns, repeat after
 repeat, so they share the machine's noise. Prints median s/iter per variant
@@ -34,7 +35,7 @@ def parse_args(argv=None):
     p.add_argument("--dtype", default="float64")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--variant", action="append", required=True, help="LABEL=PYTHON[:weighted]")
+    p.add_argument("--variant", action="append", required=True, help="LABEL=PYTHON[:weighted][:float32|:float64]")
     p.add_argument("--out", help="write OUT.json and OUT.md")
     return p.parse_args(argv)
 
@@ -57,18 +58,20 @@ def main(argv=None):
     variants = []
     for v in args.variant:
         label, _, rest = v.partition("=")
-        python, _, flag = rest.partition(":")
-        variants.append((label, python, flag == "weighted"))
+        python, *flags = rest.split(":")
+        dtype = next((f for f in flags if f in ("float32", "float64")), args.dtype)
+        variants.append((label, python, "weighted" in flags, dtype))
     rows, results = [], []
     for name in args.workloads.split(","):
         wl = datasets.get_workload(name, scale=args.scale)
-        datasets.ensure_data(wl, args.dtype)
+        for dtype in {v[3] for v in variants}:
+            datasets.ensure_data(wl, dtype)
         for threads in map(int, args.threads.split(",")):
-            times = {label: [] for label, _, _ in variants}
+            times = {label: [] for label, *_ in variants}
             lbs = {}
             for _ in range(args.repeats):
-                for label, python, weighted in variants:
-                    r = run(python, wl, args.dtype, threads, weighted)
+                for label, python, weighted, dtype in variants:
+                    r = run(python, wl, dtype, threads, weighted)
                     r.update(variant=label, workload=name, threads=threads)
                     results.append(r)
                     if "error" in r:
@@ -79,9 +82,9 @@ def main(argv=None):
                     print(f"{name} {threads} thr {label}: {r['seconds_per_iter']:.4g} s/iter", file=sys.stderr)
             med = {label: C.median(t) for label, t in times.items()}
             first = med[variants[0][0]]
-            for label, _, weighted in variants:
+            for label, _, weighted, dtype in variants:
                 m = med[label]
-                rows.append([name, args.dtype, threads, label, "yes" if weighted else "no", C.fmt(m, ".4g"),
+                rows.append([name, dtype, threads, label, "yes" if weighted else "no", C.fmt(m, ".4g"),
                              ", ".join(f"{t:.4g}" for t in times[label]),
                              C.fmt_ratio(m / first, ".3f") if m and first else "–",
                              C.fmt(lbs.get(label), ".12g")])
