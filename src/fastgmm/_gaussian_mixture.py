@@ -83,9 +83,11 @@ class GaussianMixture(BaseMixture):
     converged_ : bool
     n_iter_ : int
         EM iterations of the best initialisation.
-    lower_bound_ : float
-        Mean log-likelihood per sample of the best initialisation.
-    lower_bounds_ : list of float
+    lower_bound_ : numpy scalar of X's dtype
+        Mean log-likelihood per sample (weighted by ``sample_weight``) of the
+        best initialisation, under the parameters before its last M-step
+        (scikit-learn's definition).
+    lower_bounds_ : list of numpy scalars
         Its history, one entry per iteration.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
