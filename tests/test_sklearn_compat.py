@@ -521,9 +521,22 @@ def test_without_sklearn_routing_says_to_install_it():
     assert lines[1].startswith("ImportError: Metadata routing is scikit-learn's machinery: install scikit-learn")
 
 
-def test_gaussian_mixture_uses_the_mixin():
+def test_gaussian_mixture_sample_weight_routed_through_a_pipeline(routing):
+    """GaussianMixture on the mixin: a Pipeline with routing passes sample_weight to its fit."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
     assert issubclass(GaussianMixture, EstimatorProtocol)
-    assert "sample_weight" in str(GaussianMixture().set_fit_request.__doc__ or "sample_weight")
+    X = mixture_data(300, 2, 2, 3)[0]
+    w = np.linspace(0.0, 2.0, len(X))
+    kw = dict(n_components=2, covariance_type="diag", random_state=0)
+    pipe = Pipeline([("id", FunctionTransformer()),
+                     ("gm", GaussianMixture(**kw).set_fit_request(sample_weight=True))])
+    pipe.fit(X, sample_weight=w)
+    direct = GaussianMixture(**kw).fit(X, sample_weight=w)
+    unweighted = GaussianMixture(**kw).fit(X)
+    np.testing.assert_array_equal(pipe[-1].means_, direct.means_)
+    assert not np.array_equal(direct.means_, unweighted.means_)
 
 
 def test_verbose_true_is_allowed_as_in_sklearn(X, capsys):
