@@ -73,6 +73,10 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
                              int quad, double *F, Py_ssize_t P, double *zz)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
+    void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
+                          const double *c, double *G)
+    void fastgmm_gather_f(const float *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
+                          const double *c, double *G)
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
@@ -208,15 +212,13 @@ cdef inline Py_ssize_t _row(const PassSpec *p, Py_ssize_t pos) noexcept nogil:
 cdef void _gather(const PassSpec *p, const floating *X, Py_ssize_t r0, Py_ssize_t n,
                   Scratch *w) noexcept nogil:
     """Rows rows[r0 .. r0 + n) into w.Xg in float64, NaN -> the shift (z = 0 exactly)."""
-    cdef Py_ssize_t i, d, D = p.D
-    cdef const floating *x
-    cdef double v
-    for i in range(n):
-        x = X + p.rows[r0 + i] * D
-        for d in range(D):
-            v = <double> x[d]
-            w.Xg[i * D + d] = p.c[d] if v != v else v
-        if p.sw != NULL:
+    cdef Py_ssize_t i
+    if floating is float:
+        fastgmm_gather_f(X, p.rows + r0, n, p.D, p.c, w.Xg)
+    else:
+        fastgmm_gather_d(X, p.rows + r0, n, p.D, p.c, w.Xg)
+    if p.sw != NULL:
+        for i in range(n):
             w.swg[i] = p.sw[p.rows[r0 + i]]
 
 
