@@ -24,6 +24,14 @@ parameters (a tuple of float64 arrays):
     E-step outputs under the fitted attributes.
 ``_n_parameters()``, and optionally ``_check_solution(X)`` (warnings about
     the fitted model).
+
+Missing values: a family with a ``nan_policy`` parameter ("raise", "omit",
+"marginalize") gets NaN-bearing X checked here; under "omit" the rows with a
+NaN are dropped before fitting (``n_omitted_``); under "marginalize" the rows
+are grouped by missingness pattern once per fit (``fastgmm._missing``) and the
+hooks ``_initialize_parameters`` and ``_em_pass`` receive it as the keyword
+``missing`` (only when X has a NaN, so families without missing-value
+support never see it); ``_estimate`` finds NaNs in X itself.
 """
 
 import math
@@ -32,6 +40,7 @@ import warnings
 
 import numpy as np
 
+from ._missing import group_patterns, has_nan, rows_without_nan
 from ._openmp_helpers import effective_n_threads
 from ._sklearn_compat import EstimatorProtocol
 from ._threadpool import blas_single_thread
@@ -41,6 +50,7 @@ from ._validation import (
     check_array,
     check_bool,
     check_feature_names,
+    check_option,
     check_n_threads,
     check_random_state,
     check_scalar,
@@ -92,6 +102,7 @@ class BaseMixture(EstimatorProtocol):
     """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
 
     _fitted_attribute = "means_"
+    _NAN_POLICIES = ("raise", "omit", "marginalize")
 
     # ------------------------------------------------------------------
     # Validation shared by every family
@@ -107,15 +118,19 @@ class BaseMixture(EstimatorProtocol):
         check_scalar(self.verbose_interval, "verbose_interval", "int", low=1, estimator_name=name)
         check_n_threads(self.n_threads, estimator_name=name)
         check_random_state(self.random_state, estimator_name=name)
+        check_option(self._nan_policy(), "nan_policy", set(self._NAN_POLICIES), estimator_name=name)
 
-    def _validate_X(self, X, *, reset):
+    def _nan_policy(self):
+        return getattr(self, "nan_policy", "raise")
+
+    def _validate_X(self, X, *, reset, allow_nan=False):
         name = type(self).__name__
         check_feature_names(self, X, reset=reset)
         if reset:
-            X = check_array(X, estimator_name=name, min_samples=2)
+            X = check_array(X, estimator_name=name, min_samples=2, allow_nan=allow_nan)
             self.n_features_in_ = X.shape[1]
             return X
-        X = check_array(X, estimator_name=name, min_samples=1)
+        X = check_array(X, estimator_name=name, min_samples=1, allow_nan=allow_nan)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
@@ -160,7 +175,8 @@ class BaseMixture(EstimatorProtocol):
         """Fit as :meth:`fit` and return the most probable component of each row.
 
         A final E-step with the fitted parameters makes the labels equal to
-        ``fit(X).predict(X)``.
+        ``fit(X).predict(X)``. With ``nan_policy="omit"`` the rows that were
+        omitted get the label -1.
 
         Returns
         -------
@@ -170,9 +186,12 @@ class BaseMixture(EstimatorProtocol):
 
     def _fit(self, X, sample_weight, want_labels):
         self._validate_base_params()
-        X = self._validate_X(X, reset=True)
+        policy = self._nan_policy()
+        X = self._validate_X(X, reset=True, allow_nan=policy != "raise")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        X, sample_weight, missing, kept = self._missing_values(X, sample_weight, policy)
+        extra = {} if missing is None else {"missing": missing}
         N = X.shape[0]
-        sample_weight = check_sample_weight(sample_weight, N)
         n_rows = N if sample_weight is None else int(np.count_nonzero(sample_weight))
         if n_rows < self.n_components:
             what = "n_samples" if sample_weight is None else "n_samples with a positive sample_weight"
@@ -194,7 +213,8 @@ class BaseMixture(EstimatorProtocol):
             for init_no in range(n_init):
                 self._verbose_init_beg(init_no)
                 if do_init:
-                    params = self._initialize_parameters(X, sample_weight, random_state, init, n_threads)
+                    params = self._initialize_parameters(X, sample_weight, random_state, init, n_threads,
+                                                         **extra)
                 else:
                     params = self._get_parameters()
                 lower_bound = -np.inf if do_init else self.lower_bound_
@@ -203,7 +223,7 @@ class BaseMixture(EstimatorProtocol):
                 n_iter = 0
                 for n_iter in range(1, self.max_iter + 1):
                     prev = lower_bound
-                    params, lower_bound = self._em_pass(X, sample_weight, params, n_threads)
+                    params, lower_bound = self._em_pass(X, sample_weight, params, n_threads, **extra)
                     history.append(lower_bound)
                     change = lower_bound - prev
                     self._verbose_iter_end(n_iter, change)
@@ -231,8 +251,49 @@ class BaseMixture(EstimatorProtocol):
             self.lower_bounds_ = [X.dtype.type(v) for v in history]
             self._check_solution(X)
             if want_labels:
-                return self._estimate(X, n_threads, labels=True)[1]
+                labels = self._estimate(X, n_threads, labels=True)[1]
+                if kept is not None:
+                    full = np.full(kept.shape[0], -1, dtype=labels.dtype)
+                    full[kept] = labels
+                    labels = full
+                return labels
         return None
+
+    def _missing_values(self, X, sample_weight, policy):
+        """(X, sample_weight, missing, kept) after the NaN policy.
+
+        "omit": the rows without NaN (a copy) and ``kept``, the mask of them;
+        "marginalize": ``missing``, the rows grouped by pattern (None when X
+        has no NaN: then the fit is exactly the complete-data one).
+        """
+        self.n_omitted_ = 0
+        if policy == "raise" or not has_nan(X):
+            return X, sample_weight, None, None
+        name = type(self).__name__
+        if policy == "omit":
+            kept = rows_without_nan(X)
+            self.n_omitted_ = int(X.shape[0] - np.count_nonzero(kept))
+            X = X[kept]
+            if X.shape[0] < 2:
+                raise ValueError(
+                    f"Only {X.shape[0]} row(s) of X have no NaN ({self.n_omitted_} omitted), while a minimum "
+                    f"of 2 is required by {name} with nan_policy='omit'. Use nan_policy='marginalize'."
+                )
+            if sample_weight is not None:
+                sample_weight = np.ascontiguousarray(sample_weight[kept])
+                if not (sample_weight > 0).any():
+                    raise ValueError("Every row without NaN has sample_weight 0 (nan_policy='omit').")
+            return X, sample_weight, None, kept
+        missing = group_patterns(X)
+        empty = missing.first_empty_row()
+        if empty is not None:
+            n_empty = int(sum(len(missing.rows_of(p)) for p in np.flatnonzero(~missing.observed.any(axis=1))))
+            raise ValueError(
+                f"Row {empty} of X has every value missing ({n_empty} such row(s)): such a row carries no "
+                f"information, and {name} does not fit on it. Remove the rows that are all NaN (they are "
+                "predicted from the mixture weights alone)."
+            )
+        return X, sample_weight, missing, None
 
     def _check_solution(self, X):
         """Warnings about the fitted model (none by default)."""
@@ -242,7 +303,7 @@ class BaseMixture(EstimatorProtocol):
     # ------------------------------------------------------------------
     def _prepare_X(self, X):
         self._check_is_fitted()
-        return self._validate_X(X, reset=False)
+        return self._validate_X(X, reset=False, allow_nan=self._nan_policy() == "marginalize")
 
     def _predict_outputs(self, X, **outputs):
         n_threads = effective_n_threads(self.n_threads)

@@ -40,6 +40,17 @@ two Python entries, `accumulate_statistics` (fit) and `estimate`
 (prediction), only check shapes and fill a `PassSpec`. A new mode is a new
 branch of step 3 (or a new output), not a copy of the chunk loop.
 
+Rows by index (missing values): with ``rows`` the pass visits the rows
+``X[rows[j]]`` in that order, cut into given *segments* (runs of positions)
+instead of slots; each segment reads its own coefficients ``W[seg_pat[s]]``
+(and ``U[seg_pat[s]]``) and writes its own row of the slot outputs. A visited
+row is gathered into a float64 buffer with every NaN replaced by the shift,
+so its missing coordinates have z_d = 0 exactly; with coefficients built from
+the marginal precision of the observed coordinates (zero rows and columns
+for the missing ones) F W is then exactly the marginal log-density, and
+R^T F the observed part's sums (fastgmm._missing). Per-row outputs go to the
+row's own index.
+
 Determinism: rows are cut into slots of ``slot_rows`` (a multiple of
 ``chunk_rows``) whose partial sums go to their own row of the outputs; one
 thread processes a slot, chunk after chunk, and the caller adds the slots in
@@ -62,6 +73,10 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
                              int quad, double *F, Py_ssize_t P, double *zz)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
+    void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
+                          const double *c, double *G)
+    void fastgmm_gather_f(const float *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
+                          const double *c, double *G)
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
@@ -125,6 +140,9 @@ cdef struct PassSpec:
     const double *sw          # (N,) sample weights, or NULL (all 1)
     const double *resp_in     # (N, K) (GIVEN)
     const int64_t *labels_in  # (N,) (LABELS)
+    const int64_t *rows       # (N,) rows of X visited, in this order, or NULL (0 .. N - 1)
+    const int64_t *seg_start  # (n_seg + 1,) segments: runs of positions (with rows), or NULL (slots)
+    const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
     # outputs
     double *G                 # (n_slots, K * P) slot sums of R^T F, or NULL
     double *T                 # (n_slots, D * D) tied: slot sums of w z z^T (lower), or NULL
@@ -141,6 +159,8 @@ cdef struct Scratch:
     double *sm                # (chunk,)
     double *rl                # (chunk,) row log-likelihoods (weighted sums)
     double *C                 # (D, D) tied Gram of the chunk
+    double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift
+    double *swg               # (chunk,) gathered sample weights (with rows)
 
 
 cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t K,
@@ -152,8 +172,11 @@ cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t 
     s.sm = <double *> malloc(chunk * sizeof(double))
     s.rl = <double *> malloc(chunk * sizeof(double))
     s.C = <double *> calloc(D * D, sizeof(double))
+    s.Xg = <double *> malloc(chunk * D * sizeof(double))
+    s.swg = <double *> malloc(chunk * sizeof(double))
     return (s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
-            and s.sm != NULL and s.rl != NULL and s.C != NULL)
+            and s.sm != NULL and s.rl != NULL and s.C != NULL and s.Xg != NULL
+            and s.swg != NULL)
 
 
 cdef void _scratch_free(Scratch *s) noexcept nogil:
@@ -164,6 +187,8 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
     free(s.sm)
     free(s.rl)
     free(s.C)
+    free(s.Xg)
+    free(s.swg)
 
 
 cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
@@ -179,6 +204,24 @@ cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
     return best
 
 
+cdef inline Py_ssize_t _row(const PassSpec *p, Py_ssize_t pos) noexcept nogil:
+    """The row of X at visiting position ``pos``."""
+    return p.rows[pos] if p.rows != NULL else pos
+
+
+cdef void _gather(const PassSpec *p, const floating *X, Py_ssize_t r0, Py_ssize_t n,
+                  Scratch *w) noexcept nogil:
+    """Rows rows[r0 .. r0 + n) into w.Xg in float64, NaN -> the shift (z = 0 exactly)."""
+    cdef Py_ssize_t i
+    if floating is float:
+        fastgmm_gather_f(X, p.rows + r0, n, p.D, p.c, w.Xg)
+    else:
+        fastgmm_gather_d(X, p.rows + r0, n, p.D, p.c, w.Xg)
+    if p.sw != NULL:
+        for i in range(n):
+            w.swg[i] = p.sw[p.rows[r0 + i]]
+
+
 # ---------------------------------------------------------------------------
 # The per-chunk worker
 # ---------------------------------------------------------------------------
@@ -187,22 +230,34 @@ cdef void _chunk(
     const PassSpec *p,
     const floating *X,        # IN  (N, D) all rows
     floating *resp_out,       # OUT (N, K) responsibilities, or NULL
-    Py_ssize_t r0,            # IN  first row of the chunk
+    Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot (row of the slot outputs)
+    Py_ssize_t s,             # IN  the chunk's slot or segment (row of the slot outputs)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
-    cdef Py_ssize_t i, k, d, lab
+    cdef Py_ssize_t i, k, d, lab, row
     cdef double total, wi
     cdef double *F = w.F
     cdef double *LP = w.LP
     cdef double *rl = NULL
     cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD
     cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
+    cdef const double *Wc = p.W
+    cdef const double *Uc = p.U
+    if p.seg_pat != NULL:
+        if Wc != NULL:
+            Wc = p.W + p.seg_pat[s] * P * K
+        if Uc != NULL:
+            Uc = p.U + p.seg_pat[s] * D * D
 
     # 1. features (z in float64 for either dtype of X)
-    if floating is float:
+    if p.rows != NULL:
+        _gather(p, X, r0, n, w)
+        fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
+        if sw != NULL:
+            sw = w.swg
+    elif floating is float:
         fastgmm_features_fd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
     else:
         fastgmm_features_dd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
@@ -210,18 +265,18 @@ cdef void _chunk(
         for i in range(n):
             for d in range(D):
                 w.Y[i * D + d] = F[i * P + 1 + d]
-        _trmm_rows_upper(<int> n, <int> D, p.U, w.Y)
+        _trmm_rows_upper(<int> n, <int> D, Uc, w.Y)
         fastgmm_tied_q_d(w.Y, n, D, F, P)
 
     # 2-3. responsibilities
     if estep:
-        _gemm_f_w(<int> n, <int> P, <int> K, F, p.W, LP)
+        _gemm_f_w(<int> n, <int> P, <int> K, F, Wc, LP)
         if p.labels_out != NULL or p.resp_mode == _RESP_HARD:
             fastgmm_fix_d(LP, n * K)
             for i in range(n):
                 lab = _argmax_col(LP, n, K, i)
                 if p.labels_out != NULL:
-                    p.labels_out[r0 + i] = lab
+                    p.labels_out[_row(p, r0 + i)] = lab
                 if p.resp_mode == _RESP_HARD:
                     w.rl[i] = <double> lab      # kept until LP is overwritten below
             if p.resp_mode == _RESP_HARD:
@@ -231,24 +286,28 @@ cdef void _chunk(
         if p.resp_mode == _RESP_ESTEP and (
                 p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL):
             if p.row_ll != NULL:
-                rl = p.row_ll + r0
+                rl = p.row_ll + r0 if p.rows == NULL else w.rl
             # With weights the responsibilities come out scaled by them (step 4
             # done in the normalisation's last pass), and the sum is weighted.
             total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
             if p.ll != NULL:
                 p.ll[s] += total
+            if p.row_ll != NULL and p.rows != NULL:
+                for i in range(n):
+                    p.row_ll[p.rows[r0 + i]] = w.rl[i]
             if resp_out != NULL:
                 for i in range(n):
+                    row = _row(p, r0 + i)
                     for k in range(K):
-                        resp_out[(r0 + i) * K + k] = <floating> LP[k * n + i]
+                        resp_out[row * K + k] = <floating> LP[k * n + i]
     elif p.resp_mode == _RESP_GIVEN:
         for k in range(K):
             for i in range(n):
-                LP[k * n + i] = p.resp_in[(r0 + i) * K + k]
+                LP[k * n + i] = p.resp_in[_row(p, r0 + i) * K + k]
     else:
         for k in range(K):
             for i in range(n):
-                LP[k * n + i] = 1.0 if p.labels_in[r0 + i] == k else 0.0
+                LP[k * n + i] = 1.0 if p.labels_in[_row(p, r0 + i)] == k else 0.0
 
     if p.G == NULL:
         return
@@ -286,7 +345,7 @@ cdef int _run_slots(
     Py_ssize_t n_slots,
     int n_threads,
 ) noexcept nogil:
-    """Every chunk of every slot through `_chunk`; returns -1 if a thread could
+    """Every chunk of every slot (or segment) through `_chunk`; returns -1 if a thread could
     not allocate its scratch, else 0."""
     cdef int status[1]
     status[0] = 0
@@ -301,8 +360,12 @@ cdef int _run_slots(
             status[0] = 1
         for s in prange(n_slots, schedule='dynamic'):
             if ok:
-                r0 = s * slot_rows
-                r_end = _min(p.N, r0 + slot_rows)
+                if p.seg_start != NULL:
+                    r0 = p.seg_start[s]
+                    r_end = p.seg_start[s + 1]
+                else:
+                    r0 = s * slot_rows
+                    r_end = _min(p.N, r0 + slot_rows)
                 while r0 < r_end:
                     n = _min(chunk_rows, r_end - r0)
                     _chunk(p, X, resp_out, r0, n, s, w)
@@ -334,24 +397,68 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.P = n_features_out(quad, D)
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.sw = p.resp_in = NULL
-    p.labels_in = NULL
+    p.labels_in = p.rows = p.seg_start = p.seg_pat = NULL
     p.G = p.T = p.ll = p.row_ll = NULL
     p.labels_out = NULL
 
 
 cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
-                            const double[:, ::1] U) except *:
+                            const double[:, ::1] U, Py_ssize_t n_pat) except *:
+    """Shift and coefficients; ``n_pat`` blocks of W (and U) stacked row-wise (segments)."""
     if shift.shape[0] != p.D:
         raise ValueError("shift must have n_features entries")
     p.c = &shift[0]
     if W is not None:
-        if W.shape[0] != p.P or W.shape[1] != p.K:
-            raise ValueError(f"W must have shape ({p.P}, {p.K}) (features, components)")
+        if W.shape[0] != n_pat * p.P or W.shape[1] != p.K:
+            raise ValueError(f"W must have shape ({n_pat} * {p.P}, {p.K}) (blocks x features, components)")
         p.W = &W[0, 0]
     if p.quad == _QTIED and U is not None:
-        if U.shape[0] != p.D or U.shape[1] != p.D:
-            raise ValueError("U must be (n_features, n_features) for tied covariances")
+        if U.shape[0] != n_pat * p.D or U.shape[1] != p.D:
+            raise ValueError("U must be (blocks * n_features, n_features) for tied covariances")
         p.U = &U[0, 0]
+
+
+cdef Py_ssize_t _n_blocks(const double[:, ::1] W, Py_ssize_t P, const int64_t[::1] seg_pat):
+    """How many coefficient blocks W holds: 1 without segments."""
+    if seg_pat is None:
+        return 1
+    if W is None or P < 1 or W.shape[0] % P:
+        raise ValueError("with segments, W must stack whole (P, K) blocks")
+    return W.shape[0] // P
+
+
+cdef Py_ssize_t _set_rows(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] rows,
+                          const int64_t[::1] seg_start, const int64_t[::1] seg_pat) except -1:
+    """Visit ``rows`` by segments (every index checked here, once); returns the segment count.
+
+    Without rows, returns 0 (the slot layout applies).
+    """
+    cdef Py_ssize_t j, n_seg
+    if rows is None:
+        if seg_start is not None or seg_pat is not None:
+            raise ValueError("segments need rows")
+        return 0
+    if seg_start is None or seg_pat is None:
+        raise ValueError("rows need segments (seg_start and seg_pat)")
+    n_seg = seg_start.shape[0] - 1
+    if n_seg < 1 or seg_pat.shape[0] != n_seg:
+        raise ValueError("seg_start must have n_segments + 1 entries and seg_pat n_segments")
+    if seg_start[0] != 0 or seg_start[n_seg] != rows.shape[0]:
+        raise ValueError("segments must cover rows exactly")
+    for j in range(n_seg):
+        if seg_start[j + 1] < seg_start[j]:
+            raise ValueError("seg_start must be non-decreasing")
+        if seg_pat[j] < 0 or seg_pat[j] >= n_blocks:
+            raise ValueError("seg_pat names a coefficient block that W does not have")
+    for j in range(rows.shape[0]):
+        if rows[j] < 0 or rows[j] >= p.N:
+            raise ValueError("rows must be indices of rows of X")
+    p.N = rows.shape[0]
+    if p.N:
+        p.rows = &rows[0]
+    p.seg_start = &seg_start[0]
+    p.seg_pat = &seg_pat[0]
+    return n_seg
 
 
 def accumulate_statistics(
@@ -371,20 +478,26 @@ def accumulate_statistics(
     double[:, ::1] T_out,               # OUT (n_slots, D * D) tied: sum_i w_i z_i z_i^T (lower), else None
     double[::1] ll_out,                 # OUT (n_slots,) sum_i w_i log p(x_i) (ESTEP)
     int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
+    const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
+    const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W / U (with rows)
 ):
     """Add one pass of EM statistics over X to per-slot partial sums.
 
     The outputs must be zero-filled by the caller, with
-    ``n_slots = max(1, ceil(n_samples / slot_rows))``. Returns -1 if scratch
-    memory could not be allocated, else 0. A row that no component can
-    produce (and has a non-zero weight) makes its slot's ``ll_out`` -inf.
+    ``n_slots = max(1, ceil(n_samples / slot_rows))``, or one row per
+    segment with ``rows``; then W is ``n_blocks`` (P, K) blocks stacked
+    (U: (D, D) blocks), segment s reading block ``seg_pat[s]``. Returns -1 if
+    scratch memory could not be allocated, else 0. A row that no component
+    can produce (and has a non-zero weight) makes its slot's ``ll_out`` -inf.
     """
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     if p.K < 1:
         raise ValueError("n_components must be >= 1")
-    _set_coefficients(&p, shift, W, U)
+    cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
+    _set_coefficients(&p, shift, W, U, n_blocks)
     if resp_mode == _RESP_ESTEP or resp_mode == _RESP_HARD:
         if p.W == NULL:
             raise ValueError("this mode needs the coefficients W")
@@ -407,6 +520,9 @@ def accumulate_statistics(
             raise ValueError("sample_weight must have n_samples entries")
         if p.N:
             p.sw = &sample_weight[0]
+    cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
+    if n_seg:
+        n_slots = n_seg
     if G_out.shape[0] != n_slots or G_out.shape[1] != p.K * p.P or ll_out.shape[0] != n_slots:
         raise ValueError("output shapes do not match the layout")
     p.G = &G_out[0, 0]
@@ -437,11 +553,16 @@ def estimate(
     floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
     double[::1] slot_ll,                # OUT (n_slots,) zero-filled: slot sums of the log-likelihoods, or None
     int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  as accumulate_statistics
+    const int64_t[::1] seg_start=None,  # IN
+    const int64_t[::1] seg_pat=None,    # IN
 ):
     """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
 
     Only the requested outputs are written; no other N-sized memory is used.
     Labels are the argmax of the weighted log-densities (the first on ties).
+    With ``rows`` only the visited rows' entries of the per-row outputs are
+    written, and ``slot_ll`` has one entry per segment.
     Returns -1 if scratch memory could not be allocated, else 0.
     """
     if W is None:
@@ -449,7 +570,8 @@ def estimate(
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], W.shape[1], quad, _RESP_ESTEP)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
-    _set_coefficients(&p, shift, W, U)
+    cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
+    _set_coefficients(&p, shift, W, U, n_blocks)
     if quad == _QTIED and p.U == NULL:
         raise ValueError("the tied E-step needs the precision factor U")
     if row_ll is not None:
@@ -468,6 +590,9 @@ def estimate(
             raise ValueError("resp must have shape (n_samples, n_components)")
         if p.N:
             rsp = &resp[0, 0]
+    cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
+    if n_seg:
+        n_slots = n_seg
     if slot_ll is not None:
         if slot_ll.shape[0] != n_slots:
             raise ValueError("slot_ll must have one entry per slot")

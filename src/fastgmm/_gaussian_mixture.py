@@ -11,10 +11,12 @@ import warnings
 
 import numpy as np
 
-from . import _gaussian, _kernels
+from . import _gaussian, _kernels, _missing
 from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
-from ._init import INIT_PARAMS, initial_statistics
+from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
+from ._openmp_helpers import effective_n_threads
+from ._threadpool import blas_single_thread
 from ._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
 
 # Two components are "nearly identical" when each one's mean lies within
@@ -70,6 +72,20 @@ class GaussianMixture(BaseMixture):
         OpenMP threads of the kernels. None: every usable core (honours
         ``OMP_NUM_THREADS``); negative: that many fewer than all plus one
         (-1 = all). Results do not depend on it.
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        What NaN in X means (infinity is always an error). 'raise': an error
+        saying how many NaNs there are and where. 'omit': rows with a NaN are
+        dropped for fitting (``n_omitted_`` counts them; predicting on such
+        rows raises). 'marginalize': NaNs are values missing at random, and
+        EM is exact for them: each row's E-step uses the marginal density of
+        its observed coordinates, the M-step the conditional expectations of
+        the missing ones and their conditional covariances. ``predict``,
+        ``predict_proba``, ``score_samples``, ``score`` and :meth:`impute`
+        then accept NaNs (a row with every value missing gets the weights as
+        its responsibilities and log-likelihood 0; in ``fit`` such a row is
+        an error). Initialisation uses the rows without NaN when there are at
+        least ``max(10 * n_components, n_features + 1)`` of them (with
+        positive weight), else X with each NaN replaced by its column's mean.
 
     Attributes
     ----------
@@ -89,6 +105,8 @@ class GaussianMixture(BaseMixture):
         (scikit-learn's definition).
     lower_bounds_ : list of numpy scalars
         Its history, one entry per iteration.
+    n_omitted_ : int
+        Rows dropped from the fit for holding a NaN (``nan_policy='omit'``; else 0).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
@@ -123,6 +141,7 @@ class GaussianMixture(BaseMixture):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -139,6 +158,7 @@ class GaussianMixture(BaseMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
 
 
     # ------------------------------------------------------------------
@@ -183,13 +203,19 @@ class GaussianMixture(BaseMixture):
             _gaussian.check_precisions(p, self.covariance_type)
         return w, m, p
 
-    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
-        """Initial (weights, means, covariances, precisions_cholesky) as scikit-learn makes them."""
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None):
+        """Initial (weights, means, covariances, precisions_cholesky) as scikit-learn makes them.
+
+        With missing values, from the rows without NaN or from X with NaNs
+        filled by column means (``fastgmm._init.initialisation_rows``).
+        """
         w_init, m_init, p_init = init
         cov_type = self.covariance_type
         float32 = X.dtype == np.float32
         cov = weights = means = None
         if w_init is None or m_init is None or p_init is None:
+            if missing is not None:
+                X, sample_weight = initialisation_rows(X, sample_weight, missing, self.n_components)
             # Data too large to square overflows here; _check_no_overflow
             # reports it as a ValueError instead of numpy's warnings.
             with np.errstate(over="ignore", invalid="ignore"):
@@ -207,11 +233,19 @@ class GaussianMixture(BaseMixture):
             cov = _gaussian.covariances_from_cholesky(pc, cov_type)
         return (np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64), cov, pc)
 
-    def _em_pass(self, X, sample_weight, params, n_threads):
+    def _em_pass(self, X, sample_weight, params, n_threads, missing=None):
         """One fused pass (E-step + statistics) and the M-step. Returns new params and the
-        weighted mean log-likelihood under the old ones (scikit-learn's lower bound)."""
-        w, m, _, pc = params
-        stats = gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
+        weighted mean log-likelihood under the old ones (scikit-learn's lower bound).
+
+        With ``missing`` (rows grouped by NaN pattern) the pass is the exact
+        EM of the observed values (``fastgmm._missing``).
+        """
+        w, m, cov, pc = params
+        if missing is None:
+            stats = gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
+        else:
+            stats = _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
+                                                sample_weight=sample_weight)
         lower_bound = stats.loglik / stats.weight
         if not np.isfinite(lower_bound):
             raise ValueError(
@@ -245,8 +279,41 @@ class GaussianMixture(BaseMixture):
         self.precisions_ = np.asarray(prec, dtype=dtype)
 
     def _estimate(self, X, n_threads, **outputs):
+        if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+            return _missing.missing_estimate(X, _missing.group_patterns(X), *self._get_parameters(),
+                                             self.covariance_type, n_threads, **outputs)
         return gaussian_estimate(X, self.weights_, self.means_, self.precisions_cholesky_,
                                  self.covariance_type, n_threads, **outputs)
+
+    def impute(self, X):
+        """X with every NaN replaced by its conditional expectation under the fitted mixture.
+
+        Each missing entry becomes sum_k r_k E[x_m | x_o, k], the
+        responsibilities r_k computed from the row's observed values (the
+        mixture weights for a row with none) and E[x_m | x_o, k] =
+        mu_km + Sigma_k,mo Sigma_k,oo^-1 (x_o - mu_ko). Observed values are
+        returned unchanged. Needs ``nan_policy='marginalize'`` only to accept
+        NaN in X at prediction time; any fitted model can impute.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), of X's dtype
+        """
+        self._check_is_fitted()
+        X = self._validate_X(X, reset=False, allow_nan=True)
+        if not _missing.has_nan(X):
+            return X.copy()
+        n_threads = self._resolved_threads()
+        with blas_single_thread():
+            return _missing.impute(X, _missing.group_patterns(X), *self._get_parameters(), self.covariance_type,
+                                   n_threads)
+
+    def _resolved_threads(self):
+        return effective_n_threads(self.n_threads)
 
     def _n_parameters(self):
         _, n_features = self.means_.shape
@@ -391,7 +458,7 @@ def _check_no_overflow(means, cov, X):
     """Finite data and parameters give infinite or NaN moments only by overflow: say so."""
     if np.all(np.isfinite(means)) and np.all(np.isfinite(cov)):
         return
-    largest = max(float(np.max(np.abs(X[a:a + 65536]))) for a in range(0, X.shape[0], 65536))
+    largest = max(float(np.nanmax(np.abs(X[a:a + 65536]), initial=0.0)) for a in range(0, X.shape[0], 65536))
     raise ValueError(
         "Fitting the mixture model failed: the means or covariances overflowed to infinity, because "
         f"the values of X (largest magnitude {largest:.3g}) are too large for {X.dtype.name} "

@@ -88,3 +88,37 @@ def initial_statistics(X, sample_weight, init_params, cov_type, n_components, ra
     shift = np.zeros(D) if cov_type == "tied" else np.asarray(centres, dtype=np.float64).mean(axis=0)
     return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_LABELS,
                        labels=_seed_labels(N, indices))
+
+
+def initialisation_rows(X, sample_weight, missing, n_components):
+    """The rows k-means (or any scheme) initialises from when X has NaNs: (X_init, weight).
+
+    The rows without NaN when at least ``max(10 K, D + 1)`` of them have a
+    positive weight: under data missing completely at random they are a
+    sample of the same distribution, and k-means cannot take NaN. Otherwise
+    X with each NaN replaced by its column's (weighted) mean over the
+    observed values, a coarse start that the exact EM then corrects. Either
+    is a temporary copy, freed once the initial parameters are made.
+    """
+    N, D = X.shape
+    if missing.complete:
+        rows = missing.rows_of(0)
+        w = None if sample_weight is None else sample_weight[rows]
+        n_ok = len(rows) if w is None else int(np.count_nonzero(w))
+        if n_ok >= max(10 * n_components, D + 1):
+            return np.ascontiguousarray(X[rows]), (None if w is None else np.ascontiguousarray(w))
+    total = np.zeros(D)
+    weight = np.zeros(D)
+    for a in range(0, N, 65536):
+        xb = X[a:a + 65536].astype(np.float64)
+        ob = ~np.isnan(xb)
+        wb = np.ones(len(xb)) if sample_weight is None else sample_weight[a:a + 65536]
+        total += wb @ np.where(ob, xb, 0.0)
+        weight += wb @ ob
+    col_mean = np.divide(total, weight, out=np.zeros(D), where=weight > 0)
+    Xi = np.array(X, copy=True)
+    for a in range(0, N, 65536):
+        xb = Xi[a:a + 65536]
+        nan = np.isnan(xb)
+        xb[nan] = np.broadcast_to(col_mean.astype(X.dtype), xb.shape)[nan]
+    return Xi, sample_weight

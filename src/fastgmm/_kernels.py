@@ -104,3 +104,42 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
     status = _estep.estimate(X, quad, shift, W, U, chunk, slot, out_ll, out_lab, out_resp, out_sum, threads)
     _check_status(status)
     return out_ll, out_lab, out_resp, (float(out_sum.sum()) if total else None)
+
+
+def accumulate_segments(X, quad, n_components, shift, n_threads, W, U, rows, seg_start, seg_pat, seg_first, *,
+                        sample_weight=None, chunk_rows=None):
+    """E-step + statistics over the rows ``X[rows]`` by segments, summed per coefficient block.
+
+    Segment s covers positions ``seg_start[s]:seg_start[s + 1]`` of ``rows``
+    and uses block ``seg_pat[s]`` of the stacked W (and U); the segments of
+    block b start at ``seg_first[b]`` (blocks in order, each with at least
+    one segment). NaNs in the visited rows read as z = 0.
+
+    Returns
+    -------
+    G : ndarray (n_blocks, K, P)
+    T : ndarray (n_blocks, D, D) or None
+        Tied: lower triangles of sum_i w_i z_i z_i^T per block.
+    loglik : float
+        sum_i w_i log p(x_i) under each row's coefficients.
+    """
+    N, D = X.shape
+    K = int(n_components)
+    P = _estep.n_features_out(quad, D)
+    tied = quad == _estep.QTIED
+    n_seg = len(seg_pat)
+    chunk = chunk_rows or chunk_rows_for(P, K)
+    G = np.zeros((n_seg, K * P))
+    T = np.zeros((n_seg, D * D)) if tied else None
+    ll = np.zeros(n_seg)
+    threads = threads_for_work(n_threads, len(rows), _row_cost(P, K))
+    slot = max(chunk, int(np.max(np.diff(seg_start))) if n_seg else chunk)
+    slot = -(-slot // chunk) * chunk          # segments carry their own bounds; slot only passes the check
+    status = _estep.accumulate_statistics(X, quad, K, shift, RESP_ESTEP, W, U, None, None, sample_weight,
+                                          chunk, slot, G, T, ll, threads, rows, seg_start, seg_pat)
+    _check_status(status)
+    # Segment partials added in segment order: identical for any thread count.
+    G = np.add.reduceat(G, seg_first, axis=0).reshape(len(seg_first), K, P)
+    if T is not None:
+        T = np.add.reduceat(T, seg_first, axis=0).reshape(len(seg_first), D, D)
+    return G, T, float(ll.sum())

@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "_fastexp.h"
 
 /* Quadratic-feature codes: the same as _estep.pyx's enum. */
@@ -140,6 +141,29 @@ static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
 
 FASTGMM_DEFINE_FEATURES(fastgmm_features_dd, double, double, fastgmm_sumsq_d)
 FASTGMM_DEFINE_FEATURES(fastgmm_features_fd, float, double, fastgmm_sumsq_d)
+
+/* Rows X[rows[i]] (i < n) gathered into G (n x D, row-major) in float64,
+ * each NaN replaced by the shift c, so that its z = x - c is exactly 0 (the
+ * missing-value passes of _estep.pyx). A select, not a branch, so the loop
+ * vectorises. */
+#define FASTGMM_DEFINE_GATHER(NAME, TX)                                        \
+FASTGMM_CLONES                                                                 \
+static void NAME(const TX *FASTGMM_RESTRICT X, const int64_t *rows,            \
+                 ptrdiff_t n, ptrdiff_t D, const double *FASTGMM_RESTRICT c,   \
+                 double *FASTGMM_RESTRICT G)                                   \
+{                                                                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        const TX *x = X + (ptrdiff_t) rows[i] * D;                             \
+        double *g = G + i * D;                                                 \
+        for (ptrdiff_t d = 0; d < D; d++) {                                    \
+            double v = (double) x[d];                                          \
+            g[d] = v == v ? v : c[d];                                          \
+        }                                                                      \
+    }                                                                          \
+}
+
+FASTGMM_DEFINE_GATHER(fastgmm_gather_d, double)
+FASTGMM_DEFINE_GATHER(fastgmm_gather_f, float)
 
 /* Tied: q = |y|^2 for the rows of Y (n x D, row-major) into F[i * P + 1 + D]. */
 #define FASTGMM_DEFINE_TIED_Q(NAME, T, SUMSQ)                                  \

@@ -274,14 +274,15 @@ def _pandas_to_numpy(X):
         return None   # strings, categories ...: np.asarray and the "only numbers" error below
 
 
-def check_array(X, *, estimator_name, min_samples=1, allow_1d=False):
+def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=False):
     """Validate X and return a C-contiguous float32 or float64 2-D array.
 
     float32 stays float32; every other numeric type becomes float64 (pandas
     nullable columns too, ``pd.NA`` as NaN). NaN and infinity are rejected
     with scikit-learn's sentence and the position of the first offender (the
     column's name for a DataFrame). A copy is made only when X is not already
-    C-contiguous float32/float64.
+    C-contiguous float32/float64. With ``allow_nan`` NaN is accepted (a
+    missing value); infinity never is.
     """
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
@@ -348,7 +349,7 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False):
         )
     if columns is not None and len(columns) != d:
         columns = None
-    _check_finite(X, estimator_name=estimator_name, columns=columns)
+    _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan)
     return X
 
 
@@ -362,16 +363,27 @@ def _first(X, test):
     return None
 
 
-def _check_finite(X, *, estimator_name="GaussianMixture", columns=None):
+def _nan_count(X):
+    """(NaN entries, rows holding one), block-wise."""
+    count = rows = 0
+    for a in range(0, X.shape[0], _BLOCK):
+        nan = np.isnan(X[a:a + _BLOCK])
+        count += int(np.count_nonzero(nan))
+        rows += int(np.count_nonzero(nan.any(axis=1)))
+    return count, rows
+
+
+def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_nan=False):
     """scikit-learn's "Input X contains NaN." / "... infinity or a value too large for
-    dtype(...)." (NaN first, as scikit-learn), then where the first one is."""
+    dtype(...)." (NaN first, as scikit-learn), then where the first one is and, for NaN,
+    how many there are."""
     # A finite sum proves every entry finite without an N x D boolean array;
     # only when it is not (NaN/inf, or a legitimate overflow) look block-wise.
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.sum(X, dtype=np.float64)
     if np.isfinite(total):
         return
-    where = _first(X, np.isnan)
+    where = None if allow_nan else _first(X, np.isnan)
     what = "NaN"
     if where is None:
         where = _first(X, np.isinf)
@@ -380,7 +392,15 @@ def _check_finite(X, *, estimator_name="GaussianMixture", columns=None):
         return   # only the sum overflowed
     i, j = where
     column = f"column {columns[j]!r}" if columns is not None else f"column {j}"
+    if what != "NaN":
+        raise ValueError(
+            f"Input X contains {what}. The first is at row {i}, {column}; {estimator_name} does not accept "
+            "missing or infinite values: remove or impute them first."
+        )
+    count, rows = _nan_count(X)
     raise ValueError(
-        f"Input X contains {what}. The first is at row {i}, {column}; {estimator_name} does not accept "
-        "missing or infinite values: remove or impute them first."
+        f"Input X contains NaN. The first is at row {i}, {column}; X has {count} NaN value"
+        f"{'s' if count != 1 else ''} in {rows} row{'s' if rows != 1 else ''}. {estimator_name} does not "
+        "accept missing values with nan_policy='raise': pass nan_policy='marginalize' (exact EM on the "
+        "observed values) or nan_policy='omit' (drop those rows), or remove or impute them first."
     )
