@@ -14,8 +14,10 @@ them; here they are kept in ``results_`` with the reason and excluded from
 the choice unless ``allow_degenerate=True``. A fitted component is
 *degenerate* when
 
-* it is emptied: it carries less than one row's share of the weight
-  (``weights_[k] * n_rows < 1``, n_rows counting rows of positive weight), or
+* it is emptied: it carries less than the rows' share of the weight its
+  covariance needs to be determined (``weights_[k] * n_rows`` below D + 1
+  for "full", 2 for "diag" and "spherical", 1 for "tied"; n_rows counts
+  rows of positive weight), or
 * it collapsed: some direction of its covariance holds (almost) no variance
   beyond ``reg_covar``. With ``S_k = covariances_[k] - reg_covar I`` and the
   data's column standard deviations ``s``, the smallest eigenvalue of
@@ -789,9 +791,13 @@ class _Sweep:
     def degenerate_reason(self, gm):
         """Why a fitted mixture is degenerate ("" if it is not): see the module docstring."""
         weights = np.asarray(gm.weights_, dtype=np.float64)
-        emptied = np.flatnonzero(weights * self.n_rows < 1)
-        if emptied.size:
-            return f"component {int(emptied[0])} emptied (weight {weights[emptied[0]]:.3g}, under one row's share)"
+        D = self.X.shape[1]
+        need = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 1}[gm.covariance_type]
+        short = np.flatnonzero(weights * self.n_rows < need)
+        if short.size:
+            k = int(short[0])
+            return (f"component {k} emptied: it carries {weights[k] * self.n_rows:.3g} rows' share of the weight, "
+                    f"fewer than the {need} its {gm.covariance_type} covariance needs")
         cov = np.asarray(gm.covariances_, dtype=np.float64) - gm.reg_covar * (
             np.eye(self.X.shape[1]) if gm.covariance_type in ("full", "tied") else 1.0)
         s = self.scale_safe
