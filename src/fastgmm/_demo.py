@@ -5,31 +5,7 @@ import time
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-
-def make_mixture(n_samples, n_features, n_components, seed):
-    """Draw from a random well-separated full-covariance mixture.
-
-    Returns
-    -------
-    X : ndarray (n_samples, n_features)
-    truth : dict with weights, means, covariances
-    """
-    rng = np.random.default_rng(seed)
-    weights = rng.dirichlet(5 * np.ones(n_components))
-    means = rng.normal(0, 4, size=(n_components, n_features))
-    covs = []
-    for _ in range(n_components):
-        A = rng.standard_normal((n_features, n_features))
-        covs.append((A @ A.T / n_features + 0.5 * np.eye(n_features)) * rng.uniform(0.5, 2))
-    covs = np.array(covs)
-    counts = rng.multinomial(n_samples, weights)
-    X = np.empty((n_samples, n_features))
-    start = 0
-    for k, c in enumerate(counts):
-        X[start:start + c] = rng.multivariate_normal(means[k], covs[k], size=c)
-        start += c
-    rng.shuffle(X)
-    return X, {"weights": weights, "means": means, "covariances": covs}
+from .datasets import make_mixture
 
 
 def run(n_samples=300_000, n_features=8, n_components=6, seed=0, compare=True, file=None):
@@ -42,7 +18,7 @@ def run(n_samples=300_000, n_features=8, n_components=6, seed=0, compare=True, f
     info = fastgmm.build_info()
     say(f"fastgmm {info['version']}: OpenMP {'on' if info['openmp'] else 'OFF'}, "
         f"{info['max_threads']} threads")
-    X, truth = make_mixture(n_samples, n_features, n_components, seed)
+    X, _, truth = make_mixture(n_samples, n_features, n_components, "full", random_state=seed)
     say(f"data: {n_samples:,} points, {n_features} features, drawn from {n_components} Gaussians "
         f"(full covariances), {X.nbytes / 1e6:.0f} MB")
 
