@@ -218,12 +218,13 @@ def test_parameters_pass_through_and_clone(capsys):
     sel = GaussianMixtureSelection(n_components=range(1, 3), reg_covar=1e-4, tol=1e-4, n_threads=1, verbose=1)
     assert clone(sel).get_params() == sel.get_params()
     passed = sel._passed_through()
-    # Every GaussianMixture parameter the selection has is passed unchanged (a later
-    # one, e.g. nan_policy, only needs adding to the selection's signature).
-    assert passed == {"tol": 1e-4, "reg_covar": 1e-4, "max_iter": 100, "verbose_interval": 10, "n_threads": 1}
+    # Every GaussianMixture parameter the selection has is passed unchanged.
+    assert passed == {"tol": 1e-4, "reg_covar": 1e-4, "max_iter": 100, "verbose_interval": 10, "n_threads": 1,
+                      "nan_policy": "raise"}
     X, _, _ = make_mixture(100, 2, 2, random_state=0)
     sel.fit(X)
-    assert sel.best_estimator_.reg_covar == 1e-4 and sel.best_estimator_.n_threads == 1
+    assert sel.best_estimator_.reg_covar == 1e-4
+    assert sel.best_estimator_.n_threads == 1
     out = capsys.readouterr().out
     assert out.count("K=") == 8 and "log-likelihood" in out
 
@@ -252,3 +253,55 @@ with warnings.catch_warnings():
 @_sklearn_checks
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+# ---------------------------------------------------------------------------
+# missing values
+# ---------------------------------------------------------------------------
+
+def _with_nans(X, fraction, seed):
+    """X with one coordinate missing in a ``fraction`` of the rows (never a whole row)."""
+    X = np.array(X, dtype=np.float64, copy=True)
+    rng = np.random.default_rng(seed)
+    rows = np.flatnonzero(rng.random(X.shape[0]) < fraction)
+    X[rows, rng.integers(0, X.shape[1], rows.size)] = np.nan
+    return X
+
+
+def test_selection_with_missing_values_marginalize_finds_the_truth():
+    X, y, params = make_mixture(1200, 2, 3, "tied", random_state=3, separation=6.0)
+    Xm = _with_nans(X, 0.1, 0)
+    sel = GaussianMixtureSelection(n_components=range(1, 5), covariance_types=("tied", "full"),
+                                   nan_policy="marginalize", random_state=0).fit(Xm)
+    assert sel.best_params_["n_components"] == 3
+    assert sel.best_estimator_.nan_policy == "marginalize"
+    assert sel.n_omitted_ == 0
+    proba = sel.predict_proba(Xm)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.isfinite(sel.score(Xm))
+
+
+def test_selection_omit_equals_selection_on_complete_rows():
+    X, _, _ = make_mixture(600, 2, 2, "diag", random_state=4, separation=6.0)
+    Xm = _with_nans(X, 0.05, 1)
+    keep = ~np.isnan(Xm).any(axis=1)
+    kw = dict(n_components=range(1, 4), covariance_types=("diag",), random_state=0)
+    a = GaussianMixtureSelection(nan_policy="omit", **kw).fit(Xm)
+    b = GaussianMixtureSelection(**kw).fit(Xm[keep])
+    assert a.n_omitted_ == int((~keep).sum())
+    np.testing.assert_allclose(a.results_["log_likelihood"], b.results_["log_likelihood"], rtol=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        a.predict(Xm)
+
+
+def test_selection_raises_on_nan_by_default():
+    X, _, _ = make_mixture(100, 2, 2, "diag", random_state=5)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        GaussianMixtureSelection(n_components=[1, 2]).fit(_with_nans(X, 0.05, 2))
+
+
+def test_selection_refuses_rows_with_every_value_missing_once():
+    X, _, _ = make_mixture(200, 2, 2, "diag", random_state=6)
+    X[3] = np.nan
+    with pytest.raises(ValueError, match="GaussianMixtureSelection does not fit on it"):
+        GaussianMixtureSelection(n_components=[1, 2], nan_policy="marginalize").fit(X)

@@ -98,6 +98,43 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
+def apply_nan_policy(X, sample_weight, policy, estimator_name):
+    """(X, sample_weight, missing, kept, n_omitted) for fitting under a NaN policy.
+
+    "omit": the rows without NaN (a copy) and ``kept``, the mask of them;
+    "marginalize": ``missing``, the rows grouped by pattern (None when X has
+    no NaN: then the fit is exactly the complete-data one). A row with every
+    value missing cannot be fitted on: a ValueError that says so.
+    """
+    if policy == "raise" or not has_nan(X):
+        return X, sample_weight, None, None, 0
+    name = estimator_name
+    if policy == "omit":
+        kept = rows_without_nan(X)
+        n_omitted = int(X.shape[0] - np.count_nonzero(kept))
+        X = X[kept]
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"Only {X.shape[0]} row(s) of X have no NaN ({n_omitted} omitted), while a minimum "
+                f"of 2 is required by {name} with nan_policy='omit'. Use nan_policy='marginalize'."
+            )
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight[kept])
+            if not (sample_weight > 0).any():
+                raise ValueError("Every row without NaN has sample_weight 0 (nan_policy='omit').")
+        return X, sample_weight, None, kept, n_omitted
+    missing = group_patterns(X)
+    empty = missing.first_empty_row()
+    if empty is not None:
+        n_empty = int(sum(len(missing.rows_of(p)) for p in np.flatnonzero(~missing.observed.any(axis=1))))
+        raise ValueError(
+            f"Row {empty} of X has every value missing ({n_empty} such row(s)): such a row carries no "
+            f"information, and {name} does not fit on it. Remove the rows that are all NaN (they are "
+            "predicted from the mixture weights alone)."
+        )
+    return X, sample_weight, missing, None, 0
+
+
 class BaseMixture(EstimatorProtocol):
     """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
 
@@ -260,40 +297,10 @@ class BaseMixture(EstimatorProtocol):
         return None
 
     def _missing_values(self, X, sample_weight, policy):
-        """(X, sample_weight, missing, kept) after the NaN policy.
-
-        "omit": the rows without NaN (a copy) and ``kept``, the mask of them;
-        "marginalize": ``missing``, the rows grouped by pattern (None when X
-        has no NaN: then the fit is exactly the complete-data one).
-        """
-        self.n_omitted_ = 0
-        if policy == "raise" or not has_nan(X):
-            return X, sample_weight, None, None
-        name = type(self).__name__
-        if policy == "omit":
-            kept = rows_without_nan(X)
-            self.n_omitted_ = int(X.shape[0] - np.count_nonzero(kept))
-            X = X[kept]
-            if X.shape[0] < 2:
-                raise ValueError(
-                    f"Only {X.shape[0]} row(s) of X have no NaN ({self.n_omitted_} omitted), while a minimum "
-                    f"of 2 is required by {name} with nan_policy='omit'. Use nan_policy='marginalize'."
-                )
-            if sample_weight is not None:
-                sample_weight = np.ascontiguousarray(sample_weight[kept])
-                if not (sample_weight > 0).any():
-                    raise ValueError("Every row without NaN has sample_weight 0 (nan_policy='omit').")
-            return X, sample_weight, None, kept
-        missing = group_patterns(X)
-        empty = missing.first_empty_row()
-        if empty is not None:
-            n_empty = int(sum(len(missing.rows_of(p)) for p in np.flatnonzero(~missing.observed.any(axis=1))))
-            raise ValueError(
-                f"Row {empty} of X has every value missing ({n_empty} such row(s)): such a row carries no "
-                f"information, and {name} does not fit on it. Remove the rows that are all NaN (they are "
-                "predicted from the mixture weights alone)."
-            )
-        return X, sample_weight, missing, None
+        """(X, sample_weight, missing, kept) after the NaN policy (see :func:`apply_nan_policy`)."""
+        X, sample_weight, missing, kept, self.n_omitted_ = apply_nan_policy(
+            X, sample_weight, policy, type(self).__name__)
+        return X, sample_weight, missing, kept
 
     def _check_solution(self, X):
         """Warnings about the fitted model (none by default)."""

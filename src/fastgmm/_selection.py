@@ -49,6 +49,13 @@ components; the tighter tolerance is paid for only by the leaders). Any of
 GaussianMixture's own ``init_params`` instead gives ``n_init`` separately
 screened fits of that kind per cell.
 
+Missing values: with ``nan_policy="omit"`` the rows holding a NaN are dropped
+once (``n_omitted_``) and the sweep runs on the rest; with
+``nan_policy="marginalize"`` every candidate is fitted by exact missing-value
+EM on all rows, and the "auto" starts are computed from the rows without NaN
+(or, when fewer than ``max(10 K_max, D + 1)`` remain, from X with NaNs replaced
+by column means), as GaussianMixture initialises.
+
 Candidates are fitted one after the other: the fits use fastgmm's threaded
 kernels, which already take every core on data large enough to pay for
 threads, and on small data a fit is a few milliseconds of Python (GIL-bound)
@@ -61,9 +68,9 @@ import warnings
 
 import numpy as np
 
-from ._base import check_sample_weight
+from ._base import apply_nan_policy, check_sample_weight
 from ._gaussian_mixture import COV_TYPES, GaussianMixture
-from ._init import INIT_PARAMS
+from ._init import INIT_PARAMS, initialisation_rows
 from ._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
 from ._openmp_helpers import effective_n_threads
 from ._sklearn_compat import EstimatorProtocol
@@ -141,11 +148,18 @@ class GaussianMixtureSelection(EstimatorProtocol):
         Passed to the candidate fits.
     n_threads : int or None, default=None
         Threads of every fit's kernels, as in :class:`GaussianMixture`.
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        Missing values, as in :class:`GaussianMixture` ("omit" drops the rows
+        with a NaN once for the whole sweep; "marginalize" fits every
+        candidate by exact missing-value EM, and the selection's methods
+        accept NaN).
 
     Attributes
     ----------
     best_estimator_ : GaussianMixture
         The chosen fit.
+    n_omitted_ : int
+        Rows dropped for holding a NaN (``nan_policy='omit'``; else 0).
     best_params_ : dict
         ``{"covariance_type": ..., "n_components": ...}`` of the chosen fit.
     best_index_ : int
@@ -198,6 +212,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.covariance_types = covariance_types
@@ -212,6 +227,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------------
     # validation
@@ -249,6 +265,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         check_verbose(self.verbose, estimator_name=name)
         check_scalar(self.verbose_interval, "verbose_interval", "int", low=1, estimator_name=name)
         check_n_threads(self.n_threads, estimator_name=name)
+        check_option(self.nan_policy, "nan_policy", {"raise", "omit", "marginalize"}, estimator_name=name)
         random_state = check_random_state(self.random_state, estimator_name=name)
         return sorted(set(int(k) for k in ks)), list(dict.fromkeys(cts)), random_state
 
@@ -256,11 +273,11 @@ class GaussianMixtureSelection(EstimatorProtocol):
         name = type(self).__name__
         check_feature_names(self, X, reset=reset)
         if reset:
-            X = check_array(X, estimator_name=name, min_samples=2)
+            X = check_array(X, estimator_name=name, min_samples=2, allow_nan=self.nan_policy != "raise")
             self.n_features_in_ = X.shape[1]
             return X
         self._check_is_fitted()
-        X = check_array(X, estimator_name=name, min_samples=1)
+        X = check_array(X, estimator_name=name, min_samples=1, allow_nan=self.nan_policy == "marginalize")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
@@ -309,7 +326,11 @@ class GaussianMixtureSelection(EstimatorProtocol):
         ks, cts, random_state = self._validate_params()
         X = self._validate_X(X, reset=True)
         w = check_sample_weight(sample_weight, X.shape[0])
-        sweep = _Sweep(self, X, w, random_state)
+        X, w, missing, _, self.n_omitted_ = apply_nan_policy(X, w, self.nan_policy, type(self).__name__)
+        X_start = w_start = None
+        if missing is not None:
+            X_start, w_start = initialisation_rows(X, w, missing, max(ks))
+        sweep = _Sweep(self, X, w, random_state, X_start, w_start)
         cells = sweep.run(ks, cts)
         self._record(cells, sweep)
         return self
@@ -511,7 +532,10 @@ class _Cell:
 class _Sweep:
     """Fits every (covariance type, K) of one ``GaussianMixtureSelection.fit``."""
 
-    def __init__(self, selection, X, sample_weight, random_state):
+    def __init__(self, selection, X, sample_weight, random_state, X_start=None, w_start=None):
+        """``X``/``sample_weight``: what every candidate is fitted and scored on (may hold NaN
+        under nan_policy='marginalize'); ``X_start``/``w_start``: the NaN-free rows the
+        "auto" starts are computed from (default: X itself)."""
         self.sel = selection
         self.X = X
         self.w = sample_weight
@@ -520,12 +544,18 @@ class _Sweep:
         self.params = selection._passed_through()
         self.total_weight = float(X.shape[0] if sample_weight is None else sample_weight.sum())
         self.n_rows = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
-        wn = np.ones(X.shape[0]) if sample_weight is None else sample_weight / self.total_weight * X.shape[0]
+        self._w_fit_or_ones = (np.ones(X.shape[0]) if sample_weight is None
+                               else sample_weight / self.total_weight * X.shape[0])
+        if X_start is None:
+            X_start, w_start = X, sample_weight
+        self.X_start, self.w_start = X_start, w_start
+        n0 = X_start.shape[0]
+        wn = np.ones(n0) if w_start is None else w_start / w_start.sum() * n0
         self._w_or_ones = wn
-        X64 = np.asarray(X, dtype=np.float64)
-        mean = wn @ X64 / X.shape[0]
-        var = wn @ (X64 - mean) ** 2 / X.shape[0]
-        self.covariance = (X64 - mean).T @ ((X64 - mean) * wn[:, None]) / X.shape[0]
+        X64 = np.asarray(X_start, dtype=np.float64)
+        mean = wn @ X64 / n0
+        var = wn @ (X64 - mean) ** 2 / n0
+        self.covariance = (X64 - mean).T @ ((X64 - mean) * wn[:, None]) / n0
         self.scale = np.sqrt(var)
         self.scale_safe = np.where(self.scale > 0, self.scale, 1.0)
         self.auto = selection.init_params == AUTO_INIT
@@ -584,7 +614,7 @@ class _Sweep:
             rs = np.random.RandomState(self._seed())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)   # duplicates: fewer distinct clusters
-                centres = kmeans(self.Xs, K, rs, self.n_threads, sample_weight=self.w)
+                centres = kmeans(self.Xs, K, rs, self.n_threads, sample_weight=self.w_start)
             out.append(nearest_centre_labels(self.Xs, centres, self.n_threads))
         return out
 
@@ -596,7 +626,7 @@ class _Sweep:
                 yield self.sel.init_params, {"init_params": self.sel.init_params, "random_state": self._seed()}
             return
         if K == 1:   # one maximum; any start reaches it
-            yield "kmeans-standardised", self._from_labels(np.zeros(self.X.shape[0], dtype=np.int64), 1, ct)
+            yield "kmeans-standardised", self._from_labels(np.zeros(self.X_start.shape[0], dtype=np.int64), 1, ct)
             return
         for labels in kmeans_labels:
             yield "kmeans-standardised", self._from_labels(labels, K, ct)
@@ -608,7 +638,7 @@ class _Sweep:
 
     def _labels(self, fit):
         if fit._labels is None:
-            fit._labels = fit.gm.predict(self.X)
+            fit._labels = fit.gm.predict(self.X_start)
         return fit._labels
 
     def _splits(self, fit, K):
@@ -643,7 +673,7 @@ class _Sweep:
         covariance, with the weight of D rows: a small part of a start must not
         seed a collapse.
         """
-        X = np.asarray(self.X, dtype=np.float64)
+        X = np.asarray(self.X_start, dtype=np.float64)
         w = self._w_or_ones
         N, D = X.shape
         nk = np.bincount(labels, weights=w, minlength=K)
@@ -681,14 +711,15 @@ class _Sweep:
         repeated twice does.
         """
         rs = np.random.RandomState(self._seed())
-        w = np.ones(self.X.shape[0]) if self.w is None else self.w
+        Xs = self.X_start
+        w = np.ones(Xs.shape[0]) if self.w_start is None else self.w_start
         draws = _weighted_draws(w, 4 * K + 16, rs)
         draws = draws[rs.permutation(draws.size)]   # _weighted_draws returns them sorted
-        _, first = np.unique(self.X[draws], axis=0, return_index=True)
+        _, first = np.unique(Xs[draws], axis=0, return_index=True)
         if first.size < K:
             return None
         rows = draws[np.sort(first)[:K]]
-        means = np.asarray(self.X[rows], dtype=np.float64)
+        means = np.asarray(Xs[rows], dtype=np.float64)
         cov = self.covariance + self.sel.reg_covar * np.eye(self.X.shape[1])
         precision = np.linalg.inv(cov)
         if ct == "full":
@@ -826,7 +857,7 @@ class _Sweep:
         resp = np.asarray(fit.gm.predict_proba(self.X), dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             rlogr = np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)
-        entropy = -float(self._w_or_ones @ rlogr) * self.total_weight / self.X.shape[0]
+        entropy = -float(self._w_fit_or_ones @ rlogr) * self.total_weight / self.X.shape[0]
         return {"bic": bic, "aic": aic, "icl": bic + 2 * entropy}
 
 
