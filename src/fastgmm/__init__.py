@@ -38,6 +38,6 @@ del _start_openmp_runtime
 from ._config import build_info, show_config
 from ._gaussian_mixture import GaussianMixture
 from ._selection import GaussianMixtureSelection
-from ._validation import ConvergenceWarning, NotFittedError
+from ._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
-__all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "ConvergenceWarning", "NotFittedError", "build_info", "show_config"]
+__all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "ConvergenceWarning", "FitInterruptedWarning", "NotFittedError", "build_info", "show_config"]

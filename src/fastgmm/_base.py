@@ -46,9 +46,11 @@ from ._sklearn_compat import EstimatorProtocol
 from ._threadpool import blas_single_thread
 from ._validation import (
     ConvergenceWarning,
+    FitInterruptedWarning,
     NotFittedError,
     check_array,
     check_bool,
+    check_callback,
     check_feature_names,
     check_option,
     check_n_threads,
@@ -135,6 +137,22 @@ def apply_nan_policy(X, sample_weight, policy, estimator_name):
     return X, sample_weight, missing, None, 0
 
 
+def progress_bar(progress, total, desc):
+    """A tqdm bar of ``total`` steps when ``progress`` is true, else None.
+
+    Without tqdm installed, ``progress=True`` warns once per call and shows nothing.
+    """
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        warnings.warn("progress=True needs tqdm (pip install tqdm); fitting without a progress bar.",
+                      UserWarning, stacklevel=3)
+        return None
+    return tqdm(total=total, desc=desc, leave=False)
+
+
 class BaseMixture(EstimatorProtocol):
     """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
 
@@ -156,6 +174,8 @@ class BaseMixture(EstimatorProtocol):
         check_n_threads(self.n_threads, estimator_name=name)
         check_random_state(self.random_state, estimator_name=name)
         check_option(self._nan_policy(), "nan_policy", set(self._NAN_POLICIES), estimator_name=name)
+        check_callback(getattr(self, "callback", None), estimator_name=name)
+        check_bool(getattr(self, "progress", False), "progress", estimator_name=name)
 
     def _nan_policy(self):
         return getattr(self, "nan_policy", "raise")
@@ -243,39 +263,70 @@ class BaseMixture(EstimatorProtocol):
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
         best = None
+        was_fitted = self.__sklearn_is_fitted__()
         self.converged_ = False
         random_state = check_random_state(self.random_state)
+        callback = getattr(self, "callback", None)
+        bar = progress_bar(getattr(self, "progress", False), n_init * self.max_iter, type(self).__name__)
+        # The current run as of its last complete iteration, (params, n_iter,
+        # lower_bound), replaced by one assignment per iteration so that a
+        # KeyboardInterrupt anywhere leaves a consistent state behind.
+        state = None
+        history = []
+        stopped = False
+
+        try:
+            with blas_single_thread():
+                for init_no in range(n_init):
+                    self._verbose_init_beg(init_no)
+                    state = None
+                    if do_init:
+                        params = self._initialize_parameters(X, sample_weight, random_state, init, n_threads,
+                                                             **extra)
+                    else:
+                        params = self._get_parameters()
+                    history = []
+                    state = (params, 0, -np.inf if do_init else self.lower_bound_)
+                    converged = False
+                    for n_iter in range(1, self.max_iter + 1):
+                        new_params, lower_bound = self._em_pass(X, sample_weight, state[0], n_threads, **extra)
+                        history.append(lower_bound)
+                        change = lower_bound - state[2]
+                        state = (new_params, n_iter, lower_bound)
+                        self._verbose_iter_end(n_iter, change)
+                        converged = abs(change) < self.tol
+                        if bar is not None:
+                            bar.update(1)
+                            bar.set_postfix(init=init_no, lower_bound=f"{lower_bound:.6g}", refresh=False)
+                        if callback is not None and self._call_back(callback, state, X.dtype) and not converged:
+                            stopped = True
+                        if converged or stopped:
+                            break
+                    params, n_iter, lower_bound = state
+                    if bar is not None:
+                        bar.update((init_no + 1) * self.max_iter - bar.n)   # a converged run's rest
+                    if self.max_iter > 0:
+                        self._verbose_init_end(lower_bound, converged)
+                    if self.max_iter == 0 or lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                        max_lower_bound = lower_bound
+                        best = (params, n_iter, history, converged)
+                        self.converged_ = converged
+                    state = None
+                    if stopped:
+                        break
+        except KeyboardInterrupt:
+            self._keep_last_complete_iteration(best, max_lower_bound, state, history, X.dtype, was_fitted)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
 
         with blas_single_thread():
-            for init_no in range(n_init):
-                self._verbose_init_beg(init_no)
-                if do_init:
-                    params = self._initialize_parameters(X, sample_weight, random_state, init, n_threads,
-                                                         **extra)
-                else:
-                    params = self._get_parameters()
-                lower_bound = -np.inf if do_init else self.lower_bound_
-                history = []
-                converged = False
-                n_iter = 0
-                for n_iter in range(1, self.max_iter + 1):
-                    prev = lower_bound
-                    params, lower_bound = self._em_pass(X, sample_weight, params, n_threads, **extra)
-                    history.append(lower_bound)
-                    change = lower_bound - prev
-                    self._verbose_iter_end(n_iter, change)
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
-                if self.max_iter > 0:
-                    self._verbose_init_end(lower_bound, converged)
-                if self.max_iter == 0 or lower_bound > max_lower_bound or max_lower_bound == -np.inf:
-                    max_lower_bound = lower_bound
-                    best = (params, n_iter, history, converged)
-                    self.converged_ = converged
             params, n_iter, history, _ = best
             best = init = None
-            if not self.converged_ and self.max_iter > 0:
+            if stopped:
+                self.converged_ = False   # the user stopped it: not converged, and no warning
+            elif not self.converged_ and self.max_iter > 0:
                 warnings.warn(
                     "Best performing initialization did not converge. Try different init parameters, "
                     "or increase max_iter, tol, or check for degenerate data.",
@@ -295,6 +346,47 @@ class BaseMixture(EstimatorProtocol):
                     labels = full
                 return labels
         return None
+
+    def _call_back(self, callback, state, dtype):
+        """Set the attributes to the current iterate, call ``callback``; True means stop."""
+        params, n_iter, lower_bound = state
+        self._set_parameters(params, dtype)
+        self.n_iter_ = n_iter
+        self.lower_bound_ = dtype.type(lower_bound)
+        return bool(callback(n_iter, self.lower_bound_, self))
+
+    def _keep_last_complete_iteration(self, best, best_lower_bound, state, history, dtype, was_fitted):
+        """After a KeyboardInterrupt: the attributes from the best complete iteration, and a warning.
+
+        Candidates are the best finished run and the interrupted run as of its
+        last complete iteration (if it completed one); the higher lower bound wins.
+        """
+        if state is not None and state[1] > 0 and (best is None or state[2] > best_lower_bound):
+            params, n_iter, lower_bound = state
+            hist = history[:n_iter]
+        elif best is not None:
+            params, n_iter, hist, _ = best
+            lower_bound = best_lower_bound
+        else:
+            if not was_fitted:
+                self.__dict__.pop("converged_", None)
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted before its first EM iteration completed; "
+                + ("the estimator keeps its previous parameters." if was_fitted else "the estimator is not fitted."),
+                FitInterruptedWarning,
+            )
+            return
+        self._set_parameters(params, dtype)
+        self.n_iter_ = n_iter
+        self.lower_bound_ = dtype.type(lower_bound)
+        self.lower_bounds_ = [dtype.type(v) for v in hist]
+        self.converged_ = False
+        warnings.warn(
+            f"{type(self).__name__}.fit was interrupted (KeyboardInterrupt): the estimator holds the "
+            f"parameters of its last complete EM iteration (n_iter_={n_iter}, lower_bound_={lower_bound:.6g}, "
+            "converged_=False). Call fit again to restart, or set warm_start=True to continue from here.",
+            FitInterruptedWarning,
+        )
 
     def _missing_values(self, X, sample_weight, policy):
         """(X, sample_weight, missing, kept) after the NaN policy (see :func:`apply_nan_policy`)."""

@@ -86,6 +86,28 @@ class GaussianMixture(BaseMixture):
         an error). Initialisation uses the rows without NaN when there are at
         least ``max(10 * n_components, n_features + 1)`` of them (with
         positive weight), else X with each NaN replaced by its column's mean.
+    callback : callable or None, default=None
+        Called after every EM iteration as ``callback(iteration, lower_bound,
+        model)``: ``iteration`` counts from 1 in each initialisation,
+        ``lower_bound`` is that iteration's entry of ``lower_bounds_`` (under
+        the parameters before its M-step, scikit-learn's definition), and
+        ``model`` is this estimator with ``weights_``, ``means_``,
+        ``covariances_``, ``precisions_`` and ``precisions_cholesky_`` set to
+        the parameters after the iteration's M-step, ``n_iter_`` to
+        ``iteration`` and ``lower_bound_`` to ``lower_bound``, so it can
+        ``predict``, ``score`` or be plotted (``converged_`` is False and
+        ``lower_bounds_`` is not updated until the fit ends). Setting the
+        attributes costs one conversion of the parameters per iteration, only
+        when a callback is given. Returning True stops the fit: no further
+        iterations or initialisations, the best run so far is kept (the
+        stopped one included), ``converged_`` is False and no
+        ConvergenceWarning is issued. The callback must not change the
+        estimator's parameters; after ``fit`` the attributes are those of the
+        best run, as without a callback.
+    progress : bool, default=False
+        Show a tqdm progress bar over ``n_init x max_iter`` iterations (a run
+        that converges early jumps to the end of its share). Needs tqdm;
+        without it, a warning and no bar.
 
     Attributes
     ----------
@@ -113,6 +135,18 @@ class GaussianMixture(BaseMixture):
 
     Notes
     -----
+    Interrupting ``fit`` (Ctrl-C, KeyboardInterrupt) takes effect when the
+    current EM pass returns (a pass is one call into the compiled kernels,
+    which is not interrupted mid-way; at a few seconds per pass the stop
+    takes as long). The estimator is then left at its last complete
+    iteration, never half-updated: the best of the finished runs and the
+    interrupted run as of its last complete iteration (by lower bound),
+    with ``n_iter_``, ``lower_bound_`` and ``lower_bounds_`` of that run and
+    ``converged_`` False. A :class:`FitInterruptedWarning` says so, and the
+    KeyboardInterrupt is re-raised. It can then predict, or continue with
+    ``warm_start=True``. Interrupted before any iteration completed, the
+    estimator is not fitted (or keeps an earlier fit).
+
     ``X`` stays in its dtype when float32 (the parameters are then float32),
     otherwise it is converted to float64. Every computation after reading X
     is float64 (the E-step and the statistics), so a float32 model's
@@ -142,6 +176,8 @@ class GaussianMixture(BaseMixture):
         verbose_interval=10,
         n_threads=None,
         nan_policy="raise",
+        callback=None,
+        progress=False,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -159,6 +195,8 @@ class GaussianMixture(BaseMixture):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
 
 
     # ------------------------------------------------------------------

@@ -68,7 +68,7 @@ import warnings
 
 import numpy as np
 
-from ._base import apply_nan_policy, check_sample_weight
+from ._base import apply_nan_policy, check_sample_weight, progress_bar
 from ._gaussian_mixture import COV_TYPES, GaussianMixture
 from ._init import INIT_PARAMS, initialisation_rows
 from ._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
@@ -102,7 +102,7 @@ _POLISH_TOL_FACTOR = 1e-2
 # later, e.g. nan_policy) are passed through unchanged.
 _SET_PER_CANDIDATE = frozenset({
     "n_components", "covariance_type", "init_params", "n_init", "random_state", "weights_init",
-    "means_init", "precisions_init", "warm_start", "verbose",
+    "means_init", "precisions_init", "warm_start", "verbose", "progress",
 })
 _SEED_MAX = 2**31 - 1
 
@@ -153,6 +153,10 @@ class GaussianMixtureSelection(EstimatorProtocol):
         with a NaN once for the whole sweep; "marginalize" fits every
         candidate by exact missing-value EM, and the selection's methods
         accept NaN).
+    progress : bool, default=False
+        Show a tqdm progress bar over the candidates (covariance types x
+        numbers of components); the candidate fits show none. Needs tqdm;
+        without it, a warning and no bar.
 
     Attributes
     ----------
@@ -213,6 +217,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         verbose_interval=10,
         n_threads=None,
         nan_policy="raise",
+        progress=False,
     ):
         self.n_components = n_components
         self.covariance_types = covariance_types
@@ -228,6 +233,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.nan_policy = nan_policy
+        self.progress = progress
 
     # ------------------------------------------------------------------
     # validation
@@ -266,6 +272,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         check_scalar(self.verbose_interval, "verbose_interval", "int", low=1, estimator_name=name)
         check_n_threads(self.n_threads, estimator_name=name)
         check_option(self.nan_policy, "nan_policy", {"raise", "omit", "marginalize"}, estimator_name=name)
+        check_bool(self.progress, "progress", estimator_name=name)
         random_state = check_random_state(self.random_state, estimator_name=name)
         return sorted(set(int(k) for k in ks)), list(dict.fromkeys(cts)), random_state
 
@@ -566,6 +573,14 @@ class _Sweep:
 
     # -- the loop -------------------------------------------------------
     def run(self, ks, cts):
+        bar = progress_bar(self.sel.progress, len(ks) * len(cts), type(self.sel).__name__)
+        try:
+            return self._run(ks, cts, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _run(self, ks, cts, bar):
         cells = []
         prev = {}
         for K in ks:
@@ -593,6 +608,9 @@ class _Sweep:
                     prev.pop(ct, None)
                 cells.append(cell)
                 self._say(cell)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(covariance_type=ct, n_components=K, refresh=False)
         return cells
 
     def _say(self, cell):

@@ -37,6 +37,10 @@ class ConvergenceWarning(_Twinnable, UserWarning):
     """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
 
 
+class FitInterruptedWarning(UserWarning):
+    """A fit stopped by KeyboardInterrupt: the estimator holds its last complete EM iteration."""
+
+
 class InvalidParameterError(_Twinnable, ValueError, TypeError):
     """A constructor parameter has a bad type or value (scikit-learn's class, same bases).
 
@@ -171,6 +175,12 @@ def check_verbose(value, name="verbose", *, estimator_name="GaussianMixture"):
     """scikit-learn's "verbose" constraint: an int >= 0 or a bool."""
     if not (isinstance(value, (bool, np.bool_)) or _is_int(value) and value >= 0):
         raise invalid_parameter(name, [_interval("int", 0, None)] + _BOOLEANS, value, estimator_name=estimator_name)
+
+
+def check_callback(value, name="callback", *, estimator_name="GaussianMixture"):
+    """None or a callable."""
+    if value is not None and not callable(value):
+        raise invalid_parameter(name, ["None", "a callable"], value, estimator_name=estimator_name)
 
 
 def check_n_threads(value, name="n_threads", *, estimator_name="GaussianMixture"):
