@@ -16,6 +16,7 @@ from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads
+from ._sources import init_sample_rows
 from ._threadpool import blas_single_thread
 from ._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
 
@@ -86,6 +87,19 @@ class GaussianMixture(BaseMixture):
         an error). Initialisation uses the rows without NaN when there are at
         least ``max(10 * n_components, n_features + 1)`` of them (with
         positive weight), else X with each NaN replaced by its column's mean.
+    block_rows : int or None, default=None
+        Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
+        zarr dataset, any 2-D array-like that is not an ndarray): X is then
+        streamed through the kernels block by block, never copied whole.
+        None: as many rows as fit in 32 MiB of float64. Ignored for an
+        in-memory ndarray, and for Dask arrays (their chunks are the blocks).
+    online_decay : float in (0.5, 1], default=0.7
+        :meth:`partial_fit`'s step size is ``(t + online_offset) ** -online_decay``
+        for the t-th batch (t = 0, 1, ...; Cappe & Moulines 2009, Liang & Klein
+        2009). Smaller: the model follows recent batches more.
+    online_offset : float >= 1, default=2
+        Delays the decay of :meth:`partial_fit`'s step (larger: early batches
+        weigh less against the model they update).
 
     Attributes
     ----------
@@ -142,6 +156,9 @@ class GaussianMixture(BaseMixture):
         verbose_interval=10,
         n_threads=None,
         nan_policy="raise",
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -159,6 +176,9 @@ class GaussianMixture(BaseMixture):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.nan_policy = nan_policy
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
 
 
     # ------------------------------------------------------------------
@@ -170,6 +190,7 @@ class GaussianMixture(BaseMixture):
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
         check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
         n_features, dtype = X.shape[1], X.dtype
         K = self.n_components
         w = m = p = None
@@ -214,6 +235,13 @@ class GaussianMixture(BaseMixture):
         float32 = X.dtype == np.float32
         cov = weights = means = None
         if w_init is None or m_init is None or p_init is None:
+            if not isinstance(X, np.ndarray):
+                # Out of core / Dask: initialise on a bounded uniform sample of
+                # the rows (fastgmm._sources.init_sample_rows), in memory.
+                X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)),
+                                            random_state, sample_weight)
+                if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+                    missing = _missing.group_patterns(X)
             if missing is not None:
                 X, sample_weight = initialisation_rows(X, sample_weight, missing, self.n_components)
             # Data too large to square overflows here; _check_no_overflow
@@ -241,7 +269,10 @@ class GaussianMixture(BaseMixture):
         EM of the observed values (``fastgmm._missing``).
         """
         w, m, cov, pc = params
-        if missing is None:
+        if not isinstance(X, np.ndarray):
+            stats = X.statistics(block_statistics, (params, self.covariance_type, self._nan_policy(), n_threads),
+                                 sample_weight)
+        elif missing is None:
             stats = gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
         else:
             stats = _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
@@ -386,6 +417,15 @@ def gaussian_statistics(X, weights, means, prec_chol, cov_type, n_threads, *, sa
     del W, U   # released before the statistics are unpacked (memory peak)
     weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     return _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, weight, X.shape[0])
+
+
+def block_statistics(X, sample_weight, params, cov_type, nan_policy, n_threads):
+    """Statistics of one block of a streamed source (NaN rows grouped per block under 'marginalize')."""
+    w, m, cov, pc = params
+    if nan_policy == "marginalize" and _missing.has_nan(X):
+        return _missing.missing_statistics(X, _missing.group_patterns(X), w, m, cov, pc, cov_type, n_threads,
+                                           sample_weight=sample_weight)
+    return gaussian_statistics(X, w, m, pc, cov_type, n_threads, sample_weight=sample_weight)
 
 
 def gaussian_estimate(X, weights, means, prec_chol, cov_type, n_threads, **outputs):
