@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
-from . import _gaussian, _kernels, _missing
-from ._base import BaseMixture
+from . import _gaussian, _kernels, _missing, _online
+from ._base import BaseMixture, is_dask_source
 from ._gaussian import COV_TYPES, QUAD
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads
@@ -268,15 +268,7 @@ class GaussianMixture(BaseMixture):
         With ``missing`` (rows grouped by NaN pattern) the pass is the exact
         EM of the observed values (``fastgmm._missing``).
         """
-        w, m, cov, pc = params
-        if not isinstance(X, np.ndarray):
-            stats = X.statistics(block_statistics, (params, self.covariance_type, self._nan_policy(), n_threads),
-                                 sample_weight)
-        elif missing is None:
-            stats = gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
-        else:
-            stats = _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
-                                                sample_weight=sample_weight)
+        stats = self._pass_statistics(X, sample_weight, params, n_threads, missing)
         lower_bound = stats.loglik / stats.weight
         if not np.isfinite(lower_bound):
             raise ValueError(
@@ -291,6 +283,90 @@ class GaussianMixture(BaseMixture):
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
         return (weights, means, cov, pc), lower_bound
+
+    def _pass_statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """The E-step statistics of all of X under ``params``: one kernel pass (per block for a source)."""
+        w, m, cov, pc = params
+        if not isinstance(X, np.ndarray):
+            return X.statistics(block_statistics, (params, self.covariance_type, self._nan_policy(), n_threads),
+                                sample_weight)
+        if missing is None:
+            return gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
+        return _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
+                                           sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------
+    # Online EM
+    # ------------------------------------------------------------------
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one mini-batch by online (stepwise) EM.
+
+        One E-step pass over the batch gives its sufficient statistics; they
+        are blended into the running statistics (rebuilt from the fitted
+        attributes) with step ``(t + online_offset) ** -online_decay`` for the
+        t-th batch (``n_steps_`` counts them), and one M-step makes the new
+        parameters (Cappe & Moulines 2009; Liang & Klein 2009; see
+        ``fastgmm._online``). When the model is not fitted yet it is
+        initialised from the first batch (``init_params`` or the ``*_init``
+        arrays) and the first step is 1. ``sample_weight`` and ``nan_policy``
+        apply to the batch as in :meth:`fit`; X may be an out-of-core array
+        or a Dask array (then the batch is all of it).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_base_params()
+        name = type(self).__name__
+        check_scalar(self.online_decay, "online_decay", "real", low=0.5, high=1, low_open=True,
+                     estimator_name=name)
+        check_scalar(self.online_offset, "online_offset", "real", low=1, estimator_name=name)
+        policy = self._nan_policy()
+        first = not self.__sklearn_is_fitted__()
+        X = self._validate_X(X, reset=first, allow_nan=policy != "raise")
+        sample_weight = self._check_source_weight(X, sample_weight)
+        X, sample_weight, missing, _ = self._missing_values(X, sample_weight, policy)
+        extra = {} if missing is None else {"missing": missing}
+        n_threads = effective_n_threads(self.n_threads)
+        with blas_single_thread():
+            if first:
+                init = self._check_parameters(X)
+                if X.shape[0] < self.n_components:
+                    raise ValueError(
+                        f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                        f"n_samples = {X.shape[0]} in the first batch of partial_fit")
+                params = self._initialize_parameters(X, sample_weight, check_random_state(self.random_state),
+                                                     init, n_threads, **extra)
+                running, t = None, 0
+            else:
+                self._check_parameters(X)
+                params = self._get_parameters()
+                w, m, cov, _ = params
+                running = _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
+                                                             _gaussian.mixture_shift(w, m))
+                t = getattr(self, "n_steps_", 0)
+            batch = self._pass_statistics(X, sample_weight, params, n_threads, missing)
+            lower_bound = batch.loglik / batch.weight
+            rho = _online.step_size(t, self.online_decay, self.online_offset)
+            stats = _online.blend(running, batch, rho).scaled(batch.weight)
+            nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+            _check_no_overflow(means, cov, X)
+            weights = nk_eps / np.sum(nk_eps)
+            pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
+                                              float32=X.dtype == np.float32)
+            self._set_parameters((weights, means, cov, pc), X.dtype)
+        self.n_steps_ = t + 1
+        self.n_iter_ = self.n_steps_
+        self.converged_ = False
+        self.lower_bound_ = X.dtype.type(lower_bound)
+        self.lower_bounds_ = [self.lower_bound_]
+        return self
 
     def _get_parameters(self):
         """The fitted parameters, from the public attributes, in float64."""
