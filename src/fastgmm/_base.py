@@ -42,6 +42,7 @@ import numpy as np
 
 from ._missing import group_patterns, has_nan, rows_without_nan
 from ._openmp_helpers import effective_n_threads
+from ._sources import ArraySource, is_dask, is_out_of_core
 from ._sklearn_compat import EstimatorProtocol
 from ._threadpool import blas_single_thread
 from ._validation import (
@@ -108,7 +109,21 @@ def apply_nan_policy(X, sample_weight, policy, estimator_name):
     no NaN: then the fit is exactly the complete-data one). A row with every
     value missing cannot be fitted on: a ValueError that says so.
     """
-    if policy == "raise" or not has_nan(X):
+    if policy == "raise":
+        return X, sample_weight, None, None, 0
+    if isinstance(X, ArraySource) or is_dask_source(X):
+        # Streamed sources apply the policy block by block: "omit" drops the
+        # NaN rows of each block, "marginalize" groups each block's patterns.
+        n_omitted = 0
+        if policy == "omit":
+            X.omit_nan = True
+            n_omitted = X.count_nan_rows()
+            if X.shape[0] - n_omitted < 2:
+                raise ValueError(
+                    f"Only {X.shape[0] - n_omitted} row(s) of X have no NaN ({n_omitted} omitted), while a "
+                    f"minimum of 2 is required by {estimator_name} with nan_policy='omit'.")
+        return X, sample_weight, None, None, n_omitted
+    if not has_nan(X):
         return X, sample_weight, None, None, 0
     name = estimator_name
     if policy == "omit":
@@ -153,6 +168,10 @@ def progress_bar(progress, total, desc):
     return tqdm(total=total, desc=desc, leave=False)
 
 
+def is_dask_source(X):
+    return type(X).__name__ == "DaskSource"
+
+
 class BaseMixture(EstimatorProtocol):
     """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
 
@@ -181,8 +200,29 @@ class BaseMixture(EstimatorProtocol):
         return getattr(self, "nan_policy", "raise")
 
     def _validate_X(self, X, *, reset, allow_nan=False):
+        """X checked: a C-contiguous float ndarray, or a source streamed in blocks
+        (``fastgmm._sources``: memmap, h5py, zarr; ``fastgmm._dask``: Dask)."""
         name = type(self).__name__
         check_feature_names(self, X, reset=reset)
+        if is_dask(X):
+            from ._dask import DaskSource   # only here: importing fastgmm never imports dask
+            X = DaskSource(X, estimator_name=name, allow_nan=allow_nan, min_samples=2 if reset else 1)
+        elif is_out_of_core(X):
+            X = ArraySource(X, estimator_name=name, allow_nan=allow_nan, min_samples=2 if reset else 1,
+                            block_rows=getattr(self, "block_rows", None))
+        else:
+            X = self._validate_X_array(X, reset=reset, allow_nan=allow_nan)
+            return X
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
+            )
+        return X
+
+    def _validate_X_array(self, X, *, reset, allow_nan):
+        name = type(self).__name__
         if reset:
             X = check_array(X, estimator_name=name, min_samples=2, allow_nan=allow_nan)
             self.n_features_in_ = X.shape[1]
@@ -245,7 +285,7 @@ class BaseMixture(EstimatorProtocol):
         self._validate_base_params()
         policy = self._nan_policy()
         X = self._validate_X(X, reset=True, allow_nan=policy != "raise")
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        sample_weight = self._check_source_weight(X, sample_weight)
         X, sample_weight, missing, kept = self._missing_values(X, sample_weight, policy)
         extra = {} if missing is None else {"missing": missing}
         N = X.shape[0]
@@ -339,7 +379,7 @@ class BaseMixture(EstimatorProtocol):
             self.lower_bounds_ = [X.dtype.type(v) for v in history]
             self._check_solution(X)
             if want_labels:
-                labels = self._estimate(X, n_threads, labels=True)[1]
+                labels = self._estimate_any(X, n_threads, labels=True)[1]
                 if kept is not None:
                     full = np.full(kept.shape[0], -1, dtype=labels.dtype)
                     full[kept] = labels
@@ -397,6 +437,19 @@ class BaseMixture(EstimatorProtocol):
     def _check_solution(self, X):
         """Warnings about the fitted model (none by default)."""
 
+    def _check_source_weight(self, X, sample_weight):
+        if is_dask_source(X):
+            return X.check_sample_weight(sample_weight)
+        return check_sample_weight(sample_weight, X.shape[0])
+
+    def _estimate_any(self, X, n_threads, **outputs):
+        """``_estimate`` on an array, or block by block on a source (outputs stitched)."""
+        if isinstance(X, ArraySource):
+            return X.estimate(lambda block, **o: self._estimate(block, n_threads, **o), **outputs)
+        if is_dask_source(X):
+            return X.estimate(self, **outputs)
+        return self._estimate(X, n_threads, **outputs)
+
     # ------------------------------------------------------------------
     # Prediction from the public attributes
     # ------------------------------------------------------------------
@@ -407,7 +460,7 @@ class BaseMixture(EstimatorProtocol):
     def _predict_outputs(self, X, **outputs):
         n_threads = effective_n_threads(self.n_threads)
         with blas_single_thread():
-            return self._estimate(X, n_threads, **outputs)
+            return self._estimate_any(X, n_threads, **outputs)
 
     def predict(self, X):
         """Most probable component of each row.
@@ -420,6 +473,8 @@ class BaseMixture(EstimatorProtocol):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        if is_dask(X):
+            return self._dask_lazy(X, "predict")
         X = self._prepare_X(X)
         return self._predict_outputs(X, labels=True)[1]
 
@@ -430,6 +485,8 @@ class BaseMixture(EstimatorProtocol):
         -------
         resp : ndarray of shape (n_samples, n_components), of X's dtype
         """
+        if is_dask(X):
+            return self._dask_lazy(X, "predict_proba")
         X = self._prepare_X(X)
         return self._predict_outputs(X, resp=True)[2]
 
@@ -440,10 +497,18 @@ class BaseMixture(EstimatorProtocol):
         -------
         log_prob : ndarray of shape (n_samples,), of X's dtype (float32 or float64)
         """
+        if is_dask(X):
+            return self._dask_lazy(X, "score_samples")
         X = self._prepare_X(X)
         row_ll = self._predict_outputs(X, row_ll=True)[0]
         with np.errstate(over="ignore"):   # below float32's range is -inf in float32
             return row_ll.astype(X.dtype, copy=False)
+
+    def _dask_lazy(self, X, method):
+        """``method`` of a Dask array as a Dask array (map_blocks over its row blocks), lazily."""
+        self._check_is_fitted()
+        from ._dask import lazy_method
+        return lazy_method(self, X, method)
 
     def _total_log_likelihood(self, X, sample_weight):
         """(sum_i w_i log p(x_i), sum_i w_i), validating X and the weights."""

@@ -11,11 +11,12 @@ import warnings
 
 import numpy as np
 
-from . import _gaussian, _kernels, _missing
-from ._base import BaseMixture
+from . import _gaussian, _kernels, _missing, _online
+from ._base import BaseMixture, is_dask_source
 from ._gaussian import COV_TYPES, QUAD
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads
+from ._sources import init_sample_rows
 from ._threadpool import blas_single_thread
 from ._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
 
@@ -108,6 +109,19 @@ class GaussianMixture(BaseMixture):
         Show a tqdm progress bar over ``n_init x max_iter`` iterations (a run
         that converges early jumps to the end of its share). Needs tqdm;
         without it, a warning and no bar.
+    block_rows : int or None, default=None
+        Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
+        zarr dataset, any 2-D array-like that is not an ndarray): X is then
+        streamed through the kernels block by block, never copied whole.
+        None: as many rows as fit in 32 MiB of float64. Ignored for an
+        in-memory ndarray, and for Dask arrays (their chunks are the blocks).
+    online_decay : float in (0.5, 1], default=0.7
+        :meth:`partial_fit`'s step size is ``(t + online_offset) ** -online_decay``
+        for the t-th batch (t = 0, 1, ...; Cappe & Moulines 2009, Liang & Klein
+        2009). Smaller: the model follows recent batches more.
+    online_offset : float >= 1, default=2
+        Delays the decay of :meth:`partial_fit`'s step (larger: early batches
+        weigh less against the model they update).
 
     Attributes
     ----------
@@ -178,6 +192,9 @@ class GaussianMixture(BaseMixture):
         nan_policy="raise",
         callback=None,
         progress=False,
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -197,7 +214,9 @@ class GaussianMixture(BaseMixture):
         self.nan_policy = nan_policy
         self.callback = callback
         self.progress = progress
-
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -208,6 +227,7 @@ class GaussianMixture(BaseMixture):
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
         check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
         n_features, dtype = X.shape[1], X.dtype
         K = self.n_components
         w = m = p = None
@@ -252,6 +272,13 @@ class GaussianMixture(BaseMixture):
         float32 = X.dtype == np.float32
         cov = weights = means = None
         if w_init is None or m_init is None or p_init is None:
+            if not isinstance(X, np.ndarray):
+                # Out of core / Dask: initialise on a bounded uniform sample of
+                # the rows (fastgmm._sources.init_sample_rows), in memory.
+                X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)),
+                                            random_state, sample_weight)
+                if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+                    missing = _missing.group_patterns(X)
             if missing is not None:
                 X, sample_weight = initialisation_rows(X, sample_weight, missing, self.n_components)
             # Data too large to square overflows here; _check_no_overflow
@@ -278,12 +305,7 @@ class GaussianMixture(BaseMixture):
         With ``missing`` (rows grouped by NaN pattern) the pass is the exact
         EM of the observed values (``fastgmm._missing``).
         """
-        w, m, cov, pc = params
-        if missing is None:
-            stats = gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
-        else:
-            stats = _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
-                                                sample_weight=sample_weight)
+        stats = self._pass_statistics(X, sample_weight, params, n_threads, missing)
         lower_bound = stats.loglik / stats.weight
         if not np.isfinite(lower_bound):
             raise ValueError(
@@ -298,6 +320,90 @@ class GaussianMixture(BaseMixture):
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
         return (weights, means, cov, pc), lower_bound
+
+    def _pass_statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """The E-step statistics of all of X under ``params``: one kernel pass (per block for a source)."""
+        w, m, cov, pc = params
+        if not isinstance(X, np.ndarray):
+            return X.statistics(block_statistics, (params, self.covariance_type, self._nan_policy(), n_threads),
+                                sample_weight)
+        if missing is None:
+            return gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
+        return _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
+                                           sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------
+    # Online EM
+    # ------------------------------------------------------------------
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one mini-batch by online (stepwise) EM.
+
+        One E-step pass over the batch gives its sufficient statistics; they
+        are blended into the running statistics (rebuilt from the fitted
+        attributes) with step ``(t + online_offset) ** -online_decay`` for the
+        t-th batch (``n_steps_`` counts them), and one M-step makes the new
+        parameters (Cappe & Moulines 2009; Liang & Klein 2009; see
+        ``fastgmm._online``). When the model is not fitted yet it is
+        initialised from the first batch (``init_params`` or the ``*_init``
+        arrays) and the first step is 1. ``sample_weight`` and ``nan_policy``
+        apply to the batch as in :meth:`fit`; X may be an out-of-core array
+        or a Dask array (then the batch is all of it).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_base_params()
+        name = type(self).__name__
+        check_scalar(self.online_decay, "online_decay", "real", low=0.5, high=1, low_open=True,
+                     estimator_name=name)
+        check_scalar(self.online_offset, "online_offset", "real", low=1, estimator_name=name)
+        policy = self._nan_policy()
+        first = not self.__sklearn_is_fitted__()
+        X = self._validate_X(X, reset=first, allow_nan=policy != "raise")
+        sample_weight = self._check_source_weight(X, sample_weight)
+        X, sample_weight, missing, _ = self._missing_values(X, sample_weight, policy)
+        extra = {} if missing is None else {"missing": missing}
+        n_threads = effective_n_threads(self.n_threads)
+        with blas_single_thread():
+            if first:
+                init = self._check_parameters(X)
+                if X.shape[0] < self.n_components:
+                    raise ValueError(
+                        f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                        f"n_samples = {X.shape[0]} in the first batch of partial_fit")
+                params = self._initialize_parameters(X, sample_weight, check_random_state(self.random_state),
+                                                     init, n_threads, **extra)
+                running, t = None, 0
+            else:
+                self._check_parameters(X)
+                params = self._get_parameters()
+                w, m, cov, _ = params
+                running = _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
+                                                             _gaussian.mixture_shift(w, m))
+                t = getattr(self, "n_steps_", 0)
+            batch = self._pass_statistics(X, sample_weight, params, n_threads, missing)
+            lower_bound = batch.loglik / batch.weight
+            rho = _online.step_size(t, self.online_decay, self.online_offset)
+            stats = _online.blend(running, batch, rho).scaled(batch.weight)
+            nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+            _check_no_overflow(means, cov, X)
+            weights = nk_eps / np.sum(nk_eps)
+            pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
+                                              float32=X.dtype == np.float32)
+            self._set_parameters((weights, means, cov, pc), X.dtype)
+        self.n_steps_ = t + 1
+        self.n_iter_ = self.n_steps_
+        self.converged_ = False
+        self.lower_bound_ = X.dtype.type(lower_bound)
+        self.lower_bounds_ = [self.lower_bound_]
+        return self
 
     def _get_parameters(self):
         """The fitted parameters, from the public attributes, in float64."""
@@ -424,6 +530,15 @@ def gaussian_statistics(X, weights, means, prec_chol, cov_type, n_threads, *, sa
     del W, U   # released before the statistics are unpacked (memory peak)
     weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     return _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, weight, X.shape[0])
+
+
+def block_statistics(X, sample_weight, params, cov_type, nan_policy, n_threads):
+    """Statistics of one block of a streamed source (NaN rows grouped per block under 'marginalize')."""
+    w, m, cov, pc = params
+    if nan_policy == "marginalize" and _missing.has_nan(X):
+        return _missing.missing_statistics(X, _missing.group_patterns(X), w, m, cov, pc, cov_type, n_threads,
+                                           sample_weight=sample_weight)
+    return gaussian_statistics(X, w, m, pc, cov_type, n_threads, sample_weight=sample_weight)
 
 
 def gaussian_estimate(X, weights, means, prec_chol, cov_type, n_threads, **outputs):

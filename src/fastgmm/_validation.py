@@ -284,7 +284,7 @@ def _pandas_to_numpy(X):
         return None   # strings, categories ...: np.asarray and the "only numbers" error below
 
 
-def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=False):
+def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=False, row_offset=0):
     """Validate X and return a C-contiguous float32 or float64 2-D array.
 
     float32 stays float32; every other numeric type becomes float64 (pandas
@@ -359,7 +359,7 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=F
         )
     if columns is not None and len(columns) != d:
         columns = None
-    _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan)
+    _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan, row_offset=row_offset)
     return X
 
 
@@ -383,7 +383,7 @@ def _nan_count(X):
     return count, rows
 
 
-def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_nan=False):
+def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_nan=False, row_offset=0):
     """scikit-learn's "Input X contains NaN." / "... infinity or a value too large for
     dtype(...)." (NaN first, as scikit-learn), then where the first one is and, for NaN,
     how many there are."""
@@ -401,6 +401,7 @@ def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_na
     if where is None:
         return   # only the sum overflowed
     i, j = where
+    i += row_offset
     column = f"column {columns[j]!r}" if columns is not None else f"column {j}"
     if what != "NaN":
         raise ValueError(
