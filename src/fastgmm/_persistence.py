@@ -89,6 +89,8 @@ def save(model, path):
     members.update(arrays)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(2, "No such directory", directory)
     fd, tmp = tempfile.mkstemp(prefix=".fastgmm-", suffix=".npz.tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
