@@ -9,7 +9,8 @@ FASTGMM_NO_OPENMP=1
     run single-threaded).
 FASTGMM_DEBUG=1
     Debug build: Cython bounds/wraparound/initialisation checks on, no -O3,
-    for test runs that hunt memory errors.
+    with debug symbols (-g), for test runs that hunt memory errors. Release
+    builds have no debug symbols (-g0) and, on Linux, are stripped (-s).
 FASTGMM_CYTHON_ANNOTATE=1
     Write Cython's HTML annotation next to each .pyx (for profiling work).
 """
@@ -129,6 +130,13 @@ class BuildExt(build_ext):
               f"(compiler: {self.compiler.compiler_type}, flags: {omp_c if use_openmp else []})")
 
         ctype = self.compiler.compiler_type
+        linux_gnu = ctype == "unix" and sys.platform.startswith("linux")
+        if linux_gnu:
+            # Python's LDSHARED/LDFLAGS often carry -Wl,-rpath to the build
+            # machine's own lib directory (pyenv, conda); an extension module
+            # never needs it, and a wheel must not point at that path.
+            self.compiler.linker_so = [a for a in self.compiler.linker_so
+                                       if not a.startswith(("-Wl,-rpath", "-Wl,-R"))]
         for ext in self.extensions:
             cargs, largs = [], []
             if ctype == "msvc":
@@ -149,6 +157,13 @@ class BuildExt(build_ext):
                 # -Wmaybe-uninitialized; the variables are assigned before use.
                 cargs += ["-Wno-unreachable-code", "-Wno-unused-function",
                           "-Wno-maybe-uninitialized"]
+                if not debug:
+                    # Python's CFLAGS usually include -g, which made _estep
+                    # 1.7 MB of mostly DWARF; these come after the inherited
+                    # flags, so they win. FASTGMM_DEBUG=1 keeps -g.
+                    cargs += ["-g0"]
+                    if linux_gnu:
+                        largs += ["-s"]     # no symbol table either (the PyInit_ export stays)
             if use_openmp:
                 cargs += omp_c
                 largs += omp_l

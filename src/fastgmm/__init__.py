@@ -37,7 +37,9 @@ del _start_openmp_runtime
 
 from ._config import build_info, show_config
 from ._gaussian_mixture import GaussianMixture
+from ._persistence import load, save
 from ._selection import GaussianMixtureSelection
 from ._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
-__all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "ConvergenceWarning", "FitInterruptedWarning", "NotFittedError", "build_info", "show_config"]
+__all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "ConvergenceWarning",
+           "FitInterruptedWarning", "NotFittedError", "build_info", "load", "save", "show_config"]

@@ -580,3 +580,9 @@ class BaseMixture(EstimatorProtocol):
         elif self.verbose >= 2:
             t = time.time() - self._init_prev_time
             print(f"Initialization {msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (portable ``.npz``, no pickle; read back with :func:`fastgmm.load`)."""
+        from . import _persistence   # imported here: the method is the only tie between the two modules
+
+        return _persistence.save(self, path)

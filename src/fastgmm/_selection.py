@@ -489,6 +489,12 @@ class GaussianMixtureSelection(EstimatorProtocol):
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.aic(X, sample_weight=sample_weight)
 
+    def save(self, path):
+        """Save the fitted selection (its chosen model and ``results_``) to ``path``; see :func:`fastgmm.save`."""
+        from . import _persistence
+
+        return _persistence.save(self, path)
+
     def sample(self, n_samples=1):
         """Draw samples from the chosen mixture.
 

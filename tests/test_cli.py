@@ -1,0 +1,195 @@
+"""The fastgmm command line: the commands on real files, and one clear line for each user mistake.
+
+Error messages are checked in-process through ``fastgmm._cli.main`` (fast); a
+handful of subprocess runs check the installed entry points, exit codes and
+that no traceback reaches the user.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastgmm
+from fastgmm import _cli
+from fastgmm.datasets import load_faithful
+
+PREFIX = "fastgmm: error: "
+
+
+def run_cli(*args):
+    """The command run as a user runs it: (exit status, stdout, stderr)."""
+    out = subprocess.run([sys.executable, "-m", "fastgmm", *map(str, args)], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    return out.returncode, out.stdout, out.stderr
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    X = load_faithful().data
+    np.savetxt(d / "faithful.csv", X, delimiter=",", header="eruptions,waiting", comments="", fmt="%.6g")
+    np.savetxt(d / "faithful.tsv", X, delimiter="\t", fmt="%.6g")           # no header
+    np.save(d / "faithful.npy", X)
+    (d / "mixed.csv").write_text("a,b,name\n1,2,x\n3,,y\n5,6,z\n7,8,w\n4,1,v\n")
+    (d / "header_only.csv").write_text("a,b\n")
+    (d / "empty.csv").write_text("")
+    (d / "ragged.csv").write_text("1,2\n3\n")
+    (d / "binary.csv").write_bytes(b"\x89PNG\x00\xff\xfe")
+    (d / "data.xlsx").write_text("x")
+    np.save(d / "cube.npy", np.zeros((2, 2, 2)))
+    (d / "model.npz").write_bytes(b"not a model")
+    return d
+
+
+def in_process(capsys, *args):
+    status = _cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_fit_predict_info_round_trip(files, tmp_path):
+    model, labels, proba = tmp_path / "m.npz", tmp_path / "labels.csv", tmp_path / "proba.csv"
+    status, out, err = run_cli("fit", files / "faithful.csv", "-k", 3, "--covariance-type", "tied",
+                               "--random-state", 0, "-o", model, "--labels", labels, "--proba", proba)
+    assert status == 0, err
+    for word in ("K=3", "covariance_type=tied", "converged: True", "log-likelihood", "BIC", "time"):
+        assert word in out
+    gm = fastgmm.load(model)
+    X = np.loadtxt(files / "faithful.csv", delimiter=",", skiprows=1)
+    assert list(gm.feature_names_in_) == ["eruptions", "waiting"]
+    del gm.feature_names_in_
+    np.testing.assert_array_equal(np.loadtxt(labels, skiprows=1, dtype=int), gm.predict(X))
+    np.testing.assert_array_equal(np.loadtxt(proba, skiprows=1, delimiter=","), gm.predict_proba(X))
+
+    status, out, err = run_cli("predict", model, files / "faithful.csv", "--proba")
+    assert status == 0, err
+    assert out.splitlines()[0] == "p0,p1,p2"
+    np.testing.assert_array_equal(np.loadtxt(out.splitlines()[1:], delimiter=","), gm.predict_proba(X))
+
+    status, out, err = run_cli("info", model)
+    assert status == 0 and "GaussianMixture" in out and "eruptions, waiting" in out
+
+
+def test_select_writes_a_selection(files, tmp_path, capsys):
+    best = tmp_path / "best.npz"
+    status, out, err = in_process(capsys, "select", files / "faithful.npy", "-k", "1-4",
+                                  "--covariance-types", "full,tied", "-o", best)
+    assert status == 0, err
+    assert "best: tied K=3" in out and out.count("\ntied ") == 4
+    sel = fastgmm.load(best)
+    assert sel.best_params_ == {"covariance_type": "tied", "n_components": 3}
+    status, out, _ = in_process(capsys, "predict", best, files / "faithful.tsv", "-o", tmp_path / "l.csv")
+    assert status == 0
+    assert (tmp_path / "l.csv").read_text().splitlines()[0] == "label"
+    status, out, _ = in_process(capsys, "info", best)
+    assert status == 0 and "chosen: tied K=3 by BIC" in out
+
+
+def test_columns_by_name_and_index_and_missing_values(files, tmp_path, capsys):
+    status, out, err = in_process(capsys, "fit", files / "mixed.csv", "-k", 1, "--columns", "a,b",
+                                  "--nan-policy", "omit", "--labels", tmp_path / "l.csv")
+    assert status == 0, err
+    assert "1 rows with NaN omitted" in out
+    assert (tmp_path / "l.csv").read_text().split() == ["label", "0", "-1", "0", "0", "0"]
+    status, _, err = in_process(capsys, "fit", files / "mixed.csv", "-k", 1, "--columns", "1,0",
+                                "--nan-policy", "marginalize")
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("fit", "{d}/nothing.csv", "-k", 2), "no such file: {d}/nothing.csv"),
+    (("fit", "{d}/mixed.csv", "-k", 2), "{d}/mixed.csv: column 'name' is not numeric (row 2: 'x'); choose numeric "
+                                        "columns with --columns"),
+    (("fit", "{d}/mixed.csv", "-k", 2, "--columns", "a,c"), "{d}/mixed.csv has no column 'c'; its columns are a, b, name"),
+    (("fit", "{d}/mixed.csv", "-k", 2, "--columns", "0,7"), "column index 7 is out of range: {d}/mixed.csv has 3 "
+                                                            "columns (0 to 2)"),
+    (("fit", "{d}/mixed.csv", "-k", 2, "--columns", "a,b"), "Input X contains NaN."),
+    (("fit", "{d}/faithful.npy", "-k", 2, "--columns", "a"), "has no header row, so --columns must be 0-based"),
+    (("fit", "{d}/empty.csv", "-k", 2), "{d}/empty.csv is empty"),
+    (("fit", "{d}/header_only.csv", "-k", 2), "{d}/header_only.csv has no data rows"),
+    (("fit", "{d}/ragged.csv", "-k", 1), "{d}/ragged.csv: row 2 has 1 fields, the first has 2"),
+    (("fit", "{d}/binary.csv", "-k", 1), "is not a UTF-8 text file"),
+    (("fit", "{d}/data.xlsx", "-k", 1), "unsupported input format '.xlsx'; use .csv, .tsv, .npy or .parquet"),
+    (("fit", "{d}/cube.npy", "-k", 1), "holds a 3-d array; expected 2-d"),
+    (("fit", "{d}/faithful.npy", "-k", 300), "Expected n_samples >= n_components"),
+    (("fit", "{d}/faithful.npy", "-k", 2, "-o", "{d}/no/such/dir/m.npz"), "cannot write {d}/no/such/dir/m.npz: "
+                                                                          "no directory {d}/no/such/dir"),
+    (("predict", "{d}/model.npz", "{d}/faithful.csv"), "is not a valid fastgmm model file: not a NumPy .npz archive."),
+    (("predict", "{d}/faithful.npy", "{d}/faithful.csv"), "not a valid fastgmm model file: a single .npy array"),
+    (("info", "{d}/nothing.npz"), "no such model file: {d}/nothing.npz"),
+])
+def test_user_mistakes_give_one_line(files, capsys, args, message):
+    d = str(files)
+    status, out, err = in_process(capsys, *(a.format(d=d) if isinstance(a, str) else a for a in args))
+    assert status == 2
+    assert err.startswith(PREFIX) and err.count("\n") == 1, err
+    assert message.format(d=d) in err
+
+
+def test_predict_needs_the_model_columns(files, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert in_process(capsys, "fit", files / "faithful.csv", "-k", 2, "-o", model)[0] == 0
+    status, _, err = in_process(capsys, "predict", model, files / "mixed.csv")
+    assert status == 2 and err == f"{PREFIX}{files / 'mixed.csv'} lacks the model's column(s) eruptions, waiting\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("fit", "x.csv", "-k", "0"), "argument -k/--n-components: invalid number of components '0'"),
+    (("fit", "x.csv", "-k", "abc"), "invalid number of components 'abc': use e.g. 3, 1-10 or 1,2,5"),
+    (("fit", "x.csv", "-k", "2-4"), "fit takes one K, got '2-4'"),
+    (("select", "x.csv", "-k", "5-1"), "invalid number of components '5-1'"),
+    (("select", "x.csv", "--covariance-types", "full,banana"), "invalid covariance type(s) ['banana']"),
+    (("fit", "x.csv", "-k", "2", "--threads", "0"), "argument --threads: 0 threads"),
+    (("fit", "x.csv", "-k", "2", "--tol", "abc"), "argument --tol: expected a number, got 'abc'"),
+    (("demo", "--n-samples", "-5"), "argument --n-samples: must be >= 2, got -5"),
+    (("fit", "x.csv"), "the following arguments are required: -k/--n-components"),
+])
+def test_bad_options_give_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(list(args))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(PREFIX) and err.count("\n") == 1 and message in err, err
+
+
+def test_parse_components():
+    assert _cli.parse_components("3") == [3]
+    assert _cli.parse_components("1-4") == [1, 2, 3, 4]
+    assert _cli.parse_components("2-3,8,1") == [1, 2, 3, 8]
+
+
+def test_errors_through_the_entry_point_have_no_traceback(files):
+    for args, message in [
+        (("fit", files / "mixed.csv", "-k", 2), "column 'name' is not numeric"),
+        (("predict", files / "model.npz", files / "faithful.csv"), "not a valid fastgmm model file"),
+        (("demo", "--n-samples", "-5"), "must be >= 2"),
+        (("fit", files / "faithful.csv", "-k", "x"), "invalid number of components"),
+    ]:
+        status, out, err = run_cli(*args)
+        assert status == 2 and err.startswith(PREFIX) and "Traceback" not in err and message in err, err
+
+
+def test_version_help_config():
+    status, out, _ = run_cli("--version")
+    assert status == 0 and out.strip() == f"fastgmm {fastgmm.__version__}"
+    status, out, _ = run_cli("fit", "--help")
+    assert status == 0
+    for option in ("--columns", "--covariance-type", "--n-init", "--random-state", "--nan-policy", "--max-iter",
+                   "--tol", "--reg-covar", "--threads", "--labels", "--proba", "--output"):
+        assert option in out
+
+
+def test_demo_small(capsys):
+    status, out, err = in_process(capsys, "demo", "--n-samples", 3000, "--n-features", 2, "--n-components", 2,
+                                  "--no-compare")
+    assert status == 0, err
+    assert "chosen: tied K=3" in out and "drawn from 2 Gaussians" in out
+
+
+def test_bench_small(capsys):
+    status, out, err = in_process(capsys, "bench", "--n-samples", 2000, "--n-features", 2, "--n-components", 2,
+                                  "--n-iter", 2)
+    assert status == 0, err
+    assert "NumPy reference" in out and "lower bounds agree" in out
