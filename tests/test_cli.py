@@ -181,11 +181,43 @@ def test_version_help_config():
         assert option in out
 
 
-def test_demo_small(capsys):
-    status, out, err = in_process(capsys, "demo", "--n-samples", 3000, "--n-features", 2, "--n-components", 2,
-                                  "--no-compare")
+_SMALL_DEMO = ("demo", "--n-samples", 3000, "--n-features", 2, "--n-components", 2, "--no-compare")
+
+
+def test_demo_small(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = in_process(capsys, *_SMALL_DEMO, "--no-plots")
     assert status == 0, err
     assert "chosen: tied K=3" in out and "drawn from 2 Gaussians" in out
+    assert not os.listdir(tmp_path) and "plots" not in out
+
+
+def test_demo_writes_plots(capsys, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    status, out, err = in_process(capsys, *_SMALL_DEMO)   # default: ./fastgmm-demo-plots
+    assert status == 0, err
+    names = ["convergence.png", "faithful_ellipses.png", "faithful_selection.png"]
+    where = tmp_path / "fastgmm-demo-plots"
+    assert sorted(os.listdir(where)) == names
+    assert f"plots written to {where}" in out
+    for name in names:
+        assert (where / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, out, err = in_process(capsys, *_SMALL_DEMO, "--plots", "elsewhere/figs")
+    assert status == 0, err
+    assert sorted(os.listdir(tmp_path / "elsewhere" / "figs")) == names
+
+
+def test_demo_without_matplotlib_writes_no_plots(capsys, tmp_path, monkeypatch):
+    from fastgmm import _demo
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_demo, "have_matplotlib", lambda: False)
+    status, out, err = in_process(capsys, *_SMALL_DEMO)
+    assert status == 0, err
+    assert "install matplotlib to get the demo's plots" in out and not os.listdir(tmp_path)
+    status, _, err = run_cli("demo", "--plots", "d", "--no-plots")
+    assert status == 2 and "not allowed with" in err
 
 
 def test_bench_small(capsys):

@@ -437,7 +437,7 @@ def _cmd_demo(args):
     from ._demo import run
 
     run(n_samples=args.n_samples, n_features=args.n_features, n_components=args.n_components,
-        seed=args.seed, compare=not args.no_compare)
+        seed=args.seed, compare=not args.no_compare, plots=None if args.no_plots else (args.plots or "auto"))
     return 0
 
 
@@ -535,6 +535,11 @@ def build_parser():
     p.add_argument("--n-components", type=_int_at_least(1), default=5, metavar="K", help="(default: 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the fits (default: 0)")
     p.add_argument("--no-compare", action="store_true", help="skip the scikit-learn comparison")
+    plots = p.add_mutually_exclusive_group()
+    plots.add_argument("--plots", metavar="DIR",
+                       help="directory for the demo's PNG plots (default: fastgmm-demo-plots in the current "
+                            "directory when matplotlib is installed, else none)")
+    plots.add_argument("--no-plots", action="store_true", help="write no plots")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("bench", help="time this build against scikit-learn and the NumPy reference",

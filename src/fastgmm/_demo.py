@@ -1,5 +1,7 @@
 """The demo behind ``fastgmm demo``: choose a model for Old Faithful, then fit a million points."""
 
+import importlib.util
+import os
 import time
 import warnings
 
@@ -9,7 +11,49 @@ from scipy.optimize import linear_sum_assignment
 from .datasets import load_faithful, make_mixture
 
 
-def run(n_samples=1_000_000, n_features=4, n_components=5, seed=0, compare=True, file=None):
+DEFAULT_PLOTS_DIR = "fastgmm-demo-plots"
+
+
+def have_matplotlib():
+    """Whether matplotlib can be imported (checked without importing it)."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def write_plots(directory, faithful, selection, model):
+    """The demo's figures as PNG files in ``directory`` (created); returns their paths.
+
+    Drawn on bare matplotlib Figures (no pyplot, so no GUI backend and no
+    global state is touched): the ellipses of the Old Faithful winner, the
+    selection's criterion plot, and the lower bound per EM iteration of
+    ``model``.
+    """
+    from matplotlib.figure import Figure
+
+    from . import plot
+
+    os.makedirs(directory, exist_ok=True)
+    best = selection.best_params_
+    figures = (
+        ("faithful_ellipses.png", lambda ax: plot.ellipses(selection.best_estimator_, faithful, ax=ax).set(
+            xlabel="eruption duration (min)", ylabel="waiting time (min)"),
+         f"Old Faithful: {best['covariance_type']} K={best['n_components']}"),
+        ("faithful_selection.png", lambda ax: plot.selection(selection, ax=ax), "Old Faithful: model selection"),
+        ("convergence.png", lambda ax: plot.convergence(model, ax=ax),
+         f"EM on {model.n_features_in_}-feature generated data"),
+    )
+    paths = []
+    for name, draw, title in figures:
+        fig = Figure(figsize=(6, 4.5), layout="constrained")
+        ax = fig.subplots()
+        draw(ax)
+        ax.set_title(title)
+        path = os.path.join(directory, name)
+        fig.savefig(path, dpi=100)
+        paths.append(path)
+    return paths
+
+
+def run(n_samples=1_000_000, n_features=4, n_components=5, seed=0, compare=True, file=None, plots="auto"):
     """Print a model selection on Old Faithful and a timed fit on generated data.
 
     Parameters
@@ -21,6 +65,10 @@ def run(n_samples=1_000_000, n_features=4, n_components=5, seed=0, compare=True,
     compare : bool
         Also time scikit-learn's GaussianMixture on the same start (when it is installed).
     file : text stream, default=None (standard output)
+    plots : "auto", path or None
+        Directory to write the figures to (see :func:`write_plots`); "auto"
+        writes them to ``fastgmm-demo-plots`` in the current directory when
+        matplotlib is installed, None writes none.
 
     Returns
     -------
@@ -39,7 +87,7 @@ def run(n_samples=1_000_000, n_features=4, n_components=5, seed=0, compare=True,
     # 1. Model selection on the bundled data (mclust's choice is EEE = tied, K=3).
     from ._cli import _format_results
 
-    X = load_faithful().data
+    X = faithful = load_faithful().data
     t0 = time.perf_counter()
     sel = fastgmm.GaussianMixtureSelection(n_components=range(1, 6), random_state=seed).fit(X)
     t_sel = time.perf_counter() - t0
@@ -70,6 +118,15 @@ def run(n_samples=1_000_000, n_features=4, n_components=5, seed=0, compare=True,
     labels = gm.predict(X)
     say(f"predict: {np.bincount(labels, minlength=n_components).tolist()} points per component; "
         f"BIC {gm.bic(X):.1f}")
+    del labels
+
+    if plots == "auto":
+        plots = DEFAULT_PLOTS_DIR if have_matplotlib() else None
+        if plots is None:
+            say("(install matplotlib to get the demo's plots)")
+    if plots is not None:
+        paths = write_plots(plots, faithful, sel, gm)
+        say(f"plots written to {os.path.abspath(plots)}: {', '.join(os.path.basename(p) for p in paths)}")
 
     if not compare:
         return gm

@@ -5,13 +5,23 @@ This layer knows nothing about a model's parameters: it takes a feature code
 the chunk and slot layout from the problem's shape (never from the thread
 count), allocates every output, runs the kernel, sums the slot partials in
 slot order, and turns status codes into exceptions.
+
+Interruptibility: the kernel runs with the GIL released and cannot see
+Ctrl-C, so a large pass is cut into consecutive ranges of whole slots, one
+kernel call each, of about ``RANGE_WORK_PER_THREAD`` work per thread. Each
+call writes the rows of its own slots of the same output arrays, so the slot
+layout and the final slot-order sum are exactly those of one call: results
+are bitwise identical for any split. Between calls the interpreter runs the
+pending signal handlers, so a KeyboardInterrupt surfaces within one range
+(~0.1 s) instead of at the end of the pass; the outputs are local, so an
+interrupted pass leaves nothing half-written behind.
 """
 
 import numpy as np
 
 from . import _estep
 from ._layout import chunk_rows_for, n_slots_for, slot_rows_for
-from ._openmp_helpers import threads_for_work
+from ._openmp_helpers import ROW_OVERHEAD_FLOPS, threads_for_work
 
 RESP_ESTEP = _estep.RESP_ESTEP
 RESP_HARD = _estep.RESP_HARD
@@ -22,6 +32,42 @@ RESP_LABELS = _estep.RESP_LABELS
 def _row_cost(P, K):
     """Flops per row of a pass (two GEMMs), for choosing the thread count."""
     return 4 * P * K
+
+
+# Work of one kernel call of a split pass, per thread, in the flop-equivalents
+# threads_for_work counts: at ~0.023 ns each on one core of the development VM
+# (see _openmp_helpers) this is ~35 ms (~70 ms on a loaded core), so Ctrl-C waits at most about that
+# long, while the extra calls (a parallel region and ~20 us of Python each)
+# cost well under 1 % of a range. Passes smaller than two ranges are one call.
+RANGE_WORK_PER_THREAD = 1.5e9
+
+
+def _slot_ranges(N, slot, n_slots, row_cost, threads, range_slots=None):
+    """Consecutive ``(first_slot, end_slot)`` ranges covering every slot, sized by work.
+
+    ``range_slots`` forces the slots per range (tests); otherwise a range is
+    ~``RANGE_WORK_PER_THREAD`` per thread, at least one slot per thread and a
+    multiple of the thread count where it can be (dynamic scheduling then
+    keeps every thread busy to the end of each call).
+    """
+    if range_slots is None:
+        work = float(N) * (row_cost + ROW_OVERHEAD_FLOPS)
+        n_ranges = int(work // (RANGE_WORK_PER_THREAD * threads))
+        if n_ranges < 2:
+            return [(0, n_slots)]
+        range_slots = -(-n_slots // n_ranges)
+        range_slots = max(threads, -(-range_slots // threads) * threads)
+    range_slots = max(1, int(range_slots))
+    return [(a, min(a + range_slots, n_slots)) for a in range(0, n_slots, range_slots)]
+
+
+def _rows(a, b, slot, N):
+    """Rows of slots ``a:b``."""
+    return a * slot, min(b * slot, N)
+
+
+def _part(arr, r0, r1):
+    return None if arr is None else arr[r0:r1]
 
 
 def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
@@ -37,7 +83,7 @@ def _check_status(status):
 
 
 def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=None, U=None,
-               resp=None, labels=None, sample_weight=None, chunk_rows=None, slot_rows=None):
+               resp=None, labels=None, sample_weight=None, chunk_rows=None, slot_rows=None, range_slots=None):
     """One pass over X: responsibilities (by ``mode``) and their weighted sums.
 
     Parameters
@@ -55,6 +101,9 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     sample_weight : float64 (N,) or None
     chunk_rows, slot_rows : int, optional
         Override the layout (tests use it to cross chunk and slot boundaries).
+    range_slots : int, optional
+        Slots per kernel call (tests use it to split small passes; by default
+        from the pass's work, see ``_slot_ranges``). Never changes the result.
 
     Returns
     -------
@@ -73,10 +122,15 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     G = np.zeros((n_slots, K * P))
     T = np.zeros((n_slots, D * D)) if tied else None
     ll = np.zeros(n_slots)
-    threads = threads_for_work(n_threads, N, _row_cost(P, K))
-    status = _estep.accumulate_statistics(X, quad, K, shift, mode, W, U, resp, labels, sample_weight,
-                                          chunk, slot, G, T, ll, threads)
-    _check_status(status)
+    cost = _row_cost(P, K)
+    threads = threads_for_work(n_threads, N, cost)
+    for a, b in _slot_ranges(N, slot, n_slots, cost, threads, range_slots):
+        r0, r1 = _rows(a, b, slot, N)
+        status = _estep.accumulate_statistics(
+            X[r0:r1], quad, K, shift, mode, W, U, _part(resp, r0, r1), _part(labels, r0, r1),
+            _part(sample_weight, r0, r1), chunk, slot, G[a:b], _part(T, a, b), ll[a:b],
+            threads_for_work(threads, r1 - r0, cost))
+        _check_status(status)
     # Slot partials are added in slot order: identical for any thread count.
     G = G.sum(axis=0).reshape(K, P)
     if T is not None:
@@ -84,7 +138,8 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     return G, T, float(ll.sum())
 
 
-def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False):
+def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False,
+             range_slots=None):
     """E-step outputs under given coefficients; only the requested ones are allocated.
 
     Returns
@@ -100,9 +155,14 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
     out_lab = np.empty(N, dtype=np.int64) if labels else None
     out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
     out_sum = np.zeros(n_slots) if total else None
-    threads = threads_for_work(n_threads, N, _row_cost(P, K) // 2)
-    status = _estep.estimate(X, quad, shift, W, U, chunk, slot, out_ll, out_lab, out_resp, out_sum, threads)
-    _check_status(status)
+    cost = _row_cost(P, K) // 2
+    threads = threads_for_work(n_threads, N, cost)
+    for a, b in _slot_ranges(N, slot, n_slots, cost, threads, range_slots):
+        r0, r1 = _rows(a, b, slot, N)
+        status = _estep.estimate(X[r0:r1], quad, shift, W, U, chunk, slot, _part(out_ll, r0, r1),
+                                 _part(out_lab, r0, r1), _part(out_resp, r0, r1), _part(out_sum, a, b),
+                                 threads_for_work(threads, r1 - r0, cost))
+        _check_status(status)
     return out_ll, out_lab, out_resp, (float(out_sum.sum()) if total else None)
 
 
