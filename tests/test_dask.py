@@ -88,11 +88,38 @@ def test_partial_fit_on_dask(client):
     _same(a, b)
 
 
-def test_nan_in_a_block_names_the_global_row(client):
+def test_dask_sample_weight_errors_are_those_in_memory(client):
+    X = _data(n=1200)
+    dX = da.from_array(X, chunks=(500, 3))
+    for w, match in ((np.zeros(1200), "Sample weights must contain at least one non-zero number"),
+                     (np.r_[np.ones(700), -1.0, np.ones(499)], r"Negative values .*first at row 700: -1\.0"),
+                     (np.r_[np.ones(900), np.nan, np.ones(299)], r"NaN or infinity \(first at row 900: nan\)")):
+        with pytest.raises(ValueError, match=match):
+            GaussianMixture(3, random_state=0).fit(X, sample_weight=w)
+        with pytest.raises(ValueError, match=match):
+            GaussianMixture(3, random_state=0).fit(dX, sample_weight=da.from_array(w, chunks=400))
+        with pytest.raises(ValueError, match=match):
+            GaussianMixture(3, random_state=0).fit(dX, sample_weight=w)
+        with pytest.raises(ValueError, match=match):
+            GaussianMixture(3, random_state=0).partial_fit(dX, sample_weight=da.from_array(w, chunks=400))
+
+
+def test_nan_in_a_block_names_the_global_row(client, monkeypatch):
     X = _data()
     X[2500, 2] = np.nan
     with pytest.raises(ValueError, match="row 2500, column 2"):
         GaussianMixture(3, random_state=0).fit(da.from_array(X, chunks=(1000, 3)))
+    from fastgmm import _sources
+    monkeypatch.setattr(_sources, "INIT_SAMPLE_ROWS", 500)   # a sample of 1000 rows (one block) of 12000
+    big = np.concatenate([X] * 3)
+    big[2500:, 2] = np.nan   # the sample holds NaN rows, at positions that are not their rows in X
+    with pytest.raises(ValueError, match="row 2500, column 2"):
+        GaussianMixture(3, random_state=0).fit(da.from_array(big, chunks=(1000, 3)))
+    g = GaussianMixture(3, max_iter=2, **_start(X[:2000]))   # no sampled init: the tasks find it
+    X[2600:2610, 0] = np.nan
+    X[3500:, 1] = np.nan   # later blocks fail too, maybe first: the error is still the first block's
+    with pytest.raises(ValueError, match=r"row 2500, column 2; the block of rows 2000 to 2999 of X has 11 NaN "):
+        g.fit(da.from_array(X, chunks=(1000, 3)))
 
 
 def _kill_once(block, flag):

@@ -107,3 +107,41 @@ def test_feature_count_checked_after_the_first_batch():
     g = GaussianMixture(2, random_state=0).partial_fit(np.random.rand(20, 2))
     with pytest.raises(ValueError, match="features"):
         g.partial_fit(np.random.rand(20, 3))
+
+
+def test_partial_fit_on_memmap_and_h5py(tmp_path):
+    """An out-of-core batch goes through the block path: the same step as the batch in memory."""
+    from fastgmm import _sources
+    rng = np.random.default_rng(4)
+    X = np.ascontiguousarray(_draw(rng, 3000))
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    a = GaussianMixture(3, random_state=0, init_params="random_from_data")
+    b = GaussianMixture(3, random_state=0, init_params="random_from_data", block_rows=700)
+    start = GaussianMixture(3, random_state=0, max_iter=3).fit(X[:1000])
+    init = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_)
+    a.set_params(**init)
+    b.set_params(**init)
+    for s in (slice(0, 1500), slice(1500, 3000)):
+        a.partial_fit(X[s])
+        b.partial_fit(mm[s])
+    assert isinstance(mm[0:1500], np.memmap) and _sources.is_out_of_core(mm[0:1500])
+    assert a.n_steps_ == b.n_steps_ == 2
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, atol=1e-12)
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("X", data=X, chunks=(256, 3))
+    c = GaussianMixture(3, random_state=0, block_rows=512, **init)
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        c.partial_fit(f["X"])   # the whole dataset is one batch
+    d = GaussianMixture(3, random_state=0, **init).partial_fit(X)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(c, name), getattr(d, name), rtol=1e-10, atol=1e-12)
+    # a NaN in a streamed batch is reported at its row in the batch, counted in its block
+    Xn = X.copy()
+    Xn[1234, 2] = np.nan
+    np.save(path, Xn)
+    with pytest.raises(ValueError, match=r"row 1234, column 2; the block of rows 700 to 1399"):
+        GaussianMixture(3, block_rows=700, **init).partial_fit(np.load(path, mmap_mode="r"))

@@ -99,10 +99,52 @@ def test_nan_reports_the_global_row(tmp_path):
     mm = _memmap(tmp_path, X)
     with pytest.raises(ValueError, match="row 2345, column 1"):
         GaussianMixture(3, block_rows=500, random_state=0).fit(mm)
+    X[2345:2360, 0] = np.nan   # and 15 more in the same block; 1 in another
+    X[10, 2] = np.nan
+    mm = _memmap(tmp_path, X, "nan16.npy")
+    # The sampled init reads the blocks in order: the first NaN is row 10's,
+    # counted in its own block (rows 0 to 499), not in all of X.
+    with pytest.raises(ValueError, match=r"row 10, column 2; the block of rows 0 to 499 of X has 1 NaN value in 1 row\."):
+        GaussianMixture(3, block_rows=500, random_state=0).fit(mm)
+    start = _start(_mixture(), "full")
+    with pytest.raises(ValueError, match=r"row 2345, column 0; the block of rows 2000 to 2499 of X has 16 NaN "
+                                         r"values in 15 rows\."):
+        X[10, 2] = 0.0
+        GaussianMixture(3, block_rows=500, **start).fit(_memmap(tmp_path, X, "nan16b.npy"))
+    X[:] = _mixture()
     X[2345, 1] = np.inf
     mm = _memmap(tmp_path, X, "inf.npy")
     with pytest.raises(ValueError, match="infinity.*row 2345"):
         GaussianMixture(3, block_rows=500, random_state=0).fit(mm)
+
+
+def test_each_block_is_validated_once_per_fit(tmp_path, monkeypatch):
+    """The finiteness check reads the whole block: once per fit, not every iteration."""
+    X = _mixture()
+    mm = _memmap(tmp_path, X)
+    start = _start(X, "diag")
+    checked = []
+    real = _sources.check_array
+    monkeypatch.setattr(_sources, "check_array", lambda b, **kw: checked.append(kw["row_offset"]) or real(b, **kw))
+    g = GaussianMixture(3, covariance_type="diag", max_iter=6, tol=0, block_rows=700, **start).fit(mm)
+    assert g.n_iter_ == 6
+    assert checked == [0, 700, 1400, 2100, 2800]
+    checked.clear()
+    GaussianMixture(3, covariance_type="diag", max_iter=3, tol=0, block_rows=700, random_state=0).fit(mm)
+    assert checked == [0, 700, 1400, 2100, 2800]   # sampled init first: the EM passes check nothing more
+    checked.clear()
+    g.predict(mm)   # a new call: validated again
+    assert checked == [0, 700, 1400, 2100, 2800]
+    # Later passes still convert a non-float file per block (no check, same values)
+    Xi = np.rint(X).astype(np.int32)
+    src = _sources.ArraySource(_memmap(tmp_path, Xi, "i.npy"), estimator_name="GaussianMixture", block_rows=700)
+    first, again = src.read(700, 1400), src.read(700, 1400)
+    assert again.dtype == np.float64 and again.flags.c_contiguous
+    np.testing.assert_array_equal(first, again)
+    # and a float64 C-contiguous memmap block is a view of the file, no copy
+    src = _sources.ArraySource(mm, estimator_name="GaussianMixture", block_rows=700)
+    for _ in range(2):
+        assert np.shares_memory(src.read(700, 1400), mm)
 
 
 @pytest.mark.parametrize("policy", ["omit", "marginalize"])

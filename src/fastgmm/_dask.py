@@ -48,7 +48,7 @@ def as_dask_array(X):
 
 
 def _check_block(block, offset, name, allow_nan, omit_nan, sw):
-    block = check_array(block, estimator_name=name, allow_nan=allow_nan, row_offset=offset)
+    block = check_array(block, estimator_name=name, allow_nan=allow_nan, row_offset=offset, in_block=True)
     if sw is not None:
         sw = np.ascontiguousarray(sw, dtype=np.float64)
         if not np.all(np.isfinite(sw)) or (sw < 0).any():
@@ -76,6 +76,14 @@ def _add(a, b):
     if b is None:
         return a
     return (Statistics.from_dict(a) + Statistics.from_dict(b)).to_dict()
+
+
+def _check_task(block, offset, name, allow_nan):
+    try:
+        _check_block(block, offset, name, allow_nan, False, None)
+    except ValueError as e:
+        return e
+    return None
 
 
 def _estimate_task(block, offset, model, name, allow_nan, outputs):
@@ -110,7 +118,22 @@ class DaskSource:
         if isinstance(sample_weight, da.Array):
             if sample_weight.shape != (self.shape[0],):
                 raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected ({self.shape[0]},).")
-            return sample_weight.astype(np.float64).rechunk((self.data.chunks[0],))
+            sw = sample_weight.astype(np.float64).rechunk((self.data.chunks[0],))
+            # The checks of the in-memory fit, with its messages: one pass over
+            # the weights (N numbers, small against X), three flags back.
+            bad, neg, pos = dask.compute(~da.isfinite(sw).all(), (sw < 0).any(), (sw > 0).any())
+            if bad:
+                i = int(da.argmax(~da.isfinite(sw)).compute())
+                raise ValueError(f"sample_weight contains NaN or infinity (first at row {i}: "
+                                 f"{float(sw[i].compute())}).")
+            if neg:
+                i = int(da.argmax(sw < 0).compute())
+                raise ValueError(f"Negative values in data passed to sample_weight (first at row {i}: "
+                                 f"{float(sw[i].compute())}); weights must be >= 0.")
+            if not pos:
+                raise ValueError("Sample weights must contain at least one non-zero number: sample_weight is 0 "
+                                 "for every row, and at least one row must have a positive weight.")
+            return sw
         from ._base import check_sample_weight
         return check_sample_weight(sample_weight, self.shape[0])
 
@@ -136,8 +159,22 @@ class DaskSource:
         while len(parts) > 1:
             parts = [add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
                      for i in range(0, len(parts), 2)]
-        (total,) = dask.compute(parts[0])
+        try:
+            (total,) = dask.compute(parts[0])
+        except ValueError:
+            self._check_all_blocks()   # the first invalid block's error, not the first to fail
+            raise
         return None if total is None else Statistics.from_dict(total)
+
+    def _check_all_blocks(self):
+        """Validate every block in Dask tasks and raise the error of the first invalid block (in row order:
+        a failing task of a larger graph is whichever failed first); nothing when all are valid."""
+        task = dask.delayed(_check_task, pure=True)
+        errors = dask.compute(*[task(b, int(self.offsets[i]), self.estimator_name, self.allow_nan)
+                                for i, b in enumerate(self.data.to_delayed().ravel())])
+        for e in errors:
+            if e is not None:
+                raise ValueError(str(e)) from None
 
     def count_nan_rows(self):
         return int(da.isnan(self.data).any(axis=1).sum().compute())
@@ -147,13 +184,20 @@ class DaskSource:
             raise TypeError("a Dask source is read by row slices only")
         a, b, _ = key.indices(self.shape[0])
         return check_array(self.data[a:max(a, b)].compute(), estimator_name=self.estimator_name,
-                           allow_nan=self.allow_nan, row_offset=a)
+                           allow_nan=self.allow_nan, row_offset=a, in_block=True)
 
     def sample(self, n_rows, random_state, sample_weight=None):
         """A uniform sample of at most ``n_rows`` distinct rows, computed to the client, with their weights."""
         N = self.shape[0]
         idx = np.arange(N) if N <= n_rows else np.unique(random_state.randint(0, N, size=n_rows))
-        Xs = check_array(self.data[idx].compute(), estimator_name=self.estimator_name, allow_nan=self.allow_nan)
+        try:
+            Xs = check_array(self.data[idx].compute(), estimator_name=self.estimator_name,
+                             allow_nan=self.allow_nan)
+        except ValueError:
+            # The message would name a row of the sample: check the blocks
+            # (one pass, on this error path only) to name the global row.
+            self._check_all_blocks()
+            raise
         if sample_weight is None:
             ws = None
         elif isinstance(sample_weight, da.Array):
@@ -171,7 +215,11 @@ class DaskSource:
         task = dask.delayed(_estimate_task, pure=True)
         parts = [task(b, int(self.offsets[i]), model, self.estimator_name, self.allow_nan, outputs)
                  for i, b in enumerate(self.data.to_delayed().ravel())]
-        parts = dask.compute(*parts)
+        try:
+            parts = dask.compute(*parts)
+        except ValueError:
+            self._check_all_blocks()
+            raise
         cat = [None if parts[0][j] is None else np.concatenate([p[j] for p in parts]) for j in range(3)]
         total = None if parts[0][3] is None else float(sum(p[3] for p in parts))
         return cat[0], cat[1], cat[2], total

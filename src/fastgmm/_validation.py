@@ -284,7 +284,8 @@ def _pandas_to_numpy(X):
         return None   # strings, categories ...: np.asarray and the "only numbers" error below
 
 
-def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=False, row_offset=0):
+def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=False, row_offset=0,
+                in_block=False):
     """Validate X and return a C-contiguous float32 or float64 2-D array.
 
     float32 stays float32; every other numeric type becomes float64 (pandas
@@ -359,7 +360,8 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=F
         )
     if columns is not None and len(columns) != d:
         columns = None
-    _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan, row_offset=row_offset)
+    _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan, row_offset=row_offset,
+                  in_block=in_block)
     return X
 
 
@@ -383,7 +385,8 @@ def _nan_count(X):
     return count, rows
 
 
-def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_nan=False, row_offset=0):
+def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_nan=False, row_offset=0,
+                  in_block=False):
     """scikit-learn's "Input X contains NaN." / "... infinity or a value too large for
     dtype(...)." (NaN first, as scikit-learn), then where the first one is and, for NaN,
     how many there are."""
@@ -409,8 +412,12 @@ def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_na
             "missing or infinite values: remove or impute them first."
         )
     count, rows = _nan_count(X)
+    # A streamed block counts only its own rows: counting all of X would be
+    # another pass over data that may not fit in memory.
+    where_counted = (f"the block of rows {row_offset} to {row_offset + X.shape[0] - 1} of X has" if in_block
+                     else "X has")
     raise ValueError(
-        f"Input X contains NaN. The first is at row {i}, {column}; X has {count} NaN value"
+        f"Input X contains NaN. The first is at row {i}, {column}; {where_counted} {count} NaN value"
         f"{'s' if count != 1 else ''} in {rows} row{'s' if rows != 1 else ''}. {estimator_name} does not "
         "accept missing values with nan_policy='raise': pass nan_policy='marginalize' (exact EM on the "
         "observed values) or nan_policy='omit' (drop those rows), or remove or impute them first."
