@@ -48,7 +48,6 @@ from ._threadpool import blas_single_thread
 from ._validation import (
     ConvergenceWarning,
     FitInterruptedWarning,
-    NotFittedError,
     check_array,
     check_bool,
     check_callback,
@@ -228,18 +227,8 @@ class BaseMixture(EstimatorProtocol):
             self.n_features_in_ = X.shape[1]
             return X
         X = check_array(X, estimator_name=name, min_samples=1, allow_nan=allow_nan)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
-            )
-        return X
+        return self._check_n_features(X)
 
-    def _check_is_fitted(self):
-        if not self.__sklearn_is_fitted__():
-            raise sklearn_compatible(NotFittedError)(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
-                "arguments before using this estimator."
-            )
 
     # ------------------------------------------------------------------
     # Fitting: the EM loop, once for every family

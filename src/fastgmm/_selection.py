@@ -77,7 +77,6 @@ from ._sklearn_compat import EstimatorProtocol
 from ._validation import (
     ConvergenceWarning,
     InvalidParameterError,
-    NotFittedError,
     check_array,
     check_bool,
     check_feature_names,
@@ -285,18 +284,8 @@ class GaussianMixtureSelection(EstimatorProtocol):
             return X
         self._check_is_fitted()
         X = check_array(X, estimator_name=name, min_samples=1, allow_nan=self.nan_policy == "marginalize")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
-            )
-        return X
+        return self._check_n_features(X)
 
-    def _check_is_fitted(self):
-        if not self.__sklearn_is_fitted__():
-            raise sklearn_compatible(NotFittedError)(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
-                "arguments before using this estimator."
-            )
 
     def _passed_through(self):
         """GaussianMixture's parameters that every candidate takes from the selection unchanged."""

@@ -16,7 +16,7 @@ import inspect
 
 import numpy as np
 
-from ._validation import InvalidParameterError, sklearn_compatible
+from ._validation import InvalidParameterError, NotFittedError, sklearn_compatible
 
 # scikit-learn's methods that can request metadata (its SIMPLE_METHODS), and
 # the parameters that are data, never metadata (as in scikit-learn).
@@ -223,6 +223,23 @@ class EstimatorProtocol:
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, self._fitted_attribute)
+
+    def _check_is_fitted(self):
+        """NotFittedError (scikit-learn's class too, when it is loaded) unless fitted."""
+        if not self.__sklearn_is_fitted__():
+            raise sklearn_compatible(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+                "arguments before using this estimator."
+            )
+
+    def _check_n_features(self, X):
+        """X (validated) must have the number of features seen in fit."""
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input."
+            )
+        return X
 
     def _get_metadata_request(self):
         """This instance's requests: those set by ``set_*_request``, else those of the signatures."""
