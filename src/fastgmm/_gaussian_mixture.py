@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from . import _gaussian, _kernels, _missing, _online
-from ._base import BaseMixture, is_dask_source
+from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads

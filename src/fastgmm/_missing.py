@@ -420,7 +420,6 @@ def impute(X, missing, weights, means, cov, prec_chol, cov_type, n_threads):
     K, D = np.shape(means)
     means = np.asarray(means, dtype=np.float64)
     cov = np.asarray(cov, dtype=np.float64)
-    P = n_features_out(cov_type, D)
     shift = _gaussian.mixture_shift(weights, means)
     first = 1 if missing.complete else 0
     # Rows in blocks whose per-row (K, D, D) regressions stay within the budget.
