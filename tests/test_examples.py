@@ -14,7 +14,7 @@ EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py
 
 
 def test_examples_found():
-    assert len(EXAMPLES) >= 5
+    assert len(EXAMPLES) >= 6
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -41,5 +41,8 @@ def test_example_runs(path, tmp_path, monkeypatch, capsys):
         assert "means_" in out and "weights_" in out
     if path.stem == "plot_color_segmentation":
         assert (tmp_path / "segmented.png").stat().st_size > 0
+    if path.stem == "plot_out_of_core":
+        assert "agree: 1.0000" in out
+        assert not (tmp_path / "fastgmm_example_large.dat").exists()   # the example cleans up
     if path.stem == "plot_unscaled_tabular":
         assert ns["gm"].score(ns["X"][ns["test"]]) > ns["truth"].score(ns["X"][ns["test"]]) - 0.2
