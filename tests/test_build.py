@@ -52,4 +52,5 @@ def test_omp_num_threads_is_honoured():
 
 def test_cli_config_runs():
     out = subprocess.run([sys.executable, "-m", "fastgmm", "config"], capture_output=True, text=True, check=True)
-    assert "fastgmm" in out.stdout and "OpenMP" in out.stdout
+    assert "fastgmm" in out.stdout
+    assert "OpenMP" in out.stdout

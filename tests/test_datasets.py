@@ -15,10 +15,12 @@ COV_TYPES = ("full", "tied", "diag", "spherical")
 def test_load_faithful_bunch():
     b = load_faithful()
     assert isinstance(b, Bunch)
-    assert b.data.shape == (272, 2) and b.data.dtype == np.float64
+    assert b.data.shape == (272, 2)
+    assert b.data.dtype == np.float64
     assert b.feature_names == ["eruptions", "waiting"]
     assert b.frame is None
-    assert "Old Faithful" in b.DESCR and "datasets::faithful" in b.DESCR
+    assert "Old Faithful" in b.DESCR
+    assert "datasets::faithful" in b.DESCR
     assert b["data"] is b.data
     # R's faithful: first row 3.600, 79; the waiting times are whole minutes with ties.
     np.testing.assert_array_equal(b.data[0], [3.6, 79.0])
@@ -29,10 +31,12 @@ def test_load_faithful_bunch():
 
 def test_load_faithful_return_X_y_and_frame():
     X, y = load_faithful(return_X_y=True)
-    assert X.shape == (272, 2) and y is None
+    assert X.shape == (272, 2)
+    assert y is None
     pd = pytest.importorskip("pandas")
     b = load_faithful(as_frame=True)
-    assert isinstance(b.frame, pd.DataFrame) and b.data is b.frame
+    assert isinstance(b.frame, pd.DataFrame)
+    assert b.data is b.frame
     assert list(b.frame.columns) == ["eruptions", "waiting"]
     np.testing.assert_array_equal(b.frame.to_numpy(), X)
     Xf, _ = load_faithful(return_X_y=True, as_frame=True)
@@ -75,11 +79,16 @@ def test_faithful_csv_is_package_data():
 def test_make_mixture_shapes_and_truth(cov_type):
     K, D = 3, 2
     X, y, p = make_mixture(3000, D, K, cov_type, random_state=0)
-    assert X.shape == (3000, D) and X.dtype == np.float64
-    assert y.shape == (3000,) and y.dtype == np.int64 and set(np.unique(y)) <= set(range(K))
+    assert X.shape == (3000, D)
+    assert X.dtype == np.float64
+    assert y.shape == (3000,)
+    assert y.dtype == np.int64
+    assert set(np.unique(y)) <= set(range(K))
     shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[cov_type]
-    assert p["covariances"].shape == shape and p["covariance_type"] == cov_type
-    assert p["weights"].shape == (K,) and np.isclose(p["weights"].sum(), 1)
+    assert p["covariances"].shape == shape
+    assert p["covariance_type"] == cov_type
+    assert p["weights"].shape == (K,)
+    assert np.isclose(p["weights"].sum(), 1)
     # The rows follow the returned parameters: per-label means and frequencies.
     for k in range(K):
         rows = X[y == k]
@@ -122,4 +131,5 @@ def test_demo_uses_make_mixture():
     from fastgmm import _demo
     out = io.StringIO()
     gm = _demo.run(n_samples=2000, n_features=2, n_components=2, seed=0, compare=False, file=out)
-    assert gm.converged_ and "drawn from 2 Gaussians" in out.getvalue()
+    assert gm.converged_
+    assert "drawn from 2 Gaussians" in out.getvalue()

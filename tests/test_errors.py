@@ -84,7 +84,8 @@ def test_use_before_fit(X, method):
     arg = 3 if method == "sample" else X
     with pytest.raises(fastgmm.NotFittedError, match="not fitted yet. Call 'fit'") as info:
         getattr(GaussianMixture(), method)(arg)
-    assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, AttributeError)
 
 
 @pytest.mark.parametrize("method", ["predict", "score_samples", "sample"])
@@ -327,7 +328,8 @@ def test_singular_covariance_names_the_remedies(kind, dtype, init_params):
         gm.fit(Xd)
     msg = str(info.value)
     assert "not positive definite" in msg
-    assert "reg_covar" in msg and "fewer components" in msg
+    assert "reg_covar" in msg
+    assert "fewer components" in msg
     assert ("float64" in msg.lower()) == (dtype == np.float32)
     # the default regularisation handles the same data
     fine = GaussianMixture(4, covariance_type="full", init_params=init_params, random_state=0).fit(Xd)
@@ -424,7 +426,8 @@ def test_large_but_representable_values_fit(cov_type):
     X = mixture_data(300, 2, 2, 3)[0]
     base = GaussianMixture(2, covariance_type=cov_type, random_state=0, reg_covar=0.0).fit(X)
     gm = GaussianMixture(2, covariance_type=cov_type, random_state=0, reg_covar=0.0).fit(X * 1e150)
-    assert np.all(np.isfinite(gm.covariances_)) and np.all(np.isfinite(gm.precisions_))
+    assert np.all(np.isfinite(gm.covariances_))
+    assert np.all(np.isfinite(gm.precisions_))
     np.testing.assert_allclose(gm.means_, base.means_ * 1e150, rtol=1e-6)
     np.testing.assert_array_equal(gm.predict(X * 1e150), base.predict(X))
 

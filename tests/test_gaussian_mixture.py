@@ -74,7 +74,8 @@ def assert_bitwise_same_fit(a, b):
         assert getattr(a, name).dtype == getattr(b, name).dtype
     assert a.lower_bound_ == b.lower_bound_
     assert a.lower_bounds_ == b.lower_bounds_
-    assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+    assert a.n_iter_ == b.n_iter_
+    assert a.converged_ == b.converged_
 
 
 def initial_parameters(X, n_components, cov_type, seed):
@@ -147,9 +148,11 @@ def test_matches_sklearn_from_identical_initial_parameters(cov_type, run, seed):
     theirs = skm.GaussianMixture(3, covariance_type=cov_type, **init, **kw).fit(X)
     assert_same_fit(ours, theirs, rtol=1e-8)
     if run == "converged":
-        assert ours.converged_ and ours.n_iter_ > 3
+        assert ours.converged_
+        assert ours.n_iter_ > 3
     else:
-        assert not ours.converged_ and ours.n_iter_ == 5
+        assert not ours.converged_
+        assert ours.n_iter_ == 5
 
 
 # scikit-learn computes diag/spherical variances as E[x^2] - mean^2
@@ -226,7 +229,9 @@ def test_consumes_the_random_state_like_sklearn(init_params):
     GaussianMixture(3, init_params=init_params, random_state=ours_rs).fit(X)
     skm.GaussianMixture(3, init_params=init_params, random_state=theirs_rs).fit(X)
     a, b = ours_rs.get_state(), theirs_rs.get_state()
-    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+    assert a[0] == b[0]
+    assert np.array_equal(a[1], b[1])
+    assert a[2:] == b[2:]
 
 
 def test_n_init_matches_sklearn():
@@ -394,10 +399,12 @@ def test_sample_draws_like_sklearn(cov_type):
     theirs = skm.GaussianMixture(**kw).fit(X)
     Xs, ys = ours.sample(1000)
     Xt, yt = theirs.sample(1000)
-    assert Xs.shape == (1000, 3) and ys.shape == (1000,)
+    assert Xs.shape == (1000, 3)
+    assert ys.shape == (1000,)
     assert_array_equal(ys, yt)
     assert_allclose(Xs, Xt, rtol=1e-8, atol=1e-8)
-    assert set(np.unique(ys)) <= {0, 1, 2} and np.all(np.diff(ys) >= 0)
+    assert set(np.unique(ys)) <= {0, 1, 2}
+    assert np.all(np.diff(ys) >= 0)
     # bitwise the same draws when the parameters are bitwise the same
     Xu, yu = sklearn_twin(ours).sample(1000)
     assert_array_equal(Xs, Xu)
@@ -423,7 +430,8 @@ def test_warm_start_continues_the_previous_fit():
     lb = conv.lower_bound_
     assert conv.converged_
     conv.fit(X)
-    assert conv.converged_ and conv.n_iter_ <= 2
+    assert conv.converged_
+    assert conv.n_iter_ <= 2
     assert conv.lower_bound_ >= lb - 1e-10 * abs(lb)
 
 
@@ -442,7 +450,9 @@ def test_max_iter_zero_only_initialises():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gm = GaussianMixture(3, max_iter=0, random_state=0).fit(X)
-    assert gm.n_iter_ == 0 and gm.lower_bounds_ == [] and not gm.converged_
+    assert gm.n_iter_ == 0
+    assert gm.lower_bounds_ == []
+    assert not gm.converged_
     assert gm.lower_bound_ == -np.inf
     assert gm.predict(X).shape == (500,)
     assert np.all(np.isfinite(gm.score_samples(X)))
@@ -482,7 +492,8 @@ def test_clone_pipeline_and_grid_search():
     X, _, _ = separated_data(900, 1)
     gm = GaussianMixture(3, covariance_type="tied", n_threads=2, random_state=0)
     c = clone(gm)
-    assert c.get_params() == gm.get_params() and not hasattr(c, "means_")
+    assert c.get_params() == gm.get_params()
+    assert not hasattr(c, "means_")
     assert "n_threads=2" in repr(c)
 
     pipe = make_pipeline(StandardScaler(), GaussianMixture(3, random_state=0)).fit(X)

@@ -64,7 +64,8 @@ def test_default_split_matches_one_call_on_a_pass_of_several_ranges(monkeypatch)
     chunk, slot, n_slots = _kernels._layout(5000, 4, K, W.shape[0], 8, False, None, None)
     assert len(_kernels._slot_ranges(5000, slot, n_slots, _kernels._row_cost(W.shape[0], K), 2)) > 1
     split = _kernels.accumulate(X, quad, K, shift, 2, W=W, U=U)
-    assert np.array_equal(one[0], split[0]) and one[2] == split[2]
+    assert np.array_equal(one[0], split[0])
+    assert one[2] == split[2]
 
 
 def test_slot_ranges_cover_every_slot_in_order():
@@ -74,7 +75,9 @@ def test_slot_ranges_cover_every_slot_in_order():
     # each a multiple of the thread count but the last
     N, P, K = 10**6, 153, 16
     ranges = _kernels._slot_ranges(N, 62_592, 16, _kernels._row_cost(P, K), 2)
-    assert len(ranges) > 1 and ranges[0][0] == 0 and ranges[-1][1] == 16
+    assert len(ranges) > 1
+    assert ranges[0][0] == 0
+    assert ranges[-1][1] == 16
     assert all(a1 == b0 for (_, a1), (b0, _) in zip(ranges, ranges[1:]))
     assert all((b - a) % 2 == 0 for a, b in ranges[:-1])
     assert _kernels._slot_ranges(N, 96, 11, 1, 1, range_slots=4) == [(0, 4), (4, 8), (8, 11)]
@@ -116,11 +119,13 @@ def test_real_ctrl_c_stops_the_fit_mid_pass():
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert "FitInterruptedWarning" in err and "last complete EM iteration" in err, err
+    assert "FitInterruptedWarning" in err, err
+    assert "last complete EM iteration" in err, err
     assert "KeyboardInterrupt" in err, err
     assert "STATE ok" in out, out
     # An uncaught KeyboardInterrupt ends CPython by re-raising SIGINT with the
     # default action (exit status 130 in a shell); anything else, e.g. SIGSEGV
     # or SIGABRT (a core dump), is a crash.
     assert proc.returncode in (-signal.SIGINT, 130), (proc.returncode, err)
-    assert "Fatal Python error" not in err and "core dumped" not in err
+    assert "Fatal Python error" not in err
+    assert "core dumped" not in err

@@ -241,7 +241,8 @@ def test_estimate_matches_reference(dtype, cov_type, seed):
     # Each output alone gives the same values as all together.
     alone = gaussian_estimate(X, weights, means, pc, cov_type, 1, row_ll=True)
     np.testing.assert_array_equal(alone[0], row_ll)
-    assert alone[1] is None and alone[2] is None
+    assert alone[1] is None
+    assert alone[2] is None
 
 
 @needs_openmp

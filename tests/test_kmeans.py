@@ -262,7 +262,8 @@ def test_separated_clusters_are_found_in_few_passes():
     X = true[rng.integers(0, 4, 20000)] + rng.normal(size=(20000, 2))
     centres, info = kd._kmeans_with_info(X, 4, np.random.RandomState(0), 2)
     np.testing.assert_allclose(_sorted(centres), _sorted(true), atol=0.05)
-    assert info["sample_rows"] < 20000 and info["n_iter"] <= 3
+    assert info["sample_rows"] < 20000
+    assert info["n_iter"] <= 3
 
 
 # ---------------------------------------------------------------------------
@@ -281,9 +282,11 @@ def test_weighted_draws_follow_the_weights(monkeypatch):
 def test_seeding_sample_is_bounded_and_carries_weight():
     X = np.zeros((100000, 16))
     S, ws = kd._seeding_sample(X, 16, np.random.RandomState(0), None)
-    assert S.shape[0] <= 4096 and ws.sum() == 4096
+    assert S.shape[0] <= 4096
+    assert ws.sum() == 4096
     S, ws = kd._seeding_sample(X, 1000, np.random.RandomState(0), np.ones(100000))
-    assert S.nbytes <= kd.SEED_MAX_BYTES and ws.sum() == kd.SEED_MAX_BYTES // (8 * 16)
+    assert S.nbytes <= kd.SEED_MAX_BYTES
+    assert ws.sum() == kd.SEED_MAX_BYTES // (8 * 16)
 
 
 def test_kmeans_plusplus_picks_sklearns_rows(seed):

@@ -315,7 +315,8 @@ def test_initialisation_falls_back_to_column_means():
     missing = _missing.group_patterns(Xm)
     from fastgmm._init import initialisation_rows
     Xi, _ = initialisation_rows(Xm, None, missing, 2)
-    assert Xi.shape == X.shape and not np.isnan(Xi).any()
+    assert Xi.shape == X.shape
+    assert not np.isnan(Xi).any()
     np.testing.assert_allclose(Xi[np.isnan(Xm)], np.broadcast_to(np.nanmean(Xm, axis=0), X.shape)[np.isnan(Xm)])
     full = GaussianMixture(2, random_state=0).fit(X)
     miss = GaussianMixture(2, random_state=0, nan_policy="marginalize").fit(Xm)

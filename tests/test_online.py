@@ -126,7 +126,8 @@ def test_partial_fit_on_memmap_and_h5py(tmp_path):
     for s in (slice(0, 1500), slice(1500, 3000)):
         a.partial_fit(X[s])
         b.partial_fit(mm[s])
-    assert isinstance(mm[0:1500], np.memmap) and _sources.is_out_of_core(mm[0:1500])
+    assert isinstance(mm[0:1500], np.memmap)
+    assert _sources.is_out_of_core(mm[0:1500])
     assert a.n_steps_ == b.n_steps_ == 2
     for name in ("weights_", "means_", "covariances_"):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, atol=1e-12)

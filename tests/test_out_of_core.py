@@ -139,7 +139,8 @@ def test_each_block_is_validated_once_per_fit(tmp_path, monkeypatch):
     Xi = np.rint(X).astype(np.int32)
     src = _sources.ArraySource(_memmap(tmp_path, Xi, "i.npy"), estimator_name="GaussianMixture", block_rows=700)
     first, again = src.read(700, 1400), src.read(700, 1400)
-    assert again.dtype == np.float64 and again.flags.c_contiguous
+    assert again.dtype == np.float64
+    assert again.flags.c_contiguous
     np.testing.assert_array_equal(first, again)
     # and a float64 C-contiguous memmap block is a view of the file, no copy
     src = _sources.ArraySource(mm, estimator_name="GaussianMixture", block_rows=700)

@@ -49,11 +49,14 @@ def test_round_trip_is_bitwise(X, tmp_path, covariance_type, dtype):
     path = tmp_path / "model.bin"          # any name: no suffix is added
     assert gm.save(path) == str(path)
     loaded = fastgmm.load(path)
-    assert type(loaded) is GaussianMixture and loaded.get_params() == gm.get_params()
+    assert type(loaded) is GaussianMixture
+    assert loaded.get_params() == gm.get_params()
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         a, b = getattr(gm, name), getattr(loaded, name)
-        assert a.dtype == b.dtype == dtype and np.array_equal(a, b)
-    assert type(loaded.lower_bound_) is type(gm.lower_bound_) and loaded.lower_bound_ == gm.lower_bound_
+        assert a.dtype == b.dtype == dtype
+        assert np.array_equal(a, b)
+    assert type(loaded.lower_bound_) is type(gm.lower_bound_)
+    assert loaded.lower_bound_ == gm.lower_bound_
     assert loaded.lower_bounds_ == gm.lower_bounds_
     assert (loaded.converged_, loaded.n_iter_, loaded.n_features_in_, loaded.n_omitted_) == (
         gm.converged_, gm.n_iter_, gm.n_features_in_, gm.n_omitted_)
@@ -93,7 +96,8 @@ def test_selection_round_trip(X, tmp_path):
                                    random_state=0).fit(X)
     loaded = fastgmm.load(fastgmm.save(sel, tmp_path / "sel.npz"))
     assert type(loaded) is GaussianMixtureSelection
-    assert loaded.best_params_ == sel.best_params_ and loaded.best_index_ == sel.best_index_
+    assert loaded.best_params_ == sel.best_params_
+    assert loaded.best_index_ == sel.best_index_
     assert list(loaded.results_) == list(sel.results_)
     for col, values in sel.results_.items():
         np.testing.assert_array_equal(np.asarray(loaded.results_[col]), np.asarray(values))

@@ -57,7 +57,8 @@ def test_density_1d_draws_histogram_mixture_and_weighted_components():
     for k in range(2):
         area = _trapezoid(lines[f"component {k}"].get_ydata(), grid)
         assert area == pytest.approx(gm.weights_[k], abs=0.02)
-    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "density"
+    assert ax.get_xlabel() == "x"
+    assert ax.get_ylabel() == "density"
 
 
 def test_density_1d_rejects_multifeature(faithful):
@@ -92,9 +93,12 @@ def test_ellipses_every_covariance_type(faithful, cov_type):
     # the axes contain every point
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    assert x0 <= faithful[:, 0].min() and x1 >= faithful[:, 0].max()
-    assert y0 <= faithful[:, 1].min() and y1 >= faithful[:, 1].max()
-    assert ax.get_xlabel() == "feature 0" and cov_type in ax.get_title()
+    assert x0 <= faithful[:, 0].min()
+    assert x1 >= faithful[:, 0].max()
+    assert y0 <= faithful[:, 1].min()
+    assert y1 >= faithful[:, 1].max()
+    assert ax.get_xlabel() == "feature 0"
+    assert cov_type in ax.get_title()
 
 
 def test_ellipses_dims_and_errors(faithful):
@@ -124,7 +128,8 @@ def test_selection_one_line_per_covariance_type(faithful):
     chosen = [c for c in ax.collections if c.get_label() == "chosen"][0]
     np.testing.assert_allclose(chosen.get_offsets()[0],
                                [sel.best_params_["n_components"], r["bic"][sel.best_index_]])
-    assert ax.get_xlabel() == "number of components" and ax.get_ylabel().startswith("BIC")
+    assert ax.get_xlabel() == "number of components"
+    assert ax.get_ylabel().startswith("BIC")
     assert list(ax.get_xticks()) == [1, 2, 3]
 
 
@@ -170,6 +175,7 @@ def test_convergence_plots_every_iteration(faithful):
     x, y = line.get_data()
     np.testing.assert_array_equal(x, np.arange(1, gm.n_iter_ + 1))
     np.testing.assert_allclose(y, np.asarray(gm.lower_bounds_, dtype=float))
-    assert ax.get_title() == "converged" and ax.get_xlabel() == "iteration"
+    assert ax.get_title() == "converged"
+    assert ax.get_xlabel() == "iteration"
     with pytest.raises(NotFittedError):
         plot.convergence(GaussianMixture())

@@ -22,7 +22,8 @@ def _strict(**kw):
 
 def test_new_parameters_in_get_params_and_defaults():
     p = GaussianMixture().get_params()
-    assert p["callback"] is None and p["progress"] is False
+    assert p["callback"] is None
+    assert p["progress"] is False
     assert GaussianMixtureSelection().get_params()["progress"] is False
 
 
@@ -73,7 +74,9 @@ def test_callback_returning_true_stops_the_fit(X):
         warnings.simplefilter("error")   # no ConvergenceWarning when the user stops
         gm = _strict(n_init=3, callback=stop_at_4).fit(X)
     assert calls == [1, 2, 3, 4]   # no further initialisations either
-    assert gm.n_iter_ == 4 and gm.converged_ is False and len(gm.lower_bounds_) == 4
+    assert gm.n_iter_ == 4
+    assert gm.converged_ is False
+    assert len(gm.lower_bounds_) == 4
     gm.predict(X)
 
 
@@ -89,11 +92,13 @@ def test_keyboard_interrupt_leaves_the_last_complete_iteration(X):
     with pytest.warns(FitInterruptedWarning, match="last complete EM iteration"):
         with pytest.raises(KeyboardInterrupt):
             gm.fit(X)
-    assert gm.n_iter_ == 3 and gm.converged_ is False
+    assert gm.n_iter_ == 3
+    assert gm.converged_ is False
     np.testing.assert_array_equal(gm.means_, ref.means_)
     np.testing.assert_array_equal(gm.covariances_, ref.covariances_)
     np.testing.assert_array_equal(gm.precisions_cholesky_, ref.precisions_cholesky_)
-    assert gm.lower_bounds_ == ref.lower_bounds_ and gm.lower_bound_ == ref.lower_bound_
+    assert gm.lower_bounds_ == ref.lower_bounds_
+    assert gm.lower_bound_ == ref.lower_bound_
     np.testing.assert_array_equal(gm.predict(X), ref.predict(X))
 
 
@@ -112,7 +117,8 @@ def test_keyboard_interrupt_in_a_pass_keeps_the_previous_iteration(X, monkeypatc
     with pytest.warns(FitInterruptedWarning), pytest.raises(KeyboardInterrupt):
         gm.fit(X)
     # the first run (100 iterations) beats the second after 4
-    assert gm.n_iter_ in (4, 100) and gm.converged_ is False
+    assert gm.n_iter_ in (4, 100)
+    assert gm.converged_ is False
     assert len(gm.lower_bounds_) == gm.n_iter_
     gm.score(X)
 
@@ -125,7 +131,8 @@ def test_keyboard_interrupt_before_any_iteration_leaves_unfitted(X, monkeypatch)
     gm = _strict()
     with pytest.warns(FitInterruptedWarning, match="not fitted"), pytest.raises(KeyboardInterrupt):
         gm.fit(X)
-    assert not hasattr(gm, "means_") and not hasattr(gm, "converged_")
+    assert not hasattr(gm, "means_")
+    assert not hasattr(gm, "converged_")
 
 
 def test_progress_bar_counts_every_iteration(X, monkeypatch):

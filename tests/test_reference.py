@@ -198,7 +198,8 @@ def test_fit_em_matches_sklearn(rng, seed, shape, covariance_type, max_iter, tol
     assert out["n_iter"] == gm.n_iter_
     assert out["converged"] == gm.converged_
     if max_iter == 4:
-        assert out["n_iter"] == 4 and not out["converged"]
+        assert out["n_iter"] == 4
+        assert not out["converged"]
     assert len(out["lower_bounds"]) == out["n_iter"]
     assert out["lower_bound"] == out["lower_bounds"][-1]
     assert out["lower_bound"] == pytest.approx(gm.lower_bound_, rel=1e-8)
@@ -213,8 +214,10 @@ def test_fit_em_max_iter_zero(rng):
     X = make_data(rng, 100, 2, 2)
     w, m, u = make_params(rng, X, 2, "full")
     out = ref.fit_em(X, w, m, u, "full", max_iter=0)
-    assert out["n_iter"] == 0 and not out["converged"]
-    assert out["lower_bound"] == -np.inf and out["lower_bounds"] == []
+    assert out["n_iter"] == 0
+    assert not out["converged"]
+    assert out["lower_bound"] == -np.inf
+    assert out["lower_bounds"] == []
     assert_allclose(out["precisions_cholesky"], u)
     assert_close(
         ref.compute_precision_cholesky(out["covariances"], "full"), u, 1e-12

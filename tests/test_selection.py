@@ -52,7 +52,8 @@ def test_old_faithful_picks_mclusts_model(faithful_selection):
     assert sel.bic(X) == pytest.approx(sel.results_["bic"][i], rel=1e-10)
     assert sel.results_["n_parameters"][i] == 11
     assert not sel.results_["failed"].any()
-    assert isinstance(sel.best_estimator_, GaussianMixture) and sel.best_estimator_.n_components == 3
+    assert isinstance(sel.best_estimator_, GaussianMixture)
+    assert sel.best_estimator_.n_components == 3
 
 
 @pytest.mark.parametrize("name", ["faithful", "iris", "diabetes"])
@@ -69,7 +70,8 @@ def test_cells_reach_mclusts_optimum(name, faithful_selection):
         if cell["G"] > 5:
             continue
         i = row[(cell["covariance_type"], cell["G"])]
-        assert not r["failed"][i] and not r["degenerate"][i]
+        assert not r["failed"][i]
+        assert not r["degenerate"][i]
         if not _at_or_above(r["log_likelihood"][i], cell["loglik"]):
             below.append((cell["covariance_type"], cell["G"], r["log_likelihood"][i] - cell["loglik"]))
     assert below == []
@@ -119,7 +121,8 @@ def test_point_mass_is_excluded_unless_allowed(cov_type):
     X = np.concatenate([rng.normal(0, 1, (200, 2)), np.tile([[2.5, 2.5]], (20, 1))])
     sel = GaussianMixtureSelection(n_components=(1, 2, 3), covariance_types=(cov_type,), random_state=0).fit(X)
     r = sel.results_
-    assert r["degenerate"][1:].all() and not r["selectable"][1:].any()
+    assert r["degenerate"][1:].all()
+    assert not r["selectable"][1:].any()
     assert "collapsed" in r["degenerate_reason"][1]
     assert sel.best_params_["n_components"] == 1          # the degenerate cells have the better BIC
     assert r["bic"][1] < r["bic"][0]
@@ -154,7 +157,8 @@ def test_results_table_and_criteria(faithful_selection):
     df = pd.DataFrame(r)
     assert list(df["n_components"][:4]) == [1, 1, 1, 1] and set(df["covariance_type"]) == {
         "full", "tied", "diag", "spherical"}
-    assert (df["rank"] == 1).sum() == 1 and df["rank"][sel.best_index_] == 1
+    assert (df["rank"] == 1).sum() == 1
+    assert df["rank"][sel.best_index_] == 1
     for i in (5, sel.best_index_):
         gm = sel.estimators_[(r["covariance_type"][i], int(r["n_components"][i]))]
         assert r["bic"][i] == pytest.approx(gm.bic(X), rel=1e-10)
@@ -163,7 +167,8 @@ def test_results_table_and_criteria(faithful_selection):
         entropy = -np.sum(resp * np.log(np.clip(resp, 1e-300, None)))
         assert r["icl"][i] == pytest.approx(gm.bic(X) + 2 * entropy, rel=1e-8)
         assert r["icl"][i] >= r["bic"][i]
-    assert np.all(r["fit_time"] >= 0) and np.all(r["n_starts"] >= 1)
+    assert np.all(r["fit_time"] >= 0)
+    assert np.all(r["n_starts"] >= 1)
     # K = 1: every start reaches the same maximum, one start is enough.
     assert set(r["n_starts"][:4]) == {1}
 
@@ -183,7 +188,8 @@ def test_failed_candidates_do_not_stop_the_sweep():
     sel = GaussianMixtureSelection(n_components=(1, 2, 8), covariance_types=("full", "diag"), random_state=0).fit(X)
     r = sel.results_
     assert list(r["failed"]) == [False, False, False, False, True, True]
-    assert "n_components = 8" in r["error"][4] and np.isnan(r["bic"][4])
+    assert "n_components = 8" in r["error"][4]
+    assert np.isnan(r["bic"][4])
     assert sel.best_params_["n_components"] in (1, 2)
     with pytest.raises(ValueError, match="None of the candidate mixtures could be fitted.*K=8"):
         GaussianMixtureSelection(n_components=(8,)).fit(X)
@@ -208,10 +214,12 @@ def test_delegation_and_plain_init(faithful_selection):
     np.testing.assert_array_equal(sel.predict(X), best.predict(X))
     np.testing.assert_array_equal(sel.predict_proba(X), best.predict_proba(X))
     np.testing.assert_array_equal(sel.score_samples(X), best.score_samples(X))
-    assert sel.score(X) == best.score(X) and sel.aic(X) == best.aic(X)
+    assert sel.score(X) == best.score(X)
+    assert sel.aic(X) == best.aic(X)
     assert sel.sample(5)[0].shape == (5, 2)
     plain = GaussianMixtureSelection(n_components=(1, 2, 3), init_params="kmeans", n_init=2, random_state=0).fit(X)
-    assert set(plain.results_["init"]) == {"kmeans"} and set(plain.results_["n_starts"]) == {2}
+    assert set(plain.results_["init"]) == {"kmeans"}
+    assert set(plain.results_["n_starts"]) == {2}
 
 
 def test_parameters_pass_through_and_clone(capsys):
@@ -226,7 +234,8 @@ def test_parameters_pass_through_and_clone(capsys):
     assert sel.best_estimator_.reg_covar == 1e-4
     assert sel.best_estimator_.n_threads == 1
     out = capsys.readouterr().out
-    assert out.count("K=") == 8 and "log-likelihood" in out
+    assert out.count("K=") == 8
+    assert "log-likelihood" in out
 
 
 @pytest.mark.parametrize("params, match", [

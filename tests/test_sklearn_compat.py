@@ -226,7 +226,9 @@ def test_sklearn_twins_pickle(cls):
     err = v.sklearn_compatible(cls)("message")
     err.note = 3
     back = pickle.loads(pickle.dumps(err))
-    assert type(back) is type(err) and back.args == ("message",) and back.note == 3
+    assert type(back) is type(err)
+    assert back.args == ("message",)
+    assert back.note == 3
     assert pickle.loads(pickle.dumps(cls("plain"))).args == ("plain",)
 
 
@@ -371,7 +373,8 @@ def test_nested_params():
     assert est.get_params(deep=True)["inner__shrink"] == 0.2
     assert "inner__shrink" not in est.get_params(deep=False)
     est.set_params(inner__shrink=0.3, shrink=0.4)
-    assert est.inner.shrink == 0.3 and est.shrink == 0.4
+    assert est.inner.shrink == 0.3
+    assert est.shrink == 0.4
 
 
 def test_set_params_unknown_name_is_sklearns_message():
@@ -394,8 +397,10 @@ def test_clone():
     w = np.arange(3.0)
     est = MeanDensity(0.5, weights=w).fit(np.ones((4, 2)))
     copy = clone(est)
-    assert type(copy) is MeanDensity and copy.get_params()["shrink"] == 0.5
-    assert copy.weights is not w and np.array_equal(copy.weights, w)
+    assert type(copy) is MeanDensity
+    assert copy.get_params()["shrink"] == 0.5
+    assert copy.weights is not w
+    assert np.array_equal(copy.weights, w)
     assert not hasattr(copy, "mean_")
 
 
@@ -426,8 +431,10 @@ def test_is_fitted():
 
 
 def test_set_request_methods_follow_the_signatures():
-    assert hasattr(MeanDensity, "set_fit_request") and hasattr(MeanDensity, "set_score_request")
-    assert not hasattr(MeanDensity, "set_bic_request") and not hasattr(MeanDensity, "set_predict_request")
+    assert hasattr(MeanDensity, "set_fit_request")
+    assert hasattr(MeanDensity, "set_score_request")
+    assert not hasattr(MeanDensity, "set_bic_request")
+    assert not hasattr(MeanDensity, "set_predict_request")
     import inspect
 
     assert list(inspect.signature(MeanDensity.set_fit_request).parameters) == ["self", "sample_weight"]

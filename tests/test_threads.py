@@ -366,13 +366,15 @@ def test_wait_policy_respects_user_choice(monkeypatch):
     monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     _threadpool.start_openmp_runtime_passive(lambda: calls.append(os.environ.get("OMP_WAIT_POLICY")))
-    assert calls == [None] and _threadpool.wait_policy_source == "user"
+    assert calls == [None]
+    assert _threadpool.wait_policy_source == "user"
 
     monkeypatch.delenv("GOMP_SPINCOUNT")
     monkeypatch.delenv("KMP_BLOCKTIME", raising=False)
     calls.clear()
     _threadpool.start_openmp_runtime_passive(lambda: calls.append(os.environ.get("OMP_WAIT_POLICY")))
-    assert calls == ["PASSIVE"] and _threadpool.wait_policy_source == "fastgmm"
+    assert calls == ["PASSIVE"]
+    assert _threadpool.wait_policy_source == "fastgmm"
     assert "OMP_WAIT_POLICY" not in os.environ
 
 
