@@ -210,25 +210,11 @@ class BaseMixture(EstimatorProtocol):
             X = ArraySource(X, estimator_name=name, allow_nan=allow_nan, min_samples=2 if reset else 1,
                             block_rows=getattr(self, "block_rows", None))
         else:
-            X = self._validate_X_array(X, reset=reset, allow_nan=allow_nan)
-            return X
+            X = check_array(X, estimator_name=name, min_samples=2 if reset else 1, allow_nan=allow_nan)
         if reset:
             self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
-            )
-        return X
-
-    def _validate_X_array(self, X, *, reset, allow_nan):
-        name = type(self).__name__
-        if reset:
-            X = check_array(X, estimator_name=name, min_samples=2, allow_nan=allow_nan)
-            self.n_features_in_ = X.shape[1]
             return X
-        X = check_array(X, estimator_name=name, min_samples=1, allow_nan=allow_nan)
         return self._check_n_features(X)
-
 
     # ------------------------------------------------------------------
     # Fitting: the EM loop, once for every family
