@@ -166,8 +166,30 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
     return out_ll, out_lab, out_resp, (float(out_sum.sum()) if total else None)
 
 
+def _segment_ranges(seg_start, row_cost, threads, range_rows=None):
+    """Consecutive ``(first_segment, end_segment)`` ranges of about one range's work each.
+
+    The missing-value pass's counterpart of ``_slot_ranges``: segments are
+    never cut (each keeps its own output row), so any split gives the same
+    result; ``range_rows`` forces the rows per range (tests).
+    """
+    n_seg = len(seg_start) - 1
+    if range_rows is None:
+        range_rows = RANGE_WORK_PER_THREAD * threads / (row_cost + ROW_OVERHEAD_FLOPS)
+        if seg_start[-1] < 2 * range_rows:
+            return [(0, n_seg)]
+    ranges, a = [], 0
+    while a < n_seg:
+        # the first segment ending at least range_rows rows after this range's start
+        b = int(np.searchsorted(seg_start, seg_start[a] + max(1, range_rows), side="left"))
+        b = min(max(b, a + 1), n_seg)
+        ranges.append((a, b))
+        a = b
+    return ranges
+
+
 def accumulate_segments(X, quad, n_components, shift, n_threads, W, U, rows, seg_start, seg_pat, seg_first, *,
-                        sample_weight=None, chunk_rows=None):
+                        sample_weight=None, chunk_rows=None, range_rows=None):
     """E-step + statistics over the rows ``X[rows]`` by segments, summed per coefficient block.
 
     Segment s covers positions ``seg_start[s]:seg_start[s + 1]`` of ``rows``
@@ -192,12 +214,19 @@ def accumulate_segments(X, quad, n_components, shift, n_threads, W, U, rows, seg
     G = np.zeros((n_seg, K * P))
     T = np.zeros((n_seg, D * D)) if tied else None
     ll = np.zeros(n_seg)
-    threads = threads_for_work(n_threads, len(rows), _row_cost(P, K))
+    cost = _row_cost(P, K)
+    threads = threads_for_work(n_threads, len(rows), cost)
     slot = max(chunk, int(np.max(np.diff(seg_start))) if n_seg else chunk)
     slot = -(-slot // chunk) * chunk          # segments carry their own bounds; slot only passes the check
-    status = _estep.accumulate_statistics(X, quad, K, shift, RESP_ESTEP, W, U, None, None, sample_weight,
-                                          chunk, slot, G, T, ll, threads, rows, seg_start, seg_pat)
-    _check_status(status)
+    # One kernel call per range of whole segments, so that Ctrl-C is seen between calls (see the
+    # module docstring); each segment writes its own output row, whatever the split.
+    for a, b in _segment_ranges(seg_start, cost, threads, range_rows):
+        p0, p1 = int(seg_start[a]), int(seg_start[b])
+        status = _estep.accumulate_statistics(
+            X, quad, K, shift, RESP_ESTEP, W, U, None, None, sample_weight, chunk, slot, G[a:b],
+            _part(T, a, b), ll[a:b], threads_for_work(threads, p1 - p0, cost), rows[p0:p1],
+            np.ascontiguousarray(seg_start[a:b + 1] - p0), seg_pat[a:b])
+        _check_status(status)
     # Segment partials added in segment order: identical for any thread count.
     G = np.add.reduceat(G, seg_first, axis=0).reshape(len(seg_first), K, P)
     if T is not None:
