@@ -149,10 +149,12 @@ class GaussianMixture(BaseMixture):
 
     Notes
     -----
-    Interrupting ``fit`` (Ctrl-C, KeyboardInterrupt) takes effect when the
-    current EM pass returns (a pass is one call into the compiled kernels,
-    which is not interrupted mid-way; at a few seconds per pass the stop
-    takes as long). The estimator is then left at its last complete
+    Interrupting ``fit`` (Ctrl-C, KeyboardInterrupt) takes effect between
+    two calls into the compiled kernels: a large pass runs as several calls
+    over ranges of whole slots (or, with missing values, of whole pattern
+    segments) of about 0.1 s each, with bitwise the same result, so the stop
+    comes within a fraction of a second (k-means passes and Dask
+    computations are not split). The estimator is then left at its last complete
     iteration, never half-updated: the best of the finished runs and the
     interrupted run as of its last complete iteration (by lower bound),
     with ``n_iter_``, ``lower_bound_`` and ``lower_bounds_`` of that run and
