@@ -34,6 +34,19 @@ and arrays as members ``best_estimator/<name>``, and ``results_``: the text
 columns in the header, the numeric ones as members ``results/<column>``. Only
 the chosen fit is stored: after loading, ``estimators_`` holds just it.
 
+Every other estimator (``BayesianGaussianMixture``, ``BernoulliMixture``,
+``PoissonMixture``, ``CategoricalMixture``, ``StudentTMixture``) is stored the
+same way by one generic path: the header has ``class``, ``params``,
+``n_features_in_``, ``converged_``, ``n_iter_``, ``n_omitted_``,
+``feature_names_in_``, ``scalars`` (the class's ``_persisted_scalars``: JSON
+values) and ``lists`` (the number of items of each array attribute that is a
+list of arrays, e.g. the per-column tables of a categorical mixture); the
+members are the class's ``_persisted_arrays`` (a list attribute as
+``<name>/<i>``), ``lower_bound_`` and ``lower_bounds_``, and array-valued
+constructor parameters as ``param/<name>`` (a list of arrays as
+``param/<name>/<i>``). After setting the attributes the loader calls the
+class's ``_validate_loaded()``, which checks shapes, ranges and finiteness.
+
 Loading checks the header, each member's presence, shape, dtype and hash,
 finiteness, weights in [0, 1] summing to 1, positive-definite precisions
 consistent with their Cholesky factors, and raises ``ValueError`` naming
@@ -65,8 +78,9 @@ def save(model, path):
 
     Parameters
     ----------
-    model : GaussianMixture or GaussianMixtureSelection
-        A fitted model.
+    model : fitted fastgmm estimator
+        A GaussianMixture, GaussianMixtureSelection or any other fastgmm
+        mixture (BayesianGaussianMixture, BernoulliMixture, ...).
     path : str or path-like
         Written as given (no suffix is added); replaced atomically.
 
@@ -80,12 +94,14 @@ def save(model, path):
     if isinstance(model, GaussianMixtureSelection):
         model._check_is_fitted()
         header, arrays = _selection_payload(model)
-    elif isinstance(model, GaussianMixture):
+    elif type(model) is GaussianMixture:
         model._check_is_fitted()
         header, arrays = _gm_payload(model)
+    elif _family_class(type(model).__name__) is type(model):
+        model._check_is_fitted()
+        header, arrays = _family_payload(model)
     else:
-        raise TypeError(f"fastgmm can save a GaussianMixture or a GaussianMixtureSelection, not "
-                        f"{type(model).__name__}.")
+        raise TypeError(f"fastgmm can save its own fitted estimators, not {type(model).__name__}.")
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastgmm_version": _version(),
               **header, "arrays": _manifest(arrays)}
     members = {"__header__": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)}
@@ -115,9 +131,9 @@ def _version():
 def _json_params(model):
     params, arrays = {}, {}
     for name, value in model.get_params(deep=False).items():
-        if name in _ARRAY_PARAMS:
+        if name in _ARRAY_PARAMS or isinstance(value, np.ndarray):
             if value is not None:
-                arrays["param/" + name] = np.asarray(value, dtype=np.float64)
+                arrays.update(_array_members("param/" + name, value))
             params[name] = None
         elif name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):
             params[name] = None     # a RandomState's state is not a parameter worth restoring
@@ -152,6 +168,59 @@ def _gm_payload(gm, prefix=""):
     for name in _GM_ARRAYS:
         arrays[name] = np.asarray(getattr(gm, name), dtype=dtype)
     return header, {prefix + k: v for k, v in arrays.items()}
+
+
+def _array_members(key, value):
+    """``{key: array}``, or ``{key/i: array_i}`` for a list of arrays of different shapes."""
+    if isinstance(value, (list, tuple)) and any(np.ndim(v) > 0 for v in value) and (
+            len({np.shape(v) for v in value}) > 1 or any(isinstance(v, np.ndarray) for v in value)):
+        return {f"{key}/{i}": np.asarray(v) for i, v in enumerate(value)}
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"cannot save {key!r}: an array of dtype {a.dtype}, not numbers.")
+    return {key: a}
+
+
+def _family_class(name):
+    """The fastgmm estimator class called ``name`` that stores itself by the generic path, or None."""
+    import fastgmm
+
+    cls = getattr(fastgmm, name, None) if isinstance(name, str) and not name.startswith("_") else None
+    if isinstance(cls, type) and hasattr(cls, "_persisted_arrays") and hasattr(cls, "_validate_loaded"):
+        return cls
+    return None
+
+
+def _family_payload(model):
+    params, arrays = _json_params(model)
+    lists = {}
+    for name in model._persisted_arrays:
+        value = getattr(model, name)
+        if isinstance(value, (list, tuple)):
+            lists[name] = len(value)
+            for i, v in enumerate(value):
+                arrays[f"{name}/{i}"] = np.asarray(v)
+        else:
+            arrays[name] = np.asarray(value)
+    arrays["lower_bound_"] = np.asarray(model.lower_bound_)
+    arrays["lower_bounds_"] = np.asarray(model.lower_bounds_, dtype=arrays["lower_bound_"].dtype)
+    scalars = {}
+    for name in getattr(model, "_persisted_scalars", ()):
+        value = getattr(model, name)
+        scalars[name] = value.item() if isinstance(value, np.generic) else value
+    json.dumps(scalars)
+    header = {
+        "class": type(model).__name__,
+        "params": params,
+        "n_features_in_": int(model.n_features_in_),
+        "converged_": bool(model.converged_),
+        "n_iter_": int(model.n_iter_),
+        "n_omitted_": int(getattr(model, "n_omitted_", 0)),
+        "feature_names_in_": _feature_names(model),
+        "scalars": scalars,
+        "lists": lists,
+    }
+    return header, arrays
 
 
 def _selection_payload(sel):
@@ -225,6 +294,8 @@ def load(path):
         return _build_gm(header, members, "", where)
     if cls == "GaussianMixtureSelection":
         return _build_selection(header, members, where)
+    if _family_class(cls) is not None:
+        return _build_family(_family_class(cls), header, members, where)
     raise ValueError(f"{where}: unknown model class {cls!r}.")
 
 
@@ -291,11 +362,70 @@ def _params(header, members, prefix, cls, where):
     unknown = set(params) - known
     if unknown:
         raise ValueError(f"{where}: unknown {cls.__name__} parameter(s) {sorted(unknown)}.")
-    for name in _ARRAY_PARAMS:
+    for name in params:
         key = prefix + "param/" + name
         if key in members:
             params[name] = members[key]
+        elif key + "/0" in members:
+            params[name] = _member_list(members, key, None, where)
     return params
+
+
+def _member_list(members, key, n, where):
+    """The arrays ``key/0``, ``key/1``, ... (``n`` of them; None: as many as there are)."""
+    items = []
+    while (n is None or len(items) < n) and f"{key}/{len(items)}" in members:
+        items.append(members[f"{key}/{len(items)}"])
+    if n is not None and len(items) != n:
+        raise ValueError(f"{where}: member {key}/{len(items)} is missing.")
+    return items
+
+
+def _build_family(cls, header, members, where):
+    params = _params(header, members, "", cls, where)
+    try:
+        model = cls(**params)
+        model._validate_base_params()
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: invalid {cls.__name__} parameters ({e}).") from None
+    lists = _get(header, "lists", dict, where)
+    for name in cls._persisted_arrays:
+        if name in lists:
+            n = lists[name]
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValueError(f"{where}: list length of {name!r} is not a count.")
+            setattr(model, name, _member_list(members, name, n, where))
+        elif name in members:
+            setattr(model, name, members[name])
+        else:
+            raise ValueError(f"{where}: member {name!r} is missing.")
+    scalars = _get(header, "scalars", dict, where)
+    for name in getattr(cls, "_persisted_scalars", ()):
+        if name not in scalars:
+            raise ValueError(f"{where}: header field {name!r} is missing.")
+        setattr(model, name, scalars[name])
+    n_iter = _get(header, "n_iter_", int, where)
+    D = _get(header, "n_features_in_", int, where)
+    if n_iter < 0 or D < 1:
+        raise ValueError(f"{where}: n_iter_={n_iter} and n_features_in_={D} must be >= 0 and >= 1.")
+    lb = members.get("lower_bound_")
+    history = members.get("lower_bounds_")
+    if lb is None or lb.shape != () or lb.dtype.kind != "f":
+        raise ValueError(f"{where}: lower_bound_ must be a real scalar.")
+    if history is None or history.ndim != 1 or history.shape[0] > n_iter or history.dtype != lb.dtype:
+        raise ValueError(f"{where}: lower_bounds_ must hold at most n_iter_={n_iter} values of lower_bound_'s dtype.")
+    model.lower_bound_ = lb.dtype.type(lb[()])
+    model.lower_bounds_ = [lb.dtype.type(v) for v in history]
+    model.converged_ = bool(_get(header, "converged_", bool, where))
+    model.n_iter_ = n_iter
+    model.n_features_in_ = D
+    model.n_omitted_ = _get(header, "n_omitted_", int, where)
+    _set_feature_names(model, header, D, where)
+    try:
+        model._validate_loaded()
+    except (TypeError, ValueError, IndexError, np.linalg.LinAlgError) as e:
+        raise ValueError(f"{where}: {e}") from None
+    return model
 
 
 def _build_gm(header, members, prefix, where):
