@@ -69,15 +69,20 @@ def _passes(X, centres, n_iter, w=None, n_threads=2):
 # the kernel
 # ---------------------------------------------------------------------------
 
+@pytest.mark.parametrize("shape", [(1000, 3, 4), (1003, 1, 7), (77, 5, 1), (500, 11, 6)])
+@pytest.mark.parametrize("direct", [0, 1], ids=["gemm", "direct"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_lloyd_pass_matches_numpy(dtype, weighted, seed):
+def test_lloyd_pass_matches_numpy(dtype, weighted, direct, shape, seed):
+    """Both ways of forming the distances (GEMM and the direct loop over blocks of 8 rows,
+    with short last blocks and centre counts that are not a multiple of 4)."""
     rng = np.random.default_rng(seed)
-    N, D, K, R = 1000, 3, 4, 5
+    N, D, K = shape
+    R = 5
     X = _blobs(rng, N, D, K).astype(dtype)
     w = rng.uniform(0, 2, N) if weighted else None
     if weighted:
-        w[rng.choice(N, 100, replace=False)] = 0.0
+        w[rng.choice(N, N // 10, replace=False)] = 0.0
     centres = X[rng.choice(N, K, replace=False)].astype(np.float64)
     shift = centres.mean(axis=0)
     chunk, slot = 64, 192
@@ -88,7 +93,7 @@ def test_lloyd_pass_matches_numpy(dtype, weighted, seed):
     far_l = np.zeros((n_slots, R), dtype=np.int64)
     labels = np.empty(N, dtype=np.int64)
     assert _kmeans.lloyd_pass(X, w, centres, shift, chunk, slot, sums, counts, inertia,
-                              far_d, far_r, far_l, labels, 2) == 0
+                              far_d, far_r, far_l, labels, 2, direct) == 0
     Xd = X.astype(np.float64)
     d = ((Xd[:, None, :] - centres[None]) ** 2).sum(-1)
     ww = np.ones(N) if w is None else w
