@@ -11,6 +11,11 @@ FASTGMM_DEBUG=1
     Debug build: Cython bounds/wraparound/initialisation checks on, no -O3,
     with debug symbols (-g), for test runs that hunt memory errors. Release
     builds have no debug symbols (-g0) and, on Linux, are stripped (-s).
+FASTGMM_SANITIZE=address,undefined
+    Compile and link the extensions with those -fsanitize= checkers (gcc or
+    clang; implies nothing else: combine with FASTGMM_DEBUG=1). The
+    interpreter must then preload the runtime (LD_PRELOAD=libasan.so):
+    ``.ci/sanitize`` builds and runs the tests this way.
 FASTGMM_CYTHON_ANNOTATE=1
     Write Cython's HTML annotation next to each .pyx (for profiling work).
 """
@@ -125,7 +130,8 @@ class BuildExt(build_ext):
                     "(brew install libomp) and set CPPFLAGS/LDFLAGS.",
                     file=sys.stderr,
                 )
-        self._force_if_mode_changed(f"debug={debug} openmp={use_openmp}")
+        self._force_if_mode_changed(f"debug={debug} openmp={use_openmp} "
+                                    f"sanitize={os.environ.get('FASTGMM_SANITIZE', '').strip()}")
         print(f"fastgmm: OpenMP {'enabled' if use_openmp else 'disabled'} "
               f"(compiler: {self.compiler.compiler_type}, flags: {omp_c if use_openmp else []})")
 
@@ -164,6 +170,10 @@ class BuildExt(build_ext):
                     cargs += ["-g0"]
                     if linux_gnu:
                         largs += ["-s"]     # no symbol table either (the PyInit_ export stays)
+            sanitize = os.environ.get("FASTGMM_SANITIZE", "").strip()
+            if sanitize and ctype != "msvc":
+                cargs += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
+                largs += [f"-fsanitize={sanitize}"]
             if use_openmp:
                 cargs += omp_c
                 largs += omp_l

@@ -9,6 +9,7 @@ import pytest
 
 from fastgmm import GaussianMixture
 from fastgmm import _sources
+from conftest import measures_rss
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -213,6 +214,7 @@ def _rss_anon_kib():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RssAnon is Linux's /proc/self/status")
+@measures_rss
 def test_anonymous_memory_stays_bounded(tmp_path, monkeypatch):
     """A 64 MB memmap fitted with 16 KiB-row blocks: RssAnon grows by a few MB at most,
     and the model equals the in-memory fit from the same start."""
