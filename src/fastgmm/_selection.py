@@ -72,6 +72,7 @@ from ._base import apply_nan_policy, check_sample_weight, progress_bar
 from ._gaussian_mixture import COV_TYPES, GaussianMixture
 from ._init import INIT_PARAMS, initialisation_rows
 from ._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
+from ._missing import rows_without_nan
 from ._openmp_helpers import effective_n_threads
 from ._sklearn_compat import EstimatorProtocol
 from ._validation import (
@@ -414,6 +415,24 @@ class GaussianMixtureSelection(EstimatorProtocol):
                 f"The chosen mixture ({self.best_params_}) did not converge in max_iter={self.max_iter} "
                 "iterations: increase max_iter or tol.", sklearn_compatible(ConvergenceWarning),
             )
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit as :meth:`fit` and return the chosen mixture's most probable component of each row.
+
+        With ``nan_policy="omit"`` the rows with a NaN get the label -1.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        self.fit(X, y, sample_weight)
+        if self.nan_policy != "omit":
+            return self.predict(X)
+        X = check_array(X, estimator_name=type(self).__name__, min_samples=1, allow_nan=True)
+        kept = rows_without_nan(X)
+        labels = np.full(X.shape[0], -1, dtype=np.int64)
+        labels[kept] = self.best_estimator_.predict(X[kept])
+        return labels
 
     # ------------------------------------------------------------------
     # the chosen model's methods

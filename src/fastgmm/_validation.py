@@ -318,6 +318,13 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=F
         dtype_in is None and np.iscomplexobj(X)
     ):
         raise ValueError("Complex data not supported\n")
+    if dtype_in is not None and np.dtype(dtype_in).kind in "USV":
+        # As scikit-learn: numbers written as text are not silently parsed
+        # (a column of "1,5" or "n/a" would then fail or, worse, half-parse).
+        raise ValueError(
+            f"X must contain only numbers, not text: it is an array of {np.dtype(dtype_in)}. dtype='numeric' "
+            "is not compatible with arrays of bytes/strings. Convert your data to numeric values explicitly "
+            "instead (e.g. X.astype(float)).")
     dtype = np.float32 if dtype_in is not None and np.dtype(dtype_in) == np.float32 else np.float64
     try:
         with warnings.catch_warnings():
