@@ -183,21 +183,23 @@ def test_expected_log_density_full_against_bishop(prior_type):
     assert_allclose(model.predict_proba(X_new), np.exp(ref - logsumexp(ref, axis=1)[:, None]), atol=1e-12)
 
 
-def test_entropy_from_statistics_equals_the_direct_sum():
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_entropy_from_statistics_equals_the_direct_sum(cov_type):
     # The lower bound's -sum r log r comes from the kernel's sums (sum_i lse_i
-    # - sum_k <G_k, W_k>); here it is checked against the direct sum over an
-    # explicit responsibility matrix, on data far from the origin.
-    from fastgmm import _kernels
-    from fastgmm._gaussian import QUAD
+    # - sum_k <G_k, W_k>, read back from the statistics); here it is checked
+    # against the direct sum over an explicit responsibility matrix, on data
+    # far from the origin.
+    from fastgmm._bayesian_mixture import expected_log_density_sum, variational_statistics
 
     X, _ = mixture_data(5000, 4, 3, 9)
     X += 1000.0
-    model = BayesianGaussianMixture(n_components=3, init_params="random", random_state=0, max_iter=3).fit(X)
+    model = BayesianGaussianMixture(n_components=3, covariance_type=cov_type, init_params="random", random_state=0,
+                                    max_iter=3).fit(X)
     shift, W, U = model._coefficients(model._get_parameters())
-    G, T, loglik = _kernels.accumulate(X, QUAD["full"], 3, shift, 1, W=W, U=U)
+    stats = variational_statistics(X, None, shift, W, U, cov_type, 1)
     r = model.predict_proba(X)
     direct = -np.sum(r * np.log(np.maximum(r, 1e-300)))
-    assert_allclose(loglik - np.sum(G * W.T), direct, rtol=1e-9, atol=1e-6)
+    assert_allclose(stats.loglik - expected_log_density_sum(stats, W, U), direct, rtol=1e-9, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------
@@ -420,11 +422,37 @@ def test_nan_policy_omit_drops_rows(X_small):
     assert model.n_omitted_ == 1
 
 
-def test_out_of_core_source_is_refused(tmp_path, X_small):
+def _fit_on(X, cov_type, **kw):
+    return BayesianGaussianMixture(n_components=3, covariance_type=cov_type, init_params="random", random_state=0,
+                                   max_iter=15, tol=0.0, **kw).fit(X)
+
+
+def _assert_same_up_to_summation_order(a, b):
+    for name in POSTERIOR_ATTRS:
+        assert_close(getattr(a, name), getattr(b, name), 1e-10, err_msg=name)
+    assert_allclose(np.array(a.lower_bounds_), np.array(b.lower_bounds_), rtol=1e-10)
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_memmap_fit_equals_in_memory(tmp_path, cov_type):
+    # 2000 rows in blocks of 700: the statistics are summed over 3 blocks.
+    X, _ = mixture_data(2000, 3, 3, 26)
     path = tmp_path / "x.npy"
-    np.save(path, X_small)
-    with pytest.raises(TypeError, match="in-memory arrays only"):
-        BayesianGaussianMixture().fit(np.load(path, mmap_mode="r"))
+    np.save(path, X)
+    streamed = _fit_on(np.load(path, mmap_mode="r"), cov_type, block_rows=700)
+    _assert_same_up_to_summation_order(streamed, _fit_on(X, cov_type))
+    assert_allclose(streamed.predict_proba(np.load(path, mmap_mode="r")), streamed.predict_proba(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_dask_fit_equals_in_memory(cov_type):
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X, _ = mixture_data(2000, 3, 3, 27)
+    with dask.config.set(scheduler="synchronous"):
+        streamed = _fit_on(da.from_array(X, chunks=(700, 3)), cov_type)
+    _assert_same_up_to_summation_order(streamed, _fit_on(X, cov_type))
 
 
 def test_not_fitted(X_small):

@@ -36,12 +36,14 @@ from . import _gaussian, _kernels
 from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
 from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps
-from ._init import INIT_PARAMS, initial_statistics, weighted_mean
+from ._init import INIT_PARAMS, initial_statistics
+from ._openmp_helpers import effective_n_threads
+from ._sources import init_sample_rows
+from ._threadpool import blas_single_thread
 from ._validation import _interval, check_option, check_scalar, invalid_parameter
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 _LOG_2 = math.log(2.0)
-_BLOCK = 65536
 _POSITIVE = _interval("real", 0, None, low_open=True)
 
 
@@ -120,6 +122,11 @@ default='dirichlet_process'
         :class:`fastgmm.GaussianMixture`).
     progress : bool, default=False
         Show a tqdm progress bar over ``n_init x max_iter`` iterations.
+    block_rows : int or None, default=None
+        Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
+        zarr dataset): X is then streamed through the kernels block by block
+        (see :class:`fastgmm.GaussianMixture`). Dask arrays are streamed by
+        their chunks.
 
     Attributes
     ----------
@@ -168,9 +175,10 @@ default='dirichlet_process'
     estimator has none): a row of weight w counts as w copies of itself, in
     the statistics, the default priors and the lower bound.
 
-    X is taken in memory (a NumPy array or anything ``numpy.asarray``
-    converts); out-of-core and Dask sources are for
-    :class:`fastgmm.GaussianMixture` only.
+    Out-of-core and Dask inputs are streamed as by
+    :class:`fastgmm.GaussianMixture`: the default priors take two extra
+    passes per fit (the mean, then the covariance about it), the
+    initialisation a bounded sample of the rows.
     """
 
     _NAN_POLICIES = ("raise", "omit")
@@ -199,6 +207,7 @@ default='dirichlet_process'
         nan_policy="raise",
         callback=None,
         progress=False,
+        block_rows=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -221,6 +230,7 @@ default='dirichlet_process'
         self.nan_policy = nan_policy
         self.callback = callback
         self.progress = progress
+        self.block_rows = block_rows
 
     # ------------------------------------------------------------------
     # Priors: constructor parameters -> fitted *_prior_ attributes
@@ -237,14 +247,10 @@ default='dirichlet_process'
         """Validate the parameters and set the ``*_prior_`` attributes from them (and X)."""
         sample_weight = self.__dict__.pop("_prior_sample_weight", None)
         name = type(self).__name__
-        if not isinstance(X, np.ndarray):
-            raise TypeError(
-                f"{name} fits in-memory arrays only, not {type(X).__name__}: pass numpy.asarray(X) "
-                "(out-of-core and Dask sources are supported by fastgmm.GaussianMixture)."
-            )
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
         check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
         check_option(self.weight_concentration_prior_type, "weight_concentration_prior_type", set(PRIOR_TYPES),
                      estimator_name=name)
         for param in ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior"):
@@ -263,23 +269,29 @@ default='dirichlet_process'
                 f"{self.degrees_of_freedom_prior:.3f}. The Wishart prior needs more degrees of freedom "
                 "than n_features - 1 (None: n_features)."
             )
+        mean = cov = None
+        if self.mean_prior is None or self.covariance_prior is None:
+            with blas_single_thread():
+                mean, cov = data_moments(X, sample_weight, self.covariance_type,
+                                         effective_n_threads(self.n_threads))
         if self.mean_prior is None:
-            self.mean_prior_ = weighted_mean(X, sample_weight).astype(X.dtype)
+            self.mean_prior_ = mean.astype(X.dtype)
         else:
             m = _prior_array(self.mean_prior, "mean_prior", name)
             _check_prior_shape(m, (D,), "means")
             self.mean_prior_ = m
-        self.covariance_prior_ = self._covariance_prior(X, sample_weight, name)
+        if self.covariance_prior is None:
+            cov = cov.mean() if self.covariance_type == "spherical" else cov
+            self.covariance_prior_ = np.asarray(cov, dtype=X.dtype)[()]
+        else:
+            self.covariance_prior_ = self._covariance_prior(D, name)
 
-    def _covariance_prior(self, X, sample_weight, name):
+    def _covariance_prior(self, D, name):
+        """The user's covariance_prior, checked."""
         ct = self.covariance_type
         given = self.covariance_prior
-        D = X.shape[1]
-        if given is None:
-            cov = _weighted_covariance(X, sample_weight, diag=ct in ("diag", "spherical"))
-            if ct == "spherical":
-                return X.dtype.type(cov.mean())
-            return cov.astype(X.dtype)
+        if isinstance(given, np.ndarray) and given.ndim == 0:
+            given = given.item()   # a 0-d array is the number it holds
         if isinstance(given, numbers.Real) and not isinstance(given, (bool, np.bool_)):
             if not (np.isfinite(given) and given > 0):
                 raise invalid_parameter("covariance_prior", ["None", "an array-like", _POSITIVE], given,
@@ -309,7 +321,14 @@ default='dirichlet_process'
     # Family hooks (see _base.BaseMixture)
     # ------------------------------------------------------------------
     def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
-        """The posterior after one update from the initial responsibilities (scikit-learn's ``_initialize``)."""
+        """The posterior after one update from the initial responsibilities (scikit-learn's ``_initialize``).
+
+        A streamed source initialises from a bounded uniform sample of its
+        rows, in memory, as :class:`fastgmm.GaussianMixture` does.
+        """
+        if not isinstance(X, np.ndarray):
+            X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)), random_state,
+                                        sample_weight)
         with np.errstate(over="ignore", invalid="ignore"):
             stats = initial_statistics(X, sample_weight, self.init_params, self.covariance_type, self.n_components,
                                        random_state, n_threads)
@@ -326,19 +345,20 @@ default='dirichlet_process'
         """
         shift, W, U = self._coefficients(params)
         ct = self.covariance_type
-        G, T, loglik = _kernels.accumulate(X, QUAD[ct], self.n_components, shift, n_threads, W=W, U=U,
-                                           sample_weight=sample_weight)
-        if not np.isfinite(loglik):
+        args = (shift, W, U, ct, n_threads)
+        if isinstance(X, np.ndarray):
+            stats = variational_statistics(X, sample_weight, *args)
+        else:
+            stats = X.statistics(variational_statistics, args, sample_weight)
+        if not np.isfinite(stats.loglik):
             raise ValueError(
                 "Some samples have zero probability under every component (their expected log-density is "
-                f"{loglik}). The data are far outside the model or a component has collapsed: increase "
+                f"{stats.loglik}). The data are far outside the model or a component has collapsed: increase "
                 f"reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
             )
         # -sum_ik w_i r_ik log r_ik = sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring).
-        entropy = loglik - float(np.sum(G * W.T))
-        weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        stats = _gaussian.statistics_from_sums(G, T, ct, shift, loglik, weight, X.shape[0])
-        del G, T, W, U
+        entropy = stats.loglik - expected_log_density_sum(stats, W, U)
+        del W, U
         nk, xk, sk = _gaussian.m_step(stats, self.reg_covar, _eps(X))
         del stats
         _check_no_overflow(xk, sk, X)
@@ -560,22 +580,77 @@ def log_wishart_norm(dof, log_det_chol, n_features):
              + np.sum(gammaln(0.5 * (np.atleast_1d(dof)[None, :] - j)), axis=0).reshape(dof.shape))
 
 
-def _weighted_covariance(X, sample_weight, diag):
-    """The covariance of X (ddof=1; weights as frequencies), in float64 and blocks (no N x D copy)."""
-    N, D = X.shape
-    mean = weighted_mean(X, sample_weight)
-    total = N if sample_weight is None else float(sample_weight.sum())
-    if total <= 1.0:
+def variational_statistics(X, sample_weight, shift, W, U, cov_type, n_threads):
+    """The :class:`Statistics` of X (an array or one block of a source) under the coefficients W."""
+    G, T, loglik = _kernels.accumulate(X, QUAD[cov_type], W.shape[1], shift, n_threads, W=W, U=U,
+                                       sample_weight=sample_weight)
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    return _gaussian.statistics_from_sums(G, T, cov_type, shift, loglik, weight, X.shape[0])
+
+
+def expected_log_density_sum(stats, W, U):
+    """sum_ik w_i r_ik lp_ik = sum_k <G_k, W_k>: the kernel's sums G, read back from the statistics.
+
+    W (P, K) must be the coefficients the statistics were computed under
+    (about their centre). For 'tied' the statistics hold sum_i w_i z_i z_i^T
+    over all rows instead of per component; the feature |z U|^2 has the
+    coefficient -1/2 in every component and each row's responsibilities
+    sum to 1, so its part is -1/2 tr(U^T S U).
+    """
+    D = stats.s1.shape[1]
+    total = stats.nk @ W[0] + np.sum(stats.s1 * W[1:D + 1].T)
+    q = W[D + 1:]
+    if stats.cov_type == "full":
+        iu, ju = _gaussian.full_pairs(D)
+        total += np.sum(stats.s2[:, iu, ju] * q.T)
+    elif stats.cov_type == "diag":
+        total += np.sum(stats.s2 * q.T)
+    elif stats.cov_type == "spherical":
+        total += stats.s2 @ q[0]
+    else:
+        total += q[0, 0] * np.sum(U * (stats.s2 @ U))
+    return float(total)
+
+
+def moment_statistics(X, sample_weight, quad_type, shift, n_threads):
+    """sum_i w_i, sum_i w_i z_i and sum_i w_i z_i z_i^T (or its diagonal) about ``shift``: one component."""
+    W, U = _gaussian.nearest_centre_coefficients(shift[None, :], quad_type, shift)
+    G, T, _ = _kernels.accumulate(X, QUAD[quad_type], 1, shift, n_threads, mode=_kernels.RESP_HARD, W=W, U=U,
+                                  sample_weight=sample_weight)
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    return _gaussian.statistics_from_sums(G, T, quad_type, shift, 0.0, weight, X.shape[0])
+
+
+def data_moments(X, sample_weight, cov_type, n_threads):
+    """The (weighted) mean of X and its covariance with ddof=1 (weights as frequencies), float64.
+
+    The covariance is the full matrix for 'full' and 'tied', the variances
+    otherwise. Two kernel passes (the sums, then the moments about the
+    mean, which keeps every digit for data far from the origin), over an
+    array or a source, with no N x D temporary.
+    """
+    def statistics(quad_type, shift):
+        args = (quad_type, np.ascontiguousarray(shift, dtype=np.float64), n_threads)
+        if isinstance(X, np.ndarray):
+            return moment_statistics(X, sample_weight, *args)
+        return X.statistics(moment_statistics, args, sample_weight)
+
+    D = X.shape[1]
+    first = statistics("spherical", np.zeros(D))
+    mean = first.s1[0] / first.nk[0]
+    second = statistics("full" if cov_type in ("full", "tied") else "diag", mean)
+    n = float(second.nk[0])
+    if n <= 1.0:
         raise ValueError(
             f"The default covariance_prior is the covariance of X with ddof=1, which needs "
-            f"sum(sample_weight) > 1 (got {total:.6g}); scale the weights or pass covariance_prior."
+            f"sum(sample_weight) > 1 (got {n:.6g}); scale the weights or pass covariance_prior."
         )
-    acc = np.zeros(D) if diag else np.zeros((D, D))
-    for a in range(0, N, _BLOCK):
-        z = X[a:a + _BLOCK].astype(np.float64) - mean
-        wz = z if sample_weight is None else z * sample_weight[a:a + _BLOCK, None]
-        acc += np.sum(wz * z, axis=0) if diag else wz.T @ z
-    return acc / (total - 1.0)
+    s1 = second.s1[0]   # ~0: the rounding of the mean
+    if cov_type in ("full", "tied"):
+        cov = (second.s2[0] - np.outer(s1, s1) / n) / (n - 1.0)
+    else:
+        cov = (second.s2[0] - s1 * s1 / n) / (n - 1.0)
+    return second.centre + s1 / n, cov
 
 
 def _check_positive_or_none(value, name, estimator_name):
