@@ -210,9 +210,9 @@ def test_entropy_from_statistics_equals_the_direct_sum(cov_type):
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_lower_bound_never_decreases(cov_type, prior_type):
     X, _ = mixture_data(800, 3, 3, 10, scale=6.0)
-    model = BayesianGaussianMixture(n_components=6, covariance_type=cov_type, weight_concentration_prior_type=prior_type,
-                                    init_params="random", random_state=0, max_iter=200, tol=1e-8,
-                                    reg_covar=0).fit(X)
+    model = BayesianGaussianMixture(n_components=6, covariance_type=cov_type,
+                                    weight_concentration_prior_type=prior_type, init_params="random",
+                                    random_state=0, max_iter=200, tol=1e-8, reg_covar=0).fit(X)
     lb = np.array(model.lower_bounds_, dtype=np.float64)
     assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:]))
 
@@ -281,10 +281,11 @@ def test_fit_predict_is_fit_then_predict():
 
 
 def test_dirichlet_process_prunes_unused_components():
-    X, _ = mixture_data(1500, 2, 3, 17, scale=10.0)
-    model = BayesianGaussianMixture(n_components=10, weight_concentration_prior=1e-3, random_state=0,
-                                    max_iter=500).fit(X)
-    assert np.sum(model.weights_ > 0.01) == 3
+    # The README's example: K=10 fitted to 3 clusters keeps 3 components.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 1.0, size=(2000, 2)) for c in ([0, 0], [8, 0], [0, 8])])
+    model = BayesianGaussianMixture(n_components=10, init_params="k-means++", max_iter=1000, random_state=0).fit(X)
+    assert_allclose(np.sort(model.weights_)[::-1], [1 / 3] * 3 + [0.0] * 7, atol=2e-3)
 
 
 def test_covariance_types_agree_after_initialisation():

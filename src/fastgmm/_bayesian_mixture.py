@@ -394,10 +394,6 @@ default='dirichlet_process'
         shift, W, U = self._coefficients(self._get_parameters())
         return _kernels.estimate(X, QUAD[self.covariance_type], shift, W, U, n_threads, **outputs)
 
-    def _n_parameters(self):
-        _, n_features = self.means_.shape
-        return _gaussian.n_parameters(self.covariance_type, self.n_components, n_features)
-
     @property
     def bic(self):
         raise AttributeError(_NO_CRITERION.format("bic"))
