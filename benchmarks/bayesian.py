@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 import warnings
@@ -53,7 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--impl", default=",".join(IMPLS))
     p.add_argument("--quick", action="store_true", help="--scale 0.01 --repeats 1 --threads 1")
     p.add_argument("--out", help="write OUT.json and OUT.md")
-    p.add_argument("--worker", nargs=4, metavar=("IMPL", "WORKLOAD", "N", "THREADS"), help=argparse.SUPPRESS)
+    p.add_argument("--worker", nargs=5, metavar=("IMPL", "WORKLOAD", "N", "THREADS", "DTYPE"),
+                   help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.scale, args.repeats, args.threads = 0.01, 1, "1"
@@ -110,9 +109,8 @@ def _fit_seconds(impl, wl, X, init, threads, max_iter):
         return time.perf_counter() - start, est
 
 
-def worker(impl, workload, n_samples, threads):
+def worker(impl, workload, n_samples, threads, dtype):
     wl = datasets.get_workload(workload, n_samples=int(n_samples))
-    dtype = os.environ.get("FASTGMM_BENCH_DTYPE", "float64")
     X = datasets.load_data(wl, dtype)
     init = datasets.initial_parameters(wl, "float64")
     t1, _ = _fit_seconds(impl, wl, X, init, int(threads), 1)
@@ -128,14 +126,8 @@ def worker(impl, workload, n_samples, threads):
 # ---------------------------------------------------------------------------
 
 def run(impl, wl, dtype, threads):
-    env = C.limit_threads(threads, dict(os.environ))
-    env["FASTGMM_BENCH_DTYPE"] = dtype
-    cmd = [sys.executable, __file__, "--worker", impl, wl.name, str(wl.n_samples), str(threads)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(C.RESULT_PREFIX):
-            return json.loads(line[len(C.RESULT_PREFIX):])
-    return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    return C.run_worker(["--worker", impl, wl.name, str(wl.n_samples), str(threads), dtype], threads,
+                        script=__file__)
 
 
 def main(argv=None):
