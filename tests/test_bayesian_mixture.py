@@ -311,6 +311,20 @@ def test_sample_draws_from_the_fitted_mixture():
     assert_array_equal(np.bincount(ys, minlength=3), np.random.RandomState(0).multinomial(500, model.weights_))
 
 
+def test_callback_sees_each_iteration_and_can_stop():
+    X, _ = mixture_data(300, 2, 3, 30)
+    seen = []
+
+    def stop_at_three(iteration, lower_bound, model):
+        seen.append((iteration, float(lower_bound), model.weights_.sum()))
+        return iteration == 3
+
+    model = BayesianGaussianMixture(n_components=3, random_state=0, callback=stop_at_three).fit(X)
+    assert [s[0] for s in seen] == [1, 2, 3]
+    assert model.n_iter_ == 3
+    assert_allclose([s[1] for s in seen], model.lower_bounds_)
+
+
 def test_has_no_information_criteria():
     X, _ = mixture_data(100, 2, 2, 20)
     model = BayesianGaussianMixture(n_components=2, random_state=0).fit(X)
@@ -480,6 +494,20 @@ def test_validate_loaded_accepts_the_stored_forms(fitted):
     fitted.weight_concentration_ = np.stack(fitted.weight_concentration_)   # as an .npz holds it
     fitted._validate_loaded()
     assert isinstance(fitted.weight_concentration_, tuple)
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_validate_loaded_accepts_every_fit_as_stored(cov_type, prior_type):
+    X, _ = mixture_data(200, 2, 2, 28)
+    kw = dict(n_components=2, covariance_type=cov_type, weight_concentration_prior_type=prior_type, random_state=0)
+    model = BayesianGaussianMixture(**kw).fit(X)
+    before = {n: np.array(getattr(model, n)) for n in model._persisted_arrays}
+    for name, value in before.items():
+        setattr(model, name, value)   # ndarrays, as a loader sets them (0-d where the fit has a number)
+    model._validate_loaded()
+    X_new, _ = mixture_data(50, 2, 2, 29)
+    assert_array_equal(model.score_samples(X_new), BayesianGaussianMixture(**kw).fit(X).score_samples(X_new))
 
 
 @pytest.mark.parametrize("name, value, match", [

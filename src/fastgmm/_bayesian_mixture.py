@@ -5,13 +5,15 @@ Dirichlet process) alternates two updates that have the shape of EM:
 
 - the "E-step" gives each row responsibilities r_ik proportional to
   exp(E[log pi_k] + E[log N(x_i | mu_k, Lambda_k)]), expectations under the
-  variational posterior. That expected log-density is, like a Gaussian
-  log-density, linear in the per-row features [1, z, q(z)] of the kernel:
-  E[log N] = log N(x | m_k, nu_k W_k) - D / (2 beta_k) + 1/2 (E[log |Lambda_k|]
-  - D log nu_k - D log 2 pi ... ) collapses to the Gaussian coefficients of
-  (m_k, precisions_cholesky_) plus a per-component constant. So this family
-  builds W and reuses the Gaussian statistics kernel as is: no new kernel,
-  no N x K temporaries.
+  variational posterior. With P_k = nu_k W_k (``precisions_``: the Wishart
+  scale times its degrees of freedom),
+  E[log N(x | mu_k, Lambda_k)] = log N(x | m_k, P_k)
+  + 1/2 (sum_j digamma((nu_k - j) / 2) + D log 2 - D log nu_k - D / beta_k):
+  a Gaussian log-density plus a per-component constant, so it is linear in
+  the kernel's per-row features [1, z, q(z)] like the Gaussian one. This
+  family builds W from (m_k, precisions_cholesky_) and that constant and
+  reuses the Gaussian statistics kernel as is: no new kernel, no N x K
+  temporaries.
 - the "M-step" updates the posterior's parameters (Dirichlet or
   stick-breaking Beta concentrations, Gaussian-Wishart means, precisions and
   degrees of freedom) from the same sufficient statistics a Gaussian M-step
@@ -22,7 +24,9 @@ to constants), computed after the update with the responsibilities of the
 pass. Its entropy term -sum_ik w_i r_ik log r_ik needs no kernel output: with
 lp_ik = F_i . W_k the kernel's log-density of row i under component k and
 G = sum_i w_i r_i F_i^T its statistics, sum_ik w_i r_ik lp_ik = sum_k <G_k, W_k>,
-so the entropy is sum_i w_i logsumexp_k lp_ik - sum_k <G_k, W_k>.
+so the entropy is sum_i w_i logsumexp_k lp_ik - sum_k <G_k, W_k>
+(:func:`expected_log_density_sum` reads G back from the additive statistics,
+so this holds for streamed sources too).
 """
 
 import math
