@@ -53,8 +53,8 @@ def limit_threads(threads, environ=None):
     return environ
 
 
-def run_worker(args, threads, timeout=None):
-    """Run ``_worker.py ARGS`` in a fresh interpreter limited to ``threads`` threads.
+def run_worker(args, threads, timeout=None, script=WORKER):
+    """Run ``_worker.py ARGS`` (or ``script ARGS``) in a fresh interpreter limited to ``threads`` threads.
 
     Parameters
     ----------
@@ -64,6 +64,8 @@ def run_worker(args, threads, timeout=None):
         Thread limit put in the subprocess environment before it starts.
     timeout : float, optional
         Seconds before the worker is killed.
+    script : path, default ``_worker.py``
+        A script that prints ``RESULT {json}`` as its last line like the worker.
 
     Returns
     -------
@@ -71,7 +73,7 @@ def run_worker(args, threads, timeout=None):
         The worker's JSON result; on failure ``{"error": message}``.
     """
     env = limit_threads(threads, dict(os.environ))
-    cmd = [sys.executable, str(WORKER), *args]
+    cmd = [sys.executable, str(script), *args]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -549,3 +549,23 @@ def test_gaussian_mixture_sample_weight_routed_through_a_pipeline(routing):
 def test_verbose_true_is_allowed_as_in_sklearn(X, capsys):
     GaussianMixture(verbose=True, random_state=0).fit(X)
     assert "Initialization 0" in capsys.readouterr().out
+
+
+import warnings  # noqa: E402
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from fastgmm import BayesianGaussianMixture  # noqa: E402
+
+# fastgmm's estimators implement the protocol without subclassing sklearn's
+# BaseEstimator (they must import without scikit-learn); sklearn says so once.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base.BaseEstimator`",
+                            category=UserWarning)
+    _bayesian_checks = parametrize_with_checks(
+        [BayesianGaussianMixture(covariance_type=ct) for ct in ("full", "tied", "diag", "spherical")])
+
+
+@_bayesian_checks
+def test_bayesian_gaussian_mixture_estimator_checks(estimator, check):
+    check(estimator)
