@@ -223,7 +223,7 @@ def test_categorical_tables_are_per_column_categories():
     ("bernoulli", 2.0, r"binary X .*X\[1, 2\] = 2.0"),
     ("bernoulli", 0.5, r"binary X .*X\[1, 2\] = 0.5"),
     ("bernoulli", np.nan, r"NaN \(first at row 1, column 2\)"),
-    ("poisson", -1.0, r"non-negative integers.*X\[1, 2\] = -1.0"),
+    ("poisson", -1.0, r"Negative values in data .*X\[1, 2\] = -1.0"),
     ("poisson", 1.5, r"non-negative integers.*X\[1, 2\] = 1.5"),
     ("poisson", np.nan, r"NaN \(first at row 1, column 2\)"),
     ("categorical", 1.5, r"integer category codes.*X\[1, 2\] = 1.5"),
@@ -385,3 +385,10 @@ def test_simulated_counts_recover_the_components():
     oracle = np.argmax(X @ np.log(lam).T - lam.sum(axis=1), axis=1)   # the true model's best labels
     labels = PoissonMixture(K, random_state=0, n_init=2).fit_predict(X)
     assert adjusted_rand_score(y, labels) > 0.95 * adjusted_rand_score(y, oracle)
+
+
+def test_binarize_reads_x_above_the_threshold():
+    X = np.random.default_rng(20).normal(size=(200, 4))
+    a = BernoulliMixture(2, binarize=0.3, random_state=0).fit(X)
+    b = BernoulliMixture(2, random_state=0).fit((X > 0.3).astype(float))
+    np.testing.assert_array_equal(a.means_, b.means_)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import _docs
+from .._validation import check_scalar
 from ._discrete import DiscreteMixture, as_float_param, check_open_unit, check_param_shape, first_offender
 
 
@@ -29,6 +30,10 @@ class BernoulliMixture(DiscreteMixture):
         ``[eps / 2, 1 - eps / 2]`` (eps of X's dtype), the closest to 0 and 1
         that the stored ``means_`` can hold, so that ``log(1 - p)`` stays
         finite.
+    binarize : float or None, default=None
+        None: X must hold only 0 and 1. A float t: X is read as ``X > t``
+        (as scikit-learn's ``BernoulliNB(binarize=t)``), at fit and at
+        prediction; this makes one binary copy of X in its dtype per call.
     {common_parameters}
 
     Attributes
@@ -43,8 +48,8 @@ class BernoulliMixture(DiscreteMixture):
 
     Notes
     -----
-    X must hold only 0 and 1 (any numeric dtype; booleans too); anything else,
-    NaN included, is a ValueError. float32 X stays float32 (the parameters
+    X must hold only 0 and 1 (any numeric dtype; booleans too) unless
+    ``binarize`` is set; anything else, NaN included, is a ValueError. float32 X stays float32 (the parameters
     are then float32); every computation after reading X is float64.
 
     Examples
@@ -65,6 +70,7 @@ class BernoulliMixture(DiscreteMixture):
         n_components=1,
         *,
         alpha=1e-10,
+        binarize=None,
         tol=1e-3,
         max_iter=100,
         n_init=1,
@@ -79,6 +85,7 @@ class BernoulliMixture(DiscreteMixture):
     ):
         self.n_components = n_components
         self.alpha = alpha
+        self.binarize = binarize
         self.tol = tol
         self.max_iter = max_iter
         self.n_init = n_init
@@ -91,13 +98,26 @@ class BernoulliMixture(DiscreteMixture):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
 
+    @property
+    def _positive_only(self):
+        return self.binarize is None
+
+    def _validate_X(self, X, *, reset, allow_nan=False):
+        check_scalar(self.binarize, "binarize", "real", allow_none=True, estimator_name=type(self).__name__)
+        return super()._validate_X(X, reset=reset, allow_nan=allow_nan)
+
     def _check_values(self, X, reset):
+        if self.binarize is not None:
+            return
         where = first_offender(X, lambda b: (b != 0) & (b != 1))
         if where is not None:
             i, j, v = where
+            if v < 0:
+                raise ValueError(f"Negative values in data passed to {type(self).__name__}: X[{i}, {j}] = {v!r}, "
+                                 "while X must be binary (0 or 1); or set binarize to a threshold.")
             raise ValueError(
                 f"{type(self).__name__} needs binary X (every value 0 or 1), but X[{i}, {j}] = {v!r}. "
-                "Binarise the data first, e.g. (X > threshold).astype(float)."
+                "Binarise the data first, e.g. (X > threshold).astype(float), or set binarize=threshold."
             )
 
     def _check_means_init(self, means_init, X):

@@ -84,6 +84,7 @@ class CategoricalMixture(DiscreteMixture):
 
     _quad = QONEHOT
     _values_wanted = "integer category codes"
+    _positive_only = False    # any integers are codes
     # means_ and categories_ are lists (one array per column): a loader stores each element.
     _persisted_arrays = ("weights_", "means_", "categories_")
 

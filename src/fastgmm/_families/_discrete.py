@@ -87,6 +87,16 @@ class DiscreteMixture(BaseMixture):
     _persisted_scalars = ()
     # What the family's X holds, for error messages ("binary values 0 and 1", ...).
     _values_wanted = ""
+    _positive_only = True     # scikit-learn's tag: negative values are an error
+
+    def __sklearn_tags__(self):
+        # scikit-learn's estimator checks feed these families count-like data
+        # (non-negative integers) only when the input is tagged categorical.
+        tags = super().__sklearn_tags__()
+        # (BernoulliMixture with binarize takes any reals, and is not tagged.)
+        tags.input_tags.categorical = self._positive_only or not hasattr(self, "binarize")
+        tags.input_tags.positive_only = self._positive_only
+        return tags
 
     # ------------------------------------------------------------------
     # X
@@ -100,6 +110,9 @@ class DiscreteMixture(BaseMixture):
         check_feature_names(self, X, reset=reset)
         X = check_array(X, estimator_name=name, min_samples=2 if reset else 1, allow_nan=True)
         raise_nan(X, name, self._values_wanted)
+        threshold = getattr(self, "binarize", None)
+        if threshold is not None:
+            X = (X > threshold).astype(X.dtype)
         if not reset:
             X = self._check_n_features(X)
         self._check_values(X, reset)

@@ -103,7 +103,12 @@ class PoissonMixture(DiscreteMixture):
         self.n_threads = n_threads
 
     def _check_values(self, X, reset):
-        where = first_offender(X, lambda b: (b < 0) | (b != np.floor(b)))
+        where = first_offender(X, lambda b: b < 0)
+        if where is not None:
+            i, j, v = where
+            raise ValueError(f"Negative values in data passed to {type(self).__name__}: X[{i}, {j}] = {v!r}, "
+                             "while counts are non-negative integers.")
+        where = first_offender(X, lambda b: b != np.floor(b))
         if where is not None:
             i, j, v = where
             raise ValueError(
