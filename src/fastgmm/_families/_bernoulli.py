@@ -57,7 +57,7 @@ class BernoulliMixture(DiscreteMixture):
     >>> import numpy as np
     >>> from fastgmm import BernoulliMixture
     >>> rng = np.random.default_rng(0)
-    >>> X = np.vstack([rng.random((200, 6)) < 0.9, rng.random((200, 6)) < 0.1]).astype(float)
+    >>> X = np.vstack([rng.random((1000, 6)) < 0.9, rng.random((1000, 6)) < 0.1]).astype(float)
     >>> bm = BernoulliMixture(n_components=2, random_state=0).fit(X)
     >>> np.round(np.sort(bm.means_[:, 0]), 1)
     array([0.1, 0.9])
