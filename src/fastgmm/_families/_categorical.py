@@ -140,7 +140,7 @@ class CategoricalMixture(DiscreteMixture):
     def _offsets(self):
         return np.concatenate([[0], np.cumsum([len(c) for c in self.categories_])]).astype(np.int64)
 
-    def _kernel_extra(self, X, cache=None):
+    def _kernel_extra(self, X):
         """{codes: int32 (N, D) category codes of X, offsets}; unseen values are a ValueError."""
         N, D = X.shape
         codes = np.empty((N, D), dtype=np.int32)

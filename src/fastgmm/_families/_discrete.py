@@ -76,7 +76,7 @@ class DiscreteMixture(BaseMixture):
     ``_coefficients(weights, means)`` (W, P x K, float64),
     ``_m_step_means(sums, nk, dtype)``, ``_check_means_init(m, X)``,
     ``_n_parameters``, ``_validate_means_loaded``, ``sample``; optionally
-    ``_kernel_extra(X, cache)`` (codes for the one-hot code) and
+    ``_kernel_extra(X)`` (codes for the one-hot code) and
     ``_row_constant(X)`` (per-row log-density term that does not depend on
     the component).
     """
@@ -120,7 +120,7 @@ class DiscreteMixture(BaseMixture):
             self.n_features_in_ = X.shape[1]
         return X
 
-    def _kernel_extra(self, X, cache=None):
+    def _kernel_extra(self, X):
         """Extra keyword arguments of the kernel calls (the one-hot code's codes)."""
         return {}
 
