@@ -13,9 +13,16 @@ implementations start from the same random initial parameters and run
 
 It prints seconds per iteration, the ratio numpy / fastgmm, and the largest
 difference of the fitted parameters (they must agree to rounding). BLAS gets
-the same thread count as fastgmm's kernels. pomegranate (a PyTorch library)
-is not compared here: it needs torch, which this
-benchmark does not install.
+the same thread count as fastgmm's kernels.
+
+Optional peer: pomegranate (1.x, on PyTorch), from the same start, in its own
+environment (it needs torch, which fastgmm's does not have)::
+
+    python3 -m venv /tmp/venv-pom && /tmp/venv-pom/bin/pip install pomegranate
+    python benchmarks/discrete.py --pomegranate /tmp/venv-pom/bin/python
+
+(``_pomegranate_worker.py`` runs its EM on the same data; its M-step has no
+smoothing, so its parameters differ from fastgmm's by about alpha.)
 
 Usage::
 
@@ -25,6 +32,9 @@ Usage::
 """
 
 import argparse
+import os
+import subprocess
+import tempfile
 import time
 import warnings
 
@@ -77,6 +87,18 @@ def run_numpy(family, X, weights, means, iters, threads):
     return (time.perf_counter() - t) / iters, m
 
 
+def run_pomegranate(python, family, X, weights, means, iters, threads):
+    """(seconds per iteration, means) of pomegranate's EM, run by ``python`` in its own environment."""
+    stacked = np.stack(means) if isinstance(means, list) else means        # categorical: (D, K, n)
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pomegranate_worker.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        path_in, path_out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(path_in, family=family, X=X, weights=weights, means=stacked, iters=iters, threads=threads)
+        subprocess.run([python, worker, path_in, path_out], check=True)
+        out = np.load(path_out)
+        return float(out["seconds_per_iteration"]), out["means"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run on 20,000 rows")
@@ -84,13 +106,17 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=3, help="EM iterations timed (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="threads (default: all usable cores)")
     parser.add_argument("--families", default="bernoulli,poisson,categorical")
+    parser.add_argument("--pomegranate", metavar="PYTHON", default=None,
+                        help="interpreter of an environment with pomegranate: compare with it too")
     args = parser.parse_args(argv)
     N = 20_000 if args.quick else args.n
     from fastgmm._openmp_helpers import effective_n_threads
 
     threads = effective_n_threads(args.threads)
     print(f"N={N:,}  iterations={args.iters}  threads={threads}")
-    print(f"{'family':<12} {'D':>3} {'K':>3} {'fastgmm s/it':>13} {'numpy s/it':>11} {'ratio':>7} {'max |diff|':>11}")
+    peer = "" if args.pomegranate is None else f" {'pomegranate s/it':>17} {'ratio':>7} {'max |diff|':>11}"
+    print(f"{'family':<12} {'D':>3} {'K':>3} {'fastgmm s/it':>13} {'numpy s/it':>11} {'ratio':>7} {'max |diff|':>11}"
+          + peer)
     for family in args.families.split(","):
         X, weights, means = make(family, N)
         t_fast, m_fast = run_fastgmm(family, X, weights, means, args.iters, threads)
@@ -98,7 +124,12 @@ def main(argv=None):
         flat = (lambda m: np.hstack(m) if isinstance(m, list) else np.asarray(m))
         diff = float(np.max(np.abs(flat(m_fast) - flat(m_np))))
         D, K = SIZES[family]
-        print(f"{family:<12} {D:>3} {K:>3} {t_fast:>13.4f} {t_np:>11.4f} {t_np / t_fast:>7.2f} {diff:>11.2e}")
+        line = f"{family:<12} {D:>3} {K:>3} {t_fast:>13.4f} {t_np:>11.4f} {t_np / t_fast:>7.2f} {diff:>11.2e}"
+        if args.pomegranate is not None:
+            t_pom, m_pom = run_pomegranate(args.pomegranate, family, X, weights, means, args.iters, threads)
+            diff_pom = float(np.max(np.abs(flat(m_fast) - m_pom)))
+            line += f" {t_pom:>17.4f} {t_pom / t_fast:>7.2f} {diff_pom:>11.2e}"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -392,3 +392,15 @@ def test_binarize_reads_x_above_the_threshold():
     a = BernoulliMixture(2, binarize=0.3, random_state=0).fit(X)
     b = BernoulliMixture(2, random_state=0).fit((X > 0.3).astype(float))
     np.testing.assert_array_equal(a.means_, b.means_)
+
+
+def test_poisson_log_factorials_are_summed_once_per_fit(monkeypatch):
+    X, _ = make_data("poisson", 300, 3, 2, 21)
+    calls = []
+    original = PoissonMixture._row_constant
+    monkeypatch.setattr(PoissonMixture, "_row_constant", lambda self, Xb: calls.append(len(Xb)) or original(self, Xb))
+    model = PoissonMixture(2, random_state=0, tol=1e-12, max_iter=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    assert calls == [300]   # one block of 300 rows, for all of the fit's iterations

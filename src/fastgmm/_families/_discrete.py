@@ -15,8 +15,11 @@ family the constant ``sum_i w_i (-sum_d log x_id!)`` of its lower bound.
 Both are made once per fit, on the first EM pass, and kept with the X and
 sample-weight objects they were made from (``_FitCache``, compared by
 identity: the EM loop passes the same objects to every pass); the cache is
-dropped when the fit ends (``_check_solution``) and at the next fit's start.
+dropped when the fit ends (``_check_solution``) and at the next fit's start,
+and refers to X weakly.
 """
+
+import weakref
 
 import numpy as np
 
@@ -57,16 +60,24 @@ def raise_nan(X, name, what):
         )
 
 
+def _ref(a):
+    return (lambda: None) if a is None else weakref.ref(a)
+
+
 class _FitCache:
-    """Data derived from X once per fit, valid for that X and sample-weight object only."""
+    """Data derived from X once per fit, valid for that X and sample-weight object only.
+
+    It refers to them weakly: a fit that ends in an exception (and so never
+    reaches ``_check_solution``) does not keep X alive through the estimator.
+    """
 
     def __init__(self, X, sample_weight, **values):
-        self.X = X
-        self.sample_weight = sample_weight
+        self._X = _ref(X)
+        self._sample_weight = _ref(sample_weight)
         self.__dict__.update(values)
 
     def matches(self, X, sample_weight):
-        return self.X is X and self.sample_weight is sample_weight
+        return self._X() is X and self._sample_weight() is sample_weight
 
 
 class DiscreteMixture(BaseMixture):
