@@ -338,9 +338,18 @@ def test_linear_estimate_is_features_times_coefficients():
 
 def test_onehot_code_out_of_range_is_an_error():
     codes = np.array([[0, 1], [2, 0]], dtype=np.int32)
-    with pytest.raises(ValueError, match="outside its column's categories"):
+    with pytest.raises(ValueError, match="code 2 at row 1, column 0 is outside its column's categories"):
         _kernels.estimate(np.zeros((2, 2)), _estep.QONEHOT, np.zeros(2), np.zeros((5, 2)), None, 1, row_ll=True,
                           codes=codes, offsets=np.array([0, 2, 4], dtype=np.int64))
+
+
+def test_onehot_first_bad_code_is_reported_whatever_the_slot(every_thread):
+    codes = np.zeros((1000, 2), dtype=np.int32)
+    codes[900, 0] = 5
+    codes[700, 1] = -1
+    with pytest.raises(ValueError, match="code -1 at row 700, column 1"):
+        _kernels.accumulate(np.zeros((1000, 2)), _estep.QONEHOT, 2, np.zeros(2), 2, W=np.zeros((5, 2)),
+                            codes=codes, offsets=np.array([0, 2, 4], dtype=np.int64), chunk_rows=48, slot_rows=96)
 
 
 def test_onehot_needs_codes():

@@ -78,8 +78,8 @@ cdef extern from "_rowops.h" nogil:
                              int quad, double *F, Py_ssize_t P, double *zz)
     void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
                              int quad, double *F, Py_ssize_t P, double *zz)
-    void fastgmm_features_onehot(const int32_t *codes, Py_ssize_t n, Py_ssize_t D, const int64_t *offsets,
-                                 double *F, Py_ssize_t P)
+    Py_ssize_t fastgmm_features_onehot(const int32_t *codes, Py_ssize_t n, Py_ssize_t D,
+                                       const int64_t *offsets, double *F, Py_ssize_t P)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
     void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
                           const double *c, double *G)
@@ -162,6 +162,7 @@ cdef struct PassSpec:
     const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
     const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
     const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
+    int64_t *bad_code         # (n_slots,) first invalid code's index into codes per slot, -1: none (ONEHOT)
     # outputs
     double *G                 # (n_slots, K * P) slot sums of R^T F, or NULL
     double *T                 # (n_slots, D * D) tied: slot sums of w z z^T (lower), or NULL
@@ -255,7 +256,7 @@ cdef void _chunk(
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
-    cdef Py_ssize_t i, k, d, lab, row
+    cdef Py_ssize_t i, k, d, lab, row, bad
     cdef double total, wi
     cdef double *F = w.F
     cdef double *LP = w.LP
@@ -272,7 +273,9 @@ cdef void _chunk(
 
     # 1. features (z in float64 for either dtype of X)
     if p.quad == _QONEHOT:
-        fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
+        bad = fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
+        if bad >= 0 and p.bad_code[s] < 0:
+            p.bad_code[s] = r0 * D + bad
     elif p.rows != NULL:
         _gather(p, X, r0, n, w)
         fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
@@ -421,17 +424,19 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.labels_in = p.rows = p.seg_start = p.seg_pat = NULL
     p.codes = NULL
     p.offsets = NULL
+    p.bad_code = NULL
     p.G = p.T = p.ll = p.row_ll = NULL
     p.labels_out = NULL
 
 
 cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1] offsets) except -1:
-    """Categorical codes and column offsets for the one-hot code (every code checked here, once).
+    """Categorical codes and column offsets for the one-hot code; sets P = 1 + offsets[D].
 
-    Sets P = 1 + offsets[D]. A code outside its column's range would write
-    outside the feature row, so it is an error, not undefined behaviour.
+    The codes themselves are checked by the kernel as it reads them (see
+    `_run_checked`): a code outside its column's range would otherwise
+    index outside the feature row.
     """
-    cdef Py_ssize_t i, d, n_d, bad = -1
+    cdef Py_ssize_t d
     if p.quad != _QONEHOT:
         if codes is not None or offsets is not None:
             raise ValueError("codes and offsets are only for the one-hot feature code")
@@ -445,23 +450,39 @@ cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1]
     for d in range(p.D):
         if offsets[d + 1] <= offsets[d]:
             raise ValueError("offsets must be increasing: every column has at least one category")
-    with nogil:
-        for i in range(p.N):
-            for d in range(p.D):
-                n_d = offsets[d + 1] - offsets[d]
-                if codes[i, d] < 0 or codes[i, d] >= n_d:
-                    bad = i * p.D + d
-                    break
-            if bad >= 0:
-                break
-    if bad >= 0:
-        raise ValueError(f"code {codes[bad // p.D, bad % p.D]} at row {bad // p.D}, column {bad % p.D} "
-                         "is outside its column's categories")
     p.P = 1 + offsets[p.D]
     if p.N:
         p.codes = &codes[0, 0]
     p.offsets = &offsets[0]
     return 0
+
+
+cdef int _run_checked(PassSpec *p, const floating *X, floating *resp_out, Py_ssize_t chunk_rows,
+                      Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads) except? -2:
+    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by slot order)."""
+    cdef int status
+    cdef Py_ssize_t s, pos
+    if p.quad != _QONEHOT:
+        with nogil:
+            status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
+        return status
+    p.bad_code = <int64_t *> malloc(n_slots * sizeof(int64_t))
+    if p.bad_code == NULL:
+        return -1
+    try:
+        for s in range(n_slots):
+            p.bad_code[s] = -1
+        with nogil:
+            status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
+        for s in range(n_slots):
+            pos = p.bad_code[s]
+            if pos >= 0:
+                raise ValueError(f"code {p.codes[pos]} at row {pos // p.D}, column {pos % p.D} is outside its "
+                                 "column's categories")
+    finally:
+        free(p.bad_code)
+        p.bad_code = NULL
+    return status
 
 
 cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
@@ -601,10 +622,7 @@ def accumulate_statistics(
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
-    cdef int status
-    with nogil:
-        status = _run_slots(&p, &X[0, 0], <floating *> NULL, chunk_rows, slot_rows, n_slots, n_threads)
-    return status
+    return _run_checked(&p, &X[0, 0], <floating *> NULL, chunk_rows, slot_rows, n_slots, n_threads)
 
 
 def estimate(
@@ -670,7 +688,4 @@ def estimate(
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
-    cdef int status
-    with nogil:
-        status = _run_slots(&p, &X[0, 0], rsp, chunk_rows, slot_rows, n_slots, n_threads)
-    return status
+    return _run_checked(&p, &X[0, 0], rsp, chunk_rows, slot_rows, n_slots, n_threads)

@@ -152,21 +152,34 @@ FASTGMM_DEFINE_FEATURES(fastgmm_features_fd, float, double, fastgmm_sumsq_d)
  * (row-major, n x P, P = 1 + offsets[D]): column d's indicator block starts
  * at 1 + offsets[d]. Only zeros and ones are written, so the features are
  * exact and the GEMMs that follow see the same numbers on every machine.
- * The codes are checked by the caller (_estep.pyx), once per pass. */
+ * Each code is checked as it is read (the check rides on the load, in
+ * every thread, instead of a separate serial pass over all codes): a code
+ * outside its column's range writes nothing, and the position i * D + d of
+ * the chunk's first such code is returned (-1 if there is none), for the
+ * caller to report. */
 FASTGMM_CLONES
-static void fastgmm_features_onehot(const int32_t *FASTGMM_RESTRICT codes, ptrdiff_t n, ptrdiff_t D,
-                                    const int64_t *FASTGMM_RESTRICT offsets,
-                                    double *FASTGMM_RESTRICT F, ptrdiff_t P)
+static ptrdiff_t fastgmm_features_onehot(const int32_t *FASTGMM_RESTRICT codes, ptrdiff_t n, ptrdiff_t D,
+                                         const int64_t *FASTGMM_RESTRICT offsets,
+                                         double *FASTGMM_RESTRICT F, ptrdiff_t P)
 {
+    ptrdiff_t bad = -1;
     for (ptrdiff_t i = 0; i < n; i++) {
         double *f = F + i * P;
         const int32_t *x = codes + i * D;
         for (ptrdiff_t p = 0; p < P; p++)
             f[p] = 0;
         f[0] = 1;
-        for (ptrdiff_t d = 0; d < D; d++)
-            f[1 + offsets[d] + x[d]] = 1;
+        for (ptrdiff_t d = 0; d < D; d++) {
+            int64_t c = x[d];
+            if (c < 0 || c >= offsets[d + 1] - offsets[d]) {
+                if (bad < 0)
+                    bad = i * D + d;
+                continue;
+            }
+            f[1 + offsets[d] + c] = 1;
+        }
     }
+    return bad;
 }
 
 /* Rows X[rows[i]] (i < n) gathered into G (n x D, row-major) in float64,
