@@ -34,6 +34,12 @@ for components 10,000 sigma apart). float32 data still read half the bytes.
 Nothing of size N x K or N x D is allocated: the per-thread scratch is a few
 chunk-sized buffers.
 
+The discrete families (fastgmm._families) use the same pass with feature
+codes that have no quadratic part: QLINEAR, f(x) = [1, x - c] (Bernoulli and
+Poisson log-densities are linear in x), and QONEHOT, f = [1, onehot(code_1),
+..., onehot(code_D)] built from an int32 array of categorical codes and the
+columns' cumulative category counts (categorical mixtures).
+
 Structure: `_chunk` is the one per-chunk worker (noexcept nogil) that every
 mode goes through; `_run_slots` is the one parallel loop over the rows; the
 two Python entries, `accumulate_statistics` (fit) and `estimate`
@@ -62,7 +68,7 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
 
@@ -72,6 +78,8 @@ cdef extern from "_rowops.h" nogil:
                              int quad, double *F, Py_ssize_t P, double *zz)
     void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
                              int quad, double *F, Py_ssize_t P, double *zz)
+    Py_ssize_t fastgmm_features_onehot(const int32_t *codes, Py_ssize_t n, Py_ssize_t D,
+                                       const int64_t *offsets, double *F, Py_ssize_t P)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
     void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
                           const double *c, double *G)
@@ -88,11 +96,16 @@ cdef enum:
     _QDIAG = 1        # z_d^2: D features
     _QSPHERICAL = 2   # |z|^2: 1 feature
     _QTIED = 3        # |z U|^2: 1 feature
+    # Codes of the discrete families (fastgmm._families), no quadratic part:
+    _QLINEAR = 4      # [1, z]: P = 1 + D (Bernoulli, Poisson; shift 0 so z = x)
+    _QONEHOT = 5      # [1, onehot(code_1), ..., onehot(code_D)] from int32 codes: P = 1 + offsets[D]
 
 QFULL = _QFULL
 QDIAG = _QDIAG
 QSPHERICAL = _QSPHERICAL
 QTIED = _QTIED
+QLINEAR = _QLINEAR
+QONEHOT = _QONEHOT
 
 # Where the responsibilities of step 3 come from.
 cdef enum:
@@ -107,8 +120,12 @@ RESP_GIVEN = _RESP_GIVEN
 RESP_LABELS = _RESP_LABELS
 
 
-def n_features_out(int quad, Py_ssize_t D):
-    """Length P of the feature vector [1, z, q(z)]."""
+def n_features_out(int quad, Py_ssize_t D, Py_ssize_t n_levels=0):
+    """Length P of the feature vector [1, z, q(z)] (one-hot: 1 + ``n_levels``, all columns' categories)."""
+    if quad == _QLINEAR:
+        return 1 + D
+    if quad == _QONEHOT:
+        return 1 + n_levels
     if quad == _QFULL:
         return 1 + D + D * (D + 1) // 2
     if quad == _QDIAG:
@@ -143,6 +160,9 @@ cdef struct PassSpec:
     const int64_t *rows       # (N,) rows of X visited, in this order, or NULL (0 .. N - 1)
     const int64_t *seg_start  # (n_seg + 1,) segments: runs of positions (with rows), or NULL (slots)
     const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
+    const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
+    const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
+    int64_t *bad_code         # (n_slots,) first invalid code's index into codes per slot, -1: none (ONEHOT)
     # outputs
     double *G                 # (n_slots, K * P) slot sums of R^T F, or NULL
     double *T                 # (n_slots, D * D) tied: slot sums of w z z^T (lower), or NULL
@@ -236,7 +256,7 @@ cdef void _chunk(
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
-    cdef Py_ssize_t i, k, d, lab, row
+    cdef Py_ssize_t i, k, d, lab, row, bad
     cdef double total, wi
     cdef double *F = w.F
     cdef double *LP = w.LP
@@ -252,7 +272,11 @@ cdef void _chunk(
             Uc = p.U + p.seg_pat[s] * D * D
 
     # 1. features (z in float64 for either dtype of X)
-    if p.rows != NULL:
+    if p.quad == _QONEHOT:
+        bad = fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
+        if bad >= 0 and p.bad_code[s] < 0:
+            p.bad_code[s] = r0 * D + bad
+    elif p.rows != NULL:
         _gather(p, X, r0, n, w)
         fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
         if sw != NULL:
@@ -398,8 +422,67 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.sw = p.resp_in = NULL
     p.labels_in = p.rows = p.seg_start = p.seg_pat = NULL
+    p.codes = NULL
+    p.offsets = NULL
+    p.bad_code = NULL
     p.G = p.T = p.ll = p.row_ll = NULL
     p.labels_out = NULL
+
+
+cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1] offsets) except -1:
+    """Categorical codes and column offsets for the one-hot code; sets P = 1 + offsets[D].
+
+    The codes themselves are checked by the kernel as it reads them (see
+    `_run_checked`): a code outside its column's range would otherwise
+    index outside the feature row.
+    """
+    cdef Py_ssize_t d
+    if p.quad != _QONEHOT:
+        if codes is not None or offsets is not None:
+            raise ValueError("codes and offsets are only for the one-hot feature code")
+        return 0
+    if codes is None or offsets is None:
+        raise ValueError("the one-hot feature code needs codes and offsets")
+    if codes.shape[0] != p.N or codes.shape[1] != p.D:
+        raise ValueError("codes must have the shape of X (n_samples, n_features)")
+    if offsets.shape[0] != p.D + 1 or offsets[0] != 0:
+        raise ValueError("offsets must have n_features + 1 entries, the first 0")
+    for d in range(p.D):
+        if offsets[d + 1] <= offsets[d]:
+            raise ValueError("offsets must be increasing: every column has at least one category")
+    p.P = 1 + offsets[p.D]
+    if p.N:
+        p.codes = &codes[0, 0]
+    p.offsets = &offsets[0]
+    return 0
+
+
+cdef int _run_checked(PassSpec *p, const floating *X, floating *resp_out, Py_ssize_t chunk_rows,
+                      Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads) except? -2:
+    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by slot order)."""
+    cdef int status
+    cdef Py_ssize_t s, pos
+    if p.quad != _QONEHOT:
+        with nogil:
+            status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
+        return status
+    p.bad_code = <int64_t *> malloc(n_slots * sizeof(int64_t))
+    if p.bad_code == NULL:
+        return -1
+    try:
+        for s in range(n_slots):
+            p.bad_code[s] = -1
+        with nogil:
+            status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
+        for s in range(n_slots):
+            pos = p.bad_code[s]
+            if pos >= 0:
+                raise ValueError(f"code {p.codes[pos]} at row {pos // p.D}, column {pos % p.D} is outside its "
+                                 "column's categories")
+    finally:
+        free(p.bad_code)
+        p.bad_code = NULL
+    return status
 
 
 cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
@@ -438,6 +521,8 @@ cdef Py_ssize_t _set_rows(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] r
         if seg_start is not None or seg_pat is not None:
             raise ValueError("segments need rows")
         return 0
+    if p.quad == _QLINEAR or p.quad == _QONEHOT:
+        raise ValueError("rows by index (missing values) are not supported for the discrete feature codes")
     if seg_start is None or seg_pat is None:
         raise ValueError("rows need segments (seg_start and seg_pat)")
     n_seg = seg_start.shape[0] - 1
@@ -481,6 +566,8 @@ def accumulate_statistics(
     const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
     const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
     const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W / U (with rows)
+    const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
+    const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
 ):
     """Add one pass of EM statistics over X to per-slot partial sums.
 
@@ -493,6 +580,7 @@ def accumulate_statistics(
     """
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
+    _set_codes(&p, codes, offsets)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     if p.K < 1:
         raise ValueError("n_components must be >= 1")
@@ -534,10 +622,7 @@ def accumulate_statistics(
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
-    cdef int status
-    with nogil:
-        status = _run_slots(&p, &X[0, 0], <floating *> NULL, chunk_rows, slot_rows, n_slots, n_threads)
-    return status
+    return _run_checked(&p, &X[0, 0], <floating *> NULL, chunk_rows, slot_rows, n_slots, n_threads)
 
 
 def estimate(
@@ -556,6 +641,8 @@ def estimate(
     const int64_t[::1] rows=None,       # IN  as accumulate_statistics
     const int64_t[::1] seg_start=None,  # IN
     const int64_t[::1] seg_pat=None,    # IN
+    const int32_t[:, ::1] codes=None,   # IN  as accumulate_statistics
+    const int64_t[::1] offsets=None,    # IN
 ):
     """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
 
@@ -569,6 +656,7 @@ def estimate(
         raise ValueError("estimate needs the coefficients W")
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], W.shape[1], quad, _RESP_ESTEP)
+    _set_codes(&p, codes, offsets)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
     _set_coefficients(&p, shift, W, U, n_blocks)
@@ -600,7 +688,4 @@ def estimate(
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
-    cdef int status
-    with nogil:
-        status = _run_slots(&p, &X[0, 0], rsp, chunk_rows, slot_rows, n_slots, n_threads)
-    return status
+    return _run_checked(&p, &X[0, 0], rsp, chunk_rows, slot_rows, n_slots, n_threads)

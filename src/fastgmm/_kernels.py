@@ -83,7 +83,8 @@ def _check_status(status):
 
 
 def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=None, U=None,
-               resp=None, labels=None, sample_weight=None, chunk_rows=None, slot_rows=None, range_slots=None):
+               resp=None, labels=None, sample_weight=None, chunk_rows=None, slot_rows=None, range_slots=None,
+               codes=None, offsets=None):
     """One pass over X: responsibilities (by ``mode``) and their weighted sums.
 
     Parameters
@@ -104,6 +105,9 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     range_slots : int, optional
         Slots per kernel call (tests use it to split small passes; by default
         from the pass's work, see ``_slot_ranges``). Never changes the result.
+    codes, offsets : int32 (N, D) and int64 (D + 1,), optional
+        The one-hot code's categorical codes and cumulative category counts
+        (``_estep.QONEHOT`` only; X then only gives the shape and dtype).
 
     Returns
     -------
@@ -116,7 +120,7 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     """
     N, D = X.shape
     K = int(n_components)
-    P = _estep.n_features_out(quad, D)
+    P = _estep.n_features_out(quad, D, 0 if offsets is None else int(offsets[-1]))
     tied = quad == _estep.QTIED
     chunk, slot, n_slots = _layout(N, D, K, P, X.itemsize, tied, chunk_rows, slot_rows)
     G = np.zeros((n_slots, K * P))
@@ -129,7 +133,7 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
         status = _estep.accumulate_statistics(
             X[r0:r1], quad, K, shift, mode, W, U, _part(resp, r0, r1), _part(labels, r0, r1),
             _part(sample_weight, r0, r1), chunk, slot, G[a:b], _part(T, a, b), ll[a:b],
-            threads_for_work(threads, r1 - r0, cost))
+            threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1), offsets=offsets)
         _check_status(status)
     # Slot partials are added in slot order: identical for any thread count.
     G = G.sum(axis=0).reshape(K, P)
@@ -139,8 +143,10 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
 
 
 def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False,
-             range_slots=None):
+             range_slots=None, codes=None, offsets=None):
     """E-step outputs under given coefficients; only the requested ones are allocated.
+
+    ``codes`` and ``offsets``: as :func:`accumulate` (one-hot code only).
 
     Returns
     -------
@@ -161,7 +167,8 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
         r0, r1 = _rows(a, b, slot, N)
         status = _estep.estimate(X[r0:r1], quad, shift, W, U, chunk, slot, _part(out_ll, r0, r1),
                                  _part(out_lab, r0, r1), _part(out_resp, r0, r1), _part(out_sum, a, b),
-                                 threads_for_work(threads, r1 - r0, cost))
+                                 threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1),
+                                 offsets=offsets)
         _check_status(status)
     return out_ll, out_lab, out_resp, (float(out_sum.sum()) if total else None)
 

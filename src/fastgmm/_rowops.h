@@ -27,6 +27,10 @@
 #define FASTGMM_QDIAG 1
 #define FASTGMM_QSPHERICAL 2
 #define FASTGMM_QTIED 3
+/* Codes without a quadratic part (the discrete families): [1, z] and the
+ * one-hot expansion of categorical codes (fastgmm_features_onehot). */
+#define FASTGMM_QLINEAR 4
+#define FASTGMM_QONEHOT 5
 
 /* Row-sum accumulators: |z|^2 is summed in 8 interleaved partial sums
  * combined in a fixed tree, so the loop vectorises without reassociation. */
@@ -81,7 +85,7 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
         for (ptrdiff_t d = 0; d < D; d++)                                      \
             for (ptrdiff_t i = 0; i < n; i++)                                  \
                 F[i * P + 1 + D + d] = F[i * P + 1 + d] * F[i * P + 1 + d];    \
-    } else {                                                                   \
+    } else if (quad != FASTGMM_QLINEAR) {                                     \
         for (ptrdiff_t i = 0; i < n; i++)                                      \
             F[i * P + 1 + D] = quad == FASTGMM_QSPHERICAL                      \
                 ? SUMSQ(F + i * P + 1, D) : 0;                                 \
@@ -98,7 +102,8 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
  * the doubled copy zz), so the loop is full-width vector code with no ragged
  * triangle edges; fastgmm._em.full_pairs gives the same order. For tied q is
  * left 0 here (the caller writes |z U|^2 after its TRMM, and the statistics
- * do not use it). zz: scratch of 2 D values. */
+ * do not use it); QLINEAR has no q at all (P = 1 + D). zz: scratch of 2 D
+ * values. */
 #define FASTGMM_DEFINE_FEATURES(NAME, TX, TF, SUMSQ)                           \
 FASTGMM_CLONES                                                                 \
 static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
@@ -133,14 +138,49 @@ static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
                 q[d] = z[d] * z[d];                                            \
         } else if (quad == FASTGMM_QSPHERICAL) {                               \
             q[0] = SUMSQ(z, D);                                                \
-        } else {                                                               \
+        } else if (quad == FASTGMM_QTIED) {                                    \
             q[0] = 0;                                                          \
-        }                                                                      \
+        }   /* QLINEAR: no quadratic part, the row ends after z */             \
     }                                                                          \
 }
 
 FASTGMM_DEFINE_FEATURES(fastgmm_features_dd, double, double, fastgmm_sumsq_d)
 FASTGMM_DEFINE_FEATURES(fastgmm_features_fd, float, double, fastgmm_sumsq_d)
+
+/* One-hot feature rows [1, onehot(x_1), ..., onehot(x_D)] for n rows of
+ * categorical codes (row-major, n x D, code of column d in [0, n_d)) into F
+ * (row-major, n x P, P = 1 + offsets[D]): column d's indicator block starts
+ * at 1 + offsets[d]. Only zeros and ones are written, so the features are
+ * exact and the GEMMs that follow see the same numbers on every machine.
+ * Each code is checked as it is read (the check rides on the load, in
+ * every thread, instead of a separate serial pass over all codes): a code
+ * outside its column's range writes nothing, and the position i * D + d of
+ * the chunk's first such code is returned (-1 if there is none), for the
+ * caller to report. */
+FASTGMM_CLONES
+static ptrdiff_t fastgmm_features_onehot(const int32_t *FASTGMM_RESTRICT codes, ptrdiff_t n, ptrdiff_t D,
+                                         const int64_t *FASTGMM_RESTRICT offsets,
+                                         double *FASTGMM_RESTRICT F, ptrdiff_t P)
+{
+    ptrdiff_t bad = -1;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double *f = F + i * P;
+        const int32_t *x = codes + i * D;
+        for (ptrdiff_t p = 0; p < P; p++)
+            f[p] = 0;
+        f[0] = 1;
+        for (ptrdiff_t d = 0; d < D; d++) {
+            int64_t c = x[d];
+            if (c < 0 || c >= offsets[d + 1] - offsets[d]) {
+                if (bad < 0)
+                    bad = i * D + d;
+                continue;
+            }
+            f[1 + offsets[d] + c] = 1;
+        }
+    }
+    return bad;
+}
 
 /* Rows X[rows[i]] (i < n) gathered into G (n x D, row-major) in float64,
  * each NaN replaced by the shift c, so that its z = x - c is exactly 0 (the

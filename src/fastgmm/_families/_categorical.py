@@ -1,0 +1,261 @@
+"""fastgmm.CategoricalMixture: latent class analysis (mixtures of independent categorical columns)."""
+
+import numpy as np
+
+from . import _docs
+from ._discrete import QONEHOT, DiscreteMixture, as_float_param, check_param_shape, first_offender
+
+_CODE_BLOCK = 65536
+
+
+def _check_tables(theta, name):
+    """Every probability finite and in (0, 1]."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if not np.all(np.isfinite(theta)) or np.any(theta <= 0) or np.any(theta > 1):
+        bad = theta[~(np.isfinite(theta) & (theta > 0) & (theta <= 1))]
+        raise ValueError(f"{name} must hold probabilities in (0, 1] (a probability of 0 makes its logarithm "
+                         f"infinite), but holds {bad.flat[0]!r}.")
+    return theta
+
+
+class CategoricalMixture(DiscreteMixture):
+    """Mixture of independent categorical distributions, one per column (latent class analysis), fitted by EM.
+
+    Each column of X holds integer codes of a categorical variable; the
+    categories of column d are the sorted values seen in it at ``fit``
+    (``categories_[d]``, as scikit-learn's ``OrdinalEncoder``). Component k
+    gives a row the probability ``prod_d theta_kd[x_d]``. Its logarithm is
+    linear in the one-hot features ``[1, onehot(x_1), ..., onehot(x_D)]``,
+    so each EM iteration is one fused kernel pass with two GEMMs per chunk;
+    the one-hot rows are formed per chunk in the kernel, never for all of X.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components (latent classes).
+    alpha : float > 0, default=1e-10
+        Smoothing of the probability tables: the M-step is the MAP estimate
+        under a symmetric Dirichlet(alpha + 1) prior on each column's table,
+        ``theta_kd[c] = (sum_i w_i r_ik [x_id = c] + alpha) / (sum_i w_i r_ik + n_d alpha)``
+        (n_d categories in column d), i.e. ``alpha`` pseudo-rows of every
+        category per component. It keeps every probability off 0 (whose
+        logarithm is infinite) while changing the maximum-likelihood estimate
+        by at most about ``n_d alpha / n_k``; use e.g. 1 for Laplace smoothing.
+        Probabilities are also kept at least the smallest normal number of
+        X's dtype.
+    {common_parameters}
+
+    Attributes
+    ----------
+    categories_ : list of ndarray
+        ``categories_[d]``: the sorted distinct values of column d at ``fit``
+        (of X's float dtype), n_d of them.
+    means_ : list of ndarray
+        ``means_[d]`` of shape (n_components, n_d): ``means_[d][k, c]`` is the
+        probability that column d takes the value ``categories_[d][c]`` in
+        component k (each row sums to 1).
+    {common_attributes}
+
+    See Also
+    --------
+    BernoulliMixture, PoissonMixture, GaussianMixture
+
+    Notes
+    -----
+    X must hold integer values (any numeric dtype); a fractional value or NaN
+    is a ValueError, and so is, at prediction time, a value that column's
+    categories do not include. X is converted once per call (once per fit)
+    into an int32 array of category codes (4 bytes per entry), which the
+    kernel reads instead of X; no float copy of X is made beyond
+    validation's (none for float X). With ``warm_start`` the categories of
+    the first fit are kept, and X must use only them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgmm import CategoricalMixture
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(2, size=400)
+    >>> X = np.where(rng.random((400, 4)) < 0.85, y[:, None], rng.integers(3, size=(400, 4)))
+    >>> cm = CategoricalMixture(n_components=2, random_state=0).fit(X)
+    >>> [len(c) for c in cm.categories_]
+    [3, 3, 3, 3]
+    """
+
+    _quad = QONEHOT
+    _values_wanted = "integer category codes"
+    _positive_only = False    # any integers are codes
+    # means_ and categories_ are lists (one array per column): a loader stores each element.
+    _persisted_arrays = ("weights_", "means_", "categories_")
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        alpha=1e-10,
+        tol=1e-3,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+    ):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------
+    # X and its codes
+    # ------------------------------------------------------------------
+    def _check_values(self, X, reset):
+        where = first_offender(X, lambda b: b != np.floor(b))
+        if where is not None:
+            i, j, v = where
+            raise ValueError(
+                f"{type(self).__name__} needs integer category codes in X, but X[{i}, {j}] = {v!r}. "
+                "Encode each categorical column as integers first (e.g. sklearn's OrdinalEncoder)."
+            )
+        keep = self.warm_start and hasattr(self, "converged_") and hasattr(self, "categories_")
+        if reset and not keep:
+            self.categories_ = [np.unique(X[:, d]) for d in range(X.shape[1])]
+        elif reset and len(self.categories_) != X.shape[1]:
+            raise ValueError(f"X has {X.shape[1]} features, but the warm start continues a {type(self).__name__} "
+                             f"fitted on {len(self.categories_)}.")
+
+    def _offsets(self):
+        return np.concatenate([[0], np.cumsum([len(c) for c in self.categories_])]).astype(np.int64)
+
+    def _kernel_extra(self, X):
+        """{codes: int32 (N, D) category codes of X, offsets}; unseen values are a ValueError."""
+        N, D = X.shape
+        codes = np.empty((N, D), dtype=np.int32)
+        for d, cats in enumerate(self.categories_):
+            for a in range(0, N, _CODE_BLOCK):
+                col = X[a:a + _CODE_BLOCK, d]
+                code = np.minimum(np.searchsorted(cats, col), len(cats) - 1)
+                unseen = cats[code] != col
+                if unseen.any():
+                    i = int(np.argmax(unseen))
+                    raise ValueError(
+                        f"X[{a + i}, {d}] = {col[i].item()!r} is a category that column {d} did not have at fit "
+                        f"(its categories are {_preview(cats)}). {type(self).__name__} cannot score an unseen "
+                        "category: map it to a known one, or refit on data that includes it.")
+                codes[a:a + _CODE_BLOCK, d] = code
+        return {"codes": codes, "offsets": self._offsets()}
+
+    # ------------------------------------------------------------------
+    # Parameters
+    # ------------------------------------------------------------------
+    def _check_means_init(self, means_init, X):
+        if not hasattr(means_init, "__len__"):
+            raise ValueError("The parameter 'means_init' must be a list of n_features arrays, array d of shape "
+                             "(n_components, n_categories of column d).")
+        if len(means_init) != X.shape[1]:
+            raise ValueError(f"The parameter 'means_init' must have one table per column ({X.shape[1]}), but has "
+                             f"{len(means_init)}.")
+        tables = []
+        for d, (table, cats) in enumerate(zip(means_init, self.categories_)):
+            t = as_float_param(table, f"means_init[{d}]")
+            check_param_shape(t, (self.n_components, len(cats)), f"means_init[{d}]")
+            _check_tables(t, f"The parameter 'means_init[{d}]'")
+            if np.any(np.abs(t.sum(axis=1) - 1) > 1e-6):
+                raise ValueError(f"Each row of the parameter 'means_init[{d}]' must sum to 1, but the sums are "
+                                 f"{t.sum(axis=1)}.")
+            tables.append(t)
+        return np.hstack(tables)
+
+    def _means_flat(self):
+        return np.hstack([np.asarray(t, dtype=np.float64) for t in self.means_])
+
+    def _set_means(self, means, dtype):
+        off = self._offsets()
+        self.means_ = [np.asarray(means[:, off[d]:off[d + 1]], dtype=dtype) for d in range(len(off) - 1)]
+
+    def _coefficients(self, weights, means):
+        theta = _check_tables(means, "means_")
+        with np.errstate(divide="ignore"):   # an empty component (weight 0) is never chosen
+            log_w = np.log(weights)
+        return np.ascontiguousarray(np.vstack([log_w[None, :], np.log(theta).T]))
+
+    def _m_step_means(self, sums, nk, dtype):
+        off = self._offsets()
+        n_d = np.diff(off)
+        denom = nk[:, None] + np.repeat(n_d, n_d)[None, :] * self.alpha
+        return np.maximum((sums + self.alpha) / denom, float(np.finfo(dtype).tiny))
+
+    def _kmeans_statistics(self, X, sample_weight, random_state, n_threads, extra):
+        # k-means on the one-hot rows, where distances between categories mean something.
+        return self._lloyd_statistics(X, sample_weight, random_state, n_threads, extra, int(self._offsets()[-1]))
+
+    def _n_parameters(self):
+        K = self.n_components
+        return K - 1 + K * sum(len(c) - 1 for c in self.categories_)
+
+    def _validate_means_loaded(self, K, D):
+        name = type(self).__name__
+        cats, tables = self.categories_, self.means_
+        if len(cats) != D or len(tables) != D:
+            raise ValueError(f"{name}: categories_ and means_ must have one entry per feature ({D}), but have "
+                             f"{len(cats)} and {len(tables)}.")
+        for d, (c, t) in enumerate(zip(cats, tables)):
+            c = np.asarray(c)
+            if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(np.diff(c) <= 0):
+                raise ValueError(f"{name}: categories_[{d}] must be a non-empty increasing 1-D array of finite "
+                                 "values.")
+            if np.shape(t) != (K, c.size):
+                raise ValueError(f"{name}: means_[{d}] has shape {np.shape(t)}, expected ({K}, {c.size}).")
+            _check_tables(t, f"{name}: means_[{d}]")
+            if np.any(np.abs(np.sum(t, axis=1, dtype=np.float64) - 1) > 1e-4):
+                raise ValueError(f"{name}: each row of means_[{d}] must sum to 1.")
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Values from ``categories_`` (of their dtype).
+        y : ndarray of shape (n_samples,)
+            The component each sample came from.
+        """
+        rng, n_per, y = self._sample_components(n_samples)
+        D = len(self.categories_)
+        X = np.empty((int(n_per.sum()), D), dtype=self.categories_[0].dtype)
+        start = 0
+        for k, s in enumerate(n_per):
+            for d in range(D):
+                p = np.asarray(self.means_[d][k], dtype=np.float64)
+                X[start:start + s, d] = self.categories_[d][rng.choice(len(p), size=int(s), p=p / p.sum())]
+            start += s
+        return X, y
+
+
+def _preview(values, n=8):
+    """The first few values of an array, for a message."""
+    shown = ", ".join(repr(v.item()) for v in values[:n])
+    return f"[{shown}{', ...' if len(values) > n else ''}]"
+
+
+_docs.fill(CategoricalMixture, kmeans="k-means labels on the one-hot rows (Lloyd from random rows' one-hot "
+                                      "vectors, at most 20 passes)",
+           means_init="list of n_features arrays, array d of shape (n_components, n_d)",
+           means_what="each row a probability table over ``categories_[d]``")
