@@ -35,6 +35,7 @@ EXTENSIONS = [
     "fastgmm._openmp_helpers",
     "fastgmm._estep",
     "fastgmm._kmeans",
+    "fastgmm._studentt",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

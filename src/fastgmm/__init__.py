@@ -36,10 +36,11 @@ _threadpool.start_openmp_runtime_passive(_start_openmp_runtime)
 del _start_openmp_runtime
 
 from ._config import build_info, show_config
+from ._families._studentt import StudentTMixture
 from ._gaussian_mixture import GaussianMixture
 from ._persistence import load, save
 from ._selection import GaussianMixtureSelection
 from ._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
 __all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "ConvergenceWarning",
-           "FitInterruptedWarning", "NotFittedError", "build_info", "load", "save", "show_config"]
+           "FitInterruptedWarning", "NotFittedError", "StudentTMixture", "build_info", "load", "save", "show_config"]
