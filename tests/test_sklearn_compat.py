@@ -549,3 +549,17 @@ def test_gaussian_mixture_sample_weight_routed_through_a_pipeline(routing):
 def test_verbose_true_is_allowed_as_in_sklearn(X, capsys):
     GaussianMixture(verbose=True, random_state=0).fit(X)
     assert "Initialization 0" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's estimator checks
+# ---------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:Estimator StudentTMixture does not inherit")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+def test_student_t_mixture_passes_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from fastgmm import StudentTMixture
+
+    check_estimator(StudentTMixture())

@@ -467,3 +467,21 @@ def test_kernel_refuses_tied_features():
 
     with pytest.raises(ValueError, match="full, diag or spherical"):
         _studentt.n_features_out(_estep.QTIED, 2)
+
+
+def _readme_data():
+    """The README's example: two clusters of 5,000 rows and 50 gross outliers (the last rows)."""
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(0, 1, (5000, 2)), rng.normal(6, 1, (5000, 2)), rng.uniform(-40, 40, size=(50, 2))])
+
+
+def test_readme_example_flags_no_cluster_row():
+    X = _readme_data()
+    u = StudentTMixture(n_components=2, random_state=0).fit(X).scale_weights(X)
+    assert np.count_nonzero(u[:10000] < 0.2) == 0
+
+
+def test_readme_example_flags_most_outliers():
+    X = _readme_data()
+    u = StudentTMixture(n_components=2, random_state=0).fit(X).scale_weights(X)
+    assert np.count_nonzero(u[10000:] < 0.2) >= 45
