@@ -485,3 +485,24 @@ def test_readme_example_flags_most_outliers():
     X = _readme_data()
     u = StudentTMixture(n_components=2, random_state=0).fit(X).scale_weights(X)
     assert np.count_nonzero(u[10000:] < 0.2) >= 45
+
+
+def test_kernel_log1p_is_within_two_ulps_of_numpy():
+    from fastgmm import _studentt
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0, 1e-12, 10000), rng.uniform(0, 1, 10000), np.exp(rng.uniform(-40, 700, 10000)),
+                        [1.0, np.sqrt(2) - 1, 1e308]])
+    out = np.empty_like(x)
+    _studentt.log1p_nonnegative(x, out)
+    expected = np.log1p(x)
+    assert np.max(np.abs(out - expected) / expected) <= 2 * np.finfo(float).eps
+
+
+@pytest.mark.parametrize("x, expected", [(0.0, 0.0), (np.inf, np.inf)])
+def test_kernel_log1p_edges(x, expected):
+    from fastgmm import _studentt
+
+    out = np.empty(1)
+    _studentt.log1p_nonnegative(np.array([x]), out)
+    assert out[0] == expected

@@ -14,7 +14,8 @@ with W (P x K) built from the parameters by the caller
 3. per (row, component): l = log1p(delta / nu_k), the weighted
    log-density  a_k - (nu_k + D) / 2 l  (a_k = log w_k + the t
    normaliser), the latent scale weight u = (nu_k + D) / (nu_k + delta) and
-   log u - u = log1p(D / nu_k) - l - u;                  one log1p each
+   log u - u = log1p(D / nu_k) - l - u; vectorised C with an inline log1p
+   (_studentt_terms.h);                                  ~40 flops each
 4. the softmax of the log-densities gives r (scaled by the sample weight
    w_i in its last pass, as in _estep);
 5. sums r and r (log u - u) per component, and G += (r u)^T F (K x P):
@@ -35,7 +36,6 @@ its M-step a u-weighted Gram matrix; it is not offered).
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
-from libc.math cimport log1p, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
@@ -51,6 +51,12 @@ cdef extern from "_rowops.h" nogil:
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
     int FASTGMM_QFULL, FASTGMM_QDIAG, FASTGMM_QSPHERICAL
+
+
+cdef extern from "_studentt_terms.h" nogil:
+    double fastgmm_log1p_ge0(double x)
+    void fastgmm_t_terms_d(double *LP, double *U, double *V, Py_ssize_t n, Py_ssize_t K, Py_ssize_t D,
+                           const double *a, const double *nu)
 
 
 cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -134,30 +140,6 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
 # The per-chunk worker
 # ---------------------------------------------------------------------------
 
-cdef void _t_terms(const TSpec *p, Py_ssize_t n, Scratch *w) noexcept nogil:
-    """Step 3: Mahalanobis distances in w.LP -> log-densities (w.LP), u (w.Ub), log u - u (w.Vb)."""
-    cdef Py_ssize_t i, k, K = p.K
-    cdef double nu, half, nud, lognud, a, d, l, u
-    cdef double *LP = w.LP
-    for k in range(K):
-        nu = p.nu[k]
-        half = 0.5 * (nu + <double> p.D)
-        nud = nu + <double> p.D
-        lognud = log1p(<double> p.D / nu)
-        a = p.a[k]
-        for i in range(n):
-            d = LP[k * n + i]
-            # Rounding can leave a distance a little below 0; NaN or +inf
-            # only comes from features that overflowed: infinitely far.
-            d = d if d > 0.0 else 0.0
-            d = d if d < INFINITY else INFINITY
-            l = log1p(d / nu)
-            u = nud / (nu + d)
-            LP[k * n + i] = a - half * l
-            w.Ub[k * n + i] = u
-            w.Vb[k * n + i] = lognud - l - u
-
-
 cdef void _chunk(
     const TSpec *p,
     const floating *X,        # IN  (N, D) all rows
@@ -183,7 +165,7 @@ cdef void _chunk(
         fastgmm_features_dd(X + r0 * p.D, n, p.D, p.c, p.quad, w.F, P, w.zz)
     # 2. Mahalanobis distances, 3. the t terms
     _gemm_f_w(<int> n, <int> P, <int> K, w.F, p.W, LP)
-    _t_terms(p, n, w)
+    fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, K, p.D, p.a, p.nu)
 
     if p.labels_out != NULL:
         fastgmm_fix_d(LP, n * K)
@@ -280,6 +262,15 @@ cdef int _run_slots(
 # ---------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------
+
+def log1p_nonnegative(const double[::1] x, double[::1] out):
+    """``out[i] = log1p(x[i])`` by the kernel's inline log1p (x >= 0); for the tests."""
+    cdef Py_ssize_t i
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out must have the same length")
+    for i in range(x.shape[0]):
+        out[i] = fastgmm_log1p_ge0(x[i])
+
 
 cdef Py_ssize_t _init_spec(TSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, const double[::1] shift,
                            const double[:, ::1] W, const double[::1] a, const double[::1] nu,
