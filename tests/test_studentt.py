@@ -130,18 +130,21 @@ def test_statistics_pass_matches_reference_across_chunks_and_slots(cov_type):
     assert_allclose(stats.loglik, np.sum(sw * row_ll), rtol=1e-12)
 
 
-def test_estimate_outputs_match_reference():
-    X, _ = t_data(777, 3, 3, 4)
-    w, m, c, p = start(X, 3, "full")
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-6)], ids=["float64", "float32"])
+def test_estimate_outputs_match_reference(cov_type, dtype, rtol):
+    X, _ = t_data(777, 3, 3, 4, dtype=dtype)
+    w, m, c, p = start(X, 3, cov_type)
     dof = np.array([1.5, 7.0, 100.0])
-    pc = st._gaussian.precisions_cholesky_from_precisions(p, "full")
-    row_ll, labels, resp, total, u, u_mix = st.t_estimate(X, w, m, pc, dof, "full", 1, row_ll=True, labels=True,
+    pc = st._gaussian.precisions_cholesky_from_precisions(p, cov_type)
+    row_ll, labels, resp, total, u, u_mix = st.t_estimate(X, w, m, pc, dof, cov_type, 1, row_ll=True, labels=True,
                                                           resp=True, total=True, u=True, u_mix=True, range_slots=1)
-    r_ll, r_resp, r_u = ref.e_step(X, w, m, c, dof, "full")
+    r_ll, r_resp, r_u = ref.e_step(X.astype(np.float64), w, m, c, dof, cov_type)
+    # float32 rows are read as float64: only the float32 outputs are rounded.
     assert_allclose(row_ll, r_ll, rtol=1e-10)
-    assert_allclose(resp, r_resp, rtol=1e-9, atol=1e-14)
-    assert_allclose(u, r_u, rtol=1e-10)
-    assert_allclose(u_mix, np.sum(r_resp * r_u, axis=1), rtol=1e-9)
+    assert_allclose(resp, r_resp, rtol=rtol, atol=1e-7 if dtype == np.float32 else 1e-14)
+    assert_allclose(u, r_u, rtol=rtol)
+    assert_allclose(u_mix, np.sum(r_resp * r_u, axis=1), rtol=rtol)
     assert_array_equal(labels, np.argmax(r_resp, axis=1))
     assert_allclose(total, r_ll.sum(), rtol=1e-12)
 
@@ -162,8 +165,9 @@ def test_hard_layouts_match_reference(cov_type, shape):
 
 @needs_openmp
 @pytest.mark.parametrize("cov_type", COV_TYPES)
-def test_bitwise_identical_for_one_and_two_threads(cov_type, every_thread):
-    X, _ = t_data(3000, 3, 3, 6)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_bitwise_identical_for_one_and_two_threads(cov_type, dtype, every_thread):
+    X, _ = t_data(3000, 3, 3, 6, dtype=dtype)
     fits = [StudentTMixture(3, covariance_type=cov_type, random_state=0, n_threads=t, max_iter=8).fit(X)
             for t in (1, 2)]
     for name in ("weights_", "means_", "covariances_", "degrees_of_freedom_"):
@@ -506,3 +510,15 @@ def test_kernel_log1p_edges(x, expected):
     out = np.empty(1)
     _studentt.log1p_nonnegative(np.array([x]), out)
     assert out[0] == expected
+
+
+def test_f_distribution_cut_off_flags_its_level():
+    from scipy import stats
+
+    tm = StudentTMixture(1, covariance_type="diag", random_state=0).fit(np.random.default_rng(0).normal(size=(50, 3)))
+    tm.weights_, tm.means_, tm.degrees_of_freedom_ = np.ones(1), np.zeros((1, 3)), np.array([4.0])
+    tm.covariances_ = np.ones((1, 3))
+    tm.precisions_cholesky_ = tm.precisions_ = np.ones((1, 3))
+    X, _ = tm.sample(400000)
+    cut = (4.0 + 3) / (4.0 + 3 * stats.f.ppf(0.999, 3, 4.0))
+    assert abs(np.mean(tm.scale_weights(X, per_component=True)[:, 0] < cut) - 0.001) < 0.0002

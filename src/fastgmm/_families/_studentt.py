@@ -51,6 +51,8 @@ from .._base import BaseMixture, is_dask_source
 from .._gaussian import QUAD
 from .._gaussian_mixture import GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps
 from .._layout import chunk_rows_for, n_slots_for, slot_rows_for
+from .._openmp_helpers import effective_n_threads
+from .._threadpool import blas_single_thread
 from .._validation import check_bool, check_option, check_random_state, check_scalar, invalid_parameter
 
 COV_TYPES = ("full", "diag", "spherical")
@@ -304,13 +306,13 @@ class StudentTMixture(BaseMixture):
 
         Under component k, ``u_ik = E[u | x_i, k] = (nu_k + D) / (nu_k +
         delta_ik)`` with delta_ik the Mahalanobis distance of x_i to the
-        component. It is the weight the row had in the last M-step's mean and
-        scatter of component k: near 1 (or above) for a typical row, towards
-        0 for a row far from the component. The mixture's weight of a row is
+        component. It is the weight an M-step gives the row in component k's
+        mean and scatter: near 1 (or above) for a typical row, towards 0 for
+        a row far from the component. The mixture's weight of a row is
         ``sum_k r_ik u_ik`` with the responsibilities r (the default). A
-        threshold: under the model, (nu + D) / u - nu of a row of component
-        k is D times an F(D, nu) variable, so rows with u below that of the
-        F distribution's 99.9 % quantile are outliers at the 0.1 % level.
+        cut-off with a meaning: under component k, delta_ik / D follows an
+        F(D, nu_k) distribution, so ``u_ik < (nu_k + D) / (nu_k + D *
+        scipy.stats.f.ppf(0.999, D, nu_k))`` flags a row at the 0.1 % level.
 
         Parameters
         ----------
@@ -327,16 +329,11 @@ class StudentTMixture(BaseMixture):
         X = self._prepare_X(X)
         if not isinstance(X, np.ndarray):
             X = X[0:X.shape[0]]
-        n_threads = self._resolved_threads()
-        from .._threadpool import blas_single_thread
         with blas_single_thread():
             out = t_estimate(X, self.weights_, self.means_, self.precisions_cholesky_, self.degrees_of_freedom_,
-                             self.covariance_type, n_threads, u=per_component, u_mix=not per_component)
+                             self.covariance_type, effective_n_threads(self.n_threads), u=per_component,
+                             u_mix=not per_component)
         return out[4] if per_component else out[5]
-
-    def _resolved_threads(self):
-        from .._openmp_helpers import effective_n_threads
-        return effective_n_threads(self.n_threads)
 
     # ------------------------------------------------------------------
     # Sampling
