@@ -139,7 +139,7 @@ class StudentTMixture(BaseMixture):
         Upper-triangular U_k with Sigma_k^-1 = U_k U_k^T (full), or
         1/sqrt(Sigma_k) (diag, spherical).
     degrees_of_freedom_ : ndarray of shape (n_components,)
-        nu_k.
+        nu_k, float64 for either dtype of X.
     converged_ : bool
     n_iter_ : int
         EM iterations of the best initialisation.
@@ -154,6 +154,15 @@ class StudentTMixture(BaseMixture):
 
     Notes
     -----
+    The fit is EM in the sense of Peel & McLachlan's "ECM" algorithm: the
+    E-step gives r_ik and u_ik under the current parameters; the M-step
+    maximises the expected complete-data log-likelihood exactly, the
+    degrees of freedom by a 1-D root find (``scipy.optimize.brentq``) per
+    component. So ``lower_bounds_`` never decreases (beyond rounding and the
+    effect of ``reg_covar``). ECME, which maximises the observed
+    log-likelihood in nu, would need a second pass over the data per
+    iteration and is not used.
+
     ``X`` stays float32 when it is (the parameters are then float32); every
     computation after reading X is float64. NaN in X is an error.
 
