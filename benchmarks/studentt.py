@@ -42,12 +42,14 @@ def parse_args(argv=None):
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--cov", default="full,diag")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=None, help="timed iterations per variant (default 3; 1 with --quick)")
     p.add_argument("--dof", type=float, default=5.0, help="degrees of freedom of the data")
-    p.add_argument("--quick", action="store_true", help="smoke run: N=20,000, D=4, K=3, one repeat")
+    p.add_argument("--quick", action="store_true", help="smoke run: N=20,000, D=4, K=3")
     args = p.parse_args(argv)
     if args.quick:
-        args.n, args.d, args.k, args.repeats = 20_000, 4, 3, 1
+        args.n, args.d, args.k = 20_000, 4, 3
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
     return args
 
 
