@@ -237,12 +237,12 @@ class StudentTMixture(BaseMixture):
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name,
                      detail="('tied' is not offered for the Student-t mixture.)")
         check_bool(self.fix_dof, "fix_dof", estimator_name=name)
-        low, high = _check_dof_bounds(self.dof_bounds, name)
+        _check_dof_bounds(self.dof_bounds, name)
         dof = _check_dof(self.dof_init, self.n_components, name)
         # The Gaussian checks of reg_covar, init_params, block_rows and the
         # *_init arrays, on this estimator's attributes (the same names).
         w, m, p = GaussianMixture._check_parameters(self, X)
-        return w, m, p, dof, (low, high)
+        return w, m, p, dof
 
     def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
         """Initial (weights, means, scale matrices, their precision factors, dof).
@@ -250,7 +250,7 @@ class StudentTMixture(BaseMixture):
         The first four exactly as :class:`fastgmm.GaussianMixture` initialises
         (from the same ``random_state``), the degrees of freedom from ``dof_init``.
         """
-        w, m, p, dof, _ = init
+        w, m, p, dof = init
         params = GaussianMixture._initialize_parameters(self, X, sample_weight, random_state, (w, m, p), n_threads)
         return (*params, dof.copy())
 
