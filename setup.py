@@ -40,6 +40,7 @@ EXTENSIONS = [
     "fastgmm._openmp_helpers",
     "fastgmm._estep",
     "fastgmm._kmeans",
+    "fastgmm._studentt",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

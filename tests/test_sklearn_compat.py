@@ -552,8 +552,6 @@ def test_verbose_true_is_allowed_as_in_sklearn(X, capsys):
     assert "Initialization 0" in capsys.readouterr().out
 
 
-import warnings  # noqa: E402
-
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from fastgmm import BayesianGaussianMixture  # noqa: E402
@@ -598,3 +596,17 @@ def test_discrete_families_pass_check_estimator(estimator, expected_failed):
         results = check_estimator(estimator(), on_fail=None, expected_failed_checks=expected_failed)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert failed == []
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's estimator checks
+# ---------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:Estimator StudentTMixture does not inherit")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
+def test_student_t_mixture_passes_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from fastgmm import StudentTMixture
+
+    check_estimator(StudentTMixture())

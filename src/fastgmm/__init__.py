@@ -40,11 +40,12 @@ from ._config import build_info, show_config
 from ._families._bernoulli import BernoulliMixture
 from ._families._categorical import CategoricalMixture
 from ._families._poisson import PoissonMixture
+from ._families._studentt import StudentTMixture
 from ._gaussian_mixture import GaussianMixture
 from ._persistence import load, save
 from ._selection import GaussianMixtureSelection
 from ._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
 __all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "BayesianGaussianMixture",
-           "BernoulliMixture", "PoissonMixture", "CategoricalMixture", "ConvergenceWarning",
+           "BernoulliMixture", "PoissonMixture", "CategoricalMixture", "StudentTMixture", "ConvergenceWarning",
            "FitInterruptedWarning", "NotFittedError", "build_info", "load", "save", "show_config"]

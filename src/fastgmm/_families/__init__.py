@@ -1,1 +1,1 @@
-"""Mixture families other than the Gaussian one, one module each (see ARCHITECTURE.md)."""
+"""Mixture families other than the Gaussian one, one module each, on ``fastgmm._base.BaseMixture``."""

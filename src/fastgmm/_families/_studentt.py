@@ -1,0 +1,686 @@
+"""fastgmm.StudentTMixture: the robust mixture of multivariate t distributions.
+
+Peel & McLachlan (2000), "Robust mixture modelling using the t distribution",
+Statistics and Computing 10, 339-348. Each component is a multivariate t,
+
+    t(x | mu, Sigma, nu) = Gamma((nu + D) / 2) / (Gamma(nu / 2) (nu pi)^(D/2) |Sigma|^(1/2))
+                           (1 + delta / nu)^(-(nu + D) / 2),
+    delta = (x - mu)^T Sigma^-1 (x - mu),
+
+a Gaussian scale mixture: given a latent u ~ Gamma(nu / 2, rate nu / 2),
+x ~ N(mu, Sigma / u). EM treats the component and u as missing. The E-step
+gives the responsibilities r_ik and the expected scale weights
+
+    u_ik = E[u | x_i, k] = (nu_k + D) / (nu_k + delta_ik),
+
+small for a row far from component k (an outlier), and the M-step is a
+Gaussian M-step with every row weighted by r_ik u_ik (means and scatter),
+except that the covariance divides by sum_i r_ik, not sum_i r_ik u_ik.
+
+Degrees of freedom (this module's choice of the algorithm): EM, with the
+update of each nu_k the exact maximiser of the complete-data expectation Q
+given the E-step (Peel & McLachlan's eq. 30, their "ECM" step):
+
+    1 - psi(nu / 2) + log(nu / 2) + sum_i r_ik (log u_ik - u_ik) / sum_i r_ik
+      + psi((nu_k_old + D) / 2) - log((nu_k_old + D) / 2) = 0,
+
+solved by ``scipy.optimize.brentq`` within ``dof_bounds``. Q separates into
+a part in the weights, one in (mu, Sigma) and one in nu, each maximised
+exactly, so every iteration is a true EM step and the log-likelihood never
+decreases (beyond rounding and the ``reg_covar`` added to the covariances).
+The left-hand side decreases in nu, so when it is negative at the lower
+bound the maximiser in the bounds is the lower bound, and when it is
+positive at the upper bound (data as light-tailed as a Gaussian: Q grows
+without bound in nu) it is the upper bound. ECME, which maximises the
+observed log-likelihood in nu instead, needs a second pass over the data per
+iteration; it converges in fewer iterations but costs twice as much each.
+
+The kernel (``fastgmm._studentt``) gets the Mahalanobis distances from one
+GEMM on the Gaussian features (coefficients built here), computes the t
+terms per (row, component), and the statistics sum r, sum r u f(x) and
+sum r (log u - u) by a second GEMM; the M-step runs on those small sums.
+"""
+
+import math
+
+import numpy as np
+from scipy import optimize, special
+
+from .. import _gaussian, _kernels, _studentt
+from .._base import BaseMixture, is_dask_source
+from .._gaussian import QUAD
+from .._gaussian_mixture import GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps
+from .._layout import chunk_rows_for, n_slots_for, slot_rows_for
+from .._openmp_helpers import effective_n_threads
+from .._threadpool import blas_single_thread
+from .._validation import check_bool, check_option, check_random_state, check_scalar, invalid_parameter
+
+COV_TYPES = ("full", "diag", "spherical")
+DEFAULT_DOF_BOUNDS = (0.1, 1000.0)
+# Flop-equivalents of the per-(row, component) t terms (a log1p and a division).
+_T_TERMS_FLOPS = 40
+
+
+class StudentTMixture(BaseMixture):
+    """Mixture of multivariate Student-t distributions fitted by EM: robust clustering.
+
+    Each component is a multivariate t with its own mean, scale matrix and
+    degrees of freedom (Peel & McLachlan 2000). Heavy tails make the fit
+    robust: rows far from every component get a small latent scale weight u
+    and barely move the means and covariances, where a Gaussian mixture is
+    pulled towards them. :meth:`scale_weights` returns those weights, so the
+    same fit also flags outliers.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'diag', 'spherical'}, default='full'
+        Shape of each component's scale matrix Sigma_k: a full matrix, a
+        diagonal, or a single variance. (The covariance of a t component is
+        Sigma_k nu_k / (nu_k - 2) for nu_k > 2; ``covariances_`` holds
+        Sigma_k, the scale matrix, as the literature calls it.)
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood per sample changes by less than this.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every scale matrix, keeping them positive definite.
+    max_iter : int, default=100
+        EM iterations per initialisation (0: only initialise).
+    n_init : int, default=1
+        Number of initialisations; the best (highest lower bound) is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial weights, means and scale matrices are made: exactly as
+        :class:`fastgmm.GaussianMixture` makes its initial parameters.
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        Initial inverse scale matrices; shape (n_components,) for
+        'spherical', (n_components, n_features) for 'diag',
+        (n_components, n_features, n_features) for 'full'.
+    dof_init : float or array-like of shape (n_components,), default=10.0
+        Initial degrees of freedom nu_k, > 0 (one value for every component,
+        or one each). Small values mean heavy tails (nu = 1 is the Cauchy
+        distribution); as nu grows a component approaches a Gaussian.
+    fix_dof : bool, default=False
+        False: every nu_k is estimated by EM, within ``dof_bounds``, and
+        counts as a parameter in :meth:`bic` and :meth:`aic`. True: the
+        degrees of freedom stay at ``dof_init`` (e.g. a known tail weight,
+        or a large value for a nearly Gaussian fit).
+    dof_bounds : tuple (low, high), default=(0.1, 1000.0)
+        Range of the estimated degrees of freedom, 0 < low < high < inf. The
+        update is the maximiser within the range, so on Gaussian-like data
+        nu_k stops at ``high``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation (and of :meth:`sample`).
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints each initialisation's progress; 2 also the time and change.
+    verbose_interval : int, default=10
+        Iterations between progress messages.
+    n_threads : int or None, default=None
+        OpenMP threads of the kernels. None: every usable core (honours
+        ``OMP_NUM_THREADS``); negative: that many fewer than all plus one
+        (-1 = all). Results do not depend on it.
+    block_rows : int or None, default=None
+        Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
+        zarr dataset): X is then streamed through the kernels block by block.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Scale matrices Sigma_k (shape by ``covariance_type``, as in
+        :class:`fastgmm.GaussianMixture`).
+    precisions_ : ndarray
+        Their inverses.
+    precisions_cholesky_ : ndarray
+        Upper-triangular U_k with Sigma_k^-1 = U_k U_k^T (full), or
+        1/sqrt(Sigma_k) (diag, spherical).
+    degrees_of_freedom_ : ndarray of shape (n_components,)
+        nu_k, float64 for either dtype of X.
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : numpy scalar of X's dtype
+        Mean log-likelihood per sample (weighted by ``sample_weight``) of the
+        best initialisation, under the parameters before its last M-step.
+    lower_bounds_ : list of numpy scalars
+        Its history, one entry per iteration.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+
+    Notes
+    -----
+    The fit is EM in the sense of Peel & McLachlan's "ECM" algorithm: the
+    E-step gives r_ik and u_ik under the current parameters; the M-step
+    maximises the expected complete-data log-likelihood exactly, the
+    degrees of freedom by a 1-D root find (``scipy.optimize.brentq``) per
+    component. So ``lower_bounds_`` never decreases (beyond rounding and the
+    effect of ``reg_covar``). ECME, which maximises the observed
+    log-likelihood in nu, would need a second pass over the data per
+    iteration and is not used.
+
+    ``X`` stays float32 when it is (the parameters are then float32); every
+    computation after reading X is float64. NaN in X is an error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgmm import StudentTMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (500, 2)), rng.normal(6, 1, (500, 2)), [[30.0, -30.0]]])
+    >>> tm = StudentTMixture(n_components=2, random_state=0).fit(X)
+    >>> u = tm.scale_weights(X)
+    >>> int(np.argmin(u))        # the planted outlier has the smallest weight
+    1000
+    """
+
+    _persisted_arrays = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+                         "degrees_of_freedom_")
+    _persisted_scalars = ()
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        dof_init=10.0,
+        fix_dof=False,
+        dof_bounds=DEFAULT_DOF_BOUNDS,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+        block_rows=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.dof_init = dof_init
+        self.fix_dof = fix_dof
+        self.dof_bounds = dof_bounds
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+        self.block_rows = block_rows
+
+    # ------------------------------------------------------------------
+    # Family hooks (see _base.BaseMixture)
+    # ------------------------------------------------------------------
+    def _check_parameters(self, X):
+        """Validate the parameters; return the checked ``*_init`` arrays and the initial dof (K,)."""
+        name = type(self).__name__
+        if is_dask_source(X):
+            raise TypeError(f"{name} does not fit Dask arrays yet: pass X.compute(), or a numpy.memmap "
+                            "of the data to stream it from disk.")
+        check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name,
+                     detail="('tied' is not offered for the Student-t mixture.)")
+        check_bool(self.fix_dof, "fix_dof", estimator_name=name)
+        _check_dof_bounds(self.dof_bounds, name)
+        dof = _check_dof(self.dof_init, self.n_components, name)
+        # The Gaussian checks of reg_covar, init_params, block_rows and the
+        # *_init arrays, on this estimator's attributes (the same names).
+        w, m, p = GaussianMixture._check_parameters(self, X)
+        return w, m, p, dof
+
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
+        """Initial (weights, means, scale matrices, their precision factors, dof).
+
+        The first four exactly as :class:`fastgmm.GaussianMixture` initialises
+        (from the same ``random_state``), the degrees of freedom from ``dof_init``.
+        """
+        w, m, p, dof = init
+        params = GaussianMixture._initialize_parameters(self, X, sample_weight, random_state, (w, m, p), n_threads)
+        return (*params, dof.copy())
+
+    def _em_pass(self, X, sample_weight, params, n_threads):
+        """One fused E-step pass and the M-step: (new params, mean log-likelihood under ``params``)."""
+        stats = self._pass_statistics(X, sample_weight, params, n_threads)
+        lower_bound = stats.loglik / stats.weight
+        if not np.isfinite(lower_bound):
+            raise ValueError(
+                "Some samples have zero probability under every component (their log-likelihood is "
+                f"{lower_bound}). The data are far outside the model or a component has collapsed: "
+                f"increase reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
+            )
+        bounds = _check_dof_bounds(self.dof_bounds, type(self).__name__)
+        new = m_step(stats, params[4], self.reg_covar, _eps(X), fix_dof=self.fix_dof, dof_bounds=bounds)
+        weights, means, cov, dof = new
+        _check_no_overflow(means, cov, X)
+        pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
+                                          float32=X.dtype == np.float32)
+        return (weights, means, cov, pc, dof), lower_bound
+
+    def _pass_statistics(self, X, sample_weight, params, n_threads):
+        if not isinstance(X, np.ndarray):
+            return X.statistics(_block_statistics, (params, self.covariance_type, n_threads), sample_weight)
+        return _block_statistics(X, sample_weight, params, self.covariance_type, n_threads)
+
+    def _get_parameters(self):
+        """The fitted parameters, from the public attributes, in float64."""
+        return tuple(np.asarray(a, dtype=np.float64) for a in (
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_, self.degrees_of_freedom_))
+
+    def _set_parameters(self, params, dtype):
+        w, m, cov, pc, dof = params
+        prec = _gaussian.precisions_from_cholesky(pc, self.covariance_type)
+        _check_representable(
+            {"means_": m, "covariances_": cov, "precisions_cholesky_": pc, "precisions_": prec}, dtype
+        )
+        self.weights_ = np.asarray(w, dtype=dtype)
+        self.means_ = np.asarray(m, dtype=dtype)
+        self.covariances_ = np.asarray(cov, dtype=dtype)
+        self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
+        self.precisions_ = np.asarray(prec, dtype=dtype)
+        # float64 whatever X's dtype: a scalar per component, and the root
+        # finder's answer should not be rounded to float32.
+        self.degrees_of_freedom_ = np.asarray(dof, dtype=np.float64)
+
+    def _estimate(self, X, n_threads, **outputs):
+        out = t_estimate(X, self.weights_, self.means_, self.precisions_cholesky_, self.degrees_of_freedom_,
+                         self.covariance_type, n_threads, **outputs)
+        return out[:4]
+
+    def _n_parameters(self):
+        _, n_features = self.means_.shape
+        n = _gaussian.n_parameters(self.covariance_type, self.n_components, n_features)
+        return n if self.fix_dof else n + self.n_components
+
+    # ------------------------------------------------------------------
+    # Outliers
+    # ------------------------------------------------------------------
+    def scale_weights(self, X, per_component=False):
+        """Expected latent scale weight u of each row given x: small u flags an outlier.
+
+        Under component k, ``u_ik = E[u | x_i, k] = (nu_k + D) / (nu_k +
+        delta_ik)`` with delta_ik the Mahalanobis distance of x_i to the
+        component. It is the weight an M-step gives the row in component k's
+        mean and scatter: near 1 (or above) for a typical row, towards 0 for
+        a row far from the component. The mixture's weight of a row is
+        ``sum_k r_ik u_ik`` with the responsibilities r (the default). A
+        cut-off with a meaning: under component k, delta_ik / D follows an
+        F(D, nu_k) distribution, so ``u_ik < (nu_k + D) / (nu_k + D *
+        scipy.stats.f.ppf(0.999, D, nu_k))`` flags a row at the 0.1 % level.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        per_component : bool, default=False
+            False: ``sum_k r_ik u_ik``, shape (n_samples,). True: every
+            ``u_ik``, shape (n_samples, n_components).
+
+        Returns
+        -------
+        u : ndarray of X's dtype
+        """
+        check_bool(per_component, "per_component", estimator_name=type(self).__name__)
+        X = self._prepare_X(X)
+        if not isinstance(X, np.ndarray):
+            X = X[0:X.shape[0]]
+        with blas_single_thread():
+            out = t_estimate(X, self.weights_, self.means_, self.precisions_cholesky_, self.degrees_of_freedom_,
+                             self.covariance_type, effective_n_threads(self.n_threads), u=per_component,
+                             u_mix=not per_component)
+        return out[4] if per_component else out[5]
+
+    # ------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` rows from the fitted mixture, and the component of each.
+
+        A row of component k is ``mu_k + z / sqrt(g)`` with z ~ N(0, Sigma_k)
+        and g ~ Gamma(nu_k / 2, rate nu_k / 2) (chi-square over nu_k), drawn
+        from ``random_state``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        """
+        self._check_is_fitted()
+        if not (isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool) and n_samples >= 1):
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one "
+                             "sample.")
+        _, D = self.means_.shape
+        rng = check_random_state(self.random_state)
+        n_per = rng.multinomial(n_samples, self.weights_.astype(np.float64) / self.weights_.sum())
+        parts = []
+        for mean, cov, nu, s in zip(self.means_, self.covariances_, self.degrees_of_freedom_, n_per):
+            s = int(s)
+            if self.covariance_type == "full":
+                z = rng.multivariate_normal(np.zeros(D), cov, s)
+            else:
+                z = rng.standard_normal(size=(s, D)) * np.sqrt(cov)
+            g = rng.gamma(nu / 2.0, 2.0 / nu, size=s)
+            parts.append(mean + z / np.sqrt(g)[:, None])
+        y = np.concatenate([np.full(int(s), j, dtype=int) for j, s in enumerate(n_per)])
+        return np.vstack(parts), y
+
+    # ------------------------------------------------------------------
+    # Persistence (the lead's loader sets the attributes, then calls this)
+    # ------------------------------------------------------------------
+    def _validate_loaded(self):
+        """Raise ValueError naming the problem when the fitted attributes are inconsistent."""
+        K, cov_type = self.n_components, self.covariance_type
+        if cov_type not in COV_TYPES:
+            raise ValueError(f"covariance_type {cov_type!r} is not one of {COV_TYPES}.")
+        D = int(self.n_features_in_)
+        shapes = {
+            "weights_": (K,), "means_": (K, D), "degrees_of_freedom_": (K,),
+            "covariances_": {"full": (K, D, D), "diag": (K, D), "spherical": (K,)}[cov_type],
+        }
+        shapes["precisions_"] = shapes["precisions_cholesky_"] = shapes["covariances_"]
+        for name, shape in shapes.items():
+            a = np.asarray(getattr(self, name))
+            if a.shape != shape:
+                raise ValueError(f"{name} has shape {a.shape}, expected {shape} (n_components={K}, "
+                                 f"n_features_in_={D}, covariance_type={cov_type!r}).")
+            if a.dtype.kind != "f":
+                raise ValueError(f"{name} must hold floats, not {a.dtype}.")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{name} contains NaN or infinity.")
+        w = np.asarray(self.weights_, dtype=np.float64)
+        if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1) > 1e-5:
+            raise ValueError(f"weights_ must lie in [0, 1] and sum to 1 (sum {w.sum():.6g}).")
+        if np.any(np.asarray(self.degrees_of_freedom_) <= 0):
+            raise ValueError("degrees_of_freedom_ must be > 0.")
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        if cov_type == "full":
+            diag = np.diagonal(pc, axis1=1, axis2=2)
+            if np.any(np.tril(pc, -1) != 0) or np.any(diag <= 0):
+                raise ValueError("precisions_cholesky_ must be upper triangular with a positive diagonal.")
+        elif np.any(pc <= 0):
+            raise ValueError("precisions_cholesky_ must be positive.")
+        prec = _gaussian.precisions_from_cholesky(pc, cov_type)
+        if not np.allclose(prec, np.asarray(self.precisions_, dtype=np.float64), rtol=1e-4,
+                           atol=1e-6 * float(np.max(np.abs(prec)))):
+            raise ValueError("precisions_ does not match precisions_cholesky_.")
+        cov = np.asarray(self.covariances_, dtype=np.float64)
+        if cov_type == "full":
+            ident = np.einsum("kij,kjl->kil", cov, prec)
+            ok = np.allclose(ident, np.eye(D)[None], atol=1e-3)
+        else:
+            ok = np.allclose(cov * prec, 1.0, rtol=1e-3)
+        if not ok:
+            raise ValueError("covariances_ is not the inverse of precisions_.")
+
+
+# ---------------------------------------------------------------------------
+# Parameter checks
+# ---------------------------------------------------------------------------
+
+def _check_dof(dof_init, K, name):
+    """``dof_init`` as a float64 (K,) array of finite values > 0."""
+    if isinstance(dof_init, (bool, np.bool_)) or isinstance(dof_init, str):
+        raise invalid_parameter("dof_init", ["a float in the range (0.0, inf)", "an array-like of shape "
+                                             "(n_components,)"], dof_init, estimator_name=name)
+    dof = _as_float_param(dof_init, "dof_init")
+    if dof.ndim == 0:
+        dof = np.full(K, float(dof))
+    if dof.shape != (K,):
+        raise ValueError(f"The parameter 'dof_init' should be a number or have the shape of ({K},), "
+                         f"but got {dof.shape}")
+    if not np.all(np.isfinite(dof)) or np.any(dof <= 0):
+        raise ValueError(f"The parameter 'dof_init' must be finite and > 0 (degrees of freedom), got {dof}.")
+    return dof
+
+
+def _check_dof_bounds(bounds, name):
+    """(low, high) with 0 < low < high < inf."""
+    detail = "dof_bounds is the range (low, high) of the estimated degrees of freedom, 0 < low < high < inf."
+    try:
+        low, high = bounds
+        low, high = float(low), float(high)
+        ok = 0 < low < high < math.inf
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(bounds, str):
+        raise invalid_parameter("dof_bounds", ["a tuple (low, high) of floats with 0 < low < high < inf"], bounds,
+                                estimator_name=name, detail=detail)
+    return low, high
+
+
+# ---------------------------------------------------------------------------
+# Parameters -> kernel coefficients
+# ---------------------------------------------------------------------------
+
+def t_log_normaliser(prec_chol, dof, cov_type, n_features):
+    """log Gamma((nu + D)/2) - log Gamma(nu/2) - D/2 log(nu pi) + log det U_k, float64 (K,)."""
+    D = n_features
+    nu = np.asarray(dof, dtype=np.float64)
+    ld = _gaussian.log_det_cholesky(np.asarray(prec_chol, dtype=np.float64), cov_type, D)
+    return special.gammaln(0.5 * (nu + D)) - special.gammaln(0.5 * nu) - 0.5 * D * np.log(nu * np.pi) + ld
+
+
+def t_coefficients(weights, means, prec_chol, dof, cov_type):
+    """(shift, W (P, K), a (K,), nu (K,)) for the kernel, float64, C-contiguous.
+
+    f(x) . W[:, k] is the Mahalanobis distance of x to component k (f the
+    Gaussian features about ``shift``, the mixture's mean) and a_k is
+    log w_k plus the log-normaliser of the t density.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    pc = np.asarray(prec_chol, dtype=np.float64)
+    K, D = means.shape
+    shift = np.ascontiguousarray(_gaussian.mixture_shift(weights, means))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # The Gaussian coefficients with weights 1 are -delta / 2 plus the
+        # Gaussian log-normaliser in the constant; the constant is rebuilt
+        # directly as a^T Lambda a, not by cancelling that normaliser.
+        W = -2.0 * _gaussian.linear_coefficients(np.ones(K), means, pc, cov_type, shift)
+        a = means - shift
+        if cov_type == "full":
+            aU = np.einsum("kd,kde->ke", a, pc)
+            W[:, 0] = np.sum(aU * aU, axis=1)
+        elif cov_type == "diag":
+            W[:, 0] = np.sum(pc ** 2 * a * a, axis=1)
+        else:
+            W[:, 0] = pc ** 2 * np.sum(a * a, axis=1)
+    with np.errstate(divide="ignore"):   # a zero weight is a legal -inf
+        logw = np.log(np.asarray(weights, dtype=np.float64))
+    const = logw + t_log_normaliser(pc, dof, cov_type, D)
+    return (shift, np.ascontiguousarray(W.T), np.ascontiguousarray(const),
+            np.ascontiguousarray(dof, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------------
+# Kernel calls (layout and interruptible ranges as fastgmm._kernels)
+# ---------------------------------------------------------------------------
+
+def _row_cost(P, K):
+    return 4 * P * K + _T_TERMS_FLOPS * K
+
+
+def _t_layout(N, D, K, P, itemsize, chunk_rows, slot_rows):
+    chunk = chunk_rows or chunk_rows_for(P, 3 * K)     # three K-row buffers per chunk
+    slot = slot_rows or slot_rows_for(N, D, K, K * P + 2 * K + 1, itemsize, chunk)
+    return chunk, slot, n_slots_for(N, slot)
+
+
+class TStatistics:
+    """Additive sums of one Student-t E-step pass (summed over blocks for out-of-core X).
+
+    Attributes
+    ----------
+    u_stats : Statistics
+        The Gaussian statistics of the rows weighted by w_i r_ik u_ik: its nk
+        is sum w r u, s1 sum w r u z, s2 sum w r u q(z), about the centre.
+    nk : ndarray (K,)
+        sum_i w_i r_ik.
+    h : ndarray (K,)
+        sum_i w_i r_ik (log u_ik - u_ik).
+    """
+
+    def __init__(self, u_stats, nk, h):
+        self.u_stats, self.nk, self.h = u_stats, nk, h
+
+    @property
+    def loglik(self):
+        return self.u_stats.loglik
+
+    @property
+    def weight(self):
+        return self.u_stats.weight
+
+    def __iadd__(self, other):
+        if not isinstance(other, TStatistics):
+            return NotImplemented
+        self.u_stats += other.u_stats
+        self.nk = self.nk + other.nk
+        self.h = self.h + other.h
+        return self
+
+
+def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, sample_weight=None,
+                 chunk_rows=None, slot_rows=None, range_slots=None):
+    """One E-step + statistics pass under the given parameters: a :class:`TStatistics`.
+
+    ``chunk_rows``, ``slot_rows`` and ``range_slots`` override the layout and
+    the split into kernel calls (tests cross chunk and slot boundaries).
+    """
+    shift, W, a, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
+    N, D = X.shape
+    P, K = W.shape
+    chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, chunk_rows, slot_rows)
+    G = np.zeros((n_slots, K * P))
+    R = np.zeros((n_slots, K))
+    H = np.zeros((n_slots, K))
+    ll = np.zeros(n_slots)
+    cost = _row_cost(P, K)
+    threads = _threads(n_threads, N, cost)
+    # Cut into kernel calls over whole slots so that Ctrl-C is seen between them (fastgmm._kernels).
+    for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads, range_slots):
+        r0, r1 = _kernels._rows(s0, s1, slot, N)
+        status = _studentt.accumulate_statistics(
+            X[r0:r1], QUAD[cov_type], shift, W, a, nu, _kernels._part(sample_weight, r0, r1), chunk, slot,
+            G[s0:s1], R[s0:s1], H[s0:s1], ll[s0:s1], _threads(threads, r1 - r0, cost))
+        _kernels._check_status(status)
+    # Slot partials are added in slot order: identical for any thread count.
+    G = G.sum(axis=0).reshape(K, P)
+    weight = N if sample_weight is None else float(sample_weight.sum())
+    u_stats = _gaussian.statistics_from_sums(G, None, cov_type, shift, float(ll.sum()), weight, N)
+    return TStatistics(u_stats, R.sum(axis=0), H.sum(axis=0))
+
+
+def _threads(n_threads, n_rows, cost):
+    # Looked up on the module at each call, so the tests' every_thread fixture
+    # (which patches fastgmm._kernels.threads_for_work) reaches this pass too.
+    return _kernels.threads_for_work(n_threads, n_rows, cost)
+
+
+def _block_statistics(X, sample_weight, params, cov_type, n_threads):
+    w, m, _, pc, dof = params
+    return t_statistics(X, w, m, pc, dof, cov_type, n_threads, sample_weight=sample_weight)
+
+
+def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll=False, labels=False,
+               resp=False, total=False, u=False, u_mix=False, range_slots=None):
+    """E-step outputs under the given parameters; only the requested ones are allocated.
+
+    Returns
+    -------
+    row_ll (N,) float64, labels (N,) int64, resp (N, K), total (float), u (N, K), u_mix (N,) : or None
+        Per-row log-likelihoods, most probable components, responsibilities,
+        the sum of the log-likelihoods, the scale weights u_ik and
+        sum_k r_ik u_ik (the last three of X's dtype).
+    """
+    shift, W, a, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
+    N, D = X.shape
+    P, K = W.shape
+    chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, None, None)
+    out = {
+        "row_ll": np.empty(N) if row_ll else None,
+        "labels": np.empty(N, dtype=np.int64) if labels else None,
+        "resp": np.empty((N, K), dtype=X.dtype) if resp else None,
+        "u": np.empty((N, K), dtype=X.dtype) if u else None,
+        "u_mix": np.empty(N, dtype=X.dtype) if u_mix else None,
+        "slot_ll": np.zeros(n_slots) if total else None,
+    }
+    cost = _row_cost(P, K) // 2
+    threads = _threads(n_threads, N, cost)
+    part = _kernels._part
+    for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads, range_slots):
+        r0, r1 = _kernels._rows(s0, s1, slot, N)
+        status = _studentt.estimate(
+            X[r0:r1], QUAD[cov_type], shift, W, a, nu, chunk, slot, part(out["row_ll"], r0, r1),
+            part(out["labels"], r0, r1), part(out["resp"], r0, r1), part(out["u"], r0, r1),
+            part(out["u_mix"], r0, r1), part(out["slot_ll"], s0, s1), _threads(threads, r1 - r0, cost))
+        _kernels._check_status(status)
+    tot = float(out["slot_ll"].sum()) if total else None
+    return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]
+
+
+# ---------------------------------------------------------------------------
+# Statistics -> parameters
+# ---------------------------------------------------------------------------
+
+def dof_equation(nu, mean_log_u_minus_u, nu_old, n_features):
+    """Left-hand side of the degrees-of-freedom equation (decreasing in ``nu``; see the module docstring)."""
+    c = mean_log_u_minus_u + special.digamma(0.5 * (nu_old + n_features)) - math.log(0.5 * (nu_old + n_features))
+    return 1.0 - special.digamma(0.5 * nu) + math.log(0.5 * nu) + c
+
+
+def update_dof(nu_old, mean_log_u_minus_u, n_features, bounds):
+    """The maximiser of Q in nu within ``bounds`` (brentq on the decreasing equation)."""
+    low, high = bounds
+    f_low = dof_equation(low, mean_log_u_minus_u, nu_old, n_features)
+    if not f_low > 0:
+        return low
+    f_high = dof_equation(high, mean_log_u_minus_u, nu_old, n_features)
+    if f_high >= 0:
+        return high
+    return optimize.brentq(dof_equation, low, high, args=(mean_log_u_minus_u, nu_old, n_features),
+                           xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200)
+
+
+def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds):
+    """(weights, means, scale matrices, dof) from the statistics of one E-step.
+
+    weights_k = n_k / sum n (n_k = sum w r + 10 eps, scikit-learn's guard);
+    means_k = sum w r u x / sum w r u; Sigma_k = sum w r u (x - mu_k)(x -
+    mu_k)^T / n_k + reg_covar I (diag: its diagonal, spherical: its mean);
+    nu_k by :func:`update_dof` (kept for an empty component, or when fixed).
+    """
+    nk_eps = stats.nk + 10 * eps
+    weights = nk_eps / np.sum(nk_eps)
+    # The Gaussian M-step on the r u-weighted sums gives the means and the
+    # scatter over sum r u; rescaled to sum r, then regularised.
+    nu_eps, means, cov = _gaussian.m_step(stats.u_stats, 0.0, eps)
+    scale = nu_eps / nk_eps
+    cov_type = stats.u_stats.cov_type
+    D = means.shape[1]
+    if cov_type == "full":
+        cov = cov * scale[:, None, None]
+        cov[:, np.arange(D), np.arange(D)] += reg_covar
+    elif cov_type == "diag":
+        cov = cov * scale[:, None] + reg_covar
+    else:
+        cov = cov * scale + reg_covar
+    dof = np.array(dof, dtype=np.float64, copy=True)
+    if not fix_dof:
+        for k in range(len(dof)):
+            if stats.nk[k] > 10 * eps * max(stats.weight, 1.0):
+                dof[k] = update_dof(dof[k], stats.h[k] / stats.nk[k], D, dof_bounds)
+    return weights, means, cov, dof
