@@ -208,3 +208,148 @@ def test_callback_is_not_written_and_partial_fit_state_round_trips(tmp_path):
     back.partial_fit(X[:100])
     online.partial_fit(X[:100])
     np.testing.assert_array_equal(back.means_, online.means_)
+
+
+# ---------------------------------------------------------------------------
+# every other family: one generic path (declared arrays, scalars, lists)
+# ---------------------------------------------------------------------------
+
+def _family_data(name, dtype):
+    rng = np.random.default_rng(0)
+    if name == "BernoulliMixture":
+        p = np.where(rng.integers(0, 2, (300, 1)) == 1, 0.8, 0.2)
+        return (rng.random((300, 6)) < p).astype(dtype)
+    if name == "PoissonMixture":
+        return rng.poisson(np.where(rng.integers(0, 2, (300, 1)) == 1, 2.0, 8.0), (300, 4)).astype(dtype)
+    if name == "CategoricalMixture":
+        X = rng.integers(0, 4, (300, 3)).astype(dtype)
+        X[:, 2] = rng.integers(0, 2, 300) * 7      # columns with different category sets: a ragged list
+        return X
+    X = rng.normal(size=(300, 3))
+    X[:150] += 6
+    return X.astype(dtype)
+
+
+FAMILIES = {
+    "BayesianGaussianMixture": [
+        dict(n_components=4, covariance_type=ct, weight_concentration_prior_type=pt, random_state=0)
+        for ct in ("full", "tied", "diag", "spherical")
+        for pt in ("dirichlet_process", "dirichlet_distribution")
+    ] + [dict(n_components=3, mean_prior=np.zeros(3), covariance_prior=np.eye(3), random_state=0)],
+    "StudentTMixture": [dict(n_components=2, covariance_type=ct, random_state=0) for ct in ("full", "diag")]
+    + [dict(n_components=2, fix_dof=True, dof_init=[4.0, 30.0], random_state=0)],
+    "BernoulliMixture": [dict(n_components=2, random_state=0), dict(n_components=2, alpha=0.5, random_state=0)],
+    "PoissonMixture": [dict(n_components=2, random_state=0)],
+    "CategoricalMixture": [dict(n_components=2, alpha=1.0, random_state=0)],
+}
+FAMILY_CASES = [pytest.param(name, params, id=f"{name}-{i}")
+                for name, grid in FAMILIES.items() for i, params in enumerate(grid)]
+
+
+def _fitted_family(name, params, dtype=np.float64):
+    X = _family_data(name, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(fastgmm, name)(**params).fit(X), X
+
+
+def _same_value(a, b):
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("name, params", FAMILY_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_family_round_trip_is_bitwise(tmp_path, name, params, dtype):
+    model, X = _fitted_family(name, params, dtype)
+    path = model.save(tmp_path / "m.npz")
+    loaded = fastgmm.load(path)
+    assert type(loaded) is type(model)
+    for p, v in model.get_params().items():
+        assert _same_value(getattr(loaded, p), v), p
+    for attr in type(model)._persisted_arrays:
+        assert _same_value(getattr(loaded, attr), getattr(model, attr)), attr
+    assert loaded.lower_bound_ == model.lower_bound_
+    assert type(loaded.lower_bound_) is type(model.lower_bound_)
+    assert loaded.lower_bounds_ == model.lower_bounds_
+    assert (loaded.converged_, loaded.n_iter_, loaded.n_features_in_) == (
+        model.converged_, model.n_iter_, model.n_features_in_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_warm_start_from_a_loaded_model(tmp_path, name):
+    params = dict(FAMILIES[name][0], max_iter=2, tol=0.0)
+    model, X = _fitted_family(name, params)
+    model.save(tmp_path / "m.npz")
+    loaded = fastgmm.load(tmp_path / "m.npz").set_params(warm_start=True)
+    model.set_params(warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+        loaded.fit(X)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_file_with_a_tampered_array_is_refused(tmp_path, name):
+    model, _ = _fitted_family(name, FAMILIES[name][0])
+    src = model.save(tmp_path / "m.npz")
+
+    def corrupt(members):
+        members["weights_"] = members["weights_"] * 2.0      # weights no longer sum to 1
+
+    _rewrite(src, tmp_path / "bad.npz", edit_members=corrupt)
+    with pytest.raises(ValueError, match="not a valid fastgmm model file"):
+        fastgmm.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_file_altered_without_rehashing_is_refused(tmp_path, name):
+    model, _ = _fitted_family(name, FAMILIES[name][0])
+    src = model.save(tmp_path / "m.npz")
+
+    def corrupt(members):
+        members["weights_"] = members["weights_"][::-1].copy()
+
+    _rewrite(src, tmp_path / "bad.npz", edit_members=corrupt, rehash=False)
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        fastgmm.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_file_missing_an_array_is_refused(tmp_path, name):
+    model, _ = _fitted_family(name, FAMILIES[name][0])
+    src = model.save(tmp_path / "m.npz")
+    first = type(model)._persisted_arrays[0]
+
+    def drop(members):
+        for key in [k for k in members if k == first or k.startswith(first + "/")]:
+            del members[key]
+
+    _rewrite(src, tmp_path / "bad.npz", edit_members=drop)
+    with pytest.raises(ValueError, match="missing"):
+        fastgmm.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_family_file_with_unknown_parameters_is_refused(tmp_path, name):
+    model, _ = _fitted_family(name, FAMILIES[name][0])
+    src = model.save(tmp_path / "m.npz")
+
+    def edit(header):
+        header["params"]["__reduce__"] = "os.system"
+
+    _rewrite(src, tmp_path / "bad.npz", edit_header=edit)
+    with pytest.raises(ValueError, match="unknown .* parameter"):
+        fastgmm.load(tmp_path / "bad.npz")
+
+
+def test_unfitted_family_cannot_be_saved(tmp_path):
+    with pytest.raises(ValueError, match="not fitted"):
+        fastgmm.StudentTMixture(2).save(tmp_path / "m.npz")

@@ -13,7 +13,8 @@ reader) holding only numeric arrays:
     ``"GaussianMixtureSelection"``), ``params`` (the constructor parameters
     that are JSON values; array-valued parameters are stored as members
     ``param/<name>``; a ``RandomState`` instance as ``random_state`` is saved
-    as null), ``dtype`` (``"float32"`` or ``"float64"``, the fitted
+    as null; a tuple is written as ``{"tuple": [...]}`` so that it reads back
+    as a tuple), ``dtype`` (``"float32"`` or ``"float64"``, the fitted
     parameters'), the scalar fitted attributes (``n_components``,
     ``covariance_type``, ``n_features_in_``, ``converged_``, ``n_iter_``,
     ``n_omitted_``, ``feature_names_in_`` or null, and ``n_steps_``, the number of
@@ -139,7 +140,9 @@ def _json_params(model):
             params[name] = None     # a RandomState's state is not a parameter worth restoring
         elif name == "callback":
             params[name] = None     # code, not data: never written (re-attach it after loading)
-        elif isinstance(value, (range, tuple, list)):
+        elif isinstance(value, tuple):   # kept a tuple (JSON has only lists): get_params round-trips
+            params[name] = {"tuple": [v.item() if isinstance(v, np.generic) else v for v in value]}
+        elif isinstance(value, (range, list)):
             params[name] = [v.item() if isinstance(v, np.generic) else v for v in value]
         elif isinstance(value, np.generic):
             params[name] = value.item()
@@ -362,6 +365,11 @@ def _params(header, members, prefix, cls, where):
     unknown = set(params) - known
     if unknown:
         raise ValueError(f"{where}: unknown {cls.__name__} parameter(s) {sorted(unknown)}.")
+    for name, value in params.items():
+        if isinstance(value, dict):
+            if set(value) != {"tuple"} or not isinstance(value["tuple"], list):
+                raise ValueError(f"{where}: parameter {name!r} has an unknown encoding.")
+            params[name] = tuple(value["tuple"])
     for name in params:
         key = prefix + "param/" + name
         if key in members:
