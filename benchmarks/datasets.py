@@ -100,6 +100,7 @@ WORKLOADS = {
                  "README usage example: standard normal data, K=16, full"),
         Workload("F10", 2_000_000, 10, 8, "full", 1.0, 121, "2M x 10, K=8, overlapping"),
         Workload("F2", 500, 2, 3, "full", 4.0, 122, "a small default fit: 500 x 2, K=3"),
+        Workload("F8", 200_000, 8, 8, "full", 4.0, 123, "issue 10's whole-fit case: 200k x 8, K=8"),
     )
 }
 

@@ -14,7 +14,8 @@ the repeats.
 
 Workloads (``datasets.py``): F16, the README's usage example (1M x 16
 standard normal, K=16, full); F10, 2M x 10, K=8, overlapping, full; F2, a
-small 500 x 2, K=3 fit (repeated, median).
+small 500 x 2, K=3 fit (repeated, median); F8, 200k x 8, K=8, full (well
+separated).
 
 Run alone on the machine::
 
@@ -31,7 +32,7 @@ import datasets
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workloads", default="F16,F10,F2")
+    p.add_argument("--workloads", default="F16,F10,F8,F2")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1, help="runs per implementation (F2: at least 5)")
     p.add_argument("--impls", default="fastgmm,sklearn")
