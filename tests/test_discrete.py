@@ -413,3 +413,42 @@ def test_poisson_log_factorials_are_summed_once_per_fit(monkeypatch):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X)
     assert calls == [300]   # one block of 300 rows, for all of the fit's iterations
+
+
+def test_digit_pixel_counts_cluster_far_better_than_chance():
+    """Real counts: the digits' pixel values are integers 0..16 (counts of on-pixels in 4x4 blocks)."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.metrics import adjusted_rand_score
+
+    digits = datasets.load_digits()
+    labels = PoissonMixture(10, random_state=0, n_init=2).fit_predict(digits.data)
+    chance = adjusted_rand_score(digits.target, np.random.default_rng(0).permutation(labels))
+    assert adjusted_rand_score(digits.target, labels) > 0.4 > chance + 0.35
+
+
+def test_log_factorial_table_equals_gammaln():
+    from scipy.special import gammaln
+
+    X = np.array([[0, 1, 2, 255], [3, 17, 254, 100]], dtype=np.float64)
+    np.testing.assert_array_equal(PoissonMixture()._row_constant(X), -gammaln(X + 1.0).sum(axis=1))
+    big = np.array([[0.0, 300.0, 1e6]])
+    np.testing.assert_array_equal(PoissonMixture()._row_constant(big), -gammaln(big + 1.0).sum(axis=1))
+
+
+@pytest.mark.parametrize("values", [[0, 1, 2, 3], [2, 5, 9], [-3, 0, 4], [0.0, 70000.0, 3.0]],
+                         ids=["contiguous", "gaps", "negative", "large"])
+def test_category_fast_paths_equal_the_sorted_search(values):
+    """The counting fast paths (small non-negative integers) give np.unique's categories and the
+    binary search's codes; other values take the general path; unseen values are refused either way."""
+    from fastgmm._families import _categorical as cat
+
+    rng = np.random.default_rng(3)
+    col = rng.choice(np.asarray(values, dtype=np.float64), 500)
+    X = col[:, None]
+    for got in cat._categories(np.column_stack([X, X])):
+        np.testing.assert_array_equal(got, np.unique(col))
+    model = CategoricalMixture(2, random_state=0).fit(np.column_stack([X, X]))
+    codes = model._kernel_extra(np.column_stack([X, X]))["codes"]
+    np.testing.assert_array_equal(codes[:, 0], np.searchsorted(np.unique(col), col))
+    with pytest.raises(ValueError, match="did not have at fit"):
+        model._kernel_extra(np.array([[max(values) + 1.0, values[0]]]))
