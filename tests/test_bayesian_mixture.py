@@ -525,3 +525,15 @@ def test_validate_loaded_names_the_problem(fitted, name, value, match):
     setattr(fitted, name, value)
     with pytest.raises(ValueError, match=match):
         fitted._validate_loaded()
+
+
+def test_old_faithful_dirichlet_process_keeps_two_eruption_types():
+    """Real data (shipped with fastgmm): with 8 components allowed, the Dirichlet process prior
+    leaves the two well-known eruption types and empties the rest."""
+    from fastgmm.datasets import load_faithful
+
+    X = load_faithful().data
+    bgm = BayesianGaussianMixture(n_components=8, max_iter=500, random_state=0).fit(X)
+    assert np.count_nonzero(bgm.weights_ > 0.02) == 2
+    short = bgm.means_[np.argmin(bgm.means_[:, 0])]
+    assert short[0] < 2.5 and short[1] < 65          # short eruptions, short waits

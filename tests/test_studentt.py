@@ -533,3 +533,32 @@ def test_save_load_round_trip_predicts_identically(tmp_path):
     tm = StudentTMixture(2, dof_init=[3.0, 9.0], random_state=0).fit(X)
     save(tm, tmp_path / "t.npz")
     assert_array_equal(load(tmp_path / "t.npz").scale_weights(X), tm.scale_weights(X))
+
+
+# ---------------------------------------------------------------------------
+# real data
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("covariance_type, floor", [("full", 0.85), ("diag", 0.65)])
+def test_iris_species_are_recovered(covariance_type, floor):
+    """Fisher's iris (shipped with scikit-learn): three species, far above chance (ARI 0)."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.metrics import adjusted_rand_score
+
+    iris = datasets.load_iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = StudentTMixture(3, covariance_type=covariance_type, n_init=5, random_state=0).fit_predict(iris.data)
+    assert adjusted_rand_score(iris.target, labels) > floor
+
+
+def test_wine_cultivars_are_recovered():
+    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.metrics import adjusted_rand_score
+
+    wine = datasets.load_wine()
+    X = (wine.data - wine.data.mean(axis=0)) / wine.data.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        labels = StudentTMixture(3, covariance_type="diag", n_init=5, random_state=0).fit_predict(X)
+    assert adjusted_rand_score(wine.target, labels) > 0.75
