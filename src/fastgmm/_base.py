@@ -257,6 +257,23 @@ class BaseMixture(EstimatorProtocol):
         return self._fit(X, sample_weight, want_labels=True)
 
     def _fit(self, X, sample_weight, want_labels):
+        # A fit that fails (bad input, a MemoryError, a singular covariance
+        # under on_degenerate="raise", ...) loses nothing: the fitted
+        # attributes are put back as they were (none, for an unfitted
+        # estimator). Ctrl-C is different on purpose: the estimator then keeps
+        # the last complete iteration (see _keep_last_complete_iteration).
+        before = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        try:
+            return self._fit_run(X, sample_weight, want_labels)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            for k in [k for k in self.__dict__ if k.endswith("_") and not k.startswith("_")]:
+                del self.__dict__[k]
+            self.__dict__.update(before)
+            raise
+
+    def _fit_run(self, X, sample_weight, want_labels):
         self._validate_base_params()
         policy = self._nan_policy()
         X = self._validate_X(X, reset=True, allow_nan=policy != "raise")

@@ -79,7 +79,10 @@ def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
 
 def _check_status(status):
     if status != 0:
-        raise MemoryError("fastgmm: could not allocate the kernels' per-thread scratch memory")
+        raise MemoryError(
+            "fastgmm: could not allocate the kernels' per-thread scratch memory (a few chunks of rows' "
+            "features per thread; with covariance_type='full' a row has 1 + D + D (D + 1) / 2 of them). Free "
+            "memory, use fewer threads (n_threads), or a 'diag' covariance for very wide data.")
 
 
 def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=None, U=None,

@@ -373,4 +373,5 @@ def nearest_centre_labels(X, centres, n_threads):
 
 def _check(status):
     if status != 0:
-        raise MemoryError("fastgmm: could not allocate the k-means kernels' scratch memory")
+        raise MemoryError("fastgmm: could not allocate the k-means kernels' scratch memory (a few chunks of "
+                          "rows per thread). Free memory or use fewer threads (n_threads).")
