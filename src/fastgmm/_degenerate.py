@@ -31,8 +31,12 @@ What happens is the estimator's ``on_degenerate``:
     healthy components' covariances (the tied covariance stays), any other
     per-component parameter (degrees of freedom) the weighted mean of the
     healthy ones, and its weight ``REINIT_WEIGHT / K`` before the weights are
-    renormalised.
-    A run re-seeds at most ``REINIT_LIMIT`` times; later degenerate
+    renormalised. When no component is healthy (every one degenerate at
+    once, typically single-row starts with ``reg_covar=0``), the means and
+    weights stay (a non-finite mean becomes the data's mean) and every
+    degenerate covariance becomes the data's per-feature variance divided
+    by K, plus ``reg_covar`` (one extra pass over X, in blocks).
+    A run re-seeds in at most ``REINIT_LIMIT`` iterations; later degenerate
     components are dropped instead (and recorded as such): data on which a
     component keeps collapsing (exactly repeated rows with ``reg_covar=0``:
     the likelihood has no finite maximum) would otherwise re-seed it every
@@ -41,10 +45,11 @@ What happens is the estimator's ``on_degenerate``:
     the degenerate components are removed and EM continues with the others
     (the fitted arrays then have fewer rows than ``n_components``).
 
-Either way, when every component is degenerate at once there is nothing to
-continue from: a ValueError says so. A tied covariance that is singular is
-not a component's fault (every component shares it): it raises the
-singular-covariance ValueError under every policy.
+Under "drop", when every component is degenerate at once there is nothing
+to continue with: a ValueError says so (so it does under "reinit" when the
+data's variance is itself zero in some feature and ``reg_covar=0``). A tied
+covariance that is singular is not a component's fault (every component
+shares it): it raises the singular-covariance ValueError under every policy.
 """
 
 import numpy as np
@@ -65,16 +70,22 @@ def check_policy(value, estimator_name):
 
 
 def find_degenerate(nk, means, cov, cov_type, total_weight, dtype, reg_covar):
-    """(bad, pc): ``bad`` a list of (component, reason); ``pc`` the precision factors (bad rows arbitrary).
+    """(bad, pc, noise): ``bad`` a list of (component, reason); ``pc`` the precision factors.
+
+    ``noise`` is the set of the components in ``bad`` only for a variance
+    below the rounding-noise level (their factors in ``pc`` are real); the
+    other bad rows of ``pc`` are arbitrary.
 
     The common case (nothing degenerate) costs one vectorised factorisation,
     as without a policy; the per-component search runs only when that fails
     or a component is empty or collapsed.
     """
     K = means.shape[0]
-    # The largest precision pivot that is not rounding noise (and fits in X's dtype).
-    limit = min(float(np.finfo(dtype).max), 1.0 / (COLLAPSE_RTOL * _scale2(nk, means, cov, cov_type)))
+    # The largest precision pivot squared that fits in X's dtype, and the largest that is not rounding noise.
+    limit = float(np.finfo(dtype).max)
+    noise_limit = min(limit, 1.0 / (COLLAPSE_RTOL * _scale2(nk, means, cov, cov_type)))
     bad = {}
+    noise = set()
     for k in np.flatnonzero(~np.all(np.isfinite(means.reshape(K, -1)), axis=1)):
         bad[int(k)] = "non-finite"
     if cov_type != "tied":
@@ -84,12 +95,12 @@ def find_degenerate(nk, means, cov, cov_type, total_weight, dtype, reg_covar):
         bad.setdefault(int(k), "empty")
     if cov_type == "tied":
         pc = _gaussian.precision_cholesky(cov, cov_type, reg_covar=reg_covar, float32=dtype == np.float32)
-        return sorted(bad.items()), pc
+        return sorted(bad.items()), pc, noise
     if not bad:
         try:
             pc = _gaussian.precision_cholesky(cov, cov_type, reg_covar=reg_covar)
-            if np.all(_pivots(pc, cov_type) ** 2 <= limit):
-                return [], pc
+            if np.all(_pivots(pc, cov_type) ** 2 <= noise_limit):
+                return [], pc, noise
         except ValueError:
             pass
     pc = np.empty_like(cov)
@@ -103,11 +114,15 @@ def find_degenerate(nk, means, cov, cov_type, total_weight, dtype, reg_covar):
             bad[k] = "singular"
             pc[k] = _unit_factor(cov[k], cov_type)
             continue
-        if not np.all(_pivots(pc_k[None], cov_type) ** 2 <= limit):
+        pivots2 = _pivots(pc_k[None], cov_type) ** 2
+        if not np.all(pivots2 <= limit):
             bad[k] = "singular"
             pc_k = _unit_factor(cov[k], cov_type)
+        elif not np.all(pivots2 <= noise_limit):
+            bad[k] = "singular"
+            noise.add(k)
         pc[k] = pc_k
-    return sorted(bad.items()), pc
+    return sorted(bad.items()), pc, noise
 
 
 def _unit_factor(cov_k, cov_type):
@@ -137,7 +152,6 @@ def _scale2(nk, means, cov, cov_type):
     m2 = (means[ok] - c) ** 2 + np.where(np.isfinite(var[ok]), var[ok], 0.0)
     scale2 = float(np.max(m2))
     return scale2 if scale2 > 0 else 1.0
-    return np.eye(cov_k.shape[0]) if cov_type == "full" else np.ones_like(cov_k)
 
 
 def all_degenerate_error(bad, iteration, estimator_name):
@@ -149,7 +163,7 @@ def all_degenerate_error(bad, iteration, estimator_name):
     )
 
 
-def repair(policy, weights, means, cov, pc, extra, bad, cov_type, *, row_ll, X, sample_weight):
+def repair(policy, weights, means, cov, pc, extra, bad, cov_type, *, row_ll, X, sample_weight, reg_covar):
     """Apply ``policy`` ("reinit" or "drop") to the components in ``bad``.
 
     ``extra`` is a tuple of further per-component arrays (K,) (e.g. degrees
@@ -165,6 +179,8 @@ def repair(policy, weights, means, cov, pc, extra, bad, cov_type, *, row_ll, X, 
         cov = cov if cov_type == "tied" else cov[healthy]
         pc = pc if cov_type == "tied" else pc[healthy]
         return w, means[healthy], cov, pc, tuple(e[healthy] for e in extra)
+    if healthy.size == 0:
+        return _restart(weights, means, cov, pc, extra, ks, cov_type, X, sample_weight, reg_covar)
     hw = weights[healthy] / np.sum(weights[healthy])
     h_cov = cov if cov_type == "tied" else cov[healthy]
     h_pc = pc if cov_type == "tied" else pc[healthy]
@@ -189,6 +205,46 @@ def repair(policy, weights, means, cov, pc, extra, bad, cov_type, *, row_ll, X, 
     weights[ks] = REINIT_WEIGHT / K
     weights[healthy] = hw * (1.0 - len(ks) * REINIT_WEIGHT / K)
     return weights / np.sum(weights), means, cov, pc, extra
+
+
+def _restart(weights, means, cov, pc, extra, ks, cov_type, X, sample_weight, reg_covar):
+    """Every component degenerate under "reinit": the data's variance / K for each degenerate covariance."""
+    K = weights.shape[0]
+    centre, var = data_moments(X, sample_weight)
+    new_var = var / K + reg_covar
+    if not np.all(new_var > 0):
+        d = int(np.argmin(new_var > 0))
+        raise ValueError(f"Every component is degenerate and feature {d} of X has zero variance with "
+                         "reg_covar=0, so no component can be re-seeded: use reg_covar > 0, or remove the "
+                         "constant feature.")
+    means = means.copy()
+    cov = cov.copy()
+    pc = pc.copy()
+    for k in ks:
+        if not np.all(np.isfinite(means[k])):
+            means[k] = centre
+        if cov_type == "tied":
+            continue            # shared, and factorised already (a singular one raised before)
+        cov[k] = {"full": np.diag(new_var), "diag": new_var, "spherical": np.mean(new_var)}[cov_type]
+        pc[k] = _gaussian.precision_cholesky(cov[k][None], cov_type)[0]
+    w = np.where(np.isfinite(weights) & (weights > 0), weights, 1.0 / K)
+    return w / w.sum(), means, cov, pc, tuple(extra)
+
+
+def data_moments(X, sample_weight, block=65536):
+    """(mean, variance) per feature of X, weighted, NaN skipped; in blocks (no N x D temporary)."""
+    D = X.shape[1]
+    s0, s1, s2 = np.zeros(D), np.zeros(D), np.zeros(D)
+    for a in range(0, X.shape[0], block):
+        x = np.asarray(X[a:a + block], dtype=np.float64)
+        w = np.ones(x.shape[0]) if sample_weight is None else sample_weight[a:a + block]
+        ok = ~np.isnan(x)
+        xw = np.where(ok, x, 0.0)
+        s0 += w @ ok
+        s1 += w @ xw
+        s2 += w @ (xw * xw)
+    mean = s1 / np.maximum(s0, np.finfo(np.float64).tiny)
+    return mean, np.maximum(s2 / np.maximum(s0, np.finfo(np.float64).tiny) - mean ** 2, 0.0)
 
 
 def _reseed_extra(e, ks, healthy, hw):
@@ -219,12 +275,12 @@ def _worst_distinct_rows(X, ll, n):
     return chosen
 
 
-def effective_policy(model, n_bad):
-    """``model.on_degenerate``, except 'drop' once the run's re-seeds would pass ``REINIT_LIMIT``."""
+def effective_policy(model):
+    """``model.on_degenerate``, except 'drop' once the run has re-seeded in ``REINIT_LIMIT`` iterations."""
     policy = model.on_degenerate
     if policy == "reinit":
-        done = sum(1 for e in getattr(model, "_run_events", ()) if e[3] == "reinit")
-        if done + n_bad > REINIT_LIMIT:
+        rounds = {e[0] for e in getattr(model, "_run_events", ()) if e[3] == "reinit"}
+        if len(rounds) >= REINIT_LIMIT:
             return "drop"
     return policy
 

@@ -132,10 +132,12 @@ class GaussianMixture(BaseMixture):
         component is kept. 'reinit': the component is re-seeded at the row
         with the lowest log-likelihood under the other components (one extra
         E-step pass, only then), with their weighted mean covariance and a
-        small weight, and EM continues; the lower bound may drop at the
+        small weight, and EM continues (when no component is healthy, every
+        degenerate covariance becomes the data's per-feature variance / K);
+        the lower bound may drop at the
         iteration after a re-seed (``degenerate_events_`` says which), and
-        between events it never decreases beyond rounding. A run re-seeds at
-        most 5 times: components that degenerate after that are dropped
+        between events it never decreases beyond rounding. A run re-seeds in
+        at most 5 iterations: components that degenerate after that are dropped
         (recorded as 'drop'), because a component that keeps collapsing
         (e.g. onto exactly repeated rows with ``reg_covar=0``, where the
         likelihood has no finite maximum) would otherwise cycle until
@@ -143,9 +145,9 @@ class GaussianMixture(BaseMixture):
         component is removed and EM continues with the others, so the fitted
         arrays have ``len(weights_) < n_components`` rows (``n_components``
         stays the parameter; every method works with the fitted count).
-        When every component is degenerate at once, or a 'tied' covariance
-        is singular (no single component is to blame), fitting raises a
-        ValueError under every policy. ``partial_fit`` applies the policy to
+        When every component is degenerate at once under 'drop', or a 'tied'
+        covariance is singular (no single component is to blame) under any
+        policy, fitting raises a ValueError. ``partial_fit`` applies the policy to
         the initial parameters of its first batch only. Fitting an out-of-core or Dask X with 'reinit' is a
         TypeError (the re-seed reads rows of X).
 
@@ -635,18 +637,25 @@ def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_thr
     recorded (``fastgmm._degenerate``).
     """
     weights, means, cov = gaussian
-    bad, pc = _degenerate.find_degenerate(nk, means, cov, model.covariance_type, total, X.dtype, model.reg_covar)
+    bad, pc, noise = _degenerate.find_degenerate(nk, means, cov, model.covariance_type, total, X.dtype,
+                                                 model.reg_covar)
+    if len(bad) == weights.shape[0] and noise:
+        # Nothing healthy to re-seed from or keep, but the components whose
+        # variance is only at the rounding level still factorise: keep them,
+        # as 'raise' would (e.g. single-row starts with reg_covar=0 spread out
+        # at the next E-step).
+        bad = [b for b in bad if b[0] not in noise]
     if not bad:
         return (weights, means, cov, pc, *extra)
     name = type(model).__name__
-    if len(bad) == weights.shape[0]:
+    policy = _degenerate.effective_policy(model)
+    if len(bad) == weights.shape[0] and policy == "drop":
         _check_no_overflow(means, cov, X)      # data too large for the dtype: that message, not this one
         raise _degenerate.all_degenerate_error(bad, getattr(model, "_em_iteration", 0), name)
-    policy = _degenerate.effective_policy(model, len(bad))
     _degenerate.record(model, bad, policy)
     weights, means, cov, pc, extra = _degenerate.repair(policy, weights, means, cov, pc, extra, bad,
                                                         model.covariance_type, row_ll=row_ll, X=X,
-                                                        sample_weight=sample_weight)
+                                                        sample_weight=sample_weight, reg_covar=model.reg_covar)
     _check_no_overflow(means, cov, X)
     return (weights, means, cov, pc, *extra)
 
