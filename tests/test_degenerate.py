@@ -27,10 +27,10 @@ DTYPE_IDS = ["float64", "float32"]
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
 
-def collapse_data(dtype=np.float64):
-    """100 Gaussian rows about (3, 3) and 20 rows exactly at the origin."""
+def collapse_data(dtype=np.float64, n=120):
+    """5/6 of n Gaussian rows about (3, 3) and 1/6 exactly at the origin."""
     rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(3.0, 1.0, (100, 2)), np.zeros((20, 2))])
+    X = np.vstack([rng.normal(3.0, 1.0, (n - n // 6, 2)), np.zeros((n // 6, 2))])
     return np.ascontiguousarray(X, dtype=dtype)
 
 
@@ -58,15 +58,15 @@ def quiet_fit(model, X, **kw):
         return model.fit(X, **kw)
 
 
-def empty_fit(cov_type, policy, dtype=np.float64, weighted=False, **kw):
-    X = two_clusters(dtype)
+def empty_fit(cov_type, policy, dtype=np.float64, weighted=False, n=150, **kw):
+    X = two_clusters(dtype, n)
     gm = GaussianMixture(3, covariance_type=cov_type, means_init=FAR_MEANS, on_degenerate=policy,
                          random_state=0, **kw)
     return quiet_fit(gm, X, sample_weight=weights_for(X, weighted)), X
 
 
-def collapse_fit(cov_type, policy, dtype=np.float64, weighted=False, estimator=GaussianMixture, **kw):
-    X = collapse_data(dtype)
+def collapse_fit(cov_type, policy, dtype=np.float64, weighted=False, estimator=GaussianMixture, n=120, **kw):
+    X = collapse_data(dtype, n)
     gm = estimator(3, covariance_type=cov_type, reg_covar=0.0, on_degenerate=policy, random_state=0, **kw)
     return quiet_fit(gm, X, sample_weight=weights_for(X, weighted)), X
 
@@ -139,6 +139,17 @@ def test_every_component_degenerate_under_reinit_restarts_from_the_data_variance
     X, gm = single_row_starts("reinit")
     quiet_fit(gm, X)
     assert [e[0] for e in gm.degenerate_events_] == [0, 0, 0]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_restart_covariance_is_the_data_variance_over_k(weighted):
+    X, gm = single_row_starts("reinit")
+    sw = weights_for(X, weighted)
+    gm.set_params(max_iter=0)                  # only initialise: the restarted start itself
+    gm.fit(X, sample_weight=sw)
+    mean = np.average(X, axis=0, weights=sw)
+    var = np.average((X - mean) ** 2, axis=0, weights=sw)
+    assert_allclose(gm.covariances_, np.broadcast_to(np.diag(var / 3), (3, 2, 2)), rtol=1e-10)
 
 
 def test_every_component_degenerate_with_a_constant_feature_is_a_clear_error():
@@ -274,7 +285,9 @@ def test_reproducible_with_random_state(policy):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("policy", ["reinit", "drop"])
 def test_bitwise_identical_for_one_and_two_threads(policy, dtype, every_thread):
-    fits = [empty_fit("full", policy, dtype, n_threads=t)[0] for t in (1, 2)]
+    # 3000 rows: several slots, so that two threads really split the passes.
+    fits = [empty_fit("full", policy, dtype, n=3000, n_threads=t)[0] for t in (1, 2)]
+    assert fits[0].degenerate_events_[0][3] == policy
     for name in FITTED:
         assert_array_equal(getattr(fits[0], name), getattr(fits[1], name), err_msg=name)
     assert_array_equal(fits[0].lower_bounds_, fits[1].lower_bounds_)
@@ -382,6 +395,16 @@ def test_studentt_degenerate_fit_is_finite_with_events(cov_type, policy, dtype, 
     tm, _ = collapse_fit(cov_type, policy, dtype, weighted, estimator=StudentTMixture)
     finite = all(np.all(np.isfinite(getattr(tm, n))) for n in FITTED + ("degrees_of_freedom_",))
     assert (finite, len(tm.degenerate_events_) > 0) == (True, True)
+
+
+@needs_openmp
+@pytest.mark.parametrize("policy", ["reinit", "drop"])
+def test_studentt_bitwise_identical_for_one_and_two_threads(policy, every_thread):
+    fits = [collapse_fit("full", policy, estimator=StudentTMixture, n=3000, n_threads=t)[0] for t in (1, 2)]
+    assert fits[0].degenerate_events_[0][3] == policy
+    for name in FITTED + ("degrees_of_freedom_",):
+        assert_array_equal(getattr(fits[0], name), getattr(fits[1], name), err_msg=name)
+    assert_array_equal(fits[0].lower_bounds_, fits[1].lower_bounds_)
 
 
 @pytest.mark.parametrize("cov_type", COLLAPSING)
