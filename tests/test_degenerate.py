@@ -325,6 +325,12 @@ def test_verbose_prints_one_line_per_event(capsys):
         "  Iteration 1: component 2 is degenerate (empty), reinit."]
 
 
+def test_partial_fit_records_the_events_of_its_start():
+    X, gm = single_row_starts("reinit")
+    gm.partial_fit(X)
+    assert [e[0] for e in gm.degenerate_events_] == [0, 0, 0]
+
+
 def test_reinit_of_an_out_of_core_array_is_a_type_error(tmp_path):
     X = two_clusters()
     mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=X.dtype, shape=X.shape)

@@ -23,7 +23,10 @@ parameters (a tuple of float64 arrays):
 ``_estimate(X, n_threads, row_ll=, labels=, resp=, total=)``
     E-step outputs under the fitted attributes.
 ``_n_parameters()``, and optionally ``_check_solution(X)`` (warnings about
-    the fitted model).
+    the fitted model) and ``_set_events(events)`` (fitted attributes from the
+    best run's degenerate-component events: ``self._run_events``, a list the
+    loop empties at the start of each run, with ``self._em_iteration`` the
+    iteration under way, 0 while initialising; see ``fastgmm._degenerate``).
 
 Missing values: a family with a ``nan_policy`` parameter ("raise", "omit",
 "marginalize") gets NaN-bearing X checked here; under "omit" the rows with a

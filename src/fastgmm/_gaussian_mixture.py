@@ -448,6 +448,7 @@ class GaussianMixture(BaseMixture):
                     raise ValueError(
                         f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                         f"n_samples = {X.shape[0]} in the first batch of partial_fit")
+                self._run_events, self._em_iteration = [], 0     # on_degenerate's events of the start
                 params = self._initialize_parameters(X, sample_weight, check_random_state(self.random_state),
                                                      init, n_threads, **extra)
                 running, t = None, 0
@@ -468,6 +469,8 @@ class GaussianMixture(BaseMixture):
             pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                               float32=X.dtype == np.float32)
             self._set_parameters((weights, means, cov, pc), X.dtype)
+        if first:
+            _degenerate.set_fitted_events(self, self._run_events)
         self.n_steps_ = t + 1
         self.n_iter_ = self.n_steps_
         self.converged_ = False
