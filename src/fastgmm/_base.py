@@ -23,7 +23,10 @@ parameters (a tuple of float64 arrays):
 ``_estimate(X, n_threads, row_ll=, labels=, resp=, total=)``
     E-step outputs under the fitted attributes.
 ``_n_parameters()``, and optionally ``_check_solution(X)`` (warnings about
-    the fitted model).
+    the fitted model) and ``_set_events(events)`` (fitted attributes from the
+    best run's degenerate-component events: ``self._run_events``, a list the
+    loop empties at the start of each run, with ``self._em_iteration`` the
+    iteration under way, 0 while initialising; see ``fastgmm._degenerate``).
 
 Missing values: a family with a ``nan_policy`` parameter ("raise", "omit",
 "marginalize") gets NaN-bearing X checked here; under "omit" the rows with a
@@ -294,6 +297,7 @@ class BaseMixture(EstimatorProtocol):
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         max_lower_bound = -np.inf
+        best_events = []
         best = None
         was_fitted = self.__sklearn_is_fitted__()
         self.converged_ = False
@@ -312,6 +316,9 @@ class BaseMixture(EstimatorProtocol):
                 for init_no in range(n_init):
                     self._verbose_init_beg(init_no)
                     state = None
+                    # Degenerate-component events of this run (fastgmm._degenerate), kept with the best run.
+                    self._run_events = []
+                    self._em_iteration = 0          # events of the initial parameters are at iteration 0
                     if do_init:
                         params = self._initialize_parameters(X, sample_weight, random_state, init, n_threads,
                                                              **extra)
@@ -321,6 +328,7 @@ class BaseMixture(EstimatorProtocol):
                     state = (params, 0, -np.inf if do_init else self.lower_bound_)
                     converged = False
                     for n_iter in range(1, self.max_iter + 1):
+                        self._em_iteration = n_iter     # names the iteration of an event
                         new_params, lower_bound = self._em_pass(X, sample_weight, state[0], n_threads, **extra)
                         history.append(lower_bound)
                         change = lower_bound - state[2]
@@ -342,6 +350,7 @@ class BaseMixture(EstimatorProtocol):
                     if self.max_iter == 0 or lower_bound > max_lower_bound or max_lower_bound == -np.inf:
                         max_lower_bound = lower_bound
                         best = (params, n_iter, history, converged)
+                        best_events = self._run_events
                         self.converged_ = converged
                     state = None
                     if stopped:
@@ -369,6 +378,7 @@ class BaseMixture(EstimatorProtocol):
             # numpy scalars of X's dtype, as scikit-learn's
             self.lower_bound_ = X.dtype.type(max_lower_bound)
             self.lower_bounds_ = [X.dtype.type(v) for v in history]
+            self._set_events(best_events)
             self._check_solution(X)
             if want_labels:
                 labels = self._estimate_any(X, n_threads, labels=True)[1]
@@ -428,6 +438,9 @@ class BaseMixture(EstimatorProtocol):
 
     def _check_solution(self, X):
         """Warnings about the fitted model (none by default)."""
+
+    def _set_events(self, events):
+        """Fitted attributes from the best run's degenerate-component events (none by default)."""
 
     def _check_source_weight(self, X, sample_weight):
         if is_dask_source(X):

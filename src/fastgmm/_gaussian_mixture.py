@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _gaussian, _kernels, _missing, _online
+from . import _degenerate, _gaussian, _kernels, _missing, _online
 from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
@@ -122,6 +122,34 @@ class GaussianMixture(BaseMixture):
     online_offset : float >= 1, default=2
         Delays the decay of :meth:`partial_fit`'s step (larger: early batches
         weigh less against the model they update).
+    on_degenerate : {'raise', 'reinit', 'drop'}, default='raise'
+        What ``fit`` does when, after an M-step, a component is degenerate:
+        its covariance is not positive definite after ``reg_covar``
+        ("singular"), its weight sum n_k is below 10 float64 epsilons of the
+        total sample weight ("empty"), or its parameters are not finite
+        ("non-finite"). 'raise' (the default, scikit-learn's behaviour): a
+        singular covariance is a ValueError naming the remedies, an empty
+        component is kept. 'reinit': the component is re-seeded at the row
+        with the lowest log-likelihood under the other components (one extra
+        E-step pass, only then), with their weighted mean covariance and a
+        small weight, and EM continues (when no component is healthy, every
+        degenerate covariance becomes the data's per-feature variance / K);
+        the lower bound may drop at the
+        iteration after a re-seed (``degenerate_events_`` says which), and
+        between events it never decreases beyond rounding. A run re-seeds in
+        at most 5 iterations: components that degenerate after that are dropped
+        (recorded as 'drop'), because a component that keeps collapsing
+        (e.g. onto exactly repeated rows with ``reg_covar=0``, where the
+        likelihood has no finite maximum) would otherwise cycle until
+        ``max_iter``. 'drop': the
+        component is removed and EM continues with the others, so the fitted
+        arrays have ``len(weights_) < n_components`` rows (``n_components``
+        stays the parameter; every method works with the fitted count).
+        When every component is degenerate at once under 'drop', or a 'tied'
+        covariance is singular (no single component is to blame) under any
+        policy, fitting raises a ValueError. ``partial_fit`` applies the policy to
+        the initial parameters of its first batch only. Fitting an out-of-core or Dask X with 'reinit' is a
+        TypeError (the re-seed reads rows of X).
 
     Attributes
     ----------
@@ -146,6 +174,18 @@ class GaussianMixture(BaseMixture):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
+    degenerate_events_ : list of tuple
+        One ``(iteration, component, reason, action)`` per degenerate
+        component met by the best initialisation's run (see
+        ``on_degenerate``): ``iteration`` counts from 1 as ``lower_bounds_``
+        does (the event follows that iteration's M-step, so the change shows
+        in the next entry), ``component`` is its index at that moment (before
+        a drop), ``reason`` is 'singular', 'empty' or 'non-finite', and
+        ``action`` 'reinit' or 'drop'. Empty under 'raise'. Reset by every fit.
+    n_reinit_ : int
+        Number of re-seeds in ``degenerate_events_``.
+    n_dropped_ : int
+        Number of components dropped (``n_components - len(weights_)``).
 
     Notes
     -----
@@ -197,6 +237,7 @@ class GaussianMixture(BaseMixture):
         block_rows=None,
         online_decay=0.7,
         online_offset=2.0,
+        on_degenerate="raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -219,6 +260,7 @@ class GaussianMixture(BaseMixture):
         self.block_rows = block_rows
         self.online_decay = online_decay
         self.online_offset = online_offset
+        self.on_degenerate = on_degenerate
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -230,6 +272,7 @@ class GaussianMixture(BaseMixture):
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
         check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
         check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
+        _check_degenerate_policy(self, X)
         n_features, dtype = X.shape[1], X.dtype
         K = self.n_components
         w = m = p = None
@@ -263,11 +306,14 @@ class GaussianMixture(BaseMixture):
             _gaussian.check_precisions(p, self.covariance_type)
         return w, m, p
 
-    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None):
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None, extra=()):
         """Initial (weights, means, covariances, precisions_cholesky) as scikit-learn makes them.
 
         With missing values, from the rows without NaN or from X with NaNs
         filled by column means (``fastgmm._init.initialisation_rows``).
+        ``extra``: further per-component arrays (K,) appended to the result
+        (the Student-t degrees of freedom), so that ``on_degenerate`` applied
+        to the initial parameters (events at iteration 0) keeps them aligned.
         """
         w_init, m_init, p_init = init
         cov_type = self.covariance_type
@@ -293,12 +339,16 @@ class GaussianMixture(BaseMixture):
             weights = nk_eps / stats.weight
         weights = w_init if w_init is not None else weights
         means = m_init if m_init is not None else means
+        if p_init is None and self.on_degenerate != "raise":
+            w64, m64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
+            return degenerate_m_step(self, X, sample_weight, (w64, m64, cov), tuple(extra), stats.nk, stats.weight,
+                                     n_threads, self._row_ll_function(X, n_threads, None))
         if p_init is None:
             pc = _gaussian.precision_cholesky(cov, cov_type, reg_covar=self.reg_covar, float32=float32)
         else:
             pc = _gaussian.precisions_cholesky_from_precisions(p_init, cov_type)
             cov = _gaussian.covariances_from_cholesky(pc, cov_type)
-        return (np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64), cov, pc)
+        return (np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64), cov, pc, *extra)
 
     def _em_pass(self, X, sample_weight, params, n_threads, missing=None):
         """One fused pass (E-step + statistics) and the M-step. Returns new params and the
@@ -316,12 +366,30 @@ class GaussianMixture(BaseMixture):
                 f"increase reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
             )
         nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+        nk, total = stats.nk, stats.weight
         del stats   # its K x D x D second moments are not held while the factors are made
-        _check_no_overflow(means, cov, X)
         weights = nk_eps / np.sum(nk_eps)
+        if self.on_degenerate != "raise":
+            params = degenerate_m_step(self, X, sample_weight, (weights, means, cov), (), nk, total, n_threads,
+                                       self._row_ll_function(X, n_threads, missing))
+            return params, lower_bound
+        _check_no_overflow(means, cov, X)
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
         return (weights, means, cov, pc), lower_bound
+
+    def _row_ll_function(self, X, n_threads, missing):
+        """row_ll(weights, means, cov, pc, extra): per-row log-likelihoods of X under those parameters."""
+        cov_type = self.covariance_type
+
+        def row_ll(w, m, cov, pc, extra):
+            if missing is not None:
+                return _missing.missing_estimate(X, missing, w, m, cov, pc, cov_type, n_threads, row_ll=True)[0]
+            return gaussian_estimate(X, w, m, pc, cov_type, n_threads, row_ll=True)[0]
+        return row_ll
+
+    def _set_events(self, events):
+        _degenerate.set_fitted_events(self, events)
 
     def _pass_statistics(self, X, sample_weight, params, n_threads, missing=None):
         """The E-step statistics of all of X under ``params``: one kernel pass (per block for a source)."""
@@ -380,6 +448,7 @@ class GaussianMixture(BaseMixture):
                     raise ValueError(
                         f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                         f"n_samples = {X.shape[0]} in the first batch of partial_fit")
+                self._run_events, self._em_iteration = [], 0     # on_degenerate's events of the start
                 params = self._initialize_parameters(X, sample_weight, check_random_state(self.random_state),
                                                      init, n_threads, **extra)
                 running, t = None, 0
@@ -400,6 +469,8 @@ class GaussianMixture(BaseMixture):
             pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                               float32=X.dtype == np.float32)
             self._set_parameters((weights, means, cov, pc), X.dtype)
+        if first:
+            _degenerate.set_fitted_events(self, self._run_events)
         self.n_steps_ = t + 1
         self.n_iter_ = self.n_steps_
         self.converged_ = False
@@ -462,8 +533,8 @@ class GaussianMixture(BaseMixture):
         return effective_n_threads(self.n_threads)
 
     def _n_parameters(self):
-        _, n_features = self.means_.shape
-        return _gaussian.n_parameters(self.covariance_type, self.n_components, n_features)
+        n_fitted, n_features = self.means_.shape     # fewer than n_components after on_degenerate='drop'
+        return _gaussian.n_parameters(self.covariance_type, n_fitted, n_features)
 
     def _check_solution(self, X):
         """Warn when two components ended (nearly) identical: EM stalled at a symmetric start."""
@@ -547,6 +618,49 @@ def gaussian_estimate(X, weights, means, prec_chol, cov_type, n_threads, **outpu
     """E-step outputs (``row_ll``, ``labels``, ``resp``, ``total``) under the given parameters."""
     shift, W, U = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type)
     return _kernels.estimate(X, QUAD[cov_type], shift, W, U, n_threads, **outputs)
+
+
+def _check_degenerate_policy(model, X):
+    """``on_degenerate`` checked; 'reinit' reads rows of X, so X must be in memory."""
+    name = type(model).__name__
+    policy = getattr(model, "on_degenerate", "raise")
+    _degenerate.check_policy(policy, name)
+    if policy == "reinit" and not isinstance(X, np.ndarray):
+        raise TypeError(f"{name}(on_degenerate='reinit') re-seeds components at rows of X, so it fits an "
+                        "in-memory array only: pass np.asarray(X), or use on_degenerate='drop' or 'raise' "
+                        "for out-of-core and Dask data.")
+
+
+def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_threads, row_ll):
+    """The parameters after an M-step under ``model.on_degenerate`` ('reinit' or 'drop').
+
+    ``gaussian`` is (weights, means, cov) from the M-step, ``extra`` a tuple
+    of further per-component arrays; returns (weights, means, cov, pc, *extra)
+    with the degenerate components re-seeded or removed, and the events
+    recorded (``fastgmm._degenerate``).
+    """
+    weights, means, cov = gaussian
+    bad, pc, noise = _degenerate.find_degenerate(nk, means, cov, model.covariance_type, total, X.dtype,
+                                                 model.reg_covar)
+    if len(bad) == weights.shape[0] and noise:
+        # Nothing healthy to re-seed from or keep, but the components whose
+        # variance is only at the rounding level still factorise: keep them,
+        # as 'raise' would (e.g. single-row starts with reg_covar=0 spread out
+        # at the next E-step).
+        bad = [b for b in bad if b[0] not in noise]
+    if not bad:
+        return (weights, means, cov, pc, *extra)
+    name = type(model).__name__
+    policy = _degenerate.effective_policy(model)
+    if len(bad) == weights.shape[0] and policy == "drop":
+        _check_no_overflow(means, cov, X)      # data too large for the dtype: that message, not this one
+        raise _degenerate.all_degenerate_error(bad, getattr(model, "_em_iteration", 0), name)
+    _degenerate.record(model, bad, policy)
+    weights, means, cov, pc, extra = _degenerate.repair(policy, weights, means, cov, pc, extra, bad,
+                                                        model.covariance_type, row_ll=row_ll, X=X,
+                                                        sample_weight=sample_weight, reg_covar=model.reg_covar)
+    _check_no_overflow(means, cov, X)
+    return (weights, means, cov, pc, *extra)
 
 
 def _eps(X):

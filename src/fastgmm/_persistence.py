@@ -159,7 +159,8 @@ def _gm_payload(gm, prefix=""):
         "class": "GaussianMixture",
         "params": params,
         "dtype": dtype.name,
-        "n_components": int(gm.n_components),
+        # The fitted count: fewer than the n_components parameter after on_degenerate="drop".
+        "n_components": int(np.shape(gm.weights_)[0]),
         "covariance_type": gm.covariance_type,
         "n_features_in_": int(gm.n_features_in_),
         "converged_": bool(gm.converged_),
@@ -167,6 +168,7 @@ def _gm_payload(gm, prefix=""):
         "n_omitted_": int(getattr(gm, "n_omitted_", 0)),
         "n_steps_": int(gm.n_steps_) if hasattr(gm, "n_steps_") else None,
         "feature_names_in_": _feature_names(gm),
+        "degenerate_events_": [list(e) for e in getattr(gm, "degenerate_events_", [])],
     }
     for name in _GM_ARRAYS:
         arrays[name] = np.asarray(getattr(gm, name), dtype=dtype)
@@ -495,7 +497,7 @@ def _build_gm(header, members, prefix, where):
         raise ValueError(f"{where}: precisions_ and precisions_cholesky_ disagree.")
     params = _params(header, members, prefix, GaussianMixture, where)
     gm = GaussianMixture(**params)
-    if gm.n_components != K or gm.covariance_type != ct:
+    if gm.n_components < K or gm.covariance_type != ct:
         raise ValueError(f"{where}: its parameters say n_components={gm.n_components}, "
                          f"covariance_type={gm.covariance_type!r}, its arrays K={K}, {ct!r}.")
     gm.weights_ = arrays["weights_"]
@@ -515,7 +517,20 @@ def _build_gm(header, members, prefix, where):
             raise ValueError(f"{where}: n_steps_ must be a positive int or null, got {n_steps!r}.")
         gm.n_steps_ = n_steps
     _set_feature_names(gm, header, D, where)
+    _set_degenerate_events(gm, header, K, n_iter, where)
     return gm
+
+
+def _set_degenerate_events(gm, header, K, n_iter, where):
+    """``degenerate_events_`` and its counts from the header (absent in older files: none)."""
+    from . import _degenerate
+
+    events = header.get("degenerate_events_", [])
+    try:
+        _degenerate.check_events(events, n_iter, gm.n_components, K)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    _degenerate.set_fitted_events(gm, events)
 
 
 def _set_feature_names(model, header, D, where):

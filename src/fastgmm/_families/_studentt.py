@@ -46,10 +46,11 @@ import math
 import numpy as np
 from scipy import optimize, special
 
-from .. import _gaussian, _kernels, _studentt
+from .. import _degenerate, _gaussian, _kernels, _studentt
 from .._base import BaseMixture, is_dask_source
 from .._gaussian import QUAD
-from .._gaussian_mixture import GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps
+from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps,
+                                 degenerate_m_step)
 from .._layout import chunk_rows_for, n_slots_for, slot_rows_for
 from .._openmp_helpers import effective_n_threads
 from .._threadpool import blas_single_thread
@@ -125,6 +126,14 @@ class StudentTMixture(BaseMixture):
     block_rows : int or None, default=None
         Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
         zarr dataset): X is then streamed through the kernels block by block.
+    on_degenerate : {'raise', 'reinit', 'drop'}, default='raise'
+        What ``fit`` does with a degenerate component (singular scale matrix
+        after ``reg_covar``, weight sum below 10 float64 epsilons of the total
+        weight, or non-finite parameters), as in
+        :class:`fastgmm.GaussianMixture`: 'raise' a ValueError for a singular
+        scale matrix (an empty component is kept), 'reinit' the component at
+        the worst-explained row (under the others; scale matrix and degrees
+        of freedom their weighted means), or 'drop' it.
 
     Attributes
     ----------
@@ -151,6 +160,12 @@ class StudentTMixture(BaseMixture):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
+    degenerate_events_ : list of tuple
+        ``(iteration, component, reason, action)`` per degenerate component
+        of the best run, as in :class:`fastgmm.GaussianMixture`.
+    n_reinit_ : int
+    n_dropped_ : int
+        Re-seeds and dropped components among the events.
 
     Notes
     -----
@@ -180,7 +195,7 @@ class StudentTMixture(BaseMixture):
 
     _persisted_arrays = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
                          "degrees_of_freedom_")
-    _persisted_scalars = ()
+    _persisted_scalars = ("degenerate_events_", "n_reinit_", "n_dropped_")
 
     def __init__(
         self,
@@ -204,6 +219,7 @@ class StudentTMixture(BaseMixture):
         verbose_interval=10,
         n_threads=None,
         block_rows=None,
+        on_degenerate="raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -224,6 +240,7 @@ class StudentTMixture(BaseMixture):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.block_rows = block_rows
+        self.on_degenerate = on_degenerate
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -251,8 +268,8 @@ class StudentTMixture(BaseMixture):
         (from the same ``random_state``), the degrees of freedom from ``dof_init``.
         """
         w, m, p, dof = init
-        params = GaussianMixture._initialize_parameters(self, X, sample_weight, random_state, (w, m, p), n_threads)
-        return (*params, dof.copy())
+        return GaussianMixture._initialize_parameters(self, X, sample_weight, random_state, (w, m, p), n_threads,
+                                                      extra=(dof.copy(),))
 
     def _em_pass(self, X, sample_weight, params, n_threads):
         """One fused E-step pass and the M-step: (new params, mean log-likelihood under ``params``)."""
@@ -267,10 +284,22 @@ class StudentTMixture(BaseMixture):
         bounds = _check_dof_bounds(self.dof_bounds, type(self).__name__)
         new = m_step(stats, params[4], self.reg_covar, _eps(X), fix_dof=self.fix_dof, dof_bounds=bounds)
         weights, means, cov, dof = new
+        if self.on_degenerate != "raise":
+            params = degenerate_m_step(self, X, sample_weight, (weights, means, cov), (dof,), stats.nk, stats.weight,
+                                       n_threads, self._row_ll_function(X, n_threads, None))
+            return params, lower_bound
         _check_no_overflow(means, cov, X)
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
         return (weights, means, cov, pc, dof), lower_bound
+
+    def _row_ll_function(self, X, n_threads, missing):
+        """row_ll(weights, means, cov, pc, (dof,)): per-row log-likelihoods (the re-seed of on_degenerate)."""
+        cov_type = self.covariance_type
+
+        def row_ll(w, m, cov, pc, extra):
+            return t_estimate(X, w, m, pc, extra[0], cov_type, n_threads, row_ll=True)[0]
+        return row_ll
 
     def _pass_statistics(self, X, sample_weight, params, n_threads):
         if not isinstance(X, np.ndarray):
@@ -303,9 +332,12 @@ class StudentTMixture(BaseMixture):
         return out[:4]
 
     def _n_parameters(self):
-        _, n_features = self.means_.shape
-        n = _gaussian.n_parameters(self.covariance_type, self.n_components, n_features)
-        return n if self.fix_dof else n + self.n_components
+        n_fitted, n_features = self.means_.shape     # fewer than n_components after on_degenerate='drop'
+        n = _gaussian.n_parameters(self.covariance_type, n_fitted, n_features)
+        return n if self.fix_dof else n + n_fitted
+
+    def _set_events(self, events):
+        _degenerate.set_fitted_events(self, events)
 
     # ------------------------------------------------------------------
     # Outliers
@@ -383,9 +415,16 @@ class StudentTMixture(BaseMixture):
     # ------------------------------------------------------------------
     def _validate_loaded(self):
         """Raise ValueError naming the problem when the fitted attributes are inconsistent."""
-        K, cov_type = self.n_components, self.covariance_type
+        cov_type = self.covariance_type
         if cov_type not in COV_TYPES:
             raise ValueError(f"covariance_type {cov_type!r} is not one of {COV_TYPES}.")
+        K = int(np.shape(self.weights_)[0]) if np.ndim(self.weights_) == 1 else self.n_components
+        _degenerate.check_events(self.degenerate_events_, int(self.n_iter_), self.n_components, K)
+        self.degenerate_events_ = [tuple(e) for e in self.degenerate_events_]
+        for name, action in (("n_reinit_", "reinit"), ("n_dropped_", "drop")):
+            expected = sum(1 for e in self.degenerate_events_ if e[3] == action)
+            if getattr(self, name) != expected:
+                raise ValueError(f"{name}={getattr(self, name)!r} disagrees with degenerate_events_ ({expected}).")
         D = int(self.n_features_in_)
         shapes = {
             "weights_": (K,), "means_": (K, D), "degrees_of_freedom_": (K,),
