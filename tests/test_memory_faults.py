@@ -4,8 +4,9 @@ The kernels allocate their per-thread scratch with malloc inside the parallel
 region and report failure as a status the Python layer turns into a
 MemoryError. To make that allocation fail for real, a child process caps its
 own address space (RLIMIT_AS) a little above what it uses and fits a model
-whose scratch needs more (full covariances of 600 features: 180,901 features
-per row, tens of MB per chunk). Linux only (RLIMIT_AS semantics), and not
+whose scratch needs more (full covariances of 1,200 features: 721,801 features
+per row, 277 MB for one thread's 48-row chunk, so it fails whatever the
+thread count). Linux only (RLIMIT_AS semantics), and not
 under AddressSanitizer (it reserves terabytes of address space).
 """
 
@@ -24,7 +25,7 @@ CHILD = textwrap.dedent(
     """
     import resource, sys, numpy as np, fastgmm
     name, params = sys.argv[1], eval(sys.argv[2])
-    X = np.random.default_rng(0).normal(size=(200, 600))
+    X = np.random.default_rng(0).normal(size=(200, 1200))
     small = np.random.default_rng(1).normal(size=(200, 2))
     model = getattr(fastgmm, name)(**params)
     previous = None
