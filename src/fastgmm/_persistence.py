@@ -309,7 +309,9 @@ def _read(path, where):
         npz = np.load(path, allow_pickle=False)
     except ValueError:            # neither npz nor npy: numpy would need pickle to read it
         raise ValueError(f"{where}: not a NumPy .npz archive.") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
+        # NotImplementedError: zipfile's "zip file version 6.4" or an unknown
+        # compression method, as a damaged central directory can claim.
         raise ValueError(f"{where}: unreadable or truncated ({e}).") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise ValueError(f"{where}: a single .npy array, not a model archive.")
@@ -402,9 +404,10 @@ def _build_family(cls, header, members, where):
             n = lists[name]
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"{where}: list length of {name!r} is not a count.")
-            setattr(model, name, _member_list(members, name, n, where))
+            setattr(model, name, [_real_member(a, f"{name}/{i}", where)
+                                  for i, a in enumerate(_member_list(members, name, n, where))])
         elif name in members:
-            setattr(model, name, members[name])
+            setattr(model, name, _real_member(members[name], name, where))
         else:
             raise ValueError(f"{where}: member {name!r} is missing.")
     scalars = _get(header, "scalars", dict, where)
@@ -434,6 +437,17 @@ def _build_family(cls, header, members, where):
     except (TypeError, ValueError, IndexError, np.linalg.LinAlgError) as e:
         raise ValueError(f"{where}: {e}") from None
     return model
+
+
+def _real_member(a, name, where):
+    # A fit writes float32 or float64 arrays only. Anything else reaches code
+    # that assumes them: a complex array lost its imaginary part in the
+    # families' float64 casts (a ComplexWarning, then a silently different
+    # model), float16 categories overflowed comparing with 2**16.
+    if a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{where}: member {name!r} has dtype {a.dtype}; a fitted model's arrays are float32 "
+                         "or float64 (native byte order).")
+    return a
 
 
 def _build_gm(header, members, prefix, where):
@@ -489,12 +503,18 @@ def _build_gm(header, members, prefix, where):
             raise ValueError(f"{where}: precisions_cholesky_ has a non-positive diagonal.")
     elif np.any(pc <= 0):
         raise ValueError(f"{where}: precisions_cholesky_ must be positive.")
-    rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
+    # A huge (altered) factor overflows when squared: inf then fails the comparison below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
     scale = np.max(np.abs(prec))
     if not np.allclose(rebuilt, prec, rtol=1e-4 if dtype == np.float32 else 1e-9, atol=1e-6 * scale):
         raise ValueError(f"{where}: precisions_ and precisions_cholesky_ disagree.")
     params = _params(header, members, prefix, GaussianMixture, where)
-    gm = GaussianMixture(**params)
+    try:
+        gm = GaussianMixture(**params)
+        gm._validate_base_params()      # predict reads n_threads: a bad one must not wait for it
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: invalid GaussianMixture parameters ({e}).") from None
     if gm.n_components != K or gm.covariance_type != ct:
         raise ValueError(f"{where}: its parameters say n_components={gm.n_components}, "
                          f"covariance_type={gm.covariance_type!r}, its arrays K={K}, {ct!r}.")
