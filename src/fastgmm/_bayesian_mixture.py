@@ -282,7 +282,7 @@ default='dirichlet_process'
             self.mean_prior_ = mean.astype(X.dtype)
         else:
             m = _prior_array(self.mean_prior, "mean_prior", name)
-            _check_prior_shape(m, (D,), "means")
+            _check_prior_shape(m, (D,), "means", "mean_prior")
             self.mean_prior_ = m
         if self.covariance_prior is None:
             cov = cov.mean() if self.covariance_type == "spherical" else cov
@@ -312,11 +312,11 @@ default='dirichlet_process'
                              f"covariance_type='spherical', got {given!r}.")
         cov = _prior_array(given, "covariance_prior", name)
         if ct in ("full", "tied"):
-            _check_prior_shape(cov, (D, D), f"{ct} covariance_prior")
+            _check_prior_shape(cov, (D, D), f"{ct} covariance_prior", "covariance_prior")
             if not (np.allclose(cov, cov.T) and np.all(linalg.eigvalsh(cov) > 0.0)):
                 raise ValueError(f"'{ct} covariance_prior' should be symmetric, positive-definite")
         else:
-            _check_prior_shape(cov, (D,), f"{ct} covariance_prior")
+            _check_prior_shape(cov, (D,), f"{ct} covariance_prior", "covariance_prior")
             if np.any(cov <= 0.0):
                 raise ValueError(f"'{ct} covariance_prior' should be positive")
         return cov
@@ -673,9 +673,11 @@ def _prior_array(value, name, estimator_name):
     return a
 
 
-def _check_prior_shape(param, shape, name):
+def _check_prior_shape(param, shape, name, given):
+    # scikit-learn's wording says 'means' for mean_prior; the remedy names it.
     if param.shape != shape:
-        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}: "
+                         f"pass {given} of that shape.")
 
 
 def _loaded(model, name, shape, positive=False):
