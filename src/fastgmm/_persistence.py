@@ -320,6 +320,10 @@ def _read(path, where):
             members = {name: npz[name] for name in npz.files}
     except Exception as e:        # CRC mismatch, truncated member, object arrays
         raise ValueError(f"{where}: damaged or truncated archive ({type(e).__name__}: {e}).") from None
+    # NpzFile returns a member not named *.npy as its raw bytes.
+    not_arrays = sorted(name for name, a in members.items() if not isinstance(a, np.ndarray))
+    if not_arrays:
+        raise ValueError(f"{where}: member(s) {not_arrays} are not .npy arrays.")
     raw = members.pop("__header__", None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
         raise ValueError(f"{where}: no fastgmm header (not written by fastgmm).")
