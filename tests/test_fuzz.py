@@ -501,3 +501,51 @@ def test_a_non_iterable_covariance_types_names_the_parameter():
     # covariance_types=False raised TypeError("'bool' object is not iterable").
     with pytest.raises(ValueError, match="'covariance_types'"):
         GaussianMixtureSelection(n_components=(1, 2), covariance_types=False).fit(REAL)
+
+
+def test_an_int_alpha_beyond_int64_fits_the_categorical_mixture():
+    # alpha=2**64 raised OverflowError ("Python int too large to convert to C long") in the M-step.
+    cm = CategoricalMixture(2, alpha=2**64, random_state=0).fit(CODES)
+    np.testing.assert_allclose(np.hstack(cm.means_), 1 / 3)     # the prior swamps the counts
+
+
+@pytest.mark.parametrize("param, value", [("covariance_type", None),
+                                          ("weight_concentration_prior_type", "dirichlet")])
+def test_a_bad_variational_option_in_the_header_is_refused(saved, tmp_path, param, value):
+    # covariance_type=None raised KeyError in BayesianGaussianMixture._validate_loaded.
+    path, _ = saved["BayesianGaussianMixture"]
+    members, header = _members_and_header(path)
+    header["params"][param] = value
+    mutated = tmp_path / "option.npz"
+    _write_model(mutated, members, header)
+    with pytest.raises(ValueError, match=param):
+        fastgmm.load(mutated)
+
+
+def test_a_vanishing_mean_precision_rules_the_component_out_quietly(saved, tmp_path):
+    # mean_precision_ of 1e-320 overflowed D / beta (RuntimeWarning) at predict time.
+    path, X = saved["BayesianGaussianMixture"]
+    members, header = _members_and_header(path)
+    members["mean_precision_"] = members["mean_precision_"].copy()
+    members["mean_precision_"][0] = 1e-320
+    mutated = tmp_path / "beta.npz"
+    _write_model(mutated, members, header)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = fastgmm.load(mutated).predict_proba(X)
+    np.testing.assert_array_equal(proba[:, 0], 0.0)
+
+
+@pytest.mark.parametrize("dof", [1e15, 1e17, 1e308])
+def test_a_huge_fixed_dof_gives_the_gaussian_likelihood(dof):
+    # log Gamma((nu + D)/2) - log Gamma(nu/2) cancelled: the score was -1.17
+    # at nu=1e15, -41.8 at 1e17 (the Gaussian limit: -3.32), NaN at 1e308.
+    gm = GaussianMixture(2, random_state=0).fit(REAL)
+    t = StudentTMixture(2, dof_init=dof, fix_dof=True, random_state=0).fit(REAL)
+    assert t.score(REAL) == pytest.approx(gm.score(REAL), abs=1e-6)
+
+
+def test_wide_dof_bounds_converge():
+    # dof_bounds=(0.1, 1e308): brentq's 200 iterations raised RuntimeError("Failed to converge").
+    t = StudentTMixture(2, dof_bounds=(0.1, 1e308), random_state=0).fit(REAL)
+    assert np.all(np.isfinite(t.degrees_of_freedom_))

@@ -471,7 +471,26 @@ def t_log_normaliser(prec_chol, dof, cov_type, n_features):
     D = n_features
     nu = np.asarray(dof, dtype=np.float64)
     ld = _gaussian.log_det_cholesky(np.asarray(prec_chol, dtype=np.float64), cov_type, D)
-    return special.gammaln(0.5 * (nu + D)) - special.gammaln(0.5 * nu) - 0.5 * D * np.log(nu * np.pi) + ld
+    return _log_gamma_ratio(0.5 * nu, 0.5 * D) - 0.5 * D * math.log(2 * math.pi) + ld
+
+
+def _log_gamma_ratio(a, h):
+    """log Gamma(a + h) - log Gamma(a) - h log a, accurate for large a (float64 array a, float h).
+
+    The plain difference of gammaln values ~ a log a cancels: its error is
+    ~eps a log a, so a fixed large dof (1e15) gave a log-likelihood off by 2
+    and 1e308 gave NaN. For large a, the Stirling series of the ratio (its
+    first three terms; the next is below h^5 / a^4) tends to 0 as it must
+    (the t tends to the Gaussian).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    large = a > max(1e4, 100.0 * h * h)
+    out = np.empty_like(a)
+    small = a[~large]
+    out[~large] = special.gammaln(small + h) - special.gammaln(small) - h * np.log(small)
+    t = 1.0 / a[large]               # powers of 1/a: a**2 would overflow
+    out[large] = t * (h * (h - 1) / 2 + t * (-h * (h - 0.5) * (h - 1) / 6 + t * h * h * (h - 1) ** 2 / 12))
+    return out
 
 
 def t_coefficients(weights, means, prec_chol, dof, cov_type):
@@ -651,8 +670,10 @@ def update_dof(nu_old, mean_log_u_minus_u, n_features, bounds):
     f_high = dof_equation(high, mean_log_u_minus_u, nu_old, n_features)
     if f_high >= 0:
         return high
+    # Bisection of any float64 interval to xtol takes < 1100 steps: with 200 a
+    # wide dof_bounds (0.1, 1e308) raised RuntimeError("Failed to converge").
     return optimize.brentq(dof_equation, low, high, args=(mean_log_u_minus_u, nu_old, n_features),
-                           xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200)
+                           xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=1100)
 
 
 def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds):
