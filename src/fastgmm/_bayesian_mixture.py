@@ -498,6 +498,11 @@ default='dirichlet_process'
             out-of-range value, or that disagrees with another.
         """
         K, ct, prior = self.n_components, self.covariance_type, self.weight_concentration_prior_type
+        # The loader checks only the parameters every family shares; the
+        # shapes below and predict look these two up (a KeyError otherwise).
+        name = type(self).__name__
+        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_option(prior, "weight_concentration_prior_type", set(PRIOR_TYPES), estimator_name=name)
         means = _loaded(self, "means_", None)
         if means.ndim != 2 or means.shape[0] != K:
             raise ValueError(f"means_ has shape {means.shape}, expected (n_components={K}, n_features).")
@@ -568,7 +573,11 @@ def expected_log_density_offset(dof, beta, n_features):
     D = n_features
     j = np.arange(D)[:, None]
     e_log_det = D * _LOG_2 + np.sum(digamma(0.5 * (np.atleast_1d(dof)[None, :] - j)), axis=0)
-    return 0.5 * (e_log_det - D * np.log(dof) - D / beta)
+    # beta -> 0 (an altered file, or a tiny mean_precision_prior on an empty
+    # component) is a mean of unbounded variance: the offset's limit, -inf,
+    # rules the component out, and D / beta overflowing to it is no error.
+    with np.errstate(over="ignore", divide="ignore"):
+        return 0.5 * (e_log_det - D * np.log(dof) - D / beta)
 
 
 def log_wishart_norm(dof, log_det_chol, n_features):
