@@ -443,6 +443,18 @@ def test_a_member_stored_without_npy_suffix_is_refused(saved, tmp_path, member):
         fastgmm.load(mutated)
 
 
+@pytest.mark.parametrize("columns", [[None], [["bic"]], [{"a": 1}]])
+def test_a_selection_results_column_that_is_not_a_name_is_refused(saved, tmp_path, columns):
+    # results_columns=[null] raised TypeError ("can only concatenate str (not "NoneType") to str").
+    path, _ = saved["GaussianMixtureSelection"]
+    members, header = _members_and_header(path)
+    header["results_columns"] = columns
+    mutated = tmp_path / "columns.npz"
+    _write_model(mutated, members, header)
+    with pytest.raises(ValueError, match="results_columns"):
+        fastgmm.load(mutated)
+
+
 def test_a_bad_gaussian_parameter_in_the_header_is_refused(saved, tmp_path):
     # n_threads=[] was loaded, and predict raised TypeError (not checked at load).
     path, _ = saved["GaussianMixture-diag"]

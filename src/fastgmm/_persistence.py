@@ -559,6 +559,8 @@ def _build_selection(header, members, where):
     params = _params(header, members, "", GaussianMixtureSelection, where)
     sel = GaussianMixtureSelection(**params)
     columns = _get(header, "results_columns", list, where)
+    if not all(isinstance(c, str) for c in columns):   # [null] was a TypeError building the member name
+        raise ValueError(f"{where}: results_columns must be a list of column names.")
     text = _get(header, "results_text", dict, where)
     results = {}
     n_rows = None
