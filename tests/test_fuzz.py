@@ -561,3 +561,28 @@ def test_wide_dof_bounds_converge():
     # dof_bounds=(0.1, 1e308): brentq's 200 iterations raised RuntimeError("Failed to converge").
     t = StudentTMixture(2, dof_bounds=(0.1, 1e308), random_state=0).fit(REAL)
     assert np.all(np.isfinite(t.degrees_of_freedom_))
+
+
+def test_a_subnormal_loaded_dof_is_refused(saved, tmp_path):
+    # degrees_of_freedom_ of 5e-324 loaded, and predict took log(0) (half of it is 0).
+    path, _ = saved["StudentTMixture"]
+    members, header = _members_and_header(path)
+    members["degrees_of_freedom_"] = members["degrees_of_freedom_"].copy()
+    members["degrees_of_freedom_"][0] = 5e-324
+    mutated = tmp_path / "dof.npz"
+    _write_model(mutated, members, header)
+    with pytest.raises(ValueError, match="degrees_of_freedom_ must be > 0"):
+        fastgmm.load(mutated)
+
+
+@pytest.mark.parametrize("params", [dict(dof_init=5e-324, fix_dof=True), dict(dof_bounds=(5e-324, 10.0))])
+def test_a_subnormal_dof_parameter_is_refused(params):
+    with pytest.raises(ValueError, match=next(iter(params))):
+        StudentTMixture(2, **params).fit(REAL)
+
+
+def test_a_spherical_covariance_prior_beyond_int64_is_a_number():
+    # covariance_prior=2**64 raised TypeError from np.isfinite.
+    bgm = _quiet_fit(BayesianGaussianMixture(n_components=1, covariance_type="spherical",
+                                             covariance_prior=2**64), REAL)
+    assert bgm.covariance_prior_ == 2.0**64

@@ -44,7 +44,7 @@ from ._init import INIT_PARAMS, initial_statistics
 from ._openmp_helpers import effective_n_threads
 from ._sources import init_sample_rows
 from ._threadpool import blas_single_thread
-from ._validation import _interval, check_option, check_scalar, invalid_parameter
+from ._validation import _finite, _interval, check_option, check_scalar, invalid_parameter
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 _LOG_2 = math.log(2.0)
@@ -297,7 +297,7 @@ default='dirichlet_process'
         if isinstance(given, np.ndarray) and given.ndim == 0:
             given = given.item()   # a 0-d array is the number it holds
         if isinstance(given, numbers.Real) and not isinstance(given, (bool, np.bool_)):
-            if not (np.isfinite(given) and given > 0):
+            if not (_finite(given) and given > 0):    # np.isfinite: TypeError on an int >= 2**64
                 raise invalid_parameter("covariance_prior", ["None", "an array-like", _POSITIVE], given,
                                         estimator_name=name)
             if ct == "spherical":

@@ -57,6 +57,9 @@ from .._validation import check_bool, check_option, check_random_state, check_sc
 
 COV_TYPES = ("full", "diag", "spherical")
 DEFAULT_DOF_BOUNDS = (0.1, 1000.0)
+# The smallest dof accepted: half of a subnormal dof (5e-324) is 0, and log(0)
+# made the log normaliser -inf (a loaded degrees_of_freedom_ of 5e-324).
+DOF_MIN = float(np.finfo(np.float64).tiny)
 # Flop-equivalents of the per-(row, component) t terms (a log1p and a division).
 _T_TERMS_FLOPS = 40
 
@@ -404,8 +407,8 @@ class StudentTMixture(BaseMixture):
         w = np.asarray(self.weights_, dtype=np.float64)
         if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1) > 1e-5:
             raise ValueError(f"weights_ must lie in [0, 1] and sum to 1 (sum {w.sum():.6g}).")
-        if np.any(np.asarray(self.degrees_of_freedom_) <= 0):
-            raise ValueError("degrees_of_freedom_ must be > 0.")
+        if np.any(np.asarray(self.degrees_of_freedom_) < DOF_MIN):
+            raise ValueError(f"degrees_of_freedom_ must be > 0 (at least {DOF_MIN:.3g}, the smallest normal float).")
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         if cov_type == "full":
             diag = np.diagonal(pc, axis1=1, axis2=2)
@@ -442,8 +445,9 @@ def _check_dof(dof_init, K, name):
     if dof.shape != (K,):
         raise ValueError(f"The parameter 'dof_init' should be a number or have the shape of ({K},), "
                          f"but got {dof.shape}")
-    if not np.all(np.isfinite(dof)) or np.any(dof <= 0):
-        raise ValueError(f"The parameter 'dof_init' must be finite and > 0 (degrees of freedom), got {dof}.")
+    if not np.all(np.isfinite(dof)) or np.any(dof < DOF_MIN):
+        raise ValueError(f"The parameter 'dof_init' must be finite and > 0 (degrees of freedom; at least "
+                         f"{DOF_MIN:.3g}, the smallest normal float), got {dof}.")
     return dof
 
 
@@ -453,7 +457,7 @@ def _check_dof_bounds(bounds, name):
     try:
         low, high = bounds
         low, high = float(low), float(high)
-        ok = 0 < low < high < math.inf
+        ok = DOF_MIN <= low < high < math.inf
     except (TypeError, ValueError):
         ok = False
     if not ok or isinstance(bounds, str):
