@@ -466,14 +466,20 @@ def test_a_bad_gaussian_parameter_in_the_header_is_refused(saved, tmp_path):
         fastgmm.load(mutated)
 
 
+def _with_entry(saved, tmp_path, name, key, index, value):
+    """A copy of ``name``'s saved model whose member ``key`` has ``value`` at ``index`` (checksums redone)."""
+    path, _ = saved[name]
+    members, header = _members_and_header(path)
+    members[key] = members[key].copy()
+    members[key][index] = value
+    mutated = tmp_path / "entry.npz"
+    _write_model(mutated, members, header)
+    return mutated
+
+
 def test_an_overflowing_precision_factor_is_refused_without_a_warning(saved, tmp_path):
     # precisions_cholesky_ = 1e308 overflowed when squared (RuntimeWarning) before being refused.
-    path, _ = saved["GaussianMixture-diag"]
-    members, header = _members_and_header(path)
-    members["precisions_cholesky_"] = members["precisions_cholesky_"].copy()
-    members["precisions_cholesky_"][0, 0] = 1e308
-    mutated = tmp_path / "overflow.npz"
-    _write_model(mutated, members, header)
+    mutated = _with_entry(saved, tmp_path, "GaussianMixture-diag", "precisions_cholesky_", (0, 0), 1e308)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="disagree"):
@@ -536,12 +542,8 @@ def test_a_bad_variational_option_in_the_header_is_refused(saved, tmp_path, para
 
 def test_a_vanishing_mean_precision_rules_the_component_out_quietly(saved, tmp_path):
     # mean_precision_ of 1e-320 overflowed D / beta (RuntimeWarning) at predict time.
-    path, X = saved["BayesianGaussianMixture"]
-    members, header = _members_and_header(path)
-    members["mean_precision_"] = members["mean_precision_"].copy()
-    members["mean_precision_"][0] = 1e-320
-    mutated = tmp_path / "beta.npz"
-    _write_model(mutated, members, header)
+    X = saved["BayesianGaussianMixture"][1]
+    mutated = _with_entry(saved, tmp_path, "BayesianGaussianMixture", "mean_precision_", 0, 1e-320)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         proba = fastgmm.load(mutated).predict_proba(X)
@@ -565,12 +567,7 @@ def test_wide_dof_bounds_converge():
 
 def test_a_subnormal_loaded_dof_is_refused(saved, tmp_path):
     # degrees_of_freedom_ of 5e-324 loaded, and predict took log(0) (half of it is 0).
-    path, _ = saved["StudentTMixture"]
-    members, header = _members_and_header(path)
-    members["degrees_of_freedom_"] = members["degrees_of_freedom_"].copy()
-    members["degrees_of_freedom_"][0] = 5e-324
-    mutated = tmp_path / "dof.npz"
-    _write_model(mutated, members, header)
+    mutated = _with_entry(saved, tmp_path, "StudentTMixture", "degrees_of_freedom_", 0, 5e-324)
     with pytest.raises(ValueError, match="degrees_of_freedom_ must be > 0"):
         fastgmm.load(mutated)
 
