@@ -583,3 +583,13 @@ def test_a_spherical_covariance_prior_beyond_int64_is_a_number():
     bgm = _quiet_fit(BayesianGaussianMixture(n_components=1, covariance_type="spherical",
                                              covariance_prior=2**64), REAL)
     assert bgm.covariance_prior_ == 2.0**64
+
+
+@pytest.mark.parametrize("name", ["BayesianGaussianMixture", "StudentTMixture"])
+def test_an_overflowing_family_precision_factor_is_refused_without_a_warning(saved, tmp_path, name):
+    # A factor of 1e200 squared to inf, and np.allclose warned "atol: inf" before the refusal.
+    mutated = _with_entry(saved, tmp_path, name, "precisions_cholesky_", (0, 0, 0), 1e200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="precisions_"):
+            fastgmm.load(mutated)

@@ -416,9 +416,11 @@ class StudentTMixture(BaseMixture):
                 raise ValueError("precisions_cholesky_ must be upper triangular with a positive diagonal.")
         elif np.any(pc <= 0):
             raise ValueError("precisions_cholesky_ must be positive.")
-        prec = _gaussian.precisions_from_cholesky(pc, cov_type)
-        if not np.allclose(prec, np.asarray(self.precisions_, dtype=np.float64), rtol=1e-4,
-                           atol=1e-6 * float(np.max(np.abs(prec)))):
+        with np.errstate(over="ignore", invalid="ignore"):   # a huge altered factor: inf, refused below
+            prec = _gaussian.precisions_from_cholesky(pc, cov_type)
+        if not (np.all(np.isfinite(prec))
+                and np.allclose(prec, np.asarray(self.precisions_, dtype=np.float64), rtol=1e-4,
+                                atol=1e-6 * float(np.max(np.abs(prec))))):
             raise ValueError("precisions_ does not match precisions_cholesky_.")
         cov = np.asarray(self.covariances_, dtype=np.float64)
         if cov_type == "full":
