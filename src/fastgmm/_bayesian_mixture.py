@@ -44,7 +44,7 @@ from ._init import INIT_PARAMS, initial_statistics
 from ._openmp_helpers import effective_n_threads
 from ._sources import init_sample_rows
 from ._threadpool import blas_single_thread
-from ._validation import _interval, check_option, check_scalar, invalid_parameter
+from ._validation import _finite, _interval, check_option, check_scalar, invalid_parameter
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 _LOG_2 = math.log(2.0)
@@ -282,7 +282,7 @@ default='dirichlet_process'
             self.mean_prior_ = mean.astype(X.dtype)
         else:
             m = _prior_array(self.mean_prior, "mean_prior", name)
-            _check_prior_shape(m, (D,), "means")
+            _check_prior_shape(m, (D,), "means", "mean_prior")
             self.mean_prior_ = m
         if self.covariance_prior is None:
             cov = cov.mean() if self.covariance_type == "spherical" else cov
@@ -297,7 +297,7 @@ default='dirichlet_process'
         if isinstance(given, np.ndarray) and given.ndim == 0:
             given = given.item()   # a 0-d array is the number it holds
         if isinstance(given, numbers.Real) and not isinstance(given, (bool, np.bool_)):
-            if not (np.isfinite(given) and given > 0):
+            if not (_finite(given) and given > 0):    # np.isfinite: TypeError on an int >= 2**64
                 raise invalid_parameter("covariance_prior", ["None", "an array-like", _POSITIVE], given,
                                         estimator_name=name)
             if ct == "spherical":
@@ -312,11 +312,11 @@ default='dirichlet_process'
                              f"covariance_type='spherical', got {given!r}.")
         cov = _prior_array(given, "covariance_prior", name)
         if ct in ("full", "tied"):
-            _check_prior_shape(cov, (D, D), f"{ct} covariance_prior")
+            _check_prior_shape(cov, (D, D), f"{ct} covariance_prior", "covariance_prior")
             if not (np.allclose(cov, cov.T) and np.all(linalg.eigvalsh(cov) > 0.0)):
                 raise ValueError(f"'{ct} covariance_prior' should be symmetric, positive-definite")
         else:
-            _check_prior_shape(cov, (D,), f"{ct} covariance_prior")
+            _check_prior_shape(cov, (D,), f"{ct} covariance_prior", "covariance_prior")
             if np.any(cov <= 0.0):
                 raise ValueError(f"'{ct} covariance_prior' should be positive")
         return cov
@@ -498,6 +498,11 @@ default='dirichlet_process'
             out-of-range value, or that disagrees with another.
         """
         K, ct, prior = self.n_components, self.covariance_type, self.weight_concentration_prior_type
+        # The loader checks only the parameters every family shares; the
+        # shapes below and predict look these two up (a KeyError otherwise).
+        name = type(self).__name__
+        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_option(prior, "weight_concentration_prior_type", set(PRIOR_TYPES), estimator_name=name)
         means = _loaded(self, "means_", None)
         if means.ndim != 2 or means.shape[0] != K:
             raise ValueError(f"means_ has shape {means.shape}, expected (n_components={K}, n_features).")
@@ -528,8 +533,10 @@ default='dirichlet_process'
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-        prec = _gaussian.precisions_from_cholesky(self.precisions_cholesky_, ct)
-        if not np.allclose(prec, self.precisions_, rtol=1e-4, atol=1e-6 * np.max(np.abs(prec))):
+        with np.errstate(over="ignore", invalid="ignore"):   # a huge altered factor: inf, refused below
+            prec = _gaussian.precisions_from_cholesky(self.precisions_cholesky_, ct)
+        if not (np.all(np.isfinite(prec))
+                and np.allclose(prec, self.precisions_, rtol=1e-4, atol=1e-6 * np.max(np.abs(prec)))):
             raise ValueError("precisions_ does not equal the product of precisions_cholesky_ with its transpose.")
 
 
@@ -568,7 +575,11 @@ def expected_log_density_offset(dof, beta, n_features):
     D = n_features
     j = np.arange(D)[:, None]
     e_log_det = D * _LOG_2 + np.sum(digamma(0.5 * (np.atleast_1d(dof)[None, :] - j)), axis=0)
-    return 0.5 * (e_log_det - D * np.log(dof) - D / beta)
+    # beta -> 0 (an altered file, or a tiny mean_precision_prior on an empty
+    # component) is a mean of unbounded variance: the offset's limit, -inf,
+    # rules the component out, and D / beta overflowing to it is no error.
+    with np.errstate(over="ignore", divide="ignore"):
+        return 0.5 * (e_log_det - D * np.log(dof) - D / beta)
 
 
 def log_wishart_norm(dof, log_det_chol, n_features):
@@ -673,9 +684,11 @@ def _prior_array(value, name, estimator_name):
     return a
 
 
-def _check_prior_shape(param, shape, name):
+def _check_prior_shape(param, shape, name, given):
+    # scikit-learn's wording says 'means' for mean_prior; the remedy names it.
     if param.shape != shape:
-        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}: "
+                         f"pass {given} of that shape.")
 
 
 def _loaded(model, name, shape, positive=False):

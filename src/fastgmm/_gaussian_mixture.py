@@ -278,7 +278,7 @@ class GaussianMixture(BaseMixture):
         w = m = p = None
         if self.weights_init is not None:
             w = _as_float_param(self.weights_init, "weights_init")
-            _check_shape(w, (K,), "weights")
+            _check_shape(w, (K,), "weights", "weights_init")
             _check_finite_param(w, "weights_init")
             if np.any(w < 0) or np.any(w > 1):
                 raise ValueError(
@@ -291,7 +291,7 @@ class GaussianMixture(BaseMixture):
                 )
         if self.means_init is not None:
             m = _as_float_param(self.means_init, "means_init")
-            _check_shape(m, (K, n_features), "means")
+            _check_shape(m, (K, n_features), "means", "means_init")
             _check_finite_param(m, "means_init")
         if self.precisions_init is not None:
             p = _as_float_param(self.precisions_init, "precisions_init")
@@ -301,7 +301,7 @@ class GaussianMixture(BaseMixture):
                 "diag": (K, n_features),
                 "full": (K, n_features, n_features),
             }[self.covariance_type]
-            _check_shape(p, shape, f"{self.covariance_type} precision")
+            _check_shape(p, shape, f"{self.covariance_type} precision", "precisions_init")
             _check_finite_param(p, "precisions_init")
             _gaussian.check_precisions(p, self.covariance_type)
         return w, m, p
@@ -749,9 +749,12 @@ def _check_representable(arrays, dtype):
             )
 
 
-def _check_shape(param, shape, name):
+def _check_shape(param, shape, name, given):
+    # scikit-learn's wording names the parameter initialised ('means'); the
+    # remedy names the constructor parameter the user passed (means_init).
     if param.shape != shape:
-        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}: "
+                         f"pass {given} of that shape.")
 
 
 def _check_finite_param(p, name):

@@ -64,7 +64,9 @@ def effective_n_threads(n_threads=None):
         return max_threads
     if n_threads < 0:
         return max(1, max_threads + 1 + n_threads)
-    return n_threads
+    # The kernels take a C int (and run at most one thread per chunk): a
+    # larger count means the same as INT_MAX, not an OverflowError.
+    return min(n_threads, 2**31 - 1)
 
 
 # Work (in flop-equivalents) each thread of a kernel pass must get before one

@@ -311,7 +311,9 @@ def _read(path, where):
         npz = np.load(path, allow_pickle=False)
     except ValueError:            # neither npz nor npy: numpy would need pickle to read it
         raise ValueError(f"{where}: not a NumPy .npz archive.") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
+        # NotImplementedError: zipfile's "zip file version 6.4" or an unknown
+        # compression method, as a damaged central directory can claim.
         raise ValueError(f"{where}: unreadable or truncated ({e}).") from None
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise ValueError(f"{where}: a single .npy array, not a model archive.")
@@ -320,6 +322,10 @@ def _read(path, where):
             members = {name: npz[name] for name in npz.files}
     except Exception as e:        # CRC mismatch, truncated member, object arrays
         raise ValueError(f"{where}: damaged or truncated archive ({type(e).__name__}: {e}).") from None
+    # NpzFile returns a member not named *.npy as its raw bytes.
+    not_arrays = sorted(name for name, a in members.items() if not isinstance(a, np.ndarray))
+    if not_arrays:
+        raise ValueError(f"{where}: member(s) {not_arrays} are not .npy arrays.")
     raw = members.pop("__header__", None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
         raise ValueError(f"{where}: no fastgmm header (not written by fastgmm).")
@@ -404,9 +410,10 @@ def _build_family(cls, header, members, where):
             n = lists[name]
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise ValueError(f"{where}: list length of {name!r} is not a count.")
-            setattr(model, name, _member_list(members, name, n, where))
+            setattr(model, name, [_real_member(a, f"{name}/{i}", where)
+                                  for i, a in enumerate(_member_list(members, name, n, where))])
         elif name in members:
-            setattr(model, name, members[name])
+            setattr(model, name, _real_member(members[name], name, where))
         else:
             raise ValueError(f"{where}: member {name!r} is missing.")
     scalars = _get(header, "scalars", dict, where)
@@ -436,6 +443,17 @@ def _build_family(cls, header, members, where):
     except (TypeError, ValueError, IndexError, np.linalg.LinAlgError) as e:
         raise ValueError(f"{where}: {e}") from None
     return model
+
+
+def _real_member(a, name, where):
+    # A fit writes float32 or float64 arrays only. Anything else reaches code
+    # that assumes them: a complex array lost its imaginary part in the
+    # families' float64 casts (a ComplexWarning, then a silently different
+    # model), float16 categories overflowed comparing with 2**16.
+    if a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{where}: member {name!r} has dtype {a.dtype}; a fitted model's arrays are float32 "
+                         "or float64 (native byte order).")
+    return a
 
 
 def _build_gm(header, members, prefix, where):
@@ -491,12 +509,18 @@ def _build_gm(header, members, prefix, where):
             raise ValueError(f"{where}: precisions_cholesky_ has a non-positive diagonal.")
     elif np.any(pc <= 0):
         raise ValueError(f"{where}: precisions_cholesky_ must be positive.")
-    rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
+    # A huge (altered) factor overflows when squared: inf then fails the comparison below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
     scale = np.max(np.abs(prec))
     if not np.allclose(rebuilt, prec, rtol=1e-4 if dtype == np.float32 else 1e-9, atol=1e-6 * scale):
         raise ValueError(f"{where}: precisions_ and precisions_cholesky_ disagree.")
     params = _params(header, members, prefix, GaussianMixture, where)
-    gm = GaussianMixture(**params)
+    try:
+        gm = GaussianMixture(**params)
+        gm._validate_base_params()      # predict reads n_threads: a bad one must not wait for it
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: invalid GaussianMixture parameters ({e}).") from None
     if gm.n_components < K or gm.covariance_type != ct:
         raise ValueError(f"{where}: its parameters say n_components={gm.n_components}, "
                          f"covariance_type={gm.covariance_type!r}, its arrays K={K}, {ct!r}.")
@@ -550,6 +574,8 @@ def _build_selection(header, members, where):
     params = _params(header, members, "", GaussianMixtureSelection, where)
     sel = GaussianMixtureSelection(**params)
     columns = _get(header, "results_columns", list, where)
+    if not all(isinstance(c, str) for c in columns):   # [null] was a TypeError building the member name
+        raise ValueError(f"{where}: results_columns must be a list of column names.")
     text = _get(header, "results_text", dict, where)
     results = {}
     n_rows = None

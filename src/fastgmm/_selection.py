@@ -255,7 +255,10 @@ class GaussianMixtureSelection(EstimatorProtocol):
             check_scalar(k, "n_components", "int", low=1, estimator_name=name,
                          detail="(every number of components tried must be an int >= 1)")
         cts = self.covariance_types
-        cts = [cts] if isinstance(cts, str) else (list(cts) if cts is not None else [])
+        try:
+            cts = [cts] if isinstance(cts, str) else (list(cts) if cts is not None else [])
+        except TypeError:         # not iterable (e.g. False): the message below names the parameter
+            cts = []
         if not cts:
             raise invalid_parameter("covariance_types", [f"a non-empty iterable of {set(COV_TYPES)}"],
                                     self.covariance_types, estimator_name=name)

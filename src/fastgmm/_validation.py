@@ -1,5 +1,6 @@
 """Input and parameter validation with scikit-learn's wording, without scikit-learn."""
 
+import math
 import numbers
 import sys
 import warnings
@@ -142,7 +143,7 @@ def check_scalar(value, name, kind, *, low=None, high=None, low_open=False, high
     if kind == "int":
         ok = _is_int(value)
     elif kind == "real":
-        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and _finite(value)
     else:
         raise ValueError(f"kind must be 'int' or 'real', got {kind!r}")
     if ok and low is not None:
@@ -152,6 +153,16 @@ def check_scalar(value, name, kind, *, low=None, high=None, low_open=False, high
     if not ok:
         allowed = [_interval(kind, low, high, low_open, high_open)] + (["None"] if allow_none else [])
         raise invalid_parameter(name, allowed, value, estimator_name=estimator_name, detail=detail)
+
+
+def _finite(value):
+    # np.isfinite is a TypeError on a Python int beyond int64 (an object
+    # array); math.isfinite takes any real, and one beyond float's range is
+    # not a usable value (OverflowError).
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def check_option(value, name, options, *, estimator_name="GaussianMixture", detail=None):

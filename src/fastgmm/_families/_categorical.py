@@ -212,8 +212,9 @@ class CategoricalMixture(DiscreteMixture):
     def _m_step_means(self, sums, nk, dtype):
         off = self._offsets()
         n_d = np.diff(off)
-        denom = nk[:, None] + np.repeat(n_d, n_d)[None, :] * self.alpha
-        return np.maximum((sums + self.alpha) / denom, float(np.finfo(dtype).tiny))
+        alpha = float(self.alpha)     # an int alpha >= 2**63 times an int array overflows (OverflowError)
+        denom = nk[:, None] + np.repeat(n_d, n_d)[None, :] * alpha
+        return np.maximum((sums + alpha) / denom, float(np.finfo(dtype).tiny))
 
     def _kmeans_statistics(self, X, sample_weight, random_state, n_threads, extra):
         # k-means on the one-hot rows, where distances between categories mean something.

@@ -58,6 +58,9 @@ from .._validation import check_bool, check_option, check_random_state, check_sc
 
 COV_TYPES = ("full", "diag", "spherical")
 DEFAULT_DOF_BOUNDS = (0.1, 1000.0)
+# The smallest dof accepted: half of a subnormal dof (5e-324) is 0, and log(0)
+# made the log normaliser -inf (a loaded degrees_of_freedom_ of 5e-324).
+DOF_MIN = float(np.finfo(np.float64).tiny)
 # Flop-equivalents of the per-(row, component) t terms (a log1p and a division).
 _T_TERMS_FLOPS = 40
 
@@ -443,8 +446,8 @@ class StudentTMixture(BaseMixture):
         w = np.asarray(self.weights_, dtype=np.float64)
         if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1) > 1e-5:
             raise ValueError(f"weights_ must lie in [0, 1] and sum to 1 (sum {w.sum():.6g}).")
-        if np.any(np.asarray(self.degrees_of_freedom_) <= 0):
-            raise ValueError("degrees_of_freedom_ must be > 0.")
+        if np.any(np.asarray(self.degrees_of_freedom_) < DOF_MIN):
+            raise ValueError(f"degrees_of_freedom_ must be > 0 (at least {DOF_MIN:.3g}, the smallest normal float).")
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
         if cov_type == "full":
             diag = np.diagonal(pc, axis1=1, axis2=2)
@@ -452,9 +455,11 @@ class StudentTMixture(BaseMixture):
                 raise ValueError("precisions_cholesky_ must be upper triangular with a positive diagonal.")
         elif np.any(pc <= 0):
             raise ValueError("precisions_cholesky_ must be positive.")
-        prec = _gaussian.precisions_from_cholesky(pc, cov_type)
-        if not np.allclose(prec, np.asarray(self.precisions_, dtype=np.float64), rtol=1e-4,
-                           atol=1e-6 * float(np.max(np.abs(prec)))):
+        with np.errstate(over="ignore", invalid="ignore"):   # a huge altered factor: inf, refused below
+            prec = _gaussian.precisions_from_cholesky(pc, cov_type)
+        if not (np.all(np.isfinite(prec))
+                and np.allclose(prec, np.asarray(self.precisions_, dtype=np.float64), rtol=1e-4,
+                                atol=1e-6 * float(np.max(np.abs(prec))))):
             raise ValueError("precisions_ does not match precisions_cholesky_.")
         cov = np.asarray(self.covariances_, dtype=np.float64)
         if cov_type == "full":
@@ -481,8 +486,9 @@ def _check_dof(dof_init, K, name):
     if dof.shape != (K,):
         raise ValueError(f"The parameter 'dof_init' should be a number or have the shape of ({K},), "
                          f"but got {dof.shape}")
-    if not np.all(np.isfinite(dof)) or np.any(dof <= 0):
-        raise ValueError(f"The parameter 'dof_init' must be finite and > 0 (degrees of freedom), got {dof}.")
+    if not np.all(np.isfinite(dof)) or np.any(dof < DOF_MIN):
+        raise ValueError(f"The parameter 'dof_init' must be finite and > 0 (degrees of freedom; at least "
+                         f"{DOF_MIN:.3g}, the smallest normal float), got {dof}.")
     return dof
 
 
@@ -492,7 +498,7 @@ def _check_dof_bounds(bounds, name):
     try:
         low, high = bounds
         low, high = float(low), float(high)
-        ok = 0 < low < high < math.inf
+        ok = DOF_MIN <= low < high < math.inf
     except (TypeError, ValueError):
         ok = False
     if not ok or isinstance(bounds, str):
@@ -510,7 +516,26 @@ def t_log_normaliser(prec_chol, dof, cov_type, n_features):
     D = n_features
     nu = np.asarray(dof, dtype=np.float64)
     ld = _gaussian.log_det_cholesky(np.asarray(prec_chol, dtype=np.float64), cov_type, D)
-    return special.gammaln(0.5 * (nu + D)) - special.gammaln(0.5 * nu) - 0.5 * D * np.log(nu * np.pi) + ld
+    return _log_gamma_ratio(0.5 * nu, 0.5 * D) - 0.5 * D * math.log(2 * math.pi) + ld
+
+
+def _log_gamma_ratio(a, h):
+    """log Gamma(a + h) - log Gamma(a) - h log a, accurate for large a (float64 array a, float h).
+
+    The plain difference of gammaln values ~ a log a cancels: its error is
+    ~eps a log a, so a fixed large dof (1e15) gave a log-likelihood off by 2
+    and 1e308 gave NaN. For large a, the Stirling series of the ratio (its
+    first three terms; the next is below h^5 / a^4) tends to 0 as it must
+    (the t tends to the Gaussian).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    large = a > max(1e4, 100.0 * h * h)
+    out = np.empty_like(a)
+    small = a[~large]
+    out[~large] = special.gammaln(small + h) - special.gammaln(small) - h * np.log(small)
+    t = 1.0 / a[large]               # powers of 1/a: a**2 would overflow
+    out[large] = t * (h * (h - 1) / 2 + t * (-h * (h - 0.5) * (h - 1) / 6 + t * h * h * (h - 1) ** 2 / 12))
+    return out
 
 
 def t_coefficients(weights, means, prec_chol, dof, cov_type):
@@ -690,8 +715,10 @@ def update_dof(nu_old, mean_log_u_minus_u, n_features, bounds):
     f_high = dof_equation(high, mean_log_u_minus_u, nu_old, n_features)
     if f_high >= 0:
         return high
+    # Bisection of any float64 interval to xtol takes < 1100 steps: with 200 a
+    # wide dof_bounds (0.1, 1e308) raised RuntimeError("Failed to converge").
     return optimize.brentq(dof_equation, low, high, args=(mean_log_u_minus_u, nu_old, n_features),
-                           xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=200)
+                           xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=1100)
 
 
 def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds):
