@@ -452,3 +452,14 @@ def test_category_fast_paths_equal_the_sorted_search(values):
     np.testing.assert_array_equal(codes[:, 0], np.searchsorted(np.unique(col), col))
     with pytest.raises(ValueError, match="did not have at fit"):
         model._kernel_extra(np.array([[max(values) + 1.0, values[0]]]))
+
+
+def test_single_category_column_tables_are_exactly_one_and_refit():
+    """A column with one category: its table is exactly 1 (not 1 + eps from differently rounded
+    sums), so the fitted tables are valid starting tables for a refit."""
+    rng = np.random.default_rng(8)
+    X = np.column_stack([rng.integers(0, 3, 400), np.zeros(400), rng.integers(0, 2, 400)]).astype(float)
+    model = CategoricalMixture(3, random_state=0).fit(X)
+    assert all(float(np.max(t)) <= 1.0 for t in model.means_)
+    np.testing.assert_array_equal(model.means_[1], 1.0)
+    CategoricalMixture(3, weights_init=model.weights_, means_init=model.means_, random_state=0).fit(X)

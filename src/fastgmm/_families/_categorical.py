@@ -211,10 +211,18 @@ class CategoricalMixture(DiscreteMixture):
 
     def _m_step_means(self, sums, nk, dtype):
         off = self._offsets()
-        n_d = np.diff(off)
         alpha = float(self.alpha)     # an int alpha >= 2**63 times an int array overflows (OverflowError)
-        denom = nk[:, None] + np.repeat(n_d, n_d)[None, :] * alpha
-        return np.maximum((sums + alpha) / denom, float(np.finfo(dtype).tiny))
+        num = sums + alpha
+        # Each column's table divided by its own sum, sum_c (s_c + alpha), which
+        # equals n_k + n_d alpha but is formed from the same numbers: n_k (the
+        # kernel's column of ones) and the one-hot sums come out of the GEMM
+        # rounded differently, and (s + alpha) / (n_k + n_d alpha) gave
+        # 1.0000000000000004 for a column with one category, which a refit
+        # from these tables (means_init, warm start, load) rightly refused.
+        denom = np.empty_like(num)
+        for a, b in zip(off[:-1], off[1:]):
+            denom[:, a:b] = num[:, a:b].sum(axis=1, keepdims=True)
+        return np.maximum(num / denom, float(np.finfo(dtype).tiny))
 
     def _kmeans_statistics(self, X, sample_weight, random_state, n_threads, extra):
         # k-means on the one-hot rows, where distances between categories mean something.
