@@ -305,3 +305,60 @@ def test_unfitted_methods_say_fit_first(estimator):
             getattr(factory(), method)(X)
     with pytest.raises(ValueError, match="(?i)not fitted"):
         factory().sample(3)
+
+
+# ---------------------------------------------------------------------------
+# Dask inputs (the synchronous scheduler: what is checked is the input handling)
+# ---------------------------------------------------------------------------
+
+DASK_INPUTS = [
+    ("1-D", lambda da, X: da.from_array(X[:, 0], chunks=40), "error"),
+    ("3-D", lambda da, X: da.from_array(X[None], chunks=(1, 40, 3)), "error"),
+    ("plus-inf", lambda da, X: da.from_array(_with_value(X, np.inf, (77, 1)), chunks=(40, 3)), "error"),
+    ("nan", lambda da, X: da.from_array(_with_value(X, np.nan, (77, 1)), chunks=(40, 3)), "error"),
+    ("complex", lambda da, X: da.from_array(X + 1j, chunks=(40, 3)), "error"),
+    ("column-chunks", lambda da, X: da.from_array(X, chunks=(40, 1)), "finite"),
+    ("float32", lambda da, X: da.from_array(X.astype(np.float32), chunks=(40, 3)), "finite"),
+]
+
+
+@pytest.fixture(scope="module")
+def dask_sync():
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.array")
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+@pytest.mark.parametrize("input_name, make, expected", DASK_INPUTS, ids=[c[0] for c in DASK_INPUTS])
+def test_dask_input_at_fit(dask_sync, estimator, input_name, make, expected):
+    """A Dask array at fit: the estimators that stream it fit it or refuse bad blocks clearly; the
+    others refuse Dask itself with a TypeError that says what to pass instead."""
+    import dask.array as da
+
+    factory, data = ESTIMATORS[estimator]
+    if input_name == "nan" and estimator.endswith(("-omit", "-marginalize")):
+        expected = "finite"        # what those policies are for
+    X = data(np.random.default_rng(0))
+    Xd = make(da, X)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = factory().fit(Xd)
+    except Exception as e:     # noqa: BLE001 - classify every exception
+        _check_clean_error(e)
+        return
+    assert expected != "error", f"{estimator} accepted a Dask array with {input_name}"
+    fitted = getattr(model, "best_estimator_", model)
+    assert np.all(np.isfinite(np.asarray(fitted.weights_)))
+
+
+@pytest.mark.parametrize("estimator", list(ESTIMATORS))
+def test_dask_input_at_predict_with_the_wrong_feature_count(dask_sync, clean, estimator):
+    import dask.array as da
+
+    X, fitted = clean[estimator]
+    with pytest.raises((ValueError, TypeError)) as info:
+        np.asarray(fitted.predict(da.from_array(np.hstack([X, X[:, :1]]), chunks=(40, 4))))
+    _check_clean_error(info.value)

@@ -107,3 +107,36 @@ def test_a_failed_first_fit_leaves_the_estimator_unfitted():
     assert [k for k in vars(model) if k.endswith("_")] == []
     with pytest.raises(fastgmm.NotFittedError):
         model.predict(np.zeros((1, 2)))
+
+
+DISCRETE_CHILD = textwrap.dedent(
+    """
+    import resource, sys, warnings, numpy as np, fastgmm
+    warnings.simplefilter("ignore")
+    name = sys.argv[1]
+    rng = np.random.default_rng(0)
+    X = (rng.random((60, 400_000)) < 0.3).astype(np.float64) * (3.0 if name == "PoissonMixture" else 1.0)
+    fastgmm.GaussianMixture(1).fit(rng.normal(size=(50, 2)))      # threads start before the cap
+    model = getattr(fastgmm, name)(2, init_params="random", max_iter=2)
+    with open("/proc/self/statm") as f:
+        vm = int(f.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (vm + 120 * 2**20, resource.RLIM_INFINITY))
+    try:
+        model.fit(X)
+    except MemoryError as e:
+        assert [a for a in vars(model) if a.endswith("_")] == [], vars(model).keys()
+        print("MemoryError:", e)
+        sys.exit(0)
+    sys.exit(3)
+    """
+)
+
+
+@pytest.mark.parametrize("name", ["BernoulliMixture", "PoissonMixture", "CategoricalMixture"])
+def test_discrete_families_out_of_memory_is_a_clean_memory_error(name):
+    """400,000 binary/count/code columns: the kernels' scratch (154 MB per thread for Bernoulli) or
+    the once-per-fit arrays (Poisson's log-factorials, the categorical codes) exceed the cap; either
+    way a MemoryError and an unfitted estimator."""
+    r = subprocess.run([sys.executable, "-c", DISCRETE_CHILD, name], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr[-2000:]}"
+    assert r.stdout.startswith("MemoryError: ")
