@@ -214,8 +214,8 @@ cdef extern from *:
      * GCC's vector extensions, as the auto-vectoriser kept the lanes in
      * memory and ran 4x slower), four centres at a time (four independent
      * chains of adds). Per row i of the block:
-     *   best_i = min_k (cnorm_k + sum_d z_id C_kd)   (z = x - shift; the sum
-     *            in the order of d, in T, as the GEMM path's)
+     *   best_i = min_k (cnorm_k + sum_d z_id C[d K + k])   (z = x - shift; C
+     *            is the GEMM path's operand CT; the sum in the order of d, in T)
      *   lab_i  = its first minimiser
      *   dsq_i  = max(best_i + |z_i|^2, 0), written to best
      * then, for rows of positive weight, sums[lab] += w z, counts[lab] += w,
@@ -253,13 +253,13 @@ cdef extern from *:
             ptrdiff_t k = 0;                                                     \
             for (; k + 4 <= K; k += 4) {                                         \
                 VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                       \
-                const T *c0 = C + k * D, *c1 = c0 + D, *c2 = c1 + D, *c3 = c2 + D; \
+                const T *c0 = C + k, *c1 = c0 + 1, *c2 = c1 + 1, *c3 = c2 + 1;     \
                 for (ptrdiff_t d = 0; d < D; d++) {                              \
                     VT z = FASTGMM_KM_LOAD(VT, d);                               \
-                    a0 += z * c0[d];                                             \
-                    a1 += z * c1[d];                                             \
-                    a2 += z * c2[d];                                             \
-                    a3 += z * c3[d];                                             \
+                    a0 += z * c0[d * K];                                         \
+                    a1 += z * c1[d * K];                                         \
+                    a2 += z * c2[d * K];                                         \
+                    a3 += z * c3[d * K];                                         \
                 }                                                                \
                 FASTGMM_KM_TAKE(a0, k)                                           \
                 FASTGMM_KM_TAKE(a1, k + 1)                                       \
@@ -268,9 +268,9 @@ cdef extern from *:
             }                                                                    \
             for (; k < K; k++) {                                                 \
                 VT a0 = {0};                                                     \
-                const T *c0 = C + k * D;                                         \
+                const T *c0 = C + k;                                             \
                 for (ptrdiff_t d = 0; d < D; d++)                                \
-                    a0 += FASTGMM_KM_LOAD(VT, d) * c0[d];                        \
+                    a0 += FASTGMM_KM_LOAD(VT, d) * c0[d * K];                    \
                 FASTGMM_KM_TAKE(a0, k)                                           \
             }                                                                    \
             fastgmm_v8d zn = {0};                                                \
@@ -344,7 +344,7 @@ cdef extern from *:
             for (ptrdiff_t k = 0; k < K; k++) {                                  \
                 T a = 0;                                                         \
                 for (ptrdiff_t d = 0; d < D; d++)                                \
-                    a += (T) XT[d] * C[k * D + d];                               \
+                    a += (T) XT[d] * C[d * K + k];                               \
                 double v = cnorm[k] + (double) a;                                \
                 if (v < bi) { bi = v; li = k; }                                  \
             }                                                                    \
@@ -481,7 +481,7 @@ cdef void _lloyd_chunk(
     Py_ssize_t n_next,      # IN  rows of the slot's next chunk (prefetched), 0 for none
     const double *shift,    # IN  (D,)
     const floating *CT,     # IN  (D, K) row-major: CT[d * K + k] = -2 (c_kd - s_d)
-    const floating *CK,     # IN  (K, D) the same transposed, for the direct path; NULL: GEMM path
+    bint direct,            # IN  the direct path (no GEMM; see FASTGMM_KM_DIRECT)
     const double *cnorm,    # IN  (K,) ||c_k - s||^2 of the rounded CT, + 2 s.(c_k - s) if not centre_rows
     bint centre_rows,       # IN  subtract s from the rows before the GEMM (always for float32)
     floating *XC,           # scratch (n, D): x - s
@@ -497,12 +497,12 @@ cdef void _lloyd_chunk(
     int64_t *labels,        # OUT (n,) or NULL
 ) noexcept nogil:
     cdef Py_ssize_t i
-    if CK != NULL:
+    if direct:
         if floating is float:
-            fastgmm_km_direct_f(X, w, n, D, shift, CK, K, cnorm, XT, best, blab, sums, counts,
+            fastgmm_km_direct_f(X, w, n, D, shift, CT, K, cnorm, XT, best, blab, sums, counts,
                                 inertia, X + n * D, n_next)
         else:
-            fastgmm_km_direct_d(X, w, n, D, shift, CK, K, cnorm, XT, best, blab, sums, counts,
+            fastgmm_km_direct_d(X, w, n, D, shift, CT, K, cnorm, XT, best, blab, sums, counts,
                                 inertia, X + n * D, n_next)
     elif floating is float:
         fastgmm_km_centre_f(X, n, D, shift, XC, xnorm)
@@ -586,14 +586,10 @@ def lloyd_pass(
     if direct < 0:
         direct = D * K <= DIRECT_MAX_WORK
     cdef floating *CT = <floating *> malloc(K * D * sizeof(floating))
-    cdef floating *CK = NULL
     cdef double *cnorm = <double *> malloc(K * sizeof(double))
     cdef double *ranks_bias = <double *> malloc(K * sizeof(double))
-    if direct:
-        CK = <floating *> malloc(K * D * sizeof(floating))
-    if CT == NULL or cnorm == NULL or ranks_bias == NULL or (direct and CK == NULL):
+    if CT == NULL or cnorm == NULL or ranks_bias == NULL:
         free(CT)
-        free(CK)
         free(cnorm)
         free(ranks_bias)
         return -1
@@ -609,8 +605,6 @@ def lloyd_pass(
             # -2 folded into the GEMM's operand: exact (a power of two), and
             # the argmin is then one add per row and centre.
             CT[d * K + k] = <floating> (-2.0 * v)
-            if direct:
-                CK[k * D + d] = <floating> (-2.0 * v)
         cnorm[k] = acc
         spread_sq = max(spread_sq, acc)
         if k == 0:
@@ -665,8 +659,8 @@ def lloyd_pass(
     # in the same order, so the results are unchanged.
     cdef Py_ssize_t n_acc = K * D + K + 1 + R
     cdef char *raw
-    cdef double *TL
-    cdef int64_t *TLR
+    cdef double *slot_acc
+    cdef int64_t *slot_rows_acc
     with nogil, parallel(num_threads=n_threads):
         XC = <floating *> malloc(chunk_rows * D * sizeof(floating))
         DOT = <floating *> malloc(chunk_rows * K * sizeof(floating))
@@ -679,19 +673,19 @@ def lloyd_pass(
               and blab != NULL and raw != NULL)
         if not ok:
             status[0] = 1
-        TL = NULL
-        TLR = NULL
+        slot_acc = NULL
+        slot_rows_acc = NULL
         if raw != NULL:
-            TL = <double *> (raw + (64 - (<size_t> raw) % 64))
-            TLR = <int64_t *> (TL + n_acc)
+            slot_acc = <double *> (raw + (64 - (<size_t> raw) % 64))
+            slot_rows_acc = <int64_t *> (slot_acc + n_acc)
         for s in prange(n_slots, schedule='dynamic'):
             if ok:
                 for k in range(K * D + K + 1):
-                    TL[k] = 0.0
+                    slot_acc[k] = 0.0
                 for k in range(R):
-                    TL[K * D + K + 1 + k] = -1.0
-                    TLR[k] = -1
-                    TLR[R + k] = -1
+                    slot_acc[K * D + K + 1 + k] = -1.0
+                    slot_rows_acc[k] = -1
+                    slot_rows_acc[R + k] = -1
                 r0 = s * slot_rows
                 r_end = _min(N, r0 + slot_rows)
                 while r0 < r_end:
@@ -699,23 +693,23 @@ def lloyd_pass(
                     _lloyd_chunk(
                         Xp + r0 * D, (wp + r0) if weighted else NULL, r0, n, D, K, R,
                         _min(chunk_rows, r_end - r0 - n),
-                        shp, CT, CK, cnorm, centre_rows, XC, DOT, XT, xnorm, best, blab,
-                        TL, TL + K * D, TL + K * D + K,
-                        (TL + K * D + K + 1) if R > 0 else NULL,
-                        TLR if R > 0 else NULL,
-                        (TLR + R) if R > 0 else NULL,
+                        shp, CT, direct, cnorm, centre_rows, XC, DOT, XT, xnorm, best, blab,
+                        slot_acc, slot_acc + K * D, slot_acc + K * D + K,
+                        (slot_acc + K * D + K + 1) if R > 0 else NULL,
+                        slot_rows_acc if R > 0 else NULL,
+                        (slot_rows_acc + R) if R > 0 else NULL,
                         (lbp + r0) if want_labels else NULL,
                     )
                     r0 = r0 + n
                 for k in range(K * D):
-                    sp[s * K * D + k] = TL[k]
+                    sp[s * K * D + k] = slot_acc[k]
                 for k in range(K):
-                    cntp[s * K + k] = TL[K * D + k]
-                inp[s] = TL[K * D + K]
+                    cntp[s * K + k] = slot_acc[K * D + k]
+                inp[s] = slot_acc[K * D + K]
                 for k in range(R):
-                    fdp[s * R + k] = TL[K * D + K + 1 + k]
-                    frp[s * R + k] = TLR[k]
-                    flp[s * R + k] = TLR[R + k]
+                    fdp[s * R + k] = slot_acc[K * D + K + 1 + k]
+                    frp[s * R + k] = slot_rows_acc[k]
+                    flp[s * R + k] = slot_rows_acc[R + k]
         free(XC)
         free(DOT)
         free(XT)
@@ -724,7 +718,6 @@ def lloyd_pass(
         free(blab)
         free(raw)
     free(CT)
-    free(CK)
     free(cnorm)
     free(ranks_bias)
     return -1 if status[0] else 0
