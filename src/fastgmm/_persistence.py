@@ -177,8 +177,8 @@ def _gm_payload(gm, prefix=""):
 
 def _array_members(key, value):
     """``{key: array}``, or ``{key/i: array_i}`` for a list of arrays of different shapes."""
-    if isinstance(value, (list, tuple)) and any(np.ndim(v) > 0 for v in value) and (
-            len({np.shape(v) for v in value}) > 1 or any(isinstance(v, np.ndarray) for v in value)):
+    if isinstance(value, (list, tuple)) and (
+            any(isinstance(v, np.ndarray) for v in value) or len({np.shape(v) for v in value}) > 1):
         return {f"{key}/{i}": np.asarray(v) for i, v in enumerate(value)}
     a = np.asarray(value)
     if a.dtype.kind not in "biuf":
