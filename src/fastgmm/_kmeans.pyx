@@ -15,8 +15,10 @@ slot's per-centre sums on the fly: the kernel keeps no per-row state, and
 writes labels only when asked for them. For few centres of few features
 (``D * K <= DIRECT_MAX_WORK``) the whole chunk (distances, argmin, sums) is
 instead one loop over blocks of 8 centred rows held in vector registers, with
-no GEMM and no second sweep over the rows: 1.2-1.4x faster there (measured,
-2M x 10, K=8 and 1M x 8/12, K=8/12, one thread), slower for wider problems.
+no GEMM and no second sweep over the rows. Measured alone on the machine (one
+thread, interleaved in-process A/B, 2026-12-01): 1.25x faster on 2M x 10, K=8,
+1.07-1.27x on 1M rows with D x K of 2 x 3, 8 x 8, 8 x 16, 12 x 12 and 16 x 8;
+at 16 x 16 (over the limit) 1.04x, and on a shared machine 64 x 16 was 0.65x.
 
 ``candidate_potentials`` (k-means++ trials) computes distances directly,
 sum_d (x_d - c_d)^2, so they are never negative and have no cancellation; it
