@@ -20,7 +20,18 @@ WORKER = BENCH_DIR / "_worker.py"
 RESULTS_DIR = BENCH_DIR / "results"
 
 #: Every implementation the harness knows, in the order runs are interleaved.
-IMPLS = ("fastgmm", "sklearn", "numpy")
+IMPLS = ("fastgmm", "sklearn", "numpy", "onedal")
+
+#: Implementations run by default (oneDAL needs an interpreter of its own, see below).
+DEFAULT_IMPLS = ("fastgmm", "sklearn", "numpy")
+
+#: Interpreter that runs the "onedal" implementation (Intel oneDAL's ``daal4py.em_gmm``).
+#: daal4py 2024.7, its last release with ``em_gmm``, does not import beside
+#: scikit-learn 1.9 and NumPy 2, so it lives in a virtual environment of its own:
+#: ``python3 -m venv /tmp/venv-daal && /tmp/venv-daal/bin/pip install daal4py==2024.7.0
+#: "numpy<2" scipy "scikit-learn==1.5.2" packaging threadpoolctl``; then pass
+#: ``--onedal-python /tmp/venv-daal/bin/python`` (or set this variable).
+ONEDAL_PYTHON_ENV = "FASTGMM_BENCH_ONEDAL_PYTHON"
 
 #: Environment variables that cap the thread pools of OpenMP and the BLAS libraries.
 THREAD_ENV_VARS = (
@@ -53,7 +64,7 @@ def limit_threads(threads, environ=None):
     return environ
 
 
-def run_worker(args, threads, timeout=None, script=WORKER):
+def run_worker(args, threads, timeout=None, script=WORKER, python=None):
     """Run ``_worker.py ARGS`` (or ``script ARGS``) in a fresh interpreter limited to ``threads`` threads.
 
     Parameters
@@ -66,6 +77,8 @@ def run_worker(args, threads, timeout=None, script=WORKER):
         Seconds before the worker is killed.
     script : path, default ``_worker.py``
         A script that prints ``RESULT {json}`` as its last line like the worker.
+    python : path, optional
+        Interpreter to run it with (default: this one).
 
     Returns
     -------
@@ -73,7 +86,7 @@ def run_worker(args, threads, timeout=None, script=WORKER):
         The worker's JSON result; on failure ``{"error": message}``.
     """
     env = limit_threads(threads, dict(os.environ))
-    cmd = [sys.executable, str(script), *args]
+    cmd = [python or sys.executable, str(script), *args]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -115,10 +128,24 @@ def run_fit(wl, dtype, threads, impl, *, mode="em", max_iter=10, timeout=None, e
          "--threads", str(threads), "--impl", impl, "--mode", mode, "--max-iter", str(max_iter), *extra_args],
         threads,
         timeout,
+        python=interpreter_for(impl),
     )
     result.update(workload=wl.name, n_samples=wl.n_samples, dtype=dtype, threads=threads,
                   impl=impl, mode=mode)
     return result
+
+
+def interpreter_for(impl):
+    """The interpreter that runs ``impl``: this one, or for "onedal" the one named by
+    :data:`ONEDAL_PYTHON_ENV` (None when unset)."""
+    if impl == "onedal":
+        return os.environ.get(ONEDAL_PYTHON_ENV) or None
+    return sys.executable
+
+
+def supports(impl, covariance_type):
+    """Whether ``impl`` can fit this covariance type (oneDAL's em_gmm has full and diagonal only)."""
+    return impl != "onedal" or covariance_type in ("full", "diag")
 
 
 def report_progress(done, total, result):
@@ -167,12 +194,27 @@ def available_impls(impls):
         "fastgmm": ("fastgmm", "GaussianMixture"),
         "sklearn": ("sklearn.mixture", "GaussianMixture"),
         "numpy": ("fastgmm._reference", "fit_em"),
+        "onedal": ("daal4py", "em_gmm"),
     }
     available, notes = [], []
     for impl in impls:
         if impl not in probes:
             raise ValueError(f"unknown implementation {impl!r}; known: {', '.join(IMPLS)}")
         module, attr = probes[impl]
+        if impl == "onedal":
+            python = interpreter_for(impl)
+            if python is None:
+                notes.append(f"onedal skipped: no interpreter for it (set {ONEDAL_PYTHON_ENV} or "
+                             "--onedal-python to a Python with daal4py 2024.7)")
+                continue
+            probe = subprocess.run([python, "-c", f"import {module}; {module}.{attr}"],
+                                   capture_output=True, text=True)
+            if probe.returncode:
+                tail = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
+                notes.append(f"onedal skipped: {python} cannot import {module}.{attr} ({tail})")
+            else:
+                available.append(impl)
+            continue
         try:
             getattr(__import__(module, fromlist=[attr]), attr)
         except (ImportError, AttributeError) as exc:
@@ -315,16 +357,18 @@ def rates_markdown(rates):
     """Render :func:`measure_machine` output as a markdown table."""
     rows = [
         [t, fmt(r.get("dgemm_gflops"), ".1f"), fmt(r.get("sgemm_gflops"), ".1f"),
+         fmt(r.get("exp_per_s") and r["exp_per_s"] / 1e9, ".2f"),
          fmt(r.get("stream_gbs"), ".1f"), r.get("error", "")]
         for t, r in rates.items()
     ]
     some = next(iter(rates.values()), {})
     caption = (
-        f"GEMM: best of 3 `a @ b`, {some.get('gemm_n')}² matrices; streaming read: best of 3 sums "
-        f"of a {some.get('stream_mb')} MB float64 array split across the threads."
+        f"GEMM: best of 3 `a @ b`, {some.get('gemm_n')}² matrices; exp: best of 3 runs of "
+        "NumPy's float64 `np.exp` over 32,768-value blocks, one per thread; streaming read: best "
+        f"of 3 sums of a {some.get('stream_mb')} MB float64 array split across the threads."
     )
     return markdown_table(
-        ["threads", "DGEMM GFLOP/s", "SGEMM GFLOP/s", "stream read GB/s", "error"], rows
+        ["threads", "DGEMM GFLOP/s", "SGEMM GFLOP/s", "exp G/s", "stream read GB/s", "error"], rows
     ) + "\n\n" + caption
 
 

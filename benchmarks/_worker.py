@@ -137,6 +137,60 @@ def _estimator_factory(impl, wl, init, args):
     return lambda X, sample_weight: est.fit(X)
 
 
+def _onedal_factory(wl, init, args):
+    """Return ``fit()`` -> result of Intel oneDAL's EM (``daal4py.em_gmm``) from the same start.
+
+    oneDAL stops when the log-likelihood changes by at most ``accuracyThreshold``
+    and refuses a negative one, so with 0 a fit that has converged exactly (the
+    well-separated workloads) stops before ``max_iter``; its s/iter is then over
+    the iterations it ran. It regularises a covariance only when it is
+    ill-conditioned (``regularizationFactor``), where scikit-learn always adds
+    ``reg_covar``: the lower bounds differ by ~1e-10 relative on these workloads.
+    """
+    if args.mode != "em":
+        raise ValueError("oneDAL is run from the protocol's initial parameters only (--mode em)")
+    import daal4py as d4p
+    import numpy as np
+
+    storage = {"full": "full", "diag": "diagonal"}.get(wl.covariance_type)
+    if storage is None:
+        raise ValueError(f"oneDAL's em_gmm has no {wl.covariance_type!r} covariance")
+    d4p.daalinit(args.threads)  # TBB threads: the OMP/BLAS variables do not reach them
+    dtype = init["means"].dtype
+    weights = np.ascontiguousarray(init["weights"][None, :])
+    means = np.ascontiguousarray(init["means"])
+    covs = [np.ascontiguousarray(c if c.ndim == 2 else c[None, :], dtype=dtype)
+            for c in init["covariances"]]
+    algorithm = d4p.em_gmm(
+        nComponents=wl.n_components, maxIterations=args.max_iter, accuracyThreshold=0.0,
+        covarianceStorage=storage, regularizationFactor=args.reg_covar,
+        fptype="double" if dtype == np.float64 else "float",
+    )
+
+    def fit(X, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("oneDAL's em_gmm takes no sample weights")
+        result = algorithm.compute(X, weights, means, covs)
+        return {"goal": float(np.asarray(result.goalFunction).ravel()[0]),
+                "n_iter": int(np.asarray(result.nIterations).ravel()[0]),
+                "n_samples": X.shape[0], "max_iter": args.max_iter,
+                "threads": int(d4p.num_threads())}
+
+    return fit
+
+
+def _summarize_onedal(result):
+    # goalFunction is the log-likelihood summed over the rows, at the parameters
+    # of the last E-step, as scikit-learn's last lower_bound_ (per row).
+    return {
+        "lower_bound": result["goal"] / result["n_samples"],
+        "lower_bounds": [],
+        "n_iter": result["n_iter"],
+        "converged": result["n_iter"] < result["max_iter"],
+        "onedal_threads": result["threads"],
+    }
+
+
 def _summarize_estimator(est):
     return {
         "lower_bound": float(est.lower_bound_),
@@ -206,6 +260,8 @@ def fit_once(args):
     init = datasets.initial_parameters(wl, args.dtype)
     if args.impl == "numpy":
         fit, summarize = _reference_factory(wl, init, args), _summarize_reference
+    elif args.impl == "onedal":
+        fit, summarize = _onedal_factory(wl, init, args), _summarize_onedal
     else:
         fit, summarize = _estimator_factory(args.impl, wl, init, args), _summarize_estimator
     sample_weight = None
@@ -242,6 +298,9 @@ def fit_once(args):
         warnings=messages,
         thread_pools=_blas_threads(),
     )
+    if "onedal_threads" in result:
+        result["thread_pools"] = {**(result["thread_pools"] or {}),
+                                  "tbb:onedal": result.pop("onedal_threads")}
     return result
 
 
@@ -256,7 +315,8 @@ def machine_rates(args):
     Returns
     -------
     dict
-        ``dgemm_gflops``, ``sgemm_gflops``, ``stream_gbs`` (best of ``repeats``).
+        ``dgemm_gflops``, ``sgemm_gflops``, ``exp_per_s`` (float64 exponentials per
+        second), ``stream_gbs`` (best of ``repeats``).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -279,6 +339,21 @@ def machine_rates(args):
         b = rng.standard_normal((n, n)).astype(dtype)
         result[key] = 2 * n**3 / best_time(lambda: a @ b) / 1e9
         del a, b
+
+    # exp rate: NumPy's vectorised float64 exp (SIMD where NumPy has it) on
+    # cache-resident blocks, one block per thread; used for the floor of the
+    # E-step's N·K exponentials.
+    block, rounds = 1 << 15, 64
+    vals = [rng.uniform(-30.0, 0.0, block) for _ in range(args.threads)]
+    outs = [np.empty(block) for _ in range(args.threads)]
+
+    def exps(j):
+        for _ in range(rounds):
+            np.exp(vals[j], out=outs[j])
+
+    with ThreadPoolExecutor(args.threads) as pool:
+        seconds = best_time(lambda: list(pool.map(exps, range(args.threads))))
+    result["exp_per_s"] = args.threads * block * rounds / seconds
 
     data = np.ones(args.stream_mb * 2**20 // 8)
     parts = np.array_split(data, args.threads)  # views: each thread reads its own slice

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -65,8 +66,13 @@ def parse_args(argv=None):
                         help="runs per configuration for scikit-learn and numpy (default: --repeats); "
                              "their fits take minutes on the standard sizes, so 1 keeps a full run "
                              "near an hour while fastgmm still gets --repeats runs")
-    parser.add_argument("--impl", default=",".join(C.IMPLS),
-                        help="comma-separated, from fastgmm,sklearn,numpy")
+    parser.add_argument("--impl",
+                        help=f"comma-separated, from {','.join(C.IMPLS)} (default "
+                             f"{','.join(C.DEFAULT_IMPLS)}, and onedal when --onedal-python is given)")
+    parser.add_argument("--onedal-python",
+                        help="interpreter with daal4py 2024.7 that runs Intel oneDAL's em_gmm as a "
+                             f"peer (default: ${C.ONEDAL_PYTHON_ENV}); see benchmarks/_common.py "
+                             "for the one-line setup of its virtual environment")
     parser.add_argument("--scale", type=float, help="multiply every N by this (default 1)")
     parser.add_argument("--max-iter", type=int, default=10,
                         help="EM iterations per fit; the protocol is 10")
@@ -82,6 +88,10 @@ def parse_args(argv=None):
     for name, value in fallback.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.onedal_python:
+        os.environ[C.ONEDAL_PYTHON_ENV] = args.onedal_python
+    if args.impl is None:
+        args.impl = ",".join(C.DEFAULT_IMPLS + (("onedal",) if C.interpreter_for("onedal") else ()))
     args.workloads = C.parse_list(args.workloads)
     args.threads = C.parse_list(args.threads, int)
     args.dtype = C.parse_list(args.dtype)
@@ -96,18 +106,41 @@ def parse_args(argv=None):
 
 
 def flops_per_iteration(wl):
-    """Useful floating-point operations of one EM iteration, or None (diag, spherical).
+    """Useful floating-point operations of one EM iteration (the arithmetic floor's count).
 
     full: ``2·N·K·D²`` = E-step with a triangular factor (``N·K·D²``) + symmetric
     weighted Gram of the M-step (``N·K·D²``). tied: ``N·K·D² + N·D²`` (one
-    symmetric Gram of X in the M-step).
+    symmetric Gram of X in the M-step). diag: ``8·N·K·D`` (E-step: two
+    multiply-adds per row, component and coordinate on ``z`` and ``z²``;
+    M-step: the same for the weighted sums of ``z`` and ``z²``). spherical:
+    ``4·N·K·(D + 1)`` (one multiply-add per coordinate and one for ``|z|²``, in
+    each step).
     """
     n, d, k = wl.n_samples, wl.n_features, wl.n_components
     if wl.covariance_type == "full":
         return 2 * n * k * d * d
     if wl.covariance_type == "tied":
         return n * k * d * d + n * d * d
-    return None
+    if wl.covariance_type == "diag":
+        return 8 * n * k * d
+    return 4 * n * k * (d + 1)
+
+
+def floor_seconds(wl, dtype, rates):
+    """The arithmetic floor of one iteration on this machine, or None without the rates.
+
+    ``max(flops / GEMM rate + N·K / exp rate, N·D·itemsize / streaming rate)``:
+    the useful flops at the GEMM rate (DGEMM for float64, SGEMM for float32)
+    measured in the same run, plus one exponential per row and component at
+    NumPy's SIMD exp rate, or one read of X at the streaming-read rate,
+    whichever is longer (a perfect kernel overlaps the read with the compute).
+    """
+    gemm = rates.get("dgemm_gflops" if dtype == "float64" else "sgemm_gflops")
+    exp_rate, stream = rates.get("exp_per_s"), rates.get("stream_gbs")
+    if not (gemm and exp_rate and stream):
+        return None
+    compute = flops_per_iteration(wl) / (gemm * 1e9) + wl.n_samples * wl.n_components / exp_rate
+    return max(compute, wl.itemsize_bytes(dtype) / (stream * 1e9))
 
 
 def summarize_config(wl, dtype, threads, runs, impls, rates, max_iter):
@@ -132,14 +165,21 @@ def summarize_config(wl, dtype, threads, runs, impls, rates, max_iter):
         and errors; speedups of fastgmm; throughput; agreement flags.
     """
     x_mb = wl.itemsize_bytes(dtype) / 2**20
-    per_impl, flags = {}, []
+    per_impl, flags, config_notes = {}, [], []
     for impl in impls:
         mine = [r for r in runs if r["impl"] == impl]
+        if not C.supports(impl, wl.covariance_type):
+            config_notes.append(f"{impl} has no {wl.covariance_type!r} covariance: not run")
         good = [r for r in mine if "error" not in r]
         errors = sorted({r["error"] for r in mine if "error" in r})
         flags += [f"{impl} ERROR: {e}" for e in errors]
         bad_iter = sorted({r["n_iter"] for r in good if r["n_iter"] != max_iter})
-        if bad_iter:
+        if bad_iter and impl == "onedal" and max(bad_iter) < max_iter:
+            # Its stopping rule cannot be turned off (see _worker._onedal_factory);
+            # the lower-bound check below still compares it with scikit-learn's.
+            config_notes.append(f"onedal stopped after {bad_iter} iterations (converged: its "
+                                "change in log-likelihood was 0); its s/iter is over those")
+        elif bad_iter:
             flags.append(f"{impl} ran {bad_iter} iterations, not {max_iter}")
         pools = {f"{name}={n}" for r in good for name, n in (r.get("thread_pools") or {}).items()
                  if n != threads}
@@ -172,13 +212,14 @@ def summarize_config(wl, dtype, threads, runs, impls, rates, max_iter):
         a, b = per_impl.get(slow, {}).get("s_per_iter"), per_impl.get(fast, {}).get("s_per_iter")
         return a / b if a and b else None
 
+    floor = floor_seconds(wl, dtype, rates)
     throughput = {}
     for impl in have:
         seconds = per_impl[impl]["s_per_iter"]
         flops = flops_per_iteration(wl)
         gemm = rates.get("dgemm_gflops" if dtype == "float64" else "sgemm_gflops")
         stream = rates.get("stream_gbs")
-        gflops = None if flops is None else flops / seconds / 1e9
+        gflops = flops / seconds / 1e9
         x_gbs = wl.itemsize_bytes(dtype) / seconds / 1e9
         throughput[impl] = {
             "gflops": gflops,
@@ -191,6 +232,11 @@ def summarize_config(wl, dtype, threads, runs, impls, rates, max_iter):
         "x_mb": x_mb, "impls": per_impl,
         "speedup_vs_sklearn": ratio("sklearn", "fastgmm"),
         "speedup_vs_numpy": ratio("numpy", "fastgmm"),
+        "speedup_vs_onedal": ratio("onedal", "fastgmm"),
+        "floor_s_per_iter": floor, "fastgmm_over_floor": (
+            per_impl["fastgmm"]["s_per_iter"] / floor
+            if floor and per_impl.get("fastgmm", {}).get("s_per_iter") else None),
+        "notes": config_notes,
         "numpy_vs_sklearn": ratio("sklearn", "numpy"),
         "agreement_reference": reference, "agreement_rel_diff": agreement,
         "agreement_tol": tol, "throughput": throughput, "flags": flags,
@@ -219,7 +265,9 @@ def results_table(summary, impls):
     """The main markdown table: one row per (workload, dtype, threads)."""
     headers = ["workload", "dtype", "thr"]
     headers += [f"{i} s/iter" for i in impls]
-    headers += ["fastgmm vs sklearn", "fastgmm vs numpy"]
+    peers = [i for i in ("sklearn", "numpy", "onedal") if i in impls]
+    headers += [f"fastgmm vs {i}" for i in peers]
+    headers += ["floor s/iter", "fastgmm / floor"]
     headers += [f"{i} peak extra MB (×X)" for i in impls]
     headers += ["fastgmm GFLOP/s (of GEMM)", "fastgmm X GB/s (of stream)",
                 "check (max rel. Δ lower bound)"]
@@ -227,7 +275,8 @@ def results_table(summary, impls):
     for s in summary:
         row = [s["workload"], s["dtype"], s["threads"]]
         row += [C.fmt(s["impls"][i]["s_per_iter"], ".4g") for i in impls]
-        row += [C.fmt_ratio(s["speedup_vs_sklearn"]), C.fmt_ratio(s["speedup_vs_numpy"])]
+        row += [C.fmt_ratio(s[f"speedup_vs_{i}"]) for i in peers]
+        row += [C.fmt(s["floor_s_per_iter"], ".4g"), C.fmt_ratio(s["fastgmm_over_floor"], ".2f")]
         row += [_mem_cell(s["impls"][i]) for i in impls]
         tp = s["throughput"].get("fastgmm", {})
         row.append(f"{C.fmt(tp.get('gflops'), '.1f')} ({_pct(tp.get('gflops_fraction_of_gemm'))})"
@@ -287,7 +336,7 @@ def notes(args, impl_notes):
     """The explanatory notes printed under the tables."""
     lines = [
         f"s/iter = fit() wall time / {args.max_iter}, median of {args.repeats} runs for fastgmm "
-        f"and {args.baseline_repeats} for scikit-learn and numpy, each in a "
+        f"and {args.baseline_repeats} for each peer (scikit-learn, numpy, onedal), each in a "
         "fresh process, from the same perturbed true parameters with tol=0. scikit-learn's fit() "
         "also validates X and runs one extra final E-step after the loop (for fit_predict "
         "consistency), so its s/iter includes 1/10 of an E-step; the numpy reference "
@@ -295,12 +344,21 @@ def notes(args, impl_notes):
         "Peak extra MB = peak RSS during fit() minus RSS just before it (kernel high-water mark "
         "reset via /proc/self/clear_refs, or a 5 ms sampler); ×X = relative to the size of X.",
         "GFLOP/s counts useful work: full 2·N·K·D² per iteration (E-step with a triangular "
-        "factor N·K·D² + symmetric weighted Gram of the M-step N·K·D²); tied N·K·D² + N·D². "
+        "factor N·K·D² + symmetric weighted Gram of the M-step N·K·D²); tied N·K·D² + N·D²; "
+        "diag 8·N·K·D; spherical 4·N·K·(D+1) (see flops_per_iteration). "
         "Multiply by 1.5 for the 3·N·K·D² convention of BENCHMARKS.md's W2 floor (12 GFLOP). "
         "'of GEMM' is the fraction of the DGEMM (float64) or SGEMM (float32) rate measured in "
         "this run at the same thread count.",
         "X GB/s = N·D·itemsize per iteration / s/iter, i.e. as if X were read once per "
         "iteration; 'of stream' is the fraction of the streaming-read rate measured in this run.",
+        "floor s/iter = max(useful flops / the GEMM rate of this run + N·K exponentials / the "
+        "exp rate of this run, one read of X / the streaming rate of this run): what a perfect "
+        "kernel would take on this machine; fastgmm / floor is how far it is from it.",
+        "onedal = Intel oneDAL's daal4py.em_gmm (2024.7, in its own interpreter, TBB threads "
+        "set with daalinit to the same count), from the same initial parameters; it has full "
+        "and diagonal covariances only, and no way to turn off its stop on an unchanged "
+        "log-likelihood, so on the well-separated workloads it stops once converged and its "
+        "s/iter is over the iterations it ran (said per row under the table).",
         f"check: n_iter == {args.max_iter} for every run, and lower bounds agree with "
         "scikit-learn (else with the first available implementation) to 1e-8 relative in "
         "float64, 1e-4 in float32. The numpy reference computes in float64 whatever X's dtype.",
@@ -352,13 +410,15 @@ def chart(summary, impls, threads, path):
 def run_all(args, impls, workloads, rates, save_partial):
     """Run every configuration, interleaving the implementations; return all worker results."""
     configs = [(wl, d, t) for wl in workloads for d in args.dtype for t in args.threads]
-    n_base = sum(1 for impl in impls if impl != "fastgmm")
-    total = len(configs) * (args.repeats * (len(impls) - n_base) + args.baseline_repeats * n_base)
+    total = sum(args.repeats if impl == "fastgmm" else args.baseline_repeats
+                for wl, _, _ in configs for impl in impls if C.supports(impl, wl.covariance_type))
     runs = []
     for wl, dtype, threads in configs:
         for rep in range(args.repeats):
             for impl in impls:
                 if impl != "fastgmm" and rep >= args.baseline_repeats:
+                    continue
+                if not C.supports(impl, wl.covariance_type):
                     continue
                 result = C.run_fit(wl, dtype, threads, impl, max_iter=args.max_iter,
                                    timeout=args.timeout)
@@ -415,6 +475,10 @@ def main(argv=None):
     md += ([f"- **FAILED: {d}**" for d in disagreements] if disagreements else
            ["- all runs did the expected number of iterations and their lower bounds agree"])
     md += ["", "## Results", results_table(summary, impls)]
+    config_notes = [f"{s['workload']} {s['dtype']} {s['threads']} thr: {n}"
+                    for s in summary for n in s["notes"]]
+    if config_notes:
+        md += [""] + [f"- {n}" for n in config_notes]
     warned = sorted({f"{i}: {w}" for s in summary for i in impls for w in s["impls"][i]["warnings"]})
     if warned:
         md += ["", "Warnings raised during the fits (other than ConvergenceWarning):"]
