@@ -64,6 +64,22 @@ def fits_use_shared_limit(monkeypatch):
 # ----------------------------------------------------------------------
 # blas_single_thread
 # ----------------------------------------------------------------------
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="the quick BLAS search reads /proc/self/maps")
+def test_quick_blas_search_finds_what_threadpoolctl_finds():
+    import scipy.linalg  # noqa: F401  (the BLAS the kernels call)
+
+    quick = _threadpool._blas_libs_from_maps(threadpoolctl.ThreadpoolController)
+    if quick is None:
+        pytest.skip("this threadpoolctl lacks the internals of the quick search (the full one is used)")
+    full = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    assert sorted(lib.filepath for lib in quick) == sorted(lib.filepath for lib in full)
+
+
+def test_quick_blas_search_falls_back_when_internals_change(monkeypatch):
+    monkeypatch.delattr(threadpoolctl.ThreadpoolController, "_make_controller_from_path")
+    assert _threadpool._blas_libs_from_maps(threadpoolctl.ThreadpoolController) is None
+
+
 def test_blas_single_thread_limits_and_restores(blas_two_threads):
     with blas_single_thread():
         assert set(_blas_threads()) == {1}
