@@ -49,7 +49,8 @@ branch of step 3 (or a new output), not a copy of the chunk loop.
 Rows by index (missing values): with ``rows`` the pass visits the rows
 ``X[rows[j]]`` in that order, cut into given *segments* (runs of positions)
 instead of slots; each segment reads its own coefficients ``W[seg_pat[s]]``
-(and ``U[seg_pat[s]]``) and writes its own row of the slot outputs. A visited
+(and ``U[seg_pat[s]]``) and its sums are added, in segment order, into row
+``seg_pat[s]`` of the outputs (one row per coefficient block). A visited
 row is gathered into a float64 buffer with every NaN replaced by the shift,
 so its missing coordinates have z_d = 0 exactly; with coefficients built from
 the marginal precision of the observed coordinates (zero rows and columns
@@ -57,17 +58,24 @@ for the missing ones) F W is then exactly the marginal log-density, and
 R^T F the observed part's sums (fastgmm._missing). Per-row outputs go to the
 row's own index.
 
-Determinism: rows are cut into slots of ``slot_rows`` (a multiple of
-``chunk_rows``) whose partial sums go to their own row of the outputs; one
-thread processes a slot, chunk after chunk, and the caller adds the slots in
-slot order. Slot and chunk sizes never depend on the thread count, so results
-are bitwise identical for any ``n_threads``.
+Determinism, the ordered reduction: rows are cut into slots of
+``slot_rows`` (a multiple of ``chunk_rows``; a few chunks, so slots are many
+and balance any number of threads). Threads take slots in increasing order
+from a shared atomic counter; one thread processes a slot, chunk after chunk,
+into a private partial sum, then adds that partial into the single result
+when every earlier slot has been added (a second atomic counter, "the next
+slot to add"). The result is thus always ((slot 0 + slot 1) + slot 2) + ...,
+whoever computed which slot; slot and chunk sizes never depend on the thread
+count, so results are bitwise identical for any ``n_threads``, with one
+partial per thread in memory instead of one per slot. See `_run_slots` for
+the waiting and why it cannot deadlock.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
@@ -88,6 +96,14 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
+
+
+cdef extern from "_ordered.h" nogil:
+    int64_t fastgmm_take(int64_t *c)
+    int64_t fastgmm_load_acquire(int64_t *c)
+    int64_t fastgmm_load_relaxed(int64_t *c)
+    void fastgmm_store_release(int64_t *c, int64_t v)
+    void fastgmm_wait_turn(int64_t *turn, int64_t s)
 
 
 # Quadratic-feature codes shared with fastgmm._gaussian (and _rowops.h).
@@ -162,13 +178,21 @@ cdef struct PassSpec:
     const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
     const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
     const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
-    int64_t *bad_code         # (n_slots,) first invalid code's index into codes per slot, -1: none (ONEHOT)
-    # outputs
-    double *G                 # (n_slots, K * P) slot sums of R^T F, or NULL
-    double *T                 # (n_slots, D * D) tied: slot sums of w z z^T (lower), or NULL
-    double *ll                # (n_slots,) slot sums of w_i log p(x_i), or NULL
+    int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
+    # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
+    double *G                 # (1 or n_blocks, K * P) sums of R^T F, or NULL
+    double *T                 # (1 or n_blocks, D * D) tied: sums of w z z^T (lower), or NULL
+    double *ll                # (1,) sum of w_i log p(x_i), or NULL
     double *row_ll            # (N,) log p(x_i), or NULL
     int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
+
+
+cdef struct Partial:
+    # One slot's sums, private to the thread computing it (see _run_slots).
+    double *G                 # (K * P,) or NULL (no G output)
+    double *T                 # (D * D,) or NULL (no T output)
+    double ll
+    int64_t bad               # first invalid code in the slot, -1: none
 
 
 cdef struct Scratch:
@@ -181,10 +205,26 @@ cdef struct Scratch:
     double *C                 # (D, D) tied Gram of the chunk
     double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift
     double *swg               # (chunk,) gathered sample weights (with rows)
+    Partial part[2]           # the slot being computed, and one finished but not yet added
+    int n_part                # partials allocated: 1 (one thread) or 2
+    Partial *cur              # where _chunk adds its sums: part[0] or part[1]
 
 
-cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t K,
-                         Py_ssize_t P) noexcept nogil:
+cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
+                         int n_part) noexcept nogil:
+    """The thread's buffers; False if any allocation failed (free with _scratch_free anyway)."""
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef int j
+    cdef bint ok = True
+    s.n_part = n_part
+    for j in range(n_part):
+        if p.G != NULL:
+            s.part[j].G = <double *> malloc(K * P * sizeof(double))
+            ok = ok and s.part[j].G != NULL
+        if p.T != NULL:
+            s.part[j].T = <double *> malloc(D * D * sizeof(double))
+            ok = ok and s.part[j].T != NULL
+    s.cur = &s.part[0]
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
@@ -194,12 +234,16 @@ cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t 
     s.C = <double *> calloc(D * D, sizeof(double))
     s.Xg = <double *> malloc(chunk * D * sizeof(double))
     s.swg = <double *> malloc(chunk * sizeof(double))
-    return (s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
+    return (ok and s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
             and s.sm != NULL and s.rl != NULL and s.C != NULL and s.Xg != NULL
             and s.swg != NULL)
 
 
 cdef void _scratch_free(Scratch *s) noexcept nogil:
+    cdef int j
+    for j in range(2):
+        free(s.part[j].G)
+        free(s.part[j].T)
     free(s.F)
     free(s.Y)
     free(s.LP)
@@ -252,7 +296,7 @@ cdef void _chunk(
     floating *resp_out,       # OUT (N, K) responsibilities, or NULL
     Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot or segment (row of the slot outputs)
+    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.cur)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
@@ -274,8 +318,8 @@ cdef void _chunk(
     # 1. features (z in float64 for either dtype of X)
     if p.quad == _QONEHOT:
         bad = fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
-        if bad >= 0 and p.bad_code[s] < 0:
-            p.bad_code[s] = r0 * D + bad
+        if bad >= 0 and w.cur.bad < 0:
+            w.cur.bad = r0 * D + bad
     elif p.rows != NULL:
         _gather(p, X, r0, n, w)
         fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
@@ -315,7 +359,7 @@ cdef void _chunk(
             # done in the normalisation's last pass), and the sum is weighted.
             total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
             if p.ll != NULL:
-                p.ll[s] += total
+                w.cur.ll += total
             if p.row_ll != NULL and p.rows != NULL:
                 for i in range(n):
                     p.row_ll[p.rows[r0 + i]] = w.rl[i]
@@ -341,7 +385,7 @@ cdef void _chunk(
             for i in range(n):
                 LP[k * n + i] = LP[k * n + i] * sw[i]
     # 5. statistics
-    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, p.G + s * K * P)
+    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.cur.G)
     if p.T != NULL:
         if sw != NULL:
             for i in range(n):
@@ -353,12 +397,51 @@ cdef void _chunk(
             _syrk_gram(<int> n, <int> D, F + 1, <int> P, w.C)
         for i in range(D):
             for d in range(i + 1):
-                p.T[s * D * D + i * D + d] += w.C[i * D + d]
+                w.cur.T[i * D + d] += w.C[i * D + d]
 
 
 # ---------------------------------------------------------------------------
 # The one loop over the rows
 # ---------------------------------------------------------------------------
+
+cdef void _partial_zero(const PassSpec *p, Partial *q) noexcept nogil:
+    if q.G != NULL:
+        memset(q.G, 0, p.K * p.P * sizeof(double))
+    if q.T != NULL:
+        memset(q.T, 0, p.D * p.D * sizeof(double))
+    q.ll = 0.0
+    q.bad = -1
+
+
+cdef void _partial_add(const PassSpec *p, const Partial *q, Py_ssize_t s) noexcept nogil:
+    """Slot (or segment) s's sums into the result; called for s = 0, 1, 2, ... in that order."""
+    cdef Py_ssize_t j, i, d, D = p.D, KP = p.K * p.P
+    cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
+    cdef double *G
+    cdef double *T
+    if q.G != NULL:
+        G = p.G + out * KP
+        for j in range(KP):
+            G[j] += q.G[j]
+    if q.T != NULL:
+        T = p.T + out * D * D
+        for i in range(D):
+            for d in range(i + 1):
+                T[i * D + d] += q.T[i * D + d]
+    if p.ll != NULL:
+        p.ll[0] += q.ll
+    if p.bad_code != NULL and p.bad_code[0] < 0:
+        p.bad_code[0] = q.bad
+
+
+cdef inline void _add_in_turn(const PassSpec *p, const Partial *q, Py_ssize_t s, int64_t *turn,
+                              bint ordered) noexcept nogil:
+    """Wait until slots 0 .. s - 1 are added, add slot s, let slot s + 1 go."""
+    if ordered:
+        fastgmm_wait_turn(turn, s)
+        _partial_add(p, q, s)
+        fastgmm_store_release(turn, s + 1)
+
 
 cdef int _run_slots(
     const PassSpec *p,
@@ -369,35 +452,87 @@ cdef int _run_slots(
     Py_ssize_t n_slots,
     int n_threads,
 ) noexcept nogil:
-    """Every chunk of every slot (or segment) through `_chunk`; returns -1 if a thread could
-    not allocate its scratch, else 0."""
-    cdef int status[1]
-    status[0] = 0
-    cdef Py_ssize_t s, r0, r_end, n
+    """Every chunk of every slot (or segment) through `_chunk`, the slots' sums added into the
+    outputs in slot order; returns -1 if a thread could not allocate its scratch, else 0.
+
+    The ordered reduction. ``ctr[0]`` hands out slots: a thread takes the
+    next one with an atomic increment, so slots are taken in increasing order
+    and each exactly once. ``ctr[1]`` ("turn") is the next slot to add: slot
+    s is added into the outputs only when turn == s, then turn becomes s + 1
+    (a release store after the addition, read with acquire: the next adder
+    sees the finished sums). A thread has two partials: when it finishes
+    slot s while turn < s, it keeps s as *pending* and computes its next
+    slot into the other partial instead of waiting; before anything else
+    after that slot it adds the pending one (waiting for its turn if
+    needed), then tries the new one likewise. So a thread waits only when a
+    slot taken before its pending slot is still being computed, a whole slot
+    later than it first could have added.
+
+    Why it cannot deadlock. A thread blocks only in `_add_in_turn` for a slot
+    s it has computed, and then holds no unadded slot smaller than s (its
+    other partial, if any, is a later slot). Let m = turn while threads are
+    blocked: every blocked thread waits for some s >= m it took, so m was
+    taken too (slots are taken in increasing order, never skipped), by a
+    thread that takes nothing before adding it or finishing: that thread is
+    computing m (no waiting inside a slot: the chunk loop has no
+    synchronisation), or waits for m itself (which holds now), or has m
+    pending while computing a later slot, after which it adds m first. Either
+    way m is added in finite time and turn advances: by induction every slot
+    is added. Threads leave the loop only when no slot is left to take or
+    after an allocation failure, and always add their pending slot first;
+    a thread whose allocation failed takes no slot, so nobody can wait for
+    a slot it holds (it sets ``ctr[2]`` and the others stop taking slots; the
+    pass then returns -1 and its outputs are discarded by the caller).
+
+    Per-row outputs (estimate without totals) need no ordering: then no
+    thread ever waits.
+    """
+    cdef int64_t ctr[3]        # next slot to take, next slot to add, allocation failed
+    ctr[0] = 0
+    ctr[1] = 0
+    ctr[2] = 0
+    cdef bint ordered = p.G != NULL or p.T != NULL or p.ll != NULL or p.bad_code != NULL
+    cdef int n_part = 2 if n_threads > 1 and ordered else 1
+    cdef Py_ssize_t s, r0, r_end, n, pending
     cdef Scratch *w
     cdef bint ok
     with parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so private to each thread.
         w = <Scratch *> calloc(1, sizeof(Scratch))
-        ok = w != NULL and _scratch_alloc(w, chunk_rows, p.D, p.K, p.P)
+        ok = w != NULL and _scratch_alloc(w, p, chunk_rows, n_part)
         if not ok:
-            status[0] = 1
-        for s in prange(n_slots, schedule='dynamic'):
-            if ok:
-                if p.seg_start != NULL:
-                    r0 = p.seg_start[s]
-                    r_end = p.seg_start[s + 1]
-                else:
-                    r0 = s * slot_rows
-                    r_end = _min(p.N, r0 + slot_rows)
-                while r0 < r_end:
-                    n = _min(chunk_rows, r_end - r0)
-                    _chunk(p, X, resp_out, r0, n, s, w)
-                    r0 = r0 + n
+            fastgmm_store_release(&ctr[2], 1)
+        pending = -1
+        while ok and fastgmm_load_relaxed(&ctr[2]) == 0:
+            s = <Py_ssize_t> fastgmm_take(&ctr[0])
+            if s >= n_slots:
+                break
+            _partial_zero(p, w.cur)
+            if p.seg_start != NULL:
+                r0 = p.seg_start[s]
+                r_end = p.seg_start[s + 1]
+            else:
+                r0 = s * slot_rows
+                r_end = _min(p.N, r0 + slot_rows)
+            while r0 < r_end:
+                n = _min(chunk_rows, r_end - r0)
+                _chunk(p, X, resp_out, r0, n, s, w)
+                r0 = r0 + n
+            if pending >= 0:
+                # the other partial holds the earlier slot `pending`
+                _add_in_turn(p, &w.part[1] if w.cur == &w.part[0] else &w.part[0], pending, &ctr[1], ordered)
+                pending = -1
+            if (w.n_part == 1 or not ordered or fastgmm_load_acquire(&ctr[1]) == s):
+                _add_in_turn(p, w.cur, s, &ctr[1], ordered)
+            else:
+                pending = s
+                w.cur = &w.part[1] if w.cur == &w.part[0] else &w.part[0]
+        if pending >= 0:
+            _add_in_turn(p, &w.part[1] if w.cur == &w.part[0] else &w.part[0], pending, &ctr[1], ordered)
         if w != NULL:
             _scratch_free(w)
         free(w)
-    return -1 if status[0] else 0
+    return -1 if ctr[2] else 0
 
 
 # ---------------------------------------------------------------------------
@@ -459,29 +594,27 @@ cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1]
 
 cdef int _run_checked(PassSpec *p, const floating *X, floating *resp_out, Py_ssize_t chunk_rows,
                       Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads) except? -2:
-    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by slot order)."""
+    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by row order).
+
+    Each slot keeps the first invalid code it meets (chunks in row order) and
+    the ordered reduction keeps the first slot's: the first in row order.
+    """
     cdef int status
-    cdef Py_ssize_t s, pos
+    cdef int64_t bad[1]
     if p.quad != _QONEHOT:
         with nogil:
             status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
         return status
-    p.bad_code = <int64_t *> malloc(n_slots * sizeof(int64_t))
-    if p.bad_code == NULL:
-        return -1
+    bad[0] = -1
+    p.bad_code = &bad[0]
     try:
-        for s in range(n_slots):
-            p.bad_code[s] = -1
         with nogil:
             status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
-        for s in range(n_slots):
-            pos = p.bad_code[s]
-            if pos >= 0:
-                raise ValueError(f"code {p.codes[pos]} at row {pos // p.D}, column {pos % p.D} is outside its "
-                                 "column's categories")
     finally:
-        free(p.bad_code)
         p.bad_code = NULL
+    if status == 0 and bad[0] >= 0:
+        raise ValueError(f"code {p.codes[bad[0]]} at row {bad[0] // p.D}, column {bad[0] % p.D} is outside its "
+                         "column's categories")
     return status
 
 
@@ -559,9 +692,9 @@ def accumulate_statistics(
     const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[:, ::1] G_out,               # OUT (n_slots, K * P) sum_i w_i r_ik f(x_i), K x P row-major per slot
-    double[:, ::1] T_out,               # OUT (n_slots, D * D) tied: sum_i w_i z_i z_i^T (lower), else None
-    double[::1] ll_out,                 # OUT (n_slots,) sum_i w_i log p(x_i) (ESTEP)
+    double[:, ::1] G_out,               # IN/OUT (1 or n_blocks, K * P) += sum_i w_i r_ik f(x_i), K x P row-major
+    double[:, ::1] T_out,               # IN/OUT (1 or n_blocks, D * D) tied: += sum_i w_i z_i z_i^T (lower), else None
+    double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i) (ESTEP)
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
     const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
@@ -569,14 +702,18 @@ def accumulate_statistics(
     const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
     const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
 ):
-    """Add one pass of EM statistics over X to per-slot partial sums.
+    """Add one pass of EM statistics over X to the outputs.
 
-    The outputs must be zero-filled by the caller, with
-    ``n_slots = max(1, ceil(n_samples / slot_rows))``, or one row per
-    segment with ``rows``; then W is ``n_blocks`` (P, K) blocks stacked
-    (U: (D, D) blocks), segment s reading block ``seg_pat[s]``. Returns -1 if
-    scratch memory could not be allocated, else 0. A row that no component
-    can produce (and has a non-zero weight) makes its slot's ``ll_out`` -inf.
+    The slots' sums (slots of ``slot_rows`` rows) are added into the outputs
+    in slot order, so the result is the same for any thread count, and the
+    same for a pass split into consecutive calls over whole slots (each call
+    adding to the same outputs, zero-filled by the caller before the first).
+    The outputs have one row; with ``rows``, W is ``n_blocks`` (P, K) blocks
+    stacked (U: (D, D) blocks), segment s reads block ``seg_pat[s]`` and is
+    added into row ``seg_pat[s]`` of G_out and T_out (n_blocks rows), in
+    segment order. Returns -1 if scratch memory could not be allocated, else
+    0 (the outputs are then partly summed: discard them). A row that no
+    component can produce (and has a non-zero weight) makes ``ll_out`` -inf.
     """
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
@@ -611,13 +748,15 @@ def accumulate_statistics(
     cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
     if n_seg:
         n_slots = n_seg
-    if G_out.shape[0] != n_slots or G_out.shape[1] != p.K * p.P or ll_out.shape[0] != n_slots:
-        raise ValueError("output shapes do not match the layout")
+    cdef Py_ssize_t n_out = n_blocks if n_seg else 1
+    if (G_out is None or G_out.shape[0] != n_out or G_out.shape[1] != p.K * p.P
+            or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match the layout: G_out ({n_out}, {p.K * p.P}), ll_out (1,)")
     p.G = &G_out[0, 0]
     p.ll = &ll_out[0]
     if quad == _QTIED:
-        if T_out is None or T_out.shape[0] != n_slots or T_out.shape[1] != p.D * p.D:
-            raise ValueError("tied statistics need T_out of shape (n_slots, D * D)")
+        if T_out is None or T_out.shape[0] != n_out or T_out.shape[1] != p.D * p.D:
+            raise ValueError(f"tied statistics need T_out of shape ({n_out}, D * D)")
         p.T = &T_out[0, 0]
     if p.N == 0:
         return 0
@@ -636,7 +775,7 @@ def estimate(
     double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
     int64_t[::1] labels,                # OUT (n_samples,) most probable component, or None
     floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
-    double[::1] slot_ll,                # OUT (n_slots,) zero-filled: slot sums of the log-likelihoods, or None
+    double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  as accumulate_statistics
     const int64_t[::1] seg_start=None,  # IN
@@ -649,7 +788,7 @@ def estimate(
     Only the requested outputs are written; no other N-sized memory is used.
     Labels are the argmax of the weighted log-densities (the first on ties).
     With ``rows`` only the visited rows' entries of the per-row outputs are
-    written, and ``slot_ll`` has one entry per segment.
+    written. ``slot_ll[0]`` gets the total added, in slot (segment) order.
     Returns -1 if scratch memory could not be allocated, else 0.
     """
     if W is None:
@@ -682,8 +821,8 @@ def estimate(
     if n_seg:
         n_slots = n_seg
     if slot_ll is not None:
-        if slot_ll.shape[0] != n_slots:
-            raise ValueError("slot_ll must have one entry per slot")
+        if slot_ll.shape[0] != 1:
+            raise ValueError("slot_ll must have one entry (the total)")
         p.ll = &slot_ll[0]
     if p.N == 0:
         return 0

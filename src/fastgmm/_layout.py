@@ -3,8 +3,14 @@
 Both depend only on the problem's shape, never on the thread count: that is
 what makes every result bitwise identical for any ``n_threads``. A chunk is
 the unit of work of one kernel call (a few hundred rows); a slot is a fixed
-run of chunks whose partial sums get their own output row, added in slot
-order afterwards.
+run of chunks whose partial sums are added in slot order.
+
+Two layouts. The EM kernels (fastgmm._estep, fastgmm._studentt) reduce in
+order: each thread sums one slot into a private partial and adds it into the
+single result in slot order (see _estep._run_slots), so memory does not grow
+with the slot count and slots are small (``ordered_slot_rows_for``: a few
+chunks) and numerous, balancing any thread count. The k-means kernel keeps
+one output row per slot (``slot_rows_for``: a bounded slot count).
 """
 
 import numpy as np
@@ -39,6 +45,19 @@ def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chu
     max_slots = int(np.clip(budget // (8 * stats_size), MIN_SLOTS, MAX_SLOTS))
     n_slots = min(n_chunks, max_slots)
     return -(-n_chunks // n_slots) * chunk_rows
+
+
+# Chunks per slot of the ordered reduction. A slot's partial (K * P doubles,
+# plus D * D tied) is zeroed and added once per slot while the slot's GEMMs do
+# ~4 K P flops per row: 8 chunks of at least 48 rows make that >= 1,500 flops
+# per reduced double (~1 % of the slot's time for W6, far less for narrower
+# rows), while 1M rows of W2 still make ~650 slots, 5 per thread at 128.
+ORDERED_SLOT_CHUNKS = 8
+
+
+def ordered_slot_rows_for(chunk_rows):
+    """Rows per slot of the ordered reduction: ``ORDERED_SLOT_CHUNKS`` chunks (from the shape only)."""
+    return int(ORDERED_SLOT_CHUNKS * chunk_rows)
 
 
 def n_slots_for(n_samples, slot_rows):
