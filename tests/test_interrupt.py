@@ -57,7 +57,7 @@ def test_split_pass_is_bitwise_one_call(cov_type, dtype, range_slots):
 
 
 def test_default_split_matches_one_call_on_a_pass_of_several_ranges(monkeypatch):
-    # 20,000 rows: 7 slots of 8 384-row chunks
+    # 20,000 rows: 52 slots of one 384-row chunk
     rng, X, K, shift, W, U, quad = _problem(1, "full", np.float64, N=20_000, D=4, K=5)
     one = _kernels.accumulate(X, quad, K, shift, 2, W=W, U=U)
     # a range budget of a few slots' work, as on a large pass

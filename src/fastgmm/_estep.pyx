@@ -67,7 +67,7 @@ when every earlier slot has been added (a second atomic counter, "the next
 slot to add"). The result is thus always ((slot 0 + slot 1) + slot 2) + ...,
 whoever computed which slot; slot and chunk sizes never depend on the thread
 count, so results are bitwise identical for any ``n_threads``, with one
-partial per thread in memory instead of one per slot. See `_run_slots` for
+partial per thread in memory instead of one per slot. See _ordered.h for
 the waiting and why it cannot deadlock.
 """
 
@@ -75,10 +75,12 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memset
 from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
+from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_fail,
+                        fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done, fastgmm_order_finish,
+                        slot_state_alloc, slot_state_free, slot_begin)
 
 
 cdef extern from "_rowops.h" nogil:
@@ -98,12 +100,8 @@ cdef extern from "_rowops.h" nogil:
                                double *row_ll, const double *w)
 
 
-cdef extern from "_ordered.h" nogil:
-    int64_t fastgmm_take(int64_t *c)
-    int64_t fastgmm_load_acquire(int64_t *c)
-    int64_t fastgmm_load_relaxed(int64_t *c)
-    void fastgmm_store_release(int64_t *c, int64_t v)
-    void fastgmm_wait_turn(int64_t *turn, int64_t s)
+cdef extern from "_openmp_shim.h" nogil:
+    int omp_get_thread_num()
 
 
 # Quadratic-feature codes shared with fastgmm._gaussian (and _rowops.h).
@@ -134,6 +132,18 @@ RESP_ESTEP = _RESP_ESTEP
 RESP_HARD = _RESP_HARD
 RESP_GIVEN = _RESP_GIVEN
 RESP_LABELS = _RESP_LABELS
+
+
+# Tests only: the OpenMP thread number whose scratch allocation is made to fail
+# (-1: none), to check that one thread's failure is a clean error for the pass
+# and never leaves the others waiting for a slot.
+cdef int _failing_thread = -1
+
+
+def _fail_allocation_in_thread(int thread):
+    """Make thread ``thread`` of every later pass fail its allocation (-1: stop); for the tests."""
+    global _failing_thread
+    _failing_thread = thread
 
 
 def n_features_out(int quad, Py_ssize_t D, Py_ssize_t n_levels=0):
@@ -187,14 +197,6 @@ cdef struct PassSpec:
     int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
 
 
-cdef struct Partial:
-    # One slot's sums, private to the thread computing it (see _run_slots).
-    double *G                 # (K * P,) or NULL (no G output)
-    double *T                 # (D * D,) or NULL (no T output)
-    double ll
-    int64_t bad               # first invalid code in the slot, -1: none
-
-
 cdef struct Scratch:
     double *F                 # (chunk, P) features
     double *Y                 # (max(chunk, 2), D): tied z U, weighted z; 2 D for full
@@ -205,26 +207,20 @@ cdef struct Scratch:
     double *C                 # (D, D) tied Gram of the chunk
     double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift
     double *swg               # (chunk,) gathered sample weights (with rows)
-    Partial part[2]           # the slot being computed, and one finished but not yet added
-    int n_part                # partials allocated: 1 (one thread) or 2
-    Partial *cur              # where _chunk adds its sums: part[0] or part[1]
+    # The sums of the slot being computed, in the thread's current partial (_partial_layout):
+    double *G                 # (K * P,) if p.G
+    double *T                 # (D * D,) if p.T
+    double *ll                # (1,)
+    int64_t *bad              # (1,) first invalid code in the slot, -1: none
+    SlotState slots           # the partials and this thread's place in the ordered reduction
 
 
 cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
                          int n_part) noexcept nogil:
-    """The thread's buffers; False if any allocation failed (free with _scratch_free anyway)."""
-    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
-    cdef int j
-    cdef bint ok = True
-    s.n_part = n_part
-    for j in range(n_part):
-        if p.G != NULL:
-            s.part[j].G = <double *> malloc(K * P * sizeof(double))
-            ok = ok and s.part[j].G != NULL
-        if p.T != NULL:
-            s.part[j].T = <double *> malloc(D * D * sizeof(double))
-            ok = ok and s.part[j].T != NULL
-    s.cur = &s.part[0]
+    """The thread's buffers (zeroed by the caller's calloc); False if any allocation failed
+    (free with _scratch_free anyway)."""
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P, off_T, off_ll
+    cdef bint ok = slot_state_alloc(&s.slots, _partial_layout(p, &off_T, &off_ll), n_part)
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
@@ -240,10 +236,7 @@ cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
 
 
 cdef void _scratch_free(Scratch *s) noexcept nogil:
-    cdef int j
-    for j in range(2):
-        free(s.part[j].G)
-        free(s.part[j].T)
+    slot_state_free(&s.slots)
     free(s.F)
     free(s.Y)
     free(s.LP)
@@ -296,7 +289,7 @@ cdef void _chunk(
     floating *resp_out,       # OUT (N, K) responsibilities, or NULL
     Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.cur)
+    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.G, w.T, w.ll, w.bad)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
@@ -318,8 +311,8 @@ cdef void _chunk(
     # 1. features (z in float64 for either dtype of X)
     if p.quad == _QONEHOT:
         bad = fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
-        if bad >= 0 and w.cur.bad < 0:
-            w.cur.bad = r0 * D + bad
+        if bad >= 0 and w.bad[0] < 0:
+            w.bad[0] = r0 * D + bad
     elif p.rows != NULL:
         _gather(p, X, r0, n, w)
         fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
@@ -359,7 +352,7 @@ cdef void _chunk(
             # done in the normalisation's last pass), and the sum is weighted.
             total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
             if p.ll != NULL:
-                w.cur.ll += total
+                w.ll[0] += total
             if p.row_ll != NULL and p.rows != NULL:
                 for i in range(n):
                     p.row_ll[p.rows[r0 + i]] = w.rl[i]
@@ -385,7 +378,7 @@ cdef void _chunk(
             for i in range(n):
                 LP[k * n + i] = LP[k * n + i] * sw[i]
     # 5. statistics
-    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.cur.G)
+    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
     if p.T != NULL:
         if sw != NULL:
             for i in range(n):
@@ -397,50 +390,53 @@ cdef void _chunk(
             _syrk_gram(<int> n, <int> D, F + 1, <int> P, w.C)
         for i in range(D):
             for d in range(i + 1):
-                w.cur.T[i * D + d] += w.C[i * D + d]
+                w.T[i * D + d] += w.C[i * D + d]
 
 
 # ---------------------------------------------------------------------------
 # The one loop over the rows
 # ---------------------------------------------------------------------------
 
-cdef void _partial_zero(const PassSpec *p, Partial *q) noexcept nogil:
-    if q.G != NULL:
-        memset(q.G, 0, p.K * p.P * sizeof(double))
-    if q.T != NULL:
-        memset(q.T, 0, p.D * p.D * sizeof(double))
-    q.ll = 0.0
-    q.bad = -1
+cdef Py_ssize_t _partial_layout(const PassSpec *p, Py_ssize_t *off_T, Py_ssize_t *off_ll) noexcept nogil:
+    """A slot's sums in one partial: G (K * P, if p.G), T (D * D, if p.T), ll (1); returns the length."""
+    off_T[0] = p.K * p.P if p.G != NULL else 0
+    off_ll[0] = off_T[0] + (p.D * p.D if p.T != NULL else 0)
+    return off_ll[0] + 1
 
 
-cdef void _partial_add(const PassSpec *p, const Partial *q, Py_ssize_t s) noexcept nogil:
-    """Slot (or segment) s's sums into the result; called for s = 0, 1, 2, ... in that order."""
-    cdef Py_ssize_t j, i, d, D = p.D, KP = p.K * p.P
+cdef void _begin_slot(const PassSpec *p, Scratch *w) noexcept nogil:
+    """Point w.G, w.T, w.ll, w.bad at the thread's next partial, zeroed."""
+    cdef Py_ssize_t off_T, off_ll
+    cdef Partial *q = slot_begin(&w.slots)
+    _partial_layout(p, &off_T, &off_ll)
+    w.G = q.v
+    w.T = q.v + off_T
+    w.ll = q.v + off_ll
+    w.bad = &q.bad
+
+
+cdef void _partial_add(const void *spec, void *part, int64_t s) noexcept nogil:
+    """Slot (or segment) s's sums into the outputs; called for s = 0, 1, 2, ... in that order."""
+    cdef const PassSpec *p = <const PassSpec *> spec
+    cdef const Partial *q = <const Partial *> part
+    cdef Py_ssize_t j, i, d, D = p.D, KP = p.K * p.P, off_T, off_ll
     cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
     cdef double *G
     cdef double *T
-    if q.G != NULL:
+    _partial_layout(p, &off_T, &off_ll)
+    if p.G != NULL:
         G = p.G + out * KP
         for j in range(KP):
-            G[j] += q.G[j]
-    if q.T != NULL:
+            G[j] += q.v[j]
+    if p.T != NULL:
         T = p.T + out * D * D
         for i in range(D):
             for d in range(i + 1):
-                T[i * D + d] += q.T[i * D + d]
+                T[i * D + d] += q.v[off_T + i * D + d]
     if p.ll != NULL:
-        p.ll[0] += q.ll
+        p.ll[0] += q.v[off_ll]
     if p.bad_code != NULL and p.bad_code[0] < 0:
         p.bad_code[0] = q.bad
-
-
-cdef inline void _add_in_turn(const PassSpec *p, const Partial *q, Py_ssize_t s, int64_t *turn,
-                              bint ordered) noexcept nogil:
-    """Wait until slots 0 .. s - 1 are added, add slot s, let slot s + 1 go."""
-    if ordered:
-        fastgmm_wait_turn(turn, s)
-        _partial_add(p, q, s)
-        fastgmm_store_release(turn, s + 1)
 
 
 cdef int _run_slots(
@@ -453,61 +449,31 @@ cdef int _run_slots(
     int n_threads,
 ) noexcept nogil:
     """Every chunk of every slot (or segment) through `_chunk`, the slots' sums added into the
-    outputs in slot order; returns -1 if a thread could not allocate its scratch, else 0.
+    outputs in slot order (the ordered reduction of _ordered.h, which says why it cannot
+    deadlock); returns -1 if a thread could not allocate its scratch, else 0.
 
-    The ordered reduction. ``ctr[0]`` hands out slots: a thread takes the
-    next one with an atomic increment, so slots are taken in increasing order
-    and each exactly once. ``ctr[1]`` ("turn") is the next slot to add: slot
-    s is added into the outputs only when turn == s, then turn becomes s + 1
-    (a release store after the addition, read with acquire: the next adder
-    sees the finished sums). A thread has two partials: when it finishes
-    slot s while turn < s, it keeps s as *pending* and computes its next
-    slot into the other partial instead of waiting; before anything else
-    after that slot it adds the pending one (waiting for its turn if
-    needed), then tries the new one likewise. So a thread waits only when a
-    slot taken before its pending slot is still being computed, a whole slot
-    later than it first could have added.
-
-    Why it cannot deadlock. A thread blocks only in `_add_in_turn` for a slot
-    s it has computed, and then holds no unadded slot smaller than s (its
-    other partial, if any, is a later slot). Let m = turn while threads are
-    blocked: every blocked thread waits for some s >= m it took, so m was
-    taken too (slots are taken in increasing order, never skipped), by a
-    thread that takes nothing before adding it or finishing: that thread is
-    computing m (no waiting inside a slot: the chunk loop has no
-    synchronisation), or waits for m itself (which holds now), or has m
-    pending while computing a later slot, after which it adds m first. Either
-    way m is added in finite time and turn advances: by induction every slot
-    is added. Threads leave the loop only when no slot is left to take or
-    after an allocation failure, and always add their pending slot first;
-    a thread whose allocation failed takes no slot, so nobody can wait for
-    a slot it holds (it sets ``ctr[2]`` and the others stop taking slots; the
-    pass then returns -1 and its outputs are discarded by the caller).
-
-    Per-row outputs (estimate without totals) need no ordering: then no
-    thread ever waits.
+    A thread has two partials when there are other threads to overlap with, so that it
+    computes its next slot instead of waiting while an earlier slot is still running.
     """
-    cdef int64_t ctr[3]        # next slot to take, next slot to add, allocation failed
-    ctr[0] = 0
-    ctr[1] = 0
-    ctr[2] = 0
+    cdef fastgmm_order order
     cdef bint ordered = p.G != NULL or p.T != NULL or p.ll != NULL or p.bad_code != NULL
+    fastgmm_order_init(&order, n_slots, ordered)
     cdef int n_part = 2 if n_threads > 1 and ordered else 1
-    cdef Py_ssize_t s, r0, r_end, n, pending
+    cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
     cdef bint ok
     with parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so private to each thread.
         w = <Scratch *> calloc(1, sizeof(Scratch))
-        ok = w != NULL and _scratch_alloc(w, p, chunk_rows, n_part)
+        ok = (w != NULL and _scratch_alloc(w, p, chunk_rows, n_part)
+              and omp_get_thread_num() != _failing_thread)
         if not ok:
-            fastgmm_store_release(&ctr[2], 1)
-        pending = -1
-        while ok and fastgmm_load_relaxed(&ctr[2]) == 0:
-            s = <Py_ssize_t> fastgmm_take(&ctr[0])
-            if s >= n_slots:
+            fastgmm_order_fail(&order)
+        while ok:
+            s = <Py_ssize_t> fastgmm_order_take(&order, &w.slots.order)
+            if s < 0:
                 break
-            _partial_zero(p, w.cur)
+            _begin_slot(p, w)
             if p.seg_start != NULL:
                 r0 = p.seg_start[s]
                 r_end = p.seg_start[s + 1]
@@ -518,21 +484,13 @@ cdef int _run_slots(
                 n = _min(chunk_rows, r_end - r0)
                 _chunk(p, X, resp_out, r0, n, s, w)
                 r0 = r0 + n
-            if pending >= 0:
-                # the other partial holds the earlier slot `pending`
-                _add_in_turn(p, &w.part[1] if w.cur == &w.part[0] else &w.part[0], pending, &ctr[1], ordered)
-                pending = -1
-            if (w.n_part == 1 or not ordered or fastgmm_load_acquire(&ctr[1]) == s):
-                _add_in_turn(p, w.cur, s, &ctr[1], ordered)
-            else:
-                pending = s
-                w.cur = &w.part[1] if w.cur == &w.part[0] else &w.part[0]
-        if pending >= 0:
-            _add_in_turn(p, &w.part[1] if w.cur == &w.part[0] else &w.part[0], pending, &ctr[1], ordered)
+            fastgmm_order_done(&order, &w.slots.order, s, w.slots.parts, _partial_add, p)
+        if ok:
+            fastgmm_order_finish(&order, &w.slots.order, w.slots.parts, _partial_add, p)
         if w != NULL:
             _scratch_free(w)
         free(w)
-    return -1 if ctr[2] else 0
+    return -1 if fastgmm_order_failed(&order) else 0
 
 
 # ---------------------------------------------------------------------------

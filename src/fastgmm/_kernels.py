@@ -77,7 +77,7 @@ def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
     per thread whatever the slot count); they stay for the callers' signature.
     """
     chunk = chunk_rows or chunk_rows_for(P, K)
-    slot = slot_rows or ordered_slot_rows_for(chunk)
+    slot = slot_rows or ordered_slot_rows_for(N, chunk)
     return chunk, slot, n_slots_for(N, slot)
 
 

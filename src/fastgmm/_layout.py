@@ -8,10 +8,12 @@ run of chunks whose partial sums are added in slot order.
 Two layouts. The EM kernels (fastgmm._estep, fastgmm._studentt) reduce in
 order: each thread sums one slot into a private partial and adds it into the
 single result in slot order (see _estep._run_slots), so memory does not grow
-with the slot count and slots are small (``ordered_slot_rows_for``: a few
-chunks) and numerous, balancing any thread count. The k-means kernel keeps
+with the slot count and slots are small (``ordered_slot_rows_for``: ~2
+sqrt(N) rows) and numerous, balancing any thread count. The k-means kernel keeps
 one output row per slot (``slot_rows_for``: a bounded slot count).
 """
+
+import math
 
 import numpy as np
 
@@ -47,17 +49,29 @@ def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chu
     return -(-n_chunks // n_slots) * chunk_rows
 
 
-# Chunks per slot of the ordered reduction. A slot's partial (K * P doubles,
-# plus D * D tied) is zeroed and added once per slot while the slot's GEMMs do
-# ~4 K P flops per row: 8 chunks of at least 48 rows make that >= 1,500 flops
-# per reduced double (~1 % of the slot's time for W6, far less for narrower
-# rows), while 1M rows of W2 still make ~650 slots, 5 per thread at 128.
-ORDERED_SLOT_CHUNKS = 8
+# Rows per slot of the ordered reduction, as a multiple of sqrt(N). Two costs
+# pull apart, both per double of a slot's partial (K * P, + D * D tied) and
+# so independent of K and P relative to the ~4 K P flops a row costs:
+# - the serial chain: slots are added one after the other, each add reading
+#   the result from the previous adder's cache (~0.5-1.5 ns per double), so
+#   the chain takes n_slots * KP * c while the threads compute;
+# - the tail: the last slots run with idle threads beside them, ~one slot's
+#   time, slot_rows * 4 KP flops.
+# Their sum (N / slot_rows) c KP + slot_rows 4 KP f is least at slot_rows =
+# sqrt(N c / (4 f)), ~2 sqrt(N) for c ~ 0.5 ns and f ~ 0.033 ns per flop
+# (30 GFLOP/s per core). The chain then stays below the compute time at up to
+# ~4 slot_rows / 3.8 threads: ~500 threads at 1M rows, ~170 at 100k.
+SLOT_ROWS_PER_SQRT_N = 2.0
 
 
-def ordered_slot_rows_for(chunk_rows):
-    """Rows per slot of the ordered reduction: ``ORDERED_SLOT_CHUNKS`` chunks (from the shape only)."""
-    return int(ORDERED_SLOT_CHUNKS * chunk_rows)
+def ordered_slot_rows_for(n_samples, chunk_rows):
+    """Rows per slot of the ordered reduction, a multiple of ``chunk_rows``: ~2 sqrt(N), at least one chunk.
+
+    From the problem's shape only (N, and the chunk from P and K), never from
+    the thread count.
+    """
+    target = SLOT_ROWS_PER_SQRT_N * math.sqrt(max(int(n_samples), 1))
+    return int(max(1, round(target / chunk_rows)) * chunk_rows)
 
 
 def n_slots_for(n_samples, slot_rows):

@@ -80,4 +80,133 @@ static inline void fastgmm_wait_turn(int64_t *turn, int64_t s) {
     }
 }
 
+/* ------------------------------------------------------------------------
+ * The ordered reduction's schedule, shared by the EM kernels.
+ *
+ * Rows are cut into n_slots slots, each summed by one thread into a private
+ * partial that is then added into the single result; slot s is added only
+ * after slots 0 .. s - 1, so the result is the same sum in the same order
+ * whoever computed which slot (bitwise identical for any thread count). Use,
+ * inside the parallel region, every thread with its own fastgmm_order_thread
+ * and its own two partials (parts[0], parts[1]; parts[1] unused if n_part is
+ * 1):
+ *
+ *     fastgmm_order_thread_init(&t, n_part);
+ *     while (allocation ok && (s = fastgmm_order_take(&o, &t)) >= 0) {
+ *         zero parts[t.cur]; sum slot s into it;
+ *         fastgmm_order_done(&o, &t, s, parts, add, spec);
+ *     }
+ *     fastgmm_order_finish(&o, &t, parts, add, spec);
+ *
+ * and a thread whose allocation failed calls fastgmm_order_fail (and takes
+ * no slot). `add(spec, part, s)` adds a partial into the result.
+ *
+ * Slots are taken with an atomic increment (o->take), so in increasing order
+ * and each exactly once; o->turn is the next slot to add: slot s is added
+ * when turn == s, then turn becomes s + 1 (a release store after the
+ * addition, read with acquire: the next adder sees the finished sums). With
+ * two partials, a thread that finishes slot s while turn < s keeps s
+ * *pending* and computes its next slot into the other partial instead of
+ * waiting; after that slot it adds the pending one first (waiting for its
+ * turn if needed), then tries the new one likewise. A thread thus waits only
+ * when a slot taken before its pending slot is still being computed a whole
+ * slot later.
+ *
+ * Why it cannot deadlock. A thread blocks only in add_in_turn for a slot s
+ * it has computed, and then holds no unadded slot smaller than s (its other
+ * partial, if any, holds a later slot). Let m = turn while some threads are
+ * blocked: each waits for a slot >= m that it took, so m was taken too
+ * (slots are taken in increasing order, never skipped) by a thread that
+ * adds it before taking anything else. That thread is computing m (the
+ * slot's work has no synchronisation, so it ends), or waits for m (which
+ * holds), or has m pending while computing a later slot, after which it
+ * adds m first. Either way m is added in finite time and turn advances: by
+ * induction every taken slot is added. A thread leaves the loop when no slot
+ * is left or after another thread's allocation failure, always adding its
+ * pending slot on the way out (fastgmm_order_finish), and a thread that
+ * failed to allocate took no slot, so no thread waits for a slot that no one
+ * will add. (After a failure the pass reports it and its result is thrown
+ * away; slots not taken are simply never added.)
+ *
+ * With o->ordered == 0 (only per-row outputs: nothing to add) no thread
+ * ever waits.
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t take;     /* next slot to hand out */
+    int64_t turn;     /* next slot to add */
+    int64_t failed;   /* a thread could not allocate its buffers */
+    int64_t n_slots;
+    int ordered;      /* there are sums to add */
+} fastgmm_order;
+
+typedef struct {
+    int64_t pending;  /* a computed slot not yet added (in parts[1 - cur]), or -1 */
+    int cur;          /* the partial the next slot is summed into */
+    int n_part;       /* 1 or 2 */
+} fastgmm_order_thread;
+
+typedef void (*fastgmm_add_fn)(const void *spec, void *part, int64_t s);
+
+static inline void fastgmm_order_init(fastgmm_order *o, int64_t n_slots, int ordered) {
+    o->take = 0;
+    o->turn = 0;
+    o->failed = 0;
+    o->n_slots = n_slots;
+    o->ordered = ordered;
+}
+
+static inline void fastgmm_order_thread_init(fastgmm_order_thread *t, int n_part) {
+    t->pending = -1;
+    t->cur = 0;
+    t->n_part = n_part;
+}
+
+static inline void fastgmm_order_fail(fastgmm_order *o) { fastgmm_store_release(&o->failed, 1); }
+
+static inline int fastgmm_order_failed(fastgmm_order *o) { return fastgmm_load_acquire(&o->failed) != 0; }
+
+/* The next slot for this thread, or -1: none left (or a thread failed). */
+static inline int64_t fastgmm_order_take(fastgmm_order *o, fastgmm_order_thread *t) {
+    int64_t s;
+    (void)t;
+    if (fastgmm_load_relaxed(&o->failed))
+        return -1;
+    s = fastgmm_take(&o->take);
+    return s < o->n_slots ? s : -1;
+}
+
+static inline void fastgmm_order_add_in_turn(fastgmm_order *o, void *part, int64_t s, fastgmm_add_fn add,
+                                             const void *spec) {
+    if (!o->ordered)
+        return;
+    fastgmm_wait_turn(&o->turn, s);
+    add(spec, part, s);
+    fastgmm_store_release(&o->turn, s + 1);
+}
+
+/* Slot s is summed in parts[t->cur]: add it (and the pending one first), or keep it pending. */
+static inline void fastgmm_order_done(fastgmm_order *o, fastgmm_order_thread *t, int64_t s, void **parts,
+                                      fastgmm_add_fn add, const void *spec) {
+    if (t->pending >= 0) {
+        fastgmm_order_add_in_turn(o, parts[1 - t->cur], t->pending, add, spec);
+        t->pending = -1;
+    }
+    if (t->n_part == 1 || !o->ordered || fastgmm_load_acquire(&o->turn) == s) {
+        fastgmm_order_add_in_turn(o, parts[t->cur], s, add, spec);
+    } else {
+        t->pending = s;
+        t->cur = 1 - t->cur;
+    }
+}
+
+/* On leaving the loop: the pending slot, if any. */
+static inline void fastgmm_order_finish(fastgmm_order *o, fastgmm_order_thread *t, void **parts,
+                                        fastgmm_add_fn add, const void *spec) {
+    if (t->pending >= 0) {
+        fastgmm_order_add_in_turn(o, parts[1 - t->cur], t->pending, add, spec);
+        t->pending = -1;
+    }
+}
+
 #endif
