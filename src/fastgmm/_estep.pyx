@@ -146,6 +146,32 @@ def _fail_allocation_in_thread(int thread):
     _failing_thread = thread
 
 
+# Benchmarks only (benchmarks/ordered_reduction.py): partials per thread
+# (2, or 1 to measure what the second one hides), and the slots and the
+# additions that had to wait, summed over the kernel calls since the last
+# reset (without synchronisation: concurrent passes would mix their counts).
+cdef int _max_partials = 2
+cdef int64_t _count_slots = 0
+cdef int64_t _count_waits = 0
+
+
+def _set_max_partials(int n):
+    """Partials per thread of later passes: 2 (the default) or 1; for benchmarks."""
+    global _max_partials
+    if n not in (1, 2):
+        raise ValueError("partials per thread must be 1 or 2")
+    _max_partials = n
+
+
+def _slot_waits(bint reset=False):
+    """(slots, additions that found an earlier slot not yet added) since the last reset; for benchmarks."""
+    global _count_slots, _count_waits
+    counts = (int(_count_slots), int(_count_waits))
+    if reset:
+        _count_slots = _count_waits = 0
+    return counts
+
+
 def n_features_out(int quad, Py_ssize_t D, Py_ssize_t n_levels=0):
     """Length P of the feature vector [1, z, q(z)] (one-hot: 1 + ``n_levels``, all columns' categories)."""
     if quad == _QLINEAR:
@@ -458,10 +484,11 @@ cdef int _run_slots(
     cdef fastgmm_order order
     cdef bint ordered = p.G != NULL or p.T != NULL or p.ll != NULL or p.bad_code != NULL
     fastgmm_order_init(&order, n_slots, ordered)
-    cdef int n_part = 2 if n_threads > 1 and ordered else 1
+    cdef int n_part = _max_partials if n_threads > 1 and ordered else 1
     cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
     cdef bint ok
+    global _count_slots, _count_waits
     with parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so private to each thread.
         w = <Scratch *> calloc(1, sizeof(Scratch))
@@ -490,6 +517,8 @@ cdef int _run_slots(
         if w != NULL:
             _scratch_free(w)
         free(w)
+    _count_slots += n_slots
+    _count_waits += order.waits
     return -1 if fastgmm_order_failed(&order) else 0
 
 

@@ -11,7 +11,7 @@ from libc.string cimport memset
 
 cdef extern from "_ordered.h" nogil:
     ctypedef struct fastgmm_order:
-        pass
+        int64_t waits
     ctypedef struct fastgmm_order_thread:
         int cur
     ctypedef void (*fastgmm_add_fn)(const void *spec, void *part, int64_t s) noexcept nogil
