@@ -149,6 +149,71 @@ def test_studentt_statistics_bitwise_identical_at_1_to_8_threads(cov_type, every
 
 
 # ---------------------------------------------------------------------------
+# pipelined additions: a partial added block by block, each block in slot order
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def tiny_add_blocks():
+    """Additions in blocks of 3 doubles: many blocks, each with its own turn, even on small problems."""
+    _estep._set_add_block(3)
+    yield
+    _estep._set_add_block(0)
+
+
+@needs_openmp
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_additions_in_tiny_blocks_are_bitwise_the_default_at_1_to_8_threads(cov_type, every_thread):
+    rng, X, weights, means, _, pc = _problem(9, cov_type, np.float64)
+    shift, W, U, quad = _coefficients(weights, means, pc, cov_type)
+    sw = rng.uniform(0, 2, len(X))
+    kw = dict(W=W, U=U, sample_weight=sw, chunk_rows=16, slot_rows=32)
+    default = _kernels.accumulate(X, quad, len(weights), shift, 1, **kw)
+    _estep._set_add_block(3)
+    try:
+        runs = [_kernels.accumulate(X, quad, len(weights), shift, t, **kw) for t in THREADS]
+    finally:
+        _estep._set_add_block(0)
+    _assert_all_bitwise_equal([default] + runs)
+
+
+@needs_openmp
+def test_segments_in_tiny_blocks_are_bitwise_identical_at_1_to_8_threads(every_thread, tiny_add_blocks):
+    rng, X, weights, means, cov, pc = _problem(10, "full", np.float64, N=1500, D=4)
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    missing = _missing.group_patterns(X)
+
+    def run(t):
+        stats = _missing.missing_statistics(X, missing, weights, means, cov, pc, "full", t, chunk_rows=4,
+                                            slot_rows=8)
+        return stats.nk, stats.s1, stats.s2, stats.loglik
+
+    _assert_all_bitwise_equal([run(t) for t in THREADS])
+
+
+@pytest.mark.parametrize("n_threads", [1, 3, 8])
+def test_onehot_first_bad_code_with_tiny_blocks(n_threads, every_thread, tiny_add_blocks):
+    codes = np.zeros((3000, 2), dtype=np.int32)
+    codes[2990, 0] = 7
+    codes[1000, 1] = 9
+    with pytest.raises(ValueError, match="code 9 at row 1000, column 1"):
+        _kernels.accumulate(np.zeros((3000, 2)), _estep.QONEHOT, 2, np.zeros(2), n_threads, W=np.zeros((5, 2)),
+                            codes=codes, offsets=np.array([0, 2, 4], dtype=np.int64), chunk_rows=48, slot_rows=96)
+
+
+@needs_openmp
+def test_studentt_wide_partial_is_bitwise_identical_at_1_to_8_threads(every_thread):
+    # K = 48, D = 8 full: a partial of 1 + 2 K + K P = 2,257 doubles, two blocks of the default additions
+    rng, X, weights, means, _, pc = _problem(11, "full", np.float64, N=2000, D=8, K=48)
+    dof = rng.uniform(2, 30, 48)
+
+    def run(t):
+        s = st.t_statistics(X, weights, means, pc, dof, "full", t, chunk_rows=16, slot_rows=32)
+        return s.u_stats.nk, s.u_stats.s1, s.u_stats.s2, s.loglik, s.nk, s.h
+
+    _assert_all_bitwise_equal([run(t) for t in THREADS])
+
+
+# ---------------------------------------------------------------------------
 # the first invalid one-hot code is the first by row order, whoever finds it
 # ---------------------------------------------------------------------------
 

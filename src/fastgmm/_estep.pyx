@@ -59,16 +59,17 @@ R^T F the observed part's sums (fastgmm._missing). Per-row outputs go to the
 row's own index.
 
 Determinism, the ordered reduction: rows are cut into slots of
-``slot_rows`` (a multiple of ``chunk_rows``; a few chunks, so slots are many
-and balance any number of threads). Threads take slots in increasing order
-from a shared atomic counter; one thread processes a slot, chunk after chunk,
-into a private partial sum, then adds that partial into the single result
-when every earlier slot has been added (a second atomic counter, "the next
-slot to add"). The result is thus always ((slot 0 + slot 1) + slot 2) + ...,
-whoever computed which slot; slot and chunk sizes never depend on the thread
-count, so results are bitwise identical for any ``n_threads``, with one
-partial per thread in memory instead of one per slot. See _ordered.h for
-the waiting and why it cannot deadlock.
+``slot_rows`` (a multiple of ``chunk_rows``; ~2 sqrt(N) rows, so slots are
+many and balance any number of threads). Threads take slots in increasing
+order from a shared atomic counter; one thread processes a slot, chunk after
+chunk, into a private partial sum, then adds that partial into the single
+result when every earlier slot has been added (atomic "next slot to add"
+counters, one per block of the partial, so that the additions of successive
+slots overlap). Every output element is thus ((slot 0 + slot 1) + slot 2)
++ ..., whoever computed which slot; slot and chunk sizes never depend on the
+thread count, so results are bitwise identical for any ``n_threads``, with
+two partials per thread in memory instead of one per slot. See _ordered.h
+for the waiting and why it cannot deadlock.
 """
 
 from cython cimport floating
@@ -78,9 +79,10 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
-from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_fail,
-                        fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done, fastgmm_order_finish,
-                        slot_state_alloc, slot_state_free, slot_begin)
+from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
+                        fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
+                        fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
+                        ADD_BLOCK)
 
 
 cdef extern from "_rowops.h" nogil:
@@ -151,6 +153,7 @@ def _fail_allocation_in_thread(int thread):
 # additions that had to wait, summed over the kernel calls since the last
 # reset (without synchronisation: concurrent passes would mix their counts).
 cdef int _max_partials = 2
+cdef int64_t _add_block = ADD_BLOCK
 cdef int64_t _count_slots = 0
 cdef int64_t _count_waits = 0
 
@@ -161,6 +164,14 @@ def _set_max_partials(int n):
     if n not in (1, 2):
         raise ValueError("partials per thread must be 1 or 2")
     _max_partials = n
+
+
+def _set_add_block(Py_ssize_t n):
+    """Doubles per block of the pipelined additions of later passes (0: the default); for tests."""
+    global _add_block
+    if n < 0:
+        raise ValueError("the block must be >= 0 doubles")
+    _add_block = n if n else ADD_BLOCK
 
 
 def _slot_waits(bint reset=False):
@@ -441,27 +452,25 @@ cdef void _begin_slot(const PassSpec *p, Scratch *w) noexcept nogil:
     w.bad = &q.bad
 
 
-cdef void _partial_add(const void *spec, void *part, int64_t s) noexcept nogil:
-    """Slot (or segment) s's sums into the outputs; called for s = 0, 1, 2, ... in that order."""
+cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int64_t j1) noexcept nogil:
+    """Values j0 .. j1 - 1 of slot (or segment) s's partial into the outputs.
+
+    _ordered.h calls it for s = 0, 1, 2, ... in that order for each block of
+    values. T's upper triangle is added too: it is zero in every partial, so
+    the output's stays zero.
+    """
     cdef const PassSpec *p = <const PassSpec *> spec
     cdef const Partial *q = <const Partial *> part
-    cdef Py_ssize_t j, i, d, D = p.D, KP = p.K * p.P, off_T, off_ll
+    cdef Py_ssize_t KP = p.K * p.P, DD = p.D * p.D, off_T, off_ll
     cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
-    cdef double *G
-    cdef double *T
     _partial_layout(p, &off_T, &off_ll)
     if p.G != NULL:
-        G = p.G + out * KP
-        for j in range(KP):
-            G[j] += q.v[j]
+        add_range(p.G + out * KP, q.v, j0, j1, 0, KP)
     if p.T != NULL:
-        T = p.T + out * D * D
-        for i in range(D):
-            for d in range(i + 1):
-                T[i * D + d] += q.v[off_T + i * D + d]
+        add_range(p.T + out * DD, q.v, j0, j1, off_T, off_T + DD)
     if p.ll != NULL:
-        p.ll[0] += q.v[off_ll]
-    if p.bad_code != NULL and p.bad_code[0] < 0:
+        add_range(p.ll, q.v, j0, j1, off_ll, off_ll + 1)
+    if j0 == 0 and p.bad_code != NULL and p.bad_code[0] < 0:
         p.bad_code[0] = q.bad
 
 
@@ -483,7 +492,9 @@ cdef int _run_slots(
     """
     cdef fastgmm_order order
     cdef bint ordered = p.G != NULL or p.T != NULL or p.ll != NULL or p.bad_code != NULL
-    fastgmm_order_init(&order, n_slots, ordered)
+    cdef Py_ssize_t off_T, off_ll
+    if fastgmm_order_init(&order, n_slots, ordered, _partial_layout(p, &off_T, &off_ll), _add_block):
+        return -1
     cdef int n_part = _max_partials if n_threads > 1 and ordered else 1
     cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
@@ -519,7 +530,9 @@ cdef int _run_slots(
         free(w)
     _count_slots += n_slots
     _count_waits += order.waits
-    return -1 if fastgmm_order_failed(&order) else 0
+    cdef bint failed = fastgmm_order_failed(&order)
+    fastgmm_order_free(&order)
+    return -1 if failed else 0
 
 
 # ---------------------------------------------------------------------------

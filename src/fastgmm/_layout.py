@@ -7,7 +7,7 @@ run of chunks whose partial sums are added in slot order.
 
 Two layouts. The EM kernels (fastgmm._estep, fastgmm._studentt) reduce in
 order: each thread sums one slot into a private partial and adds it into the
-single result in slot order (see _estep._run_slots), so memory does not grow
+single result in slot order (see _ordered.h), so memory does not grow
 with the slot count and slots are small (``ordered_slot_rows_for``: ~2
 sqrt(N) rows) and numerous, balancing any thread count. The k-means kernel keeps
 one output row per slot (``slot_rows_for``: a bounded slot count).
@@ -52,15 +52,16 @@ def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chu
 # Rows per slot of the ordered reduction, as a multiple of sqrt(N). Two costs
 # pull apart, both per double of a slot's partial (K * P, + D * D tied) and
 # so independent of K and P relative to the ~4 K P flops a row costs:
-# - the serial chain: slots are added one after the other, each add reading
-#   the result from the previous adder's cache (~0.5-1.5 ns per double), so
-#   the chain takes n_slots * KP * c while the threads compute;
+# - the additions: every slot's partial is zeroed and added into the result,
+#   reading it from the previous adder's cache (~0.5-1.5 ns per double), in
+#   slot order per 16 KiB block (pipelined, see _ordered.h): n_slots * KP * c
+#   in all;
 # - the tail: the last slots run with idle threads beside them, ~one slot's
 #   time, slot_rows * 4 KP flops.
 # Their sum (N / slot_rows) c KP + slot_rows 4 KP f is least at slot_rows =
 # sqrt(N c / (4 f)), ~2 sqrt(N) for c ~ 0.5 ns and f ~ 0.033 ns per flop
-# (30 GFLOP/s per core). The chain then stays below the compute time at up to
-# ~4 slot_rows / 3.8 threads: ~500 threads at 1M rows, ~170 at 100k.
+# (30 GFLOP/s per core). Estimates, not measured on a many-core machine
+# (benchmarks/NOTES.md, "Many cores").
 SLOT_ROWS_PER_SQRT_N = 2.0
 
 

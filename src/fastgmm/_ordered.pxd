@@ -2,7 +2,7 @@
 # EM kernels (_estep.pyx, _studentt.pyx): its two partial sums and its place
 # in the schedule. A kernel lays its sums out in a partial's n_values doubles
 # (e.g. G, then T, then ll) and gives _ordered.h an `add` function that adds
-# one partial into its outputs.
+# a range of a partial's values into its outputs (`add_range` per output).
 
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
@@ -14,8 +14,10 @@ cdef extern from "_ordered.h" nogil:
         int64_t waits
     ctypedef struct fastgmm_order_thread:
         int cur
-    ctypedef void (*fastgmm_add_fn)(const void *spec, void *part, int64_t s) noexcept nogil
-    void fastgmm_order_init(fastgmm_order *o, int64_t n_slots, int ordered)
+    ctypedef void (*fastgmm_add_fn)(const void *spec, void *part, int64_t s, int64_t j0,
+                                    int64_t j1) noexcept nogil
+    int fastgmm_order_init(fastgmm_order *o, int64_t n_slots, int ordered, int64_t n_values, int64_t block)
+    void fastgmm_order_free(fastgmm_order *o)
     void fastgmm_order_thread_init(fastgmm_order_thread *t, int n_part)
     void fastgmm_order_fail(fastgmm_order *o)
     int fastgmm_order_failed(fastgmm_order *o)
@@ -58,6 +60,23 @@ cdef inline bint slot_state_alloc(SlotState *s, Py_ssize_t n_values, int n_part)
 cdef inline void slot_state_free(SlotState *s) noexcept nogil:
     free(s.part[0].v)
     free(s.part[1].v)
+
+
+# Doubles per block of the pipelined additions (_ordered.h): 16 KiB, an L1's
+# worth, so that one block's addition streams from cache; W2's partial is 2
+# blocks, W6's 34, each with its own turn counter.
+cdef enum:
+    ADD_BLOCK = 2048
+
+
+cdef inline void add_range(double *dst, const double *src, int64_t j0, int64_t j1, int64_t lo,
+                           int64_t hi) noexcept nogil:
+    """``dst[j - lo] += src[j]`` for j in [j0, j1) and in [lo, hi): one output's share of a block."""
+    cdef int64_t j
+    cdef int64_t a = j0 if j0 > lo else lo
+    cdef int64_t b = j1 if j1 < hi else hi
+    for j in range(a, b):
+        dst[j - lo] += src[j]
 
 
 cdef inline Partial *slot_begin(SlotState *s) noexcept nogil:

@@ -40,9 +40,10 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r
-from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_fail,
-                        fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done, fastgmm_order_finish,
-                        slot_state_alloc, slot_state_free, slot_begin)
+from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
+                        fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
+                        fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
+                        ADD_BLOCK)
 
 
 cdef extern from "_rowops.h" nogil:
@@ -124,7 +125,7 @@ cdef bint _scratch_alloc(Scratch *s, const TSpec *p, Py_ssize_t chunk, int n_par
     """The thread's buffers (zeroed by the caller's calloc); False if any allocation failed
     (free with _scratch_free anyway)."""
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
-    cdef bint ok = slot_state_alloc(&s.slots, 1 + (K * (2 + P) if p.G != NULL else 0), n_part)
+    cdef bint ok = slot_state_alloc(&s.slots, _n_values(p), n_part)
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.zz = <double *> malloc(2 * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
@@ -235,6 +236,11 @@ cdef void _chunk(
 # The one loop over the rows
 # ---------------------------------------------------------------------------
 
+cdef inline Py_ssize_t _n_values(const TSpec *p) noexcept nogil:
+    """Doubles in a slot's partial: [ll, R (K), H (K), G (K * P)], or [ll] for prediction."""
+    return 1 + (p.K * (2 + p.P) if p.G != NULL else 0)
+
+
 cdef void _begin_slot(const TSpec *p, Scratch *w) noexcept nogil:
     """Point w.ll, w.R, w.H, w.G at the thread's next partial, zeroed: [ll, R (K), H (K), G (K * P)]."""
     cdef Partial *q = slot_begin(&w.slots)
@@ -244,19 +250,17 @@ cdef void _begin_slot(const TSpec *p, Scratch *w) noexcept nogil:
     w.G = q.v + 1 + 2 * p.K
 
 
-cdef void _partial_add(const void *spec, void *part, int64_t s) noexcept nogil:
-    """Slot s's sums into the outputs; called for s = 0, 1, 2, ... in that order."""
+cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int64_t j1) noexcept nogil:
+    """Values j0 .. j1 - 1 of slot s's partial into the outputs (_ordered.h: in slot order per block)."""
     cdef const TSpec *p = <const TSpec *> spec
     cdef const double *v = (<const Partial *> part).v
-    cdef Py_ssize_t j, K = p.K
+    cdef Py_ssize_t K = p.K
     if p.ll != NULL:
-        p.ll[0] += v[0]
+        add_range(p.ll, v, j0, j1, 0, 1)
     if p.G != NULL:
-        for j in range(K):
-            p.R[j] += v[1 + j]
-            p.H[j] += v[1 + K + j]
-        for j in range(K * p.P):
-            p.G[j] += v[1 + 2 * K + j]
+        add_range(p.R, v, j0, j1, 1, 1 + K)
+        add_range(p.H, v, j0, j1, 1 + K, 1 + 2 * K)
+        add_range(p.G, v, j0, j1, 1 + 2 * K, 1 + 2 * K + K * p.P)
 
 
 cdef int _run_slots(
@@ -274,7 +278,8 @@ cdef int _run_slots(
     (_ordered.h, as _estep._run_slots); -1 if a thread could not allocate its scratch."""
     cdef fastgmm_order order
     cdef bint ordered = p.G != NULL or p.ll != NULL
-    fastgmm_order_init(&order, n_slots, ordered)
+    if fastgmm_order_init(&order, n_slots, ordered, _n_values(p), ADD_BLOCK):
+        return -1
     cdef int n_part = 2 if n_threads > 1 and ordered else 1
     cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
@@ -302,7 +307,9 @@ cdef int _run_slots(
         if w != NULL:
             _scratch_free(w)
         free(w)
-    return -1 if fastgmm_order_failed(&order) else 0
+    cdef bint failed = fastgmm_order_failed(&order)
+    fastgmm_order_free(&order)
+    return -1 if failed else 0
 
 
 # ---------------------------------------------------------------------------
