@@ -73,7 +73,7 @@ for the waiting and why it cannot deadlock.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport parallel
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int32_t, int64_t

@@ -11,10 +11,11 @@ Ctrl-C, so a large pass is cut into consecutive ranges of whole slots, one
 kernel call each, of about ``RANGE_WORK_PER_THREAD`` work per thread. Each
 call adds its slots, in order, into the same output arrays after the earlier
 calls' slots, so the slot layout and the slot-order sum are exactly those of
-one call: results are bitwise identical for any split. Between calls the interpreter runs the
-pending signal handlers, so a KeyboardInterrupt surfaces within one range
-(~0.1 s) instead of at the end of the pass; the outputs are local, so an
-interrupted pass leaves nothing half-written behind.
+one call: results are bitwise identical for any split. Between calls the
+interpreter runs the pending signal handlers, so a KeyboardInterrupt
+surfaces within one range (~0.1 s) instead of at the end of the pass; the
+outputs are local, so an interrupted pass leaves nothing half-written
+behind.
 """
 
 import numpy as np
@@ -73,7 +74,7 @@ def _part(arr, r0, r1):
 def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
     """(chunk rows, slot rows, slot count) of the ordered reduction, from the shape only.
 
-    ``D``, ``itemsize`` and ``tied`` no longer change the layout (memory is one partial
+    ``D``, ``itemsize`` and ``tied`` no longer change the layout (memory is two partials
     per thread whatever the slot count); they stay for the callers' signature.
     """
     chunk = chunk_rows or chunk_rows_for(P, K)

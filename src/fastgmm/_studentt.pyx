@@ -35,7 +35,7 @@ its M-step a u-weighted Gram matrix; it is not offered).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport parallel
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
