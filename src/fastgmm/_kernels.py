@@ -48,8 +48,9 @@ def _slot_ranges(N, slot, n_slots, row_cost, threads, range_slots=None):
 
     ``range_slots`` forces the slots per range (tests); otherwise a range is
     ~``RANGE_WORK_PER_THREAD`` per thread, at least one slot per thread and a
-    multiple of the thread count where it can be (dynamic scheduling then
-    keeps every thread busy to the end of each call).
+    multiple of the thread count where it can be (the kernel's slot counter,
+    handing slots to whichever thread is free, then keeps every thread busy
+    to the end of each call).
     """
     if range_slots is None:
         work = float(N) * (row_cost + ROW_OVERHEAD_FLOPS)
