@@ -73,6 +73,26 @@ def test_estep_statistics_bitwise_identical_at_1_to_8_threads(cov_type, dtype, w
     _assert_all_bitwise_equal(runs)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 8])
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+def test_result_is_the_slots_summed_in_slot_order(cov_type, n_threads, every_thread):
+    # The reference: each slot's sums alone (a pass over its rows only), added one after the other.
+    rng, X, weights, means, _, pc = _problem(12, cov_type, np.float64, N=1000)
+    shift, W, U, quad = _coefficients(weights, means, pc, cov_type)
+    sw = rng.uniform(0, 2, len(X))
+    kw = dict(W=W, U=U, chunk_rows=16, slot_rows=48)
+    G = np.zeros((4, _gaussian.n_features_out(cov_type, 3)))
+    T = np.zeros((3, 3)) if cov_type == "tied" else None
+    ll = 0.0
+    for r0 in range(0, len(X), 48):
+        g, t, l = _kernels.accumulate(X[r0:r0 + 48], quad, 4, shift, 1, sample_weight=sw[r0:r0 + 48], **kw)
+        G = G + g
+        T = None if T is None else T + t
+        ll = ll + l
+    got = _kernels.accumulate(X, quad, 4, shift, n_threads, sample_weight=sw, **kw)
+    _assert_all_bitwise_equal([(G, T, ll), got])
+
+
 @needs_openmp
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_given_and_label_modes_bitwise_identical_at_1_to_8_threads(cov_type, every_thread):
