@@ -83,7 +83,7 @@ def main(argv=None):
     chunk, slot, n_slots = _kernels._layout(N, D, K, P, 8, cov_type == "tied", None, None)
     old_slot = _layout.slot_rows_for(N, D, K, K * P + 1, 8, chunk)
     print(f"{args.workload}: N={N:,} D={D} K={K} {cov_type}, P={P}; {chunk}-row chunks; ordered: {n_slots} slots "
-          f"of {slot} rows, partial {K * P * 8 / 1024:.0f} KiB per thread (x2); old layout: "
+          f"of {slot} rows, partial {K * P * 8 / 1024:.1f} KiB per thread (x2); old layout: "
           f"{_layout.n_slots_for(N, old_slot)} slots; best of {args.repeats} passes")
     print(f"{'threads':>7} {'layout':>10} {'s/pass':>9} {'slots':>6} {'waits':>6}")
     # Every thread count as given, however small the pass (the tests' every_thread does the same).

@@ -82,7 +82,7 @@ from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
 from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
                         fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
                         fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
-                        ADD_BLOCK)
+                        fastgmm_add_relaxed, ADD_BLOCK)
 
 
 cdef extern from "_rowops.h" nogil:
@@ -151,7 +151,8 @@ def _fail_allocation_in_thread(int thread):
 # Benchmarks only (benchmarks/ordered_reduction.py): partials per thread
 # (2, or 1 to measure what the second one hides), and the slots and the
 # additions that had to wait, summed over the kernel calls since the last
-# reset (without synchronisation: concurrent passes would mix their counts).
+# reset (atomically: concurrent passes, e.g. fits in two Python threads, mix
+# their counts but do not race).
 cdef int _max_partials = 2
 cdef int64_t _add_block = ADD_BLOCK
 cdef int64_t _count_slots = 0
@@ -499,7 +500,6 @@ cdef int _run_slots(
     cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
     cdef bint ok
-    global _count_slots, _count_waits
     with parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so private to each thread.
         w = <Scratch *> calloc(1, sizeof(Scratch))
@@ -528,8 +528,8 @@ cdef int _run_slots(
         if w != NULL:
             _scratch_free(w)
         free(w)
-    _count_slots += n_slots
-    _count_waits += order.waits
+    fastgmm_add_relaxed(&_count_slots, n_slots)
+    fastgmm_add_relaxed(&_count_waits, order.waits)
     cdef bint failed = fastgmm_order_failed(&order)
     fastgmm_order_free(&order)
     return -1 if failed else 0

@@ -27,6 +27,7 @@
 #if defined(__GNUC__) || defined(__clang__)
 
 static inline int64_t fastgmm_take(int64_t *c) { return __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+static inline void fastgmm_add_relaxed(int64_t *c, int64_t v) { __atomic_fetch_add(c, v, __ATOMIC_RELAXED); }
 static inline int64_t fastgmm_load_acquire(int64_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
 static inline int64_t fastgmm_load_relaxed(int64_t *c) { return __atomic_load_n(c, __ATOMIC_RELAXED); }
 static inline void fastgmm_store_release(int64_t *c, int64_t v) { __atomic_store_n(c, v, __ATOMIC_RELEASE); }
@@ -35,6 +36,7 @@ static inline void fastgmm_store_release(int64_t *c, int64_t v) { __atomic_store
 
 #include <intrin.h>
 static inline int64_t fastgmm_take(int64_t *c) { return _InterlockedExchangeAdd64((volatile __int64 *)c, 1); }
+static inline void fastgmm_add_relaxed(int64_t *c, int64_t v) { _InterlockedExchangeAdd64((volatile __int64 *)c, v); }
 static inline int64_t fastgmm_load_acquire(int64_t *c) {
     return _InterlockedCompareExchange64((volatile __int64 *)c, 0, 0);
 }

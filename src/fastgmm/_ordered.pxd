@@ -16,6 +16,7 @@ cdef extern from "_ordered.h" nogil:
         int cur
     ctypedef void (*fastgmm_add_fn)(const void *spec, void *part, int64_t s, int64_t j0,
                                     int64_t j1) noexcept nogil
+    void fastgmm_add_relaxed(int64_t *c, int64_t v)
     int fastgmm_order_init(fastgmm_order *o, int64_t n_slots, int ordered, int64_t n_values, int64_t block)
     void fastgmm_order_free(fastgmm_order *o)
     void fastgmm_order_thread_init(fastgmm_order_thread *t, int n_part)
