@@ -57,12 +57,13 @@ def test_split_pass_is_bitwise_one_call(cov_type, dtype, range_slots):
 
 
 def test_default_split_matches_one_call_on_a_pass_of_several_ranges(monkeypatch):
-    rng, X, K, shift, W, U, quad = _problem(1, "full", np.float64, N=5000, D=4, K=5)
+    # 20,000 rows: 52 slots of one 384-row chunk
+    rng, X, K, shift, W, U, quad = _problem(1, "full", np.float64, N=20_000, D=4, K=5)
     one = _kernels.accumulate(X, quad, K, shift, 2, W=W, U=U)
     # a range budget of a few slots' work, as on a large pass
     monkeypatch.setattr(_kernels, "RANGE_WORK_PER_THREAD", 2e5)
-    chunk, slot, n_slots = _kernels._layout(5000, 4, K, W.shape[0], 8, False, None, None)
-    assert len(_kernels._slot_ranges(5000, slot, n_slots, _kernels._row_cost(W.shape[0], K), 2)) > 1
+    chunk, slot, n_slots = _kernels._layout(20_000, 4, K, W.shape[0], 8, False, None, None)
+    assert len(_kernels._slot_ranges(20_000, slot, n_slots, _kernels._row_cost(W.shape[0], K), 2)) > 1
     split = _kernels.accumulate(X, quad, K, shift, 2, W=W, U=U)
     assert np.array_equal(one[0], split[0])
     assert one[2] == split[2]

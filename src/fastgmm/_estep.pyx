@@ -49,7 +49,8 @@ branch of step 3 (or a new output), not a copy of the chunk loop.
 Rows by index (missing values): with ``rows`` the pass visits the rows
 ``X[rows[j]]`` in that order, cut into given *segments* (runs of positions)
 instead of slots; each segment reads its own coefficients ``W[seg_pat[s]]``
-(and ``U[seg_pat[s]]``) and writes its own row of the slot outputs. A visited
+(and ``U[seg_pat[s]]``) and its sums are added, in segment order, into row
+``seg_pat[s]`` of the outputs (one row per coefficient block). A visited
 row is gathered into a float64 buffer with every NaN replaced by the shift,
 so its missing coordinates have z_d = 0 exactly; with coefficients built from
 the marginal precision of the observed coordinates (zero rows and columns
@@ -57,20 +58,31 @@ for the missing ones) F W is then exactly the marginal log-density, and
 R^T F the observed part's sums (fastgmm._missing). Per-row outputs go to the
 row's own index.
 
-Determinism: rows are cut into slots of ``slot_rows`` (a multiple of
-``chunk_rows``) whose partial sums go to their own row of the outputs; one
-thread processes a slot, chunk after chunk, and the caller adds the slots in
-slot order. Slot and chunk sizes never depend on the thread count, so results
-are bitwise identical for any ``n_threads``.
+Determinism, the ordered reduction: rows are cut into slots of
+``slot_rows`` (a multiple of ``chunk_rows``; ~2 sqrt(N) rows, so slots are
+many and balance any number of threads). Threads take slots in increasing
+order from a shared atomic counter; one thread processes a slot, chunk after
+chunk, into a private partial sum, then adds that partial into the single
+result when every earlier slot has been added (atomic "next slot to add"
+counters, one per block of the partial, so that the additions of successive
+slots overlap). Every output element is thus ((slot 0 + slot 1) + slot 2)
++ ..., whoever computed which slot; slot and chunk sizes never depend on the
+thread count, so results are bitwise identical for any ``n_threads``, with
+two partials per thread in memory instead of one per slot. See _ordered.h
+for the waiting and why it cannot deadlock.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport parallel
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
+from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
+                        fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
+                        fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
+                        fastgmm_add_relaxed, ADD_BLOCK)
 
 
 cdef extern from "_rowops.h" nogil:
@@ -88,6 +100,10 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
+
+
+cdef extern from "_openmp_shim.h" nogil:
+    int omp_get_thread_num()
 
 
 # Quadratic-feature codes shared with fastgmm._gaussian (and _rowops.h).
@@ -118,6 +134,54 @@ RESP_ESTEP = _RESP_ESTEP
 RESP_HARD = _RESP_HARD
 RESP_GIVEN = _RESP_GIVEN
 RESP_LABELS = _RESP_LABELS
+
+
+# Tests only: the OpenMP thread number whose scratch allocation is made to fail
+# (-1: none), to check that one thread's failure is a clean error for the pass
+# and never leaves the others waiting for a slot.
+cdef int _failing_thread = -1
+
+
+def _fail_allocation_in_thread(int thread):
+    """Make thread ``thread`` of every later pass fail its allocation (-1: stop); for the tests."""
+    global _failing_thread
+    _failing_thread = thread
+
+
+# Benchmarks only (benchmarks/ordered_reduction.py): partials per thread
+# (2, or 1 to measure what the second one hides), and the slots and the
+# additions that had to wait, summed over the kernel calls since the last
+# reset (atomically: concurrent passes, e.g. fits in two Python threads, mix
+# their counts but do not race).
+cdef int _max_partials = 2
+cdef int64_t _add_block = ADD_BLOCK
+cdef int64_t _count_slots = 0
+cdef int64_t _count_waits = 0
+
+
+def _set_max_partials(int n):
+    """Partials per thread of later passes: 2 (the default) or 1; for benchmarks."""
+    global _max_partials
+    if n not in (1, 2):
+        raise ValueError("partials per thread must be 1 or 2")
+    _max_partials = n
+
+
+def _set_add_block(Py_ssize_t n):
+    """Doubles per block of the pipelined additions of later passes (0: the default); for tests."""
+    global _add_block
+    if n < 0:
+        raise ValueError("the block must be >= 0 doubles")
+    _add_block = n if n else ADD_BLOCK
+
+
+def _slot_waits(bint reset=False):
+    """(slots, additions that found an earlier slot not yet added) since the last reset; for benchmarks."""
+    global _count_slots, _count_waits
+    counts = (int(_count_slots), int(_count_waits))
+    if reset:
+        _count_slots = _count_waits = 0
+    return counts
 
 
 def n_features_out(int quad, Py_ssize_t D, Py_ssize_t n_levels=0):
@@ -162,11 +226,11 @@ cdef struct PassSpec:
     const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
     const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
     const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
-    int64_t *bad_code         # (n_slots,) first invalid code's index into codes per slot, -1: none (ONEHOT)
-    # outputs
-    double *G                 # (n_slots, K * P) slot sums of R^T F, or NULL
-    double *T                 # (n_slots, D * D) tied: slot sums of w z z^T (lower), or NULL
-    double *ll                # (n_slots,) slot sums of w_i log p(x_i), or NULL
+    int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
+    # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
+    double *G                 # (1 or n_blocks, K * P) sums of R^T F, or NULL
+    double *T                 # (1 or n_blocks, D * D) tied: sums of w z z^T (lower), or NULL
+    double *ll                # (1,) sum of w_i log p(x_i), or NULL
     double *row_ll            # (N,) log p(x_i), or NULL
     int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
 
@@ -181,10 +245,20 @@ cdef struct Scratch:
     double *C                 # (D, D) tied Gram of the chunk
     double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift
     double *swg               # (chunk,) gathered sample weights (with rows)
+    # The sums of the slot being computed, in the thread's current partial (_partial_layout):
+    double *G                 # (K * P,) if p.G
+    double *T                 # (D * D,) if p.T
+    double *ll                # (1,)
+    int64_t *bad              # (1,) first invalid code in the slot, -1: none
+    SlotState slots           # the partials and this thread's place in the ordered reduction
 
 
-cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t K,
-                         Py_ssize_t P) noexcept nogil:
+cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
+                         int n_part) noexcept nogil:
+    """The thread's buffers (zeroed by the caller's calloc); False if any allocation failed
+    (free with _scratch_free anyway)."""
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P, off_T, off_ll
+    cdef bint ok = slot_state_alloc(&s.slots, _partial_layout(p, &off_T, &off_ll), n_part)
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
@@ -194,12 +268,13 @@ cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t 
     s.C = <double *> calloc(D * D, sizeof(double))
     s.Xg = <double *> malloc(chunk * D * sizeof(double))
     s.swg = <double *> malloc(chunk * sizeof(double))
-    return (s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
+    return (ok and s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
             and s.sm != NULL and s.rl != NULL and s.C != NULL and s.Xg != NULL
             and s.swg != NULL)
 
 
 cdef void _scratch_free(Scratch *s) noexcept nogil:
+    slot_state_free(&s.slots)
     free(s.F)
     free(s.Y)
     free(s.LP)
@@ -252,7 +327,7 @@ cdef void _chunk(
     floating *resp_out,       # OUT (N, K) responsibilities, or NULL
     Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot or segment (row of the slot outputs)
+    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.G, w.T, w.ll, w.bad)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
@@ -274,8 +349,8 @@ cdef void _chunk(
     # 1. features (z in float64 for either dtype of X)
     if p.quad == _QONEHOT:
         bad = fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
-        if bad >= 0 and p.bad_code[s] < 0:
-            p.bad_code[s] = r0 * D + bad
+        if bad >= 0 and w.bad[0] < 0:
+            w.bad[0] = r0 * D + bad
     elif p.rows != NULL:
         _gather(p, X, r0, n, w)
         fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
@@ -315,7 +390,7 @@ cdef void _chunk(
             # done in the normalisation's last pass), and the sum is weighted.
             total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
             if p.ll != NULL:
-                p.ll[s] += total
+                w.ll[0] += total
             if p.row_ll != NULL and p.rows != NULL:
                 for i in range(n):
                     p.row_ll[p.rows[r0 + i]] = w.rl[i]
@@ -341,7 +416,7 @@ cdef void _chunk(
             for i in range(n):
                 LP[k * n + i] = LP[k * n + i] * sw[i]
     # 5. statistics
-    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, p.G + s * K * P)
+    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
     if p.T != NULL:
         if sw != NULL:
             for i in range(n):
@@ -353,12 +428,52 @@ cdef void _chunk(
             _syrk_gram(<int> n, <int> D, F + 1, <int> P, w.C)
         for i in range(D):
             for d in range(i + 1):
-                p.T[s * D * D + i * D + d] += w.C[i * D + d]
+                w.T[i * D + d] += w.C[i * D + d]
 
 
 # ---------------------------------------------------------------------------
 # The one loop over the rows
 # ---------------------------------------------------------------------------
+
+cdef Py_ssize_t _partial_layout(const PassSpec *p, Py_ssize_t *off_T, Py_ssize_t *off_ll) noexcept nogil:
+    """A slot's sums in one partial: G (K * P, if p.G), T (D * D, if p.T), ll (1); returns the length."""
+    off_T[0] = p.K * p.P if p.G != NULL else 0
+    off_ll[0] = off_T[0] + (p.D * p.D if p.T != NULL else 0)
+    return off_ll[0] + 1
+
+
+cdef void _begin_slot(const PassSpec *p, Scratch *w) noexcept nogil:
+    """Point w.G, w.T, w.ll, w.bad at the thread's next partial, zeroed."""
+    cdef Py_ssize_t off_T, off_ll
+    cdef Partial *q = slot_begin(&w.slots)
+    _partial_layout(p, &off_T, &off_ll)
+    w.G = q.v
+    w.T = q.v + off_T
+    w.ll = q.v + off_ll
+    w.bad = &q.bad
+
+
+cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int64_t j1) noexcept nogil:
+    """Values j0 .. j1 - 1 of slot (or segment) s's partial into the outputs.
+
+    _ordered.h calls it for s = 0, 1, 2, ... in that order for each block of
+    values. T's upper triangle is added too: it is zero in every partial, so
+    the output's stays zero.
+    """
+    cdef const PassSpec *p = <const PassSpec *> spec
+    cdef const Partial *q = <const Partial *> part
+    cdef Py_ssize_t KP = p.K * p.P, DD = p.D * p.D, off_T, off_ll
+    cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
+    _partial_layout(p, &off_T, &off_ll)
+    if p.G != NULL:
+        add_range(p.G + out * KP, q.v, j0, j1, 0, KP)
+    if p.T != NULL:
+        add_range(p.T + out * DD, q.v, j0, j1, off_T, off_T + DD)
+    if p.ll != NULL:
+        add_range(p.ll, q.v, j0, j1, off_ll, off_ll + 1)
+    if j0 == 0 and p.bad_code != NULL and p.bad_code[0] < 0:
+        p.bad_code[0] = q.bad
+
 
 cdef int _run_slots(
     const PassSpec *p,
@@ -369,35 +484,55 @@ cdef int _run_slots(
     Py_ssize_t n_slots,
     int n_threads,
 ) noexcept nogil:
-    """Every chunk of every slot (or segment) through `_chunk`; returns -1 if a thread could
-    not allocate its scratch, else 0."""
-    cdef int status[1]
-    status[0] = 0
+    """Every chunk of every slot (or segment) through `_chunk`, the slots' sums added into the
+    outputs in slot order (the ordered reduction of _ordered.h, which says why it cannot
+    deadlock); returns -1 if a thread could not allocate its scratch, else 0.
+
+    A thread has two partials when there are other threads to overlap with, so that it
+    computes its next slot instead of waiting while an earlier slot is still running.
+    """
+    cdef fastgmm_order order
+    cdef bint ordered = p.G != NULL or p.T != NULL or p.ll != NULL or p.bad_code != NULL
+    cdef Py_ssize_t off_T, off_ll
+    if fastgmm_order_init(&order, n_slots, ordered, _partial_layout(p, &off_T, &off_ll), _add_block):
+        return -1
+    cdef int n_part = _max_partials if n_threads > 1 and ordered else 1
     cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
     cdef bint ok
     with parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so private to each thread.
         w = <Scratch *> calloc(1, sizeof(Scratch))
-        ok = w != NULL and _scratch_alloc(w, chunk_rows, p.D, p.K, p.P)
+        ok = (w != NULL and _scratch_alloc(w, p, chunk_rows, n_part)
+              and omp_get_thread_num() != _failing_thread)
         if not ok:
-            status[0] = 1
-        for s in prange(n_slots, schedule='dynamic'):
-            if ok:
-                if p.seg_start != NULL:
-                    r0 = p.seg_start[s]
-                    r_end = p.seg_start[s + 1]
-                else:
-                    r0 = s * slot_rows
-                    r_end = _min(p.N, r0 + slot_rows)
-                while r0 < r_end:
-                    n = _min(chunk_rows, r_end - r0)
-                    _chunk(p, X, resp_out, r0, n, s, w)
-                    r0 = r0 + n
+            fastgmm_order_fail(&order)
+        while ok:
+            s = <Py_ssize_t> fastgmm_order_take(&order, &w.slots.order)
+            if s < 0:
+                break
+            _begin_slot(p, w)
+            if p.seg_start != NULL:
+                r0 = p.seg_start[s]
+                r_end = p.seg_start[s + 1]
+            else:
+                r0 = s * slot_rows
+                r_end = _min(p.N, r0 + slot_rows)
+            while r0 < r_end:
+                n = _min(chunk_rows, r_end - r0)
+                _chunk(p, X, resp_out, r0, n, s, w)
+                r0 = r0 + n
+            fastgmm_order_done(&order, &w.slots.order, s, w.slots.parts, _partial_add, p)
+        if ok:
+            fastgmm_order_finish(&order, &w.slots.order, w.slots.parts, _partial_add, p)
         if w != NULL:
             _scratch_free(w)
         free(w)
-    return -1 if status[0] else 0
+    fastgmm_add_relaxed(&_count_slots, n_slots)
+    fastgmm_add_relaxed(&_count_waits, order.waits)
+    cdef bint failed = fastgmm_order_failed(&order)
+    fastgmm_order_free(&order)
+    return -1 if failed else 0
 
 
 # ---------------------------------------------------------------------------
@@ -459,29 +594,27 @@ cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1]
 
 cdef int _run_checked(PassSpec *p, const floating *X, floating *resp_out, Py_ssize_t chunk_rows,
                       Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads) except? -2:
-    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by slot order)."""
+    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by row order).
+
+    Each slot keeps the first invalid code it meets (chunks in row order) and
+    the ordered reduction keeps the first slot's: the first in row order.
+    """
     cdef int status
-    cdef Py_ssize_t s, pos
+    cdef int64_t bad[1]
     if p.quad != _QONEHOT:
         with nogil:
             status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
         return status
-    p.bad_code = <int64_t *> malloc(n_slots * sizeof(int64_t))
-    if p.bad_code == NULL:
-        return -1
+    bad[0] = -1
+    p.bad_code = &bad[0]
     try:
-        for s in range(n_slots):
-            p.bad_code[s] = -1
         with nogil:
             status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
-        for s in range(n_slots):
-            pos = p.bad_code[s]
-            if pos >= 0:
-                raise ValueError(f"code {p.codes[pos]} at row {pos // p.D}, column {pos % p.D} is outside its "
-                                 "column's categories")
     finally:
-        free(p.bad_code)
         p.bad_code = NULL
+    if status == 0 and bad[0] >= 0:
+        raise ValueError(f"code {p.codes[bad[0]]} at row {bad[0] // p.D}, column {bad[0] % p.D} is outside its "
+                         "column's categories")
     return status
 
 
@@ -559,9 +692,9 @@ def accumulate_statistics(
     const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[:, ::1] G_out,               # OUT (n_slots, K * P) sum_i w_i r_ik f(x_i), K x P row-major per slot
-    double[:, ::1] T_out,               # OUT (n_slots, D * D) tied: sum_i w_i z_i z_i^T (lower), else None
-    double[::1] ll_out,                 # OUT (n_slots,) sum_i w_i log p(x_i) (ESTEP)
+    double[:, ::1] G_out,               # IN/OUT (1 or n_blocks, K * P) += sum_i w_i r_ik f(x_i), K x P row-major
+    double[:, ::1] T_out,               # IN/OUT (1 or n_blocks, D * D) tied: += sum_i w_i z_i z_i^T (lower), else None
+    double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i) (ESTEP)
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
     const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
@@ -569,14 +702,18 @@ def accumulate_statistics(
     const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
     const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
 ):
-    """Add one pass of EM statistics over X to per-slot partial sums.
+    """Add one pass of EM statistics over X to the outputs.
 
-    The outputs must be zero-filled by the caller, with
-    ``n_slots = max(1, ceil(n_samples / slot_rows))``, or one row per
-    segment with ``rows``; then W is ``n_blocks`` (P, K) blocks stacked
-    (U: (D, D) blocks), segment s reading block ``seg_pat[s]``. Returns -1 if
-    scratch memory could not be allocated, else 0. A row that no component
-    can produce (and has a non-zero weight) makes its slot's ``ll_out`` -inf.
+    The slots' sums (slots of ``slot_rows`` rows) are added into the outputs
+    in slot order, so the result is the same for any thread count, and the
+    same for a pass split into consecutive calls over whole slots (each call
+    adding to the same outputs, zero-filled by the caller before the first).
+    The outputs have one row; with ``rows``, W is ``n_blocks`` (P, K) blocks
+    stacked (U: (D, D) blocks), segment s reads block ``seg_pat[s]`` and is
+    added into row ``seg_pat[s]`` of G_out and T_out (n_blocks rows), in
+    segment order. Returns -1 if scratch memory could not be allocated, else
+    0 (the outputs are then partly summed: discard them). A row that no
+    component can produce (and has a non-zero weight) makes ``ll_out`` -inf.
     """
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
@@ -611,13 +748,15 @@ def accumulate_statistics(
     cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
     if n_seg:
         n_slots = n_seg
-    if G_out.shape[0] != n_slots or G_out.shape[1] != p.K * p.P or ll_out.shape[0] != n_slots:
-        raise ValueError("output shapes do not match the layout")
+    cdef Py_ssize_t n_out = n_blocks if n_seg else 1
+    if (G_out is None or G_out.shape[0] != n_out or G_out.shape[1] != p.K * p.P
+            or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match the layout: G_out ({n_out}, {p.K * p.P}), ll_out (1,)")
     p.G = &G_out[0, 0]
     p.ll = &ll_out[0]
     if quad == _QTIED:
-        if T_out is None or T_out.shape[0] != n_slots or T_out.shape[1] != p.D * p.D:
-            raise ValueError("tied statistics need T_out of shape (n_slots, D * D)")
+        if T_out is None or T_out.shape[0] != n_out or T_out.shape[1] != p.D * p.D:
+            raise ValueError(f"tied statistics need T_out of shape ({n_out}, D * D)")
         p.T = &T_out[0, 0]
     if p.N == 0:
         return 0
@@ -636,7 +775,7 @@ def estimate(
     double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
     int64_t[::1] labels,                # OUT (n_samples,) most probable component, or None
     floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
-    double[::1] slot_ll,                # OUT (n_slots,) zero-filled: slot sums of the log-likelihoods, or None
+    double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  as accumulate_statistics
     const int64_t[::1] seg_start=None,  # IN
@@ -649,7 +788,7 @@ def estimate(
     Only the requested outputs are written; no other N-sized memory is used.
     Labels are the argmax of the weighted log-densities (the first on ties).
     With ``rows`` only the visited rows' entries of the per-row outputs are
-    written, and ``slot_ll`` has one entry per segment.
+    written. ``slot_ll[0]`` gets the total added, in slot (segment) order.
     Returns -1 if scratch memory could not be allocated, else 0.
     """
     if W is None:
@@ -682,8 +821,8 @@ def estimate(
     if n_seg:
         n_slots = n_seg
     if slot_ll is not None:
-        if slot_ll.shape[0] != n_slots:
-            raise ValueError("slot_ll must have one entry per slot")
+        if slot_ll.shape[0] != 1:
+            raise ValueError("slot_ll must have one entry (the total)")
         p.ll = &slot_ll[0]
     if p.N == 0:
         return 0

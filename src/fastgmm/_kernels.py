@@ -3,24 +3,25 @@
 This layer knows nothing about a model's parameters: it takes a feature code
 (``quad``), a shift and the coefficients W that some family built, chooses
 the chunk and slot layout from the problem's shape (never from the thread
-count), allocates every output, runs the kernel, sums the slot partials in
-slot order, and turns status codes into exceptions.
+count), allocates every output, runs the kernel (which adds the slots' sums
+into the outputs in slot order), and turns status codes into exceptions.
 
 Interruptibility: the kernel runs with the GIL released and cannot see
 Ctrl-C, so a large pass is cut into consecutive ranges of whole slots, one
 kernel call each, of about ``RANGE_WORK_PER_THREAD`` work per thread. Each
-call writes the rows of its own slots of the same output arrays, so the slot
-layout and the final slot-order sum are exactly those of one call: results
-are bitwise identical for any split. Between calls the interpreter runs the
-pending signal handlers, so a KeyboardInterrupt surfaces within one range
-(~0.1 s) instead of at the end of the pass; the outputs are local, so an
-interrupted pass leaves nothing half-written behind.
+call adds its slots, in order, into the same output arrays after the earlier
+calls' slots, so the slot layout and the slot-order sum are exactly those of
+one call: results are bitwise identical for any split. Between calls the
+interpreter runs the pending signal handlers, so a KeyboardInterrupt
+surfaces within one range (~0.1 s) instead of at the end of the pass; the
+outputs are local, so an interrupted pass leaves nothing half-written
+behind.
 """
 
 import numpy as np
 
 from . import _estep
-from ._layout import chunk_rows_for, n_slots_for, slot_rows_for
+from ._layout import chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from ._openmp_helpers import ROW_OVERHEAD_FLOPS, threads_for_work
 
 RESP_ESTEP = _estep.RESP_ESTEP
@@ -47,8 +48,9 @@ def _slot_ranges(N, slot, n_slots, row_cost, threads, range_slots=None):
 
     ``range_slots`` forces the slots per range (tests); otherwise a range is
     ~``RANGE_WORK_PER_THREAD`` per thread, at least one slot per thread and a
-    multiple of the thread count where it can be (dynamic scheduling then
-    keeps every thread busy to the end of each call).
+    multiple of the thread count where it can be (the kernel's slot counter,
+    handing slots to whichever thread is free, then keeps every thread busy
+    to the end of each call).
     """
     if range_slots is None:
         work = float(N) * (row_cost + ROW_OVERHEAD_FLOPS)
@@ -71,9 +73,13 @@ def _part(arr, r0, r1):
 
 
 def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
+    """(chunk rows, slot rows, slot count) of the ordered reduction, from the shape only.
+
+    ``D``, ``itemsize`` and ``tied`` no longer change the layout (memory is two partials
+    per thread whatever the slot count); they stay for the callers' signature.
+    """
     chunk = chunk_rows or chunk_rows_for(P, K)
-    stats_size = K * P + (D * D if tied else 0) + 1
-    slot = slot_rows or slot_rows_for(N, D, K, stats_size, itemsize, chunk)
+    slot = slot_rows or ordered_slot_rows_for(N, chunk)
     return chunk, slot, n_slots_for(N, slot)
 
 
@@ -126,23 +132,23 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     P = _estep.n_features_out(quad, D, 0 if offsets is None else int(offsets[-1]))
     tied = quad == _estep.QTIED
     chunk, slot, n_slots = _layout(N, D, K, P, X.itemsize, tied, chunk_rows, slot_rows)
-    G = np.zeros((n_slots, K * P))
-    T = np.zeros((n_slots, D * D)) if tied else None
-    ll = np.zeros(n_slots)
+    G = np.zeros((1, K * P))
+    T = np.zeros((1, D * D)) if tied else None
+    ll = np.zeros(1)
     cost = _row_cost(P, K)
     threads = threads_for_work(n_threads, N, cost)
     for a, b in _slot_ranges(N, slot, n_slots, cost, threads, range_slots):
         r0, r1 = _rows(a, b, slot, N)
         status = _estep.accumulate_statistics(
             X[r0:r1], quad, K, shift, mode, W, U, _part(resp, r0, r1), _part(labels, r0, r1),
-            _part(sample_weight, r0, r1), chunk, slot, G[a:b], _part(T, a, b), ll[a:b],
+            _part(sample_weight, r0, r1), chunk, slot, G, T, ll,
             threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1), offsets=offsets)
         _check_status(status)
-    # Slot partials are added in slot order: identical for any thread count.
-    G = G.sum(axis=0).reshape(K, P)
+    # The kernel added the slots in slot order: identical for any thread count.
+    G = G.reshape(K, P)
     if T is not None:
-        T = T.sum(axis=0).reshape(D, D)
-    return G, T, float(ll.sum())
+        T = T.reshape(D, D)
+    return G, T, float(ll[0])
 
 
 def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False,
@@ -163,25 +169,26 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
     out_ll = np.empty(N) if row_ll else None
     out_lab = np.empty(N, dtype=np.int64) if labels else None
     out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
-    out_sum = np.zeros(n_slots) if total else None
+    out_sum = np.zeros(1) if total else None
     cost = _row_cost(P, K) // 2
     threads = threads_for_work(n_threads, N, cost)
     for a, b in _slot_ranges(N, slot, n_slots, cost, threads, range_slots):
         r0, r1 = _rows(a, b, slot, N)
         status = _estep.estimate(X[r0:r1], quad, shift, W, U, chunk, slot, _part(out_ll, r0, r1),
-                                 _part(out_lab, r0, r1), _part(out_resp, r0, r1), _part(out_sum, a, b),
+                                 _part(out_lab, r0, r1), _part(out_resp, r0, r1), out_sum,
                                  threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1),
                                  offsets=offsets)
         _check_status(status)
-    return out_ll, out_lab, out_resp, (float(out_sum.sum()) if total else None)
+    return out_ll, out_lab, out_resp, (float(out_sum[0]) if total else None)
 
 
 def _segment_ranges(seg_start, row_cost, threads, range_rows=None):
     """Consecutive ``(first_segment, end_segment)`` ranges of about one range's work each.
 
     The missing-value pass's counterpart of ``_slot_ranges``: segments are
-    never cut (each keeps its own output row), so any split gives the same
-    result; ``range_rows`` forces the rows per range (tests).
+    never cut and each call adds its segments in order after the earlier
+    calls', so any split gives the same result; ``range_rows`` forces the
+    rows per range (tests).
     """
     n_seg = len(seg_start) - 1
     if range_rows is None:
@@ -220,25 +227,26 @@ def accumulate_segments(X, quad, n_components, shift, n_threads, W, U, rows, seg
     P = _estep.n_features_out(quad, D)
     tied = quad == _estep.QTIED
     n_seg = len(seg_pat)
+    n_blocks = len(seg_first)
     chunk = chunk_rows or chunk_rows_for(P, K)
-    G = np.zeros((n_seg, K * P))
-    T = np.zeros((n_seg, D * D)) if tied else None
-    ll = np.zeros(n_seg)
+    # One output row per block: the kernel adds segment s into row seg_pat[s], in segment order.
+    G = np.zeros((n_blocks, K * P))
+    T = np.zeros((n_blocks, D * D)) if tied else None
+    ll = np.zeros(1)
     cost = _row_cost(P, K)
     threads = threads_for_work(n_threads, len(rows), cost)
     slot = max(chunk, int(np.max(np.diff(seg_start))) if n_seg else chunk)
     slot = -(-slot // chunk) * chunk          # segments carry their own bounds; slot only passes the check
     # One kernel call per range of whole segments, so that Ctrl-C is seen between calls (see the
-    # module docstring); each segment writes its own output row, whatever the split.
+    # module docstring); each call adds its segments in order after the earlier calls', whatever the split.
     for a, b in _segment_ranges(seg_start, cost, threads, range_rows):
         p0, p1 = int(seg_start[a]), int(seg_start[b])
         status = _estep.accumulate_statistics(
-            X, quad, K, shift, RESP_ESTEP, W, U, None, None, sample_weight, chunk, slot, G[a:b],
-            _part(T, a, b), ll[a:b], threads_for_work(threads, p1 - p0, cost), rows[p0:p1],
+            X, quad, K, shift, RESP_ESTEP, W, U, None, None, sample_weight, chunk, slot, G,
+            T, ll, threads_for_work(threads, p1 - p0, cost), rows[p0:p1],
             np.ascontiguousarray(seg_start[a:b + 1] - p0), seg_pat[a:b])
         _check_status(status)
-    # Segment partials added in segment order: identical for any thread count.
-    G = np.add.reduceat(G, seg_first, axis=0).reshape(len(seg_first), K, P)
+    G = G.reshape(n_blocks, K, P)
     if T is not None:
-        T = np.add.reduceat(T, seg_first, axis=0).reshape(len(seg_first), D, D)
-    return G, T, float(ll.sum())
+        T = T.reshape(n_blocks, D, D)
+    return G, T, float(ll[0])

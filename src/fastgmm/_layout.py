@@ -3,9 +3,17 @@
 Both depend only on the problem's shape, never on the thread count: that is
 what makes every result bitwise identical for any ``n_threads``. A chunk is
 the unit of work of one kernel call (a few hundred rows); a slot is a fixed
-run of chunks whose partial sums get their own output row, added in slot
-order afterwards.
+run of chunks whose partial sums are added in slot order.
+
+Two layouts. The EM kernels (fastgmm._estep, fastgmm._studentt) reduce in
+order: each thread sums one slot into a private partial and adds it into the
+single result in slot order (see _ordered.h), so memory does not grow
+with the slot count and slots are small (``ordered_slot_rows_for``: ~2
+sqrt(N) rows) and numerous, balancing any thread count. The k-means kernel keeps
+one output row per slot (``slot_rows_for``: a bounded slot count).
 """
+
+import math
 
 import numpy as np
 
@@ -39,6 +47,32 @@ def slot_rows_for(n_samples, n_features, n_components, stats_size, itemsize, chu
     max_slots = int(np.clip(budget // (8 * stats_size), MIN_SLOTS, MAX_SLOTS))
     n_slots = min(n_chunks, max_slots)
     return -(-n_chunks // n_slots) * chunk_rows
+
+
+# Rows per slot of the ordered reduction, as a multiple of sqrt(N). Two costs
+# pull apart, both per double of a slot's partial (K * P, + D * D tied) and
+# so independent of K and P relative to the ~4 K P flops a row costs:
+# - the additions: every slot's partial is zeroed and added into the result,
+#   reading it from the previous adder's cache (~0.5-1.5 ns per double), in
+#   slot order per 16 KiB block (pipelined, see _ordered.h): n_slots * KP * c
+#   in all;
+# - the tail: the last slots run with idle threads beside them, ~one slot's
+#   time, slot_rows * 4 KP flops.
+# Their sum (N / slot_rows) c KP + slot_rows 4 KP f is least at slot_rows =
+# sqrt(N c / (4 f)), ~2 sqrt(N) for c ~ 0.5 ns and f ~ 0.033 ns per flop
+# (30 GFLOP/s per core). Estimates, not measured on a many-core machine
+# (benchmarks/NOTES.md, "Many cores").
+SLOT_ROWS_PER_SQRT_N = 2.0
+
+
+def ordered_slot_rows_for(n_samples, chunk_rows):
+    """Rows per slot of the ordered reduction, a multiple of ``chunk_rows``: ~2 sqrt(N), at least one chunk.
+
+    From the problem's shape only (N, and the chunk from P and K), never from
+    the thread count.
+    """
+    target = SLOT_ROWS_PER_SQRT_N * math.sqrt(max(int(n_samples), 1))
+    return int(max(1, round(target / chunk_rows)) * chunk_rows)
 
 
 def n_slots_for(n_samples, slot_rows):

@@ -399,7 +399,7 @@ def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_thr
         coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs,
                                      p0 == 0 and missing.complete)
         rows, seg_start, seg_pat, _ = _segments(missing, p0, p1, slot)
-        slot_ll = np.zeros(len(seg_pat)) if total else None
+        slot_ll = np.zeros(1) if total else None
         threads = _kernels.threads_for_work(n_threads, len(rows), _kernels._row_cost(P, K) // 2)
         status = _estep.estimate(X, QUAD[cov_type], shift, coef.W, coef.U, chunk, slot, out_ll, out_lab,
                                  out_resp, slot_ll, threads, rows, seg_start, seg_pat)

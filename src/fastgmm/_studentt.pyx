@@ -23,11 +23,11 @@ with W (P x K) built from the parameters by the caller
 
 Everything after reading X is float64, for float32 data too, and nothing of
 size N x K or N x D is allocated during a fit: the per-thread scratch is a
-few chunk-sized buffers. Determinism is _estep's: rows are cut into slots
-(a multiple of the chunk size, from the problem's shape only) whose partial
-sums go to their own output rows, one thread per slot, chunk after chunk;
-the caller adds the slots in slot order, so results are bitwise identical
-for any ``n_threads``.
+few chunk-sized buffers. Determinism is _estep's ordered reduction: rows are
+cut into slots (a few chunks, from the problem's shape only), each summed by
+one thread, chunk after chunk, into a private partial that is added into the
+single result in slot order (_ordered.h), so results are bitwise identical
+for any ``n_threads`` with one partial per thread in memory.
 
 The covariance types are those whose quadratic features need no per-row
 transform: full, diag and spherical (tied's |z U|^2 needs a TRMM first and
@@ -35,11 +35,15 @@ its M-step a u-weighted Gram matrix; it is not offered).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport parallel
 from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int64_t
 
 from ._blas cimport _gemm_f_w, _gemm_ft_r
+from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
+                        fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
+                        fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
+                        ADD_BLOCK)
 
 
 cdef extern from "_rowops.h" nogil:
@@ -90,11 +94,11 @@ cdef struct TSpec:
     const double *a           # (K,) log w_k + log-normaliser of component k
     const double *nu          # (K,) degrees of freedom
     const double *sw          # (N,) sample weights, or NULL (all 1)
-    # fit outputs, one row per slot
-    double *G                 # (n_slots, K * P) sum_i w_i r_ik u_ik f(x_i)
-    double *R                 # (n_slots, K) sum_i w_i r_ik
-    double *H                 # (n_slots, K) sum_i w_i r_ik (log u_ik - u_ik)
-    double *ll                # (n_slots,) sum_i w_i log p(x_i)
+    # fit outputs: sums over the slots, added in slot order
+    double *G                 # (K * P,) sum_i w_i r_ik u_ik f(x_i)
+    double *R                 # (K,) sum_i w_i r_ik
+    double *H                 # (K,) sum_i w_i r_ik (log u_ik - u_ik)
+    double *ll                # (1,) sum_i w_i log p(x_i)
     # prediction outputs, per row
     double *row_ll            # (N,) log p(x_i), or NULL
     int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
@@ -109,10 +113,19 @@ cdef struct Scratch:
     double *mx                # (chunk,)
     double *sm                # (chunk,)
     double *rl                # (chunk,)
+    # The sums of the slot being computed, in the thread's current partial: [ll, R, H, G]
+    double *ll                # (1,)
+    double *R                 # (K,) if p.G
+    double *H                 # (K,) if p.G
+    double *G                 # (K * P,) if p.G
+    SlotState slots           # the partials and this thread's place in the ordered reduction
 
 
-cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t K,
-                         Py_ssize_t P) noexcept nogil:
+cdef bint _scratch_alloc(Scratch *s, const TSpec *p, Py_ssize_t chunk, int n_part) noexcept nogil:
+    """The thread's buffers (zeroed by the caller's calloc); False if any allocation failed
+    (free with _scratch_free anyway)."""
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef bint ok = slot_state_alloc(&s.slots, _n_values(p), n_part)
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.zz = <double *> malloc(2 * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
@@ -121,11 +134,12 @@ cdef bint _scratch_alloc(Scratch *s, Py_ssize_t chunk, Py_ssize_t D, Py_ssize_t 
     s.mx = <double *> malloc(chunk * sizeof(double))
     s.sm = <double *> malloc(chunk * sizeof(double))
     s.rl = <double *> malloc(chunk * sizeof(double))
-    return (s.F != NULL and s.zz != NULL and s.LP != NULL and s.Ub != NULL and s.Vb != NULL
+    return (ok and s.F != NULL and s.zz != NULL and s.LP != NULL and s.Ub != NULL and s.Vb != NULL
             and s.mx != NULL and s.sm != NULL and s.rl != NULL)
 
 
 cdef void _scratch_free(Scratch *s) noexcept nogil:
+    slot_state_free(&s.slots)
     free(s.F)
     free(s.zz)
     free(s.LP)
@@ -148,7 +162,7 @@ cdef void _chunk(
     floating *uw_out,         # OUT (N,) sum_k r_ik u_ik, or NULL
     Py_ssize_t r0,            # IN  first row of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot
+    Py_ssize_t s,             # IN  the chunk's slot (its sums go to w.ll, w.R, w.H, w.G)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t K = p.K, P = p.P
@@ -186,7 +200,7 @@ cdef void _chunk(
         rl = p.row_ll + r0
     total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
     if p.ll != NULL:
-        p.ll[s] += total
+        w.ll[0] += total
     if resp_out != NULL:
         for i in range(n):
             for k in range(K):
@@ -213,14 +227,41 @@ cdef void _chunk(
             if r != 0.0:          # log u - u is -inf where delta is: 0 * -inf must not be NaN
                 v = v + r * w.Vb[k * n + i]
             w.Ub[k * n + i] = r * w.Ub[k * n + i]
-        p.R[s * K + k] += acc
-        p.H[s * K + k] += v
-    _gemm_ft_r(<int> n, <int> P, <int> K, w.F, w.Ub, p.G + s * K * P)
+        w.R[k] += acc
+        w.H[k] += v
+    _gemm_ft_r(<int> n, <int> P, <int> K, w.F, w.Ub, w.G)
 
 
 # ---------------------------------------------------------------------------
 # The one loop over the rows
 # ---------------------------------------------------------------------------
+
+cdef inline Py_ssize_t _n_values(const TSpec *p) noexcept nogil:
+    """Doubles in a slot's partial: [ll, R (K), H (K), G (K * P)], or [ll] for prediction."""
+    return 1 + (p.K * (2 + p.P) if p.G != NULL else 0)
+
+
+cdef void _begin_slot(const TSpec *p, Scratch *w) noexcept nogil:
+    """Point w.ll, w.R, w.H, w.G at the thread's next partial, zeroed: [ll, R (K), H (K), G (K * P)]."""
+    cdef Partial *q = slot_begin(&w.slots)
+    w.ll = q.v
+    w.R = q.v + 1
+    w.H = q.v + 1 + p.K
+    w.G = q.v + 1 + 2 * p.K
+
+
+cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int64_t j1) noexcept nogil:
+    """Values j0 .. j1 - 1 of slot s's partial into the outputs (_ordered.h: in slot order per block)."""
+    cdef const TSpec *p = <const TSpec *> spec
+    cdef const double *v = (<const Partial *> part).v
+    cdef Py_ssize_t K = p.K
+    if p.ll != NULL:
+        add_range(p.ll, v, j0, j1, 0, 1)
+    if p.G != NULL:
+        add_range(p.R, v, j0, j1, 1, 1 + K)
+        add_range(p.H, v, j0, j1, 1 + K, 1 + 2 * K)
+        add_range(p.G, v, j0, j1, 1 + 2 * K, 1 + 2 * K + K * p.P)
+
 
 cdef int _run_slots(
     const TSpec *p,
@@ -233,30 +274,42 @@ cdef int _run_slots(
     Py_ssize_t n_slots,
     int n_threads,
 ) noexcept nogil:
-    """Every chunk of every slot through `_chunk`; -1 if a thread could not allocate its scratch."""
-    cdef int status[1]
-    status[0] = 0
+    """Every chunk of every slot through `_chunk`, the slots' sums added in slot order
+    (_ordered.h, as _estep._run_slots); -1 if a thread could not allocate its scratch."""
+    cdef fastgmm_order order
+    cdef bint ordered = p.G != NULL or p.ll != NULL
+    if fastgmm_order_init(&order, n_slots, ordered, _n_values(p), ADD_BLOCK):
+        return -1
+    cdef int n_part = 2 if n_threads > 1 and ordered else 1
     cdef Py_ssize_t s, r0, r_end, n
     cdef Scratch *w
     cdef bint ok
     with parallel(num_threads=n_threads):
         # Assigned inside the parallel block, so private to each thread.
         w = <Scratch *> calloc(1, sizeof(Scratch))
-        ok = w != NULL and _scratch_alloc(w, chunk_rows, p.D, p.K, p.P)
+        ok = w != NULL and _scratch_alloc(w, p, chunk_rows, n_part)
         if not ok:
-            status[0] = 1
-        for s in prange(n_slots, schedule='dynamic'):
-            if ok:
-                r0 = s * slot_rows
-                r_end = _min(p.N, r0 + slot_rows)
-                while r0 < r_end:
-                    n = _min(chunk_rows, r_end - r0)
-                    _chunk(p, X, resp_out, u_out, uw_out, r0, n, s, w)
-                    r0 = r0 + n
+            fastgmm_order_fail(&order)
+        while ok:
+            s = <Py_ssize_t> fastgmm_order_take(&order, &w.slots.order)
+            if s < 0:
+                break
+            _begin_slot(p, w)
+            r0 = s * slot_rows
+            r_end = _min(p.N, r0 + slot_rows)
+            while r0 < r_end:
+                n = _min(chunk_rows, r_end - r0)
+                _chunk(p, X, resp_out, u_out, uw_out, r0, n, s, w)
+                r0 = r0 + n
+            fastgmm_order_done(&order, &w.slots.order, s, w.slots.parts, _partial_add, p)
+        if ok:
+            fastgmm_order_finish(&order, &w.slots.order, w.slots.parts, _partial_add, p)
         if w != NULL:
             _scratch_free(w)
         free(w)
-    return -1 if status[0] else 0
+    cdef bint failed = fastgmm_order_failed(&order)
+    fastgmm_order_free(&order)
+    return -1 if failed else 0
 
 
 # ---------------------------------------------------------------------------
@@ -319,28 +372,29 @@ def accumulate_statistics(
     const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[:, ::1] G_out,               # OUT (n_slots, K * P) sum_i w_i r_ik u_ik f(x_i), K x P per slot
-    double[:, ::1] R_out,               # OUT (n_slots, K) sum_i w_i r_ik
-    double[:, ::1] H_out,               # OUT (n_slots, K) sum_i w_i r_ik (log u_ik - u_ik)
-    double[::1] ll_out,                 # OUT (n_slots,) sum_i w_i log p(x_i)
+    double[::1] G_out,                  # IN/OUT (K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
+    double[::1] R_out,                  # IN/OUT (K,) += sum_i w_i r_ik
+    double[::1] H_out,                  # IN/OUT (K,) += sum_i w_i r_ik (log u_ik - u_ik)
+    double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i)
     int n_threads,                      # IN
 ):
-    """Add one E-step pass of Student-t statistics over X to per-slot partial sums.
+    """Add one E-step pass of Student-t statistics over X to the outputs.
 
-    The outputs must be zero-filled by the caller, with ``n_slots =
-    max(1, ceil(n_samples / slot_rows))``. Returns -1 if scratch memory could
-    not be allocated, else 0. A row that no component can produce (and has
-    a non-zero weight) makes its slot's ``ll_out`` -inf.
+    The slots' sums are added in slot order (the same result for any thread
+    count, and for a pass split into consecutive calls over whole slots adding
+    to the same outputs, zero-filled by the caller before the first). Returns
+    -1 if scratch memory could not be allocated (the outputs are then partly
+    summed: discard them), else 0. A row that no component can produce (and
+    has a non-zero weight) makes ``ll_out`` -inf.
     """
     cdef TSpec p
     cdef Py_ssize_t n_slots = _init_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
                                          slot_rows, n_threads)
     p.sw = _per_row(sample_weight, p.N, "sample_weight")
-    if (G_out.shape[0] != n_slots or G_out.shape[1] != p.K * p.P or R_out.shape[0] != n_slots
-            or R_out.shape[1] != p.K or H_out.shape[0] != n_slots or H_out.shape[1] != p.K
-            or ll_out.shape[0] != n_slots):
-        raise ValueError("output shapes do not match the layout")
-    p.G, p.R, p.H, p.ll = &G_out[0, 0], &R_out[0, 0], &H_out[0, 0], &ll_out[0]
+    if (G_out is None or G_out.shape[0] != p.K * p.P or R_out is None or R_out.shape[0] != p.K
+            or H_out is None or H_out.shape[0] != p.K or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match: G_out ({p.K * p.P},), R_out and H_out ({p.K},), ll_out (1,)")
+    p.G, p.R, p.H, p.ll = &G_out[0], &R_out[0], &H_out[0], &ll_out[0]
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
@@ -365,7 +419,7 @@ def estimate(
     floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
     floating[:, ::1] u,                 # OUT (n_samples, K) u_ik = E[u | x_i, component k], or None
     floating[::1] u_mix,                # OUT (n_samples,) sum_k r_ik u_ik, or None
-    double[::1] slot_ll,                # OUT (n_slots,) zero-filled: slot sums of the log-likelihoods, or None
+    double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
     int n_threads,                      # IN
 ):
     """E-step outputs for prediction: log-likelihoods, labels, responsibilities, scale weights.
@@ -402,8 +456,8 @@ def estimate(
         if p.N:
             uw = &u_mix[0]
     if slot_ll is not None:
-        if slot_ll.shape[0] != n_slots:
-            raise ValueError("slot_ll must have one entry per slot")
+        if slot_ll.shape[0] != 1:
+            raise ValueError("slot_ll must have one entry (the total)")
         p.ll = &slot_ll[0]
     if p.N == 0:
         return 0

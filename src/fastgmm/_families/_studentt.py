@@ -51,7 +51,7 @@ from .._base import BaseMixture, is_dask_source
 from .._gaussian import QUAD
 from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps,
                                  degenerate_m_step)
-from .._layout import chunk_rows_for, n_slots_for, slot_rows_for
+from .._layout import chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from .._openmp_helpers import effective_n_threads
 from .._threadpool import blas_single_thread
 from .._validation import check_bool, check_option, check_random_state, check_scalar, invalid_parameter
@@ -579,7 +579,7 @@ def _row_cost(P, K):
 
 def _t_layout(N, D, K, P, itemsize, chunk_rows, slot_rows):
     chunk = chunk_rows or chunk_rows_for(P, 3 * K)     # three K-row buffers per chunk
-    slot = slot_rows or slot_rows_for(N, D, K, K * P + 2 * K + 1, itemsize, chunk)
+    slot = slot_rows or ordered_slot_rows_for(N, chunk)     # the ordered reduction's slots (fastgmm._layout)
     return chunk, slot, n_slots_for(N, slot)
 
 
@@ -628,10 +628,10 @@ def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, samp
     N, D = X.shape
     P, K = W.shape
     chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, chunk_rows, slot_rows)
-    G = np.zeros((n_slots, K * P))
-    R = np.zeros((n_slots, K))
-    H = np.zeros((n_slots, K))
-    ll = np.zeros(n_slots)
+    G = np.zeros(K * P)
+    R = np.zeros(K)
+    H = np.zeros(K)
+    ll = np.zeros(1)
     cost = _row_cost(P, K)
     threads = _threads(n_threads, N, cost)
     # Cut into kernel calls over whole slots so that Ctrl-C is seen between them (fastgmm._kernels).
@@ -639,13 +639,13 @@ def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, samp
         r0, r1 = _kernels._rows(s0, s1, slot, N)
         status = _studentt.accumulate_statistics(
             X[r0:r1], QUAD[cov_type], shift, W, a, nu, _kernels._part(sample_weight, r0, r1), chunk, slot,
-            G[s0:s1], R[s0:s1], H[s0:s1], ll[s0:s1], _threads(threads, r1 - r0, cost))
+            G, R, H, ll, _threads(threads, r1 - r0, cost))
         _kernels._check_status(status)
-    # Slot partials are added in slot order: identical for any thread count.
-    G = G.sum(axis=0).reshape(K, P)
+    # The kernel added the slots in slot order: identical for any thread count.
+    G = G.reshape(K, P)
     weight = N if sample_weight is None else float(sample_weight.sum())
-    u_stats = _gaussian.statistics_from_sums(G, None, cov_type, shift, float(ll.sum()), weight, N)
-    return TStatistics(u_stats, R.sum(axis=0), H.sum(axis=0))
+    u_stats = _gaussian.statistics_from_sums(G, None, cov_type, shift, float(ll[0]), weight, N)
+    return TStatistics(u_stats, R, H)
 
 
 def _threads(n_threads, n_rows, cost):
@@ -680,7 +680,7 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
         "resp": np.empty((N, K), dtype=X.dtype) if resp else None,
         "u": np.empty((N, K), dtype=X.dtype) if u else None,
         "u_mix": np.empty(N, dtype=X.dtype) if u_mix else None,
-        "slot_ll": np.zeros(n_slots) if total else None,
+        "slot_ll": np.zeros(1) if total else None,
     }
     cost = _row_cost(P, K) // 2
     threads = _threads(n_threads, N, cost)
@@ -690,9 +690,9 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
         status = _studentt.estimate(
             X[r0:r1], QUAD[cov_type], shift, W, a, nu, chunk, slot, part(out["row_ll"], r0, r1),
             part(out["labels"], r0, r1), part(out["resp"], r0, r1), part(out["u"], r0, r1),
-            part(out["u_mix"], r0, r1), part(out["slot_ll"], s0, s1), _threads(threads, r1 - r0, cost))
+            part(out["u_mix"], r0, r1), out["slot_ll"], _threads(threads, r1 - r0, cost))
         _kernels._check_status(status)
-    tot = float(out["slot_ll"].sum()) if total else None
+    tot = float(out["slot_ll"][0]) if total else None
     return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]
 
 
