@@ -256,10 +256,10 @@ def test_onehot_reports_the_first_bad_code_by_row_order(n_threads, every_thread)
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_pass_smaller_than_one_slot_matches_the_reference(cov_type, every_thread):
-    rng, X, weights, means, _, pc = _problem(6, cov_type, np.float64, N=300)
-    _, slot, n_slots = _kernels._layout(300, 3, 4, _gaussian.n_features_out(cov_type, 3), 8, cov_type == "tied",
+    rng, X, weights, means, _, pc = _problem(6, cov_type, np.float64, N=200)
+    _, slot, n_slots = _kernels._layout(200, 3, 4, _gaussian.n_features_out(cov_type, 3), 8, cov_type == "tied",
                                         None, None)
-    assert n_slots == 1 and slot > 300
+    assert n_slots == 1 and slot > 200
     stats = gaussian_statistics(X, weights, means, pc, cov_type, 8)
     _, log_resp = ref.e_step(X, weights, means, pc, cov_type)
     r = np.exp(log_resp)

@@ -24,19 +24,33 @@ SLOT_MEMORY_FRACTION = 0.0025
 MIN_SLOTS, MAX_SLOTS = 4, 128
 
 
-def chunk_rows_for(n_features, n_components):
+#: Values (rows x (P + K)) of a Gaussian EM chunk's features and log-densities:
+#: 32 KiB, so both stay in a core's L1 data cache while the two GEMMs and the
+#: log-sum-exp go over them. Alone on the benchmark machine (2 threads, 1M
+#: rows, in-process, the old chunk vs this one): diag D=16, K=16 0.035-0.037
+#: s/pass at 384 rows vs 0.032-0.034 at 80; spherical 0.029-0.030 at 384 vs
+#: 0.028 at 112; diag D=8, K=8 0.0155-0.016 at 384 vs 0.0142-0.0147 at 160;
+#: full D=16, K=16 0.096-0.100 at 192 vs 0.095-0.096 at 48 (the floor).
+EM_CHUNK_VALUES = 1 << 12
+
+#: The k-means and Student-t kernels' budget (not re-measured with the one above).
+CHUNK_VALUES = 1 << 15
+
+
+def chunk_rows_for(n_features, n_components, budget=CHUNK_VALUES):
     """Rows per chunk, from the width of a row's expansion (P) and K.
 
-    The per-thread scratch (rows x (P + K) values) stays within ~256 KiB in
-    float64 unless a row is so wide that the 48-row floor exceeds it (W6: 0.8
-    MiB; 48 rows ran W6's pass as fast as 64 with a 0.26 MiB smaller buffer
-    per thread; 32 rows were 5-8 % slower), and rows are capped at 384:
-    beyond that OpenBLAS leaves its unpacked small-matrix GEMM path for these
-    shapes and a diag pass on 1M x 16 rows went from 0.052 to 0.08 s
-    (measured on the benchmark machine). ``n_features`` is P for the EM
-    kernels and D for k-means.
+    Rows are ``budget / (n_features + n_components)``, a multiple of 16, at
+    least 48 and at most 384. The 48-row floor is for very wide rows (W6:
+    0.8 MiB of scratch; 48 rows ran W6's pass as fast as 64 with a 0.26 MiB
+    smaller buffer per thread; 32 rows were 5-8 % slower). The 384-row cap:
+    beyond it OpenBLAS leaves its unpacked small-matrix GEMM path for these
+    shapes, and a diag pass on 1M x 16 rows went from 0.052 to 0.08 s (on an
+    earlier benchmark machine; on the present one 768 rows made a full pass
+    1.6x slower). ``n_features`` is P for the EM kernels and D for k-means;
+    the Gaussian EM kernel passes ``budget=EM_CHUNK_VALUES``.
     """
-    rows = (1 << 15) // (n_features + n_components)
+    rows = budget // (n_features + n_components)
     return int(max(48, min(384, rows - rows % 16)))
 
 
