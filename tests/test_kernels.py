@@ -300,6 +300,26 @@ def test_given_responsibilities_and_labels(dtype, cov_type, seed):
         assert stats.loglik == 0.0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_weighted_labels(dtype, cov_type, seed):
+    """Hard labels with sample weights: each row's features go to its component, times its weight."""
+    rng = np.random.default_rng(seed)
+    N, D, K = 500, 3, 4
+    X = _data(rng, N, D).astype(dtype)
+    shift = rng.normal(0, 1, D)
+    labels = rng.integers(-1, K, N)
+    sw = rng.uniform(0.0, 3.0, N)
+    onehot = (labels[:, None] == np.arange(K)).astype(np.float64)
+    G, T, ll = _kernels.accumulate(X, _gaussian.QUAD[cov_type], K, shift, 2, mode=_kernels.RESP_LABELS,
+                                   labels=labels, sample_weight=sw, chunk_rows=32, slot_rows=96)
+    stats = _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, N, sw.sum())
+    # (tied: the weighted Gram of every row, labelled or not, as scikit-learn's tied M-step)
+    nk, s1, s2 = _expected_statistics(X.astype(np.float64), onehot, shift, cov_type, w=sw)
+    rtol, atol = TOL
+    np.testing.assert_allclose(stats.s2, s2, rtol=rtol, atol=atol * N)
+
+
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_m_step_matches_reference(cov_type, seed):
     """Statistics -> parameters reproduces scikit-learn's M-step formulas (via the reference)."""

@@ -403,12 +403,25 @@ cdef void _chunk(
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = p.resp_in[_row(p, r0 + i) * K + k]
-    else:
+    elif p.G == NULL or p.T != NULL:
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = 1.0 if p.labels_in[_row(p, r0 + i)] == k else 0.0
 
     if p.G == NULL:
+        return
+    if p.resp_mode == _RESP_LABELS and p.T == NULL:
+        # One-hot responsibilities: each row's (weighted) features go to its
+        # component's sums, P additions a row instead of the GEMM's 2 K P
+        # flops over mostly zeros. Rows are added in order, as the GEMM's
+        # one-hot products would be; a label outside 0 .. K - 1 adds nothing.
+        for i in range(n):
+            lab = p.labels_in[_row(p, r0 + i)]
+            if lab < 0 or lab >= K:
+                continue
+            wi = sw[i] if sw != NULL else 1.0
+            for d in range(P):
+                w.G[lab * P + d] += wi * F[i * P + d]
         return
     # 4. sample weights scale the responsibilities (the E-step did it already)
     if sw != NULL and p.resp_mode != _RESP_ESTEP:
