@@ -21,7 +21,7 @@ behind.
 import numpy as np
 
 from . import _estep
-from ._layout import EM_CHUNK_VALUES, chunk_rows_for, n_slots_for, ordered_slot_rows_for
+from ._layout import CHUNK_VALUES, EM_CHUNK_VALUES, chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from ._openmp_helpers import ROW_OVERHEAD_FLOPS, threads_for_work
 
 RESP_ESTEP = _estep.RESP_ESTEP
@@ -75,10 +75,11 @@ def _part(arr, r0, r1):
 def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
     """(chunk rows, slot rows, slot count) of the ordered reduction, from the shape only.
 
-    ``D``, ``itemsize`` and ``tied`` no longer change the layout (memory is two partials
-    per thread whatever the slot count); they stay for the callers' signature.
+    ``D`` and ``itemsize`` no longer change the layout (memory is two partials per
+    thread whatever the slot count); they stay for the callers' signature. ``tied``
+    chooses the chunk budget (see ``_layout.EM_CHUNK_VALUES``).
     """
-    chunk = chunk_rows or chunk_rows_for(P, K, EM_CHUNK_VALUES)
+    chunk = chunk_rows or chunk_rows_for(P, K, CHUNK_VALUES if tied else EM_CHUNK_VALUES)
     slot = slot_rows or ordered_slot_rows_for(N, chunk)
     return chunk, slot, n_slots_for(N, slot)
 
@@ -228,7 +229,7 @@ def accumulate_segments(X, quad, n_components, shift, n_threads, W, U, rows, seg
     tied = quad == _estep.QTIED
     n_seg = len(seg_pat)
     n_blocks = len(seg_first)
-    chunk = chunk_rows or chunk_rows_for(P, K, EM_CHUNK_VALUES)
+    chunk = chunk_rows or chunk_rows_for(P, K, CHUNK_VALUES if tied else EM_CHUNK_VALUES)
     # One output row per block: the kernel adds segment s into row seg_pat[s], in segment order.
     G = np.zeros((n_blocks, K * P))
     T = np.zeros((n_blocks, D * D)) if tied else None

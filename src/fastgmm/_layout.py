@@ -30,10 +30,13 @@ MIN_SLOTS, MAX_SLOTS = 4, 128
 #: rows, in-process, the old chunk vs this one): diag D=16, K=16 0.035-0.037
 #: s/pass at 384 rows vs 0.032-0.034 at 80; spherical 0.029-0.030 at 384 vs
 #: 0.028 at 112; diag D=8, K=8 0.0155-0.016 at 384 vs 0.0142-0.0147 at 160;
-#: full D=16, K=16 0.096-0.100 at 192 vs 0.095-0.096 at 48 (the floor).
+#: full D=16, K=16 0.096-0.100 at 192 vs 0.095-0.096 at 48 (the floor). In
+#: whole fits, interleaved (benchmarks/results/2026-12-01-ab-l1-chunks.md, 2
+#: threads): W3 0.97x, W4 0.97x, W7 0.94x the time, W2 1.00x, but tied (W5)
+#: 1.04x (a TRMM and a Gram per chunk), so tied keeps CHUNK_VALUES.
 EM_CHUNK_VALUES = 1 << 12
 
-#: The k-means and Student-t kernels' budget (not re-measured with the one above).
+#: The k-means, Student-t and tied kernels' budget.
 CHUNK_VALUES = 1 << 15
 
 
@@ -48,7 +51,7 @@ def chunk_rows_for(n_features, n_components, budget=CHUNK_VALUES):
     shapes, and a diag pass on 1M x 16 rows went from 0.052 to 0.08 s (on an
     earlier benchmark machine; on the present one 768 rows made a full pass
     1.6x slower). ``n_features`` is P for the EM kernels and D for k-means;
-    the Gaussian EM kernel passes ``budget=EM_CHUNK_VALUES``.
+    the Gaussian EM kernel passes ``budget=EM_CHUNK_VALUES`` (but for tied).
     """
     rows = budget // (n_features + n_components)
     return int(max(48, min(384, rows - rows % 16)))
