@@ -378,7 +378,8 @@ cdef void _chunk(
                     p.labels_out[_row(p, r0 + i)] = lab
                 if p.resp_mode == _RESP_HARD:
                     w.rl[i] = <double> lab      # kept until LP is overwritten below
-            if p.resp_mode == _RESP_HARD:
+            if p.resp_mode == _RESP_HARD and p.T != NULL:
+                # (without T the statistics add each row to its component, below)
                 for k in range(K):
                     for i in range(n):
                         LP[k * n + i] = 1.0 if <Py_ssize_t> w.rl[i] == k else 0.0
@@ -410,13 +411,17 @@ cdef void _chunk(
 
     if p.G == NULL:
         return
-    if p.resp_mode == _RESP_LABELS and p.T == NULL:
-        # One-hot responsibilities: each row's (weighted) features go to its
+    if (p.resp_mode == _RESP_LABELS or p.resp_mode == _RESP_HARD) and p.T == NULL:
+        # One-hot responsibilities (given labels, or the hard assignment of
+        # step 2, kept in w.rl): each row's (weighted) features go to its
         # component's sums, P additions a row instead of the GEMM's 2 K P
         # flops over mostly zeros. Rows are added in order, as the GEMM's
         # one-hot products would be; a label outside 0 .. K - 1 adds nothing.
         for i in range(n):
-            lab = p.labels_in[_row(p, r0 + i)]
+            if p.resp_mode == _RESP_LABELS:
+                lab = p.labels_in[_row(p, r0 + i)]
+            else:
+                lab = <Py_ssize_t> w.rl[i]
             if lab < 0 or lab >= K:
                 continue
             wi = sw[i] if sw != NULL else 1.0
