@@ -404,7 +404,8 @@ cdef void _chunk(
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = p.resp_in[_row(p, r0 + i) * K + k]
-    elif p.G == NULL or p.T != NULL:
+    elif p.T != NULL:
+        # (without T the statistics add each row to its component, below)
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = 1.0 if p.labels_in[_row(p, r0 + i)] == k else 0.0
