@@ -104,7 +104,7 @@ def test_keyboard_interrupt_leaves_the_last_complete_iteration(X):
 
 def test_keyboard_interrupt_in_a_pass_keeps_the_previous_iteration(X, monkeypatch):
     gm = _strict(n_init=2)
-    real = GaussianMixture._em_pass
+    real = GaussianMixture._em_step
     count = {"n": 0}
 
     def pass_then_interrupt(self, *a, **k):
@@ -113,7 +113,7 @@ def test_keyboard_interrupt_in_a_pass_keeps_the_previous_iteration(X, monkeypatc
             raise KeyboardInterrupt
         return real(self, *a, **k)
 
-    monkeypatch.setattr(GaussianMixture, "_em_pass", pass_then_interrupt)
+    monkeypatch.setattr(GaussianMixture, "_em_step", pass_then_interrupt)
     with pytest.warns(FitInterruptedWarning), pytest.raises(KeyboardInterrupt):
         gm.fit(X)
     # the first run (100 iterations) beats the second after 4
@@ -127,7 +127,7 @@ def test_keyboard_interrupt_before_any_iteration_leaves_unfitted(X, monkeypatch)
     def interrupt(self, *a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(GaussianMixture, "_em_pass", interrupt)
+    monkeypatch.setattr(GaussianMixture, "_em_step", interrupt)
     gm = _strict()
     with pytest.warns(FitInterruptedWarning, match="not fitted"), pytest.raises(KeyboardInterrupt):
         gm.fit(X)

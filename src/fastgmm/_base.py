@@ -1,45 +1,67 @@
 """The shared base of fastgmm's EM estimators.
 
 `BaseMixture` owns everything that is the same for every mixture family:
-the scikit-learn protocol, input and sample-weight validation, the EM loop
-(``n_init`` x ``max_iter``, convergence on the change of the mean
-log-likelihood, warm start, the final E-step of ``fit_predict``, verbose
-output), and the methods derived from per-row log-likelihoods (``score``,
-``bic``, ``aic``). A family implements a handful of hooks on its own
-parameters (a tuple of float64 arrays):
+the scikit-learn protocol, input and sample-weight validation, sources
+(in-memory arrays, out-of-core arrays streamed in blocks, Dask arrays), the
+NaN policy, the EM loop (``n_init`` x ``max_iter``, convergence on the change
+of the lower bound, warm start, frozen parameters, callbacks, progress, the
+final E-step of ``fit_predict``, verbose output), online EM
+(``partial_fit``), and the methods derived from per-row log-likelihoods
+(``score``, ``bic``, ``aic``).
+
+The seam: sufficient statistics
+-------------------------------
+A family (Gaussian, variational Gaussian, Student-t, Bernoulli, Poisson,
+categorical) implements its maths on *named parameters* (a ``NamedTuple`` of
+float64 arrays, e.g. ``GaussianParams(weights, means, covariances,
+precisions_cholesky)``) and *additive statistics* (an object with ``+``,
+``scaled(factor)``, ``loglik`` and ``weight``: the statistics of disjoint
+blocks of rows add up, which is the whole story of out-of-core, distributed
+and online EM). Its hooks:
 
 ``_check_parameters(X)``
     validate the family's constructor parameters against X; returns whatever
     ``_initialize_parameters`` needs (e.g. checked ``*_init`` arrays).
 ``_initialize_parameters(X, sample_weight, random_state, init, n_threads)``
     initial parameters.
-``_em_pass(X, sample_weight, params, n_threads)``
-    one E-step + M-step: ``(new_params, lower_bound)`` with the lower bound
-    (weighted mean log-likelihood per sample) under ``params``.
+``_statistics(X, sample_weight, params, n_threads, missing=None)``
+    one fused kernel pass over an in-memory block (E-step under ``params``
+    and the statistics of its responsibilities); ``missing`` is the block's
+    rows grouped by NaN pattern under ``nan_policy="marginalize"``.
+``_m_step(stats, params, data)``
+    the new parameters from the statistics (priors, regularisation and the
+    degenerate-component policy included); ``data`` is a :class:`FitData`.
+``_lower_bound(stats, new_params)``
+    the objective of the pass (scikit-learn's definition: the mean
+    log-likelihood under the parameters of the E-step, or the ELBO).
+``_statistics_from_parameters(params)``
+    the inverse M-step: statistics of total weight 1 whose M-step gives back
+    ``params``; online EM blends each batch into them.
 ``_get_parameters()`` / ``_set_parameters(params, dtype)``
     from and to the public fitted attributes, which are the single source of
-    truth: a model whose attributes were set by hand (or loaded) predicts and
-    warm-starts from them.
+    truth: a model whose attributes were set by hand (or loaded) predicts,
+    warm-starts and continues online from them.
 ``_estimate(X, n_threads, row_ll=, labels=, resp=, total=)``
     E-step outputs under the fitted attributes.
-``_n_parameters()``, and optionally ``_check_solution(X)`` (warnings about
-    the fitted model) and ``_set_events(events)`` (fitted attributes from the
-    best run's degenerate-component events: ``self._run_events``, a list the
-    loop empties at the start of each run, with ``self._em_iteration`` the
-    iteration under way, 0 while initialising; see ``fastgmm._degenerate``).
+``_n_parameters()``; optionally ``_check_solution(X)`` (warnings about the
+    fitted model), ``_set_events(events)`` (fitted attributes from the best
+    run's degenerate-component events) and ``_FROZEN`` (the names ``frozen``
+    accepts, each mapped to the parameter fields it keeps).
 
-Missing values: a family with a ``nan_policy`` parameter ("raise", "omit",
-"marginalize") gets NaN-bearing X checked here; under "omit" the rows with a
-NaN are dropped before fitting (``n_omitted_``); under "marginalize" the rows
-are grouped by missingness pattern once per fit (``fastgmm._missing``) and the
-hooks ``_initialize_parameters`` and ``_em_pass`` receive it as the keyword
-``missing`` (only when X has a NaN, so families without missing-value
-support never see it); ``_estimate`` finds NaNs in X itself.
+Everything else (the loop, the sources, the NaN policy, ``partial_fit``,
+``frozen``) is written once here, for every family.
+
+Missing values: "raise" and "omit" work for every family; "marginalize"
+where the family has the maths (``_MARGINALIZE = True``): the rows are
+grouped by missingness pattern once per fit (``fastgmm._missing``) and
+``_initialize_parameters`` and ``_statistics`` receive it as the keyword
+``missing`` (only when X has a NaN).
 """
 
 import math
 import time
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -174,11 +196,49 @@ def is_dask_source(X):
     return type(X).__name__ == "DaskSource"
 
 
+class FitData(NamedTuple):
+    """What an M-step may need besides the statistics: the fitted rows (array or source), their
+    weights, the thread count and the rows grouped by NaN pattern (or None)."""
+
+    X: object
+    sample_weight: object
+    n_threads: int
+    missing: object = None
+
+
+def block_statistics(block, sample_weight, model, params, n_threads):
+    """The statistics of one block of a streamed source (its NaN patterns grouped under 'marginalize')."""
+    missing = None
+    if model._nan_policy() == "marginalize" and has_nan(block):
+        missing = group_patterns(block)
+    return model._statistics(block, sample_weight, params, n_threads, missing=missing)
+
+
+def online_step(batch_weight, n_seen, decay, offset):
+    """The weight of a new batch in online EM: ``(b / (n_seen + offset * b)) ** decay``.
+
+    ``b`` is the batch's total sample weight and ``n_seen`` the weight the
+    model has already seen (``n_samples_seen_``). For a stream of equal
+    batches from scratch (n_seen = t b before the t-th) this is Liang &
+    Klein's ``(t + offset) ** -decay``; a small batch after a large fit
+    gets a small step (100 rows after 100,000: 0.008 with the defaults),
+    and the steps of any stream of bounded batches still sum to infinity
+    while their squares converge (decay in (0.5, 1]), so it converges.
+    """
+    b = float(batch_weight)
+    return float((b / (float(n_seen) + float(offset) * b)) ** float(decay))
+
+
 class BaseMixture(EstimatorProtocol):
     """Base class of fastgmm's EM mixture estimators (see the module docstring)."""
 
     _fitted_attribute = "means_"
     _NAN_POLICIES = ("raise", "omit", "marginalize")
+    #: Whether the family has exact missing-value EM (nan_policy="marginalize").
+    _MARGINALIZE = False
+    #: The names ``frozen`` accepts, each mapped to the parameter fields it keeps at their initial values.
+    _FROZEN = {"weights": ("weights",), "means": ("means",)}
+    _frozen_fields = ()
 
     # ------------------------------------------------------------------
     # Validation shared by every family
@@ -194,12 +254,47 @@ class BaseMixture(EstimatorProtocol):
         check_scalar(self.verbose_interval, "verbose_interval", "int", low=1, estimator_name=name)
         check_n_threads(self.n_threads, estimator_name=name)
         check_random_state(self.random_state, estimator_name=name)
-        check_option(self._nan_policy(), "nan_policy", set(self._NAN_POLICIES), estimator_name=name)
+        check_option(self._nan_policy(), "nan_policy", set(self._nan_policies()), estimator_name=name,
+                     detail=None if self._MARGINALIZE else
+                     f"({name} has no exact missing-value EM: 'marginalize' is for the Gaussian families.)")
+        self._check_frozen()
         check_callback(getattr(self, "callback", None), estimator_name=name)
         check_bool(getattr(self, "progress", False), "progress", estimator_name=name)
 
     def _nan_policy(self):
         return getattr(self, "nan_policy", "raise")
+
+    def _nan_policies(self):
+        return self._NAN_POLICIES if self._MARGINALIZE else ("raise", "omit")
+
+    def _check_frozen(self):
+        """``frozen`` checked: None or names from the family's ``_FROZEN``; returns the parameter fields kept."""
+        frozen = getattr(self, "frozen", None)
+        if frozen is None:
+            return ()
+        name = type(self).__name__
+        allowed = tuple(self._FROZEN)
+        names = (frozen,) if isinstance(frozen, str) else frozen
+        try:
+            names = tuple(names)
+        except TypeError:
+            raise ValueError(f"The 'frozen' parameter of {name} must be None or a tuple of parameter names from "
+                             f"{allowed}, got {frozen!r}.") from None
+        bad = [n for n in names if not isinstance(n, str) or n not in self._FROZEN]
+        if bad:
+            raise ValueError(f"The 'frozen' parameter of {name} must name parameters from {allowed}, got "
+                             f"{bad[0]!r}.")
+        fields = []
+        for n in names:
+            fields.extend(f for f in self._FROZEN[n] if f not in fields)
+        return tuple(fields)
+
+    def _keep_frozen(self, new, start):
+        """``new`` with the frozen fields taken from ``start`` (the run's initial parameters)."""
+        fields = self._frozen_fields
+        if not fields:
+            return new
+        return new._replace(**{f: getattr(start, f) for f in fields})
 
     def _validate_X(self, X, *, reset, allow_nan=False):
         """X checked: a C-contiguous float ndarray, or a source streamed in blocks
@@ -283,6 +378,8 @@ class BaseMixture(EstimatorProtocol):
         sample_weight = self._check_source_weight(X, sample_weight)
         X, sample_weight, missing, kept = self._missing_values(X, sample_weight, policy)
         extra = {} if missing is None else {"missing": missing}
+        self._frozen_fields = ()
+        self._pass_weight = None
         N = X.shape[0]
         n_rows = N if sample_weight is None else int(np.count_nonzero(sample_weight))
         if n_rows < self.n_components:
@@ -292,6 +389,7 @@ class BaseMixture(EstimatorProtocol):
                 f"{what} = {n_rows}"
             )
         init = self._check_parameters(X)
+        self._frozen_fields = self._check_frozen()
         n_threads = effective_n_threads(self.n_threads)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -325,11 +423,13 @@ class BaseMixture(EstimatorProtocol):
                     else:
                         params = self._get_parameters()
                     history = []
+                    start = params
                     state = (params, 0, -np.inf if do_init else self.lower_bound_)
                     converged = False
                     for n_iter in range(1, self.max_iter + 1):
                         self._em_iteration = n_iter     # names the iteration of an event
-                        new_params, lower_bound = self._em_pass(X, sample_weight, state[0], n_threads, **extra)
+                        new_params, lower_bound = self._em_step(X, sample_weight, state[0], start, n_threads,
+                                                                missing)
                         history.append(lower_bound)
                         change = lower_bound - state[2]
                         state = (new_params, n_iter, lower_bound)
@@ -378,6 +478,8 @@ class BaseMixture(EstimatorProtocol):
             # numpy scalars of X's dtype, as scikit-learn's
             self.lower_bound_ = X.dtype.type(max_lower_bound)
             self.lower_bounds_ = [X.dtype.type(v) for v in history]
+            self.n_samples_seen_ = self._total_weight(X, sample_weight)
+            self.__dict__.pop("n_steps_", None)
             self._set_events(best_events)
             self._check_solution(X)
             if want_labels:
@@ -388,6 +490,147 @@ class BaseMixture(EstimatorProtocol):
                     labels = full
                 return labels
         return None
+
+    def _em_step(self, X, sample_weight, params, start, n_threads, missing):
+        """One EM iteration: a statistics pass under ``params``, the M-step, the frozen fields put back.
+
+        Returns ``(new_params, lower_bound)``.
+        """
+        stats = self._pass_statistics(X, sample_weight, params, n_threads, missing)
+        self._pass_weight = stats.weight
+        new = self._m_step(stats, params, FitData(X, sample_weight, n_threads, missing))
+        new = self._keep_frozen(new, start)
+        return new, self._lower_bound(stats, new)
+
+    def _em_pass(self, X, sample_weight, params, n_threads, missing=None):
+        """One EM iteration on validated X from ``params`` (a tuple or the family's named parameters):
+        ``(new_params, lower_bound)``. The loop's step, reachable for tests and benchmarks."""
+        params = self._Params(*params)
+        return self._em_step(X, sample_weight, params, params, n_threads, missing)
+
+    def _pass_statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """The statistics of all rows of X under ``params``: one kernel pass (block by block for a source,
+        added in block order; Dask adds them in a tree of tasks in block order)."""
+        if isinstance(X, np.ndarray):
+            return self._statistics(X, sample_weight, params, n_threads, missing=missing)
+        return X.statistics(block_statistics, (self, params, n_threads), sample_weight)
+
+    def _total_weight(self, X, sample_weight):
+        """sum_i w_i of the fitted rows (their number without weights): the weight of the last pass, or
+        (``max_iter=0``) counted from X and the weights."""
+        seen = self.__dict__.pop("_pass_weight", None)
+        if seen is not None:
+            return float(seen)
+        if sample_weight is None:
+            return float(X.shape[0])
+        if hasattr(sample_weight, "compute"):
+            return float(sample_weight.sum().compute())
+        return float(np.sum(sample_weight))
+
+    # ------------------------------------------------------------------
+    # Online EM, once for every family
+    # ------------------------------------------------------------------
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one mini-batch by online (stepwise) EM.
+
+        One E-step pass over the batch gives its sufficient statistics; they
+        are blended into the statistics of the current model (rebuilt
+        exactly from the fitted attributes: the inverse of the M-step) and
+        one M-step makes the new parameters (Cappe & Moulines 2009; Liang &
+        Klein 2009). The batch's weight in the blend is
+        ``(b / (n_samples_seen_ + online_offset * b)) ** online_decay``, with
+        ``b`` its total sample weight and ``n_samples_seen_`` the weight the
+        model has seen (the rows of ``fit`` and of every earlier batch): a
+        small batch after a large fit moves the model little, and for equal
+        batches from scratch the step is ``(t + online_offset) **
+        -online_decay`` for the t-th, which converges (see
+        :func:`online_step`). When the model is not fitted yet it is
+        initialised from the first batch (``init_params`` or the ``*_init``
+        arrays) and the first step is 1. ``sample_weight``, ``nan_policy``
+        and ``frozen`` apply to the batch as in :meth:`fit`; X may be an
+        out-of-core array or a Dask array (then the batch is all of it).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._validate_base_params()
+        name = type(self).__name__
+        decay, offset = getattr(self, "online_decay", 0.7), getattr(self, "online_offset", 2.0)
+        check_scalar(decay, "online_decay", "real", low=0.5, high=1, low_open=True, estimator_name=name)
+        check_scalar(offset, "online_offset", "real", low=1, estimator_name=name)
+        before = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        try:
+            self._partial_fit(X, sample_weight, decay, offset)
+        except BaseException:
+            for k in [k for k in self.__dict__ if k.endswith("_") and not k.startswith("_")]:
+                del self.__dict__[k]
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _partial_fit(self, X, sample_weight, decay, offset):
+        policy = self._nan_policy()
+        first = not self.__sklearn_is_fitted__()
+        X = self._validate_X(X, reset=first, allow_nan=policy != "raise")
+        sample_weight = self._check_source_weight(X, sample_weight)
+        X, sample_weight, missing, _ = self._missing_values(X, sample_weight, policy, reset=first)
+        extra = {} if missing is None else {"missing": missing}
+        n_threads = effective_n_threads(self.n_threads)
+        self._frozen_fields = self._check_frozen()
+        with blas_single_thread():
+            if first:
+                init = self._check_parameters(X)
+                if X.shape[0] < self.n_components:
+                    raise ValueError(
+                        f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                        f"n_samples = {X.shape[0]} in the first batch of partial_fit")
+                self._run_events, self._em_iteration = [], 0     # on_degenerate's events of the start
+                params = self._initialize_parameters(X, sample_weight, check_random_state(self.random_state),
+                                                     init, n_threads, **extra)
+                running, n_seen, t = None, 0.0, 0
+            else:
+                self._check_parameters_online(X)
+                params = self._get_parameters()
+                running = self._statistics_from_parameters(params)
+                n_seen = float(getattr(self, "n_samples_seen_", 0.0))
+                t = getattr(self, "n_steps_", 0)
+            batch = self._pass_statistics(X, sample_weight, params, n_threads, missing)
+            b = float(batch.weight)
+            per_row = batch.scaled(1.0 / b)
+            if running is None:
+                stats = per_row
+            else:
+                rho = online_step(b, n_seen, decay, offset)
+                stats = running.scaled(1.0 - rho)
+                stats += per_row.scaled(rho)
+            stats = stats.scaled(n_seen + b)
+            self._em_iteration = t + 1
+            new = self._m_step(stats, params, FitData(X, sample_weight, n_threads, missing))
+            new = self._keep_frozen(new, params)
+            lower_bound = self._lower_bound(batch, new)
+            self._set_parameters(new, X.dtype)
+        if first:
+            self._set_events(self._run_events)
+        self.n_steps_ = t + 1
+        self.n_iter_ = self.n_steps_
+        self.n_samples_seen_ = n_seen + b
+        self.converged_ = False
+        self.lower_bound_ = X.dtype.type(lower_bound)
+        self.lower_bounds_ = [self.lower_bound_]
+
+    def _check_parameters_online(self, X):
+        """The constructor parameters checked for a ``partial_fit`` batch of a fitted model."""
+        self._check_parameters(X)
+
+    def _statistics_from_parameters(self, params):
+        raise NotImplementedError
 
     def _call_back(self, callback, state, dtype):
         """Set the attributes to the current iterate, call ``callback``; True means stop."""
@@ -430,10 +673,14 @@ class BaseMixture(EstimatorProtocol):
             FitInterruptedWarning,
         )
 
-    def _missing_values(self, X, sample_weight, policy):
+    def _missing_values(self, X, sample_weight, policy, reset=True):
         """(X, sample_weight, missing, kept) after the NaN policy (see :func:`apply_nan_policy`)."""
-        X, sample_weight, missing, kept, self.n_omitted_ = apply_nan_policy(
+        X, sample_weight, missing, kept, n_omitted = apply_nan_policy(
             X, sample_weight, policy, type(self).__name__)
+        if reset or not hasattr(self, "n_omitted_"):
+            self.n_omitted_ = n_omitted
+        else:
+            self.n_omitted_ += n_omitted
         return X, sample_weight, missing, kept
 
     def _check_solution(self, X):

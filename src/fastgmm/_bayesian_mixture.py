@@ -31,15 +31,16 @@ so this holds for streamed sources too).
 
 import math
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg
 from scipy.special import betaln, digamma, gammaln
 
-from . import _gaussian, _kernels
+from . import _gaussian, _kernels, _online
 from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
-from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps
+from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps, check_finite_loglik
 from ._init import INIT_PARAMS, initial_statistics
 from ._openmp_helpers import effective_n_threads
 from ._sources import init_sample_rows
@@ -47,6 +48,48 @@ from ._threadpool import blas_single_thread
 from ._validation import _finite, _interval, check_option, check_scalar, invalid_parameter
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+
+
+class VariationalParams(NamedTuple):
+    """The variational posterior's parameters, float64 (the fitted attributes of the same names)."""
+
+    weight_concentration: np.ndarray
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+class VariationalStatistics:
+    """The Gaussian statistics of one pass and its entropy term -sum_ik w_i r_ik log r_ik (additive)."""
+
+    def __init__(self, gauss, entropy):
+        self.gauss, self.entropy = gauss, float(entropy)
+
+    @property
+    def loglik(self):
+        return self.gauss.loglik
+
+    @property
+    def weight(self):
+        return self.gauss.weight
+
+    def __iadd__(self, other):
+        if not isinstance(other, VariationalStatistics):
+            return NotImplemented
+        self.gauss += other.gauss
+        self.entropy += other.entropy
+        return self
+
+    def __add__(self, other):
+        out = VariationalStatistics(self.gauss.copy(), self.entropy)
+        out += other
+        return out
+
+    def scaled(self, factor):
+        return VariationalStatistics(self.gauss.scaled(factor), self.entropy * float(factor))
+
 _LOG_2 = math.log(2.0)
 _POSITIVE = _interval("real", 0, None, low_open=True)
 
@@ -131,6 +174,17 @@ default='dirichlet_process'
         zarr dataset): X is then streamed through the kernels block by block
         (see :class:`fastgmm.GaussianMixture`). Dask arrays are streamed by
         their chunks.
+    online_decay : float in (0.5, 1], default=0.7
+    online_offset : float >= 1, default=2
+        :meth:`partial_fit` weighs a batch of total weight b by
+        ``(b / (n_samples_seen_ + online_offset * b)) ** online_decay`` (see
+        :class:`fastgmm.GaussianMixture`); the priors stay those of the
+        first fit.
+    frozen : tuple of str or None, default=None
+        Posterior factors that stay at their initial values while the others
+        are updated: any of 'weights' (the weight concentrations), 'means'
+        (means and mean precisions), 'covariances' (Wishart scales and
+        degrees of freedom).
 
     Attributes
     ----------
@@ -212,6 +266,9 @@ default='dirichlet_process'
         callback=None,
         progress=False,
         block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
+        frozen=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -235,15 +292,22 @@ default='dirichlet_process'
         self.callback = callback
         self.progress = progress
         self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.frozen = frozen
+
+    _FROZEN = {"weights": ("weight_concentration",), "means": ("means", "mean_precision"),
+               "covariances": ("covariances", "precisions_cholesky", "degrees_of_freedom")}
+    _Params = VariationalParams
 
     # ------------------------------------------------------------------
     # Priors: constructor parameters -> fitted *_prior_ attributes
     # ------------------------------------------------------------------
-    def _missing_values(self, X, sample_weight, policy):
+    def _missing_values(self, X, sample_weight, policy, reset=True):
         # The default priors are moments of the rows being fitted (after the
         # NaN policy), weighted: _check_parameters, which the EM loop calls
         # next with X alone, takes the weights from here.
-        X, sample_weight, missing, kept = super()._missing_values(X, sample_weight, policy)
+        X, sample_weight, missing, kept = super()._missing_values(X, sample_weight, policy, reset)
         self._prior_sample_weight = sample_weight
         return X, sample_weight, missing, kept
 
@@ -338,44 +402,76 @@ default='dirichlet_process'
                                        random_state, n_threads)
             nk, xk, sk = _gaussian.m_step(stats, self.reg_covar, _eps(X))
         _check_no_overflow(xk, sk, X)
-        return self._posterior(nk, xk, sk, X)
+        return VariationalParams(*self._posterior(nk, xk, sk, X))
 
-    def _em_pass(self, X, sample_weight, params, n_threads):
-        """One pass (expected log-densities, responsibilities, statistics) and the posterior update.
-
-        Returns the new parameters and scikit-learn's lower bound: the
-        entropy of this pass's responsibilities with the priors' terms
-        under the new parameters.
-        """
+    def _statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """One pass over an in-memory block (expected log-densities, responsibilities, statistics) and
+        its entropy term: sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring), additive over blocks."""
         shift, W, U = self._coefficients(params)
-        ct = self.covariance_type
-        args = (shift, W, U, ct, n_threads)
-        if isinstance(X, np.ndarray):
-            stats = variational_statistics(X, sample_weight, *args)
-        else:
-            stats = X.statistics(variational_statistics, args, sample_weight)
+        stats = variational_statistics(X, sample_weight, shift, W, U, self.covariance_type, n_threads)
+        if not np.isfinite(stats.loglik):
+            return VariationalStatistics(stats, stats.loglik)
+        return VariationalStatistics(stats, stats.loglik - expected_log_density_sum(stats, W, U))
+
+    def _m_step(self, stats, params, data):
+        """The posterior update from the statistics of the pass."""
         if not np.isfinite(stats.loglik):
             raise ValueError(
                 "Some samples have zero probability under every component (their expected log-density is "
                 f"{stats.loglik}). The data are far outside the model or a component has collapsed: increase "
                 f"reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
             )
-        # -sum_ik w_i r_ik log r_ik = sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring).
-        entropy = stats.loglik - expected_log_density_sum(stats, W, U)
-        del W, U
-        nk, xk, sk = _gaussian.m_step(stats, self.reg_covar, _eps(X))
-        del stats
+        X = data.X
+        nk, xk, sk = _gaussian.m_step(stats.gauss, self.reg_covar, _eps(X))
         _check_no_overflow(xk, sk, X)
-        new = self._posterior(nk, xk, sk, X)
-        return new, entropy - self._prior_terms(new)
+        return VariationalParams(*self._posterior(nk, xk, sk, X))
+
+    def _lower_bound(self, stats, new_params):
+        """scikit-learn's lower bound: the entropy of the pass's responsibilities with the priors' terms
+        under the updated posterior."""
+        return stats.entropy - self._prior_terms(new_params)
+
+    def _check_parameters_online(self, X):
+        """A fitted model's priors are kept for its ``partial_fit`` batches (they came from its first data)."""
+
+    def _statistics_from_parameters(self, params):
+        """Statistics of total weight 1 whose posterior update gives back ``params`` (the inverse of
+        :meth:`_posterior`: n_k = beta_k - beta_0, and the data means and scatters solved for)."""
+        wc, beta, means, dof, cov, pc = params
+        beta0 = float(self.mean_precision_prior_)
+        nu0 = float(self.degrees_of_freedom_prior_)
+        m0 = np.asarray(self.mean_prior_, dtype=np.float64)
+        psi0 = np.asarray(self.covariance_prior_, dtype=np.float64)
+        K = self.n_components
+        nk = np.maximum(beta - beta0, 0.0)
+        safe = np.where(nk > 0, nk, 1.0)
+        xk = np.where((nk > 0)[:, None], (beta[:, None] * means - beta0 * m0) / safe[:, None], means)
+        diff = xk - m0
+        shrink = beta0 / beta
+        ct = self.covariance_type
+        if ct == "full":
+            sk = np.empty_like(cov)
+            for k in range(K):
+                sk[k] = (cov[k] * dof[k] - psi0 - nk[k] * shrink[k] * np.outer(diff[k], diff[k])) / safe[k]
+        elif ct == "tied":
+            n_mean = nk.sum() / K
+            sk = (cov * dof - psi0 - beta0 / K * ((nk / beta) * diff.T) @ diff) / n_mean
+        elif ct == "diag":
+            sk = (cov * dof[:, None] - psi0) / safe[:, None] - shrink[:, None] * diff ** 2
+        else:
+            sk = (cov * dof - psi0) / safe - shrink * np.mean(diff ** 2, axis=1)
+        total = float(nk.sum())
+        gauss = _online.statistics_from_parameters(nk / total, xk, sk, ct, self.reg_covar,
+                                                   _gaussian.mixture_shift(nk, xk))
+        return VariationalStatistics(gauss, 0.0)
 
     def _get_parameters(self):
         """(weight_concentration, mean_precision, means, dof, covariances, prec_chol), float64, from the attributes."""
         wc = self.weight_concentration_
         wc = np.asarray(np.stack(wc) if isinstance(wc, tuple) else wc, dtype=np.float64)
-        return (wc,) + tuple(np.asarray(a, dtype=np.float64) for a in (
+        return VariationalParams(wc, *(np.asarray(a, dtype=np.float64) for a in (
             self.mean_precision_, self.means_, self.degrees_of_freedom_, self.covariances_,
-            self.precisions_cholesky_))
+            self.precisions_cholesky_)))
 
     def _set_parameters(self, params, dtype):
         wc, beta, means, dof, cov, pc = params

@@ -4,11 +4,11 @@ Imported only when a Dask collection is passed (``_sources.is_dask`` looks at
 the module name), so importing fastgmm never imports dask.
 
 Each EM iteration builds one small graph: a task per row block of X runs the
-statistics kernel on it (validating the block first: dtype, NaN, infinity,
-errors naming the global row) and returns ``Statistics.to_dict()``; the
-dicts are added pairwise in block order (a binary tree of tasks), so only
-K x P numbers per block travel and the result is deterministic for a given
-partitioning. ``dask.compute`` runs it on whatever scheduler is active,
+statistics kernel of the model's family on it (validating the block first:
+dtype, NaN, infinity, errors naming the global row) and returns its
+additive statistics; they are added pairwise in block order (a binary tree
+of tasks), so only K x P numbers per block travel and the result is
+deterministic for a given partitioning. ``dask.compute`` runs it on whatever scheduler is active,
 including a ``distributed.Client``; the data never comes to the client. A
 task runs the kernels with one thread (Dask's workers are the parallelism).
 Columns are rechunked into one block when they are split.
@@ -28,7 +28,6 @@ import dask
 import dask.array as da
 
 from ._sources import check_source_header
-from ._statistics import Statistics
 from ._threadpool import blas_single_thread
 from ._validation import check_array
 
@@ -47,8 +46,10 @@ def as_dask_array(X):
     return X
 
 
-def _check_block(block, offset, name, allow_nan, omit_nan, sw):
+def _check_block(block, offset, name, allow_nan, omit_nan, sw, transform=None):
     block = check_array(block, estimator_name=name, allow_nan=allow_nan, row_offset=offset, in_block=True)
+    if transform is not None:
+        block = transform(block)
     if sw is not None:
         sw = np.ascontiguousarray(sw, dtype=np.float64)
         if not np.all(np.isfinite(sw)) or (sw < 0).any():
@@ -62,12 +63,12 @@ def _check_block(block, offset, name, allow_nan, omit_nan, sw):
     return block, sw
 
 
-def _block_task(block, sw, offset, func, args, name, allow_nan, omit_nan):
-    block, sw = _check_block(block, offset, name, allow_nan, omit_nan, sw)
+def _block_task(block, sw, offset, func, args, name, allow_nan, omit_nan, transform):
+    block, sw = _check_block(block, offset, name, allow_nan, omit_nan, sw, transform)
     if block.shape[0] == 0 or (sw is not None and not (sw > 0).any()):
         return None
     with blas_single_thread():
-        return func(block, sw, *args).to_dict()
+        return func(block, sw, *args)
 
 
 def _add(a, b):
@@ -75,7 +76,7 @@ def _add(a, b):
         return b
     if b is None:
         return a
-    return (Statistics.from_dict(a) + Statistics.from_dict(b)).to_dict()
+    return a + b
 
 
 def _check_task(block, offset, name, allow_nan):
@@ -86,8 +87,13 @@ def _check_task(block, offset, name, allow_nan):
     return None
 
 
-def _estimate_task(block, offset, model, name, allow_nan, outputs):
-    block, _ = _check_block(block, offset, name, allow_nan, False, None)
+def _summary_task(block, offset, name, allow_nan, transform, func, args):
+    block, _ = _check_block(block, offset, name, allow_nan, False, None, transform)
+    return func(block, offset, *args)
+
+
+def _estimate_task(block, offset, model, name, allow_nan, outputs, transform):
+    block, _ = _check_block(block, offset, name, allow_nan, False, None, transform)
     with blas_single_thread():
         return model._estimate(block, 1, **outputs)
 
@@ -105,6 +111,8 @@ class DaskSource:
         self.estimator_name = estimator_name
         self.allow_nan = allow_nan
         self.omit_nan = False
+        #: The family's view of a validated block (e.g. BernoulliMixture's binarize), or None.
+        self.transform = None
         self.block_rows = max(X.chunks[0])
         self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
 
@@ -153,7 +161,8 @@ class DaskSource:
         args = tuple(args[:-1]) + (1,)
         blocks = self.data.to_delayed().ravel()
         task = dask.delayed(_block_task, pure=True)
-        parts = [task(b, w, int(self.offsets[i]), func, args, self.estimator_name, self.allow_nan, self.omit_nan)
+        parts = [task(b, w, int(self.offsets[i]), func, args, self.estimator_name, self.allow_nan, self.omit_nan,
+                      self.transform)
                  for i, (b, w) in enumerate(zip(blocks, self._weight_parts(sample_weight)))]
         add = dask.delayed(_add, pure=True)
         while len(parts) > 1:
@@ -164,7 +173,7 @@ class DaskSource:
         except ValueError:
             self._check_all_blocks()   # the first invalid block's error, not the first to fail
             raise
-        return None if total is None else Statistics.from_dict(total)
+        return total
 
     def _check_all_blocks(self):
         """Validate every block in Dask tasks and raise the error of the first invalid block (in row order:
@@ -176,6 +185,17 @@ class DaskSource:
             if e is not None:
                 raise ValueError(str(e)) from None
 
+    def map_blocks(self, func, *args):
+        """``[func(block, first_row, *args) for each block]``, computed by Dask, in block order."""
+        task = dask.delayed(_summary_task, pure=True)
+        parts = [task(b, int(self.offsets[i]), self.estimator_name, self.allow_nan, self.transform, func, args)
+                 for i, b in enumerate(self.data.to_delayed().ravel())]
+        try:
+            return list(dask.compute(*parts))
+        except ValueError:
+            self._check_all_blocks()
+            raise
+
     def count_nan_rows(self):
         return int(da.isnan(self.data).any(axis=1).sum().compute())
 
@@ -183,8 +203,9 @@ class DaskSource:
         if not isinstance(key, slice):
             raise TypeError("a Dask source is read by row slices only")
         a, b, _ = key.indices(self.shape[0])
-        return check_array(self.data[a:max(a, b)].compute(), estimator_name=self.estimator_name,
-                           allow_nan=self.allow_nan, row_offset=a, in_block=True)
+        block = check_array(self.data[a:max(a, b)].compute(), estimator_name=self.estimator_name,
+                            allow_nan=self.allow_nan, row_offset=a, in_block=True)
+        return block if self.transform is None else self.transform(block)
 
     def sample(self, n_rows, random_state, sample_weight=None):
         """A uniform sample of at most ``n_rows`` distinct rows, computed to the client, with their weights."""
@@ -198,6 +219,8 @@ class DaskSource:
             # (one pass, on this error path only) to name the global row.
             self._check_all_blocks()
             raise
+        if self.transform is not None:
+            Xs = self.transform(Xs)
         if sample_weight is None:
             ws = None
         elif isinstance(sample_weight, da.Array):
@@ -213,7 +236,7 @@ class DaskSource:
     def estimate(self, model, **outputs):
         """E-step outputs over all rows as numpy (computed per block by Dask, stitched)."""
         task = dask.delayed(_estimate_task, pure=True)
-        parts = [task(b, int(self.offsets[i]), model, self.estimator_name, self.allow_nan, outputs)
+        parts = [task(b, int(self.offsets[i]), model, self.estimator_name, self.allow_nan, outputs, self.transform)
                  for i, b in enumerate(self.data.to_delayed().ravel())]
         try:
             parts = dask.compute(*parts)

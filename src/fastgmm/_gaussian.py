@@ -8,6 +8,7 @@ and the M-step (statistics -> parameters).
 """
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg
@@ -16,6 +17,16 @@ from . import _estep
 from ._statistics import Statistics
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
+
+
+class GaussianParams(NamedTuple):
+    """A Gaussian mixture's parameters, float64 (shapes as scikit-learn's fitted attributes)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
 QUAD = {
     "full": _estep.QFULL,
     "tied": _estep.QTIED,
@@ -303,8 +314,12 @@ def statistics_from_sums(G, T, cov_type, shift, loglik, weight, n_samples):
                       np.asarray(shift, dtype=np.float64).copy())
 
 
-def m_step(stats, reg_covar, eps):
+def m_step(stats, reg_covar, eps, *, means=None):
     """Parameters from the statistics, with scikit-learn's definitions.
+
+    ``means`` given (frozen means): the covariances are the scatter about
+    them (the M-step of the covariances with the means held fixed), and they
+    are returned unchanged.
 
     ``nk_eps = nk + 10 eps``; the mean is ``sum_i w_i r_ik x_i / nk_eps``; the
     covariance is ``sum_i w_i r_ik (x_i - mean_k)(x_i - mean_k)^T / nk_eps +
@@ -323,8 +338,12 @@ def m_step(stats, reg_covar, eps):
     c = np.asarray(stats.centre, dtype=np.float64)[None, :]
     # mean_k - c = sum r (x - c) / nk_eps - c (1 - nk / nk_eps); the second
     # term is what makes an empty component's mean 0, as in scikit-learn.
-    d = s1 / nk_eps[:, None] - c * (10 * eps / nk_eps)[:, None]
-    means = c + d
+    if means is None:
+        d = s1 / nk_eps[:, None] - c * (10 * eps / nk_eps)[:, None]
+        means = c + d
+    else:
+        means = np.asarray(means, dtype=np.float64)
+        d = means - c
     D = means.shape[1]
     if cov_type == "full":
         # One component at a time: no K x D x D temporaries (4+ MB at K=32, D=64).

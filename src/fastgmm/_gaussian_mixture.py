@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _degenerate, _gaussian, _kernels, _missing, _online
 from ._base import BaseMixture
-from ._gaussian import COV_TYPES, QUAD
+from ._gaussian import COV_TYPES, QUAD, GaussianParams
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads
 from ._sources import init_sample_rows
@@ -116,12 +116,13 @@ class GaussianMixture(BaseMixture):
         None: as many rows as fit in 32 MiB of float64. Ignored for an
         in-memory ndarray, and for Dask arrays (their chunks are the blocks).
     online_decay : float in (0.5, 1], default=0.7
-        :meth:`partial_fit`'s step size is ``(t + online_offset) ** -online_decay``
-        for the t-th batch (t = 0, 1, ...; Cappe & Moulines 2009, Liang & Klein
-        2009). Smaller: the model follows recent batches more.
     online_offset : float >= 1, default=2
-        Delays the decay of :meth:`partial_fit`'s step (larger: early batches
-        weigh less against the model they update).
+        :meth:`partial_fit` weighs a batch of total weight b by
+        ``(b / (n_samples_seen_ + online_offset * b)) ** online_decay``: a
+        small batch after a large fit moves the model little, and for equal
+        batches from scratch the t-th step is ``(t + online_offset) **
+        -online_decay`` (Cappe & Moulines 2009, Liang & Klein 2009).
+        Smaller decay: the model follows recent batches more.
     on_degenerate : {'raise', 'reinit', 'drop'}, default='raise'
         What ``fit`` does when, after an M-step, a component is degenerate:
         its covariance is not positive definite after ``reg_covar``
@@ -150,6 +151,11 @@ class GaussianMixture(BaseMixture):
         policy, fitting raises a ValueError. ``partial_fit`` applies the policy to
         the initial parameters of its first batch only. Fitting an out-of-core or Dask X with 'reinit' is a
         TypeError (the re-seed reads rows of X).
+    frozen : tuple of str or None, default=None
+        Parameters that stay at their initial values (from ``*_init`` or the
+        initialisation, bitwise) while the others are fitted: any of
+        'weights', 'means', 'covariances'. With frozen means the covariances
+        are the M-step's scatter about them.
 
     Attributes
     ----------
@@ -171,6 +177,9 @@ class GaussianMixture(BaseMixture):
         Its history, one entry per iteration.
     n_omitted_ : int
         Rows dropped from the fit for holding a NaN (``nan_policy='omit'``; else 0).
+    n_samples_seen_ : float
+        Total sample weight the model has seen (``fit``'s rows, plus every
+        :meth:`partial_fit` batch since): the online step's denominator.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
@@ -238,6 +247,7 @@ class GaussianMixture(BaseMixture):
         online_decay=0.7,
         online_offset=2.0,
         on_degenerate="raise",
+        frozen=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -261,6 +271,12 @@ class GaussianMixture(BaseMixture):
         self.online_decay = online_decay
         self.online_offset = online_offset
         self.on_degenerate = on_degenerate
+        self.frozen = frozen
+
+    _MARGINALIZE = True
+    _FROZEN = {"weights": ("weights",), "means": ("means",),
+               "covariances": ("covariances", "precisions_cholesky")}
+    _Params = GaussianParams
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -341,42 +357,53 @@ class GaussianMixture(BaseMixture):
         means = m_init if m_init is not None else means
         if p_init is None and self.on_degenerate != "raise":
             w64, m64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
-            return degenerate_m_step(self, X, sample_weight, (w64, m64, cov), tuple(extra), stats.nk, stats.weight,
-                                     n_threads, self._row_ll_function(X, n_threads, None))
+            return self._Params(*degenerate_m_step(
+                self, X, sample_weight, (w64, m64, cov), tuple(extra), stats.nk, stats.weight, n_threads,
+                self._row_ll_function(X, n_threads, None)))
         if p_init is None:
             pc = _gaussian.precision_cholesky(cov, cov_type, reg_covar=self.reg_covar, float32=float32)
         else:
             pc = _gaussian.precisions_cholesky_from_precisions(p_init, cov_type)
             cov = _gaussian.covariances_from_cholesky(pc, cov_type)
-        return (np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64), cov, pc, *extra)
+        return self._Params(np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64), cov, pc,
+                            *extra)
 
-    def _em_pass(self, X, sample_weight, params, n_threads, missing=None):
-        """One fused pass (E-step + statistics) and the M-step. Returns new params and the
-        weighted mean log-likelihood under the old ones (scikit-learn's lower bound).
+    def _statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """One fused pass (E-step + statistics) over an in-memory block; with ``missing`` (rows grouped
+        by NaN pattern) the exact statistics of the observed values (``fastgmm._missing``)."""
+        if missing is None:
+            return gaussian_statistics(X, params.weights, params.means, params.precisions_cholesky,
+                                       self.covariance_type, n_threads, sample_weight=sample_weight)
+        return _missing.missing_statistics(X, missing, *params, self.covariance_type, n_threads,
+                                           sample_weight=sample_weight)
 
-        With ``missing`` (rows grouped by NaN pattern) the pass is the exact
-        EM of the observed values (``fastgmm._missing``).
-        """
-        stats = self._pass_statistics(X, sample_weight, params, n_threads, missing)
-        lower_bound = stats.loglik / stats.weight
-        if not np.isfinite(lower_bound):
-            raise ValueError(
-                "Some samples have zero probability under every component (their log-likelihood is "
-                f"{lower_bound}). The data are far outside the model or a component has collapsed: "
-                f"increase reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
-            )
-        nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+    def _m_step(self, stats, params, data):
+        """The new parameters from the statistics (scikit-learn's M-step; ``on_degenerate`` applied)."""
+        check_finite_loglik(stats, self.reg_covar)
+        X = data.X
+        fixed = params.means if "means" in self._frozen_fields else None
+        nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X), means=fixed)
         nk, total = stats.nk, stats.weight
         del stats   # its K x D x D second moments are not held while the factors are made
         weights = nk_eps / np.sum(nk_eps)
         if self.on_degenerate != "raise":
-            params = degenerate_m_step(self, X, sample_weight, (weights, means, cov), (), nk, total, n_threads,
-                                       self._row_ll_function(X, n_threads, missing))
-            return params, lower_bound
+            return GaussianParams(*degenerate_m_step(
+                self, X, data.sample_weight, (weights, means, cov), (), nk, total, data.n_threads,
+                self._row_ll_function(X, data.n_threads, data.missing)))
         _check_no_overflow(means, cov, X)
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
-        return (weights, means, cov, pc), lower_bound
+        return GaussianParams(weights, means, cov, pc)
+
+    def _lower_bound(self, stats, new_params):
+        """scikit-learn's lower bound: the weighted mean log-likelihood under the E-step's parameters."""
+        return stats.loglik / stats.weight
+
+    def _statistics_from_parameters(self, params):
+        """Statistics of total weight 1 whose M-step gives back ``params`` (``fastgmm._online``)."""
+        w, m, cov = params.weights, params.means, params.covariances
+        return _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
+                                                   _gaussian.mixture_shift(w, m))
 
     def _row_ll_function(self, X, n_threads, missing):
         """row_ll(weights, means, cov, pc, extra): per-row log-likelihoods of X under those parameters."""
@@ -391,97 +418,10 @@ class GaussianMixture(BaseMixture):
     def _set_events(self, events):
         _degenerate.set_fitted_events(self, events)
 
-    def _pass_statistics(self, X, sample_weight, params, n_threads, missing=None):
-        """The E-step statistics of all of X under ``params``: one kernel pass (per block for a source)."""
-        w, m, cov, pc = params
-        if not isinstance(X, np.ndarray):
-            return X.statistics(block_statistics, (params, self.covariance_type, self._nan_policy(), n_threads),
-                                sample_weight)
-        if missing is None:
-            return gaussian_statistics(X, w, m, pc, self.covariance_type, n_threads, sample_weight=sample_weight)
-        return _missing.missing_statistics(X, missing, w, m, cov, pc, self.covariance_type, n_threads,
-                                           sample_weight=sample_weight)
-
-    # ------------------------------------------------------------------
-    # Online EM
-    # ------------------------------------------------------------------
-    def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the model with one mini-batch by online (stepwise) EM.
-
-        One E-step pass over the batch gives its sufficient statistics; they
-        are blended into the running statistics (rebuilt from the fitted
-        attributes) with step ``(t + online_offset) ** -online_decay`` for the
-        t-th batch (``n_steps_`` counts them), and one M-step makes the new
-        parameters (Cappe & Moulines 2009; Liang & Klein 2009; see
-        ``fastgmm._online``). When the model is not fitted yet it is
-        initialised from the first batch (``init_params`` or the ``*_init``
-        arrays) and the first step is 1. ``sample_weight`` and ``nan_policy``
-        apply to the batch as in :meth:`fit`; X may be an out-of-core array
-        or a Dask array (then the batch is all of it).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self
-        """
-        self._validate_base_params()
-        name = type(self).__name__
-        check_scalar(self.online_decay, "online_decay", "real", low=0.5, high=1, low_open=True,
-                     estimator_name=name)
-        check_scalar(self.online_offset, "online_offset", "real", low=1, estimator_name=name)
-        policy = self._nan_policy()
-        first = not self.__sklearn_is_fitted__()
-        X = self._validate_X(X, reset=first, allow_nan=policy != "raise")
-        sample_weight = self._check_source_weight(X, sample_weight)
-        X, sample_weight, missing, _ = self._missing_values(X, sample_weight, policy)
-        extra = {} if missing is None else {"missing": missing}
-        n_threads = effective_n_threads(self.n_threads)
-        with blas_single_thread():
-            if first:
-                init = self._check_parameters(X)
-                if X.shape[0] < self.n_components:
-                    raise ValueError(
-                        f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
-                        f"n_samples = {X.shape[0]} in the first batch of partial_fit")
-                self._run_events, self._em_iteration = [], 0     # on_degenerate's events of the start
-                params = self._initialize_parameters(X, sample_weight, check_random_state(self.random_state),
-                                                     init, n_threads, **extra)
-                running, t = None, 0
-            else:
-                self._check_parameters(X)
-                params = self._get_parameters()
-                w, m, cov, _ = params
-                running = _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
-                                                             _gaussian.mixture_shift(w, m))
-                t = getattr(self, "n_steps_", 0)
-            batch = self._pass_statistics(X, sample_weight, params, n_threads, missing)
-            lower_bound = batch.loglik / batch.weight
-            rho = _online.step_size(t, self.online_decay, self.online_offset)
-            stats = _online.blend(running, batch, rho).scaled(batch.weight)
-            nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
-            _check_no_overflow(means, cov, X)
-            weights = nk_eps / np.sum(nk_eps)
-            pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
-                                              float32=X.dtype == np.float32)
-            self._set_parameters((weights, means, cov, pc), X.dtype)
-        if first:
-            _degenerate.set_fitted_events(self, self._run_events)
-        self.n_steps_ = t + 1
-        self.n_iter_ = self.n_steps_
-        self.converged_ = False
-        self.lower_bound_ = X.dtype.type(lower_bound)
-        self.lower_bounds_ = [self.lower_bound_]
-        return self
-
     def _get_parameters(self):
         """The fitted parameters, from the public attributes, in float64."""
-        return tuple(np.asarray(a, dtype=np.float64) for a in (
-            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_))
+        return GaussianParams(*(np.asarray(a, dtype=np.float64) for a in (
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)))
 
     def _set_parameters(self, params, dtype):
         w, m, cov, pc = params
@@ -605,15 +545,6 @@ def gaussian_statistics(X, weights, means, prec_chol, cov_type, n_threads, *, sa
     return _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, weight, X.shape[0])
 
 
-def block_statistics(X, sample_weight, params, cov_type, nan_policy, n_threads):
-    """Statistics of one block of a streamed source (NaN rows grouped per block under 'marginalize')."""
-    w, m, cov, pc = params
-    if nan_policy == "marginalize" and _missing.has_nan(X):
-        return _missing.missing_statistics(X, _missing.group_patterns(X), w, m, cov, pc, cov_type, n_threads,
-                                           sample_weight=sample_weight)
-    return gaussian_statistics(X, w, m, pc, cov_type, n_threads, sample_weight=sample_weight)
-
-
 def gaussian_estimate(X, weights, means, prec_chol, cov_type, n_threads, **outputs):
     """E-step outputs (``row_ll``, ``labels``, ``resp``, ``total``) under the given parameters."""
     shift, W, U = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type)
@@ -661,6 +592,17 @@ def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_thr
                                                         sample_weight=sample_weight, reg_covar=model.reg_covar)
     _check_no_overflow(means, cov, X)
     return (weights, means, cov, pc, *extra)
+
+
+def check_finite_loglik(stats, reg_covar):
+    """A pass whose log-likelihood is not finite: some rows have zero probability under every component."""
+    lower_bound = stats.loglik / stats.weight
+    if not np.isfinite(lower_bound):
+        raise ValueError(
+            "Some samples have zero probability under every component (their log-likelihood is "
+            f"{lower_bound}). The data are far outside the model or a component has collapsed: "
+            f"increase reg_covar (currently {reg_covar}), use fewer components, or scale the data."
+        )
 
 
 def _eps(X):

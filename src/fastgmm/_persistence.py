@@ -167,6 +167,7 @@ def _gm_payload(gm, prefix=""):
         "n_iter_": int(gm.n_iter_),
         "n_omitted_": int(getattr(gm, "n_omitted_", 0)),
         "n_steps_": int(gm.n_steps_) if hasattr(gm, "n_steps_") else None,
+        "n_samples_seen_": _seen(gm),
         "feature_names_in_": _feature_names(gm),
         "degenerate_events_": [list(e) for e in getattr(gm, "degenerate_events_", [])],
     }
@@ -221,6 +222,8 @@ def _family_payload(model):
         "converged_": bool(model.converged_),
         "n_iter_": int(model.n_iter_),
         "n_omitted_": int(getattr(model, "n_omitted_", 0)),
+        "n_steps_": int(model.n_steps_) if hasattr(model, "n_steps_") else None,
+        "n_samples_seen_": _seen(model),
         "feature_names_in_": _feature_names(model),
         "scalars": scalars,
         "lists": lists,
@@ -253,6 +256,26 @@ def _selection_payload(sel):
         "best_estimator": best_header,
     }
     return header, arrays
+
+
+def _seen(model):
+    """``n_samples_seen_`` (the weight online EM scales a batch against) as a JSON number, or null."""
+    seen = getattr(model, "n_samples_seen_", None)
+    return None if seen is None else float(seen)
+
+
+def _set_online_state(model, header, where):
+    """``n_steps_`` and ``n_samples_seen_`` from a header (both optional: files from before them)."""
+    n_steps = header.get("n_steps_")
+    if n_steps is not None:
+        if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1:
+            raise ValueError(f"{where}: n_steps_ must be a positive int or null, got {n_steps!r}.")
+        model.n_steps_ = n_steps
+    seen = header.get("n_samples_seen_")
+    if seen is not None:
+        if isinstance(seen, bool) or not isinstance(seen, (int, float)) or not (np.isfinite(seen) and seen > 0):
+            raise ValueError(f"{where}: n_samples_seen_ must be a positive finite number or null, got {seen!r}.")
+        model.n_samples_seen_ = float(seen)
 
 
 def _feature_names(model):
@@ -437,6 +460,7 @@ def _build_family(cls, header, members, where):
     model.n_iter_ = n_iter
     model.n_features_in_ = D
     model.n_omitted_ = _get(header, "n_omitted_", int, where)
+    _set_online_state(model, header, where)
     _set_feature_names(model, header, D, where)
     try:
         model._validate_loaded()
@@ -535,11 +559,7 @@ def _build_gm(header, members, prefix, where):
     gm.lower_bounds_ = [dtype.type(v) for v in arrays["lower_bounds_"]]
     gm.n_features_in_ = D
     gm.n_omitted_ = _get(header, "n_omitted_", int, where)
-    n_steps = header.get("n_steps_")
-    if n_steps is not None:
-        if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1:
-            raise ValueError(f"{where}: n_steps_ must be a positive int or null, got {n_steps!r}.")
-        gm.n_steps_ = n_steps
+    _set_online_state(gm, header, where)
     _set_feature_names(gm, header, D, where)
     _set_degenerate_events(gm, header, K, n_iter, where)
     return gm

@@ -116,6 +116,8 @@ class ArraySource:
         self.block_rows = int(block_rows) if block_rows is not None else default_block_rows(self.shape[1])
         #: (a, b) of the blocks already validated by :meth:`read`.
         self.checked = set()
+        #: The family's view of a validated block (e.g. BernoulliMixture's binarize), or None.
+        self.transform = None
 
     def __len__(self):
         return self.shape[0]
@@ -135,11 +137,16 @@ class ArraySource:
             # reductions on one return 0-d memmaps.
             block = block.view(np.ndarray)
         if (a, b) in self.checked:
-            return np.asarray(block, dtype=self.dtype, order="C")
-        block = check_array(block, estimator_name=self.estimator_name, allow_nan=self.allow_nan, row_offset=a,
-                            in_block=True)
-        self.checked.add((a, b))
-        return block
+            block = np.asarray(block, dtype=self.dtype, order="C")
+        else:
+            block = check_array(block, estimator_name=self.estimator_name, allow_nan=self.allow_nan, row_offset=a,
+                                in_block=True)
+            self.checked.add((a, b))
+        return block if self.transform is None else self.transform(block)
+
+    def map_blocks(self, func, *args):
+        """``[func(block, first_row, *args) for each block]``, in order (one pass over the data)."""
+        return [func(self.read(a, b), a, *args) for a, b in self.ranges()]
 
     def __getitem__(self, key):
         if not isinstance(key, slice) or key.step not in (None, 1):

@@ -82,6 +82,13 @@ class BernoulliMixture(DiscreteMixture):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        nan_policy="raise",
+        callback=None,
+        progress=False,
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
+        frozen=None,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -97,6 +104,13 @@ class BernoulliMixture(DiscreteMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.frozen = frozen
 
     @property
     def _positive_only(self):
@@ -106,10 +120,10 @@ class BernoulliMixture(DiscreteMixture):
         check_scalar(self.binarize, "binarize", "real", allow_none=True, estimator_name=type(self).__name__)
         return super()._validate_X(X, reset=reset, allow_nan=allow_nan)
 
-    def _check_values(self, X, reset):
+    def _check_values(self, X, reset, offset=0):
         if self.binarize is not None:
             return
-        where = first_offender(X, lambda b: (b != 0) & (b != 1))
+        where = first_offender(X, lambda b: (b != 0) & (b != 1), offset)
         if where is not None:
             i, j, v = where
             if v < 0:
@@ -136,6 +150,10 @@ class BernoulliMixture(DiscreteMixture):
         p = (sums + self.alpha) / (nk[:, None] + 2 * self.alpha)
         eps = float(np.finfo(dtype).eps)
         return np.clip(p, eps / 2, 1 - eps / 2)
+
+    def _sums_from_means(self, means, nk):
+        """The sums whose M-step gives ``means`` at these n_k (the inverse of :meth:`_m_step_means`)."""
+        return means * (nk[:, None] + 2 * self.alpha) - self.alpha
 
     def _n_parameters(self):
         K, D = np.shape(self.means_)

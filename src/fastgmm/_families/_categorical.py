@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import _docs
+from .._missing import has_nan, rows_without_nan
 from ._discrete import QONEHOT, DiscreteMixture, as_float_param, check_param_shape, first_offender
 
 _CODE_BLOCK = 65536
@@ -104,6 +105,13 @@ class CategoricalMixture(DiscreteMixture):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        nan_policy="raise",
+        callback=None,
+        progress=False,
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
+        frozen=None,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -118,12 +126,19 @@ class CategoricalMixture(DiscreteMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.frozen = frozen
 
     # ------------------------------------------------------------------
     # X and its codes
     # ------------------------------------------------------------------
-    def _check_values(self, X, reset):
-        where = first_offender(X, lambda b: b != np.floor(b))
+    def _check_values(self, X, reset, offset=0):
+        where = first_offender(X, lambda b: b != np.floor(b), offset)
         if where is not None:
             i, j, v = where
             raise ValueError(
@@ -227,6 +242,29 @@ class CategoricalMixture(DiscreteMixture):
     def _kmeans_statistics(self, X, sample_weight, random_state, n_threads, extra):
         # k-means on the one-hot rows, where distances between categories mean something.
         return self._lloyd_statistics(X, sample_weight, random_state, n_threads, extra, int(self._offsets()[-1]))
+
+    def _sums_from_means(self, means, nk):
+        """The one-hot sums whose M-step gives the tables ``means`` at these n_k (the inverse of
+        :meth:`_m_step_means`: column d's table times n_k + n_d alpha, less alpha)."""
+        off = self._offsets()
+        sums = np.empty_like(means)
+        for a, b in zip(off[:-1], off[1:]):
+            sums[:, a:b] = means[:, a:b] * (nk[:, None] + (b - a) * float(self.alpha)) - float(self.alpha)
+        return sums
+
+    def _block_summary(self, block, offset):
+        """Check one block's codes; return its per-column categories (the fit's are their union)."""
+        super()._block_summary(block, offset)
+        if has_nan(block):
+            block = block[rows_without_nan(block)]
+        return _categories(block) if block.shape[0] else None
+
+    def _merge_block_summaries(self, summaries, reset):
+        keep = self.warm_start and hasattr(self, "converged_") and hasattr(self, "categories_")
+        if not reset or keep:
+            return
+        parts = [s for s in summaries if s is not None]
+        self.categories_ = [np.unique(np.concatenate([p[d] for p in parts])) for d in range(len(parts[0]))]
 
     def _n_parameters(self):
         K = self.n_components

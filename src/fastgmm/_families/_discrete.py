@@ -20,13 +20,15 @@ and refers to X weakly.
 """
 
 import weakref
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import _estep, _kernels
 from .._base import BaseMixture
 from .._kmeans_driver import kmeans
-from .._sources import is_dask
+from .._missing import has_nan, rows_without_nan
+from .._sources import init_sample_rows, is_dask, is_out_of_core
 from .._validation import check_array, check_feature_names, check_option, check_random_state, check_scalar
 
 QLINEAR = _estep.QLINEAR
@@ -37,26 +39,75 @@ _RANDOM_RESP_BLOCK = 8192
 _LLOYD_PASSES = 20        # categorical k-means: at most this many one-hot Lloyd passes
 
 
-def first_offender(X, bad):
-    """(row, column, value) of the first entry of X where ``bad(block)`` holds, or None, block-wise."""
+class DiscreteParams(NamedTuple):
+    """A discrete mixture's parameters, float64: the weights and the per-component parameters as one
+    (K, L) array (L = n_features, or every category of every feature for the categorical family)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+
+
+class LinearStatistics:
+    """Additive statistics of a family whose log-density is linear in per-row features f(x).
+
+    Attributes
+    ----------
+    G : ndarray (K, P)
+        sum_i w_i r_ik f(x_i); column 0 (f_0 = 1) is n_k = sum_i w_i r_ik.
+    loglik : float
+        sum_i w_i log p(x_i) under the E-step's parameters (with the
+        family's per-row constants, e.g. Poisson's -log x!).
+    weight : float
+        sum_i w_i.
+    n_samples : int
+        Rows summed.
+    """
+
+    def __init__(self, G, loglik, weight, n_samples):
+        self.G, self.loglik, self.weight, self.n_samples = G, float(loglik), float(weight), int(n_samples)
+
+    def __iadd__(self, other):
+        if not isinstance(other, LinearStatistics):
+            return NotImplemented
+        self.G = self.G + other.G
+        self.loglik += other.loglik
+        self.weight += other.weight
+        self.n_samples += other.n_samples
+        return self
+
+    def __add__(self, other):
+        out = LinearStatistics(self.G.copy(), self.loglik, self.weight, self.n_samples)
+        out += other
+        return out
+
+    def scaled(self, factor):
+        f = float(factor)
+        return LinearStatistics(self.G * f, self.loglik * f, self.weight * f, self.n_samples)
+
+
+def first_offender(X, bad, offset=0):
+    """(row, column, value) of the first entry of X where ``bad(block)`` holds, or None, block-wise.
+
+    ``offset`` is added to the row (X a block starting at that row of the data).
+    """
     for a in range(0, X.shape[0], _BLOCK):
         xb = X[a:a + _BLOCK]
         with np.errstate(invalid="ignore"):
             hit = bad(xb)
         if hit.any():
             i, j = np.argwhere(hit)[0]
-            return a + int(i), int(j), xb[i, j].item()
+            return offset + a + int(i), int(j), xb[i, j].item()
     return None
 
 
 def raise_nan(X, name, what):
-    """ValueError for the first NaN of X (these families have no missing-value support)."""
+    """ValueError for the first NaN of X (nan_policy='raise')."""
     where = first_offender(X, np.isnan)
     if where is not None:
         i, j, _ = where
         raise ValueError(
-            f"Input X contains NaN (first at row {i}, column {j}). {name} needs {what} and has no "
-            "missing-value support: remove or impute the missing values first."
+            f"Input X contains NaN (first at row {i}, column {j}). {name} needs {what}: remove or impute the "
+            "missing values first, or set nan_policy='omit' to fit on the rows without NaN."
         )
 
 
@@ -94,6 +145,7 @@ class DiscreteMixture(BaseMixture):
 
     _quad = QLINEAR
     _fit_cache = None
+    _Params = DiscreteParams
     _persisted_arrays = ("weights_", "means_")
     _persisted_scalars = ()
     # What the family's X holds, for error messages ("binary values 0 and 1", ...).
@@ -109,27 +161,63 @@ class DiscreteMixture(BaseMixture):
         tags.input_tags.positive_only = self._positive_only
         return tags
 
+    def __getstate__(self):
+        # The per-fit cache refers to X weakly and is rebuilt on demand: never pickled (Dask ships
+        # the estimator to its workers).
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = dict(state)
+        state.pop("_fit_cache", None)
+        return state
+
     # ------------------------------------------------------------------
     # X
     # ------------------------------------------------------------------
     def _validate_X(self, X, *, reset, allow_nan=False):
-        """X as a C-contiguous float array whose values the family accepts (in memory only)."""
+        """X as a C-contiguous float array whose values the family accepts, or a source (out-of-core
+        or Dask) whose blocks have all been checked once."""
         name = type(self).__name__
-        if is_dask(X):
-            raise TypeError(f"{name} takes in-memory arrays: Dask arrays are supported by GaussianMixture "
-                            "only. Pass X.compute().")
+        if is_dask(X) or is_out_of_core(X):
+            X = BaseMixture._validate_X(self, X, reset=reset, allow_nan=allow_nan)
+            X.transform = self._transform
+            self._check_source_values(X, reset)
+            return X
         check_feature_names(self, X, reset=reset)
         X = check_array(X, estimator_name=name, min_samples=2 if reset else 1, allow_nan=True)
-        raise_nan(X, name, self._values_wanted)
-        threshold = getattr(self, "binarize", None)
-        if threshold is not None:
-            X = (X > threshold).astype(X.dtype)
+        if not allow_nan:
+            raise_nan(X, name, self._values_wanted)
+        X = self._transform(X)
         if not reset:
             X = self._check_n_features(X)
-        self._check_values(X, reset)
+        complete = X[rows_without_nan(X)] if allow_nan and has_nan(X) else X
+        self._check_values(complete, reset)
         if reset:
             self.n_features_in_ = X.shape[1]
         return X
+
+    def _transform(self, X):
+        """X as the family reads it (BernoulliMixture's ``binarize``; NaN stays NaN)."""
+        threshold = getattr(self, "binarize", None)
+        if threshold is None:
+            return X
+        out = (X > threshold).astype(X.dtype)
+        if has_nan(X):
+            out[np.isnan(X)] = np.nan
+        return out
+
+    def _check_source_values(self, X, reset):
+        """Every block's values checked once (errors name the global row); categories found at fit."""
+        summaries = X.map_blocks(_block_summary, self)
+        self._merge_block_summaries(summaries, reset)
+
+    def _block_summary(self, block, offset):
+        """Check one block's values (its rows without NaN); return what fitting needs from it (nothing)."""
+        if has_nan(block):
+            block = block[rows_without_nan(block)]
+        self._check_values(block, False, offset)
+        return None
+
+    def _merge_block_summaries(self, summaries, reset):
+        """Combine the blocks' summaries (the categorical family's categories)."""
 
     def _kernel_extra(self, X):
         """Extra keyword arguments of the kernel calls (the one-hot code's codes)."""
@@ -188,7 +276,7 @@ class DiscreteMixture(BaseMixture):
         return w, m
 
     def _get_parameters(self):
-        return (np.asarray(self.weights_, dtype=np.float64), self._means_flat())
+        return DiscreteParams(np.asarray(self.weights_, dtype=np.float64), self._means_flat())
 
     def _means_flat(self):
         """means_ as one float64 (K, L) array (L = n_features, or all categories for categorical)."""
@@ -212,25 +300,40 @@ class DiscreteMixture(BaseMixture):
                                        sample_weight=sample_weight, **extra, **kw)
         return G, ll
 
-    def _m_step(self, G, dtype):
+    def _m_step_G(self, G, dtype):
         """Parameters from the statistics G = sum_i w_i r_ik f(x_i): column 0 is n_k."""
         nk = G[:, 0]
         eps = float(np.finfo(dtype).eps)
         weights = (nk + 10 * eps) / np.sum(nk + 10 * eps)   # scikit-learn's guard against empty components
         return weights, self._m_step_means(G[:, 1:], nk, dtype)
 
-    def _em_pass(self, X, sample_weight, params, n_threads):
-        """One fused E-step + statistics pass and the M-step; (new params, lower bound under ``params``)."""
+    def _statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """One fused E-step + statistics pass over an in-memory block: a :class:`LinearStatistics`."""
         cache = self._per_fit(X, sample_weight)
-        W = self._coefficients(*params)
+        W = self._coefficients(params.weights, params.means)
         G, ll = self._accumulate(X, sample_weight, n_threads, cache.extra, W=W)
         weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        lower_bound = (ll + cache.constant) / weight
+        return LinearStatistics(G, ll + cache.constant, weight, X.shape[0])
+
+    def _m_step(self, stats, params, data):
+        lower_bound = stats.loglik / stats.weight
         if not np.isfinite(lower_bound):
             raise ValueError(
                 f"Some samples have zero probability under every component (the lower bound is {lower_bound}): "
                 f"a component gives probability 0 to a value they hold. Increase alpha (currently {self.alpha}).")
-        return self._m_step(G, X.dtype), lower_bound
+        return DiscreteParams(*self._m_step_G(stats.G, data.X.dtype))
+
+    def _lower_bound(self, stats, new_params):
+        return stats.loglik / stats.weight
+
+    def _statistics_from_parameters(self, params):
+        """Statistics of total weight 1 whose M-step gives back ``params`` (the smoothing ``alpha`` counted
+        at the scale of ``n_samples_seen_`` rows, as the next M-step will apply it)."""
+        n = float(getattr(self, "n_samples_seen_", 0.0)) or 1.0
+        nk = np.asarray(params.weights, dtype=np.float64) * n
+        sums = self._sums_from_means(np.asarray(params.means, dtype=np.float64), nk)
+        G = np.hstack([nk[:, None], sums]) / n
+        return LinearStatistics(G, 0.0, 1.0, 0)
 
     def _check_solution(self, X):
         """End of fit: the per-fit data (and its reference to X) are released."""
@@ -257,9 +360,13 @@ class DiscreteMixture(BaseMixture):
         w_init, m_init = init
         weights = means = None
         if w_init is None or m_init is None:
+            if not isinstance(X, np.ndarray):
+                # Out of core / Dask: initialise on a bounded uniform sample of the rows, in memory.
+                X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)),
+                                            random_state, sample_weight)
             G = self._initial_statistics(X, sample_weight, random_state, n_threads)
-            weights, means = self._m_step(G, X.dtype)
-        return (w_init if w_init is not None else weights, m_init if m_init is not None else means)
+            weights, means = self._m_step_G(G, X.dtype)
+        return DiscreteParams(w_init if w_init is not None else weights, m_init if m_init is not None else means)
 
     def _initial_statistics(self, X, sample_weight, random_state, n_threads):
         """Statistics G of the initial responsibilities (``init_params``), through the kernel."""
@@ -352,6 +459,10 @@ class DiscreteMixture(BaseMixture):
         n_per = rng.multinomial(n_samples, np.asarray(self.weights_, dtype=np.float64))
         y = np.concatenate([np.full(s, j, dtype=int) for j, s in enumerate(n_per)])
         return rng, n_per, y
+
+
+def _block_summary(block, offset, model):
+    return model._block_summary(block, offset)
 
 
 def nearest_centre_coefficients(centres):

@@ -89,6 +89,13 @@ class PoissonMixture(DiscreteMixture):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        nan_policy="raise",
+        callback=None,
+        progress=False,
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
+        frozen=None,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -103,14 +110,21 @@ class PoissonMixture(DiscreteMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.frozen = frozen
 
-    def _check_values(self, X, reset):
-        where = first_offender(X, lambda b: b < 0)
+    def _check_values(self, X, reset, offset=0):
+        where = first_offender(X, lambda b: b < 0, offset)
         if where is not None:
             i, j, v = where
             raise ValueError(f"Negative values in data passed to {type(self).__name__}: X[{i}, {j}] = {v!r}, "
                              "while counts are non-negative integers.")
-        where = first_offender(X, lambda b: b != np.floor(b))
+        where = first_offender(X, lambda b: b != np.floor(b), offset)
         if where is not None:
             i, j, v = where
             raise ValueError(
@@ -142,6 +156,10 @@ class PoissonMixture(DiscreteMixture):
     def _m_step_means(self, sums, nk, dtype):
         lam = (sums + self.alpha) / (nk[:, None] + self.alpha)
         return np.maximum(lam, float(np.finfo(dtype).tiny))
+
+    def _sums_from_means(self, means, nk):
+        """The sums whose M-step gives ``means`` at these n_k (the inverse of :meth:`_m_step_means`)."""
+        return means * (nk[:, None] + self.alpha) - self.alpha
 
     def _n_parameters(self):
         K, D = np.shape(self.means_)

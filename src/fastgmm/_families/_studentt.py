@@ -42,15 +42,17 @@ sum r (log u - u) by a second GEMM; the M-step runs on those small sums.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy import optimize, special
 
-from .. import _degenerate, _gaussian, _kernels, _studentt
-from .._base import BaseMixture, is_dask_source
+from .. import _degenerate, _gaussian, _kernels, _online, _studentt
+from .._base import BaseMixture
 from .._gaussian import QUAD
 from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps,
-                                 degenerate_m_step)
+                                 check_finite_loglik, degenerate_m_step)
+from . import _docs
 from .._layout import chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from .._openmp_helpers import effective_n_threads
 from .._threadpool import blas_single_thread
@@ -63,6 +65,16 @@ DEFAULT_DOF_BOUNDS = (0.1, 1000.0)
 DOF_MIN = float(np.finfo(np.float64).tiny)
 # Flop-equivalents of the per-(row, component) t terms (a log1p and a division).
 _T_TERMS_FLOPS = 40
+
+
+class TParams(NamedTuple):
+    """A Student-t mixture's parameters, float64."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+    degrees_of_freedom: np.ndarray
 
 
 class StudentTMixture(BaseMixture):
@@ -137,6 +149,7 @@ class StudentTMixture(BaseMixture):
         scale matrix (an empty component is kept), 'reinit' the component at
         the worst-explained row (under the others; scale matrix and degrees
         of freedom their weighted means), or 'drop' it.
+    {engine_parameters}
 
     Attributes
     ----------
@@ -169,6 +182,10 @@ class StudentTMixture(BaseMixture):
     n_reinit_ : int
     n_dropped_ : int
         Re-seeds and dropped components among the events.
+    n_omitted_ : int
+        Rows dropped for holding a NaN (``nan_policy='omit'``; else 0).
+    n_samples_seen_ : float
+        Total sample weight the model has seen (``fit`` and :meth:`partial_fit`).
 
     Notes
     -----
@@ -182,7 +199,8 @@ class StudentTMixture(BaseMixture):
     iteration and is not used.
 
     ``X`` stays float32 when it is (the parameters are then float32); every
-    computation after reading X is float64. NaN in X is an error.
+    computation after reading X is float64. NaN in X is an error unless
+    ``nan_policy='omit'``.
 
     Examples
     --------
@@ -223,6 +241,12 @@ class StudentTMixture(BaseMixture):
         n_threads=None,
         block_rows=None,
         on_degenerate="raise",
+        nan_policy="raise",
+        callback=None,
+        progress=False,
+        online_decay=0.7,
+        online_offset=2.0,
+        frozen=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -244,6 +268,17 @@ class StudentTMixture(BaseMixture):
         self.n_threads = n_threads
         self.block_rows = block_rows
         self.on_degenerate = on_degenerate
+        self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.frozen = frozen
+
+    _FROZEN = {"weights": ("weights",), "means": ("means",),
+               "covariances": ("covariances", "precisions_cholesky"),
+               "degrees_of_freedom": ("degrees_of_freedom",)}
+    _Params = TParams
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -251,9 +286,6 @@ class StudentTMixture(BaseMixture):
     def _check_parameters(self, X):
         """Validate the parameters; return the checked ``*_init`` arrays and the initial dof (K,)."""
         name = type(self).__name__
-        if is_dask_source(X):
-            raise TypeError(f"{name} does not fit Dask arrays yet: pass X.compute(), or a numpy.memmap "
-                            "of the data to stream it from disk.")
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name,
                      detail="('tied' is not offered for the Student-t mixture.)")
         check_bool(self.fix_dof, "fix_dof", estimator_name=name)
@@ -274,27 +306,47 @@ class StudentTMixture(BaseMixture):
         return GaussianMixture._initialize_parameters(self, X, sample_weight, random_state, (w, m, p), n_threads,
                                                       extra=(dof.copy(),))
 
-    def _em_pass(self, X, sample_weight, params, n_threads):
-        """One fused E-step pass and the M-step: (new params, mean log-likelihood under ``params``)."""
-        stats = self._pass_statistics(X, sample_weight, params, n_threads)
-        lower_bound = stats.loglik / stats.weight
-        if not np.isfinite(lower_bound):
-            raise ValueError(
-                "Some samples have zero probability under every component (their log-likelihood is "
-                f"{lower_bound}). The data are far outside the model or a component has collapsed: "
-                f"increase reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
-            )
+    def _statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """One fused pass over an in-memory block: a :class:`TStatistics`."""
+        return t_statistics(X, params.weights, params.means, params.precisions_cholesky, params.degrees_of_freedom,
+                            self.covariance_type, n_threads, sample_weight=sample_weight)
+
+    def _m_step(self, stats, params, data):
+        """The new parameters (Peel & McLachlan's M-step, ``on_degenerate`` applied)."""
+        check_finite_loglik(stats, self.reg_covar)
+        X = data.X
         bounds = _check_dof_bounds(self.dof_bounds, type(self).__name__)
-        new = m_step(stats, params[4], self.reg_covar, _eps(X), fix_dof=self.fix_dof, dof_bounds=bounds)
-        weights, means, cov, dof = new
+        fixed = params.means if "means" in self._frozen_fields else None
+        weights, means, cov, dof = m_step(stats, params.degrees_of_freedom, self.reg_covar, _eps(X),
+                                          fix_dof=self.fix_dof, dof_bounds=bounds, means=fixed)
         if self.on_degenerate != "raise":
-            params = degenerate_m_step(self, X, sample_weight, (weights, means, cov), (dof,), stats.nk, stats.weight,
-                                       n_threads, self._row_ll_function(X, n_threads, None))
-            return params, lower_bound
+            return TParams(*degenerate_m_step(self, X, data.sample_weight, (weights, means, cov), (dof,), stats.nk,
+                                              stats.weight, data.n_threads,
+                                              self._row_ll_function(X, data.n_threads, None)))
         _check_no_overflow(means, cov, X)
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
-        return (weights, means, cov, pc, dof), lower_bound
+        return TParams(weights, means, cov, pc, dof)
+
+    def _lower_bound(self, stats, new_params):
+        return stats.loglik / stats.weight
+
+    def _statistics_from_parameters(self, params):
+        """Statistics of total weight 1 whose M-step gives back ``params``.
+
+        Every row's expected scale weight is taken as 1 (sum r u = sum r):
+        the u-weighted Gaussian statistics are those of (weights, means,
+        scale matrices), and sum r (log u - u) is the value at which the
+        degrees-of-freedom equation has its root at the current nu.
+        """
+        w, m, cov, _, dof = params
+        D = m.shape[1]
+        u_stats = _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
+                                                     _gaussian.mixture_shift(w, m))
+        nk = u_stats.nk.copy()
+        half = 0.5 * (dof + D)
+        root = 1.0 - special.digamma(0.5 * dof) + np.log(0.5 * dof) + special.digamma(half) - np.log(half)
+        return TStatistics(u_stats, nk, -root * nk)
 
     def _row_ll_function(self, X, n_threads, missing):
         """row_ll(weights, means, cov, pc, (dof,)): per-row log-likelihoods (the re-seed of on_degenerate)."""
@@ -304,15 +356,10 @@ class StudentTMixture(BaseMixture):
             return t_estimate(X, w, m, pc, extra[0], cov_type, n_threads, row_ll=True)[0]
         return row_ll
 
-    def _pass_statistics(self, X, sample_weight, params, n_threads):
-        if not isinstance(X, np.ndarray):
-            return X.statistics(_block_statistics, (params, self.covariance_type, n_threads), sample_weight)
-        return _block_statistics(X, sample_weight, params, self.covariance_type, n_threads)
-
     def _get_parameters(self):
         """The fitted parameters, from the public attributes, in float64."""
-        return tuple(np.asarray(a, dtype=np.float64) for a in (
-            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_, self.degrees_of_freedom_))
+        return TParams(*(np.asarray(a, dtype=np.float64) for a in (
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_, self.degrees_of_freedom_)))
 
     def _set_parameters(self, params, dtype):
         w, m, cov, pc, dof = params
@@ -616,6 +663,16 @@ class TStatistics:
         self.h = self.h + other.h
         return self
 
+    def __add__(self, other):
+        out = TStatistics(self.u_stats.copy(), self.nk.copy(), self.h.copy())
+        out += other
+        return out
+
+    def scaled(self, factor):
+        """Every sum multiplied by ``factor`` (online EM's step)."""
+        f = float(factor)
+        return TStatistics(self.u_stats.scaled(f), self.nk * f, self.h * f)
+
 
 def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, sample_weight=None,
                  chunk_rows=None, slot_rows=None, range_slots=None):
@@ -652,11 +709,6 @@ def _threads(n_threads, n_rows, cost):
     # Looked up on the module at each call, so the tests' every_thread fixture
     # (which patches fastgmm._kernels.threads_for_work) reaches this pass too.
     return _kernels.threads_for_work(n_threads, n_rows, cost)
-
-
-def _block_statistics(X, sample_weight, params, cov_type, n_threads):
-    w, m, _, pc, dof = params
-    return t_statistics(X, w, m, pc, dof, cov_type, n_threads, sample_weight=sample_weight)
 
 
 def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll=False, labels=False,
@@ -721,7 +773,7 @@ def update_dof(nu_old, mean_log_u_minus_u, n_features, bounds):
                            xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=1100)
 
 
-def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds):
+def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds, means=None):
     """(weights, means, scale matrices, dof) from the statistics of one E-step.
 
     weights_k = n_k / sum n (n_k = sum w r + 10 eps, scikit-learn's guard);
@@ -733,7 +785,7 @@ def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds):
     weights = nk_eps / np.sum(nk_eps)
     # The Gaussian M-step on the r u-weighted sums gives the means and the
     # scatter over sum r u; rescaled to sum r, then regularised.
-    nu_eps, means, cov = _gaussian.m_step(stats.u_stats, 0.0, eps)
+    nu_eps, means, cov = _gaussian.m_step(stats.u_stats, 0.0, eps, means=means)
     scale = nu_eps / nk_eps
     cov_type = stats.u_stats.cov_type
     D = means.shape[1]
@@ -750,3 +802,7 @@ def m_step(stats, dof, reg_covar, eps, *, fix_dof, dof_bounds):
             if stats.nk[k] > 10 * eps * max(stats.weight, 1.0):
                 dof[k] = update_dof(dof[k], stats.h[k] / stats.nk[k], D, dof_bounds)
     return weights, means, cov, dof
+
+
+StudentTMixture.__doc__ = StudentTMixture.__doc__.replace("{engine_parameters}",
+                                                          _docs.engine_parameters(StudentTMixture))
