@@ -242,3 +242,15 @@ def test_frozen_discrete_means(name):
 def test_frozen_rejects_unknown_names(name):
     with pytest.raises(ValueError, match="frozen"):
         _make(name, frozen=("nonsense",)).fit(_data(name))
+
+
+def test_selection_partial_fit_continues_the_chosen_model():
+    X = _continuous(800, 5)
+    sel = fastgmm.GaussianMixtureSelection(n_components=range(1, 4), random_state=0)
+    with pytest.raises(fastgmm.NotFittedError, match="fit on a representative sample"):
+        sel.partial_fit(X)
+    sel.fit(X)
+    before = sel.best_estimator_.means_.copy()
+    sel.partial_fit(X[:50])
+    assert sel.best_estimator_.n_steps_ == 1
+    assert not np.array_equal(sel.best_estimator_.means_, before)

@@ -78,6 +78,7 @@ from ._sklearn_compat import EstimatorProtocol
 from ._validation import (
     ConvergenceWarning,
     InvalidParameterError,
+    NotFittedError,
     check_array,
     check_bool,
     check_feature_names,
@@ -499,6 +500,33 @@ class GaussianMixtureSelection(EstimatorProtocol):
         """
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.aic(X, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the chosen mixture with one mini-batch by online EM (:meth:`GaussianMixture.partial_fit`).
+
+        The choice itself (K and the covariance type) compares fits on the
+        whole data, which a stream of batches cannot: the selection must be
+        fitted first, and ``partial_fit`` then continues its best model
+        (``results_`` keeps describing the fit that chose it).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``: call ``fit`` on a representative sample first.
+        """
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: it chooses the number of components "
+                "and the covariance type by comparing fits on the whole data, which partial_fit's batches "
+                "cannot do. Call fit on a representative sample first; partial_fit then updates the chosen "
+                "model online (or use GaussianMixture.partial_fit with a chosen n_components).")
+        X = self._validate_X(X, reset=False)
+        self.best_estimator_.partial_fit(X, sample_weight=sample_weight)
+        return self
 
     def save(self, path):
         """Save the fitted selection (its chosen model and ``results_``) to ``path``; see :func:`fastgmm.save`."""
