@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from ._selection_table import format_results
+
 PROG = "fastgmm"
 COV_TYPES = ("full", "tied", "diag", "spherical")
 NAN_POLICIES = ("raise", "omit", "marginalize")
@@ -344,21 +346,6 @@ def _cmd_fit(args):
     return 0
 
 
-def _format_results(results, criterion):
-    lines = [f"{'covariance':<10} {'K':>3} {criterion.upper():>12} {'log-lik':>12} {'params':>6} "
-             f"{'iter':>4} {'conv':>5} {'rank':>4}  note"]
-    for i in range(len(results["n_components"])):
-        note = ("failed: " + results["error"][i]) if results["failed"][i] else (
-            ("degenerate: " + results["degenerate_reason"][i]) if results["degenerate"][i] else "")
-        rank = int(results["rank"][i])
-        lines.append(
-            f"{results['covariance_type'][i]:<10} {int(results['n_components'][i]):>3} "
-            f"{results['criterion'][i]:>12.6g} {results['log_likelihood'][i]:>12.6g} "
-            f"{int(results['n_parameters'][i]):>6} {int(results['n_iter'][i]):>4} "
-            f"{str(bool(results['converged'][i])):>5} {rank if rank else '-':>4}  {note}")
-    return "\n".join(lines)
-
-
 def _cmd_select(args):
     from ._selection import GaussianMixtureSelection
     from ._persistence import save
@@ -375,7 +362,7 @@ def _cmd_select(args):
         sel.feature_names_in_ = np.asarray(names, dtype=object)
         sel.best_estimator_.feature_names_in_ = sel.feature_names_in_
     print(f"data: {X.shape[0]} rows x {X.shape[1]} features from {args.input}")
-    print(_format_results(sel.results_, args.criterion))
+    print(format_results(sel.results_, args.criterion))
     best = sel.best_params_
     print(f"best: {best['covariance_type']} K={best['n_components']} "
           f"({args.criterion.upper()} {sel.results_['criterion'][sel.best_index_]:.6g}); time {elapsed:.2f} s")
@@ -415,7 +402,7 @@ def _cmd_info(args):
     if gm is not model:
         print(f"chosen: {model.best_params_['covariance_type']} K={model.best_params_['n_components']} "
               f"by {model.criterion.upper()}")
-        print(_format_results(model.results_, model.criterion))
+        print(format_results(model.results_, model.criterion))
     names = getattr(model, "feature_names_in_", None)
     print(f"K={gm.n_components}, covariance_type={gm.covariance_type}, dtype={gm.means_.dtype}, "
           f"{gm.n_features_in_} features" + (f" ({', '.join(names)})" if names is not None else ""))
