@@ -393,6 +393,8 @@ def _takes(name, param):
 
 def _models_taking(param):
     names = [n for n in MODELS if _takes(n, param)]
+    if not names:       # an estimator renamed the parameter: the option must not break the parser
+        return "no --model"
     return "--model " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1])
 
 
