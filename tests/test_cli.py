@@ -14,6 +14,7 @@ import pytest
 
 import fastgmm
 from fastgmm import _cli
+from fastgmm._cli import MODELS
 from fastgmm.datasets import load_faithful
 
 PREFIX = "fastgmm: error: "
@@ -41,6 +42,15 @@ def files(tmp_path_factory):
     (d / "data.xlsx").write_text("x")
     np.save(d / "cube.npy", np.zeros((2, 2, 2)))
     (d / "model.npz").write_bytes(b"not a model")
+    rng = np.random.default_rng(0)
+    p = np.linspace(0.1, 0.9, 5)
+    binary = np.vstack([rng.random((120, 5)) < p, rng.random((80, 5)) < p[::-1]]).astype(int)
+    np.savetxt(d / "bits.csv", binary, delimiter=",", fmt="%d", header="a,b,c,d,e", comments="")
+    counts = np.vstack([rng.poisson([1.0, 6.0, 20.0], (120, 3)), rng.poisson([9.0, 2.0, 3.0], (80, 3))])
+    np.savetxt(d / "counts.csv", counts, delimiter=",", fmt="%d")
+    y = rng.integers(2, size=200)
+    codes = np.where(rng.random((200, 3)) < 0.85, y[:, None], rng.integers(3, size=(200, 3)))
+    np.savetxt(d / "codes.csv", codes, delimiter=",", fmt="%d")
     return d
 
 
@@ -171,6 +181,8 @@ def test_parse_components():
 
 def test_errors_through_the_entry_point_have_no_traceback(files):
     for args, message in [
+        (("fit", files / "bits.csv", "-k", 2, "--model", "poisson", "--binarize", "0.5"),
+         "--binarize applies to --model bernoulli only"),
         (("fit", files / "mixed.csv", "-k", 2), "column 'name' is not numeric"),
         (("predict", files / "model.npz", files / "faithful.csv"), "not a valid fastgmm model file"),
         (("demo", "--n-samples", "-5"), "must be >= 2"),
@@ -243,3 +255,142 @@ def test_bench_small(capsys):
     assert status == 0, err
     assert "NumPy reference" in out
     assert "lower bounds agree" in out
+
+
+# ----------------------------------------------------------------------
+# every model through fit, predict and info
+# ----------------------------------------------------------------------
+# (data file, options of its own, a line 'fit' and 'info' print for this model only)
+_EVERY_MODEL = {
+    "gaussian": ("faithful.csv", ("--covariance-type", "diag"), "covariance_type=diag"),
+    "bayesian": ("faithful.csv", ("--weight-concentration-prior", "0.01"), "weight_concentration_prior=0.01"),
+    "student-t": ("faithful.csv", ("--dof-init", "5", "--covariance-type", "spherical"), "degrees of freedom: "),
+    "bernoulli": ("bits.csv", ("--alpha", "0.5"), "alpha=0.5, binarize=None"),
+    "poisson": ("counts.csv", ("--alpha", "1"), "alpha=1,"),
+    "categorical": ("codes.csv", ("--alpha", "1"), "categories per feature: 3, 3, 3"),
+}
+
+
+def test_every_model_has_a_round_trip_test():
+    assert set(_EVERY_MODEL) == set(MODELS)
+
+
+@pytest.mark.parametrize("name", list(_EVERY_MODEL))
+def test_fit_predict_info_for_every_model(files, tmp_path, name):
+    data, options, own_line = _EVERY_MODEL[name]
+    cls = MODELS[name].cls
+    model_file = tmp_path / "m.npz"
+    status, out, err = run_cli("fit", files / data, "-k", 2, "--model", name, *options, "-o", model_file)
+    assert (status, err) == (0, "")
+    assert f"model: {name} ({cls.__name__}), K=2" in out
+    assert own_line in out
+    # the Bayesian mixture has no BIC: its lower bound is printed instead
+    assert ("no BIC for a Bayesian mixture" in out) == (name == "bayesian")
+    assert ("; BIC " in out) == (name != "bayesian")
+
+    model = fastgmm.load(model_file)
+    assert type(model) is cls
+    X = np.loadtxt(files / data, delimiter=",", skiprows=1 if name in ("gaussian", "bayesian", "student-t",
+                                                                         "bernoulli") else 0)
+    if hasattr(model, "feature_names_in_"):
+        del model.feature_names_in_
+    status, out, err = run_cli("predict", model_file, files / data)
+    assert (status, err) == (0, "")
+    np.testing.assert_array_equal(np.loadtxt(out.splitlines()[1:], dtype=int), model.predict(X))
+
+    status, out, err = run_cli("info", model_file)
+    assert (status, err) == (0, "")
+    assert f"class: {cls.__name__} (fastgmm fit --model {name})" in out
+    assert own_line in out
+    assert ("covariance_type=" in out) == (name in ("gaussian", "bayesian", "student-t"))
+
+
+@pytest.mark.parametrize("name, args, message", [
+    ("poisson", ("--binarize", "0.5"), "--binarize applies to --model bernoulli only"),
+    ("gaussian", ("--alpha", "1"), "--alpha applies to --model bernoulli, poisson or categorical only"),
+    ("bayesian", ("--dof-init", "3"), "--dof-init applies to --model student-t only"),
+    ("gaussian", ("--fix-dof",), "--fix-dof applies to --model student-t only"),
+    ("student-t", ("--weight-concentration-prior", "1"),
+     "--weight-concentration-prior applies to --model bayesian only"),
+    ("bernoulli", ("--covariance-type", "full"), "--covariance-type applies to --model gaussian, bayesian or "
+                                                 "student-t only"),
+    ("categorical", ("--reg-covar", "1e-3"), "--reg-covar applies to --model gaussian, bayesian or student-t only"),
+    ("student-t", ("--covariance-type", "tied"), "--covariance-type tied: --model student-t takes full, diag or "
+                                                 "spherical"),
+])
+def test_an_option_the_model_does_not_take_is_one_line(files, capsys, name, args, message):
+    status, out, err = in_process(capsys, "fit", files / "faithful.csv", "-k", 2, "--model", name, *args)
+    assert (status, out, err) == (2, "", f"{PREFIX}{message}\n")
+
+
+@pytest.mark.parametrize("name", list(_EVERY_MODEL))
+def test_nan_policy_goes_to_the_models_that_take_it(files, tmp_path, capsys, name):
+    # Whether a model takes nan_policy is its get_params(): the command follows the estimators.
+    lines = (files / _EVERY_MODEL[name][0]).read_text().splitlines()
+    holed = tmp_path / "holed.csv"
+    holed.write_text("\n".join(lines + ["," + lines[-1].split(",", 1)[1]]) + "\n")   # a row missing its first value
+    status, out, err = in_process(capsys, "fit", holed, "-k", 2, "--model", name, "--nan-policy", "omit")
+    if "nan_policy" in MODELS[name].cls().get_params():
+        assert (status, err) == (0, "")
+        assert "; 1 rows with NaN omitted" in out
+    else:
+        taking = [n for n in MODELS if "nan_policy" in MODELS[n].cls().get_params()]
+        assert (status, err) == (2, f"{PREFIX}--nan-policy applies to --model {', '.join(taking[:-1])} or "
+                                    f"{taking[-1]} only\n")
+
+
+def test_an_estimator_remedy_names_the_option(files, capsys):
+    status, _, err = in_process(capsys, "fit", files / "counts.csv", "-k", 2, "--model", "bernoulli")
+    assert status == 2
+    assert err.rstrip().endswith("(on the command line, --binarize sets binarize)")
+
+
+def test_bernoulli_binarize_reads_real_data_as_binary(files, capsys):
+    status, out, err = in_process(capsys, "fit", files / "faithful.csv", "-k", 2, "--model", "bernoulli",
+                                  "--binarize", "3.5")
+    assert (status, err) == (0, "")
+    assert "binarize=3.5" in out
+
+
+def test_bayesian_fit_reports_the_components_it_uses(files, capsys):
+    status, out, err = in_process(capsys, "fit", files / "faithful.csv", "-k", 8, "--model", "bayesian",
+                                  "--weight-concentration-prior", "0.01", "--max-iter", "500")
+    assert (status, err) == (0, "")
+    assert "components used: 2 of 8 (those explaining at least one row)" in out
+
+
+def test_info_of_a_selection_counts_the_iterations_it_stored(files, tmp_path, capsys):
+    best = tmp_path / "best.npz"
+    assert in_process(capsys, "select", files / "faithful.npy", "-k", "1-3", "-o", best)[0] == 0
+    sel = fastgmm.load(best)
+    n_iter = sel.best_estimator_.n_iter_
+    assert sel.results_["n_iter"][sel.best_index_] == n_iter    # the table's count is the same run's
+    status, out, err = in_process(capsys, "info", best)
+    assert (status, err) == (0, "")
+    assert (f"converged: {sel.best_estimator_.converged_} after {n_iter} iterations of the selection's final run "
+            "(EM to tol=1e-05 from the chosen start") in out
+
+
+def test_info_of_a_selection_file_has_no_traceback(files, tmp_path):
+    best = tmp_path / "best.npz"
+    assert run_cli("select", files / "faithful.csv", "-k", "1-2", "--covariance-types", "full", "-o", best)[0] == 0
+    status, out, err = run_cli("info", best)
+    assert (status, err) == (0, "")
+    assert "best model: GaussianMixture: K=" in out
+
+
+def test_the_demo_does_not_import_the_command_line():
+    # The demo is run by the command line ('fastgmm demo'); importing it back, even inside a function,
+    # would make an import cycle.
+    import ast
+    import inspect
+
+    from fastgmm import _demo
+
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(_demo))):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+    assert not {m for m in imported if m and m.split(".")[-1] == "_cli"}

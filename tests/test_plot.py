@@ -11,7 +11,19 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Ellipse  # noqa: E402
 
-from fastgmm import GaussianMixture, GaussianMixtureSelection, NotFittedError, plot  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from fastgmm import (  # noqa: E402
+    BayesianGaussianMixture,
+    BernoulliMixture,
+    CategoricalMixture,
+    GaussianMixture,
+    GaussianMixtureSelection,
+    NotFittedError,
+    PoissonMixture,
+    StudentTMixture,
+    plot,
+)
 from fastgmm.datasets import load_faithful  # noqa: E402
 
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz
@@ -179,3 +191,188 @@ def test_convergence_plots_every_iteration(faithful):
     assert ax.get_xlabel() == "iteration"
     with pytest.raises(NotFittedError):
         plot.convergence(GaussianMixture())
+
+
+# ----------------------------------------------------------------------
+# the plots ask the model
+# ----------------------------------------------------------------------
+def _two_bumps(seed=0):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.standard_t(4, 400), rng.standard_t(4, 600) + 8.0])
+
+
+def _component_lines(ax):
+    return {ln.get_label(): ln.get_ydata() for ln in ax.get_lines() if ln.get_label().startswith("component")}
+
+
+@pytest.mark.parametrize("model", [GaussianMixture(2, random_state=0), StudentTMixture(2, random_state=0)],
+                         ids=["gaussian", "student-t"])
+def test_density_1d_components_sum_to_the_model_density(model):
+    x = _two_bumps()
+    model.fit(x[:, None])
+    ax = plot.density_1d(model, x)
+    grid = [ln for ln in ax.get_lines() if ln.get_label() == "mixture"][0].get_xdata()
+    comps = _component_lines(ax)
+    assert len(comps) == 2
+    np.testing.assert_allclose(sum(comps.values()), np.exp(model.score_samples(grid[:, None])), rtol=1e-10)
+
+
+def test_density_1d_draws_t_densities_for_a_t_mixture():
+    x = _two_bumps()
+    tm = StudentTMixture(2, random_state=0).fit(x[:, None])
+    ax = plot.density_1d(tm, x)
+    grid = [ln for ln in ax.get_lines() if ln.get_label() == "mixture"][0].get_xdata()
+    comps = _component_lines(ax)
+    for k in range(2):
+        expected = tm.weights_[k] * stats.t.pdf(grid, df=tm.degrees_of_freedom_[k], loc=tm.means_[k, 0],
+                                               scale=np.sqrt(tm.covariances_[k, 0, 0]))
+        np.testing.assert_allclose(comps[f"component {k}"], expected, rtol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def three_clusters_dp():
+    """Three clusters of 300 rows, a Dirichlet-process mixture of 10: seven components unused."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, 300), rng.normal(6, 1, 300), rng.normal(12, 1, 300)])
+    bgm = BayesianGaussianMixture(n_components=10, random_state=0, max_iter=300).fit(x[:, None])
+    return x, bgm
+
+
+def test_density_1d_leaves_out_components_that_explain_no_row(three_clusters_dp):
+    x, bgm = three_clusters_dp
+    rows = bgm.predict_proba(x[:, None]).sum(axis=0)
+    used = set(np.flatnonzero(rows >= 1))
+    assert len(used) == 3
+    # the unused components' weights look like a row's share each: the weight alone would keep them
+    assert np.sort(bgm.weights_)[-5] * x.size > 1
+    ax = plot.density_1d(bgm, x)
+    assert set(_component_lines(ax)) == {f"component {k}" for k in used}
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sum(t.startswith("component") for t in legend) == 3
+
+
+def test_density_1d_min_rows_zero_draws_every_component(three_clusters_dp):
+    x, bgm = three_clusters_dp
+    assert len(_component_lines(plot.density_1d(bgm, x, min_rows=0))) == 10
+
+
+def test_ellipses_leave_out_unused_components(faithful):
+    bgm = BayesianGaussianMixture(n_components=10, random_state=0).fit(faithful)
+    used = np.flatnonzero(bgm.predict_proba(faithful).sum(axis=0) >= 1)
+    assert used.size == 2
+    ax = plot.ellipses(bgm, faithful)
+    _render(ax)
+    assert len([p for p in ax.patches if isinstance(p, Ellipse)]) == 2 * 3
+    pts = {c.get_label(): c.get_offsets() for c in ax.collections}
+    assert set(pts) == {f"component {k}" for k in used} | {"means"}
+    np.testing.assert_allclose(pts["means"], bgm.means_[used])
+    assert "+8 empty" in ax.get_title()
+
+
+@pytest.fixture(scope="module")
+def fitted_selection(faithful):
+    return GaussianMixtureSelection(n_components=range(1, 4), covariance_types=("full", "tied"),
+                                    random_state=0).fit(faithful)
+
+
+def test_ellipses_of_a_selection_draw_its_best_model(faithful, fitted_selection):
+    best = fitted_selection.best_estimator_
+    ax = plot.ellipses(fitted_selection, faithful)
+    ells = [p for p in ax.patches if isinstance(p, Ellipse)]
+    assert len(ells) == best.n_components * 3
+    np.testing.assert_allclose([e.center for e in ells[::3]], best.means_)
+    assert best.covariance_type in ax.get_title()
+
+
+def test_convergence_of_a_selection_draws_its_best_model(fitted_selection):
+    (line,) = plot.convergence(fitted_selection).get_lines()
+    np.testing.assert_allclose(line.get_ydata(), np.asarray(fitted_selection.best_estimator_.lower_bounds_))
+
+
+def test_density_1d_of_a_selection_draws_its_best_model():
+    x = _two_bumps()
+    sel = GaussianMixtureSelection(n_components=range(1, 4), random_state=0).fit(x[:, None])
+    ax = plot.density_1d(sel, x)
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "mixture"][0]
+    np.testing.assert_allclose(line.get_ydata(),
+                               np.exp(sel.best_estimator_.score_samples(line.get_xdata()[:, None])))
+
+
+@pytest.mark.parametrize("function", [plot.ellipses, plot.density_1d, plot.convergence, plot.parameters])
+def test_unfitted_selection_is_not_fitted(function, faithful):
+    args = () if function in (plot.convergence, plot.parameters) else (faithful,)
+    with pytest.raises(NotFittedError, match="GaussianMixtureSelection is not fitted"):
+        function(GaussianMixtureSelection(), *args)
+
+
+def test_convergence_labels_a_variational_bound(faithful):
+    bgm = BayesianGaussianMixture(n_components=2, random_state=0).fit(faithful)
+    assert plot.convergence(bgm).get_ylabel().startswith("lower bound (variational")
+
+
+# ----------------------------------------------------------------------
+# discrete mixtures: the parameters plot
+# ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(0)
+    p = np.linspace(0.1, 0.9, 6)
+    return np.vstack([rng.random((300, 6)) < p, rng.random((200, 6)) < p[::-1]]).astype(float)
+
+
+@pytest.fixture(scope="module")
+def counts():
+    rng = np.random.default_rng(1)
+    return np.vstack([rng.poisson([1.0, 6.0, 20.0], (300, 3)), rng.poisson([9.0, 2.0, 3.0], (300, 3))])
+
+
+@pytest.fixture(scope="module")
+def codes():
+    rng = np.random.default_rng(2)
+    y = rng.integers(2, size=400)
+    X = np.where(rng.random((400, 3)) < 0.85, y[:, None], rng.integers(3, size=(400, 3)))
+    X[:, 2] *= 5            # codes 0, 5, 10: the labels must be the codes, not their positions
+    return X
+
+
+def _discrete(name, binary, counts, codes):
+    return {"bernoulli": (BernoulliMixture, binary), "poisson": (PoissonMixture, counts),
+            "categorical": (CategoricalMixture, codes)}[name]
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "poisson", "categorical"])
+@pytest.mark.parametrize("function", [plot.ellipses, plot.density_1d])
+def test_continuous_plots_of_a_discrete_model_name_parameters(name, function, binary, counts, codes):
+    cls, X = _discrete(name, binary, counts, codes)
+    model = cls(2, random_state=0).fit(X)
+    with pytest.raises(TypeError, match=r"fastgmm\.plot\.parameters\(model\)"):
+        function(model, X)
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "poisson"])
+def test_parameters_heat_map_of_means(name, binary, counts, codes):
+    cls, X = _discrete(name, binary, counts, codes)
+    model = cls(2, random_state=0).fit(X)
+    ax = plot.parameters(model)
+    _render(ax)
+    np.testing.assert_array_equal(ax.images[0].get_array(), model.means_)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"feature {d}" for d in range(X.shape[1])]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{k}\nweight {model.weights_[k]:.3g}"
+                                                           for k in range(2)]
+
+
+def test_parameters_of_a_categorical_model_sets_tables_side_by_side(codes):
+    cm = CategoricalMixture(2, random_state=0).fit(codes)
+    ax = plot.parameters(cm)
+    _render(ax)
+    np.testing.assert_array_equal(ax.images[0].get_array(), np.hstack(cm.means_))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"] * 2 + ["0", "5", "10"]
+
+
+def test_parameters_leave_out_empty_components(faithful):
+    bgm = BayesianGaussianMixture(n_components=10, random_state=0).fit(faithful)
+    kept = np.flatnonzero(bgm.weights_ >= 1e-3 / 10)
+    assert 0 < kept.size < 10
+    ax = plot.parameters(bgm)
+    np.testing.assert_array_equal(ax.images[0].get_array(), bgm.means_[kept])
+    assert plot.parameters(bgm, min_weight=0).images[0].get_array().shape == (10, 2)

@@ -5,16 +5,27 @@ and ``bench``; ``fastgmm COMMAND --help`` describes each option. A user's
 mistake (a missing or malformed file, a bad column, an invalid option) ends
 with one line ``fastgmm: error: ...`` on stderr and exit status 2, never a
 traceback; a traceback means a bug in fastgmm.
+
+``fit --model NAME`` fits any model of ``MODELS``, a registry of the model
+names, their estimator classes and their own options; a new family is one
+entry there. A model is given only the options it takes: its own ones, and
+the shared ones (``--nan-policy``, ``--reg-covar``, ...) only where its
+``get_params()`` has them, so an option it lacks is the user's mistake, not
+a TypeError.
 """
 
 import argparse
 import csv
 import os
+import re
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from ._selection_table import format_results
 
 PROG = "fastgmm"
 COV_TYPES = ("full", "tied", "diag", "spherical")
@@ -55,6 +66,26 @@ def _non_negative_float(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
 
 
@@ -272,6 +303,194 @@ def _write_proba(path, proba):
 
 
 # ----------------------------------------------------------------------
+# the models of 'fastgmm fit'
+# ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Option:
+    """An option of 'fastgmm fit' that sets one estimator parameter of the models that take it."""
+
+    flag: str
+    param: str              # the estimator parameter, also the argparse dest
+    kwargs: dict = field(default_factory=dict)
+
+
+# The options of the Gaussian-type models, offered to a model when its get_params() has the parameter
+# (so --nan-policy reaches a model as soon as the model takes nan_policy).
+SHARED_OPTIONS = {o.param: o for o in (
+    _Option("--covariance-type", "covariance_type", dict(
+        choices=COV_TYPES, help="covariance of each component; student-t: full, diag or spherical (default: full)")),
+    _Option("--reg-covar", "reg_covar", dict(
+        type=_non_negative_float, metavar="R", help="added to every covariance's diagonal (default: 1e-6)")),
+    _Option("--nan-policy", "nan_policy", dict(
+        choices=NAN_POLICIES, help="missing values: raise an error, omit the rows, or marginalize (exact EM; "
+                                   "gaussian only) (default: raise)")),
+)}
+
+# Options of one model or a few, offered to the models whose MODELS entry lists them.
+OWN_OPTIONS = {o.param: o for o in (
+    _Option("--weight-concentration-prior-type", "weight_concentration_prior_type", dict(
+        choices=("dirichlet_process", "dirichlet_distribution"),
+        help="prior on the weights: stick-breaking, which leaves surplus components empty, or a Dirichlet "
+             "distribution (default: dirichlet_process)")),
+    _Option("--weight-concentration-prior", "weight_concentration_prior", dict(
+        type=_positive_float, metavar="GAMMA",
+        help="concentration of the weight prior; smaller leaves more components unused (default: 1/K)")),
+    _Option("--dof-init", "dof_init", dict(
+        type=_positive_float, metavar="NU",
+        help="initial degrees of freedom of every component; small is heavy-tailed (default: 10)")),
+    _Option("--fix-dof", "fix_dof", dict(
+        action="store_true", help="keep the degrees of freedom at --dof-init instead of estimating them")),
+    _Option("--alpha", "alpha", dict(
+        type=_positive_float, help="smoothing: pseudo-rows of every value per component, keeping "
+                                   "probabilities and rates off 0 (default: 1e-10)")),
+    _Option("--binarize", "binarize", dict(
+        type=_finite_float, metavar="T", help="read the data as 'value > T' (default: the data must hold only "
+                                              "0 and 1)")),
+)}
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A model of 'fastgmm fit --model NAME'."""
+
+    estimator: str                  # the class's name in the fastgmm namespace
+    summary: str                    # for --help
+    options: tuple = ()             # its own options: parameters of OWN_OPTIONS
+    covariance_types: tuple = ()    # the values of --covariance-type it takes
+    means: str = "means"            # what its means_ hold, for 'info' (None: printed by the model's own lines)
+
+    @property
+    def cls(self):
+        import fastgmm
+
+        return getattr(fastgmm, self.estimator)
+
+
+# One entry per family: a new family is one more line here.
+MODELS = {
+    "gaussian": _Model("GaussianMixture", "Gaussian mixture", covariance_types=COV_TYPES),
+    "bayesian": _Model("BayesianGaussianMixture", "variational Bayesian Gaussian mixture (K is an upper bound)",
+                       ("weight_concentration_prior_type", "weight_concentration_prior"), COV_TYPES),
+    "student-t": _Model("StudentTMixture", "Student-t mixture, robust to outliers", ("dof_init", "fix_dof"),
+                        ("full", "diag", "spherical")),
+    "bernoulli": _Model("BernoulliMixture", "binary data, 0 and 1", ("alpha", "binarize"),
+                        means="probability of a 1"),
+    "poisson": _Model("PoissonMixture", "counts", ("alpha",), means="rates (mean counts)"),
+    "categorical": _Model("CategoricalMixture", "integer category codes, a categorical variable per column",
+                          ("alpha",), means=None),
+}
+
+
+def _accepted(name):
+    """The estimator parameters of MODELS[name] (its get_params() keys)."""
+    return set(MODELS[name].cls().get_params())
+
+
+def _takes(name, param):
+    own = param in MODELS[name].options
+    return (own or param in SHARED_OPTIONS) and param in _accepted(name)
+
+
+def _models_taking(param):
+    names = [n for n in MODELS if _takes(n, param)]
+    if not names:       # an estimator renamed the parameter: the option must not break the parser
+        return "no --model"
+    return "--model " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1])
+
+
+def _model_name(model):
+    """The MODELS name of a fitted model's class (None for a class the command line does not fit)."""
+    return next((n for n, m in MODELS.items() if m.estimator == type(model).__name__), None)
+
+
+def _estimator_params(args):
+    """The keyword arguments of MODELS[args.model]: the options it takes; any other option given is an error."""
+    name = args.model
+    accepted = _accepted(name)
+    params = {k: v for k, v in dict(tol=args.tol, max_iter=args.max_iter, n_init=args.n_init,
+                                    random_state=args.random_state, n_threads=args.threads).items()
+              if k in accepted}
+    for param, option in {**SHARED_OPTIONS, **OWN_OPTIONS}.items():
+        value = getattr(args, param)
+        if value is None:       # not given: the model's own default
+            continue
+        if not _takes(name, param):
+            raise UserError(f"{option.flag} applies to {_models_taking(param)} only")
+        params[param] = value
+    types = MODELS[name].covariance_types
+    if "covariance_type" in params and params["covariance_type"] not in types:
+        raise UserError(f"--covariance-type {params['covariance_type']}: --model {name} takes "
+                        f"{', '.join(types[:-1])} or {types[-1]}")
+    return params
+
+
+# ----------------------------------------------------------------------
+# describing a model
+# ----------------------------------------------------------------------
+def _is_variational(model):
+    from ._bayesian_mixture import BayesianGaussianMixture
+
+    return isinstance(model, BayesianGaussianMixture)
+
+
+def _parameters_text(model):
+    """'K=.., covariance_type=.., <its own options>, dtype=..' of a fitted model."""
+    params = model.get_params()
+    parts = [f"K={np.shape(model.weights_)[0]}"]
+    if "covariance_type" in params:
+        parts.append(f"covariance_type={params['covariance_type']}")
+    name = _model_name(model)
+    for param in MODELS[name].options if name else ():
+        value = params[param]
+        parts.append(f"{param}={value:g}" if isinstance(value, float) else f"{param}={value}")
+    parts.append(f"dtype={np.asarray(model.weights_).dtype}")
+    return ", ".join(parts)
+
+
+def _bound_text(model):
+    """The model's lower_bound_, saying what it is."""
+    if _is_variational(model):
+        return f"lower bound {float(model.lower_bound_):.6g} (variational, summed over the rows)"
+    return f"lower bound {float(model.lower_bound_):.6g} (mean log-likelihood per row)"
+
+
+def _own_lines(model):
+    """What only this kind of model has: degrees of freedom, categories."""
+    lines = []
+    if hasattr(model, "degrees_of_freedom_") and not _is_variational(model):
+        dof = np.atleast_1d(np.asarray(model.degrees_of_freedom_, dtype=np.float64))
+        lines.append(f"degrees of freedom: {', '.join(f'{v:.4g}' for v in dof)}")
+    if hasattr(model, "categories_"):
+        lines.append(f"categories per feature: {', '.join(str(len(c)) for c in model.categories_)}")
+    return lines
+
+
+def _feature_labels(model):
+    names = getattr(model, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else [f"feature {d}" for d in range(model.n_features_in_)]
+
+
+def _parameter_lines(model):
+    """weights_ and means_ (or per-feature tables) of a fitted model, for 'info'."""
+    lines = [f"weights: {np.asarray(model.weights_)}"]
+    name = _model_name(model)
+    means = getattr(model, "means_", None)
+    if isinstance(means, list):     # a categorical mixture: one (K, n_categories) table per feature
+        cats = getattr(model, "categories_", [None] * len(means))
+        for label, c, table in zip(_feature_labels(model), cats, means):
+            what = "" if c is None else f" (categories {' '.join(_code(v) for v in c)})"
+            lines.append(f"{label}{what}: probability of each category per component:\n{np.asarray(table)}")
+    elif means is not None:
+        lines.append(f"{MODELS[name].means if name and MODELS[name].means else 'means'}:\n{np.asarray(means)}")
+    return lines
+
+
+def _code(v):
+    v = float(v)
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+# ----------------------------------------------------------------------
 # commands
 # ----------------------------------------------------------------------
 def _fit_params(args):
@@ -308,55 +527,64 @@ def _check_outputs(*paths):
             raise UserError(f"cannot write {path}: it is a directory")
 
 
-def _cmd_fit(args):
-    from ._gaussian_mixture import GaussianMixture
+def _with_flags(message, name):
+    """An estimator's message, with the option of each parameter it names that --model ``name`` takes.
 
+    The estimators name their remedies as Python parameters ("set binarize=threshold"); the user of
+    the command line needs the flag.
+    """
+    flags = [f"{o.flag} sets {p}" for p, o in {**SHARED_OPTIONS, **OWN_OPTIONS}.items()
+             if _takes(name, p) and re.search(rf"\b{p}\b", message)]
+    return message + (f" (on the command line, {', '.join(flags)})" if flags else "")
+
+
+def _cmd_fit(args):
+    spec = MODELS[args.model]
+    params = _estimator_params(args)      # a misplaced option fails before the data are read
     _check_outputs(args.output, args.labels, args.proba)
     X, names = read_table(args.input, args.columns)
-    gm = GaussianMixture(args.n_components, covariance_type=args.covariance_type, **_fit_params(args))
+    model = spec.cls(n_components=args.n_components, **params)
     t0 = time.perf_counter()
-    labels = gm.fit_predict(X)
+    try:
+        labels = model.fit_predict(X)
+    except ValueError as e:
+        raise UserError(_with_flags(str(e), args.model)) from None
     elapsed = time.perf_counter() - t0
-    Xs = _rows_for_scores(X, args.nan_policy)
-    total = gm.score(Xs) * Xs.shape[0]
+    policy = getattr(model, "nan_policy", "raise")
+    Xs = _rows_for_scores(X, policy)
+    n_omitted = getattr(model, "n_omitted_", 0)
     print(f"data: {X.shape[0]} rows x {X.shape[1]} features from {args.input}"
           + (f" ({', '.join(names)})" if names else "")
-          + (f"; {gm.n_omitted_} rows with NaN omitted" if gm.n_omitted_ else ""))
-    print(f"model: K={gm.n_components}, covariance_type={gm.covariance_type}, dtype={gm.means_.dtype}")
-    print(f"converged: {gm.converged_} after {gm.n_iter_} iterations (best of n_init={gm.n_init})")
-    print(f"log-likelihood: {total:.6g} (mean {total / Xs.shape[0]:.6g} per row); BIC {gm.bic(Xs):.6g}")
+          + (f"; {n_omitted} rows with NaN omitted" if n_omitted else ""))
+    print(f"model: {args.model} ({spec.estimator}), {_parameters_text(model)}")
+    print(f"converged: {model.converged_} after {model.n_iter_} iterations (best of n_init={model.n_init})")
+    if _is_variational(model):
+        # No BIC: the variational posterior is not a point estimate with a parameter count.
+        used = int(np.count_nonzero(model.predict_proba(Xs).sum(axis=0) >= 1))
+        print(f"{_bound_text(model)}; no BIC for a Bayesian mixture")
+        print(f"components used: {used} of {model.n_components} (those explaining at least one row)")
+    else:
+        total = model.score(Xs) * Xs.shape[0]
+        print(f"log-likelihood: {total:.6g} (mean {total / Xs.shape[0]:.6g} per row); BIC {model.bic(Xs):.6g}")
+    for line in _own_lines(model):
+        print(line)
     print(f"time: {elapsed:.3f} s")
     if args.labels:
         _write_labels(args.labels, labels)
         print(f"labels written to {args.labels}")
     if args.proba:
-        proba = np.full((X.shape[0], gm.n_components), np.nan)
-        keep = ~np.isnan(X).any(axis=1) if args.nan_policy == "omit" else slice(None)
-        proba[keep] = gm.predict_proba(X[keep])
+        proba = np.full((X.shape[0], np.shape(model.weights_)[0]), np.nan)
+        keep = ~np.isnan(X).any(axis=1) if policy == "omit" else slice(None)
+        proba[keep] = model.predict_proba(X[keep])
         _write_proba(args.proba, proba)
         print(f"probabilities written to {args.proba}")
     if args.output:
         if names is not None:
             # Kept in the model file: predict then takes these columns by name.
-            gm.feature_names_in_ = np.asarray(names, dtype=object)
-        gm.save(args.output)
+            model.feature_names_in_ = np.asarray(names, dtype=object)
+        model.save(args.output)
         print(f"model written to {args.output}")
     return 0
-
-
-def _format_results(results, criterion):
-    lines = [f"{'covariance':<10} {'K':>3} {criterion.upper():>12} {'log-lik':>12} {'params':>6} "
-             f"{'iter':>4} {'conv':>5} {'rank':>4}  note"]
-    for i in range(len(results["n_components"])):
-        note = ("failed: " + results["error"][i]) if results["failed"][i] else (
-            ("degenerate: " + results["degenerate_reason"][i]) if results["degenerate"][i] else "")
-        rank = int(results["rank"][i])
-        lines.append(
-            f"{results['covariance_type'][i]:<10} {int(results['n_components'][i]):>3} "
-            f"{results['criterion'][i]:>12.6g} {results['log_likelihood'][i]:>12.6g} "
-            f"{int(results['n_parameters'][i]):>6} {int(results['n_iter'][i]):>4} "
-            f"{str(bool(results['converged'][i])):>5} {rank if rank else '-':>4}  {note}")
-    return "\n".join(lines)
 
 
 def _cmd_select(args):
@@ -375,7 +603,7 @@ def _cmd_select(args):
         sel.feature_names_in_ = np.asarray(names, dtype=object)
         sel.best_estimator_.feature_names_in_ = sel.feature_names_in_
     print(f"data: {X.shape[0]} rows x {X.shape[1]} features from {args.input}")
-    print(_format_results(sel.results_, args.criterion))
+    print(format_results(sel.results_, args.criterion))
     best = sel.best_params_
     print(f"best: {best['covariance_type']} K={best['n_components']} "
           f"({args.criterion.upper()} {sel.results_['criterion'][sel.best_index_]:.6g}); time {elapsed:.2f} s")
@@ -407,22 +635,35 @@ def _cmd_predict(args):
 
 def _cmd_info(args):
     from ._persistence import FORMAT_VERSION
+    from ._selection import _POLISH_TOL_FACTOR, GaussianMixtureSelection
 
     model = _load_model(args.model)
-    gm = getattr(model, "best_estimator_", model)
+    name = _model_name(model)
     print(f"file: {args.model} (fastgmm model format, version {FORMAT_VERSION} readable)")
-    print(f"class: {type(model).__name__}")
-    if gm is not model:
+    print(f"class: {type(model).__name__}" + (f" (fastgmm fit --model {name})" if name else ""))
+    fitted = model
+    if isinstance(model, GaussianMixtureSelection):
+        fitted = model.best_estimator_
         print(f"chosen: {model.best_params_['covariance_type']} K={model.best_params_['n_components']} "
               f"by {model.criterion.upper()}")
-        print(_format_results(model.results_, model.criterion))
+        print(format_results(model.results_, model.criterion))
     names = getattr(model, "feature_names_in_", None)
-    print(f"K={gm.n_components}, covariance_type={gm.covariance_type}, dtype={gm.means_.dtype}, "
-          f"{gm.n_features_in_} features" + (f" ({', '.join(names)})" if names is not None else ""))
-    print(f"converged: {gm.converged_} after {gm.n_iter_} iterations; lower bound {float(gm.lower_bound_):.6g}")
+    print(f"{'model' if fitted is model else 'best model: ' + type(fitted).__name__}: {_parameters_text(fitted)}, "
+          f"{fitted.n_features_in_} features"
+          + (f" ({', '.join(map(str, names))})" if names is not None else ""))
+    if fitted is model or model.max_iter == 0:
+        print(f"converged: {fitted.converged_} after {fitted.n_iter_} iterations; {_bound_text(fitted)}")
+    else:
+        # The selection ran its leading fits on to a tighter tolerance, warm-started (_Sweep._polish): the
+        # stored n_iter_ (and the table's "iter") count that final run only, not the start's run before it.
+        print(f"converged: {fitted.converged_} after {fitted.n_iter_} iterations of the selection's final run "
+              f"(EM to tol={model.tol * _POLISH_TOL_FACTOR:g} from the chosen start, whose own iterations "
+              f"are not recorded); {_bound_text(fitted)}")
+    for line in _own_lines(fitted):
+        print(line)
     with np.printoptions(precision=4, suppress=True, linewidth=100):
-        print(f"weights: {gm.weights_}")
-        print(f"means:\n{gm.means_}")
+        for line in _parameter_lines(fitted):
+            print(line)
     return 0
 
 
@@ -458,22 +699,32 @@ def _add_input(p):
                    help="comma-separated columns to use, by header name or 0-based index (default: all)")
 
 
-def _add_fit_options(p):
+def _add_run_options(p):
+    """The options of every EM fit (every model and the selection)."""
     p.add_argument("--n-init", type=_int_at_least(1), default=1, metavar="N",
                    help="initialisations per model; the best is kept (default: 1)")
     p.add_argument("--random-state", type=int, default=0, metavar="SEED",
                    help="seed of the initialisation (default: 0, so runs repeat)")
-    p.add_argument("--nan-policy", choices=NAN_POLICIES, default="raise",
-                   help="missing values: raise an error, omit the rows, or marginalize (exact EM) "
-                        "(default: raise)")
     p.add_argument("--max-iter", type=_int_at_least(0), default=100, metavar="N",
                    help="EM iterations per initialisation (default: 100)")
     p.add_argument("--tol", type=_non_negative_float, default=1e-3,
                    help="stop when the mean log-likelihood changes by less (default: 1e-3)")
-    p.add_argument("--reg-covar", type=_non_negative_float, default=1e-6,
-                   help="added to every covariance's diagonal (default: 1e-6)")
     p.add_argument("--threads", type=_threads, default=None, metavar="N",
                    help="OpenMP threads (default: every usable core; -1 = all)")
+
+
+def _add_model_options(p):
+    """--model and the options that depend on it, grouped by the models that take them in --help."""
+    p.add_argument("--model", choices=list(MODELS), default="gaussian",
+                   help="the mixture: " + "; ".join(f"{n}: {m.summary}" for n, m in MODELS.items())
+                        + " (default: gaussian)")
+    groups = {}
+    for param, option in {**SHARED_OPTIONS, **OWN_OPTIONS}.items():
+        where = _models_taking(param)
+        if where not in groups:
+            groups[where] = p.add_argument_group(f"options of {where}")
+        # None when not given: the model keeps its own default, and a model that lacks it is not bothered.
+        groups[where].add_argument(option.flag, dest=param, default=None, **option.kwargs)
 
 
 def build_parser():
@@ -485,15 +736,17 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"fastgmm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("fit", help="fit one mixture to a data file", description="Fit one Gaussian mixture.")
+    p = sub.add_parser("fit", help="fit one mixture to a data file",
+                       description="Fit one mixture; --model chooses its family (default: gaussian). An option "
+                                   "that the chosen model does not take is an error.")
     _add_input(p)
     p.add_argument("-k", "--n-components", type=_single_component, required=True, metavar="K",
                    help="number of components")
-    p.add_argument("--covariance-type", choices=COV_TYPES, default="full", help="(default: full)")
-    _add_fit_options(p)
+    _add_run_options(p)
     p.add_argument("-o", "--output", metavar="MODEL.npz", help="write the fitted model here")
     p.add_argument("--labels", metavar="FILE.csv", help="write each row's component (-1: omitted row)")
     p.add_argument("--proba", metavar="FILE.csv", help="write each row's component probabilities")
+    _add_model_options(p)
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("select", help="choose K and the covariance type by BIC/AIC/ICL",
@@ -504,7 +757,12 @@ def build_parser():
     p.add_argument("--covariance-types", type=_cov_types, default=list(COV_TYPES), metavar="TYPES",
                    help="comma-separated, from full,tied,diag,spherical (default: all four)")
     p.add_argument("--criterion", choices=("bic", "aic", "icl"), default="bic", help="lower is better (default: bic)")
-    _add_fit_options(p)
+    _add_run_options(p)
+    p.add_argument("--nan-policy", choices=NAN_POLICIES, default="raise",
+                   help="missing values: raise an error, omit the rows, or marginalize (exact EM) "
+                        "(default: raise)")
+    p.add_argument("--reg-covar", type=_non_negative_float, default=1e-6,
+                   help="added to every covariance's diagonal (default: 1e-6)")
     p.add_argument("-o", "--output", metavar="BEST.npz",
                    help="write the selection (the chosen model and the table) here; predict and info read it")
     p.set_defaults(func=_cmd_select)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ._selection_table import format_results
 from .datasets import load_faithful, make_mixture
 
 
@@ -85,15 +86,13 @@ def run(n_samples=1_000_000, n_features=4, n_components=5, seed=0, compare=True,
         f"{info['max_threads']} threads")
 
     # 1. Model selection on the bundled data (mclust's choice is EEE = tied, K=3).
-    from ._cli import _format_results
-
     X = faithful = load_faithful().data
     t0 = time.perf_counter()
     sel = fastgmm.GaussianMixtureSelection(n_components=range(1, 6), random_state=seed).fit(X)
     t_sel = time.perf_counter() - t0
     say(f"\nOld Faithful ({X.shape[0]} eruptions: duration, waiting time), every covariance type, K=1..5, "
         f"by BIC ({t_sel:.2f} s):")
-    say(_format_results(sel.results_, "bic"))
+    say(format_results(sel.results_, "bic"))
     best = sel.best_params_
     say(f"chosen: {best['covariance_type']} K={best['n_components']} (mclust chooses EEE, i.e. tied, K=3)")
 

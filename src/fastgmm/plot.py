@@ -4,13 +4,35 @@ Every function draws on ``ax`` (a new figure's Axes when None) and returns
 the Axes. ``import fastgmm`` does not import this module, and this module
 imports matplotlib only when a function is called, so fastgmm works without
 matplotlib installed.
+
+The plots ask the model, so they draw any fastgmm mixture the way it is
+defined: :func:`density_1d` draws each component's own density (a Student-t
+component as a t density), :func:`ellipses` the covariance (or, for a
+Student-t mixture, scale) matrices, and :func:`parameters` the parameters of
+a discrete mixture (Bernoulli, Poisson, categorical), for which the first two
+have no meaning. A fitted :class:`~fastgmm.GaussianMixtureSelection` is
+plotted through its chosen model, ``best_estimator_``.
+
+Empty components are left out. :func:`density_1d` and :func:`ellipses` draw
+(and list in the legend) only the components that explain at least
+``min_rows`` rows of the data plotted (default 1): a component's
+responsibilities (``predict_proba``) summed over the rows. For a
+maximum-likelihood fit on that data this is ``weights_[k] * n_samples``;
+a Dirichlet-process :class:`~fastgmm.BayesianGaussianMixture` gives each
+component it does not use a weight of about one row's share (its prior's
+pseudo-count) while the component explains a fraction of a row, so the
+weight alone would not tell it is empty. :func:`parameters`, which is given
+no data, leaves out the components whose weight is below ``min_weight``
+(default ``1e-3 / n_components``), which is where EM leaves an emptied
+component of a discrete mixture. ``min_rows=0`` or ``min_weight=0`` draws
+every component.
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["density_1d", "ellipses", "selection", "convergence"]
+__all__ = ["density_1d", "ellipses", "parameters", "selection", "convergence"]
 
 _COV_TYPE_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
 
@@ -28,14 +50,54 @@ def _pyplot():
 def _axes(ax):
     if ax is not None:
         return ax
-    return _pyplot().subplots()[1]
+    # Constrained layout keeps long tick labels and colour bars inside the figure.
+    return _pyplot().subplots(layout="constrained")[1]
 
 
-def _fitted(model, what):
-    if not hasattr(model, "means_"):
-        from ._validation import NotFittedError
+def _not_fitted(what, model):
+    from ._validation import NotFittedError
 
-        raise NotFittedError(f"{what} needs a fitted GaussianMixture (call fit first).")
+    return NotFittedError(f"{what} needs a fitted model: this {type(model).__name__} is not fitted "
+                          "(call fit first).")
+
+
+def _chosen(model, what):
+    """The mixture a plot draws: a selection's chosen model, else ``model`` itself."""
+    from ._selection import GaussianMixtureSelection
+
+    if isinstance(model, GaussianMixtureSelection):
+        if not hasattr(model, "best_estimator_"):
+            raise _not_fitted(what, model)
+        return model.best_estimator_
+    return model
+
+
+def _is_discrete(model):
+    from ._families._discrete import DiscreteMixture
+
+    return isinstance(model, DiscreteMixture)
+
+
+def _continuous(model, what):
+    """``model`` (a selection's chosen one), fitted and with a density of real-valued data."""
+    model = _chosen(model, what)
+    if _is_discrete(model):
+        raise TypeError(f"{what} draws mixtures of real-valued data; {type(model).__name__} models discrete "
+                        "data: plot its parameters with fastgmm.plot.parameters(model).")
+    if not hasattr(model, "weights_"):
+        raise _not_fitted(what, model)
+    return model
+
+
+def _shown(weights, min_weight):
+    """Indices of the components drawn: weight >= min_weight (see the module docstring)."""
+    return np.flatnonzero(np.asarray(weights, dtype=np.float64) >= min_weight)
+
+
+def _explaining(model, X, min_rows):
+    """Indices of the components whose responsibilities over the rows of X sum to at least ``min_rows``."""
+    rows = np.asarray(model.predict_proba(X), dtype=np.float64).sum(axis=0)
+    return np.flatnonzero(rows >= min_rows)
 
 
 def _component_covariances(model):
@@ -52,12 +114,14 @@ def _component_covariances(model):
     return np.stack([np.eye(D) * c for c in cov])   # spherical
 
 
-def density_1d(model, X, ax=None, *, bins="auto", n_points=500):
+def density_1d(model, X, ax=None, *, bins="auto", n_points=500, min_rows=1.0):
     """Histogram of one-feature data with the mixture density and each weighted component.
 
     Parameters
     ----------
-    model : fitted GaussianMixture with ``n_features_in_ == 1``
+    model : fitted one-feature mixture of real-valued data
+        GaussianMixture, BayesianGaussianMixture, StudentTMixture, or a
+        fitted GaussianMixtureSelection (its ``best_estimator_`` is drawn).
     X : array-like of shape (n_samples,) or (n_samples, 1)
     ax : matplotlib Axes, default=None
         Where to draw (a new figure when None).
@@ -65,44 +129,63 @@ def density_1d(model, X, ax=None, *, bins="auto", n_points=500):
         Histogram bins (``numpy.histogram_bin_edges``).
     n_points : int, default=500
         Points on the x grid of the curves.
+    min_rows : float, default=1.0
+        Components that explain fewer rows of X (their responsibilities
+        summed) are not drawn (see the module docstring).
 
     Returns
     -------
     ax : matplotlib Axes
-        One bar patch per bin, the line "mixture" and one line per component
-        (``weights_[k] * N(x; means_[k], covariances_[k])``), labelled
-        "component k".
+        One bar patch per bin, the line "mixture", ``exp(score_samples(x))``,
+        and one line per drawn component k, labelled "component k": the
+        model's own weighted component density
+        ``w_k p_k(x) = predict_proba(x)[:, k] * exp(score_samples(x))``
+        (a t density for a StudentTMixture). The drawn components sum to the
+        mixture, up to the components left out. For a
+        BayesianGaussianMixture the curves are its ``score_samples``, the
+        expectation under the variational posterior (as scikit-learn's),
+        which integrates to slightly less than 1.
+
+    Raises
+    ------
+    TypeError
+        For a discrete mixture (use :func:`parameters`).
+    ValueError
+        When the model or X has more than one feature (use :func:`ellipses`).
     """
-    _fitted(model, "density_1d")
+    model = _continuous(model, "density_1d")
     x = np.asarray(X, dtype=np.float64).reshape(-1) if np.ndim(X) <= 1 or np.shape(X)[1] == 1 else None
-    if x is None or model.means_.shape[1] != 1:
+    if x is None or model.n_features_in_ != 1:
         raise ValueError("density_1d plots one-feature data and models; use ellipses for more features.")
     x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError("density_1d needs at least one finite value in X.")
     ax = _axes(ax)
     ax.hist(x, bins=bins, density=True, color="0.8", edgecolor="0.6", label="data")
     lo, hi = float(x.min()), float(x.max())
     pad = 0.05 * (hi - lo or 1.0)
     grid = np.linspace(lo - pad, hi + pad, n_points)
-    var = _component_covariances(model)[:, 0, 0]
-    means = np.asarray(model.means_, dtype=np.float64)[:, 0]
-    weights = np.asarray(model.weights_, dtype=np.float64)
-    comp = weights[:, None] * np.exp(-0.5 * (grid[None, :] - means[:, None]) ** 2 / var[:, None]) \
-        / np.sqrt(2 * math.pi * var[:, None])
-    for k, c in enumerate(comp):
-        ax.plot(grid, c, linestyle="--", linewidth=1.2, label=f"component {k}")
-    ax.plot(grid, comp.sum(axis=0), color="black", linewidth=2, label="mixture")
+    mixture = np.exp(np.asarray(model.score_samples(grid[:, None]), dtype=np.float64))
+    comp = np.asarray(model.predict_proba(grid[:, None]), dtype=np.float64) * mixture[:, None]
+    ax.plot(grid, mixture, color="black", linewidth=2.5, alpha=0.6, label="mixture")
+    for k in _explaining(model, x[:, None], min_rows):
+        # Above the mixture: where one component is the whole density the two curves coincide.
+        ax.plot(grid, comp[:, k], linestyle="--", linewidth=1.5, zorder=3, label=f"component {k}")
     ax.set_xlabel("x")
     ax.set_ylabel("density")
-    ax.legend()
+    ax.legend(fontsize="small")
     return ax
 
 
-def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6):
+def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6, min_rows=1.0):
     """Scatter of the rows coloured by predicted component, with covariance ellipses.
 
     Parameters
     ----------
-    model : fitted GaussianMixture (any covariance type)
+    model : fitted mixture with covariances
+        GaussianMixture or BayesianGaussianMixture (any covariance type),
+        StudentTMixture (its scale matrices are drawn), or a fitted
+        GaussianMixtureSelection (its ``best_estimator_``).
     X : array-like of shape (n_samples, n_features)
     dims : (int, int), default=(0, 1)
         The two features plotted; the ellipses are those of the marginal
@@ -112,16 +195,29 @@ def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6):
         An ellipse at each of these Mahalanobis radii (standard deviations).
     s : float, default=6
         Marker size of the points.
+    min_rows : float, default=1.0
+        Components that explain fewer rows of X (their responsibilities
+        summed) get no ellipse, mean or legend entry (see the module
+        docstring).
 
     Returns
     -------
     ax : matplotlib Axes
-        One scatter collection per component (labelled "component k"),
-        ``len(n_std)`` Ellipse patches per component, and the means as "x" markers.
+        One scatter collection per drawn component (labelled "component k"),
+        ``len(n_std)`` Ellipse patches per drawn component, the drawn means as
+        "x" markers (labelled "means"), and, only if some rows are predicted
+        to a component left out, those rows in grey ("other components").
+
+    Raises
+    ------
+    TypeError
+        For a discrete mixture (use :func:`parameters`).
     """
     from matplotlib.patches import Ellipse
 
-    _fitted(model, "ellipses")
+    model = _continuous(model, "ellipses")
+    if "covariance_type" not in model.get_params():
+        raise TypeError(f"ellipses draws covariance matrices, which {type(model).__name__} does not have.")
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] < 2:
         raise ValueError("ellipses needs 2-D X with at least two features; use density_1d for one.")
@@ -133,8 +229,9 @@ def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6):
     colors = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
     covs = _component_covariances(model)[:, [i, j]][:, :, [i, j]]
     means = np.asarray(model.means_, dtype=np.float64)[:, [i, j]]
-    for k in range(means.shape[0]):
-        color = colors[k % len(colors)]
+    shown = _explaining(model, X, min_rows)
+    for n, k in enumerate(shown):
+        color = colors[n % len(colors)]
         rows = labels == k
         ax.scatter(X[rows, i], X[rows, j], s=s, color=color, alpha=0.6, label=f"component {k}")
         vals, vecs = np.linalg.eigh(covs[k])
@@ -144,13 +241,127 @@ def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6):
             ax.add_patch(Ellipse(means[k], 2 * r * math.sqrt(vals[-1]), 2 * r * math.sqrt(vals[0]),
                                  angle=angle, fill=False, edgecolor=color, linewidth=1.2,
                                  alpha=max(0.25, 1.0 - 0.25 * (r - 1))))
-    ax.scatter(means[:, 0], means[:, 1], marker="x", color="black", s=60, zorder=3, label="means")
+    other = ~np.isin(labels, shown)
+    if other.any():
+        # Kept on the plot so that no row disappears; rare, as these components carry under one row.
+        ax.scatter(X[other, i], X[other, j], s=s, color="0.5", alpha=0.6, label="other components")
+    ax.scatter(means[shown, 0], means[shown, 1], marker="x", color="black", s=60, zorder=3, label="means")
     names = getattr(model, "feature_names_in_", None)
     ax.set_xlabel(str(names[i]) if names is not None else f"feature {i}")
     ax.set_ylabel(str(names[j]) if names is not None else f"feature {j}")
-    ax.set_title(f"{means.shape[0]} components, covariance_type={model.covariance_type!r}")
+    hidden = means.shape[0] - shown.size
+    ax.set_title(f"{shown.size} components" + (f" (+{hidden} empty, not drawn)" if hidden else "")
+                 + f", covariance_type={model.covariance_type!r}")
     ax.autoscale_view()
     ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def _parameter_table(model):
+    """The table :func:`parameters` draws, as a dict.
+
+    values (K, n_columns); columns: a label per column; groups: (feature
+    name, first column, end column) per feature when a feature spans several
+    columns, else None; what: the colour bar's label; vrange: (vmin, vmax);
+    probabilities: whether the values are probabilities.
+    """
+    from ._families._bernoulli import BernoulliMixture
+    from ._families._categorical import CategoricalMixture
+    from ._families._poisson import PoissonMixture
+
+    names = getattr(model, "feature_names_in_", None)
+    D = model.n_features_in_
+    features = [str(n) for n in names] if names is not None else [f"feature {d}" for d in range(D)]
+    if isinstance(model, CategoricalMixture):
+        tables = [np.asarray(t, dtype=np.float64) for t in model.means_]
+        ends = np.cumsum([t.shape[1] for t in tables])
+        return dict(values=np.hstack(tables),
+                    columns=[_number(c) for d in range(D) for c in model.categories_[d]],
+                    groups=[(features[d], int(e - t.shape[1]), int(e)) for d, (t, e) in enumerate(zip(tables, ends))],
+                    what="probability of the category", vrange=(0.0, 1.0), probabilities=True)
+    values = np.asarray(model.means_, dtype=np.float64)
+    table = dict(values=values, columns=features, groups=None, what="mean",
+                 vrange=(float(values.min()), float(values.max())), probabilities=False)
+    if isinstance(model, BernoulliMixture):
+        table.update(what="probability of a 1", vrange=(0.0, 1.0), probabilities=True)
+    elif isinstance(model, PoissonMixture):
+        table.update(what="rate (mean count)", vrange=(0.0, float(values.max())))
+    return table
+
+
+def _number(v):
+    v = float(v)
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+def parameters(model, ax=None, *, min_weight=None, annotate=None):
+    """Heat-map of each component's parameters, with its weight: the plot of a discrete mixture.
+
+    One row per drawn component, one column per feature: for a
+    BernoulliMixture the probability of a 1, for a PoissonMixture the rate
+    (mean count), for a CategoricalMixture each feature's category
+    probabilities side by side (one column per category, labelled with its
+    code, the feature's name above its columns, the features separated by
+    white lines). Any other fitted mixture shows its ``means_``.
+
+    Parameters
+    ----------
+    model : fitted fastgmm mixture, or a fitted GaussianMixtureSelection
+    ax : matplotlib Axes, default=None
+    min_weight : float or None, default=None
+        Components with a smaller weight are left out; None:
+        ``1e-3 / n_components`` (see the module docstring).
+    annotate : bool or None, default=None
+        Write each cell's value in it; None: when there are at most 150 cells.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One image (``ax.images[0]``, its array the drawn rows of the table),
+        y tick labels "k" and "weight w" on two lines, x tick labels naming
+        the features (or categories), and a colour bar labelled with what the
+        values are.
+    """
+    model = _chosen(model, "parameters")
+    if not hasattr(model, "weights_"):
+        raise _not_fitted("parameters", model)
+    table = _parameter_table(model)
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    K = weights.shape[0]
+    shown = _shown(weights, 1e-3 / K if min_weight is None else min_weight)
+    if shown.size == 0:
+        raise ValueError(f"every component's weight is below min_weight={min_weight}; lower it.")
+    values = table["values"][shown]
+    vmin, vmax = table["vrange"]
+    if vmin == vmax:     # one value everywhere: a colour scale needs some range
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    ax = _axes(ax)
+    image = ax.imshow(values, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label=table["what"])
+    ax.set_yticks(np.arange(shown.size), [f"{k}\nweight {weights[k]:.3g}" for k in shown])
+    columns = table["columns"]
+    long = sum(len(c) for c in columns) > 60
+    ax.set_xticks(np.arange(len(columns)), columns, rotation=45 if long else 0, ha="right" if long else "center")
+    ax.tick_params(length=0)
+    if table["groups"] is not None:
+        top = ax.secondary_xaxis("top")
+        top.set_xticks([(a + b - 1) / 2 for _, a, b in table["groups"]], [g for g, _, _ in table["groups"]])
+        top.tick_params(length=0)
+        for _, a, _ in table["groups"][1:]:
+            ax.axvline(a - 0.5, color="white", linewidth=3)
+        ax.set_xlabel("category")
+    if annotate is None:
+        annotate = values.size <= 150
+    if annotate:
+        mid = (vmin + vmax) / 2
+        for (r, c), v in np.ndenumerate(values):
+            # Dark text on the light (high) end of viridis, light text on the dark end.
+            ax.text(c, r, f"{v:.2f}" if table["probabilities"] else f"{v:.3g}", ha="center", va="center",
+                    fontsize="small", color="black" if v > mid else "white")
+    ax.set_ylabel("component")
+    hidden = K - shown.size
+    ax.set_title(f"{type(model).__name__}: {shown.size} components"
+                 + (f" (+{hidden} empty, not shown)" if hidden else ""), pad=20 if table["groups"] else None)
     return ax
 
 
@@ -219,26 +430,34 @@ def selection(selection, ax=None, *, criterion=None):
 
 
 def convergence(model, ax=None):
-    """The lower bound (mean log-likelihood per sample) at each EM iteration of the kept run.
+    """The lower bound at each EM iteration of the kept run.
 
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : fitted fastgmm mixture, or a fitted GaussianMixtureSelection
+        A selection draws its ``best_estimator_``, whose history is that of
+        its last run: the selection's final EM run to a tighter tolerance,
+        warm-started from the chosen start.
     ax : matplotlib Axes, default=None
 
     Returns
     -------
     ax : matplotlib Axes
-        One line with ``len(model.lower_bounds_)`` points (x = 1, 2, ...).
+        One line with ``len(model.lower_bounds_)`` points (x = 1, 2, ...). The
+        y label says what the bound is: the mean log-likelihood per row, or
+        for a BayesianGaussianMixture the variational lower bound (summed
+        over the rows, as scikit-learn's).
     """
-    if not hasattr(model, "lower_bounds_"):
-        from ._validation import NotFittedError
+    from ._bayesian_mixture import BayesianGaussianMixture
 
-        raise NotFittedError("convergence needs a fitted GaussianMixture (call fit first).")
+    model = _chosen(model, "convergence")
+    if not hasattr(model, "lower_bounds_"):
+        raise _not_fitted("convergence", model)
     ax = _axes(ax)
     lb = np.asarray(model.lower_bounds_, dtype=np.float64)
     ax.plot(np.arange(1, lb.size + 1), lb, marker=".", label="lower bound")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("lower bound (mean log-likelihood)")
+    ax.set_ylabel("lower bound (variational, summed over rows)" if isinstance(model, BayesianGaussianMixture)
+                  else "lower bound (mean log-likelihood)")
     ax.set_title("converged" if getattr(model, "converged_", False) else "did not converge")
     return ax
