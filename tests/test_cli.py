@@ -367,8 +367,17 @@ def test_info_of_a_selection_counts_the_iterations_it_stored(files, tmp_path, ca
     assert sel.results_["n_iter"][sel.best_index_] == n_iter    # the table's count is the same run's
     status, out, err = in_process(capsys, "info", best)
     assert (status, err) == (0, "")
-    assert (f"converged: {sel.best_estimator_.converged_} after {n_iter} iterations of the selection's final run "
-            "(EM to tol=1e-05 from the chosen start") in out
+    assert f"converged: {sel.best_estimator_.converged_} after {n_iter} iterations;" in out
+
+
+def test_a_selection_counts_the_start_run_and_the_polish_as_one_run():
+    X = load_faithful().data
+    sel = fastgmm.GaussianMixtureSelection(n_components=[2], covariance_types=["full"], random_state=0).fit(X)
+    gm = sel.best_estimator_
+    # the polish continues the start's run at a tighter tol: both parts are counted and kept in the history
+    assert gm.n_iter_ == len(gm.lower_bounds_)
+    assert gm.n_iter_ >= 2
+    assert np.all(np.diff(gm.lower_bounds_) >= -1e-9)
 
 
 def test_info_of_a_selection_file_has_no_traceback(files, tmp_path):

@@ -244,13 +244,12 @@ def test_frozen_rejects_unknown_names(name):
         _make(name, frozen=("nonsense",)).fit(_data(name))
 
 
-def test_selection_partial_fit_continues_the_chosen_model():
+def test_selection_partial_fit_chooses_on_the_first_batch_then_continues_the_chosen_model():
     X = _continuous(800, 5)
-    sel = fastgmm.GaussianMixtureSelection(n_components=range(1, 4), random_state=0)
-    with pytest.raises(fastgmm.NotFittedError, match="fit on a representative sample"):
-        sel.partial_fit(X)
-    sel.fit(X)
-    before = sel.best_estimator_.means_.copy()
-    sel.partial_fit(X[:50])
-    assert sel.best_estimator_.n_steps_ == 1
-    assert not np.array_equal(sel.best_estimator_.means_, before)
+    first = fastgmm.GaussianMixtureSelection(n_components=range(1, 4), random_state=0).partial_fit(X)
+    chosen = fastgmm.GaussianMixtureSelection(n_components=range(1, 4), random_state=0).fit(X)
+    assert first.best_params_ == chosen.best_params_
+    before = first.best_estimator_.means_.copy()
+    first.partial_fit(X[:50])
+    assert first.best_estimator_.n_steps_ == 1
+    assert not np.array_equal(first.best_estimator_.means_, before)

@@ -635,7 +635,7 @@ def _cmd_predict(args):
 
 def _cmd_info(args):
     from ._persistence import FORMAT_VERSION
-    from ._selection import _POLISH_TOL_FACTOR, GaussianMixtureSelection
+    from ._selection import GaussianMixtureSelection
 
     model = _load_model(args.model)
     name = _model_name(model)
@@ -651,14 +651,7 @@ def _cmd_info(args):
     print(f"{'model' if fitted is model else 'best model: ' + type(fitted).__name__}: {_parameters_text(fitted)}, "
           f"{fitted.n_features_in_} features"
           + (f" ({', '.join(map(str, names))})" if names is not None else ""))
-    if fitted is model or model.max_iter == 0:
-        print(f"converged: {fitted.converged_} after {fitted.n_iter_} iterations; {_bound_text(fitted)}")
-    else:
-        # The selection ran its leading fits on to a tighter tolerance, warm-started (_Sweep._polish): the
-        # stored n_iter_ (and the table's "iter") count that final run only, not the start's run before it.
-        print(f"converged: {fitted.converged_} after {fitted.n_iter_} iterations of the selection's final run "
-              f"(EM to tol={model.tol * _POLISH_TOL_FACTOR:g} from the chosen start, whose own iterations "
-              f"are not recorded); {_bound_text(fitted)}")
+    print(f"converged: {fitted.converged_} after {fitted.n_iter_} iterations; {_bound_text(fitted)}")
     for line in _own_lines(fitted):
         print(line)
     with np.printoptions(precision=4, suppress=True, linewidth=100):

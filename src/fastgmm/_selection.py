@@ -78,7 +78,6 @@ from ._sklearn_compat import EstimatorProtocol
 from ._validation import (
     ConvergenceWarning,
     InvalidParameterError,
-    NotFittedError,
     check_array,
     check_bool,
     check_feature_names,
@@ -502,28 +501,21 @@ class GaussianMixtureSelection(EstimatorProtocol):
         return self.best_estimator_.aic(X, sample_weight=sample_weight)
 
     def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the chosen mixture with one mini-batch by online EM (:meth:`GaussianMixture.partial_fit`).
+        """Choose the model on the first batch, then update the chosen mixture by online EM.
 
-        The choice itself (K and the covariance type) compares fits on the
-        whole data, which a stream of batches cannot: the selection must be
-        fitted first, and ``partial_fit`` then continues its best model
-        (``results_`` keeps describing the fit that chose it).
+        The choice (K and the covariance type) compares fits on whole data,
+        which a stream cannot: the first call (on an unfitted selection) is
+        :meth:`fit` on that batch, so make it a representative sample; every
+        later call is :meth:`GaussianMixture.partial_fit` of
+        ``best_estimator_`` (``results_`` keeps describing the fit that
+        chose it).
 
         Returns
         -------
         self
-
-        Raises
-        ------
-        NotFittedError
-            Before ``fit``: call ``fit`` on a representative sample first.
         """
         if not self.__sklearn_is_fitted__():
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet: it chooses the number of components "
-                "and the covariance type by comparing fits on the whole data, which partial_fit's batches "
-                "cannot do. Call fit on a representative sample first; partial_fit then updates the chosen "
-                "model online (or use GaussianMixture.partial_fit with a chosen n_components).")
+            return self.fit(X, sample_weight=sample_weight)
         X = self._validate_X(X, reset=False)
         self.best_estimator_.partial_fit(X, sample_weight=sample_weight)
         return self
@@ -866,9 +858,13 @@ class _Sweep:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
+                    n_before, history_before = gm.n_iter_, list(gm.lower_bounds_)
                     gm.set_params(warm_start=True, tol=self.sel.tol * _POLISH_TOL_FACTOR)
                     gm.fit(self.X, sample_weight=self.w)
                     gm.set_params(warm_start=False)
+                    # One run from the start to the tight tolerance: its iterations and history whole.
+                    gm.n_iter_ += n_before
+                    gm.lower_bounds_ = history_before + gm.lower_bounds_
                     loglik = gm.score(self.X, sample_weight=self.w) * self.total_weight
             except (InvalidParameterError, TypeError, MemoryError):
                 raise
