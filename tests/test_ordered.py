@@ -1,4 +1,4 @@
-"""The ordered slot reduction of the EM kernels (_estep, _studentt; _ordered.h).
+"""The ordered slot reduction of the EM kernel (_estep's Gaussian and Student-t modes; _ordered.h).
 
 Each thread sums one slot into a private partial and adds it into the single
 result only after every earlier slot: results must be bitwise identical for
