@@ -476,6 +476,16 @@ def test_kernel_refuses_tied_features():
                                        None, 16, 16, np.zeros(P), np.zeros(1), np.zeros(1), np.zeros(1), 1)
 
 
+def test_gaussian_entry_refuses_the_student_t_mode():
+    from fastgmm import _estep
+
+    X = np.zeros((4, 2))
+    P = _estep.n_features_out(_estep.QDIAG, 2)
+    with pytest.raises(ValueError, match="accumulate_t_statistics"):
+        _estep.accumulate_statistics(X, _estep.QDIAG, 1, np.zeros(2), _estep.RESP_STUDENT_T, np.zeros((P, 1)), None,
+                                     None, None, None, 16, 16, np.zeros((1, P)), None, np.zeros(1), 1)
+
+
 def _readme_data():
     """The README's example: two clusters of 5,000 rows and 50 gross outliers (the last rows)."""
     rng = np.random.default_rng(0)
