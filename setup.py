@@ -40,7 +40,6 @@ EXTENSIONS = [
     "fastgmm._openmp_helpers",
     "fastgmm._estep",
     "fastgmm._kmeans",
-    "fastgmm._studentt",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

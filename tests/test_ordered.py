@@ -1,4 +1,4 @@
-"""The ordered slot reduction of the EM kernels (_estep, _studentt; _ordered.h).
+"""The ordered slot reduction of the EM kernel (_estep's Gaussian and Student-t modes; _ordered.h).
 
 Each thread sums one slot into a private partial and adds it into the single
 result only after every earlier slot: results must be bitwise identical for
@@ -197,6 +197,26 @@ def test_additions_in_tiny_blocks_are_bitwise_the_default_at_1_to_8_threads(cov_
 
 
 @needs_openmp
+def test_studentt_additions_in_tiny_blocks_are_bitwise_the_default_at_1_to_8_threads(every_thread):
+    # R and H lie between G and ll in the Student-t partial: blocks of 3 doubles cut through all four
+    rng, X, weights, means, _, pc = _problem(12, "full", np.float64)
+    dof = np.array([3.0, 5.0, 9.0, 30.0])
+    sw = rng.uniform(0, 2, len(X))
+
+    def run(t):
+        s = st.t_statistics(X, weights, means, pc, dof, "full", t, sample_weight=sw, chunk_rows=16, slot_rows=32)
+        return s.u_stats.nk, s.u_stats.s1, s.u_stats.s2, s.loglik, s.nk, s.h
+
+    default = run(1)
+    _estep._set_add_block(3)
+    try:
+        runs = [run(t) for t in THREADS]
+    finally:
+        _estep._set_add_block(0)
+    _assert_all_bitwise_equal([default] + runs)
+
+
+@needs_openmp
 def test_segments_in_tiny_blocks_are_bitwise_identical_at_1_to_8_threads(every_thread, tiny_add_blocks):
     rng, X, weights, means, cov, pc = _problem(10, "full", np.float64, N=1500, D=4)
     X[rng.uniform(size=X.shape) < 0.3] = np.nan
@@ -316,30 +336,41 @@ _FAIL_CHILD = textwrap.dedent("""
     import sys
     import numpy as np
     from fastgmm import _estep, _kernels
-    thread, n_threads = int(sys.argv[1]), int(sys.argv[2])
+    thread, n_threads, family = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     X = np.random.default_rng(0).normal(size=(20_000, 3))
     W = np.zeros((_estep.n_features_out(_estep.QFULL, 3), 4))
     _kernels.threads_for_work = lambda n_threads, n_rows, row_cost: n_threads   # as the every_thread fixture
+
+    def run():
+        if family == "gaussian":
+            return _kernels.accumulate(X, _estep.QFULL, 4, np.zeros(3), n_threads, W=W, chunk_rows=16,
+                                       slot_rows=32)[0].ravel()
+        G, R, H, ll = np.zeros(W.size), np.zeros(4), np.zeros(4), np.zeros(1)
+        # a = 0, nu = 1: equal t log-densities, so again every responsibility is 1/4
+        _kernels._check_status(_estep.accumulate_t_statistics(
+            X, _estep.QFULL, np.zeros(3), W, np.zeros(4), np.ones(4), None, 16, 32, G, R, H, ll, n_threads))
+        return R
+
     _estep._fail_allocation_in_thread(thread)
     for _ in range(20):
         try:
-            _kernels.accumulate(X, _estep.QFULL, 4, np.zeros(3), n_threads, W=W, chunk_rows=16, slot_rows=32)
+            run()
         except MemoryError:
             continue
         print("no MemoryError")
         sys.exit(3)
     _estep._fail_allocation_in_thread(-1)
-    G, _, _ = _kernels.accumulate(X, _estep.QFULL, 4, np.zeros(3), n_threads, W=W, chunk_rows=16, slot_rows=32)
-    print("ok", G[0, 0])
+    print("ok", run()[0])
 """)
 
 
 @needs_openmp
+@pytest.mark.parametrize("family", ["gaussian", "student-t"])
 @pytest.mark.parametrize("thread", [0, 1, 5])
-def test_one_thread_failing_its_allocation_is_a_memory_error_not_a_hang(thread):
+def test_one_thread_failing_its_allocation_is_a_memory_error_not_a_hang(thread, family):
     # A child process, so that a deadlock is a timeout here rather than a hung test run.
-    proc = subprocess.run([sys.executable, "-c", _FAIL_CHILD, str(thread), "6"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", _FAIL_CHILD, str(thread), "6", family], capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # W = 0: every responsibility is 1/4, so sum_i r_i0 = 5000 once the injected failure is off
     assert proc.stdout.split() == ["ok", "5000.0"], proc.stdout

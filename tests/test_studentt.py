@@ -467,10 +467,23 @@ def test_unfitted_scale_weights_is_not_fitted_error():
 
 
 def test_kernel_refuses_tied_features():
-    from fastgmm import _estep, _studentt
+    from fastgmm import _estep
 
+    X = np.zeros((4, 2))
+    P = _estep.n_features_out(_estep.QTIED, 2)
     with pytest.raises(ValueError, match="full, diag or spherical"):
-        _studentt.n_features_out(_estep.QTIED, 2)
+        _estep.accumulate_t_statistics(X, _estep.QTIED, np.zeros(2), np.zeros((P, 1)), np.zeros(1), np.ones(1),
+                                       None, 16, 16, np.zeros(P), np.zeros(1), np.zeros(1), np.zeros(1), 1)
+
+
+def test_gaussian_entry_refuses_the_student_t_mode():
+    from fastgmm import _estep
+
+    X = np.zeros((4, 2))
+    P = _estep.n_features_out(_estep.QDIAG, 2)
+    with pytest.raises(ValueError, match="accumulate_t_statistics"):
+        _estep.accumulate_statistics(X, _estep.QDIAG, 1, np.zeros(2), _estep.RESP_STUDENT_T, np.zeros((P, 1)), None,
+                                     None, None, None, 16, 16, np.zeros((1, P)), None, np.zeros(1), 1)
 
 
 def _readme_data():
@@ -492,23 +505,23 @@ def test_readme_example_flags_most_outliers():
 
 
 def test_kernel_log1p_is_within_two_ulps_of_numpy():
-    from fastgmm import _studentt
+    from fastgmm import _estep
 
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(0, 1e-12, 10000), rng.uniform(0, 1, 10000), np.exp(rng.uniform(-40, 700, 10000)),
                         [1.0, np.sqrt(2) - 1, 1e308]])
     out = np.empty_like(x)
-    _studentt.log1p_nonnegative(x, out)
+    _estep.log1p_nonnegative(x, out)
     expected = np.log1p(x)
     assert np.max(np.abs(out - expected) / expected) <= 2 * np.finfo(float).eps
 
 
 @pytest.mark.parametrize("x, expected", [(0.0, 0.0), (np.inf, np.inf)])
 def test_kernel_log1p_edges(x, expected):
-    from fastgmm import _studentt
+    from fastgmm import _estep
 
     out = np.empty(1)
-    _studentt.log1p_nonnegative(np.array([x]), out)
+    _estep.log1p_nonnegative(np.array([x]), out)
     assert out[0] == expected
 
 

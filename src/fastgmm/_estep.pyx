@@ -1,4 +1,4 @@
-"""Fused E-step and sufficient-statistic kernels for Gaussian mixtures.
+"""Fused E-step and sufficient-statistic kernels for Gaussian and Student-t mixtures.
 
 One pass over the data per EM iteration, in chunks of rows, with two GEMMs
 per chunk whatever the covariance type.
@@ -40,11 +40,27 @@ Poisson log-densities are linear in x), and QONEHOT, f = [1, onehot(code_1),
 ..., onehot(code_D)] built from an int32 array of categorical codes and the
 columns' cumulative category counts (categorical mixtures).
 
+Student-t mixtures (fastgmm._families._studentt) are a mode of the same
+pass, RESP_STUDENT_T. A multivariate t log-density is not linear in f(x),
+but the Mahalanobis distance is: delta_ik = f(x_i) . W[:, k] with W built by
+the caller. So step 2's GEMM gives the distances, and step 3 first turns
+each (row, component) into l = log1p(delta / nu_k), the weighted
+log-density a_k - (nu_k + D) / 2 l (a_k = log w_k + the t normaliser), the
+latent scale weight u = (nu_k + D) / (nu_k + delta) and log u - u =
+log1p(D / nu_k) - l - u (vectorised C with an inline log1p,
+_studentt_terms.h, ~40 flops each) before the softmax. The statistics are
+then sum r and sum r (log u - u) per component (outputs R and H, in row
+order) and G += (r u)^T F: sum r u, sum r u z, sum r u q(z) (the M-step
+weights every row by r u). Full, diag and spherical only: tied's |z U|^2
+would need u-weighted Gram matrices in its M-step.
+
 Structure: `_chunk` is the one per-chunk worker (noexcept nogil) that every
 mode goes through; `_run_slots` is the one parallel loop over the rows; the
-two Python entries, `accumulate_statistics` (fit) and `estimate`
-(prediction), only check shapes and fill a `PassSpec`. A new mode is a new
-branch of step 3 (or a new output), not a copy of the chunk loop.
+Python entries, `accumulate_statistics` (fit) and `estimate` (prediction),
+and their Student-t counterparts `accumulate_t_statistics` and `estimate_t`,
+only check shapes and fill a `PassSpec`. A new mode (a new family) is a new
+branch of step 3 and new outputs in the `PassSpec` and the slot partial
+(`_partial_layout`), not a copy of the chunk loop.
 
 Rows by index (missing values): with ``rows`` the pass visits the rows
 ``X[rows[j]]`` in that order, cut into given *segments* (runs of positions)
@@ -102,6 +118,12 @@ cdef extern from "_rowops.h" nogil:
                                double *row_ll, const double *w)
 
 
+cdef extern from "_studentt_terms.h" nogil:
+    double fastgmm_log1p_ge0(double x)
+    void fastgmm_t_terms_d(double *LP, double *U, double *V, Py_ssize_t n, Py_ssize_t K, Py_ssize_t D,
+                           const double *a, const double *nu)
+
+
 cdef extern from "_openmp_shim.h" nogil:
     int omp_get_thread_num()
 
@@ -129,11 +151,13 @@ cdef enum:
     _RESP_HARD = 1    # one-hot argmax of F W (the first on ties)
     _RESP_GIVEN = 2   # a given (N, K) float64 array
     _RESP_LABELS = 3  # given int64 labels, one-hot; -1: the row belongs to no component
+    _RESP_STUDENT_T = 4   # softmax of the t log-densities from the distances F W; statistics weighted by u
 
 RESP_ESTEP = _RESP_ESTEP
 RESP_HARD = _RESP_HARD
 RESP_GIVEN = _RESP_GIVEN
 RESP_LABELS = _RESP_LABELS
+RESP_STUDENT_T = _RESP_STUDENT_T
 
 
 # Tests only: the OpenMP thread number whose scratch allocation is made to fail
@@ -216,8 +240,10 @@ cdef struct PassSpec:
     int quad
     int resp_mode             # _RESP_*
     const double *c           # (D,) shift
-    const double *W           # (P, K) coefficients (ESTEP, HARD)
+    const double *W           # (P, K) coefficients (ESTEP, HARD, STUDENT_T: Mahalanobis distances)
     const double *U           # (D, D) tied precision factor (ESTEP with tied)
+    const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T)
+    const double *nu          # (K,) degrees of freedom, > 0 (STUDENT_T)
     const double *sw          # (N,) sample weights, or NULL (all 1)
     const double *resp_in     # (N, K) (GIVEN)
     const int64_t *labels_in  # (N,) (LABELS)
@@ -228,11 +254,36 @@ cdef struct PassSpec:
     const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
     int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
     # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
-    double *G                 # (1 or n_blocks, K * P) sums of R^T F, or NULL
+    double *G                 # (1 or n_blocks, K * P) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
     double *T                 # (1 or n_blocks, D * D) tied: sums of w z z^T (lower), or NULL
+    double *R                 # (K,) STUDENT_T: sums of w r, or NULL
+    double *H                 # (K,) STUDENT_T: sums of w r (log u - u), or NULL
     double *ll                # (1,) sum of w_i log p(x_i), or NULL
+    # per-row outputs
     double *row_ll            # (N,) log p(x_i), or NULL
     int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
+    # per-row outputs in X's dtype (the `floating` of the pass; void here because the spec is not fused)
+    void *resp_out            # (N, K) responsibilities, or NULL
+    void *u_out               # (N, K) STUDENT_T: u_ik, or NULL
+    void *u_mix_out           # (N,) STUDENT_T: sum_k r_ik u_ik, or NULL
+
+
+cdef struct Layout:
+    # Offsets of each output's sums in a slot's partial (an output that is
+    # NULL in the spec takes no room), and the partial's length.
+    Py_ssize_t G, T, R, H, ll, n
+
+
+cdef inline Layout _partial_layout(const PassSpec *p) noexcept nogil:
+    """A slot's sums in one partial: G (K * P), T (D * D), R (K), H (K), each if in the spec, then ll (1)."""
+    cdef Layout L
+    L.G = 0
+    L.T = L.G + (p.K * p.P if p.G != NULL else 0)
+    L.R = L.T + (p.D * p.D if p.T != NULL else 0)
+    L.H = L.R + (p.K if p.R != NULL else 0)
+    L.ll = L.H + (p.K if p.H != NULL else 0)
+    L.n = L.ll + 1
+    return L
 
 
 cdef struct Scratch:
@@ -242,12 +293,16 @@ cdef struct Scratch:
     double *mx                # (chunk,)
     double *sm                # (chunk,)
     double *rl                # (chunk,) row log-likelihoods (weighted sums)
-    double *C                 # (D, D) tied Gram of the chunk
-    double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift
-    double *swg               # (chunk,) gathered sample weights (with rows)
+    double *C                 # (D, D) tied Gram of the chunk (with p.T), else NULL
+    double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift, else NULL
+    double *swg               # (chunk,) gathered sample weights (with rows), else NULL
+    double *Ub                # (K, chunk) STUDENT_T: u, then w r u; else NULL
+    double *Vb                # (K, chunk) STUDENT_T: log u - u; else NULL
     # The sums of the slot being computed, in the thread's current partial (_partial_layout):
     double *G                 # (K * P,) if p.G
     double *T                 # (D * D,) if p.T
+    double *R                 # (K,) if p.R
+    double *H                 # (K,) if p.H
     double *ll                # (1,)
     int64_t *bad              # (1,) first invalid code in the slot, -1: none
     SlotState slots           # the partials and this thread's place in the ordered reduction
@@ -256,21 +311,30 @@ cdef struct Scratch:
 cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
                          int n_part) noexcept nogil:
     """The thread's buffers (zeroed by the caller's calloc); False if any allocation failed
-    (free with _scratch_free anyway)."""
-    cdef Py_ssize_t D = p.D, K = p.K, P = p.P, off_T, off_ll
-    cdef bint ok = slot_state_alloc(&s.slots, _partial_layout(p, &off_T, &off_ll), n_part)
+    (free with _scratch_free anyway). Buffers a mode does not use stay NULL: a Student-t
+    pass on wide full-covariance rows must not also hold tied's D x D Gram matrix."""
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef bint ok = slot_state_alloc(&s.slots, _partial_layout(p).n, n_part)
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
     s.mx = <double *> malloc(chunk * sizeof(double))
     s.sm = <double *> malloc(chunk * sizeof(double))
     s.rl = <double *> malloc(chunk * sizeof(double))
-    s.C = <double *> calloc(D * D, sizeof(double))
-    s.Xg = <double *> malloc(chunk * D * sizeof(double))
-    s.swg = <double *> malloc(chunk * sizeof(double))
-    return (ok and s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
-            and s.sm != NULL and s.rl != NULL and s.C != NULL and s.Xg != NULL
-            and s.swg != NULL)
+    ok = (ok and s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
+          and s.sm != NULL and s.rl != NULL)
+    if p.T != NULL:
+        s.C = <double *> calloc(D * D, sizeof(double))
+        ok = ok and s.C != NULL
+    if p.rows != NULL:
+        s.Xg = <double *> malloc(chunk * D * sizeof(double))
+        s.swg = <double *> malloc(chunk * sizeof(double))
+        ok = ok and s.Xg != NULL and s.swg != NULL
+    if p.resp_mode == _RESP_STUDENT_T:
+        s.Ub = <double *> malloc(chunk * K * sizeof(double))
+        s.Vb = <double *> malloc(chunk * K * sizeof(double))
+        ok = ok and s.Ub != NULL and s.Vb != NULL
+    return ok
 
 
 cdef void _scratch_free(Scratch *s) noexcept nogil:
@@ -284,6 +348,8 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
     free(s.C)
     free(s.Xg)
     free(s.swg)
+    free(s.Ub)
+    free(s.Vb)
 
 
 cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
@@ -324,19 +390,23 @@ cdef void _gather(const PassSpec *p, const floating *X, Py_ssize_t r0, Py_ssize_
 cdef void _chunk(
     const PassSpec *p,
     const floating *X,        # IN  (N, D) all rows
-    floating *resp_out,       # OUT (N, K) responsibilities, or NULL
     Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.G, w.T, w.ll, w.bad)
+    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.G, w.T, w.R, w.H, w.ll, w.bad)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
     cdef Py_ssize_t i, k, d, lab, row, bad
-    cdef double total, wi
+    cdef double total, wi, r, acc, h
     cdef double *F = w.F
     cdef double *LP = w.LP
     cdef double *rl = NULL
-    cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD
+    cdef floating *resp_out = <floating *> p.resp_out
+    cdef floating *u_out = <floating *> p.u_out
+    cdef floating *u_mix_out = <floating *> p.u_mix_out
+    cdef bint student = p.resp_mode == _RESP_STUDENT_T
+    cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD or student
+    cdef bint softmax = p.resp_mode == _RESP_ESTEP or student
     cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
     cdef const double *Wc = p.W
     cdef const double *Uc = p.U
@@ -370,6 +440,15 @@ cdef void _chunk(
     # 2-3. responsibilities
     if estep:
         _gemm_f_w(<int> n, <int> P, <int> K, F, Wc, LP)
+        if student:
+            # F W holds the Mahalanobis distances: into the t log-densities (in
+            # place), u (w.Ub) and log u - u (w.Vb).
+            fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, K, D, p.a, p.nu)
+            if u_out != NULL:
+                for i in range(n):
+                    row = _row(p, r0 + i)
+                    for k in range(K):
+                        u_out[row * K + k] = <floating> w.Ub[k * n + i]
         if p.labels_out != NULL or p.resp_mode == _RESP_HARD:
             fastgmm_fix_d(LP, n * K)
             for i in range(n):
@@ -383,8 +462,8 @@ cdef void _chunk(
                 for k in range(K):
                     for i in range(n):
                         LP[k * n + i] = 1.0 if <Py_ssize_t> w.rl[i] == k else 0.0
-        if p.resp_mode == _RESP_ESTEP and (
-                p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL):
+        if softmax and (p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL
+                        or u_mix_out != NULL):
             if p.row_ll != NULL:
                 rl = p.row_ll + r0 if p.rows == NULL else w.rl
             # With weights the responsibilities come out scaled by them (step 4
@@ -400,6 +479,12 @@ cdef void _chunk(
                     row = _row(p, r0 + i)
                     for k in range(K):
                         resp_out[row * K + k] = <floating> LP[k * n + i]
+            if u_mix_out != NULL:
+                for i in range(n):
+                    acc = 0.0
+                    for k in range(K):
+                        acc = acc + LP[k * n + i] * w.Ub[k * n + i]
+                    u_mix_out[_row(p, r0 + i)] = <floating> acc
     elif p.resp_mode == _RESP_GIVEN:
         for k in range(K):
             for i in range(n):
@@ -429,13 +514,29 @@ cdef void _chunk(
             for d in range(P):
                 w.G[lab * P + d] += wi * F[i * P + d]
         return
-    # 4. sample weights scale the responsibilities (the E-step did it already)
-    if sw != NULL and p.resp_mode != _RESP_ESTEP:
+    # 4. sample weights scale the responsibilities (the softmax did it already)
+    if sw != NULL and not softmax:
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = LP[k * n + i] * sw[i]
     # 5. statistics
-    _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
+    if student:
+        # sum r and sum r (log u - u) per component, in row order; the GEMM
+        # then sums r u f(x) (w.Ub := r u).
+        for k in range(K):
+            acc = 0.0
+            h = 0.0
+            for i in range(n):
+                r = LP[k * n + i]
+                acc = acc + r
+                if r != 0.0:      # log u - u is -inf where delta is: 0 * -inf must not be NaN
+                    h = h + r * w.Vb[k * n + i]
+                w.Ub[k * n + i] = r * w.Ub[k * n + i]
+            w.R[k] += acc
+            w.H[k] += h
+        _gemm_ft_r(<int> n, <int> P, <int> K, F, w.Ub, w.G)
+    else:
+        _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
     if p.T != NULL:
         if sw != NULL:
             for i in range(n):
@@ -454,21 +555,15 @@ cdef void _chunk(
 # The one loop over the rows
 # ---------------------------------------------------------------------------
 
-cdef Py_ssize_t _partial_layout(const PassSpec *p, Py_ssize_t *off_T, Py_ssize_t *off_ll) noexcept nogil:
-    """A slot's sums in one partial: G (K * P, if p.G), T (D * D, if p.T), ll (1); returns the length."""
-    off_T[0] = p.K * p.P if p.G != NULL else 0
-    off_ll[0] = off_T[0] + (p.D * p.D if p.T != NULL else 0)
-    return off_ll[0] + 1
-
-
 cdef void _begin_slot(const PassSpec *p, Scratch *w) noexcept nogil:
-    """Point w.G, w.T, w.ll, w.bad at the thread's next partial, zeroed."""
-    cdef Py_ssize_t off_T, off_ll
+    """Point w.G, w.T, w.R, w.H, w.ll, w.bad at the thread's next partial, zeroed."""
+    cdef Layout L = _partial_layout(p)
     cdef Partial *q = slot_begin(&w.slots)
-    _partial_layout(p, &off_T, &off_ll)
-    w.G = q.v
-    w.T = q.v + off_T
-    w.ll = q.v + off_ll
+    w.G = q.v + L.G
+    w.T = q.v + L.T
+    w.R = q.v + L.R
+    w.H = q.v + L.H
+    w.ll = q.v + L.ll
     w.bad = &q.bad
 
 
@@ -481,15 +576,19 @@ cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int6
     """
     cdef const PassSpec *p = <const PassSpec *> spec
     cdef const Partial *q = <const Partial *> part
-    cdef Py_ssize_t KP = p.K * p.P, DD = p.D * p.D, off_T, off_ll
+    cdef Py_ssize_t KP = p.K * p.P, DD = p.D * p.D
     cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
-    _partial_layout(p, &off_T, &off_ll)
+    cdef Layout L = _partial_layout(p)
     if p.G != NULL:
-        add_range(p.G + out * KP, q.v, j0, j1, 0, KP)
+        add_range(p.G + out * KP, q.v, j0, j1, L.G, L.G + KP)
     if p.T != NULL:
-        add_range(p.T + out * DD, q.v, j0, j1, off_T, off_T + DD)
+        add_range(p.T + out * DD, q.v, j0, j1, L.T, L.T + DD)
+    if p.R != NULL:
+        add_range(p.R, q.v, j0, j1, L.R, L.R + p.K)
+    if p.H != NULL:
+        add_range(p.H, q.v, j0, j1, L.H, L.H + p.K)
     if p.ll != NULL:
-        add_range(p.ll, q.v, j0, j1, off_ll, off_ll + 1)
+        add_range(p.ll, q.v, j0, j1, L.ll, L.ll + 1)
     if j0 == 0 and p.bad_code != NULL and p.bad_code[0] < 0:
         p.bad_code[0] = q.bad
 
@@ -497,7 +596,6 @@ cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int6
 cdef int _run_slots(
     const PassSpec *p,
     const floating *X,
-    floating *resp_out,
     Py_ssize_t chunk_rows,
     Py_ssize_t slot_rows,
     Py_ssize_t n_slots,
@@ -511,9 +609,9 @@ cdef int _run_slots(
     computes its next slot instead of waiting while an earlier slot is still running.
     """
     cdef fastgmm_order order
-    cdef bint ordered = p.G != NULL or p.T != NULL or p.ll != NULL or p.bad_code != NULL
-    cdef Py_ssize_t off_T, off_ll
-    if fastgmm_order_init(&order, n_slots, ordered, _partial_layout(p, &off_T, &off_ll), _add_block):
+    cdef bint ordered = (p.G != NULL or p.T != NULL or p.R != NULL or p.H != NULL or p.ll != NULL
+                         or p.bad_code != NULL)
+    if fastgmm_order_init(&order, n_slots, ordered, _partial_layout(p).n, _add_block):
         return -1
     cdef int n_part = _max_partials if n_threads > 1 and ordered else 1
     cdef Py_ssize_t s, r0, r_end, n
@@ -539,7 +637,7 @@ cdef int _run_slots(
                 r_end = _min(p.N, r0 + slot_rows)
             while r0 < r_end:
                 n = _min(chunk_rows, r_end - r0)
-                _chunk(p, X, resp_out, r0, n, s, w)
+                _chunk(p, X, r0, n, s, w)
                 r0 = r0 + n
             fastgmm_order_done(&order, &w.slots.order, s, w.slots.parts, _partial_add, p)
         if ok:
@@ -574,13 +672,14 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.quad = quad
     p.P = n_features_out(quad, D)
     p.resp_mode = resp_mode
-    p.c = p.W = p.U = p.sw = p.resp_in = NULL
+    p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
     p.labels_in = p.rows = p.seg_start = p.seg_pat = NULL
     p.codes = NULL
     p.offsets = NULL
     p.bad_code = NULL
-    p.G = p.T = p.ll = p.row_ll = NULL
+    p.G = p.T = p.R = p.H = p.ll = p.row_ll = NULL
     p.labels_out = NULL
+    p.resp_out = p.u_out = p.u_mix_out = NULL
 
 
 cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1] offsets) except -1:
@@ -611,7 +710,7 @@ cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1]
     return 0
 
 
-cdef int _run_checked(PassSpec *p, const floating *X, floating *resp_out, Py_ssize_t chunk_rows,
+cdef int _run_checked(PassSpec *p, const floating *X, Py_ssize_t chunk_rows,
                       Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads) except? -2:
     """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by row order).
 
@@ -622,13 +721,13 @@ cdef int _run_checked(PassSpec *p, const floating *X, floating *resp_out, Py_ssi
     cdef int64_t bad[1]
     if p.quad != _QONEHOT:
         with nogil:
-            status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
+            status = _run_slots(p, X, chunk_rows, slot_rows, n_slots, n_threads)
         return status
     bad[0] = -1
     p.bad_code = &bad[0]
     try:
         with nogil:
-            status = _run_slots(p, X, resp_out, chunk_rows, slot_rows, n_slots, n_threads)
+            status = _run_slots(p, X, chunk_rows, slot_rows, n_slots, n_threads)
     finally:
         p.bad_code = NULL
     if status == 0 and bad[0] >= 0:
@@ -757,6 +856,8 @@ def accumulate_statistics(
             raise ValueError("labels must have n_samples entries")
         if p.N:
             p.labels_in = &labels[0]
+    elif resp_mode == _RESP_STUDENT_T:
+        raise ValueError("the Student-t mode has its own entry with its own outputs: accumulate_t_statistics")
     else:
         raise ValueError(f"unknown responsibility mode {resp_mode}")
     if sample_weight is not None:
@@ -780,7 +881,7 @@ def accumulate_statistics(
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
-    return _run_checked(&p, &X[0, 0], <floating *> NULL, chunk_rows, slot_rows, n_slots, n_threads)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
 
 
 def estimate(
@@ -830,12 +931,11 @@ def estimate(
             raise ValueError("labels must have n_samples entries")
         if p.N:
             p.labels_out = &labels[0]
-    cdef floating *rsp = NULL
     if resp is not None:
         if resp.shape[0] != p.N or resp.shape[1] != p.K:
             raise ValueError("resp must have shape (n_samples, n_components)")
         if p.N:
-            rsp = &resp[0, 0]
+            p.resp_out = &resp[0, 0]
     cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
     if n_seg:
         n_slots = n_seg
@@ -846,4 +946,143 @@ def estimate(
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
-    return _run_checked(&p, &X[0, 0], rsp, chunk_rows, slot_rows, n_slots, n_threads)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+# ---------------------------------------------------------------------------
+# Entry points of the Student-t mode
+# ---------------------------------------------------------------------------
+
+cdef Py_ssize_t _init_t_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, const double[::1] shift,
+                             const double[:, ::1] W, const double[::1] a, const double[::1] nu,
+                             Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads) except -1:
+    """A Student-t pass: checks the layout and the inputs, fills them in (outputs NULL); returns the slot count."""
+    cdef Py_ssize_t k
+    cdef Py_ssize_t n_slots = _check_layout(N, chunk_rows, slot_rows, n_threads)
+    if quad != _QFULL and quad != _QDIAG and quad != _QSPHERICAL:
+        raise ValueError(f"the Student-t kernel takes the full, diag or spherical feature codes, not {quad}")
+    if shift is None or W is None or a is None or nu is None:
+        raise ValueError("the Student-t pass needs shift, W, a and nu")
+    _init_spec(p, N, D, W.shape[1], quad, _RESP_STUDENT_T)
+    if p.K < 1 or W.shape[0] != p.P:
+        raise ValueError(f"W must have shape ({p.P}, n_components)")
+    if shift.shape[0] != D or a.shape[0] != p.K or nu.shape[0] != p.K:
+        raise ValueError("shift must have n_features entries, a and nu n_components")
+    for k in range(p.K):
+        if not nu[k] > 0:
+            raise ValueError("degrees of freedom must be > 0")
+    p.c, p.W, p.a, p.nu = &shift[0], &W[0, 0], &a[0], &nu[0]
+    return n_slots
+
+
+def accumulate_t_statistics(
+    const floating[:, ::1] X,           # IN  (n_samples, n_features)
+    int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
+    const double[::1] shift,            # IN  (D,) c: features are of z = x - c
+    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = Mahalanobis distance to component k
+    const double[::1] a,                # IN  (K,) log w_k + log-normaliser of the t density of component k
+    const double[::1] nu,               # IN  (K,) degrees of freedom, > 0
+    const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
+    Py_ssize_t chunk_rows,              # IN  rows per chunk
+    Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
+    double[::1] G_out,                  # IN/OUT (K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
+    double[::1] R_out,                  # IN/OUT (K,) += sum_i w_i r_ik
+    double[::1] H_out,                  # IN/OUT (K,) += sum_i w_i r_ik (log u_ik - u_ik)
+    double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i)
+    int n_threads,                      # IN
+):
+    """Add one E-step pass of Student-t statistics over X to the outputs.
+
+    The slots' sums are added in slot order (the same result for any thread
+    count, and for a pass split into consecutive calls over whole slots adding
+    to the same outputs, zero-filled by the caller before the first). Returns
+    -1 if scratch memory could not be allocated (the outputs are then partly
+    summed: discard them), else 0. A row that no component can produce (and
+    has a non-zero weight) makes ``ll_out`` -inf.
+    """
+    cdef PassSpec p
+    cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
+                                           slot_rows, n_threads)
+    if sample_weight is not None:
+        if sample_weight.shape[0] != p.N:
+            raise ValueError("sample_weight must have n_samples entries")
+        if p.N:
+            p.sw = &sample_weight[0]
+    if (G_out is None or G_out.shape[0] != p.K * p.P or R_out is None or R_out.shape[0] != p.K
+            or H_out is None or H_out.shape[0] != p.K or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match: G_out ({p.K * p.P},), R_out and H_out ({p.K},), ll_out (1,)")
+    p.G, p.R, p.H, p.ll = &G_out[0], &R_out[0], &H_out[0], &ll_out[0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+def estimate_t(
+    const floating[:, ::1] X,           # IN  (n_samples, n_features)
+    int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
+    const double[::1] shift,            # IN  (D,)
+    const double[:, ::1] W,             # IN  (P, K)
+    const double[::1] a,                # IN  (K,)
+    const double[::1] nu,               # IN  (K,)
+    Py_ssize_t chunk_rows,              # IN
+    Py_ssize_t slot_rows,               # IN  a multiple of chunk_rows
+    double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
+    int64_t[::1] labels,                # OUT (n_samples,) most probable component, or None
+    floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
+    floating[:, ::1] u,                 # OUT (n_samples, K) u_ik = E[u | x_i, component k], or None
+    floating[::1] u_mix,                # OUT (n_samples,) sum_k r_ik u_ik, or None
+    double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
+    int n_threads,                      # IN
+):
+    """Student-t E-step outputs for prediction: log-likelihoods, labels, responsibilities, scale weights.
+
+    Only the requested outputs are written; no other N-sized memory is used.
+    Labels are the argmax of the weighted log-densities (the first on ties).
+    Returns -1 if scratch memory could not be allocated, else 0.
+    """
+    cdef PassSpec p
+    cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
+                                           slot_rows, n_threads)
+    if row_ll is not None:
+        if row_ll.shape[0] != p.N:
+            raise ValueError("row_ll must have n_samples entries")
+        if p.N:
+            p.row_ll = &row_ll[0]
+    if labels is not None:
+        if labels.shape[0] != p.N:
+            raise ValueError("labels must have n_samples entries")
+        if p.N:
+            p.labels_out = &labels[0]
+    if resp is not None:
+        if resp.shape[0] != p.N or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if p.N:
+            p.resp_out = &resp[0, 0]
+    if u is not None:
+        if u.shape[0] != p.N or u.shape[1] != p.K:
+            raise ValueError("u must have shape (n_samples, n_components)")
+        if p.N:
+            p.u_out = &u[0, 0]
+    if u_mix is not None:
+        if u_mix.shape[0] != p.N:
+            raise ValueError("u_mix must have n_samples entries")
+        if p.N:
+            p.u_mix_out = &u_mix[0]
+    if slot_ll is not None:
+        if slot_ll.shape[0] != 1:
+            raise ValueError("slot_ll must have one entry (the total)")
+        p.ll = &slot_ll[0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+def log1p_nonnegative(const double[::1] x, double[::1] out):
+    """``out[i] = log1p(x[i])`` by the Student-t mode's inline log1p (x >= 0); for the tests."""
+    cdef Py_ssize_t i
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out must have the same length")
+    for i in range(x.shape[0]):
+        out[i] = fastgmm_log1p_ge0(x[i])

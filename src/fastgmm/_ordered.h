@@ -1,4 +1,4 @@
-/* The ordered slot reduction of _estep.pyx / _studentt.pyx: atomics, and the
+/* The ordered slot reduction of the EM kernel (_estep.pyx): atomics, and the
  * schedule every thread follows (below; the per-thread partials are in
  * _ordered.pxd).
  *
@@ -89,7 +89,7 @@ static inline void fastgmm_wait_turn(int64_t *turn, int64_t s) {
 }
 
 /* ------------------------------------------------------------------------
- * The ordered reduction's schedule, shared by the EM kernels.
+ * The ordered reduction's schedule, followed by every mode of the EM kernel.
  *
  * Rows are cut into n_slots slots, each summed by one thread into a private
  * partial of n_values doubles that is then added into the single result;

@@ -1,6 +1,6 @@
-# One thread's side of the ordered slot reduction (_ordered.h), shared by the
-# EM kernels (_estep.pyx, _studentt.pyx): its two partial sums and its place
-# in the schedule. A kernel lays its sums out in a partial's n_values doubles
+# One thread's side of the ordered slot reduction (_ordered.h) of the EM
+# kernel (_estep.pyx, every mode): its two partial sums and its place in the
+# schedule. The kernel lays its sums out in a partial's n_values doubles
 # (e.g. G, then T, then ll) and gives _ordered.h an `add` function that adds
 # a range of a partial's values into its outputs (`add_range` per output).
 

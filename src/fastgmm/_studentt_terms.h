@@ -1,4 +1,5 @@
-/* The per-(row, component) step of the Student-t kernel (fastgmm/_studentt.pyx):
+/* The per-(row, component) step of the E-step kernel's Student-t mode
+ * (fastgmm/_estep.pyx, RESP_STUDENT_T):
  * Mahalanobis distances -> t log-densities, scale weights u and log u - u.
  *
  * It is C, not Cython, for the reason _rowops.h is: a loop with a libm

@@ -35,7 +35,7 @@ without bound in nu) it is the upper bound. ECME, which maximises the
 observed log-likelihood in nu instead, needs a second pass over the data per
 iteration; it converges in fewer iterations but costs twice as much each.
 
-The kernel (``fastgmm._studentt``) gets the Mahalanobis distances from one
+The kernel (``fastgmm._estep``, mode RESP_STUDENT_T) gets the Mahalanobis distances from one
 GEMM on the Gaussian features (coefficients built here), computes the t
 terms per (row, component), and the statistics sum r, sum r u f(x) and
 sum r (log u - u) by a second GEMM; the M-step runs on those small sums.
@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, special
 
-from .. import _degenerate, _gaussian, _kernels, _online, _studentt
+from .. import _degenerate, _estep, _gaussian, _kernels, _online
 from .._base import BaseMixture
 from .._gaussian import QUAD
 from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps,
@@ -694,7 +694,7 @@ def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, samp
     # Cut into kernel calls over whole slots so that Ctrl-C is seen between them (fastgmm._kernels).
     for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads, range_slots):
         r0, r1 = _kernels._rows(s0, s1, slot, N)
-        status = _studentt.accumulate_statistics(
+        status = _estep.accumulate_t_statistics(
             X[r0:r1], QUAD[cov_type], shift, W, a, nu, _kernels._part(sample_weight, r0, r1), chunk, slot,
             G, R, H, ll, _threads(threads, r1 - r0, cost))
         _kernels._check_status(status)
@@ -739,7 +739,7 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
     part = _kernels._part
     for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads, range_slots):
         r0, r1 = _kernels._rows(s0, s1, slot, N)
-        status = _studentt.estimate(
+        status = _estep.estimate_t(
             X[r0:r1], QUAD[cov_type], shift, W, a, nu, chunk, slot, part(out["row_ll"], r0, r1),
             part(out["labels"], r0, r1), part(out["resp"], r0, r1), part(out["u"], r0, r1),
             part(out["u_mix"], r0, r1), out["slot_ll"], _threads(threads, r1 - r0, cost))
