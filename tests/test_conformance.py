@@ -253,3 +253,37 @@ def test_selection_partial_fit_chooses_on_the_first_batch_then_continues_the_cho
     first.partial_fit(X[:50])
     assert first.best_estimator_.n_steps_ == 1
     assert not np.array_equal(first.best_estimator_.means_, before)
+
+
+_NOT_COUNTS = ("scikit-learn feeds this check uniform floats in [0, 1) whatever the input tags, which are not "
+               "counts or codes; test_integer_weights_are_repeated_rows above checks the same equivalence on "
+               "valid data")
+
+
+@names
+def test_check_estimator(name):
+    """scikit-learn's estimator checks (check_estimator) pass for every family."""
+    sklearn_checks = pytest.importorskip("sklearn.utils.estimator_checks")
+    import warnings
+
+    expected_failed = {}
+    kw = {}
+    if name == "bernoulli":
+        kw = {"binarize": 0.5}   # the checks' data are real numbers: binarize reads them as X > 0.5
+    if name in ("poisson", "categorical"):
+        expected_failed = {"check_sample_weight_equivalence_on_dense_data": _NOT_COUNTS}
+    cls, base, _ = FAMILIES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "does not inherit from BaseEstimator", convergence on tiny data
+        results = sklearn_checks.check_estimator(cls(**kw), on_fail=None, expected_failed_checks=expected_failed)
+    failed = [(r["check_name"], str(r["exception"])[:300]) for r in results if r["status"] == "failed"]
+    assert failed == []
+
+
+def test_every_family_is_in_the_cli_and_the_hostile_battery():
+    """A family added here must be reachable from the command line and face the hostile-input battery."""
+    from fastgmm._cli import MODELS
+    from test_hostile import ESTIMATORS
+
+    assert set(MODELS) == set(FAMILIES)
+    assert {FAMILIES[n][0].__name__ for n in FAMILIES} <= set(ESTIMATORS)

@@ -570,32 +570,7 @@ def test_bayesian_gaussian_mixture_estimator_checks(estimator, check):
     check(estimator)
 
 
-# ---------------------------------------------------------------------------
-# scikit-learn's estimator checks on the discrete families
-# ---------------------------------------------------------------------------
-
-_NOT_COUNTS = ("scikit-learn feeds this check uniform floats in [0, 1) whatever the input tags, which are not "
-               "counts or codes; tests/test_discrete.py::test_integer_weights_are_repeated_rows checks the "
-               "same equivalence on valid data")
-
-
-@pytest.mark.parametrize("estimator, expected_failed", [
-    # check_estimator's data are real numbers; binarize reads them as X > 0.5 (its input tags then allow
-    # any reals), so every check runs. Without binarize, X must be 0/1 (tests/test_discrete.py).
-    (lambda: __import__("fastgmm").BernoulliMixture(binarize=0.5), {}),
-    # tagged categorical: the checks that honour the tags pass non-negative integers
-    (lambda: __import__("fastgmm").PoissonMixture(), {"check_sample_weight_equivalence_on_dense_data": _NOT_COUNTS}),
-    (lambda: __import__("fastgmm").CategoricalMixture(),
-     {"check_sample_weight_equivalence_on_dense_data": _NOT_COUNTS}),
-], ids=["BernoulliMixture", "PoissonMixture", "CategoricalMixture"])
-def test_discrete_families_pass_check_estimator(estimator, expected_failed):
-    from sklearn.utils.estimator_checks import check_estimator
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # "does not inherit from BaseEstimator", convergence on tiny data
-        results = check_estimator(estimator(), on_fail=None, expected_failed_checks=expected_failed)
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
-    assert failed == []
+# The discrete families and the Student-t mixture run check_estimator in tests/test_conformance.py.
 
 
 # ---------------------------------------------------------------------------
