@@ -571,17 +571,3 @@ def test_bayesian_gaussian_mixture_estimator_checks(estimator, check):
 
 
 # The discrete families and the Student-t mixture run check_estimator in tests/test_conformance.py.
-
-
-# ---------------------------------------------------------------------------
-# scikit-learn's estimator checks
-# ---------------------------------------------------------------------------
-
-@pytest.mark.filterwarnings("ignore:Estimator StudentTMixture does not inherit")
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-def test_student_t_mixture_passes_check_estimator():
-    from sklearn.utils.estimator_checks import check_estimator
-
-    from fastgmm import StudentTMixture
-
-    check_estimator(StudentTMixture())
