@@ -438,7 +438,8 @@ class GaussianMixture(BaseMixture):
         first = not self.__sklearn_is_fitted__()
         X = self._validate_X(X, reset=first, allow_nan=policy != "raise")
         sample_weight = self._check_source_weight(X, sample_weight)
-        X, sample_weight, missing, _ = self._missing_values(X, sample_weight, policy)
+        # Only the first batch must observe every column: later ones are completed from the running model.
+        X, sample_weight, missing, _ = self._missing_values(X, sample_weight, policy, check_columns=first)
         extra = {} if missing is None else {"missing": missing}
         n_threads = effective_n_threads(self.n_threads)
         with blas_single_thread():

@@ -326,7 +326,8 @@ class GaussianMixtureSelection(EstimatorProtocol):
         ks, cts, random_state = self._validate_params()
         X = self._validate_X(X, reset=True)
         w = check_sample_weight(sample_weight, X.shape[0])
-        X, w, missing, _, self.n_omitted_ = apply_nan_policy(X, w, self.nan_policy, type(self).__name__)
+        X, w, missing, _, self.n_omitted_ = apply_nan_policy(X, w, self.nan_policy, type(self).__name__,
+                                                             feature_names=getattr(self, "feature_names_in_", None))
         X_start = w_start = None
         if missing is not None:
             X_start, w_start = initialisation_rows(X, w, missing, max(ks))
