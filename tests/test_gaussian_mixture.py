@@ -37,7 +37,7 @@ pytestmark = [
 
 PARAM_ATTRS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 FITTED_ARRAYS = PARAM_ATTRS
-HYPOTHESIS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
+HYPOTHESIS = settings(max_examples=25, deadline=None)   # derandomized but for the "long" profile (conftest.py)
 
 
 # ---------------------------------------------------------------------------
