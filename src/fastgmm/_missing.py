@@ -206,7 +206,7 @@ def check_observed_columns(X, sample_weight, estimator_name, feature_names=None,
     bad = np.flatnonzero(counts < MIN_OBSERVED)
     if bad.size == 0:
         return
-    names = None if feature_names is None or len(feature_names) != len(counts) else list(feature_names)
+    names = None if feature_names is None or len(feature_names) != len(counts) else [str(n) for n in feature_names]
 
     def column(j):
         return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"

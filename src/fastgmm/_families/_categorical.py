@@ -67,9 +67,9 @@ class CategoricalMixture(DiscreteMixture):
     is a ValueError, and so is, at prediction time, a value that column's
     categories do not include. Categories given as text are encoded as
     integer codes first, e.g. with ``pandas.factorize`` per column or
-    scikit-learn's ``OrdinalEncoder``. X is converted once per call (once per fit)
-    into an int32 array of category codes (4 bytes per entry), which the
-    kernel reads instead of X; no float copy of X is made beyond
+    scikit-learn's ``OrdinalEncoder``. X is converted once per call (once
+    per fit) into an int32 array of category codes (4 bytes per entry), which
+    the kernel reads instead of X; no float copy of X is made beyond
     validation's (none for float X). With ``warm_start`` the categories of
     the first fit are kept, and X must use only them.
 
