@@ -463,3 +463,29 @@ def test_single_category_column_tables_are_exactly_one_and_refit():
     assert all(float(np.max(t)) <= 1.0 for t in model.means_)
     np.testing.assert_array_equal(model.means_[1], 1.0)
     CategoricalMixture(3, weights_init=model.weights_, means_init=model.means_, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("X", [
+    [["a", "b"], ["c", "a"], ["a", "a"]],
+    np.array([[b"a", b"b"], [b"c", b"a"], [b"a", b"a"]]),
+    np.array([[1, "b"], [2, "a"], [1, "a"]], dtype=object),
+], ids=["str", "bytes", "object"])
+def test_categorical_text_says_how_to_encode_the_categories(X):
+    with pytest.raises(ValueError, match=r"needs integer category codes in X, but X holds text: .*"
+                                         r"pd\.factorize.*OrdinalEncoder") as caught:
+        CategoricalMixture(2).fit(X)
+    assert "astype(float)" not in str(caught.value)
+
+
+def test_categorical_text_names_the_dataframe_column():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"size": [1, 2, 1], "colour": ["red", "blue", "red"]})
+    with pytest.raises(ValueError, match=r"row 0, column 'colour' is 'red'"):
+        CategoricalMixture(2).fit(df)
+    codes = df.apply(lambda c: pd.factorize(c)[0])          # what the message says to do
+    assert CategoricalMixture(2, random_state=0).fit(codes).n_features_in_ == 2
+
+
+def test_text_advice_of_other_families_is_unchanged():
+    with pytest.raises(ValueError, match=r"not text: .*X\.astype\(float\)"):
+        PoissonMixture(2).fit([["a", "b"], ["c", "a"]])

@@ -13,8 +13,9 @@
   InvalidParameterError / ValueError / TypeError naming the parameter.
 
 A hang fails through hypothesis's deadline (per example). The default
-profile keeps the module at about a minute; ``FASTGMM_HYPOTHESIS_PROFILE=long``
-runs 20 times as many examples (about 10 minutes).
+profile ("ci", see conftest.py: the same examples on every run) keeps the
+module at about a minute; ``FASTGMM_HYPOTHESIS_PROFILE=long`` runs 20 times
+as many examples, freshly drawn each run (about 10 minutes).
 """
 
 import contextlib
@@ -35,12 +36,12 @@ import fastgmm
 from fastgmm import (BayesianGaussianMixture, BernoulliMixture, CategoricalMixture, GaussianMixture,
                      GaussianMixtureSelection, PoissonMixture, StudentTMixture, _cli, _persistence)
 
+from conftest import HYPOTHESIS_PROFILE
+
+# derandomize and the database come from the profile loaded in conftest.py
 _COMMON = dict(deadline=timedelta(seconds=10), suppress_health_check=[HealthCheck.too_slow])
-PROFILES = {"ci": dict(max_examples=400), "long": dict(max_examples=8000)}
-_PROFILE = os.environ.get("FASTGMM_HYPOTHESIS_PROFILE", "ci")
-if _PROFILE not in PROFILES:
-    raise ValueError(f"FASTGMM_HYPOTHESIS_PROFILE must be one of {sorted(PROFILES)}, got {_PROFILE!r}")
-FUZZ = settings(**PROFILES[_PROFILE], **_COMMON)
+EXAMPLES = {"ci": 400, "long": 8000}
+FUZZ = settings(max_examples=EXAMPLES[HYPOTHESIS_PROFILE], **_COMMON)
 
 # Small valid data of each kind, and one fitted model of each family on it.
 _rng = np.random.default_rng(0)
@@ -593,3 +594,18 @@ def test_an_overflowing_family_precision_factor_is_refused_without_a_warning(sav
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="precisions_"):
             fastgmm.load(mutated)
+
+
+def test_a_degrees_of_freedom_prior_that_overflows_names_the_parameter():
+    # degrees_of_freedom_prior=1.198e308 overflowed the Wishart terms: the lower
+    # bound was NaN (full, diag, spherical) or the error blamed reg_covar (tied).
+    with pytest.raises(ValueError, match="'degrees_of_freedom_prior' is 1.198e\\+308, too large"):
+        BayesianGaussianMixture(n_components=2, degrees_of_freedom_prior=1.198e308, random_state=0).fit(REAL)
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+def test_a_huge_degrees_of_freedom_prior_below_the_limit_fits(cov_type):
+    # 1e304 is below max_float / (2048 K D) = 2.2e304 for K = D = 2.
+    bgm = _quiet_fit(BayesianGaussianMixture(n_components=2, covariance_type=cov_type,
+                                             degrees_of_freedom_prior=1e304, random_state=0), REAL)
+    assert np.isfinite(bgm.lower_bound_)

@@ -37,7 +37,7 @@ pytestmark = [
 
 PARAM_ATTRS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 FITTED_ARRAYS = PARAM_ATTRS
-HYPOTHESIS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
+HYPOTHESIS = settings(max_examples=25, deadline=None)   # derandomized but for the "long" profile (conftest.py)
 
 
 # ---------------------------------------------------------------------------
@@ -580,6 +580,146 @@ def test_works_without_sklearn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "OK"
+
+
+# ---------------------------------------------------------------------------
+# Merged components: the overlap behind the "nearly identical" warning
+# ---------------------------------------------------------------------------
+
+def _normal_pdf(x, mean, var):
+    return np.exp(-0.5 * (x - mean) ** 2 / var) / np.sqrt(2 * np.pi * var)
+
+
+def _layout(variances, cov_type):
+    """The covariances of 1-D components (a list of variances) in ``cov_type``'s layout."""
+    v = np.asarray(variances, dtype=np.float64)
+    return {"full": v[:, None, None], "tied": v[:1, None], "diag": v[:, None], "spherical": v}[cov_type]
+
+
+OVERLAP_CASES = [   # (mean_a, var_a, mean_b, var_b)
+    (0.0, 1.0, 0.0, 1.0),        # identical
+    (0.0, 1.0, 1.0, 1.0),        # 1 sd apart
+    (2.0, 0.3, -1.5, 0.3),       # well apart
+    (0.0, 1.0, 0.0, 2.25),       # one mean, sd ratio 1.5
+    (3.0, 0.5, -1.0, 4.0),       # both differ
+]
+
+
+@pytest.mark.parametrize("case", OVERLAP_CASES)
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_bhattacharyya_coefficient_equals_the_integral_in_one_dimension(cov_type, case):
+    from fastgmm._gaussian_mixture import bhattacharyya_coefficients
+
+    ma, va, mb, vb = case
+    if cov_type == "tied" and va != vb:
+        pytest.skip("a tied covariance is one variance for both components")
+    x = np.linspace(min(ma, mb) - 40.0, max(ma, mb) + 40.0, 400_001)
+    integral = np.trapezoid(np.sqrt(_normal_pdf(x, ma, va) * _normal_pdf(x, mb, vb)), x)
+    bc = bhattacharyya_coefficients([[ma], [mb]], _layout([va, vb], cov_type), cov_type, 0, 1)
+    assert_allclose(bc, [integral], rtol=1e-9)
+
+
+def test_bhattacharyya_coefficient_equals_the_integral_for_two_dimensional_full_covariances():
+    from fastgmm._gaussian_mixture import bhattacharyya_coefficients
+
+    means = np.array([[0.0, 0.0], [1.0, 0.5]])
+    cov = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.6, -0.2], [-0.2, 1.5]]])
+    g = np.linspace(-12.0, 12.0, 1201)
+    grid = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1)
+    dens = [np.exp(-0.5 * np.einsum("...d,de,...e->...", grid - m, np.linalg.inv(c), grid - m))
+            / (2 * np.pi * np.sqrt(np.linalg.det(c))) for m, c in zip(means, cov)]
+    integral = np.trapezoid(np.trapezoid(np.sqrt(dens[0] * dens[1]), g, axis=1), g)
+    assert_allclose(bhattacharyya_coefficients(means, cov, "full", 0, 1), [integral], rtol=1e-7)
+
+
+def test_the_screened_search_finds_the_pair_a_full_search_finds():
+    from fastgmm._gaussian_mixture import _MERGED_OVERLAP, _nearly_identical_pair, bhattacharyya_coefficients
+
+    rng = np.random.default_rng(3)
+    K, D = 8, 4
+    means = rng.normal(scale=3.0, size=(K, D))
+    A = rng.normal(size=(K, D, D))
+    cov = A @ np.swapaxes(A, 1, 2) + 0.5 * np.eye(D)
+    means[5], cov[5] = means[2] + 0.01, cov[2] * 1.02       # one merged pair among well-separated ones
+    weights = np.full(K, 1.0 / K)
+    j, k = np.triu_indices(K, 1)
+    every = bhattacharyya_coefficients(means, cov, "full", j, k)
+    best = int(np.argmax(every))
+    assert every[best] >= _MERGED_OVERLAP
+    assert _nearly_identical_pair(weights, means, cov, "full")[:2] == (j[best], k[best])
+
+
+def test_identical_densities_of_unequal_weights_are_not_a_stalled_start():
+    from fastgmm._gaussian_mixture import _nearly_identical_pair
+
+    means, cov = np.zeros((2, 1)), np.ones((2, 1, 1))
+    assert _nearly_identical_pair([0.5, 0.5], means, cov, "full")[:2] == (0, 1)
+    assert _nearly_identical_pair([0.3, 0.7], means, cov, "full") is None     # overlap 2 sqrt(0.21) = 0.917
+
+
+def test_components_held_together_by_reg_covar_are_not_a_stalled_start():
+    # 10 uniform points (variance 0.08) under reg_covar=0.1: every start, also a separated one, ends merged.
+    X = np.random.RandomState(0).rand(10, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(2, reg_covar=0.1, means_init=[[0.25, 0.5], [0.75, 0.5]], tol=1e-10,
+                             max_iter=1000).fit(X)
+    assert_allclose(gm.means_[0], gm.means_[1], atol=1e-3)
+    assert not [w for w in caught if "nearly identical" in str(w.message)]
+
+
+def _classic_1d():
+    """The data of examples/plot_classic_1d.py: 4,000 points around 20, 8,000 around 40, sd 5."""
+    rng = np.random.default_rng(1)
+    return np.concatenate([rng.normal(20, 5, 4000), rng.normal(40, 5, 8000)]).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("random_state", [1, 2, 5, 25])   # unnoticed by the former 1% check
+def test_the_classic_example_merged_by_a_random_start_warns(random_state):
+    with pytest.warns(fastgmm.ConvergenceWarning, match="nearly identical.*init_params='kmeans'"):
+        gm = GaussianMixture(2, init_params="random", random_state=random_state).fit(_classic_1d())
+    assert abs(gm.means_[0, 0] - gm.means_[1, 0]) < 1.0
+
+
+def test_initial_parameters_alone_do_not_warn_about_merged_components():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        GaussianMixture(2, init_params="random", max_iter=0, random_state=0).fit(_classic_1d())
+    assert not [w for w in caught if "nearly identical" in str(w.message)]
+
+
+def _merged_warnings(X, **params):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        GaussianMixture(**params).fit(X)
+    return [str(w.message) for w in caught if "nearly identical" in str(w.message)]
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_faithful_fits_do_not_warn_about_merged_components(cov_type):
+    from fastgmm.datasets import load_faithful
+
+    X = load_faithful().data
+    for k in (2, 3, 4):
+        assert _merged_warnings(X, n_components=k, covariance_type=cov_type, random_state=0) == [], k
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_moderately_overlapping_components_do_not_warn(cov_type):
+    # Two 1-D Gaussians 1 sd apart (Bhattacharyya coefficient 0.88), fitted from the truth.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0.0, 1.0, 5000), rng.normal(1.0, 1.0, 5000)])[:, None]
+    assert _merged_warnings(X, n_components=2, covariance_type=cov_type, means_init=[[0.0], [1.0]],
+                            weights_init=[0.5, 0.5], precisions_init=_layout([1.0, 1.0], cov_type)) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mixture_data_fits_do_not_warn_about_merged_components(seed):
+    X, _ = mixture_data(1000, 3, 3, seed)
+    for cov_type in COV_TYPES:
+        for k in (2, 3, 4):
+            assert _merged_warnings(X, n_components=k, covariance_type=cov_type, random_state=seed) == [], \
+                (cov_type, k)
 
 
 # ---------------------------------------------------------------------------

@@ -322,3 +322,87 @@ def test_initialisation_falls_back_to_column_means():
     miss = GaussianMixture(2, random_state=0, nan_policy="marginalize").fit(Xm)
     a, b = np.argsort(full.means_[:, 0]), np.argsort(miss.means_[:, 0])
     np.testing.assert_allclose(miss.means_[b], full.means_[a], atol=0.5)
+
+
+# ---------------------------------------------------------------------------
+# Columns with too few observed values (nothing to estimate them from)
+# ---------------------------------------------------------------------------
+
+def _column_data(observed_rows):
+    """200 x 3 rows of two clusters whose column 1 is observed in ``observed_rows`` only."""
+    X, _ = mixture_data(200, 3, 2, 0, scale=6.0)
+    keep = np.zeros(len(X), dtype=bool)
+    keep[list(observed_rows)] = True
+    X[~keep, 1] = np.nan
+    return X
+
+
+def test_a_column_missing_in_every_row_is_an_error_naming_it():
+    with pytest.raises(ValueError, match=r"column 1 has 0\. .*Drop such columns .*np\.delete\(X, \[1\], axis=1\)"):
+        GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(_column_data([]))
+
+
+def test_a_dataframe_column_missing_in_every_row_is_named():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(_column_data([]), columns=["height", "weight", "age"])
+    with pytest.raises(ValueError, match=r"column 1 \('weight'\) has 0\. .*X\.drop\(columns=\['weight'\]\)"):
+        GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(df)
+
+
+def test_a_column_observed_once_is_an_error():
+    with pytest.raises(ValueError, match=r"at least 2 observed values in every column .* column 1 has 1\."):
+        GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(_column_data([7]))
+
+
+def test_a_column_observed_only_in_rows_of_weight_zero_is_an_error():
+    X = _column_data([3, 4, 5])
+    sw = np.ones(len(X))
+    sw[[3, 4]] = 0.0            # row 5 alone observes column 1 in the fit
+    with pytest.raises(ValueError, match=r"observed values \(in rows with a positive sample_weight\) in every "
+                                         r"column .* column 1 has 1\."):
+        GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(X, sample_weight=sw)
+
+
+def test_a_column_observed_twice_fits():
+    X = _column_data([3, 150])
+    gm = GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(X)
+    assert np.all(np.isfinite(gm.means_)) and gm.converged_
+
+
+def test_observed_counts_from_patterns_equal_a_direct_count():
+    X = _mask(mixture_data(300, 5, 2, 1)[0], 0.4, 1)
+    sw = np.random.default_rng(1).integers(0, 3, size=len(X)).astype(np.float64)
+    expected = np.count_nonzero(~np.isnan(X) & (sw > 0)[:, None], axis=0)
+    missing = _missing.group_patterns(X)
+    np.testing.assert_array_equal(_missing.observed_counts(X, sw, missing), expected)
+    np.testing.assert_array_equal(_missing.observed_counts(X, sw), expected)
+
+
+def test_a_memmap_column_missing_in_every_row_is_an_error(tmp_path):
+    X = _column_data([])
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float64, shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    with pytest.raises(ValueError, match=r"column 1 has 0\."):
+        GaussianMixture(2, nan_policy="marginalize", random_state=0, block_rows=64).fit(
+            np.load(tmp_path / "x.npy", mmap_mode="r"))
+
+
+def test_a_dask_column_observed_only_in_rows_of_weight_zero_is_an_error():
+    da = pytest.importorskip("dask.array")
+    X = _column_data([3, 120])
+    sw = np.ones(len(X))
+    sw[3] = 0.0
+    with pytest.raises(ValueError, match=r"column 1 has 1\."):
+        GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(da.from_array(X, chunks=(64, 3)),
+                                                                          sample_weight=sw)
+
+
+def test_partial_fit_checks_the_first_batch_only():
+    X = _column_data(range(0, 200, 2))
+    gm = GaussianMixture(2, nan_policy="marginalize", random_state=0)
+    with pytest.raises(ValueError, match=r"column 1 has 0\."):
+        gm.partial_fit(X[1::2])          # the odd rows: column 1 never observed, nothing to start it from
+    gm.partial_fit(X[:100])
+    gm.partial_fit(X[101:102])           # one row without column 1: completed from the running model
+    assert gm.n_steps_ == 2

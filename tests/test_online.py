@@ -61,10 +61,11 @@ def test_one_kernel_pass_per_batch(monkeypatch):
 def test_step_size_schedule():
     assert _online.step_size(0, 0.7, 2) == pytest.approx(2 ** -0.7)
     assert _online.step_size(8, 1.0, 2) == pytest.approx(0.1)
+    X = np.random.default_rng(0).random((20, 2))
     with pytest.raises(ValueError, match="online_decay"):
-        GaussianMixture(2, online_decay=0.4).partial_fit(np.random.rand(20, 2))
+        GaussianMixture(2, online_decay=0.4).partial_fit(X)
     with pytest.raises(ValueError, match="online_offset"):
-        GaussianMixture(2, online_offset=0.5).partial_fit(np.random.rand(20, 2))
+        GaussianMixture(2, online_offset=0.5).partial_fit(X)
 
 
 def test_integer_weights_are_repeated_rows():
@@ -104,9 +105,10 @@ def test_nan_policies():
 
 
 def test_feature_count_checked_after_the_first_batch():
-    g = GaussianMixture(2, random_state=0).partial_fit(np.random.rand(20, 2))
+    rng = np.random.default_rng(0)
+    g = GaussianMixture(2, random_state=0).partial_fit(rng.random((20, 2)))
     with pytest.raises(ValueError, match="features"):
-        g.partial_fit(np.random.rand(20, 3))
+        g.partial_fit(rng.random((20, 3)))
 
 
 def test_partial_fit_on_memmap_and_h5py(tmp_path):

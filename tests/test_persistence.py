@@ -1,6 +1,7 @@
 """Saving and loading: the round trip is exact, and a bad file is refused with a ValueError."""
 
 import json
+import os
 import pickle
 import warnings
 
@@ -353,3 +354,47 @@ def test_family_file_with_unknown_parameters_is_refused(tmp_path, name):
 def test_unfitted_family_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="not fitted"):
         fastgmm.StudentTMixture(2).save(tmp_path / "m.npz")
+
+
+# ----------------------------------------------------------------------
+# file permissions
+# ----------------------------------------------------------------------
+posix_modes = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits and umask")
+
+
+@pytest.fixture
+def umask_022():
+    """The process's umask set to 0o022 for the test (restored after)."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@posix_modes
+def test_a_saved_model_gets_the_mode_of_any_new_file(X, tmp_path, umask_022):
+    path = tmp_path / "gm.npz"
+    GaussianMixture(2, random_state=0).fit(X).save(path)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["gm.npz"]     # no temporary file left
+
+
+@posix_modes
+def test_a_replaced_model_file_keeps_its_mode(X, tmp_path, umask_022):
+    path = tmp_path / "gm.npz"
+    path.write_bytes(b"an older model")
+    path.chmod(0o600)
+    GaussianMixture(2, random_state=0).fit(X).save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert fastgmm.load(path).n_components == 2
+
+
+@posix_modes
+def test_the_cli_writes_models_with_the_mode_of_any_new_file(X, tmp_path, capsys, umask_022):
+    from fastgmm import _cli
+
+    data, model = tmp_path / "faithful.npy", tmp_path / "model.npz"
+    np.save(data, X)
+    assert _cli.main(["fit", str(data), "-k", "2", "--random-state", "0", "-o", str(model)]) == 0
+    assert model.stat().st_mode & 0o777 == 0o644

@@ -314,3 +314,28 @@ def test_selection_refuses_rows_with_every_value_missing_once():
     X[3] = np.nan
     with pytest.raises(ValueError, match="GaussianMixtureSelection does not fit on it"):
         GaussianMixtureSelection(n_components=[1, 2], nan_policy="marginalize").fit(X)
+
+
+def test_selection_imputes_with_the_chosen_mixture():
+    X, _, _ = make_mixture(600, 3, 2, "full", random_state=7, separation=6.0)
+    Xm = _with_nans(X, 0.2, 3)
+    sel = GaussianMixtureSelection(n_components=range(1, 4), covariance_types=("full",), nan_policy="marginalize",
+                                   random_state=0).fit(Xm)
+    np.testing.assert_array_equal(sel.impute(Xm), sel.best_estimator_.impute(Xm))
+
+
+def test_selection_fitted_without_nan_imputes_and_keeps_observed_values():
+    X, _, _ = make_mixture(300, 2, 2, "diag", random_state=8, separation=6.0)
+    sel = GaussianMixtureSelection(n_components=[1, 2], covariance_types=("diag",), random_state=0).fit(X)
+    Xm = _with_nans(X, 0.3, 4)
+    imputed = sel.impute(Xm)
+    observed = ~np.isnan(Xm)
+    np.testing.assert_array_equal(imputed[observed], Xm[observed])
+    assert not np.isnan(imputed).any()
+
+
+def test_selection_impute_checks_the_number_of_features():
+    X, _, _ = make_mixture(100, 2, 2, "diag", random_state=9)
+    sel = GaussianMixtureSelection(n_components=[1, 2], covariance_types=("diag",), random_state=0).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        sel.impute(np.zeros((3, 3)))

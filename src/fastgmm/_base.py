@@ -65,7 +65,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._missing import group_patterns, has_nan, rows_without_nan
+from ._missing import check_observed_columns, group_patterns, has_nan, rows_without_nan
 from ._openmp_helpers import effective_n_threads
 from ._sources import ArraySource, is_dask, is_out_of_core
 from ._sklearn_compat import EstimatorProtocol
@@ -125,13 +125,15 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
-def apply_nan_policy(X, sample_weight, policy, estimator_name):
+def apply_nan_policy(X, sample_weight, policy, estimator_name, *, feature_names=None, check_columns=True):
     """(X, sample_weight, missing, kept, n_omitted) for fitting under a NaN policy.
 
     "omit": the rows without NaN (a copy) and ``kept``, the mask of them;
     "marginalize": ``missing``, the rows grouped by pattern (None when X has
     no NaN: then the fit is exactly the complete-data one). A row with every
-    value missing cannot be fitted on: a ValueError that says so.
+    value missing cannot be fitted on: a ValueError that says so; nor can a
+    column observed in fewer than 2 rows, unless ``check_columns`` is false
+    (``fastgmm._missing.check_observed_columns``).
     """
     if policy == "raise":
         return X, sample_weight, None, None, 0
@@ -146,6 +148,8 @@ def apply_nan_policy(X, sample_weight, policy, estimator_name):
                 raise ValueError(
                     f"Only {X.shape[0] - n_omitted} row(s) of X have no NaN ({n_omitted} omitted), while a "
                     f"minimum of 2 is required by {estimator_name} with nan_policy='omit'.")
+        elif policy == "marginalize" and check_columns:
+            check_observed_columns(X, sample_weight, estimator_name, feature_names)   # a pass of its own
         return X, sample_weight, None, None, n_omitted
     if not has_nan(X):
         return X, sample_weight, None, None, 0
@@ -173,6 +177,8 @@ def apply_nan_policy(X, sample_weight, policy, estimator_name):
             f"information, and {name} does not fit on it. Remove the rows that are all NaN (they are "
             "predicted from the mixture weights alone)."
         )
+    if check_columns:
+        check_observed_columns(X, sample_weight, name, feature_names, missing=missing)
     return X, sample_weight, missing, None, 0
 
 
@@ -674,9 +680,14 @@ class BaseMixture(EstimatorProtocol):
         )
 
     def _missing_values(self, X, sample_weight, policy, reset=True):
-        """(X, sample_weight, missing, kept) after the NaN policy (see :func:`apply_nan_policy`)."""
+        """(X, sample_weight, missing, kept) after the NaN policy (see :func:`apply_nan_policy`).
+
+        ``reset`` False (a later ``partial_fit`` batch): the omitted rows add to ``n_omitted_``, and the
+        columns are not checked for observed values (the running model fills a batch's empty columns).
+        """
         X, sample_weight, missing, kept, n_omitted = apply_nan_policy(
-            X, sample_weight, policy, type(self).__name__)
+            X, sample_weight, policy, type(self).__name__, feature_names=getattr(self, "feature_names_in_", None),
+            check_columns=reset)
         if reset or not hasattr(self, "n_omitted_"):
             self.n_omitted_ = n_omitted
         else:

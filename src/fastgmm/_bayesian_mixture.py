@@ -327,8 +327,23 @@ default='dirichlet_process'
         self.weight_concentration_prior_ = (1.0 / self.n_components if self.weight_concentration_prior is None
                                             else self.weight_concentration_prior)
         self.mean_precision_prior_ = 1.0 if self.mean_precision_prior is None else self.mean_precision_prior
+        # The lower bound holds K Wishart normalisers of D terms each, every term
+        # nu times a logarithm of magnitude below 1024 (log Gamma(nu / 2) <=
+        # nu / 2 log(nu / 2), log det of the Wishart scale, log 2); nu is at most
+        # nu_0 + sum(sample_weight), under 2 nu_0 for any nu_0 near this bound.
+        # Past it they overflow: a NaN bound, infinite log-densities, and an
+        # error that blamed reg_covar.
+        dof_limit = float(np.finfo(np.float64).max) / (2048.0 * self.n_components * D)
         if self.degrees_of_freedom_prior is None:
             self.degrees_of_freedom_prior_ = D
+        elif self.degrees_of_freedom_prior > dof_limit:
+            raise ValueError(
+                f"The parameter 'degrees_of_freedom_prior' is {self.degrees_of_freedom_prior:.4g}, too large: "
+                f"with n_components={self.n_components} and {D} features the Wishart terms of the lower "
+                f"bound overflow float64 beyond {dof_limit:.4g}. A prior that strong fixes every "
+                "covariance at covariance_prior / degrees_of_freedom_prior whatever the data: pass a "
+                "smaller value (e.g. a few times n_samples for a strong prior), or None (n_features)."
+            )
         elif self.degrees_of_freedom_prior > D - 1.0:
             self.degrees_of_freedom_prior_ = self.degrees_of_freedom_prior
         else:

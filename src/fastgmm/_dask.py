@@ -199,6 +199,15 @@ class DaskSource:
     def count_nan_rows(self):
         return int(da.isnan(self.data).any(axis=1).sum().compute())
 
+    def observed_counts(self, sample_weight=None):
+        """Per column, the rows with a positive weight that observe it (one pass; see ``_missing``)."""
+        observed = ~da.isnan(self.data)
+        if sample_weight is not None:
+            if not isinstance(sample_weight, da.Array):
+                sample_weight = da.from_array(np.asarray(sample_weight), chunks=(self.data.chunks[0],))
+            observed &= (sample_weight > 0)[:, None]
+        return observed.sum(axis=0).compute()
+
     def __getitem__(self, key):
         if not isinstance(key, slice):
             raise TypeError("a Dask source is read by row slices only")

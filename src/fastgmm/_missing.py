@@ -140,6 +140,91 @@ def nan_summary(X, limit=5):
     return count, rows, where
 
 
+#: Observed values (in rows with a positive weight) a column needs under
+#: nan_policy='marginalize': its mean needs one, its variance two rows that
+#: can differ. Fewer, and the M-step has nothing to estimate them from: the
+#: completed statistics of the missing entries are the current parameters
+#: themselves, so EM returns whatever the initialisation put there.
+MIN_OBSERVED = 2
+
+
+def observed_counts(X, sample_weight=None, missing=None):
+    """Per column of X, the rows with a positive weight that observe it: int64 (D,).
+
+    With ``missing`` (X's rows grouped by pattern) the counts come from the
+    patterns, O(N + n_patterns D); otherwise from one block-wise pass over X.
+    """
+    D = X.shape[1]
+    if missing is not None:
+        if sample_weight is None:
+            per_pattern = np.diff(missing.start)
+        else:
+            positive = (sample_weight[missing.order] > 0).astype(np.int64)
+            per_pattern = np.add.reduceat(positive, missing.start[:-1])   # every pattern has a row
+        return missing.observed.T.astype(np.int64) @ per_pattern
+    counts = np.zeros(D, dtype=np.int64)
+    for a in range(0, X.shape[0], _BLOCK):
+        observed = ~np.isnan(X[a:a + _BLOCK])
+        if sample_weight is not None:
+            observed &= (sample_weight[a:a + _BLOCK] > 0)[:, None]
+        counts += np.count_nonzero(observed, axis=0)
+    return counts
+
+
+def check_observed_columns(X, sample_weight, estimator_name, feature_names=None, missing=None):
+    """Refuse X when a column has fewer than :data:`MIN_OBSERVED` observed values.
+
+    Under nan_policy='marginalize' a column's mean and variance are estimated
+    from its observed values alone. A column observed in no row, or in one
+    (rows of sample_weight 0 do not count: they are not in the fit), leaves
+    them to the initialisation (a mean of 0 and a variance of ``reg_covar``),
+    and the model then imputes and scores with values it invented. That is a
+    ValueError naming the columns, and saying to drop them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), or a streamed source
+        A source (``fastgmm._sources.ArraySource``, ``fastgmm._dask.DaskSource``)
+        counts in one pass of its own (``observed_counts``).
+    sample_weight : ndarray of shape (n_samples,) or None
+    estimator_name : str
+    feature_names : array-like of str or None
+        X's column names (``feature_names_in_``), to name the columns by.
+    missing : MissingRows or None
+        X's rows grouped by pattern, when already made (the counts are then
+        read from the patterns).
+
+    Raises
+    ------
+    ValueError
+        When a column is observed in fewer than 2 rows with a positive weight.
+    """
+    if isinstance(X, np.ndarray):
+        counts = observed_counts(X, sample_weight, missing)
+    else:
+        counts = np.asarray(X.observed_counts(sample_weight), dtype=np.int64)
+    bad = np.flatnonzero(counts < MIN_OBSERVED)
+    if bad.size == 0:
+        return
+    names = None if feature_names is None or len(feature_names) != len(counts) else [str(n) for n in feature_names]
+
+    def column(j):
+        return f"column {j} ({names[j]!r})" if names is not None else f"column {j}"
+
+    where = "" if sample_weight is None else " (in rows with a positive sample_weight)"
+    shown = ", ".join(f"{column(int(j))} has {int(counts[j])}" for j in bad[:10])
+    more = f" (and {bad.size - 10} more columns)" if bad.size > 10 else ""
+    if names is not None:
+        how = f"X.drop(columns={[names[int(j)] for j in bad[:10]]!r})"
+    else:
+        how = f"np.delete(X, {[int(j) for j in bad[:10]]!r}, axis=1)"
+    raise ValueError(
+        f"{estimator_name} with nan_policy='marginalize' needs at least {MIN_OBSERVED} observed values{where} "
+        f"in every column to estimate its mean and variance, but {shown}{more}. Without them the "
+        "model would keep the values its initialisation invented and impute and score with them. Drop "
+        f"such columns before fitting (e.g. {how}).")
+
+
 def rows_without_nan(X):
     """Boolean (N,): the rows with no NaN (block-wise)."""
     keep = np.empty(X.shape[0], dtype=bool)

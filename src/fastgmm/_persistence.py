@@ -57,7 +57,8 @@ the problem for a truncated, tampered or foreign file.
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
 
 import numpy as np
@@ -74,6 +75,24 @@ _SELECTION_TEXT_COLUMNS = ("covariance_type", "degenerate_reason", "error", "ini
 # ----------------------------------------------------------------------
 # saving
 # ----------------------------------------------------------------------
+def _new_temporary_file(directory):
+    """(fd, path) of a new file in ``directory`` for an atomic write, created with mode 0o666.
+
+    The kernel applies the umask to that mode, so the model file gets the
+    permissions any program's new file gets (``tempfile.mkstemp`` creates
+    0o600, private whatever the umask says). O_EXCL with a random name is
+    what makes the file ours.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".fastgmm-{secrets.token_hex(8)}.npz.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory}: 100 random names were taken")
+
+
 def save(model, path):
     """Write a fitted fastgmm model to ``path`` (an ``.npz`` file; see the module docstring).
 
@@ -83,7 +102,9 @@ def save(model, path):
         A GaussianMixture, GaussianMixtureSelection or any other fastgmm
         mixture (BayesianGaussianMixture, BernoulliMixture, ...).
     path : str or path-like
-        Written as given (no suffix is added); replaced atomically.
+        Written as given (no suffix is added); replaced atomically. A new
+        file gets the permissions of any new file (0o666 less the umask, as
+        ``open`` gives), a replaced one keeps its own.
 
     Returns
     -------
@@ -111,10 +132,14 @@ def save(model, path):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(2, "No such directory", directory)
-    fd, tmp = tempfile.mkstemp(prefix=".fastgmm-", suffix=".npz.tmp", dir=directory)
+    fd, tmp = _new_temporary_file(directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **members)
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))   # replacing a file: keep its permissions
+        except FileNotFoundError:
+            pass
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -279,7 +279,7 @@ class GaussianMixtureSelection(EstimatorProtocol):
         random_state = check_random_state(self.random_state, estimator_name=name)
         return sorted(set(int(k) for k in ks)), list(dict.fromkeys(cts)), random_state
 
-    def _validate_X(self, X, *, reset):
+    def _validate_X(self, X, *, reset, allow_nan=None):
         name = type(self).__name__
         check_feature_names(self, X, reset=reset)
         if reset:
@@ -287,7 +287,9 @@ class GaussianMixtureSelection(EstimatorProtocol):
             self.n_features_in_ = X.shape[1]
             return X
         self._check_is_fitted()
-        X = check_array(X, estimator_name=name, min_samples=1, allow_nan=self.nan_policy == "marginalize")
+        if allow_nan is None:
+            allow_nan = self.nan_policy == "marginalize"
+        X = check_array(X, estimator_name=name, min_samples=1, allow_nan=allow_nan)
         return self._check_n_features(X)
 
 
@@ -326,7 +328,8 @@ class GaussianMixtureSelection(EstimatorProtocol):
         ks, cts, random_state = self._validate_params()
         X = self._validate_X(X, reset=True)
         w = check_sample_weight(sample_weight, X.shape[0])
-        X, w, missing, _, self.n_omitted_ = apply_nan_policy(X, w, self.nan_policy, type(self).__name__)
+        X, w, missing, _, self.n_omitted_ = apply_nan_policy(X, w, self.nan_policy, type(self).__name__,
+                                                             feature_names=getattr(self, "feature_names_in_", None))
         X_start = w_start = None
         if missing is not None:
             X_start, w_start = initialisation_rows(X, w, missing, max(ks))
@@ -519,6 +522,26 @@ class GaussianMixtureSelection(EstimatorProtocol):
         X = self._validate_X(X, reset=False)
         self.best_estimator_.partial_fit(X, sample_weight=sample_weight)
         return self
+
+    def impute(self, X):
+        """X with every NaN replaced by its conditional expectation under the chosen mixture.
+
+        The chosen mixture's :meth:`GaussianMixture.impute`: each missing
+        entry becomes sum_k r_k E[x_m | x_o, k], with the responsibilities r_k
+        of the row's observed values (the mixture weights for a row with none).
+        Observed values are returned unchanged. As for GaussianMixture, any
+        fitted selection can impute, whatever its ``nan_policy``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), of X's dtype
+        """
+        X = self._validate_X(X, reset=False, allow_nan=True)
+        return self.best_estimator_.impute(X)
 
     def save(self, path):
         """Save the fitted selection (its chosen model and ``results_``) to ``path``; see :func:`fastgmm.save`."""

@@ -184,6 +184,13 @@ class ArraySource:
         """Rows holding a NaN (one pass)."""
         return sum(int(np.isnan(self.read(a, b)).any(axis=1).sum()) for a, b in self.ranges())
 
+    def observed_counts(self, sample_weight=None):
+        """Per column, the rows with a positive weight that observe it (one pass; see ``_missing``)."""
+        from ._missing import observed_counts
+
+        return sum(observed_counts(self.read(a, b), None if sample_weight is None else sample_weight[a:b])
+                   for a, b in self.ranges())
+
     def sample(self, n_rows, random_state, sample_weight=None):
         """A uniform sample of at most ``n_rows`` distinct rows (all rows when N is smaller), with their weights.
 

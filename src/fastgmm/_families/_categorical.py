@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._sources import is_dask
 from . import _docs
 from .._missing import has_nan, rows_without_nan
 from ._discrete import QONEHOT, DiscreteMixture, as_float_param, check_param_shape, first_offender
@@ -65,9 +66,11 @@ class CategoricalMixture(DiscreteMixture):
     -----
     X must hold integer values (any numeric dtype); a fractional value or NaN
     is a ValueError, and so is, at prediction time, a value that column's
-    categories do not include. X is converted once per call (once per fit)
-    into an int32 array of category codes (4 bytes per entry), which the
-    kernel reads instead of X; no float copy of X is made beyond
+    categories do not include. Categories given as text are encoded as
+    integer codes first, e.g. with ``pandas.factorize`` per column or
+    scikit-learn's ``OrdinalEncoder``. X is converted once per call (once
+    per fit) into an int32 array of category codes (4 bytes per entry), which
+    the kernel reads instead of X; no float copy of X is made beyond
     validation's (none for float X). With ``warm_start`` the categories of
     the first fit are kept, and X must use only them.
 
@@ -137,6 +140,24 @@ class CategoricalMixture(DiscreteMixture):
     # ------------------------------------------------------------------
     # X and its codes
     # ------------------------------------------------------------------
+    def _validate_X(self, X, *, reset, allow_nan=False):
+        # Categories are often text ("red", "blue"); the generic advice for
+        # text, X.astype(float), cannot work on it: say how to make codes.
+        try:
+            return super()._validate_X(X, reset=reset, allow_nan=allow_nan)
+        except (ValueError, TypeError):
+            text = _first_text(X)
+            if text is None:
+                raise
+        i, column, value = text
+        raise ValueError(
+            f"{type(self).__name__} needs integer category codes in X, but X holds text: row {i}, "
+            f"column {column!r} is {value!r}. Encode each column's categories as integers first, e.g. "
+            "with pandas, X = df.apply(lambda c: pd.factorize(c)[0]) (pd.factorize(column) also returns "
+            "the categories), or with scikit-learn, enc = OrdinalEncoder(); X = enc.fit_transform(df) "
+            "(enc.categories_); keep the mapping to encode new data the same way before predict."
+        ) from None
+
     def _check_values(self, X, reset, offset=0):
         where = first_offender(X, lambda b: b != np.floor(b), offset)
         if where is not None:
@@ -333,6 +354,27 @@ def _categories(X):
         counts = counts.reshape(D, width)
         return [np.flatnonzero(counts[d]).astype(X.dtype) for d in range(D)]
     return [np.unique(X[:, d]) for d in range(D)]
+
+
+def _first_text(X):
+    """(row, column, value) of the first string or bytes value of X, or None (the column named for a
+    DataFrame); read on the error path only."""
+    if is_dask(X):
+        return None               # (refused before any text is seen; never computed here)
+    columns = getattr(X, "columns", None)
+    try:
+        values = np.asarray(X)
+    except (TypeError, ValueError):
+        return None
+    if values.ndim != 2 or values.dtype.kind not in "OSU":
+        return None               # numbers: the error is about something else
+    is_text = np.frompyfunc(lambda v: isinstance(v, (str, bytes)), 1, 1)(values).astype(bool)
+    if not is_text.any():
+        return None
+    i, j = (int(k) for k in np.argwhere(is_text)[0])
+    value = values[i, j]
+    return i, (columns[j] if columns is not None and len(columns) == values.shape[1] else j), \
+        value.item() if isinstance(value, np.generic) else value
 
 
 def _lookup_tables(categories):
