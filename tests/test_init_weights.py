@@ -14,6 +14,11 @@ are those of the repeated data:
   1 without weights, so there against the repeated rows without weights;
 - "random": only a row of weight 0 is exactly a removed row (w independent
   random responsibilities of w copies are not one vector of the row).
+
+The default init also does not depend on the order of the rows when the data
+set is its k-means seeding sample, which is what scikit-learn's
+``check_sample_weight_equivalence_on_dense_data`` needs (it shuffles the
+weighted rows); that check runs in tests/test_sklearn_compat.py.
 """
 
 import warnings
@@ -112,6 +117,17 @@ def test_kmeans_start_on_a_subsampled_data_set(cov_type):
     _assert_same_start(weighted, repeated, GAUSSIAN_PARAMS)
 
 
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_kmeans_start_does_not_depend_on_the_row_order(cov_type):
+    X, _ = mixture_data(400, 3, 3, 9)
+    w = _counts(400, 10)
+    perm = np.random.default_rng(11).permutation(400)
+    kw = dict(n_components=3, covariance_type=cov_type, random_state=0, max_iter=0)
+    a = _quiet_fit(fastgmm.GaussianMixture(**kw), X, w)
+    b = _quiet_fit(fastgmm.GaussianMixture(**kw), X[perm], w[perm])
+    _assert_same_start(a, b, GAUSSIAN_PARAMS)
+
+
 def test_seeds_carry_one_unit_of_weight():
     """A seed row of weight 5 starts its component with weight 1, as one of 5 copies does;
     a seed row of weight 0.25 (less than a unit) with its own weight."""
@@ -171,6 +187,19 @@ def test_discrete_rows_of_weight_zero_are_removed_rows(family, init_params):
     removed = _quiet_fit(getattr(fastgmm, family)(**kw), X[w > 0], w[w > 0])
     assert_allclose(with_zeros.weights_, removed.weights_, rtol=1e-10)
     assert_allclose(_flat(with_zeros.means_), _flat(removed.means_), rtol=1e-10, atol=1e-12)
+
+
+def test_poisson_follows_the_sklearn_check_procedure_on_counts():
+    """scikit-learn's weight-equivalence check feeds PoissonMixture floats, which are not counts;
+    its procedure on counts: weighted rows shuffled against the repeated rows in order."""
+    rng = np.random.default_rng(16)
+    X = rng.poisson(3.0, (15, 30)).astype(np.float64)
+    w = rng.integers(0, 5, 15)
+    perm = rng.permutation(15)
+    kw = dict(n_components=2, random_state=0)
+    repeated = _quiet_fit(fastgmm.PoissonMixture(**kw), np.repeat(X, w, axis=0))
+    weighted = _quiet_fit(fastgmm.PoissonMixture(**kw), X[perm], w[perm].astype(np.float64))
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-7)
 
 
 # ---------------------------------------------------------------------------

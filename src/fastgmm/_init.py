@@ -22,7 +22,8 @@ What holds, for a row of integer weight ``w`` against ``w`` adjacent copies
 of it:
 
 - ``"kmeans"``: the same initial parameters (up to the rounding of sums in
-  another order; ``fastgmm._kmeans_driver``).
+  another order), and when the data set is no larger than the k-means
+  seeding sample, whatever the order of the rows (``fastgmm._kmeans_driver``).
 - ``"k-means++"``: the same initial parameters (scikit-learn's draws are
   inverse-CDF draws; a tie between cumulative sums rounded differently is
   the only exception).

@@ -8,13 +8,19 @@ good start in a bounded amount of memory, independent of N:
    cumulative weight: ``u ~ U(0, total)`` picks the row whose interval of
    the running sum holds ``u`` (weight 1 per row without ``sample_weight``;
    the weights' running sum is formed block by block, so no N-vector is
-   made); repeated draws are merged into one row whose weight is its number
-   of draws. So the sample is an unbiased picture of the weighted data, rows
-   of zero weight are never in it, and a row of integer weight ``w`` is drawn
-   exactly when one of ``w`` adjacent copies of it would be. It holds at most
-   ~1 MiB of float64 rows for D >= 16 (4096 rows for K <= 64). When
-   N <= n_draws the whole data set is the sample (with its own weights):
-   small problems are not subsampled.
+   made). When N <= n_draws all rows of positive weight are the sample
+   instead (small problems are not subsampled). The rows are then merged by
+   value, identical rows into one whose weight is their number of draws (or
+   their summed weight), in lexicographic order. So the sample is an
+   unbiased picture of the weighted data, rows of zero weight are never in
+   it, a row of integer weight ``w`` gives the sample that ``w`` adjacent
+   copies of it give, and when N <= n_draws the sample, hence the whole
+   k-means, does not depend on the order of the rows (scikit-learn's
+   ``check_sample_weight_equivalence_on_dense_data`` shuffles the weighted
+   rows). The price: k-means++ does not see the rows in X's order, so the
+   centres do not come in the order scikit-learn's KMeans would seed them
+   with the same ``random_state``. The sample holds at most ~1 MiB of
+   float64 rows for D >= 16 (4096 rows for K <= 64).
 2. Greedy k-means++ (scikit-learn's: 2 + log K candidates per step) on the
    sample, then Lloyd's iterations on the sample until the stopping rule
    below with ``tol = 1e-6`` (at most 100 cheap passes).
@@ -272,17 +278,33 @@ def _n_seed_draws(N, D, n_clusters):
 
 
 def _seeding_sample(X, n_clusters, random_state, w):
-    """The rows and weights k-means is seeded on (see the module docstring)."""
+    """The rows and weights k-means is seeded on (see the module docstring).
+
+    Returns
+    -------
+    S : ndarray (M, D) of X's dtype, C-contiguous
+        Distinct rows in lexicographic order.
+    ws : ndarray (M,) float64
+        Their weights: numbers of draws, or when the sample is all of X the
+        summed weights of identical rows.
+    """
     N, D = X.shape
     n_draws = _n_seed_draws(N, D, n_clusters)
     if N <= n_draws:
-        return X, w
-    if w is None:
-        draws = _unit_draws(N, np.sort(random_state.uniform(size=n_draws)))
+        present = slice(None) if w is None else w > 0
+        rows, weight = X[present], (np.ones(N) if w is None else w[present])
     else:
-        draws = _weighted_draws(w, n_draws, random_state)
-    rows, counts = np.unique(draws, return_counts=True)
-    return np.ascontiguousarray(X[rows]), counts.astype(np.float64)
+        if w is None:
+            draws = _unit_draws(N, np.sort(random_state.uniform(size=n_draws)))
+        else:
+            draws = _weighted_draws(w, n_draws, random_state)
+        rows, counts = np.unique(draws, return_counts=True)
+        rows, weight = X[rows], counts.astype(np.float64)
+    # Merging identical rows makes a row of weight w and w copies of it the
+    # same sample, and the lexicographic order makes the seeding independent
+    # of where the rows are in X.
+    S, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return np.ascontiguousarray(S), np.bincount(inverse.ravel(), weights=weight, minlength=S.shape[0])
 
 
 def _unit_draws(N, u):
