@@ -571,3 +571,39 @@ def test_bayesian_gaussian_mixture_estimator_checks(estimator, check):
 
 
 # The discrete families and the Student-t mixture run check_estimator in tests/test_conformance.py.
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's weight-equivalence check with two components
+# ---------------------------------------------------------------------------
+# check_estimator runs check_sample_weight_equivalence_on_dense_data with the
+# default n_components=1, where every start gives the same model. With two
+# components it tests the initialisation: the check fits integer weights
+# against the rows repeated, the weighted rows shuffled. The default init
+# ("kmeans") passes because its seeding sample merges identical rows and
+# orders them by value (fastgmm._kmeans_driver). "k-means++", "random" and
+# "random_from_data" keep scikit-learn's draws, which depend on where the rows
+# are: they give the repeated rows' start when the copies are where the row is
+# (tests/test_init_weights.py), not after a shuffle. PoissonMixture and
+# CategoricalMixture are not run: the check's data are not counts or codes
+# (tests/test_init_weights.py follows its procedure on counts for Poisson).
+
+def _two_component_estimators():
+    from fastgmm import BernoulliMixture, StudentTMixture
+
+    out = [GaussianMixture(n_components=2, covariance_type=ct) for ct in ("full", "tied", "diag", "spherical")]
+    out += [BayesianGaussianMixture(n_components=2, covariance_type=ct) for ct in ("full", "tied", "diag", "spherical")]
+    out += [StudentTMixture(n_components=2, covariance_type=ct) for ct in ("full", "diag", "spherical")]
+    out += [BernoulliMixture(n_components=2, binarize=0.5)]
+    return out
+
+
+@pytest.mark.parametrize("estimator", _two_component_estimators(),
+                         ids=lambda e: f"{type(e).__name__}-{getattr(e, 'covariance_type', 'binarize')}")
+def test_integer_weights_are_shuffled_repeated_rows_with_two_components(estimator):
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    assert estimator.init_params == "kmeans"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # convergence on 15 rows in 30 dimensions
+        check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)

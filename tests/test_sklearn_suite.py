@@ -48,6 +48,16 @@ EXPECTED_FAILURES = {
         "'min value' (f\"max value {np.min(w):.5f}, min value {np.max(w):.5f}\"); fastgmm's message "
         "prints each under its right name"
     ),
+    "test_gaussian_mixture_precisions_init_diag[float64]": (
+        "the test passes precisions computed from scikit-learn's KMeans(random_state=0) labels and lets the "
+        "estimator make the means; it needs the k-means start's components in KMeans's order. fastgmm's "
+        "k-means finds the same two clusters but seeds on its sample merged and sorted by value (so that "
+        "integer weights equal shuffled repeated rows, scikit-learn's check_sample_weight_equivalence), "
+        "so they come in the other order, and the fit takes 3 iterations instead of 2"
+    ),
+    "test_gaussian_mixture_precisions_init_diag[float32]": (
+        "as test_gaussian_mixture_precisions_init_diag[float64]"
+    ),
     "test_score[float32]": (
         "permanent: for float32 data fastgmm's score is the mean log-likelihood accumulated in float64 "
         "(-2.6114824374 here), scikit-learn's the float32 mean of float32 score_samples (-2.6114826); the "
@@ -58,7 +68,7 @@ EXPECTED_FAILURES = {
 
 # Passed count measured with scikit-learn 1.9.1; other versions have other
 # tests, so there the count is not checked.
-KNOWN_PASSED = {(1, 9): 58}
+KNOWN_PASSED = {(1, 9): 56}
 
 globals().update(suite_tests("test_gaussian_mixture.py", "GaussianMixture", DESELECTED, EXPECTED_FAILURES,
                              KNOWN_PASSED))

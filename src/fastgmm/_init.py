@@ -6,25 +6,49 @@ components (``"k-means++"``, ``"random_from_data"``), or random
 responsibilities (``"random"``), followed by one M-step. Here the same
 responsibilities go through the statistics kernel, so no N x K matrix is
 formed: k-means labels are the kernel's hard nearest-centre assignment,
-seeds are int64 labels (-1 for every other row), random responsibilities
-are drawn block by block from the same stream as scikit-learn's single
-(N, K) draw.
+seeds are K one-row components (the seed rows alone go through the kernel,
+plus every row for the tied second moment), random responsibilities are
+drawn block by block from the same stream as scikit-learn's single (N, K)
+draw. Without weights the draws of ``"k-means++"``, ``"random"`` and
+``"random_from_data"`` are exactly scikit-learn's for the same
+``random_state``.
 
-Sample weights enter every scheme: weighted k-means (++ seeding and Lloyd),
-seeds and random rows drawn with probability proportional to the weight
-(a zero-weight row is never drawn), and random responsibilities scaled by
-the row's weight in the kernel. Without weights the draws are exactly
-scikit-learn's for the same ``random_state``.
+Sample weights. Every weighted draw inverts the running sum of the weights
+(``u ~ U(0, total)`` picks the row whose interval holds ``u``), so a row of
+integer weight ``w`` is drawn exactly when one of ``w`` adjacent copies of it
+would be, and a row of weight 0 never is; a seed carries one unit of weight,
+as one copy does (or its row's whole weight, when that is less than one).
+What holds, for a row of integer weight ``w`` against ``w`` adjacent copies
+of it:
+
+- ``"kmeans"``: the same initial parameters (up to the rounding of sums in
+  another order), and when the data set is no larger than the k-means
+  seeding sample, whatever the order of the rows (``fastgmm._kmeans_driver``).
+- ``"k-means++"``: the same initial parameters (scikit-learn's draws are
+  inverse-CDF draws; a tie between cumulative sums rounded differently is
+  the only exception).
+- ``"random_from_data"``: the same initial parameters as the copies given
+  weight 1 (``sample_weight=np.ones``). Without weights the K rows are
+  scikit-learn's ``choice(N, K, replace=False)``, a permutation, which no
+  draw on the weights can reproduce: there the weighted start is drawn from
+  the same distribution, not the same start.
+- ``"random"``: a row of weight 0 draws nothing, so it is exactly a removed
+  row. A row of weight ``w`` has one random responsibility vector where its
+  copies have ``w`` independent ones: the same start in expectation only.
 """
+
+from dataclasses import replace
 
 import numpy as np
 
 from . import _kernels
 from ._gaussian import QUAD, nearest_centre_coefficients, statistics_from_sums
-from ._kmeans_driver import kmeans, kmeans_plusplus
+from ._kmeans_driver import draw_units, kmeans, kmeans_plusplus
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _RANDOM_RESP_BLOCK = 8192
+#: Rows per kernel call of the tied second moment of the seeds' start (no N-vector of labels).
+_LABEL_BLOCK = 65536
 
 
 def weighted_mean(X, sample_weight=None, block=65536):
@@ -46,15 +70,61 @@ def _statistics(X, cov_type, K, shift, n_threads, sample_weight, **kw):
     return statistics_from_sums(G, T, cov_type, shift, ll, weight, X.shape[0])
 
 
-def _seed_labels(N, indices):
-    labels = np.full(N, -1, dtype=np.int64)
-    labels[indices] = np.arange(len(indices))
-    return labels
+def random_responsibilities(N, K, random_state, sample_weight=None, block=_RANDOM_RESP_BLOCK):
+    """Random responsibilities in blocks of rows: yields (a, b, resp (b - a, K)).
+
+    Without weights the blocks together are scikit-learn's single
+    ``uniform(size=(N, K))`` draw, row-normalised. A row of weight 0 draws
+    nothing (its responsibilities are 1/K and add nothing), so the weighted
+    draws are those of the data without it.
+    """
+    for a in range(0, N, block):
+        b = min(N, a + block)
+        if sample_weight is None:
+            resp = random_state.uniform(size=(b - a, K))
+        else:
+            present = sample_weight[a:b] > 0
+            resp = np.ones((b - a, K))
+            resp[present] = random_state.uniform(size=(int(np.count_nonzero(present)), K))
+        resp /= resp.sum(axis=1)[:, None]
+        yield a, b, resp
+
+
+def _seed_mass(sample_weight, rows):
+    """Weight each seed row carries: one unit, as one of its copies would (its weight, when less)."""
+    return None if sample_weight is None else np.minimum(sample_weight[rows], 1.0)
+
+
+def _seed_statistics(X, rows, mass, cov_type, K, sample_weight, n_threads):
+    """Statistics of K one-row components: row ``rows[k]`` with weight ``mass[k]`` (None: 1).
+
+    Only the K rows go through the kernel; for "tied" the second moment is
+    every row's, with its weight (as scikit-learn's tied M-step counts every
+    row's x x^T even when only K rows carry responsibility). The total
+    weight and row count are X's.
+    """
+    N, D = X.shape
+    centres = np.ascontiguousarray(X[rows])
+    # Tied: about 0, to match scikit-learn's sum of x x^T over every row.
+    shift = np.zeros(D) if cov_type == "tied" else np.asarray(centres, dtype=np.float64).mean(axis=0)
+    stats = _statistics(centres, cov_type, K, shift, n_threads, mass, mode=_kernels.RESP_LABELS,
+                        labels=np.arange(K, dtype=np.int64))
+    if cov_type == "tied":
+        s2 = 0.0
+        none = np.full(min(N, _LABEL_BLOCK), -1, dtype=np.int64)   # no component: the rows add to x x^T only
+        for a in range(0, N, _LABEL_BLOCK):
+            b = min(N, a + _LABEL_BLOCK)
+            sw = None if sample_weight is None else sample_weight[a:b]
+            s2 = s2 + _statistics(X[a:b], cov_type, K, shift, n_threads, sw, mode=_kernels.RESP_LABELS,
+                                  labels=none[:b - a]).s2
+        stats = replace(stats, s2=s2)
+    weight = N if sample_weight is None else sample_weight.sum()
+    return replace(stats, weight=float(weight), n_samples=N)
 
 
 def initial_statistics(X, sample_weight, init_params, cov_type, n_components, random_state, n_threads):
     """Statistics of the initial responsibilities (float64 :class:`Statistics`)."""
-    N, D = X.shape
+    N = X.shape[0]
     K = n_components
     if init_params == "kmeans":
         centres = kmeans(X, K, random_state, n_threads, sample_weight=sample_weight)
@@ -66,10 +136,7 @@ def initial_statistics(X, sample_weight, init_params, cov_type, n_components, ra
         stats = None
         # Drawn block by block from the same stream: identical to
         # scikit-learn's single (N, K) draw, in bounded memory.
-        for a in range(0, N, _RANDOM_RESP_BLOCK):
-            b = min(N, a + _RANDOM_RESP_BLOCK)
-            resp = random_state.uniform(size=(b - a, K))
-            resp /= resp.sum(axis=1)[:, None]
+        for a, b, resp in random_responsibilities(N, K, random_state, sample_weight):
             sw = None if sample_weight is None else sample_weight[a:b]
             s = _statistics(X[a:b], cov_type, K, shift, n_threads, sw, mode=_kernels.RESP_GIVEN, resp=resp)
             if stats is None:
@@ -78,16 +145,13 @@ def initial_statistics(X, sample_weight, init_params, cov_type, n_components, ra
                 stats += s
         return stats
     if init_params == "k-means++":
-        centres, indices = kmeans_plusplus(X, K, random_state, n_threads, sample_weight=sample_weight)
-    else:  # random_from_data
-        p = None if sample_weight is None else sample_weight / sample_weight.sum()
-        indices = random_state.choice(N, size=K, replace=False, p=p)
-        centres = X[indices]
-    # scikit-learn's tied covariance counts every row's x x^T even when only
-    # K rows carry responsibility: about 0 to match it.
-    shift = np.zeros(D) if cov_type == "tied" else np.asarray(centres, dtype=np.float64).mean(axis=0)
-    return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_LABELS,
-                       labels=_seed_labels(N, indices))
+        _, rows = kmeans_plusplus(X, K, random_state, n_threads, sample_weight=sample_weight)
+        mass = _seed_mass(sample_weight, rows)
+    elif sample_weight is None:   # random_from_data: scikit-learn's draw
+        rows, mass = random_state.choice(N, size=K, replace=False), None
+    else:
+        rows, mass = draw_units(N, K, random_state, sample_weight)
+    return _seed_statistics(X, rows, mass, cov_type, K, sample_weight, n_threads)
 
 
 def initialisation_rows(X, sample_weight, missing, n_components):

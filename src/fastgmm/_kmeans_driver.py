@@ -4,14 +4,23 @@
 good start in a bounded amount of memory, independent of N:
 
 1. Seeding sample. ``n_draws = min(max(64 K, 4096), max(8 K, 2**20 // (8 D)))``
-   rows are drawn from ``random_state`` with replacement, uniformly, or with
-   probability proportional to ``sample_weight`` (found by inverting the
-   weights' running sum block by block, so no N-vector is made); repeated
-   draws are merged into one row whose weight is its number of draws. So the
-   sample is an unbiased picture of the weighted data, rows of zero weight are
-   never in it, and it holds at most ~1 MiB of float64 rows for D >= 16
-   (4096 rows for K <= 64). When N <= n_draws the whole data set is the
-   sample (with its own weights): small problems are not subsampled.
+   rows are drawn from ``random_state`` with replacement by inverting the
+   cumulative weight: ``u ~ U(0, total)`` picks the row whose interval of
+   the running sum holds ``u`` (weight 1 per row without ``sample_weight``;
+   the weights' running sum is formed block by block, so no N-vector is
+   made). When N <= n_draws all rows of positive weight are the sample
+   instead (small problems are not subsampled). The rows are then merged by
+   value, identical rows into one whose weight is their number of draws (or
+   their summed weight), in lexicographic order. So the sample is an
+   unbiased picture of the weighted data, rows of zero weight are never in
+   it, a row of integer weight ``w`` gives the sample that ``w`` adjacent
+   copies of it give, and when N <= n_draws the sample, hence the whole
+   k-means, does not depend on the order of the rows (scikit-learn's
+   ``check_sample_weight_equivalence_on_dense_data`` shuffles the weighted
+   rows). The price: k-means++ does not see the rows in X's order, so the
+   centres do not come in the order scikit-learn's KMeans would seed them
+   with the same ``random_state``. The sample holds at most ~1 MiB of
+   float64 rows for D >= 16 (4096 rows for K <= 64).
 2. Greedy k-means++ (scikit-learn's: 2 + log K candidates per step) on the
    sample, then Lloyd's iterations on the sample until the stopping rule
    below with ``tol = 1e-6`` (at most 100 cheap passes).
@@ -45,12 +54,15 @@ as scikit-learn's KMeans does.
 
 ``kmeans_plusplus`` (``init_params="k-means++"``) works on all of X, keeps a
 few N-vectors, and draws from ``random_state`` exactly as
-``sklearn.cluster.kmeans_plusplus`` does, so a seed picks the same rows.
+``sklearn.cluster.kmeans_plusplus`` does, so a seed picks the same rows. Its
+draws invert cumulative (weighted) potentials, so a row of integer weight
+``w`` is chosen exactly when one of ``w`` adjacent copies of it would be.
 
 The functions here call BLAS from OpenMP threads: the caller keeps BLAS
 single-threaded around them (``_gaussian_mixture._blas_single_thread``).
 """
 
+import bisect
 import warnings
 
 import numpy as np
@@ -147,10 +159,11 @@ def _kmeans_plusplus(X, n_clusters, random_state, n_threads, w):
             # carries potential (the last row, unless its weight is 0).
             np.clip(cand, None, np.searchsorted(cum, cum[-1]), out=cand)
             del cum
-        elif w is None:  # every row coincides with a centre: any row will do
-            cand = random_state.randint(N, size=n_trials)
-        else:            # any row that is present will do
-            cand = random_state.choice(N, size=n_trials, p=w / w.sum())
+        else:
+            # Every row coincides with a centre: any row that is present will
+            # do, drawn by weight (the uniform draws scikit-learn makes here).
+            u = random_state.uniform(size=n_trials)
+            cand = _unit_draws(N, u) if w is None else _inverse_cdf(np.cumsum(w), u)
         pot = np.zeros((n_slots, n_trials))
         _check(_kmeans.candidate_potentials(
             X, w, np.ascontiguousarray(X[cand]), closest, chunk, slot, pot, None, n_threads))
@@ -258,23 +271,66 @@ def _lloyd(X, w, centres, n_threads, tol, max_iter):
     return centres, n_iter, n_nonempty, inertia
 
 
+def _n_seed_draws(N, D, n_clusters):
+    """Rows drawn for the seeding sample (see the module docstring)."""
+    return min(max(SEED_ROWS_PER_CLUSTER * n_clusters, SEED_MIN_ROWS),
+               max(8 * n_clusters, SEED_MAX_BYTES // (8 * D)))
+
+
 def _seeding_sample(X, n_clusters, random_state, w):
-    """The rows and weights k-means is seeded on (see the module docstring)."""
+    """The rows and weights k-means is seeded on (see the module docstring).
+
+    Returns
+    -------
+    S : ndarray (M, D) of X's dtype, C-contiguous
+        Distinct rows in lexicographic order.
+    ws : ndarray (M,) float64
+        Their weights: numbers of draws, or when the sample is all of X the
+        summed weights of identical rows.
+    """
     N, D = X.shape
-    n_draws = min(max(SEED_ROWS_PER_CLUSTER * n_clusters, SEED_MIN_ROWS),
-                  max(8 * n_clusters, SEED_MAX_BYTES // (8 * D)))
+    n_draws = _n_seed_draws(N, D, n_clusters)
     if N <= n_draws:
-        return X, w
-    if w is None:
-        draws = random_state.randint(N, size=n_draws)
+        present = slice(None) if w is None else w > 0
+        rows, weight = X[present], (np.ones(N) if w is None else w[present])
     else:
-        draws = _weighted_draws(w, n_draws, random_state)
-    rows, counts = np.unique(draws, return_counts=True)
-    return np.ascontiguousarray(X[rows]), counts.astype(np.float64)
+        if w is None:
+            draws = _unit_draws(N, np.sort(random_state.uniform(size=n_draws)))
+        else:
+            draws = _weighted_draws(w, n_draws, random_state)
+        rows, counts = np.unique(draws, return_counts=True)
+        rows, weight = X[rows], counts.astype(np.float64)
+    # Merging identical rows makes a row of weight w and w copies of it the
+    # same sample, and the lexicographic order makes the seeding independent
+    # of where the rows are in X.
+    S, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return np.ascontiguousarray(S), np.bincount(inverse.ravel(), weights=weight, minlength=S.shape[0])
+
+
+def _unit_draws(N, u):
+    """Rows of N rows of weight 1 drawn by ``u`` in [0, 1): row floor(u N), the unit interval holding u N.
+
+    The same rows, for the same ``u``, as ``_weighted_draws`` and
+    ``_inverse_cdf`` give for weights of 1 (their running sums are exact
+    integers), without an N-vector.
+    """
+    return np.minimum((np.asarray(u) * N).astype(np.int64), N - 1)
+
+
+def _inverse_cdf(cum, u):
+    """Rows drawn by ``u`` in [0, 1) from the running sum ``cum`` of the weights.
+
+    The first row whose running sum exceeds ``u * cum[-1]``: its weight is
+    positive, and a row of integer weight w takes the interval that w rows
+    of weight 1 would. A draw rounded up to the total goes to the last row
+    of positive weight.
+    """
+    rows = np.searchsorted(cum, np.asarray(u) * cum[-1], side="right")
+    return np.minimum(rows, np.searchsorted(cum, cum[-1]))
 
 
 def _weighted_draws(w, n_draws, random_state):
-    """Rows drawn with replacement with probability w / sum(w), in blocks (no N-vector)."""
+    """Rows drawn with replacement with probability w / sum(w), in blocks (no N-vector); sorted."""
     N = w.shape[0]
     total = 0.0
     for a in range(0, N, _BLOCK):
@@ -297,6 +353,76 @@ def _weighted_draws(w, n_draws, random_state):
         offset = float(cum[-1])
     draws[start:] = last_present   # u rounded up to the total: the last present row
     return draws
+
+
+def draw_units(N, n_draws, random_state, sample_weight=None):
+    """Rows drawn one at a time, each taking one unit of its row's weight (without replacement).
+
+    Each draw inverts the running sum of the weight the rows have left
+    (``u ~ U(0, left)``, the row whose interval holds ``u``) and takes one
+    unit of weight from the row it picks, or the row's whole weight when
+    less than one unit is left. So a row of integer weight ``w`` is drawn
+    exactly as ``w`` adjacent rows of weight 1 would be (and can be drawn
+    up to ``w`` times, as each of them once), a row of weight 0 never is,
+    and without weights this is ``n_draws`` distinct rows, each draw uniform
+    among the rows not drawn yet. With weights, each draw costs a running
+    sum over the rows from the one drawn on (O(N) per draw, like the
+    E-step's O(N K) for the K seeds).
+
+    Parameters
+    ----------
+    N : int
+        Number of rows.
+    n_draws : int
+    random_state : numpy.random.RandomState
+        One ``uniform()`` per draw.
+    sample_weight : ndarray (N,) float64, optional
+        Non-negative.
+
+    Returns
+    -------
+    rows : int64 ndarray (n_draws,)
+    mass : float64 ndarray (n_draws,)
+        The weight each draw took: 1, or less from a row with less left.
+
+    Raises
+    ------
+    ValueError
+        When the rows hold fewer than ``n_draws`` such units (fewer than
+        ``n_draws`` rows of positive weight, each below one).
+    """
+    rows = np.empty(n_draws, dtype=np.int64)
+    mass = np.ones(n_draws)
+    if sample_weight is None:
+        if n_draws > N:
+            raise ValueError(f"Cannot draw {n_draws} distinct rows from {N} rows.")
+        drawn = []          # sorted
+        for j in range(n_draws):
+            r = int(_unit_draws(N - j, random_state.uniform()))
+            for q in drawn:  # the r-th row not drawn yet
+                if q > r:
+                    break
+                r += 1
+            bisect.insort(drawn, r)
+            rows[j] = r
+        return rows, mass
+    left = np.array(sample_weight, dtype=np.float64)
+    cum = np.cumsum(left)
+    for j in range(n_draws):
+        if not cum[-1] > 0:
+            raise ValueError(f"Cannot draw {n_draws} rows in proportion to sample_weight: only {j} units of "
+                             "weight (rows of positive weight, one unit each) are available. Give at least "
+                             "n_components rows a positive sample_weight.")
+        r = int(_inverse_cdf(cum, random_state.uniform()))
+        rows[j] = r
+        mass[j] = min(left[r], 1.0)
+        left[r] -= mass[j]    # exactly 0 once the row is used up, so it is never drawn again
+        # Recomputed rather than decremented: rounding never leaves a used-up
+        # row (or one of weight 0) a sliver of the running sum.
+        base = cum[r - 1] if r > 0 else 0.0
+        np.cumsum(left[r:], out=cum[r:])
+        cum[r:] += base
+    return rows, mass
 
 
 def kmeans(X, n_clusters, random_state, n_threads, *, sample_weight=None):
@@ -334,7 +460,8 @@ def _kmeans_with_info(X, n_clusters, random_state, n_threads, sample_weight=None
     S, ws = _seeding_sample(X, n_clusters, random_state, sample_weight)
     seeds, _ = _kmeans_plusplus(S, n_clusters, random_state, n_threads, ws)
     info = {"sample_rows": S.shape[0]}
-    if S is X:
+    if X.shape[0] <= _n_seed_draws(X.shape[0], X.shape[1], n_clusters):
+        # The sample is the whole data set: Lloyd on it would be Lloyd on X.
         centres = seeds
         info["sample_iter"] = 0
     else:

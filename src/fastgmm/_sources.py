@@ -40,9 +40,12 @@ from ._validation import check_array
 BLOCK_BYTES = 32 << 20
 MIN_BLOCK_ROWS = 1024
 #: Rows drawn (at most) for initialising from a source: k-means & co run in
-#: memory on this uniform sample.
+#: memory on this uniform sample. The byte bound is what an out-of-core fit
+#: adds to the process (the sample is its largest allocation): 4 MiB is 32768
+#: rows of 16 float64 features, ~2000 rows per component for 16 components,
+#: plenty for k-means to find the clusters EM then refines on every row.
 INIT_SAMPLE_ROWS = 100_000
-INIT_SAMPLE_BYTES = 32 << 20
+INIT_SAMPLE_BYTES = 4 << 20
 
 
 def is_dask(X):
@@ -196,23 +199,30 @@ class ArraySource:
 
         Drawn with replacement and deduplicated, so no N-sized permutation
         exists; under ``omit_nan`` the sampled rows with a NaN are left out.
+        The rows are copied once, block by block, into the returned array:
+        its own size is all the memory the sample takes (a memmap's blocks
+        are views).
         """
-        N = self.shape[0]
+        N, D = self.shape
         if N <= n_rows:
             idx = np.arange(N)
         else:
             idx = np.unique(random_state.randint(0, N, size=n_rows))
-        parts = []
+        Xs = np.empty((idx.size, D), dtype=self.dtype)
+        filled = 0
         for a, b in self.ranges():
             lo, hi = np.searchsorted(idx, [a, b])
             if hi > lo:
-                parts.append(self.read(a, b)[idx[lo:hi] - a])
-        Xs = np.ascontiguousarray(np.concatenate(parts))
+                # mode="clip": the indices are in range, and "raise" would
+                # buffer the output (a second copy of these rows).
+                np.take(self.read(a, b), idx[lo:hi] - a, axis=0, out=Xs[filled:filled + hi - lo], mode="clip")
+                filled += hi - lo
         ws = None if sample_weight is None else np.ascontiguousarray(sample_weight[idx])
         if self.omit_nan:
             keep = ~np.isnan(Xs).any(axis=1)
-            Xs = np.ascontiguousarray(Xs[keep])
-            ws = None if ws is None else np.ascontiguousarray(ws[keep])
+            if not keep.all():
+                Xs = np.ascontiguousarray(Xs[keep])
+                ws = None if ws is None else np.ascontiguousarray(ws[keep])
         return Xs, ws
 
     def estimate(self, func, **outputs):
@@ -238,6 +248,7 @@ class ArraySource:
 
 
 def init_sample_rows(n_features, block_rows):
-    """Rows of the initialisation sample: bounded in rows and bytes, never below one block."""
+    """Rows of the initialisation sample: at most INIT_SAMPLE_ROWS (or one block, if larger) and
+    never more than INIT_SAMPLE_BYTES of float64 rows."""
     by_bytes = INIT_SAMPLE_BYTES // (8 * max(1, n_features))
     return int(max(min(INIT_SAMPLE_ROWS, by_bytes), min(block_rows, by_bytes), 2))

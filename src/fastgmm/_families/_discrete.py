@@ -26,7 +26,8 @@ import numpy as np
 
 from .. import _estep, _kernels
 from .._base import BaseMixture
-from .._kmeans_driver import kmeans
+from .._init import random_responsibilities
+from .._kmeans_driver import draw_units, kmeans
 from .._missing import has_nan, rows_without_nan
 from .._sources import init_sample_rows, is_dask, is_out_of_core
 from .._validation import check_array, check_feature_names, check_option, check_random_state, check_scalar
@@ -35,7 +36,6 @@ QLINEAR = _estep.QLINEAR
 QONEHOT = _estep.QONEHOT
 INIT_PARAMS = ("kmeans", "random", "random_from_data")
 _BLOCK = 65536            # rows per block of the value checks (bounded temporaries)
-_RANDOM_RESP_BLOCK = 8192
 _LLOYD_PASSES = 20        # categorical k-means: at most this many one-hot Lloyd passes
 
 
@@ -378,17 +378,16 @@ class DiscreteMixture(BaseMixture):
         if self.init_params == "random":
             G = 0
             # Block by block from one stream: the same draws as one (N, K) array, in bounded memory.
-            for a in range(0, N, _RANDOM_RESP_BLOCK):
-                b = min(N, a + _RANDOM_RESP_BLOCK)
-                resp = random_state.uniform(size=(b - a, K))
-                resp /= resp.sum(axis=1)[:, None]
+            for a, b, resp in random_responsibilities(N, K, random_state, sample_weight):
                 sw = None if sample_weight is None else sample_weight[a:b]
                 part = {k: v[a:b] if k == "codes" else v for k, v in extra.items()}
                 G = G + self._accumulate(X[a:b], sw, n_threads, part, mode=_kernels.RESP_GIVEN, resp=resp)[0]
             return G
-        labels = np.full(N, -1, dtype=np.int64)
-        labels[random_rows(N, K, random_state, sample_weight)] = np.arange(K)
-        return self._accumulate(X, sample_weight, n_threads, extra, mode=_kernels.RESP_LABELS, labels=labels)[0]
+        # K one-row components: only the seed rows go through the kernel, each with its seed's weight.
+        rows, mass = random_rows(N, K, random_state, sample_weight)
+        seeds = {k: v[rows] if k == "codes" else v for k, v in extra.items()}
+        return self._accumulate(np.ascontiguousarray(X[rows]), mass, n_threads, seeds, mode=_kernels.RESP_LABELS,
+                                labels=np.arange(K, dtype=np.int64))[0]
 
     def _kmeans_statistics(self, X, sample_weight, random_state, n_threads, extra):
         """Statistics of the hard assignment of every row to its nearest k-means centre."""
@@ -406,7 +405,7 @@ class DiscreteMixture(BaseMixture):
         its centre), until they stop moving or after ``_LLOYD_PASSES``.
         """
         codes, offsets = extra["codes"], extra["offsets"]
-        seeds = codes[random_rows(X.shape[0], self.n_components, random_state, sample_weight)]
+        seeds = codes[random_rows(X.shape[0], self.n_components, random_state, sample_weight)[0]]
         centres = np.zeros((self.n_components, n_levels))
         for k, row in enumerate(seeds):
             centres[k, offsets[:-1] + row] = 1.0
@@ -472,12 +471,19 @@ def nearest_centre_coefficients(centres):
 
 
 def random_rows(N, K, random_state, sample_weight):
-    """K distinct rows drawn with probability proportional to their weight (uniform without weights)."""
-    p = None if sample_weight is None else sample_weight / sample_weight.sum()
+    """K rows drawn in proportion to their weight (uniformly without weights), and the weight each seed carries.
+
+    Inverse-CDF draws of one unit of weight each (``fastgmm._kmeans_driver.draw_units``):
+    a row of integer weight w is drawn exactly as w adjacent copies of it
+    would be, and a seed carries one unit of weight as a copy does (its row's
+    whole weight when that is less). Returns (rows, mass); mass is None
+    without weights.
+    """
     if sample_weight is not None and np.count_nonzero(sample_weight) < K:
         raise ValueError(f"init_params='random_from_data' needs at least n_components = {K} rows of positive "
                          "sample_weight.")
-    return random_state.choice(N, size=K, replace=False, p=p)
+    rows, mass = draw_units(N, K, random_state, sample_weight)
+    return rows, (None if sample_weight is None else mass)
 
 
 def as_float_param(value, name):
