@@ -287,6 +287,20 @@ def test_a_row_with_every_value_missing_is_an_error_in_fit():
         StudentTMixture(2, nan_policy="marginalize").fit(X)
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["in_memory", "memmap"])
+def test_a_column_observed_in_fewer_than_two_rows_is_an_error(streamed, tmp_path):
+    """The engine's column check (fastgmm._missing.check_observed_columns) covers the Student-t family."""
+    X, _ = _t_data(100, 3, 2, 11)
+    X[:, 1] = np.nan
+    X[7, 1] = 1.0                        # one observed value: no variance to estimate
+    if streamed:
+        np.save(tmp_path / "x.npy", X)
+        X = np.load(tmp_path / "x.npy", mmap_mode="r")
+    with pytest.raises(ValueError, match=r"StudentTMixture with nan_policy='marginalize' needs at least 2 observed "
+                                         r"values in every column.*column 1 has 1"):
+        StudentTMixture(2, nan_policy="marginalize", block_rows=40 if streamed else None).fit(X)
+
+
 def test_kernel_segments_need_each_blocks_dimension():
     X, _ = _t_data(50, 3, 2, 10)
     shift, W, a, nu = st.t_coefficients(np.full(2, 0.5), X[:2], np.ones(2), np.full(2, 5.0), "spherical")
