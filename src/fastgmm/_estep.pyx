@@ -72,7 +72,11 @@ so its missing coordinates have z_d = 0 exactly; with coefficients built from
 the marginal precision of the observed coordinates (zero rows and columns
 for the missing ones) F W is then exactly the marginal log-density, and
 R^T F the observed part's sums (fastgmm._missing). Per-row outputs go to the
-row's own index.
+row's own index. The Student-t mode takes segments too: F W is then the
+Mahalanobis distance of the observed part, and each block also has its own
+constants a (K) and its own t dimension (the observed coordinates, which
+enter the t terms in place of D); its sums R and H get one row per block
+like G (fastgmm._families._studentt).
 
 Determinism, the ordered reduction: rows are cut into slots of
 ``slot_rows`` (a multiple of ``chunk_rows``; ~2 sqrt(N) rows, so slots are
@@ -242,7 +246,10 @@ cdef struct PassSpec:
     const double *c           # (D,) shift
     const double *W           # (P, K) coefficients (ESTEP, HARD, STUDENT_T: Mahalanobis distances)
     const double *U           # (D, D) tied precision factor (ESTEP with tied)
-    const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T)
+    const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T);
+                              # with segments (n_blocks * K,), block seg_pat[s] for segment s
+    const int64_t *dims       # (n_blocks,) STUDENT_T with segments: the t dimension of each block (its
+                              # observed coordinates), or NULL (D)
     const double *nu          # (K,) degrees of freedom, > 0 (STUDENT_T)
     const double *sw          # (N,) sample weights, or NULL (all 1)
     const double *resp_in     # (N, K) (GIVEN)
@@ -256,8 +263,8 @@ cdef struct PassSpec:
     # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
     double *G                 # (1 or n_blocks, K * P) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
     double *T                 # (1 or n_blocks, D * D) tied: sums of w z z^T (lower), or NULL
-    double *R                 # (K,) STUDENT_T: sums of w r, or NULL
-    double *H                 # (K,) STUDENT_T: sums of w r (log u - u), or NULL
+    double *R                 # (1 or n_blocks, K) STUDENT_T: sums of w r, or NULL
+    double *H                 # (1 or n_blocks, K) STUDENT_T: sums of w r (log u - u), or NULL
     double *ll                # (1,) sum of w_i log p(x_i), or NULL
     # per-row outputs
     double *row_ll            # (N,) log p(x_i), or NULL
@@ -410,11 +417,17 @@ cdef void _chunk(
     cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
     cdef const double *Wc = p.W
     cdef const double *Uc = p.U
+    cdef const double *ac = p.a
+    cdef Py_ssize_t Dt = D         # the t dimension: a segment's observed coordinates (missing values)
     if p.seg_pat != NULL:
         if Wc != NULL:
             Wc = p.W + p.seg_pat[s] * P * K
         if Uc != NULL:
             Uc = p.U + p.seg_pat[s] * D * D
+        if ac != NULL:
+            ac = p.a + p.seg_pat[s] * K
+        if p.dims != NULL:
+            Dt = p.dims[p.seg_pat[s]]
 
     # 1. features (z in float64 for either dtype of X)
     if p.quad == _QONEHOT:
@@ -443,7 +456,7 @@ cdef void _chunk(
         if student:
             # F W holds the Mahalanobis distances: into the t log-densities (in
             # place), u (w.Ub) and log u - u (w.Vb).
-            fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, K, D, p.a, p.nu)
+            fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, K, Dt, ac, p.nu)
             if u_out != NULL:
                 for i in range(n):
                     row = _row(p, r0 + i)
@@ -584,9 +597,9 @@ cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int6
     if p.T != NULL:
         add_range(p.T + out * DD, q.v, j0, j1, L.T, L.T + DD)
     if p.R != NULL:
-        add_range(p.R, q.v, j0, j1, L.R, L.R + p.K)
+        add_range(p.R + out * p.K, q.v, j0, j1, L.R, L.R + p.K)
     if p.H != NULL:
-        add_range(p.H, q.v, j0, j1, L.H, L.H + p.K)
+        add_range(p.H + out * p.K, q.v, j0, j1, L.H, L.H + p.K)
     if p.ll != NULL:
         add_range(p.ll, q.v, j0, j1, L.ll, L.ll + 1)
     if j0 == 0 and p.bad_code != NULL and p.bad_code[0] < 0:
@@ -673,7 +686,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.P = n_features_out(quad, D)
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
-    p.labels_in = p.rows = p.seg_start = p.seg_pat = NULL
+    p.labels_in = p.rows = p.seg_start = p.seg_pat = p.dims = NULL
     p.codes = NULL
     p.offsets = NULL
     p.bad_code = NULL
@@ -955,62 +968,91 @@ def estimate(
 
 cdef Py_ssize_t _init_t_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, const double[::1] shift,
                              const double[:, ::1] W, const double[::1] a, const double[::1] nu,
-                             Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads) except -1:
-    """A Student-t pass: checks the layout and the inputs, fills them in (outputs NULL); returns the slot count."""
-    cdef Py_ssize_t k
+                             Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads,
+                             const int64_t[::1] rows, const int64_t[::1] seg_start, const int64_t[::1] seg_pat,
+                             const int64_t[::1] dims) except -1:
+    """A Student-t pass: checks the layout and the inputs, fills them in (outputs NULL); returns the
+    slot count (segments: the segment count). With segments, W stacks n_blocks (P, K) blocks, ``a``
+    n_blocks K-vectors and ``dims`` gives each block's t dimension; outputs then have n_blocks rows
+    (``W.shape[0] // P``)."""
+    cdef Py_ssize_t k, b, n_blocks
     cdef Py_ssize_t n_slots = _check_layout(N, chunk_rows, slot_rows, n_threads)
     if quad != _QFULL and quad != _QDIAG and quad != _QSPHERICAL:
         raise ValueError(f"the Student-t kernel takes the full, diag or spherical feature codes, not {quad}")
     if shift is None or W is None or a is None or nu is None:
         raise ValueError("the Student-t pass needs shift, W, a and nu")
     _init_spec(p, N, D, W.shape[1], quad, _RESP_STUDENT_T)
-    if p.K < 1 or W.shape[0] != p.P:
+    if p.K < 1:
         raise ValueError(f"W must have shape ({p.P}, n_components)")
-    if shift.shape[0] != D or a.shape[0] != p.K or nu.shape[0] != p.K:
-        raise ValueError("shift must have n_features entries, a and nu n_components")
+    n_blocks = _n_blocks(W, p.P, seg_pat)
+    if W.shape[0] != n_blocks * p.P:
+        raise ValueError(f"W must have shape ({n_blocks} * {p.P}, n_components) (blocks x features, components)")
+    if shift.shape[0] != D or a.shape[0] != n_blocks * p.K or nu.shape[0] != p.K:
+        raise ValueError("shift must have n_features entries, nu n_components and a n_components per block")
     for k in range(p.K):
         if not nu[k] > 0:
             raise ValueError("degrees of freedom must be > 0")
     p.c, p.W, p.a, p.nu = &shift[0], &W[0, 0], &a[0], &nu[0]
-    return n_slots
+    if (seg_pat is None) != (dims is None):
+        raise ValueError("segments of the Student-t pass need dims, each block's t dimension (and dims segments)")
+    if dims is not None:
+        if dims.shape[0] != n_blocks:
+            raise ValueError("dims must have one entry per coefficient block")
+        for b in range(n_blocks):
+            if dims[b] < 0 or dims[b] > D:
+                raise ValueError("a block's t dimension must be in 0 .. n_features")
+        p.dims = &dims[0]
+    cdef Py_ssize_t n_seg = _set_rows(p, n_blocks, rows, seg_start, seg_pat)
+    return n_seg if n_seg else n_slots
 
 
 def accumulate_t_statistics(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
     const double[::1] shift,            # IN  (D,) c: features are of z = x - c
-    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = Mahalanobis distance to component k
-    const double[::1] a,                # IN  (K,) log w_k + log-normaliser of the t density of component k
+    const double[:, ::1] W,             # IN  (n_blocks * P, K) f(x) . W[:, k] = Mahalanobis distance to component k
+    const double[::1] a,                # IN  (n_blocks * K,) log w_k + log-normaliser of the t density of component k
     const double[::1] nu,               # IN  (K,) degrees of freedom, > 0
     const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[::1] G_out,                  # IN/OUT (K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
-    double[::1] R_out,                  # IN/OUT (K,) += sum_i w_i r_ik
-    double[::1] H_out,                  # IN/OUT (K,) += sum_i w_i r_ik (log u_ik - u_ik)
+    double[::1] G_out,                  # IN/OUT (n_blocks * K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
+    double[::1] R_out,                  # IN/OUT (n_blocks * K,) += sum_i w_i r_ik
+    double[::1] H_out,                  # IN/OUT (n_blocks * K,) += sum_i w_i r_ik (log u_ik - u_ik)
     double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i)
     int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
+    const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
+    const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W and a (with rows)
+    const int64_t[::1] dims=None,       # IN  (n_blocks,) each block's t dimension, 0 .. D (with rows)
 ):
     """Add one E-step pass of Student-t statistics over X to the outputs.
 
     The slots' sums are added in slot order (the same result for any thread
     count, and for a pass split into consecutive calls over whole slots adding
-    to the same outputs, zero-filled by the caller before the first). Returns
-    -1 if scratch memory could not be allocated (the outputs are then partly
-    summed: discard them), else 0. A row that no component can produce (and
-    has a non-zero weight) makes ``ll_out`` -inf.
+    to the same outputs, zero-filled by the caller before the first). Without
+    ``rows`` there is one block (n_blocks = 1). With ``rows`` (missing values,
+    as :func:`accumulate_statistics`), segment s reads block ``seg_pat[s]`` of
+    W and a, takes ``dims[seg_pat[s]]`` as the dimension of its t densities
+    (a row's observed coordinates) and is added, in segment order, into block
+    ``seg_pat[s]`` of every output but ``ll_out``. Returns -1 if scratch
+    memory could not be allocated (the outputs are then partly summed:
+    discard them), else 0. A row that no component can produce (and has a
+    non-zero weight) makes ``ll_out`` -inf.
     """
     cdef PassSpec p
     cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
-                                           slot_rows, n_threads)
+                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims)
+    cdef Py_ssize_t n_out = W.shape[0] // p.P
     if sample_weight is not None:
-        if sample_weight.shape[0] != p.N:
+        if sample_weight.shape[0] != X.shape[0]:
             raise ValueError("sample_weight must have n_samples entries")
-        if p.N:
+        if X.shape[0]:
             p.sw = &sample_weight[0]
-    if (G_out is None or G_out.shape[0] != p.K * p.P or R_out is None or R_out.shape[0] != p.K
-            or H_out is None or H_out.shape[0] != p.K or ll_out is None or ll_out.shape[0] != 1):
-        raise ValueError(f"output shapes do not match: G_out ({p.K * p.P},), R_out and H_out ({p.K},), ll_out (1,)")
+    if (G_out is None or G_out.shape[0] != n_out * p.K * p.P or R_out is None or R_out.shape[0] != n_out * p.K
+            or H_out is None or H_out.shape[0] != n_out * p.K or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match: G_out ({n_out * p.K * p.P},), R_out and H_out "
+                         f"({n_out * p.K},), ll_out (1,)")
     p.G, p.R, p.H, p.ll = &G_out[0], &R_out[0], &H_out[0], &ll_out[0]
     if p.N == 0:
         return 0
@@ -1022,8 +1064,8 @@ def estimate_t(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
     const double[::1] shift,            # IN  (D,)
-    const double[:, ::1] W,             # IN  (P, K)
-    const double[::1] a,                # IN  (K,)
+    const double[:, ::1] W,             # IN  (n_blocks * P, K)
+    const double[::1] a,                # IN  (n_blocks * K,)
     const double[::1] nu,               # IN  (K,)
     Py_ssize_t chunk_rows,              # IN
     Py_ssize_t slot_rows,               # IN  a multiple of chunk_rows
@@ -1034,40 +1076,46 @@ def estimate_t(
     floating[::1] u_mix,                # OUT (n_samples,) sum_k r_ik u_ik, or None
     double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
     int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  as accumulate_t_statistics
+    const int64_t[::1] seg_start=None,  # IN
+    const int64_t[::1] seg_pat=None,    # IN
+    const int64_t[::1] dims=None,       # IN
 ):
     """Student-t E-step outputs for prediction: log-likelihoods, labels, responsibilities, scale weights.
 
     Only the requested outputs are written; no other N-sized memory is used.
     Labels are the argmax of the weighted log-densities (the first on ties).
-    Returns -1 if scratch memory could not be allocated, else 0.
+    With ``rows`` only the visited rows' entries of the per-row outputs are
+    written. Returns -1 if scratch memory could not be allocated, else 0.
     """
     cdef PassSpec p
-    cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
-                                           slot_rows, n_threads)
+    cdef Py_ssize_t N = X.shape[0]
+    cdef Py_ssize_t n_slots = _init_t_spec(&p, N, X.shape[1], quad, shift, W, a, nu, chunk_rows,
+                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims)
     if row_ll is not None:
-        if row_ll.shape[0] != p.N:
+        if row_ll.shape[0] != N:
             raise ValueError("row_ll must have n_samples entries")
-        if p.N:
+        if N:
             p.row_ll = &row_ll[0]
     if labels is not None:
-        if labels.shape[0] != p.N:
+        if labels.shape[0] != N:
             raise ValueError("labels must have n_samples entries")
-        if p.N:
+        if N:
             p.labels_out = &labels[0]
     if resp is not None:
-        if resp.shape[0] != p.N or resp.shape[1] != p.K:
+        if resp.shape[0] != N or resp.shape[1] != p.K:
             raise ValueError("resp must have shape (n_samples, n_components)")
-        if p.N:
+        if N:
             p.resp_out = &resp[0, 0]
     if u is not None:
-        if u.shape[0] != p.N or u.shape[1] != p.K:
+        if u.shape[0] != N or u.shape[1] != p.K:
             raise ValueError("u must have shape (n_samples, n_components)")
-        if p.N:
+        if N:
             p.u_out = &u[0, 0]
     if u_mix is not None:
-        if u_mix.shape[0] != p.N:
+        if u_mix.shape[0] != N:
             raise ValueError("u_mix must have n_samples entries")
-        if p.N:
+        if N:
             p.u_mix_out = &u_mix[0]
     if slot_ll is not None:
         if slot_ll.shape[0] != 1:

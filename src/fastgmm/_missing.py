@@ -33,6 +33,12 @@ and completion arrays stay within a fixed memory budget: every per-pattern
 step is a batched NumPy operation over the batch (Cholesky factorisations of
 the masked covariances included), so many distinct patterns (every row
 different) cost no per-row Python work, one kernel call per batch.
+
+The Student-t family (``fastgmm._families._studentt``) reuses all of it:
+the grouping, the batches and segments, the quadratic forms of the
+observed marginals (:func:`marginal_forms`, from which both families build
+their coefficients) and the completion (``_complete``, whose
+``cond_weight`` gives the conditional covariances their own weights).
 """
 
 from dataclasses import dataclass
@@ -298,13 +304,47 @@ def _masked_cholesky_inverse(cov, obs):
     return U, half_logdet
 
 
-def marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
-    """Kernel coefficients of the marginal densities of the patterns ``observed`` (B, D)."""
+@dataclass
+class MarginalForms:
+    """The quadratic forms of the observed marginals of B patterns under K components.
+
+    With a_k = mu_k - shift and Q_pk = (Sigma_k,oo)^-1 embedded in D x D,
+    -1/2 delta_pk(z) = -1/2 (z - a_k)^T Q_pk (z - a_k) = f(z) . W[p, k] -
+    1/2 aQa[p, k] for the kernel's features f(z) = [1, z, q(z)] of a row of
+    pattern p (missing z_d = 0).
+
+    Attributes
+    ----------
+    W : ndarray (B, K, P)
+        The z and q(z) coefficients (W[..., 0] is left 0 for the caller's constant).
+    aQa : ndarray (B, K)
+        a_k^T Q_pk a_k.
+    half_logdet : ndarray (B, K)
+        1/2 log det Sigma_k,oo.
+    n_obs : ndarray (B,)
+        Observed coordinates of each pattern (float).
+    U : ndarray (B, D, D) or None
+        Tied: the embedded factors of Q_p.
+    Q : ndarray (B, K, D, D), (B, D, D) or None
+        Full, tied: the embedded marginal precisions; diag, spherical: None.
+    """
+
+    W: np.ndarray
+    aQa: np.ndarray
+    half_logdet: np.ndarray
+    n_obs: np.ndarray
+    U: np.ndarray
+    Q: np.ndarray
+
+
+def marginal_forms(means, cov, prec_chol, cov_type, shift, observed):
+    """:class:`MarginalForms` of the patterns ``observed`` (B, D); shared by every family with
+    marginal densities in the observed part's Mahalanobis distance (Gaussian, Student-t)."""
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        return _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first)
+        return _marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
 
 
-def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
+def _marginal_forms(means, cov, prec_chol, cov_type, shift, observed):
     means = np.asarray(means, dtype=np.float64)
     K, D = means.shape
     B = observed.shape[0]
@@ -312,24 +352,23 @@ def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obse
     o = observed.astype(np.float64)
     n_obs = o.sum(axis=1)                                     # (B,)
     a = means - shift                                         # (K, D)
-    lw = np.log(np.asarray(weights, dtype=np.float64))
-    W = np.empty((B, K, P))
+    W = np.zeros((B, K, P))
     U = Q = None
-    const = lw[None, :] - 0.5 * n_obs[:, None] * _LOG_2PI    # (B, K)
     if cov_type == "full":
         Uf, hld = _masked_cholesky_inverse(np.asarray(cov, dtype=np.float64), observed)
         Q = Uf @ np.swapaxes(Uf, -1, -2)                      # (B, K, D, D)
         Qa = np.einsum("bkde,ke->bkd", Q, a)
-        W[:, :, 0] = const - hld - 0.5 * np.einsum("bkd,kd->bk", Qa, a)
+        aQa = np.einsum("bkd,kd->bk", Qa, a)
         W[:, :, 1:D + 1] = Qa
         iu, ju = full_pairs(D)
         W[:, :, D + 1:] = -Q[:, :, iu, ju] * np.where(iu == ju, 0.5, 1.0)
     elif cov_type == "tied":
         Uf, hld = _masked_cholesky_inverse(np.asarray(cov, dtype=np.float64)[None], observed)
         Uf, hld = Uf[:, 0], hld[:, 0]                         # (B, D, D), (B,)
+        hld = np.broadcast_to(hld[:, None], (B, K))
         Q = Uf @ np.swapaxes(Uf, -1, -2)
         aU = np.einsum("kd,bde->bke", a, Uf)
-        W[:, :, 0] = const - hld[:, None] - 0.5 * np.sum(aU * aU, axis=2)
+        aQa = np.sum(aU * aU, axis=2)
         W[:, :, 1:D + 1] = np.einsum("bke,bde->bkd", aU, Uf)
         W[:, :, D + 1] = -0.5
         U = Uf
@@ -339,12 +378,33 @@ def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obse
         Qd = o[:, None, :] * prec[None]                       # (B, K, D)
         with np.errstate(divide="ignore"):
             logp = np.log(prec)
-        W[:, :, 0] = const + 0.5 * np.einsum("bd,kd->bk", o, logp) - 0.5 * np.sum(Qd * a * a, axis=2)
+        # log det Sigma_oo = -sum_o log(precision): negated exactly, so that the
+        # Gaussian constant below is bitwise what it was when written with +.
+        hld = -(0.5 * np.einsum("bd,kd->bk", o, logp))
+        aQa = np.sum(Qd * a * a, axis=2)
         W[:, :, 1:D + 1] = Qd * a
         if cov_type == "diag":
             W[:, :, D + 1:] = -0.5 * Qd
         else:
             W[:, :, D + 1] = -0.5 * prec[None, :, 0]
+    return MarginalForms(W, aQa, hld, n_obs, U, Q)
+
+
+def marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
+    """Kernel coefficients of the marginal densities of the patterns ``observed`` (B, D)."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first)
+
+
+def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
+    K, D = np.shape(means)
+    B = observed.shape[0]
+    P = n_features_out(cov_type, D)
+    forms = _marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
+    W, U = forms.W, forms.U
+    lw = np.log(np.asarray(weights, dtype=np.float64))
+    const = lw[None, :] - 0.5 * forms.n_obs[:, None] * _LOG_2PI    # (B, K)
+    W[:, :, 0] = const - forms.half_logdet - 0.5 * forms.aQa
     if complete_first:
         # The fully observed rows keep exactly today's coefficients.
         _, W0, U0 = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type, shift)
@@ -354,7 +414,7 @@ def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obse
     W = np.ascontiguousarray(W.transpose(0, 2, 1).reshape(B * P, K))
     if U is not None:
         U = np.ascontiguousarray(U.reshape(B * D, D))
-    return _Marginals(W, U, Q)
+    return _Marginals(W, U, forms.Q)
 
 
 # ---------------------------------------------------------------------------
@@ -376,8 +436,14 @@ def _unpack_second(G, T, cov_type, D):
     return q.copy() if cov_type == "diag" else q[:, :, 0].copy()
 
 
-def _complete(G, T, cov_type, observed, means, cov, shift, Q):
-    """Completed (nk, s1, s2) summed over a batch of incomplete patterns."""
+def _complete(G, T, cov_type, observed, means, cov, shift, Q, cond_weight=None):
+    """Completed (nk, s1, s2) summed over a batch of incomplete patterns.
+
+    ``cond_weight`` (B, K): the weights of the conditional covariances C_pk
+    when they are not the sums' own S0 (Student-t: the sums are weighted by
+    r u, and E[u (x - mu)(x - mu)^T | x_o] = u (completed outer product) +
+    C, so C enters with sum r); None: S0, the Gaussian completion.
+    """
     D = shift.shape[0]
     S0 = G[:, :, 0]                                           # (B, K)
     S1 = G[:, :, 1:D + 1]                                     # (B, K, D)
@@ -389,7 +455,10 @@ def _complete(G, T, cov_type, observed, means, cov, shift, Q):
         m = (~observed).astype(np.float64)[:, None, :]        # (B, 1, D)
         var = cov if cov_type == "diag" else np.repeat(cov[:, None], D, axis=1)   # (K, D)
         s1 = np.sum(S1 + S0[..., None] * m * a, axis=0)
-        extra = S0[..., None] * m * (a * a + var)
+        if cond_weight is None:
+            extra = S0[..., None] * m * (a * a + var)
+        else:
+            extra = S0[..., None] * m * (a * a) + cond_weight[..., None] * m * var
         s2 = np.sum(S2 + (extra if cov_type == "diag" else extra.sum(axis=2)), axis=0)
         return nk, s1, s2
     if cov_type == "full":
@@ -399,8 +468,11 @@ def _complete(G, T, cov_type, observed, means, cov, shift, Q):
         AS1 = np.einsum("bkde,bke->bkd", A, S1)
         s1 = np.sum(S0[..., None] * c + AS1, axis=0)
         cross = c[..., :, None] * AS1[..., None, :]
-        s2 = (S0[..., None, None] * (c[..., :, None] * c[..., None, :] + C) + cross
-              + np.swapaxes(cross, -1, -2) + A @ S2 @ np.swapaxes(A, -1, -2))
+        if cond_weight is None:
+            first = S0[..., None, None] * (c[..., :, None] * c[..., None, :] + C)
+        else:
+            first = S0[..., None, None] * (c[..., :, None] * c[..., None, :]) + cond_weight[..., None, None] * C
+        s2 = first + cross + np.swapaxes(cross, -1, -2) + A @ S2 @ np.swapaxes(A, -1, -2)
         return nk, s1, s2.sum(axis=0)
     # tied: one regression per pattern, shared by the components
     A = cov[None] @ Q                                         # (B, D, D)
@@ -410,7 +482,8 @@ def _complete(G, T, cov_type, observed, means, cov, shift, Q):
     s1 = np.sum(S0[..., None] * c + AS1, axis=0)
     cross = np.einsum("bkd,bke->de", c, AS1)
     s2 = (A @ S2 @ np.swapaxes(A, -1, -2)).sum(axis=0) + cross + cross.T
-    s2 += np.einsum("bk,bkd,bke->de", S0, c, c) + np.einsum("b,bde->de", S0.sum(axis=1), C)
+    cw = S0 if cond_weight is None else cond_weight
+    s2 += np.einsum("bk,bkd,bke->de", S0, c, c) + np.einsum("b,bde->de", cw.sum(axis=1), C)
     return nk, s1, s2
 
 

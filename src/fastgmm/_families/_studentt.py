@@ -39,6 +39,40 @@ The kernel (``fastgmm._estep``, mode RESP_STUDENT_T) gets the Mahalanobis distan
 GEMM on the Gaussian features (coefficients built here), computes the t
 terms per (row, component), and the statistics sum r, sum r u f(x) and
 sum r (log u - u) by a second GEMM; the M-step runs on those small sums.
+
+Missing values (``nan_policy="marginalize"``, values missing at random).
+For a row with observed coordinates o (D_o of them) and missing ones m:
+
+* The marginal of t(mu, Sigma, nu) over o is the t in D_o dimensions with
+  (mu_o, Sigma_oo, nu) (x = mu + z / sqrt(u) with z ~ N(0, Sigma); dropping
+  coordinates of z keeps the same u). The E-step of the row uses that
+  density, delta_o = (x_o - mu_o)^T Sigma_oo^-1 (x_o - mu_o), and u given
+  x_o is Gamma((nu + D_o) / 2, rate (nu + delta_o) / 2):
+  E[u] = (nu + D_o) / (nu + delta_o), E[log u] = digamma((nu + D_o) / 2)
+  - log((nu + delta_o) / 2).
+* Given u and x_o, x_m is Gaussian with mean x_hat_m = mu_m + Sigma_mo
+  Sigma_oo^-1 (x_o - mu_o), which does not depend on u, and covariance
+  C / u, C = Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om. Hence E[u x | x_o] =
+  E[u] x_hat and E[u (x - mu)(x - mu)^T | x_o] = E[u] (x_hat - mu)(x_hat -
+  mu)^T + C: the r u-weighted statistics complete as the Gaussian ones do
+  (``fastgmm._missing``), except that C enters with weight sum r, not
+  sum r u (``fastgmm._missing._complete``'s ``cond_weight``).
+* The degrees-of-freedom equation needs sum_i r_ik (E[log u_ik] - E[u_ik]).
+  With psi_d(nu) = digamma((nu + d) / 2) - log((nu + d) / 2), E[log u] =
+  log E[u] + psi_{D_o}(nu). The kernel sums r (log E[u] - E[u]) per
+  pattern, and the pattern's sum r (psi_{D_o}(nu_old) - psi_D(nu_old)) is
+  added to it, so that h = sum r (E[log u] - E[u]) - psi_D(nu_old) sum r and
+  :func:`dof_equation`, which adds psi_D(nu_old) once, is exact unchanged
+  (complete rows add 0: their h is as before).
+
+So the kernel's segments (rows grouped by NaN pattern, ``fastgmm._missing``)
+carry per pattern the coefficients of delta_o (the embedded marginal
+precision), the constants a_k (log w_k plus the D_o-dimensional t
+normaliser) and D_o itself, which replaces D in the t terms; its sums R and
+H come out per pattern, for the completion and the correction above. The
+fully observed pattern keeps exactly :func:`t_coefficients`. A row with no
+observed value (prediction only) has the weights as responsibilities,
+log-likelihood 0 and u = 1.
 """
 
 import math
@@ -47,14 +81,15 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, special
 
-from .. import _degenerate, _estep, _gaussian, _kernels, _online
+from .. import _degenerate, _estep, _gaussian, _kernels, _missing, _online
 from .._base import BaseMixture
-from .._gaussian import QUAD
+from .._gaussian import QUAD, n_features_out
 from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps,
                                  check_finite_loglik, degenerate_m_step)
 from . import _docs
 from .._layout import chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from .._openmp_helpers import effective_n_threads
+from .._statistics import Statistics
 from .._threadpool import blas_single_thread
 from .._validation import check_bool, check_option, check_random_state, check_scalar, invalid_parameter
 
@@ -200,7 +235,15 @@ class StudentTMixture(BaseMixture):
 
     ``X`` stays float32 when it is (the parameters are then float32); every
     computation after reading X is float64. NaN in X is an error unless
-    ``nan_policy='omit'``.
+    ``nan_policy='omit'`` (rows with NaN dropped) or ``'marginalize'``: then
+    EM is exact for values missing at random. A row's E-step uses the t
+    marginal of its observed values (a t in their dimension, same nu), and
+    the M-step their conditional expectations and covariances, as
+    :class:`fastgmm.GaussianMixture` does (see
+    ``fastgmm._families._studentt``). ``predict``, ``predict_proba``,
+    ``score_samples``, ``score`` and :meth:`scale_weights` then accept NaNs;
+    a row with every value missing gets the weights as its responsibilities
+    and log-likelihood 0 (in ``fit`` it is an error).
 
     Examples
     --------
@@ -279,6 +322,7 @@ class StudentTMixture(BaseMixture):
                "covariances": ("covariances", "precisions_cholesky"),
                "degrees_of_freedom": ("degrees_of_freedom",)}
     _Params = TParams
+    _MARGINALIZE = True
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -296,18 +340,23 @@ class StudentTMixture(BaseMixture):
         w, m, p = GaussianMixture._check_parameters(self, X)
         return w, m, p, dof
 
-    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None):
         """Initial (weights, means, scale matrices, their precision factors, dof).
 
         The first four exactly as :class:`fastgmm.GaussianMixture` initialises
-        (from the same ``random_state``), the degrees of freedom from ``dof_init``.
+        (from the same ``random_state``; with missing values from the same
+        rows), the degrees of freedom from ``dof_init``.
         """
         w, m, p, dof = init
         return GaussianMixture._initialize_parameters(self, X, sample_weight, random_state, (w, m, p), n_threads,
-                                                      extra=(dof.copy(),))
+                                                      missing=missing, extra=(dof.copy(),))
 
     def _statistics(self, X, sample_weight, params, n_threads, missing=None):
-        """One fused pass over an in-memory block: a :class:`TStatistics`."""
+        """One fused pass over an in-memory block: a :class:`TStatistics`; with ``missing`` (rows
+        grouped by NaN pattern) the exact statistics of the observed values (:func:`t_missing_statistics`)."""
+        if missing is not None:
+            return t_missing_statistics(X, missing, *params, self.covariance_type, n_threads,
+                                        sample_weight=sample_weight)
         return t_statistics(X, params.weights, params.means, params.precisions_cholesky, params.degrees_of_freedom,
                             self.covariance_type, n_threads, sample_weight=sample_weight)
 
@@ -322,7 +371,7 @@ class StudentTMixture(BaseMixture):
         if self.on_degenerate != "raise":
             return TParams(*degenerate_m_step(self, X, data.sample_weight, (weights, means, cov), (dof,), stats.nk,
                                               stats.weight, data.n_threads,
-                                              self._row_ll_function(X, data.n_threads, None)))
+                                              self._row_ll_function(X, data.n_threads, data.missing)))
         _check_no_overflow(means, cov, X)
         pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
@@ -353,6 +402,8 @@ class StudentTMixture(BaseMixture):
         cov_type = self.covariance_type
 
         def row_ll(w, m, cov, pc, extra):
+            if missing is not None:
+                return t_missing_estimate(X, missing, w, m, cov, pc, extra[0], cov_type, n_threads, row_ll=True)[0]
             return t_estimate(X, w, m, pc, extra[0], cov_type, n_threads, row_ll=True)[0]
         return row_ll
 
@@ -377,9 +428,16 @@ class StudentTMixture(BaseMixture):
         self.degrees_of_freedom_ = np.asarray(dof, dtype=np.float64)
 
     def _estimate(self, X, n_threads, **outputs):
-        out = t_estimate(X, self.weights_, self.means_, self.precisions_cholesky_, self.degrees_of_freedom_,
-                         self.covariance_type, n_threads, **outputs)
-        return out[:4]
+        return self._estimate_t(X, n_threads, **outputs)[:4]
+
+    def _estimate_t(self, X, n_threads, **outputs):
+        """:func:`t_estimate` under the fitted attributes; rows with NaN (``nan_policy='marginalize'``)
+        from the t marginal of their observed values (:func:`t_missing_estimate`)."""
+        if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+            return t_missing_estimate(X, _missing.group_patterns(X), *self._get_parameters(), self.covariance_type,
+                                      n_threads, **outputs)
+        return t_estimate(X, self.weights_, self.means_, self.precisions_cholesky_, self.degrees_of_freedom_,
+                          self.covariance_type, n_threads, **outputs)
 
     def _n_parameters(self):
         n_fitted, n_features = self.means_.shape     # fewer than n_components after on_degenerate='drop'
@@ -400,7 +458,9 @@ class StudentTMixture(BaseMixture):
         component. It is the weight an M-step gives the row in component k's
         mean and scatter: near 1 (or above) for a typical row, towards 0 for
         a row far from the component. The mixture's weight of a row is
-        ``sum_k r_ik u_ik`` with the responsibilities r (the default). A
+        ``sum_k r_ik u_ik`` with the responsibilities r (the default). With
+        ``nan_policy='marginalize'`` a row with NaNs gets ``(nu_k + D_o) /
+        (nu_k + delta_o)`` from its D_o observed values (1 when none is). A
         cut-off with a meaning: under component k, delta_ik / D follows an
         F(D, nu_k) distribution, so ``u_ik < (nu_k + D) / (nu_k + D *
         scipy.stats.f.ppf(0.999, D, nu_k))`` flags a row at the 0.1 % level.
@@ -421,9 +481,7 @@ class StudentTMixture(BaseMixture):
         if not isinstance(X, np.ndarray):
             X = X[0:X.shape[0]]
         with blas_single_thread():
-            out = t_estimate(X, self.weights_, self.means_, self.precisions_cholesky_, self.degrees_of_freedom_,
-                             self.covariance_type, effective_n_threads(self.n_threads), u=per_component,
-                             u_mix=not per_component)
+            out = self._estimate_t(X, effective_n_threads(self.n_threads), u=per_component, u_mix=not per_component)
         return out[4] if per_component else out[5]
 
     # ------------------------------------------------------------------
@@ -641,7 +699,11 @@ class TStatistics:
     nk : ndarray (K,)
         sum_i w_i r_ik.
     h : ndarray (K,)
-        sum_i w_i r_ik (log u_ik - u_ik).
+        sum_i w_i r_ik (log u_ik - u_ik). With missing values, sum_i w_i r_ik
+        (E[log u_ik] - E[u_ik] - psi_D(nu_k)), psi_d(nu) = digamma((nu + d) / 2)
+        - log((nu + d) / 2): the same for a complete row, and for every row
+        the term :func:`dof_equation` needs once its psi_D(nu_k) is added
+        (see the module docstring).
     """
 
     def __init__(self, u_stats, nk, h):
@@ -703,6 +765,188 @@ def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, samp
     weight = N if sample_weight is None else float(sample_weight.sum())
     u_stats = _gaussian.statistics_from_sums(G, None, cov_type, shift, float(ll[0]), weight, N)
     return TStatistics(u_stats, R, H)
+
+
+def _psi(nu, d):
+    """digamma((nu + d) / 2) - log((nu + d) / 2): E[log u] - log E[u] under u's Gamma posterior in d dimensions."""
+    half = 0.5 * (nu + d)
+    return special.digamma(half) - np.log(half)
+
+
+def t_marginal_coefficients(weights, means, cov, prec_chol, dof, cov_type, shift, observed, complete_first):
+    """Kernel coefficients of the t marginals of the patterns ``observed`` (B, D).
+
+    The marginal of t(mu, Sigma, nu) over the observed coordinates o is the
+    t in D_o = |o| dimensions with (mu_o, Sigma_oo, nu), so block p's W gives
+    the Mahalanobis distance delta_o (from ``fastgmm._missing``'s quadratic
+    forms, times -2) and its a_k the log-weight plus the D_o-dimensional t
+    normaliser. With ``complete_first`` block 0 (the fully observed pattern)
+    gets exactly :func:`t_coefficients`, so complete rows score as without
+    missing values.
+
+    Returns
+    -------
+    W : ndarray (B * P, K)
+    a : ndarray (B * K,)
+    dims : int64 ndarray (B,)
+        D_o of each pattern.
+    forms : fastgmm._missing.MarginalForms
+        (its Q: the embedded marginal precisions, for the completion).
+    """
+    nu = np.asarray(dof, dtype=np.float64)
+    K, D = np.shape(means)
+    B = observed.shape[0]
+    P = n_features_out(cov_type, D)
+    forms = _missing.marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # -1/2 delta's coefficients times -2 (exact), and the constant a^T Q a.
+        W = -2.0 * forms.W
+        W[:, :, 0] = forms.aQa
+    dims = forms.n_obs.astype(np.int64)
+    norm = np.empty((B, K))
+    for d in np.unique(dims):
+        norm[dims == d] = _log_gamma_ratio(0.5 * nu, 0.5 * float(d)) - 0.5 * float(d) * math.log(2 * math.pi)
+    with np.errstate(divide="ignore"):   # a zero weight is a legal -inf
+        logw = np.log(np.asarray(weights, dtype=np.float64))
+    a = logw[None, :] + norm - forms.half_logdet
+    if complete_first:
+        _, W0, a0, _ = t_coefficients(weights, means, prec_chol, dof, cov_type)
+        W[0] = W0.T
+        a[0] = a0
+    W = np.ascontiguousarray(W.transpose(0, 2, 1).reshape(B * P, K))
+    return W, np.ascontiguousarray(a.ravel()), dims, forms
+
+
+def _segment_slot(seg_start, chunk):
+    # Segments carry their own bounds; the slot only passes the kernel's layout check.
+    slot = max(chunk, int(np.max(np.diff(seg_start))) if len(seg_start) > 1 else chunk)
+    return -(-slot // chunk) * chunk
+
+
+def _t_segments_pass(X, cov_type, shift, W, a, nu, dims, rows, seg_start, seg_pat, sample_weight, chunk, n_threads,
+                     range_rows=None):
+    """Student-t E-step + statistics over ``X[rows]`` by segments: (G (B, K, P), R (B, K), H (B, K), loglik).
+
+    One kernel call per range of whole segments (``fastgmm._kernels._segment_ranges``: Ctrl-C is seen
+    between calls); each adds its segments in order after the earlier calls', whatever the split.
+    """
+    B = len(dims)
+    K = W.shape[1]
+    P = W.shape[0] // B
+    G = np.zeros(B * K * P)
+    R = np.zeros(B * K)
+    H = np.zeros(B * K)
+    ll = np.zeros(1)
+    cost = _row_cost(P, K)
+    threads = _threads(n_threads, len(rows), cost)
+    slot = _segment_slot(seg_start, chunk)
+    for s0, s1 in _kernels._segment_ranges(seg_start, cost, threads, range_rows):
+        q0, q1 = int(seg_start[s0]), int(seg_start[s1])
+        status = _estep.accumulate_t_statistics(
+            X, QUAD[cov_type], shift, W, a, nu, sample_weight, chunk, slot, G, R, H, ll,
+            _threads(threads, q1 - q0, cost), rows[q0:q1], np.ascontiguousarray(seg_start[s0:s1 + 1] - q0),
+            seg_pat[s0:s1], dims)
+        _kernels._check_status(status)
+    return G.reshape(B, K, P), R.reshape(B, K), H.reshape(B, K), float(ll[0])
+
+
+def t_missing_statistics(X, missing, weights, means, cov, prec_chol, dof, cov_type, n_threads, *,
+                         sample_weight=None, chunk_rows=None, slot_rows=None, range_rows=None):
+    """One exact E-step + completed statistics over X with NaNs: a :class:`TStatistics`.
+
+    ``missing`` is X's rows grouped by NaN pattern (``fastgmm._missing``),
+    processed in its batches of patterns; ``chunk_rows``, ``slot_rows`` (the
+    longest segment) and ``range_rows`` (rows per kernel call) override the
+    layout for the tests. See the module docstring for the maths.
+    """
+    K, D = np.shape(means)
+    P = n_features_out(cov_type, D)
+    chunk, slot, _ = _t_layout(X.shape[0], D, K, P, X.itemsize, chunk_rows, None)
+    slot = slot_rows or max(slot, chunk)
+    nu = np.ascontiguousarray(dof, dtype=np.float64)
+    shift = np.ascontiguousarray(_gaussian.mixture_shift(weights, means))
+    psi_full = _psi(nu, D)
+    nk = np.zeros(K)
+    h = np.zeros(K)
+    u_nk = np.zeros(K)
+    s1 = np.zeros((K, D))
+    s2 = np.zeros({"full": (K, D, D), "diag": (K, D), "spherical": (K,)}[cov_type])
+    loglik = 0.0
+    for p0, p1 in _missing._batches(missing, K, D, P, slot):
+        complete_first = p0 == 0 and missing.complete
+        obs = missing.observed[p0:p1]
+        W, a, dims, forms = t_marginal_coefficients(weights, means, cov, prec_chol, nu, cov_type, shift, obs,
+                                                    complete_first)
+        rows, seg_start, seg_pat, _ = _missing._segments(missing, p0, p1, slot)
+        G, R, H, ll = _t_segments_pass(X, cov_type, shift, W, a, nu, dims, rows, seg_start, seg_pat,
+                                       sample_weight, chunk, n_threads, range_rows)
+        loglik += ll
+        # The kernel's H is sum r (log E[u] - E[u]) with D_o-dimensional u; E[log u] is that log plus
+        # psi_{D_o}(nu), and dof_equation adds psi_D(nu) once: fold in the difference per pattern.
+        incomplete = dims < D
+        if incomplete.any():
+            H[incomplete] += R[incomplete] * (_psi(nu[None, :], dims[incomplete, None]) - psi_full[None, :])
+        nk += R.sum(axis=0)
+        h += H.sum(axis=0)
+        Q = forms.Q
+        if complete_first:
+            # The fully observed rows: their sums are the u-weighted statistics.
+            st = _gaussian.statistics_from_sums(G[0], None, cov_type, shift, 0, 0, 0)
+            u_nk += st.nk
+            s1 += st.s1
+            s2 += st.s2
+            G, R, obs = G[1:], R[1:], obs[1:]
+            Q = None if Q is None else Q[1:]
+        if G.shape[0]:
+            with np.errstate(over="ignore", invalid="ignore"):
+                bnk, bs1, bs2 = _missing._complete(G, None, cov_type, obs, means, cov, shift, Q, cond_weight=R)
+            u_nk += bnk
+            s1 += bs1
+            s2 += bs2
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    u_stats = Statistics(cov_type, u_nk, s1, s2, float(loglik), float(weight), X.shape[0], shift)
+    return TStatistics(u_stats, nk, h)
+
+
+def t_missing_estimate(X, missing, weights, means, cov, prec_chol, dof, cov_type, n_threads, *, row_ll=False,
+                       labels=False, resp=False, total=False, u=False, u_mix=False):
+    """:func:`t_estimate`'s outputs for X with NaNs, from the t marginal of each row's observed values.
+
+    A row with no observed value gets log-likelihood 0, the mixture weights
+    as responsibilities and u = 1 (its prior mean).
+    """
+    N = X.shape[0]
+    K, D = np.shape(means)
+    P = n_features_out(cov_type, D)
+    chunk, slot, _ = _t_layout(N, D, K, P, X.itemsize, None, None)
+    slot = max(slot, chunk)
+    nu = np.ascontiguousarray(dof, dtype=np.float64)
+    shift = np.ascontiguousarray(_gaussian.mixture_shift(weights, means))
+    out = {
+        "row_ll": np.empty(N) if row_ll else None,
+        "labels": np.empty(N, dtype=np.int64) if labels else None,
+        "resp": np.empty((N, K), dtype=X.dtype) if resp else None,
+        "u": np.empty((N, K), dtype=X.dtype) if u else None,
+        "u_mix": np.empty(N, dtype=X.dtype) if u_mix else None,
+        "slot_ll": np.zeros(1) if total else None,
+    }
+    cost = _row_cost(P, K) // 2
+    for p0, p1 in _missing._batches(missing, K, D, P, slot):
+        obs = missing.observed[p0:p1]
+        W, a, dims, _ = t_marginal_coefficients(weights, means, cov, prec_chol, nu, cov_type, shift, obs,
+                                                p0 == 0 and missing.complete)
+        rows, seg_start, seg_pat, _ = _missing._segments(missing, p0, p1, slot)
+        threads = _threads(n_threads, len(rows), cost)
+        seg_slot = _segment_slot(seg_start, chunk)
+        for s0, s1 in _kernels._segment_ranges(seg_start, cost, threads):
+            q0, q1 = int(seg_start[s0]), int(seg_start[s1])
+            status = _estep.estimate_t(
+                X, QUAD[cov_type], shift, W, a, nu, chunk, seg_slot, out["row_ll"], out["labels"], out["resp"],
+                out["u"], out["u_mix"], out["slot_ll"], _threads(threads, q1 - q0, cost), rows[q0:q1],
+                np.ascontiguousarray(seg_start[s0:s1 + 1] - q0), seg_pat[s0:s1], dims)
+            _kernels._check_status(status)
+    tot = float(out["slot_ll"][0]) if total else None
+    return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]
 
 
 def _threads(n_threads, n_rows, cost):
