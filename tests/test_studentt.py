@@ -399,7 +399,7 @@ def test_validate_loaded_names_the_inconsistent_attribute(name, value, message):
 def test_persisted_arrays_are_fitted_attributes():
     X, _ = t_data(100, 2, 2, 23)
     tm = StudentTMixture(2, random_state=0).fit(X)
-    assert all(isinstance(getattr(tm, n), np.ndarray) for n in StudentTMixture._persisted_arrays)
+    assert all(isinstance(getattr(tm, n), np.ndarray) for n in StudentTMixture._schema.attributes("array"))
 
 
 # ---------------------------------------------------------------------------
