@@ -488,7 +488,7 @@ def fitted():
 
 
 def test_persisted_names_are_fitted_attributes(fitted):
-    names = fitted._persisted_arrays + fitted._persisted_scalars
+    names = fitted._schema.attributes("array") + fitted._PRIORS
     assert [n for n in names if not hasattr(fitted, n)] == []
 
 
@@ -504,7 +504,7 @@ def test_validate_loaded_accepts_every_fit_as_stored(cov_type, prior_type):
     X, _ = mixture_data(200, 2, 2, 28)
     kw = dict(n_components=2, covariance_type=cov_type, weight_concentration_prior_type=prior_type, random_state=0)
     model = BayesianGaussianMixture(**kw).fit(X)
-    before = {n: np.array(getattr(model, n)) for n in model._persisted_arrays}
+    before = {n: np.array(getattr(model, n)) for n in model._schema.attributes("array")}
     for name, value in before.items():
         setattr(model, name, value)   # ndarrays, as a loader sets them (0-d where the fit has a number)
     model._validate_loaded()

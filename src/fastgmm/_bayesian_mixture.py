@@ -43,6 +43,7 @@ from ._gaussian import COV_TYPES, QUAD
 from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps, check_finite_loglik
 from ._init import INIT_PARAMS, initial_statistics
 from ._openmp_helpers import effective_n_threads
+from ._schema import FLOAT, GAUSSIAN_ARRAYS, NUMBER, Array, Scalar, mixture_schema
 from ._sources import init_sample_rows
 from ._threadpool import blas_single_thread
 from ._validation import _finite, _interval, check_option, check_scalar, invalid_parameter
@@ -590,14 +591,15 @@ default='dirichlet_process'
     # ------------------------------------------------------------------
     # Persistence (read by fastgmm's save/load)
     # ------------------------------------------------------------------
-    #: Fitted arrays that define the model. Under 'dirichlet_process'
-    #: weight_concentration_ is a pair of (K,) arrays (saved as their (2, K)
-    #: stack); degrees_of_freedom_ is 0-d for 'tied', covariance_prior_ for
-    #: 'spherical'. _validate_loaded takes those forms back.
-    _persisted_arrays = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-                         "weight_concentration_", "mean_precision_", "degrees_of_freedom_", "mean_prior_",
-                         "covariance_prior_")
-    _persisted_scalars = ("weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_")
+    _PRIORS = ("weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_")
+    #: The fitted attributes as a model file holds them (fastgmm._schema). Under 'dirichlet_process'
+    #: weight_concentration_ is a pair of (K,) arrays (stored as their (2, K) stack);
+    #: degrees_of_freedom_ is 0-d for 'tied', covariance_prior_ for 'spherical'. _validate_loaded
+    #: takes those forms back. A prior given by the user is float64 whatever X's dtype.
+    _schema = mixture_schema(
+        *GAUSSIAN_ARRAYS, Array("weight_concentration_"), Array("mean_precision_"), Array("degrees_of_freedom_"),
+        Array("mean_prior_", dtype=FLOAT), Array("covariance_prior_", dtype=FLOAT),
+        scalars=tuple(Scalar(name, NUMBER) for name in _PRIORS))
 
     def _validate_loaded(self):
         """Check (and normalise the stored forms of) the fitted attributes after loading.
@@ -640,7 +642,7 @@ default='dirichlet_process'
         cp = _loaded(self, "covariance_prior_", {"full": (D, D), "tied": (D, D), "diag": (D,), "spherical": ()}[ct])
         if ct == "spherical":
             self.covariance_prior_ = float(cp)
-        for name in self._persisted_scalars:
+        for name in self._PRIORS:
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}.")

@@ -16,6 +16,7 @@ from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD, GaussianParams
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads
+from ._schema import DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, check_loaded_events, mixture_schema
 from ._sources import init_sample_rows
 from ._threadpool import blas_single_thread
 from ._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
@@ -271,6 +272,8 @@ class GaussianMixture(BaseMixture):
     _FROZEN = {"weights": ("weights",), "means": ("means",),
                "covariances": ("covariances", "precisions_cholesky")}
     _Params = GaussianParams
+    #: The fitted attributes as a model file holds them (fastgmm._schema, fastgmm._persistence).
+    _schema = mixture_schema(*GAUSSIAN_ARRAYS, scalars=DEGENERATE_EVENTS, derived=DEGENERATE_COUNTS)
 
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
@@ -489,6 +492,58 @@ class GaussianMixture(BaseMixture):
             "clusters.",
             sklearn_compatible(ConvergenceWarning),
         )
+
+    # ------------------------------------------------------------------
+    # Loading (fastgmm's loader sets the attributes of _schema, then calls this)
+    # ------------------------------------------------------------------
+    def _validate_loaded(self):
+        """Check the fitted attributes after loading; count ``degenerate_events_``.
+
+        Raises
+        ------
+        ValueError
+            Naming the first attribute with a wrong shape, a non-finite or
+            out-of-range value, or that disagrees with another.
+        """
+        ct = self.covariance_type
+        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=type(self).__name__)
+        w = self.weights_
+        if w.ndim != 1 or w.shape[0] < 1:
+            raise ValueError(f"weights_ has shape {w.shape}; it holds one weight per component (K,), K >= 1.")
+        K, D = w.shape[0], self.n_features_in_
+        # Fewer components than n_components after on_degenerate="drop": the log must say so.
+        check_loaded_events(self, K)
+        shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
+        for name, wanted in (("means_", (K, D)), ("covariances_", shape), ("precisions_", shape),
+                             ("precisions_cholesky_", shape)):
+            a = getattr(self, name)
+            if a.shape != wanted:
+                raise ValueError(f"{name} has shape {a.shape}; a {ct} model with K={K} and {D} features "
+                                 f"needs shape {wanted}.")
+        for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"{name} contains NaN or infinity.")
+        w = w.astype(np.float64)
+        tol = max(1e-8, 10 * K * float(np.finfo(self.weights_.dtype).eps))
+        if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1.0) > tol:
+            raise ValueError(f"the weights must lie in [0, 1] and sum to 1 (they sum to {w.sum():.17g}).")
+        prec = self.precisions_.astype(np.float64)
+        pc = self.precisions_cholesky_.astype(np.float64)
+        try:
+            _gaussian.check_precisions(prec, ct)
+        except (ValueError, np.linalg.LinAlgError) as e:
+            raise ValueError(f"the precisions are not positive definite ({e}).") from None
+        if ct in ("full", "tied"):
+            if np.any(np.diagonal(pc, axis1=-2, axis2=-1) <= 0):
+                raise ValueError("precisions_cholesky_ has a non-positive diagonal.")
+        elif np.any(pc <= 0):
+            raise ValueError("precisions_cholesky_ must be positive.")
+        # A huge (altered) factor overflows when squared: inf then fails the comparison below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
+        rtol = 1e-4 if self.precisions_.dtype == np.float32 else 1e-9
+        if not np.allclose(rebuilt, prec, rtol=rtol, atol=1e-6 * np.max(np.abs(prec))):
+            raise ValueError("precisions_ and precisions_cholesky_ disagree.")
 
     # ------------------------------------------------------------------
     # Sampling

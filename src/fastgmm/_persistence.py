@@ -1,6 +1,13 @@
 """Saving and loading fitted models: a portable, versioned file, never pickle.
 
-File format (``FORMAT_VERSION`` 1)
+One path writes and reads every estimator, driven by its class's schema
+(``_schema``, declared in ``fastgmm._schema``: each fitted attribute, the
+file member or header field that holds it, its form and its dtype rule).
+After setting the attributes, load calls the class's ``_validate_loaded()``,
+which checks shapes, ranges and finiteness and that the parameters agree
+with each other, and raises ValueError naming the problem.
+
+File format (``FORMAT_VERSION`` 2)
 ----------------------------------
 A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` members, readable
 with ``numpy.load(path, allow_pickle=False)`` from any language with an npy
@@ -8,54 +15,86 @@ reader) holding only numeric arrays:
 
 ``__header__``
     uint8 array: the UTF-8 bytes of a JSON object with ``format``
-    (``"fastgmm-model"``), ``format_version`` (1), ``fastgmm_version`` (the
-    writer's), ``class`` (``"GaussianMixture"`` or
-    ``"GaussianMixtureSelection"``), ``params`` (the constructor parameters
-    that are JSON values; array-valued parameters are stored as members
-    ``param/<name>``; a ``RandomState`` instance as ``random_state`` is saved
-    as null; a tuple is written as ``{"tuple": [...]}`` so that it reads back
-    as a tuple), ``dtype`` (``"float32"`` or ``"float64"``, the fitted
-    parameters'), the scalar fitted attributes (``n_components``,
-    ``covariance_type``, ``n_features_in_``, ``converged_``, ``n_iter_``,
-    ``n_omitted_``, ``feature_names_in_`` or null, and ``n_steps_``, the number of
-    ``partial_fit`` batches, or null) and ``arrays``: the name,
-    shape, dtype and SHA-256 of every other member. A ``callback`` parameter
-    is code, not data: it is written as null.
-``weights_``, ``means_``, ``covariances_``, ``precisions_``, ``precisions_cholesky_``
-    The fitted parameters, in the model's dtype, exactly as in memory (so a
-    loaded model predicts bitwise identically).
-``lower_bound_`` (0-d), ``lower_bounds_`` (1-d, at most ``n_iter_`` entries:
-    one per iteration of ``fit``, the last batch's after ``partial_fit``)
-    In the model's dtype.
+    (``"fastgmm-model"``), ``format_version`` (2), ``fastgmm_version`` (the
+    writer's), ``arrays`` (the name, shape, dtype and SHA-256 of every other
+    member) and the model's header:
 
-A ``GaussianMixtureSelection`` file has the same header (its own ``params``
-and ``best_params_``, ``best_index_``, ``n_features_in_``, ``n_omitted_``,
-``feature_names_in_``), its best estimator's header under ``best_estimator``
-and arrays as members ``best_estimator/<name>``, and ``results_``: the text
-columns in the header, the numeric ones as members ``results/<column>``. Only
-the chosen fit is stored: after loading, ``estimators_`` holds just it.
+    ``class``
+        The estimator's class (a public fastgmm class: ``"GaussianMixture"``,
+        ``"BayesianGaussianMixture"``, ..., ``"GaussianMixtureSelection"``).
+    ``params``
+        The constructor parameters that are JSON values. Array-valued
+        parameters are members ``param/<name>`` (a list of arrays:
+        ``param/<name>/<i>``) and null here; a ``RandomState`` instance as
+        ``random_state`` is saved as null; a ``callback`` is code, not data:
+        null; a tuple is written as ``{"tuple": [...]}`` so that it reads
+        back as a tuple.
+    ``dtype``
+        ``"float32"`` or ``"float64"``: the model's dtype (that of the data it
+        was fitted on), which every array of dtype rule X has. Absent for a
+        class without such arrays (the selection).
+    ``fitted``
+        The schema's scalar fitted attributes, JSON values: for every mixture
+        ``n_features_in_``, ``converged_``, ``n_iter_``, ``n_omitted_``,
+        ``n_steps_`` (``partial_fit`` batches, or null), ``n_samples_seen_``
+        (or null) and ``feature_names_in_`` (or null); then the class's own
+        (``degenerate_events_``; a variational mixture's fitted priors; a
+        selection's ``best_params_``, ``best_index_``, ...).
+    ``lists``
+        The number of items of each member that is a list of arrays.
+    ``best_estimator``
+        (Selection.) The header of its chosen GaussianMixture (``class``,
+        ``params``, ``dtype``, ``fitted``, ``lists``), whose members are
+        named ``best_estimator/<name>``. Only the chosen fit is stored: after
+        loading, ``estimators_`` holds just it.
+    ``results_columns``, ``results_text``
+        (Selection.) The names of the columns of ``results_`` in order, and
+        its text columns; every other column is a member ``results/<column>``.
 
-Every other estimator (``BayesianGaussianMixture``, ``BernoulliMixture``,
-``PoissonMixture``, ``CategoricalMixture``, ``StudentTMixture``) is stored the
-same way by one generic path: the header has ``class``, ``params``,
-``n_features_in_``, ``converged_``, ``n_iter_``, ``n_omitted_``,
-``feature_names_in_``, ``scalars`` (the class's ``_persisted_scalars``: JSON
-values) and ``lists`` (the number of items of each array attribute that is a
-list of arrays, e.g. the per-column tables of a categorical mixture); the
-members are the class's ``_persisted_arrays`` (a list attribute as
-``<name>/<i>``), ``lower_bound_`` and ``lower_bounds_``, and array-valued
-constructor parameters as ``param/<name>`` (a list of arrays as
-``param/<name>/<i>``). After setting the attributes the loader calls the
-class's ``_validate_loaded()``, which checks shapes, ranges and finiteness.
+The schema's arrays (their member names are the attributes' names)
+    ``weights_``, ``means_``, ``covariances_``, ``precisions_``,
+    ``precisions_cholesky_`` and each family's own (``degrees_of_freedom_``,
+    ``categories_``, ...), exactly as in memory (so that a loaded model
+    predicts bitwise identically); a list of arrays as ``<name>/<i>`` (a
+    categorical mixture's per-column ``means_`` and ``categories_``); a
+    Dirichlet process's pair of ``weight_concentration_`` arrays as their
+    (2, K) stack. ``lower_bound_`` (0-d) and ``lower_bounds_`` (1-d, at most
+    ``n_iter_`` entries: one per iteration of ``fit``, the last batch's after
+    ``partial_fit``) in the model's dtype.
+
+Format version 1 (written up to fastgmm 3adf080; still read)
+-------------------------------------------------------------
+The same archive, manifest, ``params`` and members, but three header layouts
+and no ``fitted`` object:
+
+- ``GaussianMixture``: ``dtype``, ``n_components`` (the fitted count),
+  ``covariance_type``, the mixtures' common fitted attributes above and
+  ``degenerate_events_`` at the top level (``n_reinit_`` and ``n_dropped_``
+  were counted from it, as now).
+- Every other mixture: the common fitted attributes at the top level, the
+  class's others in ``scalars``, and ``lists``; no ``dtype`` (it is that of
+  ``weights_``). A Dirichlet process's ``weight_concentration_`` was a list
+  (members ``weight_concentration_/0`` and ``/1``).
+- ``GaussianMixtureSelection``: ``dtype`` (the best estimator's),
+  ``best_params_``, ``best_index_``, ``n_features_in_``, ``n_omitted_`` and
+  ``feature_names_in_`` at the top level, its best estimator's header (the
+  GaussianMixture layout) under ``best_estimator``, and the results table
+  as now.
+
+A version-1 header is translated into the version-2 header of the same model
+(``_upgrade_v1``), which is then read by the one path.
 
 Loading checks the header, each member's presence, shape, dtype and hash,
-finiteness, weights in [0, 1] summing to 1, positive-definite precisions
-consistent with their Cholesky factors, and raises ``ValueError`` naming
-the problem for a truncated, tampered or foreign file.
+that no member is left over, the constructor parameters, then the class's
+``_validate_loaded()`` (finiteness, weights in [0, 1] summing to 1,
+positive-definite precisions consistent with their Cholesky factors, ...),
+and raises ``ValueError`` naming the problem for a truncated, tampered or
+foreign file.
 """
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import stat
@@ -63,13 +102,15 @@ import zipfile
 
 import numpy as np
 
-FORMAT = "fastgmm-model"
-FORMAT_VERSION = 1
+from . import _schema
+from ._schema import ARRAY, BOOL, FLOAT64, INT, LIST, NAMES, NUMBER, POSITIVE, SCALAR, VALUES, X
 
-_GM_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-              "lower_bound_", "lower_bounds_")
+FORMAT = "fastgmm-model"
+FORMAT_VERSION = 2
+
 _ARRAY_PARAMS = ("weights_init", "means_init", "precisions_init")
-_SELECTION_TEXT_COLUMNS = ("covariance_type", "degenerate_reason", "error", "init")
+# Header fields of every file, around the model's own.
+_FILE_FIELDS = ("format", "format_version", "fastgmm_version", "arrays")
 
 
 # ----------------------------------------------------------------------
@@ -110,20 +151,7 @@ def save(model, path):
     -------
     path : str
     """
-    from ._gaussian_mixture import GaussianMixture
-    from ._selection import GaussianMixtureSelection
-
-    if isinstance(model, GaussianMixtureSelection):
-        model._check_is_fitted()
-        header, arrays = _selection_payload(model)
-    elif type(model) is GaussianMixture:
-        model._check_is_fitted()
-        header, arrays = _gm_payload(model)
-    elif _family_class(type(model).__name__) is type(model):
-        model._check_is_fitted()
-        header, arrays = _family_payload(model)
-    else:
-        raise TypeError(f"fastgmm can save its own fitted estimators, not {type(model).__name__}.")
+    header, arrays = _payload(model)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "fastgmm_version": _version(),
               **header, "arrays": _manifest(arrays)}
     members = {"__header__": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)}
@@ -154,12 +182,51 @@ def _version():
     return __version__
 
 
+def _estimator_class(name):
+    """The public fastgmm estimator class called ``name`` (one with a schema), or None."""
+    import fastgmm
+
+    cls = getattr(fastgmm, name, None) if isinstance(name, str) and not name.startswith("_") else None
+    if isinstance(cls, type) and isinstance(getattr(cls, "_schema", None), _schema.Schema):
+        return cls
+    return None
+
+
+def _payload(model):
+    """(header, members) of a fitted fastgmm estimator, by its class's schema (members unprefixed)."""
+    cls = type(model)
+    if _estimator_class(cls.__name__) is not cls:
+        raise TypeError(f"fastgmm can save its own fitted estimators, not {cls.__name__}.")
+    model._check_is_fitted()
+    schema = cls._schema
+    params, arrays = _json_params(model)
+    header = {"class": cls.__name__, "params": params}
+    dtype = _model_dtype(model, schema)
+    if dtype is not None:
+        header["dtype"] = dtype.name
+    header["fitted"] = {s.attribute: _scalar_value(model, s) for s in schema.scalars}
+    lists = {}
+    for field in schema.arrays:
+        arrays.update(_array_members(model, field, dtype, lists))
+    header["lists"] = lists
+    for nested in schema.nested:
+        sub_header, sub_arrays = _payload(getattr(model, nested.attribute))
+        header[nested.member] = sub_header
+        arrays.update({f"{nested.member}/{k}": v for k, v in sub_arrays.items()})
+    for table in schema.tables:
+        _table_payload(getattr(model, table.attribute), table, header, arrays)
+    for key, a in arrays.items():
+        if a.dtype.kind not in "biuf":   # np.savez would pickle an object array: never written
+            raise TypeError(f"cannot save {key!r}: an array of dtype {a.dtype}, not numbers.")
+    return header, arrays
+
+
 def _json_params(model):
     params, arrays = {}, {}
     for name, value in model.get_params(deep=False).items():
         if name in _ARRAY_PARAMS or isinstance(value, np.ndarray):
             if value is not None:
-                arrays.update(_array_members("param/" + name, value))
+                arrays.update(_param_members("param/" + name, value))
             params[name] = None
         elif name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):
             params[name] = None     # a RandomState's state is not a parameter worth restoring
@@ -177,31 +244,7 @@ def _json_params(model):
     return params, arrays
 
 
-def _gm_payload(gm, prefix=""):
-    params, arrays = _json_params(gm)
-    dtype = gm.means_.dtype
-    header = {
-        "class": "GaussianMixture",
-        "params": params,
-        "dtype": dtype.name,
-        # The fitted count: fewer than the n_components parameter after on_degenerate="drop".
-        "n_components": int(np.shape(gm.weights_)[0]),
-        "covariance_type": gm.covariance_type,
-        "n_features_in_": int(gm.n_features_in_),
-        "converged_": bool(gm.converged_),
-        "n_iter_": int(gm.n_iter_),
-        "n_omitted_": int(getattr(gm, "n_omitted_", 0)),
-        "n_steps_": int(gm.n_steps_) if hasattr(gm, "n_steps_") else None,
-        "n_samples_seen_": _seen(gm),
-        "feature_names_in_": _feature_names(gm),
-        "degenerate_events_": [list(e) for e in getattr(gm, "degenerate_events_", [])],
-    }
-    for name in _GM_ARRAYS:
-        arrays[name] = np.asarray(getattr(gm, name), dtype=dtype)
-    return header, {prefix + k: v for k, v in arrays.items()}
-
-
-def _array_members(key, value):
+def _param_members(key, value):
     """``{key: array}``, or ``{key/i: array_i}`` for a list of arrays of different shapes."""
     if isinstance(value, (list, tuple)) and (
             any(isinstance(v, np.ndarray) for v in value) or len({np.shape(v) for v in value}) > 1):
@@ -212,100 +255,95 @@ def _array_members(key, value):
     return {key: a}
 
 
-def _family_class(name):
-    """The fastgmm estimator class called ``name`` that stores itself by the generic path, or None."""
-    import fastgmm
-
-    cls = getattr(fastgmm, name, None) if isinstance(name, str) and not name.startswith("_") else None
-    if isinstance(cls, type) and hasattr(cls, "_persisted_arrays") and hasattr(cls, "_validate_loaded"):
-        return cls
+def _model_dtype(model, schema):
+    """The dtype of the schema's first X-rule array (every X-rule array must have it), or None."""
+    for field in schema.arrays:
+        if field.dtype == X and field.form in (ARRAY, LIST):
+            value = getattr(model, field.attribute)
+            a = np.asarray(value[0] if field.form == LIST else value)
+            if a.dtype not in (np.float32, np.float64):
+                raise ValueError(f"cannot save this {type(model).__name__}: {field.attribute} has dtype {a.dtype}; "
+                                 "a fitted model's arrays are float32 or float64.")
+            return a.dtype
     return None
 
 
-def _family_payload(model):
-    params, arrays = _json_params(model)
-    lists = {}
-    for name in model._persisted_arrays:
-        value = getattr(model, name)
-        if isinstance(value, (list, tuple)):
-            lists[name] = len(value)
-            for i, v in enumerate(value):
-                arrays[f"{name}/{i}"] = np.asarray(v)
-        else:
-            arrays[name] = np.asarray(value)
-    arrays["lower_bound_"] = np.asarray(model.lower_bound_)
-    arrays["lower_bounds_"] = np.asarray(model.lower_bounds_, dtype=arrays["lower_bound_"].dtype)
-    scalars = {}
-    for name in getattr(model, "_persisted_scalars", ()):
-        value = getattr(model, name)
-        scalars[name] = value.item() if isinstance(value, np.generic) else value
-    json.dumps(scalars)
-    header = {
-        "class": type(model).__name__,
-        "params": params,
-        "n_features_in_": int(model.n_features_in_),
-        "converged_": bool(model.converged_),
-        "n_iter_": int(model.n_iter_),
-        "n_omitted_": int(getattr(model, "n_omitted_", 0)),
-        "n_steps_": int(model.n_steps_) if hasattr(model, "n_steps_") else None,
-        "n_samples_seen_": _seen(model),
-        "feature_names_in_": _feature_names(model),
-        "scalars": scalars,
-        "lists": lists,
-    }
-    return header, arrays
+def _array_members(model, field, dtype, lists):
+    """The member(s) holding one schema array of ``model`` (a list's length recorded in ``lists``)."""
+    value = getattr(model, field.attribute)
+    if field.form == LIST:
+        lists[field.member] = len(value)
+        out = {f"{field.member}/{i}": np.asarray(v) for i, v in enumerate(value)}
+    elif field.form in (SCALAR, VALUES):
+        # Numbers the loop derives (lower_bound_, lower_bounds_): in the dtype their rule gives,
+        # which an empty history (max_iter=0) has no other way to say.
+        target = {X: dtype, FLOAT64: np.float64}.get(field.dtype)    # FLOAT: as they are
+        out = {field.member: np.asarray(value, dtype=target)}
+    else:
+        a = np.asarray(value)
+        if field.dtype == _schema.FLOAT and a.dtype.kind in "iuO":
+            # A number the user gave as an int (a spherical covariance_prior=2, or 2**64): the float it is.
+            a = np.asarray(value, dtype=np.float64)
+        out = {field.member: a}
+    for key, a in out.items():
+        problem = _dtype_problem(a, field, dtype)
+        if problem:
+            raise ValueError(f"cannot save this {type(model).__name__}: {field.attribute} {problem}.")
+    return out
 
 
-def _selection_payload(sel):
-    params, arrays = _json_params(sel)
-    best_header, best_arrays = _gm_payload(sel.best_estimator_, prefix="best_estimator/")
+def _dtype_problem(a, field, dtype):
+    """Why array ``a`` cannot hold ``field`` of a model of ``dtype`` (a phrase), or None."""
+    if a.dtype not in (np.float32, np.float64):
+        return f"has dtype {a.dtype}; a fitted model's arrays are float32 or float64 (native byte order)"
+    if field.dtype == X and a.dtype != dtype:
+        return (f"has dtype {a.dtype}; this model's parameters are {dtype} (header 'dtype'), the dtype of the "
+                "data it was fitted on")
+    if field.dtype == FLOAT64 and a.dtype != np.float64:
+        return f"has dtype {a.dtype}; {field.attribute} is float64 whatever the data's dtype"
+    return None
+
+
+def _scalar_value(model, scalar):
+    """A schema scalar of ``model`` as a JSON value (null: an optional attribute the model lacks)."""
+    if not hasattr(model, scalar.attribute):
+        if scalar.optional:
+            return None
+        raise ValueError(f"cannot save this {type(model).__name__}: it has no {scalar.attribute}.")
+    value = getattr(model, scalar.attribute)
+    if value is None:
+        return None
+    if scalar.kind == NAMES:
+        return [str(n) for n in value]
+    if scalar.kind == INT:
+        return int(value)
+    if scalar.kind == BOOL:
+        return bool(value)
+    if scalar.kind == POSITIVE:
+        return float(value)
+    return _plain(value)
+
+
+def _plain(value):
+    """``value`` with NumPy scalars as Python numbers and tuples as lists (JSON's values)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _table_payload(table, spec, header, arrays):
     text = {}
-    for col, values in sel.results_.items():
-        if col in _SELECTION_TEXT_COLUMNS:
+    for col, values in table.items():
+        if col in spec.text_columns:
             text[col] = [str(v) for v in values]
         else:
-            arrays["results/" + col] = np.asarray(values)
-    arrays.update(best_arrays)
-    header = {
-        "class": "GaussianMixtureSelection",
-        "params": params,
-        "dtype": best_header["dtype"],
-        "best_params_": {"covariance_type": sel.best_params_["covariance_type"],
-                         "n_components": int(sel.best_params_["n_components"])},
-        "best_index_": int(sel.best_index_),
-        "n_features_in_": int(sel.n_features_in_),
-        "n_omitted_": int(getattr(sel, "n_omitted_", 0)),
-        "feature_names_in_": _feature_names(sel),
-        "results_text": text,
-        "results_columns": list(sel.results_),
-        "best_estimator": best_header,
-    }
-    return header, arrays
-
-
-def _seen(model):
-    """``n_samples_seen_`` (the weight online EM scales a batch against) as a JSON number, or null."""
-    seen = getattr(model, "n_samples_seen_", None)
-    return None if seen is None else float(seen)
-
-
-def _set_online_state(model, header, where):
-    """``n_steps_`` and ``n_samples_seen_`` from a header (both optional: files from before them)."""
-    n_steps = header.get("n_steps_")
-    if n_steps is not None:
-        if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1:
-            raise ValueError(f"{where}: n_steps_ must be a positive int or null, got {n_steps!r}.")
-        model.n_steps_ = n_steps
-    seen = header.get("n_samples_seen_")
-    if seen is not None:
-        if isinstance(seen, bool) or not isinstance(seen, (int, float)) or not (np.isfinite(seen) and seen > 0):
-            raise ValueError(f"{where}: n_samples_seen_ must be a positive finite number or null, got {seen!r}.")
-        model.n_samples_seen_ = float(seen)
-
-
-def _feature_names(model):
-    names = getattr(model, "feature_names_in_", None)
-    return None if names is None else [str(n) for n in names]
+            arrays[f"{spec.member}/{col}"] = np.asarray(values)
+    header[spec.member + "_columns"] = list(table)
+    header[spec.member + "_text"] = text
 
 
 def _digest(a):
@@ -328,8 +366,10 @@ def load(path):
 
     Returns
     -------
-    model : GaussianMixture or GaussianMixtureSelection
-        Fitted, predicting exactly as the saved model did.
+    model : fastgmm estimator
+        Fitted, of the class that was saved (GaussianMixture,
+        GaussianMixtureSelection, BayesianGaussianMixture, ...), predicting
+        exactly as the saved model did.
 
     Raises
     ------
@@ -342,14 +382,14 @@ def load(path):
     path = os.fspath(path)
     where = f"{path!r} is not a valid fastgmm model file"
     members, header = _read(path, where)
-    cls = header.get("class")
-    if cls == "GaussianMixture":
-        return _build_gm(header, members, "", where)
-    if cls == "GaussianMixtureSelection":
-        return _build_selection(header, members, where)
-    if _family_class(cls) is not None:
-        return _build_family(_family_class(cls), header, members, where)
-    raise ValueError(f"{where}: unknown model class {cls!r}.")
+    if header["format_version"] == 1:
+        header, members = _upgrade_v1(header, members, where)
+    members = _Members(members)
+    model = _build(header, members, "", where)
+    unread = members.unread()
+    if unread:
+        raise ValueError(f"{where}: member(s) {sorted(unread)} belong to no attribute of a {type(model).__name__}.")
+    return model
 
 
 def _read(path, where):
@@ -384,7 +424,7 @@ def _read(path, where):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{where}: no fastgmm header (not written by fastgmm).")
     version = header.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"{where}: invalid format version {version!r}.")
     if version > FORMAT_VERSION:
         raise ValueError(
@@ -400,12 +440,35 @@ def _read(path, where):
         if name not in members:
             raise ValueError(f"{where}: member {name!r} is missing (truncated file?).")
         a = members[name]
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: the header's entry for member {name!r} is not an object.")
         if list(a.shape) != spec.get("shape") or a.dtype.str != spec.get("dtype"):
             raise ValueError(f"{where}: member {name!r} has shape {a.shape} and dtype {a.dtype}, the header "
-                             f"says {tuple(spec.get('shape', ()))} and {spec.get('dtype')}.")
+                             f"says {spec.get('shape')} and {spec.get('dtype')}.")
         if _digest(a) != spec.get("sha256"):
             raise ValueError(f"{where}: member {name!r} does not match its checksum (the file was altered).")
     return members, header
+
+
+class _Members:
+    """The archive's arrays by name, remembering which were read: a member no attribute claims is
+    refused (an altered or foreign file), not silently ignored."""
+
+    def __init__(self, arrays):
+        self._arrays = arrays
+        self._read = set()
+
+    def __contains__(self, key):
+        return key in self._arrays
+
+    def get(self, key):
+        a = self._arrays.get(key)
+        if a is not None:
+            self._read.add(key)
+        return a
+
+    def unread(self):
+        return set(self._arrays) - self._read
 
 
 def _get(header, key, types, where):
@@ -413,6 +476,154 @@ def _get(header, key, types, where):
     if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
         raise ValueError(f"{where}: header field {key!r} is missing or has the wrong type.")
     return value
+
+
+def _build(header, members, prefix, where):
+    """The fitted estimator that ``header`` (a model's header, format 2) and its members
+    (``prefix + name``) describe, validated by its class."""
+    name = header.get("class")
+    cls = _estimator_class(name)
+    if cls is None:
+        raise ValueError(f"{where}: unknown model class {name!r}.")
+    schema = cls._schema
+    part = f"{prefix[:-1]}: " if prefix else ""     # which estimator a problem is in: "best_estimator: ..."
+    _check_fields(header, schema, not prefix, where)
+    params = _params(header, members, prefix, cls, where)
+    try:
+        model = cls(**params)
+        # predict reads n_threads and the like: a bad one must be refused now, not then.
+        getattr(model, schema.check_params)()
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {part}invalid {cls.__name__} parameters ({e}).") from None
+    fitted = _get(header, "fitted", dict, where)
+    unknown = sorted(set(fitted) - {s.attribute for s in schema.scalars})
+    if unknown:
+        raise ValueError(f"{where}: fitted attribute(s) {unknown} are not attributes of a fitted {cls.__name__}.")
+    for scalar in schema.scalars:
+        value = _scalar(scalar, fitted.get(scalar.attribute), model, where)
+        if value is not None:
+            setattr(model, scalar.attribute, value)
+    lists = _get(header, "lists", dict, where)
+    list_members = {f.member for f in schema.arrays if f.form == LIST}
+    if set(lists) != list_members:
+        raise ValueError(f"{where}: header field 'lists' names {sorted(lists)}; a {cls.__name__}'s lists of "
+                         f"arrays are {sorted(list_members)}.")
+    dtype = _header_dtype(header, schema, where)
+    for field in schema.arrays:
+        setattr(model, field.attribute, _array(field, members, prefix, lists, dtype, model, where))
+    for nested in schema.nested:
+        sub = _get(header, nested.member, dict, where)
+        setattr(model, nested.attribute, _build(sub, members, f"{prefix}{nested.member}/", where))
+    for table in schema.tables:
+        setattr(model, table.attribute, _table(table, header, members, prefix, where))
+    try:
+        model._validate_loaded()
+    except (TypeError, ValueError, IndexError, np.linalg.LinAlgError) as e:
+        raise ValueError(f"{where}: {part}{e}") from None
+    return model
+
+
+def _check_fields(header, schema, top, where):
+    """No header field that the schema does not explain: a typo or a foreign writer, refused."""
+    known = {"class", "params", "fitted", "lists"}
+    known.update(n.member for n in schema.nested)
+    known.update(t.member + suffix for t in schema.tables for suffix in ("_columns", "_text"))
+    if any(f.dtype == X for f in schema.arrays):
+        known.add("dtype")
+    if top:
+        known.update(_FILE_FIELDS)
+    unknown = sorted(set(header) - known)
+    if unknown:
+        raise ValueError(f"{where}: unexpected header field(s) {unknown} for a {header.get('class')}.")
+
+
+def _header_dtype(header, schema, where):
+    if not any(f.dtype == X for f in schema.arrays):
+        return None
+    name = _get(header, "dtype", str, where)
+    if name not in ("float32", "float64"):
+        raise ValueError(f"{where}: dtype {name!r} (expected float32 or float64).")
+    return np.dtype(name)
+
+
+def _scalar(scalar, value, model, where):
+    """A header value checked and converted by its schema kind; None: the model has no such attribute."""
+    name = scalar.attribute
+    if value is None:
+        if scalar.optional:
+            return None
+        raise ValueError(f"{where}: fitted attribute {name!r} is missing.")
+    kind = scalar.kind
+    if kind == INT:
+        if not isinstance(value, int) or isinstance(value, bool) or (scalar.low is not None and value < scalar.low):
+            wanted = "an int" if scalar.low is None else f"an int >= {scalar.low}"
+            raise ValueError(f"{where}: {name} must be {wanted}, got {value!r}.")
+    elif kind == BOOL:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: {name} must be true or false, got {value!r}.")
+    elif kind == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: {name} must be a number, got {value!r}.")
+    elif kind == POSITIVE:
+        try:
+            number = float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) else math.nan
+        except OverflowError:    # an int beyond float range
+            number = math.inf
+        if not (math.isfinite(number) and number > 0):
+            raise ValueError(f"{where}: {name} must be a positive finite number, got {value!r}.")
+        value = number
+    elif kind == NAMES:
+        D = model.n_features_in_
+        if not isinstance(value, list) or len(value) != D or not all(isinstance(n, str) for n in value):
+            raise ValueError(f"{where}: {name} must be {D} strings.")
+        value = np.asarray(value, dtype=object)
+    return value
+
+
+def _array(field, members, prefix, lists, dtype, model, where):
+    """One schema array read from its member(s), in the form of the fitted attribute."""
+    key = prefix + field.member
+    if field.form == LIST:
+        n = _count(lists[field.member], key, where)
+        return [_checked(a, field, dtype, f"{key}/{i}", where)
+                for i, a in enumerate(_member_list(members, key, n, where))]
+    a = members.get(key)
+    if a is None:
+        raise ValueError(f"{where}: member {key!r} is missing.")
+    a = _checked(a, field, dtype, key, where)
+    if field.form == SCALAR:
+        if a.ndim != 0:
+            raise ValueError(f"{where}: {field.attribute} must be one number (a 0-d member), not shape {a.shape}.")
+        return a.dtype.type(a[()])
+    if field.form == VALUES:
+        limit = getattr(model, field.at_most) if field.at_most else None
+        if a.ndim != 1 or (limit is not None and a.shape[0] > limit):
+            raise ValueError(f"{where}: {field.attribute} has shape {a.shape}; it holds at most "
+                             f"{field.at_most}={limit} values.")
+        return [a.dtype.type(v) for v in a]
+    return a
+
+
+def _checked(a, field, dtype, key, where):
+    # A fit writes float32 or float64 arrays only. Anything else reaches code
+    # that assumes them: a complex array lost its imaginary part in the
+    # families' float64 casts (a ComplexWarning, then a silently different
+    # model), float16 categories overflowed comparing with 2**16.
+    problem = _dtype_problem(a, field, dtype)
+    if problem:
+        raise ValueError(f"{where}: member {key!r} {problem}.")
+    return a
+
+
+def _member_list(members, key, n, where):
+    """The arrays ``key/0``, ``key/1``, ... (``n`` of them; None: as many as there are)."""
+    items = []
+    # Stops at the first absent member: a huge n (an altered file) costs nothing.
+    while (n is None or len(items) < n) and f"{key}/{len(items)}" in members:
+        items.append(members.get(f"{key}/{len(items)}"))
+    if n is not None and len(items) != n:
+        raise ValueError(f"{where}: member {key}/{len(items)} is missing.")
+    return items
 
 
 def _params(header, members, prefix, cls, where):
@@ -429,230 +640,108 @@ def _params(header, members, prefix, cls, where):
     for name in params:
         key = prefix + "param/" + name
         if key in members:
-            params[name] = members[key]
+            params[name] = members.get(key)
         elif key + "/0" in members:
             params[name] = _member_list(members, key, None, where)
     return params
 
 
-def _member_list(members, key, n, where):
-    """The arrays ``key/0``, ``key/1``, ... (``n`` of them; None: as many as there are)."""
-    items = []
-    while (n is None or len(items) < n) and f"{key}/{len(items)}" in members:
-        items.append(members[f"{key}/{len(items)}"])
-    if n is not None and len(items) != n:
-        raise ValueError(f"{where}: member {key}/{len(items)} is missing.")
-    return items
-
-
-def _build_family(cls, header, members, where):
-    params = _params(header, members, "", cls, where)
-    try:
-        model = cls(**params)
-        model._validate_base_params()
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: invalid {cls.__name__} parameters ({e}).") from None
-    lists = _get(header, "lists", dict, where)
-    for name in cls._persisted_arrays:
-        if name in lists:
-            n = lists[name]
-            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise ValueError(f"{where}: list length of {name!r} is not a count.")
-            setattr(model, name, [_real_member(a, f"{name}/{i}", where)
-                                  for i, a in enumerate(_member_list(members, name, n, where))])
-        elif name in members:
-            setattr(model, name, _real_member(members[name], name, where))
-        else:
-            raise ValueError(f"{where}: member {name!r} is missing.")
-    scalars = _get(header, "scalars", dict, where)
-    for name in getattr(cls, "_persisted_scalars", ()):
-        if name not in scalars:
-            raise ValueError(f"{where}: header field {name!r} is missing.")
-        setattr(model, name, scalars[name])
-    n_iter = _get(header, "n_iter_", int, where)
-    D = _get(header, "n_features_in_", int, where)
-    if n_iter < 0 or D < 1:
-        raise ValueError(f"{where}: n_iter_={n_iter} and n_features_in_={D} must be >= 0 and >= 1.")
-    lb = members.get("lower_bound_")
-    history = members.get("lower_bounds_")
-    if lb is None or lb.shape != () or lb.dtype.kind != "f":
-        raise ValueError(f"{where}: lower_bound_ must be a real scalar.")
-    if history is None or history.ndim != 1 or history.shape[0] > n_iter or history.dtype != lb.dtype:
-        raise ValueError(f"{where}: lower_bounds_ must hold at most n_iter_={n_iter} values of lower_bound_'s dtype.")
-    model.lower_bound_ = lb.dtype.type(lb[()])
-    model.lower_bounds_ = [lb.dtype.type(v) for v in history]
-    model.converged_ = bool(_get(header, "converged_", bool, where))
-    model.n_iter_ = n_iter
-    model.n_features_in_ = D
-    model.n_omitted_ = _get(header, "n_omitted_", int, where)
-    _set_online_state(model, header, where)
-    _set_feature_names(model, header, D, where)
-    try:
-        model._validate_loaded()
-    except (TypeError, ValueError, IndexError, np.linalg.LinAlgError) as e:
-        raise ValueError(f"{where}: {e}") from None
-    return model
-
-
-def _real_member(a, name, where):
-    # A fit writes float32 or float64 arrays only. Anything else reaches code
-    # that assumes them: a complex array lost its imaginary part in the
-    # families' float64 casts (a ComplexWarning, then a silently different
-    # model), float16 categories overflowed comparing with 2**16.
-    if a.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{where}: member {name!r} has dtype {a.dtype}; a fitted model's arrays are float32 "
-                         "or float64 (native byte order).")
-    return a
-
-
-def _build_gm(header, members, prefix, where):
-    from . import _gaussian
-    from ._gaussian import COV_TYPES
-    from ._gaussian_mixture import GaussianMixture
-
-    dtype_name = _get(header, "dtype", str, where)
-    if dtype_name not in ("float32", "float64"):
-        raise ValueError(f"{where}: dtype {dtype_name!r} (expected float32 or float64).")
-    dtype = np.dtype(dtype_name)
-    ct = _get(header, "covariance_type", str, where)
-    if ct not in COV_TYPES:
-        raise ValueError(f"{where}: unknown covariance_type {ct!r}.")
-    K = _get(header, "n_components", int, where)
-    D = _get(header, "n_features_in_", int, where)
-    if K < 1 or D < 1:
-        raise ValueError(f"{where}: n_components={K} and n_features_in_={D} must be >= 1.")
-    n_iter = _get(header, "n_iter_", int, where)
-    cov_shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
-    shapes = {"weights_": (K,), "means_": (K, D), "covariances_": cov_shape, "precisions_": cov_shape,
-              "precisions_cholesky_": cov_shape, "lower_bound_": ()}
-    arrays = {}
-    history = members.get(prefix + "lower_bounds_")
-    if history is not None and history.ndim == 1 and history.shape[0] <= n_iter:
-        shapes["lower_bounds_"] = history.shape     # one per iteration of fit; the last batch's after partial_fit
-    else:
-        shapes["lower_bounds_"] = (n_iter,)
-    for name, shape in shapes.items():
-        a = members.get(prefix + name)
-        if a is None:
-            raise ValueError(f"{where}: member {prefix + name!r} is missing.")
-        if a.shape != shape or a.dtype != dtype:
-            raise ValueError(f"{where}: {name} has shape {a.shape} and dtype {a.dtype}; a {ct} model with "
-                             f"K={K}, {D} features in {dtype_name} needs shape {shape}.")
-        arrays[name] = a
-    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-        if not np.all(np.isfinite(arrays[name])):
-            raise ValueError(f"{where}: {name} contains NaN or infinity.")
-    w = arrays["weights_"].astype(np.float64)
-    tol = max(1e-8, 10 * K * float(np.finfo(dtype).eps))
-    if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1.0) > tol:
-        raise ValueError(f"{where}: the weights must lie in [0, 1] and sum to 1 (they sum to {w.sum():.17g}).")
-    prec = arrays["precisions_"].astype(np.float64)
-    pc = arrays["precisions_cholesky_"].astype(np.float64)
-    try:
-        _gaussian.check_precisions(prec, ct)
-    except (ValueError, np.linalg.LinAlgError) as e:
-        raise ValueError(f"{where}: the precisions are not positive definite ({e}).") from None
-    if ct in ("full", "tied"):
-        diag = np.diagonal(pc, axis1=-2, axis2=-1)
-        if np.any(diag <= 0):
-            raise ValueError(f"{where}: precisions_cholesky_ has a non-positive diagonal.")
-    elif np.any(pc <= 0):
-        raise ValueError(f"{where}: precisions_cholesky_ must be positive.")
-    # A huge (altered) factor overflows when squared: inf then fails the comparison below.
-    with np.errstate(over="ignore", invalid="ignore"):
-        rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
-    scale = np.max(np.abs(prec))
-    if not np.allclose(rebuilt, prec, rtol=1e-4 if dtype == np.float32 else 1e-9, atol=1e-6 * scale):
-        raise ValueError(f"{where}: precisions_ and precisions_cholesky_ disagree.")
-    params = _params(header, members, prefix, GaussianMixture, where)
-    try:
-        gm = GaussianMixture(**params)
-        gm._validate_base_params()      # predict reads n_threads: a bad one must not wait for it
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: invalid GaussianMixture parameters ({e}).") from None
-    if gm.n_components < K or gm.covariance_type != ct:
-        raise ValueError(f"{where}: its parameters say n_components={gm.n_components}, "
-                         f"covariance_type={gm.covariance_type!r}, its arrays K={K}, {ct!r}.")
-    gm.weights_ = arrays["weights_"]
-    gm.means_ = arrays["means_"]
-    gm.covariances_ = arrays["covariances_"]
-    gm.precisions_ = arrays["precisions_"]
-    gm.precisions_cholesky_ = arrays["precisions_cholesky_"]
-    gm.converged_ = bool(_get(header, "converged_", bool, where))
-    gm.n_iter_ = n_iter
-    gm.lower_bound_ = dtype.type(arrays["lower_bound_"][()])
-    gm.lower_bounds_ = [dtype.type(v) for v in arrays["lower_bounds_"]]
-    gm.n_features_in_ = D
-    gm.n_omitted_ = _get(header, "n_omitted_", int, where)
-    _set_online_state(gm, header, where)
-    _set_feature_names(gm, header, D, where)
-    _set_degenerate_events(gm, header, K, n_iter, where)
-    return gm
-
-
-def _set_degenerate_events(gm, header, K, n_iter, where):
-    """``degenerate_events_`` and its counts from the header (absent in older files: none)."""
-    from . import _degenerate
-
-    events = header.get("degenerate_events_", [])
-    try:
-        _degenerate.check_events(events, n_iter, gm.n_components, K)
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from None
-    _degenerate.set_fitted_events(gm, events)
-
-
-def _set_feature_names(model, header, D, where):
-    names = header.get("feature_names_in_")
-    if names is None:
-        return
-    if not isinstance(names, list) or len(names) != D or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"{where}: feature_names_in_ must be {D} strings.")
-    model.feature_names_in_ = np.asarray(names, dtype=object)
-
-
-def _build_selection(header, members, where):
-    from ._selection import GaussianMixtureSelection
-
-    best_header = _get(header, "best_estimator", dict, where)
-    best = _build_gm(best_header, members, "best_estimator/", where)
-    params = _params(header, members, "", GaussianMixtureSelection, where)
-    sel = GaussianMixtureSelection(**params)
-    columns = _get(header, "results_columns", list, where)
-    if not all(isinstance(c, str) for c in columns):   # [null] was a TypeError building the member name
-        raise ValueError(f"{where}: results_columns must be a list of column names.")
-    text = _get(header, "results_text", dict, where)
-    results = {}
-    n_rows = None
+def _table(spec, header, members, prefix, where):
+    """A dict of equal-length columns: text ones from the header, numeric ones from members."""
+    columns = _get(header, spec.member + "_columns", list, where)
+    if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        raise ValueError(f"{where}: {spec.member}_columns must be a list of distinct column names.")
+    text = _get(header, spec.member + "_text", dict, where)
+    if not set(text) <= set(columns) & set(spec.text_columns):
+        raise ValueError(f"{where}: {spec.member}_text holds column(s) {sorted(set(text) - set(columns))} "
+                         f"that are not text columns of {spec.member}_columns.")
+    table, n_rows = {}, None
     for col in columns:
-        if col in _SELECTION_TEXT_COLUMNS:
+        if col in spec.text_columns:
             values = text.get(col)
-            if not isinstance(values, list):
-                raise ValueError(f"{where}: results column {col!r} is missing.")
-            results[col] = list(values)
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise ValueError(f"{where}: {spec.member} column {col!r} is missing (a list of strings).")
+            values = list(values)
         else:
-            values = members.get("results/" + col)
-            if values is None or values.ndim != 1:
-                raise ValueError(f"{where}: results column {col!r} is missing.")
-            results[col] = values
+            values = members.get(f"{prefix}{spec.member}/{col}")
+            if values is None or values.ndim != 1 or values.dtype.kind not in "biuf":
+                raise ValueError(f"{where}: {spec.member} column {col!r} is missing (a 1-d array of numbers).")
         if n_rows is None:
             n_rows = len(values)
         elif len(values) != n_rows:
-            raise ValueError(f"{where}: results column {col!r} has {len(values)} rows, not {n_rows}.")
-    best_params = _get(header, "best_params_", dict, where)
-    if best_params != {"covariance_type": best.covariance_type, "n_components": best.n_components}:
-        raise ValueError(f"{where}: best_params_ {best_params} do not describe the stored estimator.")
-    best_index = _get(header, "best_index_", int, where)
-    if not 0 <= best_index < (n_rows or 0):
-        raise ValueError(f"{where}: best_index_ {best_index} is outside the results table.")
-    sel.results_ = results
-    sel.best_params_ = dict(best_params)
-    sel.best_index_ = best_index
-    sel.best_estimator_ = best
-    sel.estimators_ = {(best.covariance_type, best.n_components): best}
-    sel.n_features_in_ = _get(header, "n_features_in_", int, where)
-    sel.n_omitted_ = _get(header, "n_omitted_", int, where)
-    if sel.n_features_in_ != best.n_features_in_:
-        raise ValueError(f"{where}: the selection and its best estimator disagree on n_features_in_.")
-    _set_feature_names(sel, header, sel.n_features_in_, where)
-    return sel
+            raise ValueError(f"{where}: {spec.member} column {col!r} has {len(values)} rows, not {n_rows}.")
+        table[col] = values
+    return table
+
+
+# ----------------------------------------------------------------------
+# format version 1
+# ----------------------------------------------------------------------
+# The fitted attributes every format-1 mixture header held at its top level.
+_V1_MIXTURE_FIELDS = ("n_features_in_", "converged_", "n_iter_", "n_omitted_", "n_steps_", "n_samples_seen_",
+                      "feature_names_in_")
+_V1_SELECTION_FIELDS = ("best_params_", "best_index_", "n_features_in_", "n_omitted_", "feature_names_in_")
+
+
+def _upgrade_v1(header, members, where):
+    """A format-1 header (three layouts, see the module docstring) as the format-2 header of the
+    same model, and the members (a list-stored weight_concentration_ as its stack)."""
+    header = dict(header)
+    name = header.get("class")
+    if _estimator_class(name) is None:
+        raise ValueError(f"{where}: unknown model class {name!r}.")
+    if name == "GaussianMixtureSelection":
+        header["best_estimator"] = _upgrade_v1_gaussian(_get(header, "best_estimator", dict, where))
+        header["fitted"] = {k: header.pop(k, None) for k in _V1_SELECTION_FIELDS}
+        header.pop("dtype", None)       # the best estimator's, which its own header says
+        header["lists"] = {}
+        return header, members
+    if name == "GaussianMixture":
+        return _upgrade_v1_gaussian(header), members
+    # Every other mixture: the generic layout. Its dtype is that of weights_ (not written).
+    fitted = {k: header.pop(k, None) for k in _V1_MIXTURE_FIELDS}
+    fitted.update(_get(header, "scalars", dict, where))
+    del header["scalars"]
+    # The Student-t mixture stored the counts of its events; they are recounted from them now.
+    for count in _schema.DEGENERATE_COUNTS:
+        fitted.pop(count, None)
+    header["fitted"] = fitted
+    weights = members.get("weights_")
+    if weights is None:
+        raise ValueError(f"{where}: member 'weights_' is missing.")
+    header["dtype"] = weights.dtype.name
+    lists = dict(_get(header, "lists", dict, where))
+    members = dict(members)
+    schema = _estimator_class(name)._schema
+    for field in schema.arrays:
+        if field.form == ARRAY and field.member in lists:
+            # A pair of arrays (a Dirichlet process's weight_concentration_) was a list: its stack now.
+            items = _member_list(members, field.member, _count(lists.pop(field.member), field.member, where),
+                                 where)
+            if not items or len({(a.shape, a.dtype.str) for a in items}) != 1:
+                raise ValueError(f"{where}: the items of {field.member} differ in shape or dtype.")
+            for i in range(len(items)):
+                del members[f"{field.member}/{i}"]
+            members[field.member] = np.stack(items)
+    header["lists"] = lists
+    return header, members
+
+
+def _upgrade_v1_gaussian(header):
+    """A format-1 GaussianMixture header as format 2's."""
+    header = dict(header)
+    fitted = {k: header.pop(k, None) for k in _V1_MIXTURE_FIELDS}
+    # n_components (the fitted count) and covariance_type repeated what the arrays and the
+    # parameters say, from which they are read now.
+    header.pop("n_components", None)
+    header.pop("covariance_type", None)
+    fitted["degenerate_events_"] = header.pop("degenerate_events_", [])   # absent in older files: none
+    header["fitted"] = fitted
+    header["lists"] = {}
+    return header
+
+
+def _count(n, name, where):
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"{where}: list length of {name!r} is not a count.")
+    return n

@@ -74,6 +74,7 @@ from ._init import INIT_PARAMS, initialisation_rows
 from ._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
 from ._missing import rows_without_nan
 from ._openmp_helpers import effective_n_threads
+from ._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
 from ._sklearn_compat import EstimatorProtocol
 from ._validation import (
     ConvergenceWarning,
@@ -199,6 +200,17 @@ class GaussianMixtureSelection(EstimatorProtocol):
     """
 
     _fitted_attribute = "best_estimator_"
+    #: What a model file holds (fastgmm._schema): the chosen fit (a GaussianMixture of its own) and
+    #: results_, not every candidate: after loading, estimators_ holds just the chosen one.
+    _schema = Schema(
+        scalars=(Scalar("n_features_in_", INT, low=1), Scalar("n_omitted_", INT, low=0),
+                 Scalar("feature_names_in_", NAMES, optional=True), Scalar("best_params_", JSON),
+                 Scalar("best_index_", INT, low=0)),
+        nested=(Nested("best_estimator_", "best_estimator"),),
+        tables=(Table("results_", "results", text_columns=("covariance_type", "degenerate_reason", "error", "init")),),
+        derived=("estimators_",),
+        check_params="_validate_params",
+    )
 
     def __init__(
         self,
@@ -548,6 +560,27 @@ class GaussianMixtureSelection(EstimatorProtocol):
         from . import _persistence
 
         return _persistence.save(self, path)
+
+    def _validate_loaded(self):
+        """Check the loaded selection against its chosen estimator; ``estimators_`` holds just that one.
+
+        Raises
+        ------
+        ValueError
+            Naming the attribute that does not describe the stored estimator.
+        """
+        best = self.best_estimator_
+        if type(best) is not GaussianMixture:
+            raise ValueError(f"best_estimator_ is a {type(best).__name__}, not a GaussianMixture.")
+        if self.best_params_ != {"covariance_type": best.covariance_type, "n_components": best.n_components}:
+            raise ValueError(f"best_params_ {self.best_params_} do not describe the stored estimator.")
+        n_rows = len(next(iter(self.results_.values()), ()))
+        if not self.best_index_ < n_rows:
+            raise ValueError(f"best_index_ {self.best_index_} is outside the results table ({n_rows} rows).")
+        if self.n_features_in_ != best.n_features_in_:
+            raise ValueError(f"the selection has n_features_in_={self.n_features_in_}, its best estimator "
+                             f"{best.n_features_in_}.")
+        self.estimators_ = {(best.covariance_type, best.n_components): best}
 
     def sample(self, n_samples=1):
         """Draw samples from the chosen mixture.

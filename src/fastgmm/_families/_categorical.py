@@ -5,6 +5,7 @@ import numpy as np
 from .._sources import is_dask
 from . import _docs
 from .._missing import has_nan, rows_without_nan
+from .._schema import FLOAT, LIST, Array, mixture_schema
 from ._discrete import QONEHOT, DiscreteMixture, as_float_param, check_param_shape, first_offender
 
 _CODE_BLOCK = 65536
@@ -89,8 +90,11 @@ class CategoricalMixture(DiscreteMixture):
     _quad = QONEHOT
     _values_wanted = "integer category codes"
     _positive_only = False    # any integers are codes
-    # means_ and categories_ are lists (one array per column): a loader stores each element.
-    _persisted_arrays = ("weights_", "means_", "categories_")
+    #: The fitted attributes as a model file holds them (fastgmm._schema): means_ and categories_ are
+    #: lists (one array per column). categories_ keep the dtype of the first fit's X (a warm start
+    #: on data of another dtype keeps them).
+    _schema = mixture_schema(Array("weights_"), Array("means_", form=LIST),
+                             Array("categories_", form=LIST, dtype=FLOAT))
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ from .._base import BaseMixture
 from .._init import random_responsibilities
 from .._kmeans_driver import draw_units, kmeans
 from .._missing import has_nan, rows_without_nan
+from .._schema import Array, mixture_schema
 from .._sources import init_sample_rows, is_dask, is_out_of_core
 from .._validation import check_array, check_feature_names, check_option, check_random_state, check_scalar
 
@@ -146,8 +147,8 @@ class DiscreteMixture(BaseMixture):
     _quad = QLINEAR
     _fit_cache = None
     _Params = DiscreteParams
-    _persisted_arrays = ("weights_", "means_")
-    _persisted_scalars = ()
+    #: The fitted attributes as a model file holds them (fastgmm._schema).
+    _schema = mixture_schema(Array("weights_"), Array("means_"))
     # What the family's X holds, for error messages ("binary values 0 and 1", ...).
     _values_wanted = ""
     _positive_only = True     # scikit-learn's tag: negative values are an error

@@ -89,6 +89,8 @@ from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_ove
 from . import _docs
 from .._layout import chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from .._openmp_helpers import effective_n_threads
+from .._schema import (DEGENERATE_COUNTS, DEGENERATE_EVENTS, FLOAT64, GAUSSIAN_ARRAYS, Array, check_loaded_events,
+                       mixture_schema)
 from .._statistics import Statistics
 from .._threadpool import blas_single_thread
 from .._validation import check_bool, check_option, check_random_state, check_scalar, invalid_parameter
@@ -257,9 +259,10 @@ class StudentTMixture(BaseMixture):
     1000
     """
 
-    _persisted_arrays = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-                         "degrees_of_freedom_")
-    _persisted_scalars = ("degenerate_events_", "n_reinit_", "n_dropped_")
+    #: The fitted attributes as a model file holds them (fastgmm._schema); degrees_of_freedom_ is
+    #: float64 whatever X's dtype.
+    _schema = mixture_schema(*GAUSSIAN_ARRAYS, Array("degrees_of_freedom_", dtype=FLOAT64),
+                             scalars=DEGENERATE_EVENTS, derived=DEGENERATE_COUNTS)
 
     def __init__(
         self,
@@ -527,12 +530,7 @@ class StudentTMixture(BaseMixture):
         if cov_type not in COV_TYPES:
             raise ValueError(f"covariance_type {cov_type!r} is not one of {COV_TYPES}.")
         K = int(np.shape(self.weights_)[0]) if np.ndim(self.weights_) == 1 else self.n_components
-        _degenerate.check_events(self.degenerate_events_, int(self.n_iter_), self.n_components, K)
-        self.degenerate_events_ = [tuple(e) for e in self.degenerate_events_]
-        for name, action in (("n_reinit_", "reinit"), ("n_dropped_", "drop")):
-            expected = sum(1 for e in self.degenerate_events_ if e[3] == action)
-            if getattr(self, name) != expected:
-                raise ValueError(f"{name}={getattr(self, name)!r} disagrees with degenerate_events_ ({expected}).")
+        check_loaded_events(self, K)
         D = int(self.n_features_in_)
         shapes = {
             "weights_": (K,), "means_": (K, D), "degrees_of_freedom_": (K,),
