@@ -287,3 +287,39 @@ def test_every_family_is_in_the_cli_and_the_hostile_battery():
 
     assert set(MODELS) == set(FAMILIES)
     assert {FAMILIES[n][0].__name__ for n in FAMILIES} <= set(ESTIMATORS)
+
+
+@names
+def test_callable_init_params_labels_are_their_one_hot_responsibilities(name):
+    X = _data(name)
+    K = FAMILIES[name][1]["n_components"]
+    seen = {}
+
+    def labels(Xi, n_components, random_state):
+        seen["args"] = (Xi.shape, n_components, type(random_state).__name__)
+        return np.arange(Xi.shape[0]) % n_components
+
+    def one_hot(Xi, n_components, random_state):
+        return np.eye(n_components)[np.arange(Xi.shape[0]) % n_components]
+
+    from_labels = _make(name, init_params=labels, max_iter=0).fit(X)
+    from_resp = _make(name, init_params=one_hot, max_iter=0).fit(X)
+    assert seen["args"] == (X.shape, K, "RandomState")
+    _assert_same_model(from_labels, from_resp, 1e-12)
+    assert _make(name, init_params=labels).fit(X).converged_ in (True, False)
+
+
+@names
+def test_callable_init_params_that_returns_nonsense_is_a_clear_error(name):
+    X = _data(name)
+    with pytest.raises(ValueError, match="init_params, a callable, must return"):
+        _make(name, init_params=lambda Xi, k, rs: np.zeros((3, 3))).fit(X)
+    with pytest.raises(ValueError, match="labels from"):
+        _make(name, init_params=lambda Xi, k, rs: np.full(Xi.shape[0], k)).fit(X)
+
+
+def test_callable_init_params_gives_the_m_step_of_its_labels():
+    X = _continuous(600, 7)
+    labels = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    gm = fastgmm.GaussianMixture(2, init_params=lambda Xi, k, rs: labels, max_iter=0).fit(X)
+    np.testing.assert_allclose(gm.means_, [X[labels == 0].mean(axis=0), X[labels == 1].mean(axis=0)], rtol=1e-10)

@@ -243,8 +243,6 @@ def test_density_1d_leaves_out_components_that_explain_no_row(three_clusters_dp)
     rows = bgm.predict_proba(x[:, None]).sum(axis=0)
     used = set(np.flatnonzero(rows >= 1))
     assert len(used) == 3
-    # the unused components' weights look like a row's share each: the weight alone would keep them
-    assert np.sort(bgm.weights_)[-5] * x.size > 1
     ax = plot.density_1d(bgm, x)
     assert set(_component_lines(ax)) == {f"component {k}" for k in used}
     legend = [t.get_text() for t in ax.get_legend().get_texts()]

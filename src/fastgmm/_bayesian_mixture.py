@@ -41,6 +41,7 @@ from . import _gaussian, _kernels, _online
 from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD
 from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps, check_finite_loglik
+from ._custom_init import is_custom
 from ._init import INIT_PARAMS, initial_statistics
 from ._openmp_helpers import effective_n_threads
 from ._schema import FLOAT, GAUSSIAN_ARRAYS, NUMBER, Array, Scalar, mixture_schema
@@ -126,9 +127,14 @@ class BayesianGaussianMixture(BaseMixture):
         Iterations per initialisation (0: only initialise).
     n_init : int, default=1
         Number of initialisations; the best (highest lower bound) is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or callable, default='kmeans'
         How the initial responsibilities are made (as in
         :class:`fastgmm.GaussianMixture`).
+        A callable is called as ``init_params(X, n_components, random_state)``
+        with the rows the fit initialises from and returns integer labels
+        (n_samples,) or responsibilities (n_samples, n_components) whose rows
+        sum to 1; the initial parameters are the M-step on them. A callable
+        is code: a saved model stores it as None.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
         The prior on the weights: stick-breaking (Beta distributions) or a
@@ -318,7 +324,8 @@ default='dirichlet_process'
         name = type(self).__name__
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
-        check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        if not is_custom(self.init_params):
+            check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
         check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
         check_option(self.weight_concentration_prior_type, "weight_concentration_prior_type", set(PRIOR_TYPES),
                      estimator_name=name)

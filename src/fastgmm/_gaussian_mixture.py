@@ -14,6 +14,7 @@ import numpy as np
 from . import _degenerate, _gaussian, _kernels, _missing, _online
 from ._base import BaseMixture
 from ._gaussian import COV_TYPES, QUAD, GaussianParams
+from ._custom_init import is_custom
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._openmp_helpers import effective_n_threads
 from ._schema import DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, check_loaded_events, mixture_schema
@@ -46,10 +47,15 @@ class GaussianMixture(BaseMixture):
         EM iterations per initialisation (0: only initialise).
     n_init : int, default=1
         Number of initialisations; the best (highest lower bound) is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or callable, default='kmeans'
         How responsibilities are initialised: k-means labels; k-means++ seeds
         as single-point components; random responsibilities; random rows as
         single-point components.
+        A callable is called as ``init_params(X, n_components, random_state)``
+        with the rows the fit initialises from and returns integer labels
+        (n_samples,) or responsibilities (n_samples, n_components) whose rows
+        sum to 1; the initial parameters are the M-step on them. A callable
+        is code: a saved model stores it as None.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
@@ -283,7 +289,8 @@ class GaussianMixture(BaseMixture):
         name = type(self).__name__
         check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
-        check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        if not is_custom(self.init_params):
+            check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
         check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
         _check_degenerate_policy(self, X)
         n_features, dtype = X.shape[1], X.dtype

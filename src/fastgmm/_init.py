@@ -42,6 +42,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import _kernels
+from ._custom_init import initial_assignment, is_custom
 from ._gaussian import QUAD, nearest_centre_coefficients, statistics_from_sums
 from ._kmeans_driver import draw_units, kmeans, kmeans_plusplus
 
@@ -126,6 +127,13 @@ def initial_statistics(X, sample_weight, init_params, cov_type, n_components, ra
     """Statistics of the initial responsibilities (float64 :class:`Statistics`)."""
     N = X.shape[0]
     K = n_components
+    if is_custom(init_params):
+        kind, value = initial_assignment(init_params, X, K, random_state, "the estimator")
+        shift = weighted_mean(X, sample_weight)
+        if kind == "labels":
+            return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_LABELS,
+                               labels=value)
+        return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_GIVEN, resp=value)
     if init_params == "kmeans":
         centres = kmeans(X, K, random_state, n_threads, sample_weight=sample_weight)
         shift = centres.mean(axis=0)

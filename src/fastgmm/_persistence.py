@@ -230,7 +230,7 @@ def _json_params(model):
             params[name] = None
         elif name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):
             params[name] = None     # a RandomState's state is not a parameter worth restoring
-        elif name == "callback":
+        elif name == "callback" or callable(value):
             params[name] = None     # code, not data: never written (re-attach it after loading)
         elif isinstance(value, tuple):   # kept a tuple (JSON has only lists): get_params round-trips
             params[name] = {"tuple": [v.item() if isinstance(v, np.generic) else v for v in value]}

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _estep, _kernels
 from .._base import BaseMixture
+from .._custom_init import initial_assignment, is_custom
 from .._init import random_responsibilities
 from .._kmeans_driver import draw_units, kmeans
 from .._missing import has_nan, rows_without_nan
@@ -254,7 +255,8 @@ class DiscreteMixture(BaseMixture):
         name = type(self).__name__
         check_scalar(self.alpha, "alpha", "real", low=0, low_open=True, estimator_name=name,
                      detail="alpha > 0 keeps every probability (rate) off 0, so that its logarithm is finite.")
-        check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        if not is_custom(self.init_params):
+            check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
 
     def _check_parameters(self, X):
         """Validate the family's parameters; return float64 ``(weights_init, means_init)`` (or None each)."""
@@ -374,6 +376,12 @@ class DiscreteMixture(BaseMixture):
         N = X.shape[0]
         K = self.n_components
         extra = self._per_fit(X, sample_weight).extra
+        if is_custom(self.init_params):
+            kind, value = initial_assignment(self.init_params, X, K, random_state, type(self).__name__)
+            if kind == "labels":
+                return self._accumulate(X, sample_weight, n_threads, extra, mode=_kernels.RESP_LABELS,
+                                        labels=value)[0]
+            return self._accumulate(X, sample_weight, n_threads, extra, mode=_kernels.RESP_GIVEN, resp=value)[0]
         if self.init_params == "kmeans":
             return self._kmeans_statistics(X, sample_weight, random_state, n_threads, extra)
         if self.init_params == "random":

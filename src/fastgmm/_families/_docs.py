@@ -7,10 +7,15 @@ tol : float, default=1e-3
         EM iterations per initialisation (0: only initialise).
     n_init : int, default=1
         Number of initialisations; the best (highest lower bound) is kept.
-    init_params : {{'kmeans', 'random', 'random_from_data'}}, default='kmeans'
+    init_params : {{'kmeans', 'random', 'random_from_data'}} or callable, default='kmeans'
         Initial responsibilities, followed by one M-step: {kmeans}; random
         responsibilities; ``n_components`` random rows (drawn with probability
         proportional to ``sample_weight``) as single-row components.
+        A callable is called as ``init_params(X, n_components, random_state)``
+        with the rows the fit initialises from and returns integer labels
+        (n_samples,) or responsibilities (n_samples, n_components) whose rows
+        sum to 1; the initial parameters are the M-step on them. A callable
+        is code: a saved model stores it as None.
     weights_init : array-like of shape (n_components,), default=None
         Initial mixture weights (non-negative, summing to 1).
     means_init : {means_init}, default=None

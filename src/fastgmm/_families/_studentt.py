@@ -141,9 +141,14 @@ class StudentTMixture(BaseMixture):
         EM iterations per initialisation (0: only initialise).
     n_init : int, default=1
         Number of initialisations; the best (highest lower bound) is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or callable, default='kmeans'
         How the initial weights, means and scale matrices are made: exactly as
         :class:`fastgmm.GaussianMixture` makes its initial parameters.
+        A callable is called as ``init_params(X, n_components, random_state)``
+        with the rows the fit initialises from and returns integer labels
+        (n_samples,) or responsibilities (n_samples, n_components) whose rows
+        sum to 1; the initial parameters are the M-step on them. A callable
+        is code: a saved model stores it as None.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
