@@ -3,7 +3,7 @@
 ``fastgmm.GaussianMixture`` is a drop-in for ``sklearn.mixture.GaussianMixture``.
 """
 
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 # Idle OpenMP threads must not busy-wait. libgomp's default spins ~300,000
 # times after every parallel region (milliseconds on current CPUs) before it

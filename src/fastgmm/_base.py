@@ -65,7 +65,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._missing import check_observed_columns, group_patterns, has_nan, rows_without_nan
+from ._nan import check_observed_columns, group_patterns, has_nan, rows_without_nan
 from ._openmp_helpers import effective_n_threads
 from ._sources import ArraySource, is_dask, is_out_of_core
 from ._sklearn_compat import EstimatorProtocol
@@ -81,48 +81,10 @@ from ._validation import (
     check_n_threads,
     check_random_state,
     check_scalar,
+    check_sample_weight,
     check_verbose,
     sklearn_compatible,
 )
-
-
-def check_sample_weight(sample_weight, n_samples):
-    """Validate per-row weights: None, or a 1-D array of n_samples finite values >= 0, not all 0.
-
-    Returns None (all rows weigh 1) or a C-contiguous float64 array.
-    """
-    if sample_weight is None:
-        return None
-    if hasattr(sample_weight, "toarray"):
-        raise TypeError("sample_weight must be a dense 1-D array of numbers, not a sparse matrix.")
-    try:
-        w = np.asarray(sample_weight)
-    except Exception as e:  # ragged lists and the like
-        raise ValueError(f"sample_weight must be a 1-D array of numbers: {e}") from None
-    if w.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight must be an array of real numbers, got dtype {w.dtype}.")
-    if w.ndim == 0:
-        # A scalar weighs every row the same, as in scikit-learn.
-        w = np.full(n_samples, float(w))
-    if w.ndim != 1:
-        raise ValueError(f"Sample weights must be 1D array or scalar, got an array of shape {w.shape}.")
-    if w.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight.shape == ({w.shape[0]},), expected ({n_samples},): one weight per row of X."
-        )
-    w = np.ascontiguousarray(w, dtype=np.float64)
-    finite = np.isfinite(w)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise ValueError(f"sample_weight contains NaN or infinity (first at row {i}: {w[i]}).")
-    if (w < 0).any():
-        i = int(np.argmax(w < 0))
-        raise ValueError(f"Negative values in data passed to sample_weight (first at row {i}: {w[i]}); "
-                         "weights must be >= 0.")
-    if not (w > 0).any():
-        raise ValueError("Sample weights must contain at least one non-zero number: sample_weight is 0 "
-                         "for every row, and at least one row must have a positive weight.")
-    return w
 
 
 def apply_nan_policy(X, sample_weight, policy, estimator_name, *, feature_names=None, check_columns=True):
@@ -133,7 +95,7 @@ def apply_nan_policy(X, sample_weight, policy, estimator_name, *, feature_names=
     no NaN: then the fit is exactly the complete-data one). A row with every
     value missing cannot be fitted on: a ValueError that says so; nor can a
     column observed in fewer than 2 rows, unless ``check_columns`` is false
-    (``fastgmm._missing.check_observed_columns``).
+    (``fastgmm.sources._nan.check_observed_columns``).
     """
     if policy == "raise":
         return X, sample_weight, None, None, 0
@@ -844,8 +806,3 @@ class BaseMixture(EstimatorProtocol):
             t = time.time() - self._init_prev_time
             print(f"Initialization {msg}. time lapse {t:.5f}s\t lower bound {lb:.5f}.")
 
-    def save(self, path):
-        """Write the fitted model to ``path`` (portable ``.npz``, no pickle; read back with :func:`fastgmm.load`)."""
-        from . import _persistence   # imported here: the method is the only tie between the two modules
-
-        return _persistence.save(self, path)

@@ -39,6 +39,7 @@ from scipy.special import betaln, digamma, gammaln
 
 from . import _gaussian, _kernels, _online
 from ._base import BaseMixture
+from ._persistence import Persistent
 from ._gaussian import COV_TYPES, QUAD
 from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps, check_finite_loglik
 from ._custom_init import is_custom
@@ -96,7 +97,7 @@ _LOG_2 = math.log(2.0)
 _POSITIVE = _interval("real", 0, None, low_open=True)
 
 
-class BayesianGaussianMixture(BaseMixture):
+class BayesianGaussianMixture(Persistent, BaseMixture):
     """Variational Bayesian Gaussian mixture, a drop-in for ``sklearn.mixture.BayesianGaussianMixture``.
 
     Same parameters, attributes and results as scikit-learn's estimator (from

@@ -142,7 +142,7 @@ class DaskSource:
                 raise ValueError("Sample weights must contain at least one non-zero number: sample_weight is 0 "
                                  "for every row, and at least one row must have a positive weight.")
             return sw
-        from ._base import check_sample_weight
+        from ._validation import check_sample_weight
         return check_sample_weight(sample_weight, self.shape[0])
 
     def _weight_parts(self, sample_weight):

@@ -55,6 +55,7 @@ shares it): it raises the singular-covariance ValueError under every policy.
 import numpy as np
 
 from . import _gaussian
+from ._schema import check_events, set_fitted_events  # noqa: F401 (the event log lives with the schema)
 from ._validation import check_option
 
 POLICIES = ("raise", "reinit", "drop")
@@ -295,30 +296,3 @@ def record(model, bad, action):
             events.append(event)
         if model.verbose >= 1:
             print(f"  Iteration {iteration}: component {k} is degenerate ({reason}), {action}.")
-
-
-def set_fitted_events(model, events):
-    """The fitted attributes ``degenerate_events_``, ``n_reinit_``, ``n_dropped_`` from one run's log."""
-    model.degenerate_events_ = [tuple(e) for e in events]
-    model.n_reinit_ = sum(1 for e in events if e[3] == "reinit")
-    model.n_dropped_ = sum(1 for e in events if e[3] == "drop")
-
-
-def check_events(events, n_iter, n_components, n_fitted):
-    """Loaded ``degenerate_events_`` must be (iteration, component, reason, action) records; ValueError if not."""
-    if not isinstance(events, (list, tuple)):
-        raise ValueError("degenerate_events_ must be a list of (iteration, component, reason, action).")
-    reasons = ("empty", "singular", "non-finite")
-    n_drop = 0
-    for e in events:
-        ok = (isinstance(e, (list, tuple)) and len(e) == 4 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                                  for v in e[:2])
-              and 0 <= e[0] <= n_iter and 0 <= e[1] < n_components and e[2] in reasons
-              and e[3] in ("reinit", "drop"))
-        if not ok:
-            raise ValueError(f"degenerate_events_ has an invalid record {e!r}: expected (iteration >= 0, "
-                             "component, one of 'empty'/'singular'/'non-finite', 'reinit' or 'drop').")
-        n_drop += e[3] == "drop"
-    if n_fitted != n_components - n_drop:
-        raise ValueError(f"the model has {n_fitted} components, but n_components={n_components} less the "
-                         f"{n_drop} dropped by degenerate_events_ is {n_components - n_drop}.")

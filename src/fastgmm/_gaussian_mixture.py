@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _degenerate, _gaussian, _kernels, _missing, _online
 from ._base import BaseMixture
+from ._persistence import Persistent
 from ._gaussian import COV_TYPES, QUAD, GaussianParams
 from ._custom_init import is_custom
 from ._init import INIT_PARAMS, initial_statistics, initialisation_rows
@@ -23,7 +24,7 @@ from ._threadpool import blas_single_thread
 from ._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
 
 
-class GaussianMixture(BaseMixture):
+class GaussianMixture(Persistent, BaseMixture):
     """Gaussian mixture model fitted by EM, a drop-in for ``sklearn.mixture.GaussianMixture``.
 
     Same parameters, attributes and results as scikit-learn's estimator (from

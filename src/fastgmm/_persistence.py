@@ -104,6 +104,8 @@ import numpy as np
 
 from . import _schema
 from ._schema import ARRAY, BOOL, FLOAT64, INT, LIST, NAMES, NUMBER, POSITIVE, SCALAR, VALUES, X
+from ._sklearn_compat import EstimatorProtocol
+from ._version import __version__
 
 FORMAT = "fastgmm-model"
 FORMAT_VERSION = 2
@@ -177,19 +179,41 @@ def save(model, path):
 
 
 def _version():
-    from . import __version__
-
     return __version__
 
 
 def _estimator_class(name):
-    """The public fastgmm estimator class called ``name`` (one with a schema), or None."""
-    import fastgmm
+    """The public fastgmm estimator class called ``name`` (one with a schema), or None.
 
-    cls = getattr(fastgmm, name, None) if isinstance(name, str) and not name.startswith("_") else None
-    if isinstance(cls, type) and isinstance(getattr(cls, "_schema", None), _schema.Schema):
-        return cls
+    Found among the subclasses of the estimator protocol, so this module
+    imports no estimator (they import it: each is :class:`Persistent`).
+    """
+    if not isinstance(name, str) or name.startswith("_"):
+        return None
+    todo, seen = [EstimatorProtocol], set()
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+        if (cls.__name__ == name and cls.__module__.startswith("fastgmm.")
+                and isinstance(getattr(cls, "_schema", None), _schema.Schema)):
+            return cls
     return None
+
+
+class Persistent:
+    """The ``save`` method of every fastgmm estimator (mixed in by each estimator class)."""
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (portable ``.npz``, no pickle; read back with :func:`fastgmm.load`).
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        return save(self, path)
 
 
 def _payload(model):

@@ -174,7 +174,6 @@ def check_loaded_events(model, n_fitted):
     ValueError
         An invalid record, or fitted components that the log does not account for.
     """
-    from . import _degenerate   # here: the declarations above import nothing of fastgmm
 
     events = getattr(model, "degenerate_events_", None)
     if events is None:
@@ -182,5 +181,32 @@ def check_loaded_events(model, n_fitted):
         if n_fitted > model.n_components:
             raise ValueError(f"the model has {n_fitted} components, more than n_components={model.n_components}.")
         return
-    _degenerate.check_events(events, int(model.n_iter_), model.n_components, n_fitted)
-    _degenerate.set_fitted_events(model, events)
+    check_events(events, int(model.n_iter_), model.n_components, n_fitted)
+    set_fitted_events(model, events)
+
+
+def set_fitted_events(model, events):
+    """The fitted attributes ``degenerate_events_``, ``n_reinit_``, ``n_dropped_`` from one run's log."""
+    model.degenerate_events_ = [tuple(e) for e in events]
+    model.n_reinit_ = sum(1 for e in events if e[3] == "reinit")
+    model.n_dropped_ = sum(1 for e in events if e[3] == "drop")
+
+
+def check_events(events, n_iter, n_components, n_fitted):
+    """Loaded ``degenerate_events_`` must be (iteration, component, reason, action) records; ValueError if not."""
+    if not isinstance(events, (list, tuple)):
+        raise ValueError("degenerate_events_ must be a list of (iteration, component, reason, action).")
+    reasons = ("empty", "singular", "non-finite")
+    n_drop = 0
+    for e in events:
+        ok = (isinstance(e, (list, tuple)) and len(e) == 4 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                  for v in e[:2])
+              and 0 <= e[0] <= n_iter and 0 <= e[1] < n_components and e[2] in reasons
+              and e[3] in ("reinit", "drop"))
+        if not ok:
+            raise ValueError(f"degenerate_events_ has an invalid record {e!r}: expected (iteration >= 0, "
+                             "component, one of 'empty'/'singular'/'non-finite', 'reinit' or 'drop').")
+        n_drop += e[3] == "drop"
+    if n_fitted != n_components - n_drop:
+        raise ValueError(f"the model has {n_fitted} components, but n_components={n_components} less the "
+                         f"{n_drop} dropped by degenerate_events_ is {n_components - n_drop}.")

@@ -68,13 +68,15 @@ import warnings
 
 import numpy as np
 
-from ._base import apply_nan_policy, check_sample_weight, progress_bar
+from ._base import apply_nan_policy, progress_bar
+from ._validation import check_sample_weight
 from ._gaussian_mixture import COV_TYPES, GaussianMixture
 from ._init import INIT_PARAMS, initialisation_rows
 from ._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
-from ._missing import rows_without_nan
+from ._nan import rows_without_nan
 from ._openmp_helpers import effective_n_threads
 from ._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
+from ._persistence import Persistent
 from ._sklearn_compat import EstimatorProtocol
 from ._validation import (
     ConvergenceWarning,
@@ -108,7 +110,7 @@ _SET_PER_CANDIDATE = frozenset({
 _SEED_MAX = 2**31 - 1
 
 
-class GaussianMixtureSelection(EstimatorProtocol):
+class GaussianMixtureSelection(Persistent, EstimatorProtocol):
     """Choose the number of components and the covariance type of a Gaussian mixture.
 
     Fits a :class:`GaussianMixture` for every (covariance type, K) and keeps
@@ -554,12 +556,6 @@ class GaussianMixtureSelection(EstimatorProtocol):
         """
         X = self._validate_X(X, reset=False, allow_nan=True)
         return self.best_estimator_.impute(X)
-
-    def save(self, path):
-        """Save the fitted selection (its chosen model and ``results_``) to ``path``; see :func:`fastgmm.save`."""
-        from . import _persistence
-
-        return _persistence.save(self, path)
 
     def _validate_loaded(self):
         """Check the loaded selection against its chosen estimator; ``estimators_`` holds just that one.

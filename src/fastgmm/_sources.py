@@ -189,7 +189,7 @@ class ArraySource:
 
     def observed_counts(self, sample_weight=None):
         """Per column, the rows with a positive weight that observe it (one pass; see ``_missing``)."""
-        from ._missing import observed_counts
+        from ._nan import observed_counts
 
         return sum(observed_counts(self.read(a, b), None if sample_weight is None else sample_weight[a:b])
                    for a, b in self.ranges())

@@ -440,3 +440,42 @@ def _check_finite(X, *, estimator_name="GaussianMixture", columns=None, allow_na
         "accept missing values with nan_policy='raise': pass nan_policy='marginalize' (exact EM on the "
         "observed values) or nan_policy='omit' (drop those rows), or remove or impute them first."
     )
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate per-row weights: None, or a 1-D array of n_samples finite values >= 0, not all 0.
+
+    Returns None (all rows weigh 1) or a C-contiguous float64 array.
+    """
+    if sample_weight is None:
+        return None
+    if hasattr(sample_weight, "toarray"):
+        raise TypeError("sample_weight must be a dense 1-D array of numbers, not a sparse matrix.")
+    try:
+        w = np.asarray(sample_weight)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError(f"sample_weight must be a 1-D array of numbers: {e}") from None
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be an array of real numbers, got dtype {w.dtype}.")
+    if w.ndim == 0:
+        # A scalar weighs every row the same, as in scikit-learn.
+        w = np.full(n_samples, float(w))
+    if w.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got an array of shape {w.shape}.")
+    if w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == ({w.shape[0]},), expected ({n_samples},): one weight per row of X."
+        )
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    finite = np.isfinite(w)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise ValueError(f"sample_weight contains NaN or infinity (first at row {i}: {w[i]}).")
+    if (w < 0).any():
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"Negative values in data passed to sample_weight (first at row {i}: {w[i]}); "
+                         "weights must be >= 0.")
+    if not (w > 0).any():
+        raise ValueError("Sample weights must contain at least one non-zero number: sample_weight is 0 "
+                         "for every row, and at least one row must have a positive weight.")
+    return w

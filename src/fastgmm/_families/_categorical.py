@@ -4,7 +4,7 @@ import numpy as np
 
 from .._sources import is_dask
 from . import _docs
-from .._missing import has_nan, rows_without_nan
+from .._nan import has_nan, rows_without_nan
 from .._schema import FLOAT, LIST, Array, mixture_schema
 from ._discrete import QONEHOT, DiscreteMixture, as_float_param, check_param_shape, first_offender
 

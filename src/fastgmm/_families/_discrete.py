@@ -26,10 +26,11 @@ import numpy as np
 
 from .. import _estep, _kernels
 from .._base import BaseMixture
+from .._persistence import Persistent
 from .._custom_init import initial_assignment, is_custom
 from .._init import random_responsibilities
 from .._kmeans_driver import draw_units, kmeans
-from .._missing import has_nan, rows_without_nan
+from .._nan import has_nan, rows_without_nan
 from .._schema import Array, mixture_schema
 from .._sources import init_sample_rows, is_dask, is_out_of_core
 from .._validation import check_array, check_feature_names, check_option, check_random_state, check_scalar
@@ -133,7 +134,7 @@ class _FitCache:
         return self._X() is X and self._sample_weight() is sample_weight
 
 
-class DiscreteMixture(BaseMixture):
+class DiscreteMixture(Persistent, BaseMixture):
     """The shared part of the discrete families (see the module docstring); not public.
 
     A family sets ``_quad`` and implements ``_check_values(X, reset)``,

@@ -83,6 +83,7 @@ from scipy import optimize, special
 
 from .. import _degenerate, _estep, _gaussian, _kernels, _missing, _online
 from .._base import BaseMixture
+from .._persistence import Persistent
 from .._gaussian import QUAD, n_features_out
 from .._gaussian_mixture import (GaussianMixture, _as_float_param, _check_no_overflow, _check_representable, _eps,
                                  check_finite_loglik, degenerate_m_step)
@@ -114,7 +115,7 @@ class TParams(NamedTuple):
     degrees_of_freedom: np.ndarray
 
 
-class StudentTMixture(BaseMixture):
+class StudentTMixture(Persistent, BaseMixture):
     """Mixture of multivariate Student-t distributions fitted by EM: robust clustering.
 
     Each component is a multivariate t with its own mean, scale matrix and
