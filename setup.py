@@ -37,9 +37,9 @@ def _env_flag(name):
 
 
 EXTENSIONS = [
-    "fastgmm._openmp_helpers",
-    "fastgmm._estep",
-    "fastgmm._kmeans",
+    "fastgmm.kernels._openmp_helpers",
+    "fastgmm.kernels._estep",
+    "fastgmm.kernels._kmeans",
 ]
 
 OPENMP_PROBE = textwrap.dedent(
@@ -201,7 +201,7 @@ def _extensions():
         Extension(
             name,
             sources=[os.path.join("src", *name.split(".")) + ".pyx"],
-            include_dirs=[np.get_include(), os.path.join("src", "fastgmm")],
+            include_dirs=[np.get_include(), os.path.join("src", "fastgmm", "kernels")],
             define_macros=[
                 ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
                 ("FASTGMM_DEBUG_BUILD", "1" if debug else "0"),

@@ -193,7 +193,7 @@ def available_impls(impls):
     probes = {
         "fastgmm": ("fastgmm", "GaussianMixture"),
         "sklearn": ("sklearn.mixture", "GaussianMixture"),
-        "numpy": ("fastgmm._reference", "fit_em"),
+        "numpy": ("_reference", "fit_em"),
         "onedal": ("daal4py", "em_gmm"),
     }
     available, notes = [], []

@@ -204,7 +204,8 @@ def _reference_factory(wl, init, args):
     """Return ``fit()`` -> result dict of the pure-NumPy reference EM."""
     if args.mode != "em":
         raise ValueError("the numpy reference has no default initialisation")
-    from fastgmm._reference import fit_em
+    import _paths  # noqa: F401 (tests/ on the path: the NumPy reference)
+    from _reference import fit_em
 
     def fit(X, sample_weight=None):
         return fit_em(

@@ -6,7 +6,7 @@ implementations start from the same random initial parameters and run
 ``--iters`` EM iterations (no initialisation, no convergence test):
 
 * fastgmm: ``fit`` with ``weights_init`` / ``means_init``, ``tol=0``;
-* numpy: ``fastgmm._families._reference.fit_em`` (dense (N, K) arrays, BLAS
+* numpy: ``_reference_discrete.fit_em`` (dense (N, K) arrays, BLAS
   matrix products), the plain EM the tests check fastgmm against.
 
 Each is run for 1 and for 1 + ``--iters`` iterations, interleaved,
@@ -45,7 +45,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from fastgmm import BernoulliMixture, CategoricalMixture, ConvergenceWarning, PoissonMixture
-from fastgmm._families import _reference as ref
+import _paths  # noqa: F401 (tests/ on the path: the NumPy references)
+import _reference_discrete as ref
 
 SIZES = {"bernoulli": (64, 10), "poisson": (16, 8), "categorical": (10, 6)}   # (D, K)
 LEVELS = 5
@@ -114,7 +115,7 @@ def main(argv=None):
                         help="interpreter of an environment with pomegranate: compare with it too")
     args = parser.parse_args(argv)
     N = 20_000 if args.quick else args.n
-    from fastgmm._openmp_helpers import effective_n_threads
+    from fastgmm.kernels._openmp_helpers import effective_n_threads
 
     threads = effective_n_threads(args.threads)
     print(f"N={N:,}  iterations={args.iters}  threads={threads}")

@@ -17,7 +17,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 import fastgmm
-from fastgmm import _reference as ref
+import _paths  # noqa: F401 (tests/ on the path: the NumPy references)
+import _reference as ref
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -1,14 +1,14 @@
 """Time one fused pass of the EM kernel (E-step + all sufficient statistics).
 
 A quick profiling aid, not the benchmark protocol (that is ``run.py``): it
-calls ``fastgmm._gaussian_mixture.gaussian_statistics`` directly on data of a standard workload's
+calls ``fastgmm.families._gaussian_mixture.gaussian_statistics`` directly on data of a standard workload's
 shape, for each covariance type, dtype and thread count, and prints the best
 of ``--repeats`` passes with the achieved rate under two flop conventions:
 
 * ``work``: 2·N·K·D² for full (E-step with a triangular factor N·K·D² plus the
   symmetric weighted Gram N·K·D²), the convention of run.py;
 * ``exec``: what the kernel actually executes, two GEMMs of 2·N·P·K flops
-  (P = the length of a row's feature vector, see fastgmm._estep).
+  (P = the length of a row's feature vector, see fastgmm.kernels._estep).
 
 Usage::
 
@@ -25,9 +25,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from fastgmm import _gaussian
-from fastgmm._gaussian_mixture import gaussian_statistics
-from fastgmm import _reference as ref
+from fastgmm.families import _gaussian
+from fastgmm.families._gaussian_mixture import gaussian_statistics
+import _paths  # noqa: F401 (tests/ on the path: the NumPy references)
+import _reference as ref
 
 import datasets  # benchmarks/datasets.py, beside this script
 

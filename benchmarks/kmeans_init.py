@@ -43,7 +43,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import datasets  # noqa: E402
 import fastgmm  # noqa: E402
-from fastgmm import _kmeans_driver as kd  # noqa: E402
+from fastgmm.kernels import _kmeans_driver as kd  # noqa: E402
 
 #: The two data sets of the k-means targets: W2's data (means drawn with
 #: scale 4) and an overlapping 2M x 10, K=8 mixture (means drawn with scale 1).

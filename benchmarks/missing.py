@@ -52,8 +52,9 @@ def with_missing(X, fraction, seed=0):
 
 def main(argv=None):
     args = parse_args(argv)
-    from fastgmm import GaussianMixture, _missing
-    from fastgmm._threadpool import blas_single_thread
+    from fastgmm import GaussianMixture
+    from fastgmm.families import _gaussian_missing as _missing
+    from fastgmm.utils._threadpool import blas_single_thread
 
     rows, results = [], []
     for name in args.workloads.split(","):

@@ -1,6 +1,6 @@
 """The ordered slot reduction of the EM kernel: scaling with threads, and what waiting costs.
 
-Times one E-step + statistics pass (``fastgmm._kernels.accumulate``, BLAS
+Times one E-step + statistics pass (``fastgmm.kernels._driver.accumulate``, BLAS
 single-threaded as in a fit) on data of a workload's shape, for each thread
 count, in three layouts:
 
@@ -10,7 +10,7 @@ count, in three layouts:
   finishes before the slot ahead of it has been added waits instead of
   computing its next slot (what the second partial hides);
 * ``old-slots``: the same kernel with the slot count of the layout before the
-  ordered reduction (``fastgmm._layout.slot_rows_for``: 4..128 slots within a
+  ordered reduction (``fastgmm.kernels._layout.slot_rows_for``: 4..128 slots within a
   memory budget), to see what the slot count alone did.
 
 Besides the best time of ``--repeats`` passes it prints the slot count and
@@ -34,8 +34,10 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from fastgmm import _estep, _gaussian, _kernels, _layout
-from fastgmm import _reference as ref
+from fastgmm.kernels import _estep, _driver as _kernels, _layout
+from fastgmm.families import _gaussian
+import _paths  # noqa: F401 (tests/ on the path: the NumPy references)
+import _reference as ref
 
 WORKLOADS = {             # N, D, K, covariance type
     "W1": (1_000_000, 2, 4, "full"),

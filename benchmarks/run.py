@@ -342,7 +342,7 @@ def notes(args, impl_notes):
         "fresh process, from the same perturbed true parameters with tol=0. scikit-learn's fit() "
         "also validates X and runs one extra final E-step after the loop (for fit_predict "
         "consistency), so its s/iter includes 1/10 of an E-step; the numpy reference "
-        "(fastgmm._reference.fit_em) does not; fastgmm's does what its fit() does.",
+        "(_reference.fit_em) does not; fastgmm's does what its fit() does.",
         "Peak extra MB = peak RSS during fit() minus RSS just before it (kernel high-water mark "
         "reset via /proc/self/clear_refs, or a 5 ms sampler); ×X = relative to the size of X.",
         "GFLOP/s counts useful work: full 2·N·K·D² per iteration (E-step with a triangular "

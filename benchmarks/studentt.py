@@ -6,7 +6,7 @@ parameters (the true ones, perturbed) and each repeat times, interleaved, one
 EM iteration (E-step, statistics, M-step) of
 
 * ``fastgmm-t``: ``StudentTMixture._em_pass`` (the fused kernel, dof estimated);
-* ``numpy-t``: the vectorised NumPy EM of ``fastgmm._reference_studentt``
+* ``numpy-t``: the vectorised NumPy EM of ``_reference_studentt``
   (N x K responsibilities and scale weights, one vectorised solve per
   component), BLAS limited to the same thread count;
 * ``fastgmm-gauss``: ``GaussianMixture._em_pass`` from the same weights,
@@ -31,8 +31,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from fastgmm import GaussianMixture, StudentTMixture
-from fastgmm import _gaussian
-from fastgmm import _reference_studentt as ref
+from fastgmm.families import _gaussian
+import _reference_studentt as ref
 
 
 def parse_args(argv=None):

@@ -44,7 +44,7 @@ def _worker(large, fits):
     import numpy as np
 
     import fastgmm
-    from fastgmm import _openmp_helpers
+    from fastgmm.kernels import _openmp_helpers
 
     warnings.simplefilter("ignore")   # tol=0 fits never converge, by design
 

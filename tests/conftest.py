@@ -93,7 +93,7 @@ def mixture_data(n, d, k, seed, dtype=np.float64, scale=4.0):
 
 
 def _openmp_enabled():
-    from fastgmm import _openmp_helpers
+    from fastgmm.kernels import _openmp_helpers
 
     return _openmp_helpers.openmp_enabled()
 
@@ -118,6 +118,6 @@ def every_thread(monkeypatch):
     fastgmm runs small passes on fewer threads (they do not pay for more);
     thread-invariance tests on small data must still really split the work.
     """
-    from fastgmm import _kernels
+    from fastgmm.kernels import _driver as _kernels
 
     monkeypatch.setattr(_kernels, "threads_for_work", lambda n_threads, n_rows, row_cost: n_threads)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import fastgmm
-from fastgmm import _openmp_helpers
+from fastgmm.kernels import _openmp_helpers
 
 
 def test_show_config_reports_openmp(capsys):
@@ -44,7 +44,7 @@ def test_effective_n_threads_rejects(bad):
 
 @pytest.mark.skipif(not _openmp_helpers.openmp_enabled(), reason="built without OpenMP")
 def test_omp_num_threads_is_honoured():
-    code = "from fastgmm import _openmp_helpers as h; print(h.effective_n_threads(None))"
+    code = "from fastgmm.kernels import _openmp_helpers as h; print(h.effective_n_threads(None))"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"

@@ -1,6 +1,6 @@
 """The fastgmm command line: the commands on real files, and one clear line for each user mistake.
 
-Error messages are checked in-process through ``fastgmm._cli.main`` (fast); a
+Error messages are checked in-process through ``fastgmm.cli._main.main`` (fast); a
 handful of subprocess runs check the installed entry points, exit codes and
 that no traceback reaches the user.
 """
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import fastgmm
-from fastgmm import _cli
-from fastgmm._cli import MODELS
+from fastgmm.cli import _main as _cli
+from fastgmm.cli._main import MODELS
 from fastgmm.datasets import load_faithful
 
 PREFIX = "fastgmm: error: "
@@ -236,7 +236,7 @@ def test_demo_writes_plots(capsys, tmp_path, monkeypatch):
 
 
 def test_demo_without_matplotlib_writes_no_plots(capsys, tmp_path, monkeypatch):
-    from fastgmm import _demo
+    from fastgmm.cli import _demo
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(_demo, "have_matplotlib", lambda: False)
@@ -394,7 +394,7 @@ def test_the_demo_does_not_import_the_command_line():
     import ast
     import inspect
 
-    from fastgmm import _demo
+    from fastgmm.cli import _demo
 
     imported = set()
     for node in ast.walk(ast.parse(inspect.getsource(_demo))):

@@ -13,7 +13,7 @@ import fastgmm
 from conftest import mixture_data, needs_openmp
 
 # Short fits on small data: whether EM converged is not what these checks are about.
-pytestmark = pytest.mark.filterwarnings("ignore::Warning:fastgmm._base")
+pytestmark = pytest.mark.filterwarnings("ignore::Warning:fastgmm.engine._base")
 
 
 def _continuous(n, seed):
@@ -190,7 +190,7 @@ def test_small_batch_after_a_large_fit_moves_the_model_little(name):
 
 
 def test_online_step_rule():
-    from fastgmm._base import online_step
+    from fastgmm.engine._base import online_step
 
     # equal batches from scratch: Liang & Klein's (t + offset) ** -decay
     for t in range(1, 6):
@@ -282,7 +282,7 @@ def test_check_estimator(name):
 
 def test_every_family_is_in_the_cli_and_the_hostile_battery():
     """A family added here must be reachable from the command line and face the hostile-input battery."""
-    from fastgmm._cli import MODELS
+    from fastgmm.cli._main import MODELS
     from test_hostile import ESTIMATORS
 
     assert set(MODELS) == set(FAMILIES)

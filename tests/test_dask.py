@@ -109,7 +109,7 @@ def test_nan_in_a_block_names_the_global_row(client, monkeypatch):
     X[2500, 2] = np.nan
     with pytest.raises(ValueError, match="row 2500, column 2"):
         GaussianMixture(3, random_state=0).fit(da.from_array(X, chunks=(1000, 3)))
-    from fastgmm import _sources
+    from fastgmm.sources import _blocks as _sources
     monkeypatch.setattr(_sources, "INIT_SAMPLE_ROWS", 500)   # a sample of 1000 rows (one block) of 12000
     big = np.concatenate([X] * 3)
     big[2500:, 2] = np.nan   # the sample holds NaN rows, at positions that are not their rows in X

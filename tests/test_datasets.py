@@ -128,7 +128,7 @@ def test_make_mixture_rejects_bad_arguments(kwargs, match):
 def test_demo_uses_make_mixture():
     import io
 
-    from fastgmm import _demo
+    from fastgmm.cli import _demo
     out = io.StringIO()
     gm = _demo.run(n_samples=2000, n_features=2, n_components=2, seed=0, compare=False, file=out)
     assert gm.converged_

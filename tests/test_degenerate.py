@@ -14,9 +14,10 @@ from scipy.special import logsumexp
 
 import fastgmm
 from fastgmm.datasets import load_faithful
-from fastgmm import GaussianMixture, StudentTMixture, _degenerate
-from fastgmm import _reference as ref
-from fastgmm._validation import InvalidParameterError
+from fastgmm import GaussianMixture, StudentTMixture
+from fastgmm.families import _degenerate
+import _reference as ref
+from fastgmm.utils._validation import InvalidParameterError
 
 from conftest import needs_openmp
 

@@ -1,5 +1,5 @@
 """BernoulliMixture, PoissonMixture and CategoricalMixture against the plain NumPy EM
-(fastgmm._families._reference), the kernels' discrete feature codes against dense
+(_reference_discrete), the kernels' discrete feature codes against dense
 features, and the estimators' behaviour: weights, threads, monotone bound, hard
 layouts, errors, reproducibility, real data."""
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from fastgmm import BernoulliMixture, CategoricalMixture, ConvergenceWarning, PoissonMixture
-from fastgmm import _estep, _kernels
-from fastgmm._families import _reference as ref
-from fastgmm._validation import InvalidParameterError
+from fastgmm.kernels import _estep, _driver as _kernels
+import _reference_discrete as ref
+from fastgmm.utils._validation import InvalidParameterError
 
 from conftest import needs_openmp
 
@@ -440,7 +440,7 @@ def test_log_factorial_table_equals_gammaln():
 def test_category_fast_paths_equal_the_sorted_search(values):
     """The counting fast paths (small non-negative integers) give np.unique's categories and the
     binary search's codes; other values take the general path; unseen values are refused either way."""
-    from fastgmm._families import _categorical as cat
+    from fastgmm.families import _categorical as cat
 
     rng = np.random.default_rng(3)
     col = rng.choice(np.asarray(values, dtype=np.float64), 500)

@@ -13,10 +13,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 
 from fastgmm import ConvergenceWarning, GaussianMixture
-from fastgmm import _gaussian
-from fastgmm import _reference as ref
-from fastgmm._gaussian_mixture import gaussian_statistics
-from fastgmm._statistics import Statistics
+from fastgmm.families import _gaussian
+import _reference as ref
+from fastgmm.families._gaussian_mixture import gaussian_statistics
+from fastgmm.families._gaussian_statistics import Statistics
 
 from conftest import COV_TYPES, mixture_data
 
@@ -142,7 +142,7 @@ def test_bad_weights_are_refused_by_name(weights, message, method):
 
 
 def test_weights_are_validated_before_any_work(monkeypatch):
-    from fastgmm import _gaussian_mixture
+    from fastgmm.families import _gaussian_mixture
 
     def boom(*args, **kwargs):
         raise AssertionError("initialisation ran before the weights were checked")
@@ -282,7 +282,7 @@ def test_recentred_statistics_equal_a_pass_about_the_new_centre(cov_type):
     gm, s = _stats(X, cov_type)
     new_centre = s.centre + np.array([3.0, -2.0, 0.5])
     # the same responsibilities about another centre: through the kernel's given-resp mode
-    from fastgmm import _kernels
+    from fastgmm.kernels import _driver as _kernels
 
     resp = gm.predict_proba(X).astype(np.float64)
     G, T, _ = _kernels.accumulate(X, _gaussian.QUAD[cov_type], 3, new_centre, 1, mode=_kernels.RESP_GIVEN,

@@ -33,8 +33,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fastgmm
-from fastgmm import (BayesianGaussianMixture, BernoulliMixture, CategoricalMixture, GaussianMixture,
-                     GaussianMixtureSelection, PoissonMixture, StudentTMixture, _cli, _persistence)
+from fastgmm import BayesianGaussianMixture, BernoulliMixture, CategoricalMixture, GaussianMixture, GaussianMixtureSelection, PoissonMixture, StudentTMixture
+from fastgmm.cli import _main as _cli
+from fastgmm.io import _persistence
 
 from conftest import HYPOTHESIS_PROFILE
 

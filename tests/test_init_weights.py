@@ -3,7 +3,7 @@
 Every weighted draw of the initialisation inverts the running sum of the
 weights, so w adjacent copies of a row and the row with weight w are drawn
 alike, and a seed carries one unit of weight as a copy does (see
-``fastgmm._init``). Here, for every ``init_params`` and every estimator that
+``fastgmm.families._gaussian_init``). Here, for every ``init_params`` and every estimator that
 has it, the initial parameters (a ``max_iter=0`` fit) of the weighted data
 are those of the repeated data:
 
@@ -28,8 +28,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import fastgmm
-from fastgmm import _kmeans_driver as kd
-from fastgmm._kmeans_driver import draw_units
+from fastgmm.kernels import _kmeans_driver as kd
+from fastgmm.kernels._kmeans_driver import draw_units
 
 from conftest import COV_TYPES, mixture_data
 

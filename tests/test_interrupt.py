@@ -10,8 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from fastgmm import _gaussian, _kernels
-from fastgmm import _reference as ref
+from fastgmm.families import _gaussian
+from fastgmm.kernels import _driver as _kernels
+import _reference as ref
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -138,7 +139,8 @@ def test_missing_value_pass_split_into_ranges_is_bitwise_identical(cov_type, mon
     (Ctrl-C is seen between them): any split gives the same fit."""
     import functools
 
-    from fastgmm import GaussianMixture, _kernels
+    from fastgmm import GaussianMixture
+    from fastgmm.kernels import _driver as _kernels
     from fastgmm.datasets import make_mixture
 
     X, _, _ = make_mixture(3000, 4, 3, cov_type, random_state=0)
@@ -157,7 +159,7 @@ def test_missing_value_pass_split_into_ranges_is_bitwise_identical(cov_type, mon
 
 
 def test_segment_ranges_cover_every_segment_in_order():
-    from fastgmm._kernels import _segment_ranges
+    from fastgmm.kernels._driver import _segment_ranges
 
     seg_start = np.array([0, 5, 9, 30, 31, 60], dtype=np.int64)
     ranges = _segment_ranges(seg_start, 100, 1, range_rows=10)

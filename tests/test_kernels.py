@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from fastgmm import _estep, _gaussian, _kernels
-from fastgmm import _reference as ref
-from fastgmm._gaussian_mixture import gaussian_estimate, gaussian_statistics
+from fastgmm.kernels import _estep, _driver as _kernels
+from fastgmm.families import _gaussian
+import _reference as ref
+from fastgmm.families._gaussian_mixture import gaussian_estimate, gaussian_statistics
 
 from conftest import needs_openmp
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from fastgmm import _kmeans
-from fastgmm import _kmeans_driver as kd
-from fastgmm._kmeans_driver import kmeans, kmeans_plusplus, nearest_centre_labels
-from fastgmm._openmp_helpers import openmp_enabled
-from fastgmm._validation import ConvergenceWarning
+from fastgmm.kernels import _kmeans
+from fastgmm.kernels import _kmeans_driver as kd
+from fastgmm.kernels._kmeans_driver import kmeans, kmeans_plusplus, nearest_centre_labels
+from fastgmm.kernels._openmp_helpers import openmp_enabled
+from fastgmm.utils._validation import ConvergenceWarning
 
 DTYPES = [np.float64, np.float32]
 # Centres after a few passes: float64 agrees with the reference to rounding;

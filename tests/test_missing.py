@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture
-from fastgmm import _gaussian, _missing
-from fastgmm._reference_missing import em_step_missing, estimate_missing, full_covariances, impute_missing
+from fastgmm.families import _gaussian, _gaussian_missing as _missing
+from _reference_missing import em_step_missing, estimate_missing, full_covariances, impute_missing
 
 from conftest import COV_TYPES, mixture_data, needs_openmp
 
@@ -313,7 +313,7 @@ def test_initialisation_falls_back_to_column_means():
     X, _ = mixture_data(400, 8, 2, 9, scale=8.0)
     Xm = _mask(X, 0.5, 9)                # 0.5^8 * 400: about 2 complete rows
     missing = _missing.group_patterns(Xm)
-    from fastgmm._init import initialisation_rows
+    from fastgmm.families._gaussian_init import initialisation_rows
     Xi, _ = initialisation_rows(Xm, None, missing, 2)
     assert Xi.shape == X.shape
     assert not np.isnan(Xi).any()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture
-from fastgmm import _gaussian_mixture, _online
+from fastgmm.families import _gaussian_mixture, _gaussian_online as _online
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
 MEANS = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 5.0, 2.0]])
@@ -113,7 +113,7 @@ def test_feature_count_checked_after_the_first_batch():
 
 def test_partial_fit_on_memmap_and_h5py(tmp_path):
     """An out-of-core batch goes through the block path: the same step as the batch in memory."""
-    from fastgmm import _sources
+    from fastgmm.sources import _blocks as _sources
     rng = np.random.default_rng(4)
     X = np.ascontiguousarray(_draw(rng, 3000))
     path = tmp_path / "x.npy"

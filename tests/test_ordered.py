@@ -18,10 +18,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from fastgmm import _estep, _gaussian, _kernels, _layout, _missing
-from fastgmm import _reference as ref
-from fastgmm._families import _studentt as st
-from fastgmm._gaussian_mixture import gaussian_statistics
+from fastgmm.kernels import _estep, _driver as _kernels, _layout
+from fastgmm.families import _gaussian, _gaussian_missing as _missing
+import _reference as ref
+from fastgmm.families import _studentt as st
+from fastgmm.families._gaussian_mixture import gaussian_statistics
 
 from conftest import needs_openmp
 from test_kernels import _data, _random_params
@@ -335,7 +336,7 @@ def test_slot_rows_depend_on_the_shape_only():
 _FAIL_CHILD = textwrap.dedent("""
     import sys
     import numpy as np
-    from fastgmm import _estep, _kernels
+    from fastgmm.kernels import _estep, _driver as _kernels
     thread, n_threads, family = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     X = np.random.default_rng(0).normal(size=(20_000, 3))
     W = np.zeros((_estep.n_features_out(_estep.QFULL, 3), 4))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture
-from fastgmm import _sources
+from fastgmm.sources import _blocks as _sources
 from conftest import measures_rss
 
 COV_TYPES = ("full", "tied", "diag", "spherical")

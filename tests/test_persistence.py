@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import fastgmm
-from fastgmm import GaussianMixture, GaussianMixtureSelection, _persistence
+from fastgmm import GaussianMixture, GaussianMixtureSelection
+from fastgmm.io import _persistence
 from fastgmm.datasets import load_faithful
 
 
@@ -397,7 +398,7 @@ def test_a_replaced_model_file_keeps_its_mode(X, tmp_path, umask_022):
 
 @posix_modes
 def test_the_cli_writes_models_with_the_mode_of_any_new_file(X, tmp_path, capsys, umask_022):
-    from fastgmm import _cli
+    from fastgmm.cli import _main as _cli
 
     data, model = tmp_path / "faithful.npy", tmp_path / "model.npz"
     np.save(data, X)

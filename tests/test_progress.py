@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastgmm import FitInterruptedWarning, GaussianMixture, GaussianMixtureSelection
-from fastgmm._validation import InvalidParameterError
+from fastgmm.utils._validation import InvalidParameterError
 from fastgmm.datasets import make_mixture
 
 

@@ -1,4 +1,4 @@
-"""The NumPy reference EM (fastgmm._reference) against scikit-learn, and the
+"""The NumPy reference EM (_reference) against scikit-learn, and the
 algebra of its centred sufficient statistics."""
 
 import warnings
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastgmm import _reference as ref
+import _reference as ref
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 REG = 1e-6

@@ -9,7 +9,7 @@ import pytest
 
 from fastgmm import GaussianMixture, GaussianMixtureSelection
 from fastgmm._selection import DEGENERATE_VARIANCE_RATIO, _Sweep
-from fastgmm._validation import InvalidParameterError, check_random_state
+from fastgmm.utils._validation import InvalidParameterError, check_random_state
 from fastgmm.datasets import load_faithful, make_mixture
 
 pytest.importorskip("sklearn")

@@ -1,6 +1,6 @@
 """Drop-in details around scikit-learn: its exception classes and messages, pandas
 input as scikit-learn takes it, and the estimator protocol mixin
-(fastgmm._sklearn_compat.EstimatorProtocol) on a tiny estimator."""
+(fastgmm.utils._sklearn_compat.EstimatorProtocol) on a tiny estimator."""
 
 import pickle
 import warnings
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture
-from fastgmm import _validation as v
-from fastgmm._sklearn_compat import EstimatorProtocol
+from fastgmm.utils import _validation as v
+from fastgmm.utils._sklearn_compat import EstimatorProtocol
 
 from conftest import mixture_data
 
@@ -215,7 +215,7 @@ def test_sklearn_classes_catch_fastgmm_in_both_import_orders(imports):
 
 def test_importing_fastgmm_imports_neither_sklearn_nor_pandas():
     out = _run("""
-        import sys, fastgmm, fastgmm._sklearn_compat
+        import sys, fastgmm, fastgmm.utils._sklearn_compat
         print(sorted(m for m in ("sklearn", "pandas") if m in sys.modules))
     """)
     assert out.strip() == "[]"
@@ -509,7 +509,7 @@ def test_without_sklearn_routing_says_to_install_it():
     out = _run("""
         import sys
         sys.modules["sklearn"] = None   # as if not installed
-        from fastgmm._sklearn_compat import EstimatorProtocol
+        from fastgmm.utils._sklearn_compat import EstimatorProtocol
 
         class E(EstimatorProtocol):
             def __init__(self, a=1):
@@ -581,7 +581,7 @@ def test_bayesian_gaussian_mixture_estimator_checks(estimator, check):
 # components it tests the initialisation: the check fits integer weights
 # against the rows repeated, the weighted rows shuffled. The default init
 # ("kmeans") passes because its seeding sample merges identical rows and
-# orders them by value (fastgmm._kmeans_driver). "k-means++", "random" and
+# orders them by value (fastgmm.kernels._kmeans_driver). "k-means++", "random" and
 # "random_from_data" keep scikit-learn's draws, which depend on where the rows
 # are: they give the repeated rows' start when the copies are where the row is
 # (tests/test_init_weights.py), not after a shuffle. PoissonMixture and

@@ -9,8 +9,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import special
 
 from fastgmm import ConvergenceWarning, StudentTMixture
-from fastgmm import _estep, _gaussian, _missing
-from fastgmm._families import _studentt as st
+from fastgmm.kernels import _estep
+from fastgmm.families import _gaussian, _gaussian_missing as _missing
+from fastgmm.families import _studentt as st
 
 import _reference_t_missing as ref
 from conftest import mixture_data, needs_openmp
@@ -289,7 +290,7 @@ def test_a_row_with_every_value_missing_is_an_error_in_fit():
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["in_memory", "memmap"])
 def test_a_column_observed_in_fewer_than_two_rows_is_an_error(streamed, tmp_path):
-    """The engine's column check (fastgmm._missing.check_observed_columns) covers the Student-t family."""
+    """The engine's column check (fastgmm.families._gaussian_missing.check_observed_columns) covers the Student-t family."""
     X, _ = _t_data(100, 3, 2, 11)
     X[:, 1] = np.nan
     X[7, 1] = 1.0                        # one observed value: no variance to estimate

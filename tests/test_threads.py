@@ -9,8 +9,10 @@ import pytest
 import threadpoolctl
 
 import fastgmm
-from fastgmm import GaussianMixture, _openmp_helpers, _threadpool
-from fastgmm._threadpool import blas_single_thread, cgroup_cpu_limit, usable_cpu_count
+from fastgmm import GaussianMixture
+from fastgmm.kernels import _openmp_helpers
+from fastgmm.utils import _threadpool
+from fastgmm.utils._threadpool import blas_single_thread, cgroup_cpu_limit, usable_cpu_count
 
 from conftest import mixture_data
 
@@ -55,7 +57,7 @@ def fits_use_shared_limit(monkeypatch):
     Once _gaussian_mixture.py calls ``_threadpool.blas_single_thread`` itself
     the attribute is gone and this does nothing.
     """
-    from fastgmm import _gaussian_mixture
+    from fastgmm.families import _gaussian_mixture
 
     if hasattr(_gaussian_mixture, "_blas_single_thread"):
         monkeypatch.setattr(_gaussian_mixture, "_blas_single_thread", blas_single_thread)

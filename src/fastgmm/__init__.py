@@ -3,7 +3,7 @@
 ``fastgmm.GaussianMixture`` is a drop-in for ``sklearn.mixture.GaussianMixture``.
 """
 
-from ._version import __version__
+from .utils._version import __version__
 
 # Idle OpenMP threads must not busy-wait. libgomp's default spins ~300,000
 # times after every parallel region (milliseconds on current CPUs) before it
@@ -23,11 +23,11 @@ from ._version import __version__
 # (_openmp_helpers.threads_for_work). The runtime reads the policy when it
 # starts, so it is set here, before the first extension loads, and only if
 # the user has not chosen (OMP_WAIT_POLICY, GOMP_SPINCOUNT, KMP_BLOCKTIME).
-from . import _threadpool
+from .utils import _threadpool
 
 
 def _start_openmp_runtime():
-    from . import _openmp_helpers
+    from .kernels import _openmp_helpers
 
     _openmp_helpers.openmp_max_threads()   # LLVM libomp initialises at its first call
 
@@ -35,16 +35,16 @@ def _start_openmp_runtime():
 _threadpool.start_openmp_runtime_passive(_start_openmp_runtime)
 del _start_openmp_runtime
 
-from ._bayesian_mixture import BayesianGaussianMixture
+from .families._bayesian_mixture import BayesianGaussianMixture
 from ._config import build_info, show_config
-from ._families._bernoulli import BernoulliMixture
-from ._families._categorical import CategoricalMixture
-from ._families._poisson import PoissonMixture
-from ._families._studentt import StudentTMixture
-from ._gaussian_mixture import GaussianMixture
-from ._persistence import load, save
+from .families._bernoulli import BernoulliMixture
+from .families._categorical import CategoricalMixture
+from .families._poisson import PoissonMixture
+from .families._studentt import StudentTMixture
+from .families._gaussian_mixture import GaussianMixture
+from .io._persistence import load, save
 from ._selection import GaussianMixtureSelection
-from ._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
+from .utils._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
 __all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "BayesianGaussianMixture",
            "BernoulliMixture", "PoissonMixture", "CategoricalMixture", "StudentTMixture", "ConvergenceWarning",

@@ -1,8 +1,8 @@
-"""``python -m fastgmm``: the fastgmm command line (``fastgmm._cli``; ``python -m fastgmm --help``)."""
+"""``python -m fastgmm``: the fastgmm command line (``fastgmm.cli._main``; ``python -m fastgmm --help``)."""
 
 import sys
 
-from ._cli import main
+from .cli._main import main
 
 if __name__ == "__main__":
     sys.exit(main())

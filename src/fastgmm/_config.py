@@ -4,7 +4,8 @@ import os
 import platform
 import sys
 
-from . import _openmp_helpers, _threadpool
+from .kernels import _openmp_helpers
+from .utils import _threadpool
 
 
 def build_info():
@@ -23,7 +24,7 @@ def build_info():
     import numpy as np
     import scipy
 
-    from . import __version__
+    from .utils._version import __version__
 
     info = {
         "version": __version__,

@@ -68,30 +68,19 @@ import warnings
 
 import numpy as np
 
-from ._base import apply_nan_policy, progress_bar
-from ._validation import check_sample_weight
-from ._gaussian_mixture import COV_TYPES, GaussianMixture
-from ._init import INIT_PARAMS, initialisation_rows
-from ._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
-from ._nan import rows_without_nan
-from ._openmp_helpers import effective_n_threads
-from ._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
-from ._persistence import Persistent
-from ._sklearn_compat import EstimatorProtocol
-from ._validation import (
-    ConvergenceWarning,
-    InvalidParameterError,
-    check_array,
-    check_bool,
-    check_feature_names,
-    check_n_threads,
-    check_option,
-    check_random_state,
-    check_scalar,
-    check_verbose,
-    invalid_parameter,
-    sklearn_compatible,
-)
+from .engine._base import apply_nan_policy, progress_bar
+from .utils._validation import check_sample_weight
+from .families._gaussian_mixture import COV_TYPES, GaussianMixture
+from .families._gaussian_init import INIT_PARAMS, initialisation_rows
+from .kernels._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
+from .sources._nan import rows_without_nan
+from .kernels._openmp_helpers import effective_n_threads
+from .engine._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
+from .io._persistence import Persistent
+from .utils._sklearn_compat import EstimatorProtocol
+from .utils._validation import (ConvergenceWarning, InvalidParameterError, check_array, check_bool,
+                                check_feature_names, check_n_threads, check_option, check_random_state, check_scalar,
+                                check_verbose, invalid_parameter, sklearn_compatible)
 
 CRITERIA = ("bic", "aic", "icl")
 AUTO_INIT = "auto"
@@ -202,7 +191,7 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
     """
 
     _fitted_attribute = "best_estimator_"
-    #: What a model file holds (fastgmm._schema): the chosen fit (a GaussianMixture of its own) and
+    #: What a model file holds (fastgmm.engine._schema): the chosen fit (a GaussianMixture of its own) and
     #: results_, not every candidate: after loading, estimators_ holds just the chosen one.
     _schema = Schema(
         scalars=(Scalar("n_features_in_", INT, low=1), Scalar("n_omitted_", INT, low=0),

@@ -55,7 +55,7 @@ def _axes(ax):
 
 
 def _not_fitted(what, model):
-    from ._validation import NotFittedError
+    from .utils._validation import NotFittedError
 
     return NotFittedError(f"{what} needs a fitted model: this {type(model).__name__} is not fitted "
                           "(call fit first).")
@@ -73,7 +73,7 @@ def _chosen(model, what):
 
 
 def _is_discrete(model):
-    from ._families._discrete import DiscreteMixture
+    from .families._discrete import DiscreteMixture
 
     return isinstance(model, DiscreteMixture)
 
@@ -265,9 +265,9 @@ def _parameter_table(model):
     columns, else None; what: the colour bar's label; vrange: (vmin, vmax);
     probabilities: whether the values are probabilities.
     """
-    from ._families._bernoulli import BernoulliMixture
-    from ._families._categorical import CategoricalMixture
-    from ._families._poisson import PoissonMixture
+    from .families._bernoulli import BernoulliMixture
+    from .families._categorical import CategoricalMixture
+    from .families._poisson import PoissonMixture
 
     names = getattr(model, "feature_names_in_", None)
     D = model.n_features_in_
@@ -385,7 +385,7 @@ def selection(selection, ax=None, *, criterion=None):
         circled (labelled "chosen"). Lower is better.
     """
     if not hasattr(selection, "results_"):
-        from ._validation import NotFittedError
+        from .utils._validation import NotFittedError
 
         raise NotFittedError("selection needs a fitted GaussianMixtureSelection (call fit first).")
     r = selection.results_
@@ -448,7 +448,7 @@ def convergence(model, ax=None):
         for a BayesianGaussianMixture the variational lower bound (summed
         over the rows, as scikit-learn's).
     """
-    from ._bayesian_mixture import BayesianGaussianMixture
+    from .families._bayesian_mixture import BayesianGaussianMixture
 
     model = _chosen(model, "convergence")
     if not hasattr(model, "lower_bounds_"):

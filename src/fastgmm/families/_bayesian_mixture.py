@@ -1,0 +1,824 @@
+"""fastgmm.BayesianGaussianMixture: scikit-learn's variational Gaussian mixture on the fused kernel.
+
+Variational inference (Bishop 2006, ch. 10; Blei & Jordan 2006 for the
+Dirichlet process) alternates two updates that have the shape of EM:
+
+- the "E-step" gives each row responsibilities r_ik proportional to
+  exp(E[log pi_k] + E[log N(x_i | mu_k, Lambda_k)]), expectations under the
+  variational posterior. With P_k = nu_k W_k (``precisions_``: the Wishart
+  scale times its degrees of freedom),
+  E[log N(x | mu_k, Lambda_k)] = log N(x | m_k, P_k)
+  + 1/2 (sum_j digamma((nu_k - j) / 2) + D log 2 - D log nu_k - D / beta_k):
+  a Gaussian log-density plus a per-component constant, so it is linear in
+  the kernel's per-row features [1, z, q(z)] like the Gaussian one. This
+  family builds W from (m_k, precisions_cholesky_) and that constant and
+  reuses the Gaussian statistics kernel as is: no new kernel, no N x K
+  temporaries.
+- the "M-step" updates the posterior's parameters (Dirichlet or
+  stick-breaking Beta concentrations, Gaussian-Wishart means, precisions and
+  degrees of freedom) from the same sufficient statistics a Gaussian M-step
+  reads (nk, sum r z, sum r q(z)).
+
+The lower bound is scikit-learn's (its ``_compute_lower_bound``: the ELBO up
+to constants), computed after the update with the responsibilities of the
+pass. Its entropy term -sum_ik w_i r_ik log r_ik needs no kernel output: with
+lp_ik = F_i . W_k the kernel's log-density of row i under component k and
+G = sum_i w_i r_i F_i^T its statistics, sum_ik w_i r_ik lp_ik = sum_k <G_k, W_k>,
+so the entropy is sum_i w_i logsumexp_k lp_ik - sum_k <G_k, W_k>
+(:func:`expected_log_density_sum` reads G back from the additive statistics,
+so this holds for streamed sources too).
+"""
+
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+from scipy.special import betaln, digamma, gammaln
+
+from . import _gaussian, _gaussian_online as _online
+from ..kernels import _driver as _kernels
+from ..engine._base import BaseMixture
+from ..io._persistence import Persistent
+from ._gaussian import COV_TYPES, QUAD
+from ._gaussian_mixture import GaussianMixture, _check_no_overflow, _check_representable, _eps, check_finite_loglik
+from ..engine._custom_init import is_custom
+from ._gaussian_init import INIT_PARAMS, initial_statistics
+from ..kernels._openmp_helpers import effective_n_threads
+from ..engine._schema import FLOAT, GAUSSIAN_ARRAYS, NUMBER, Array, Scalar, mixture_schema
+from ..sources._blocks import init_sample_rows
+from ..utils._threadpool import blas_single_thread
+from ..utils._validation import _finite, _interval, check_option, check_scalar, invalid_parameter
+
+PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+
+
+class VariationalParams(NamedTuple):
+    """The variational posterior's parameters, float64 (the fitted attributes of the same names)."""
+
+    weight_concentration: np.ndarray
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+class VariationalStatistics:
+    """The Gaussian statistics of one pass and its entropy term -sum_ik w_i r_ik log r_ik (additive)."""
+
+    def __init__(self, gauss, entropy):
+        self.gauss, self.entropy = gauss, float(entropy)
+
+    @property
+    def loglik(self):
+        return self.gauss.loglik
+
+    @property
+    def weight(self):
+        return self.gauss.weight
+
+    def __iadd__(self, other):
+        if not isinstance(other, VariationalStatistics):
+            return NotImplemented
+        self.gauss += other.gauss
+        self.entropy += other.entropy
+        return self
+
+    def __add__(self, other):
+        out = VariationalStatistics(self.gauss.copy(), self.entropy)
+        out += other
+        return out
+
+    def scaled(self, factor):
+        return VariationalStatistics(self.gauss.scaled(factor), self.entropy * float(factor))
+
+_LOG_2 = math.log(2.0)
+_POSITIVE = _interval("real", 0, None, low_open=True)
+
+
+class BayesianGaussianMixture(Persistent, BaseMixture):
+    """Variational Bayesian Gaussian mixture, a drop-in for ``sklearn.mixture.BayesianGaussianMixture``.
+
+    Same parameters, attributes and results as scikit-learn's estimator (from
+    the same initial responsibilities the fitted parameters agree to
+    rounding), with each iteration's expected log-densities, responsibilities
+    and sufficient statistics computed in one fused, chunked, multi-threaded
+    pass over the data: the kernel of :class:`fastgmm.GaussianMixture`.
+
+    The weights get a Dirichlet distribution prior (a finite mixture) or a
+    truncated Dirichlet process prior (stick-breaking); with the latter and a
+    small ``weight_concentration_prior`` the fit leaves surplus components
+    with weights near 0, so ``n_components`` is an upper bound on the number
+    of components used.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components (an upper bound on those used).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own covariance matrix; 'tied': all share
+        one; 'diag': each has a diagonal covariance; 'spherical': each has a
+        single variance.
+    tol : float, default=1e-3
+        Iterations stop when the lower bound changes by less than this.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every component's data covariance.
+    max_iter : int, default=100
+        Iterations per initialisation (0: only initialise).
+    n_init : int, default=1
+        Number of initialisations; the best (highest lower bound) is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or callable, default='kmeans'
+        How the initial responsibilities are made (as in
+        :class:`fastgmm.GaussianMixture`).
+        A callable is called as ``init_params(X, n_components, random_state)``
+        with the rows the fit initialises from and returns integer labels
+        (n_samples,) or responsibilities (n_samples, n_components) whose rows
+        sum to 1; the initial parameters are the M-step on them. A callable
+        is code: a saved model stores it as None.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
+default='dirichlet_process'
+        The prior on the weights: stick-breaking (Beta distributions) or a
+        Dirichlet distribution.
+    weight_concentration_prior : float > 0 or None, default=None
+        The concentration of the weight prior (gamma). Larger puts more
+        mass in the centre of the simplex, so more components are used.
+        None: ``1 / n_components``.
+    mean_precision_prior : float > 0 or None, default=None
+        The precision of the prior on the means (beta_0). Larger
+        concentrates the means around ``mean_prior``. None: 1.
+    mean_prior : array-like of shape (n_features,) or None, default=None
+        The prior on the means. None: the (weighted) mean of X.
+    degrees_of_freedom_prior : float > n_features - 1 or None, default=None
+        The Wishart prior's degrees of freedom (nu_0). None: n_features.
+    covariance_prior : float or array-like or None, default=None
+        The Wishart prior's covariance: (n_features, n_features) for 'full'
+        and 'tied', (n_features,) for 'diag', a float for 'spherical'. None:
+        the (weighted, ddof=1) covariance of X.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation and of :meth:`sample`.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints each initialisation's progress; 2 also the time and change.
+    verbose_interval : int, default=10
+        Iterations between progress messages.
+    n_threads : int or None, default=None
+        OpenMP threads of the kernels. None: every usable core (honours
+        ``OMP_NUM_THREADS``); negative: that many fewer than all plus one
+        (-1 = all). Results do not depend on it.
+    nan_policy : {'raise', 'omit'}, default='raise'
+        What NaN in X means. 'raise': an error saying where. 'omit': rows
+        with a NaN are dropped for fitting (``n_omitted_`` counts them).
+    callback : callable or None, default=None
+        Called after every iteration as ``callback(iteration, lower_bound,
+        model)`` with the model's attributes set to that iteration's
+        parameters; returning True stops the fit (see
+        :class:`fastgmm.GaussianMixture`).
+    progress : bool, default=False
+        Show a tqdm progress bar over ``n_init x max_iter`` iterations.
+    block_rows : int or None, default=None
+        Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
+        zarr dataset): X is then streamed through the kernels block by block
+        (see :class:`fastgmm.GaussianMixture`). Dask arrays are streamed by
+        their chunks.
+    online_decay : float in (0.5, 1], default=0.7
+    online_offset : float >= 1, default=2
+        :meth:`partial_fit` weighs a batch of total weight b by
+        ``(b / (n_samples_seen_ + online_offset * b)) ** online_decay`` (see
+        :class:`fastgmm.GaussianMixture`); the priors stay those of the
+        first fit.
+    frozen : tuple of str or None, default=None
+        Posterior factors that stay at their initial values while the others
+        are updated: any of 'weights' (the weight concentrations), 'means'
+        (means and mean precisions), 'covariances' (Wishart scales and
+        degrees of freedom).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        Expected weights under the posterior.
+    means_ : ndarray of shape (n_components, n_features)
+        Posterior means of the component means.
+    covariances_ : ndarray
+        Wishart scale matrices normalised by the degrees of freedom (shape
+        as in :class:`fastgmm.GaussianMixture`).
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+    weight_concentration_prior_ : float
+    weight_concentration_ : ndarray of shape (n_components,) or tuple of two
+        Dirichlet concentrations, or the two Beta parameters of each stick
+        (``'dirichlet_process'``).
+    mean_precision_prior_ : float
+    mean_precision_ : ndarray of shape (n_components,)
+    mean_prior_ : ndarray of shape (n_features,)
+    degrees_of_freedom_prior_ : float
+    degrees_of_freedom_ : ndarray of shape (n_components,), or a float for 'tied'
+    covariance_prior_ : float or ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        scikit-learn's lower bound on the model evidence (the ELBO up to
+        constants, a sum over the rows, weighted by ``sample_weight``) of the
+        best initialisation.
+    lower_bounds_ : list of float
+        Its history, one entry per iteration.
+    n_omitted_ : int
+        Rows dropped for holding a NaN (``nan_policy='omit'``; else 0).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+
+    Notes
+    -----
+    ``score_samples``, ``score`` and ``predict_proba`` use the expected
+    log-densities E[log pi_k] + E[log N(x | mu_k, Lambda_k)] of the
+    variational posterior, as scikit-learn's do (they are not the
+    log-likelihood under ``weights_``, ``means_`` and ``covariances_``).
+    There is no ``bic``/``aic`` (as in scikit-learn).
+
+    ``fit`` and ``fit_predict`` take ``sample_weight`` (scikit-learn's
+    estimator has none): a row of weight w counts as w copies of itself, in
+    the statistics, the default priors and the lower bound.
+
+    Out-of-core and Dask inputs are streamed as by
+    :class:`fastgmm.GaussianMixture`: the default priors take two extra
+    passes per fit (the mean, then the covariance about it), the
+    initialisation a bounded sample of the rows.
+    """
+
+    _NAN_POLICIES = ("raise", "omit")
+
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+        nan_policy="raise",
+        callback=None,
+        progress=False,
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
+        frozen=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+        self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.frozen = frozen
+
+    _FROZEN = {"weights": ("weight_concentration",), "means": ("means", "mean_precision"),
+               "covariances": ("covariances", "precisions_cholesky", "degrees_of_freedom")}
+    _Params = VariationalParams
+
+    # ------------------------------------------------------------------
+    # Priors: constructor parameters -> fitted *_prior_ attributes
+    # ------------------------------------------------------------------
+    def _missing_values(self, X, sample_weight, policy, reset=True):
+        # The default priors are moments of the rows being fitted (after the
+        # NaN policy), weighted: _check_parameters, which the EM loop calls
+        # next with X alone, takes the weights from here.
+        X, sample_weight, missing, kept = super()._missing_values(X, sample_weight, policy, reset)
+        self._prior_sample_weight = sample_weight
+        return X, sample_weight, missing, kept
+
+    def _check_parameters(self, X):
+        """Validate the parameters and set the ``*_prior_`` attributes from them (and X)."""
+        sample_weight = self.__dict__.pop("_prior_sample_weight", None)
+        name = type(self).__name__
+        check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
+        if not is_custom(self.init_params):
+            check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
+        check_option(self.weight_concentration_prior_type, "weight_concentration_prior_type", set(PRIOR_TYPES),
+                     estimator_name=name)
+        for param in ("weight_concentration_prior", "mean_precision_prior", "degrees_of_freedom_prior"):
+            _check_positive_or_none(getattr(self, param), param, name)
+        D = X.shape[1]
+        self.weight_concentration_prior_ = (1.0 / self.n_components if self.weight_concentration_prior is None
+                                            else self.weight_concentration_prior)
+        self.mean_precision_prior_ = 1.0 if self.mean_precision_prior is None else self.mean_precision_prior
+        # The lower bound holds K Wishart normalisers of D terms each, every term
+        # nu times a logarithm of magnitude below 1024 (log Gamma(nu / 2) <=
+        # nu / 2 log(nu / 2), log det of the Wishart scale, log 2); nu is at most
+        # nu_0 + sum(sample_weight), under 2 nu_0 for any nu_0 near this bound.
+        # Past it they overflow: a NaN bound, infinite log-densities, and an
+        # error that blamed reg_covar.
+        dof_limit = float(np.finfo(np.float64).max) / (2048.0 * self.n_components * D)
+        if self.degrees_of_freedom_prior is None:
+            self.degrees_of_freedom_prior_ = D
+        elif self.degrees_of_freedom_prior > dof_limit:
+            raise ValueError(
+                f"The parameter 'degrees_of_freedom_prior' is {self.degrees_of_freedom_prior:.4g}, too large: "
+                f"with n_components={self.n_components} and {D} features the Wishart terms of the lower "
+                f"bound overflow float64 beyond {dof_limit:.4g}. A prior that strong fixes every "
+                "covariance at covariance_prior / degrees_of_freedom_prior whatever the data: pass a "
+                "smaller value (e.g. a few times n_samples for a strong prior), or None (n_features)."
+            )
+        elif self.degrees_of_freedom_prior > D - 1.0:
+            self.degrees_of_freedom_prior_ = self.degrees_of_freedom_prior
+        else:
+            raise ValueError(
+                f"The parameter 'degrees_of_freedom_prior' should be greater than {D - 1}, but got "
+                f"{self.degrees_of_freedom_prior:.3f}. The Wishart prior needs more degrees of freedom "
+                "than n_features - 1 (None: n_features)."
+            )
+        mean = cov = None
+        if self.mean_prior is None or self.covariance_prior is None:
+            with blas_single_thread():
+                mean, cov = data_moments(X, sample_weight, self.covariance_type,
+                                         effective_n_threads(self.n_threads))
+        if self.mean_prior is None:
+            self.mean_prior_ = mean.astype(X.dtype)
+        else:
+            m = _prior_array(self.mean_prior, "mean_prior", name)
+            _check_prior_shape(m, (D,), "means", "mean_prior")
+            self.mean_prior_ = m
+        if self.covariance_prior is None:
+            cov = cov.mean() if self.covariance_type == "spherical" else cov
+            self.covariance_prior_ = np.asarray(cov, dtype=X.dtype)[()]
+        else:
+            self.covariance_prior_ = self._covariance_prior(D, name)
+
+    def _covariance_prior(self, D, name):
+        """The user's covariance_prior, checked."""
+        ct = self.covariance_type
+        given = self.covariance_prior
+        if isinstance(given, np.ndarray) and given.ndim == 0:
+            given = given.item()   # a 0-d array is the number it holds
+        if isinstance(given, numbers.Real) and not isinstance(given, (bool, np.bool_)):
+            if not (_finite(given) and given > 0):    # np.isfinite: TypeError on an int >= 2**64
+                raise invalid_parameter("covariance_prior", ["None", "an array-like", _POSITIVE], given,
+                                        estimator_name=name)
+            if ct == "spherical":
+                return given
+            raise ValueError(
+                f"The parameter 'covariance_prior' should be an array of shape "
+                f"{(D, D) if ct in ('full', 'tied') else (D,)} for covariance_type={ct!r}, got the number "
+                f"{given!r} (a number is the prior of covariance_type='spherical')."
+            )
+        if ct == "spherical":
+            raise ValueError(f"The parameter 'covariance_prior' should be one positive number for "
+                             f"covariance_type='spherical', got {given!r}.")
+        cov = _prior_array(given, "covariance_prior", name)
+        if ct in ("full", "tied"):
+            _check_prior_shape(cov, (D, D), f"{ct} covariance_prior", "covariance_prior")
+            if not (np.allclose(cov, cov.T) and np.all(linalg.eigvalsh(cov) > 0.0)):
+                raise ValueError(f"'{ct} covariance_prior' should be symmetric, positive-definite")
+        else:
+            _check_prior_shape(cov, (D,), f"{ct} covariance_prior", "covariance_prior")
+            if np.any(cov <= 0.0):
+                raise ValueError(f"'{ct} covariance_prior' should be positive")
+        return cov
+
+    # ------------------------------------------------------------------
+    # Family hooks (see _base.BaseMixture)
+    # ------------------------------------------------------------------
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
+        """The posterior after one update from the initial responsibilities (scikit-learn's ``_initialize``).
+
+        A streamed source initialises from a bounded uniform sample of its
+        rows, in memory, as :class:`fastgmm.GaussianMixture` does.
+        """
+        if not isinstance(X, np.ndarray):
+            X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)), random_state,
+                                        sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):
+            stats = initial_statistics(X, sample_weight, self.init_params, self.covariance_type, self.n_components,
+                                       random_state, n_threads)
+            nk, xk, sk = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+        _check_no_overflow(xk, sk, X)
+        return VariationalParams(*self._posterior(nk, xk, sk, X))
+
+    def _statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """One pass over an in-memory block (expected log-densities, responsibilities, statistics) and
+        its entropy term: sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring), additive over blocks."""
+        shift, W, U = self._coefficients(params)
+        stats = variational_statistics(X, sample_weight, shift, W, U, self.covariance_type, n_threads)
+        if not np.isfinite(stats.loglik):
+            return VariationalStatistics(stats, stats.loglik)
+        return VariationalStatistics(stats, stats.loglik - expected_log_density_sum(stats, W, U))
+
+    def _m_step(self, stats, params, data):
+        """The posterior update from the statistics of the pass."""
+        if not np.isfinite(stats.loglik):
+            raise ValueError(
+                "Some samples have zero probability under every component (their expected log-density is "
+                f"{stats.loglik}). The data are far outside the model or a component has collapsed: increase "
+                f"reg_covar (currently {self.reg_covar}), use fewer components, or scale the data."
+            )
+        X = data.X
+        nk, xk, sk = _gaussian.m_step(stats.gauss, self.reg_covar, _eps(X))
+        _check_no_overflow(xk, sk, X)
+        return VariationalParams(*self._posterior(nk, xk, sk, X))
+
+    def _lower_bound(self, stats, new_params):
+        """scikit-learn's lower bound: the entropy of the pass's responsibilities with the priors' terms
+        under the updated posterior."""
+        return stats.entropy - self._prior_terms(new_params)
+
+    def _check_parameters_online(self, X):
+        """A fitted model's priors are kept for its ``partial_fit`` batches (they came from its first data)."""
+
+    def _statistics_from_parameters(self, params):
+        """Statistics of total weight 1 whose posterior update gives back ``params`` (the inverse of
+        :meth:`_posterior`: n_k = beta_k - beta_0, and the data means and scatters solved for)."""
+        wc, beta, means, dof, cov, pc = params
+        beta0 = float(self.mean_precision_prior_)
+        nu0 = float(self.degrees_of_freedom_prior_)
+        m0 = np.asarray(self.mean_prior_, dtype=np.float64)
+        psi0 = np.asarray(self.covariance_prior_, dtype=np.float64)
+        K = self.n_components
+        nk = np.maximum(beta - beta0, 0.0)
+        safe = np.where(nk > 0, nk, 1.0)
+        xk = np.where((nk > 0)[:, None], (beta[:, None] * means - beta0 * m0) / safe[:, None], means)
+        diff = xk - m0
+        shrink = beta0 / beta
+        ct = self.covariance_type
+        if ct == "full":
+            sk = np.empty_like(cov)
+            for k in range(K):
+                sk[k] = (cov[k] * dof[k] - psi0 - nk[k] * shrink[k] * np.outer(diff[k], diff[k])) / safe[k]
+        elif ct == "tied":
+            n_mean = nk.sum() / K
+            sk = (cov * dof - psi0 - beta0 / K * ((nk / beta) * diff.T) @ diff) / n_mean
+        elif ct == "diag":
+            sk = (cov * dof[:, None] - psi0) / safe[:, None] - shrink[:, None] * diff ** 2
+        else:
+            sk = (cov * dof - psi0) / safe - shrink * np.mean(diff ** 2, axis=1)
+        total = float(nk.sum())
+        gauss = _online.statistics_from_parameters(nk / total, xk, sk, ct, self.reg_covar,
+                                                   _gaussian.mixture_shift(nk, xk))
+        return VariationalStatistics(gauss, 0.0)
+
+    def _get_parameters(self):
+        """(weight_concentration, mean_precision, means, dof, covariances, prec_chol), float64, from the attributes."""
+        wc = self.weight_concentration_
+        wc = np.asarray(np.stack(wc) if isinstance(wc, tuple) else wc, dtype=np.float64)
+        return VariationalParams(wc, *(np.asarray(a, dtype=np.float64) for a in (
+            self.mean_precision_, self.means_, self.degrees_of_freedom_, self.covariances_,
+            self.precisions_cholesky_)))
+
+    def _set_parameters(self, params, dtype):
+        wc, beta, means, dof, cov, pc = params
+        prec = _gaussian.precisions_from_cholesky(pc, self.covariance_type)
+        _check_representable(
+            {"means_": means, "covariances_": cov, "precisions_cholesky_": pc, "precisions_": prec}, dtype)
+        self.weights_ = expected_weights(wc, self.weight_concentration_prior_type).astype(dtype)
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            self.weight_concentration_ = (wc[0].astype(dtype), wc[1].astype(dtype))
+        else:
+            self.weight_concentration_ = wc.astype(dtype)
+        self.mean_precision_ = beta.astype(dtype)
+        self.means_ = means.astype(dtype)
+        self.degrees_of_freedom_ = dtype.type(dof) if dof.ndim == 0 else dof.astype(dtype)
+        self.covariances_ = cov.astype(dtype)
+        self.precisions_cholesky_ = pc.astype(dtype)
+        self.precisions_ = prec.astype(dtype)
+
+    def _estimate(self, X, n_threads, **outputs):
+        shift, W, U = self._coefficients(self._get_parameters())
+        return _kernels.estimate(X, QUAD[self.covariance_type], shift, W, U, n_threads, **outputs)
+
+    @property
+    def bic(self):
+        raise AttributeError(_NO_CRITERION.format("bic"))
+
+    @property
+    def aic(self):
+        raise AttributeError(_NO_CRITERION.format("aic"))
+
+    sample = GaussianMixture.sample   # draws from (weights_, means_, covariances_), as scikit-learn's
+
+    # ------------------------------------------------------------------
+    # The variational maths on the small arrays
+    # ------------------------------------------------------------------
+    def _posterior(self, nk, xk, sk, X):
+        """The posterior's parameters from the statistics' nk (+10 eps), means and covariances (+reg_covar)."""
+        K = self.n_components
+        gamma0 = float(self.weight_concentration_prior_)
+        beta0 = float(self.mean_precision_prior_)
+        nu0 = float(self.degrees_of_freedom_prior_)
+        m0 = np.asarray(self.mean_prior_, dtype=np.float64)
+        psi0 = np.asarray(self.covariance_prior_, dtype=np.float64)
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            # Stick k: Beta(1 + nk, gamma0 + sum_{j > k} nj).
+            after = np.concatenate((np.cumsum(nk[::-1])[-2::-1], [0.0]))
+            wc = np.stack((1.0 + nk, gamma0 + after))
+        else:
+            wc = gamma0 + nk
+        beta = beta0 + nk
+        means = (beta0 * m0 + nk[:, None] * xk) / beta[:, None]
+        diff = xk - m0
+        shrink = beta0 / beta   # how much the prior's mean pulls each component
+        ct = self.covariance_type
+        if ct == "full":
+            dof = nu0 + nk
+            cov = np.empty_like(sk)
+            for k in range(K):   # no K x D x D temporaries
+                cov[k] = (psi0 + nk[k] * sk[k] + nk[k] * shrink[k] * np.outer(diff[k], diff[k])) / dof[k]
+        elif ct == "tied":
+            n_mean = nk.sum() / K
+            dof = np.asarray(nu0 + n_mean)
+            cov = (psi0 + n_mean * sk + beta0 / K * ((nk / beta) * diff.T) @ diff) / dof
+        elif ct == "diag":
+            dof = nu0 + nk
+            cov = (psi0 + nk[:, None] * (sk + shrink[:, None] * diff ** 2)) / dof[:, None]
+        else:
+            dof = nu0 + nk
+            cov = (psi0 + nk * (sk + shrink * np.mean(diff ** 2, axis=1))) / dof
+        pc = _gaussian.precision_cholesky(cov, ct, reg_covar=self.reg_covar, float32=X.dtype == np.float32)
+        return wc, beta, means, dof, cov, pc
+
+    def _coefficients(self, params):
+        """(shift, W (P, K), U): the kernel's coefficients of E[log pi_k] + E[log N(x | mu_k, Lambda_k)]."""
+        wc, beta, means, dof, cov, pc = params
+        ct = self.covariance_type
+        shift = _gaussian.mixture_shift(expected_weights(wc, self.weight_concentration_prior_type), means)
+        # The Gaussian coefficients of (means, precisions_cholesky_) with unit
+        # weights, then the per-component constant on the feature 1.
+        shift, W, U = _gaussian.kernel_coefficients(np.ones(self.n_components), means, pc, ct, shift)
+        W[0] += expected_log_weights(wc, self.weight_concentration_prior_type) + expected_log_density_offset(
+            dof, beta, means.shape[1])
+        return shift, W, U
+
+    def _prior_terms(self, params):
+        """The lower bound's terms of the posterior's parameters (scikit-learn's, constants dropped)."""
+        wc, beta, means, dof, cov, pc = params
+        D = means.shape[1]
+        ct = self.covariance_type
+        # log det of the Wishart scale's Cholesky factor: precisions_cholesky_ is that of nu W.
+        log_det = _gaussian.log_det_cholesky(pc, ct, D) - 0.5 * D * np.log(dof)
+        log_wishart = np.sum(log_wishart_norm(dof, log_det, D))
+        if ct == "tied":
+            log_wishart *= self.n_components   # one shared Wishart, counted once per component as scikit-learn
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            log_norm_weight = -np.sum(betaln(wc[0], wc[1]))
+        else:
+            log_norm_weight = gammaln(np.sum(wc)) - np.sum(gammaln(wc))
+        return float(log_wishart + log_norm_weight + 0.5 * D * np.sum(np.log(beta)))
+
+    # ------------------------------------------------------------------
+    # Persistence (read by fastgmm's save/load)
+    # ------------------------------------------------------------------
+    _PRIORS = ("weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_")
+    #: The fitted attributes as a model file holds them (fastgmm.engine._schema). Under 'dirichlet_process'
+    #: weight_concentration_ is a pair of (K,) arrays (stored as their (2, K) stack);
+    #: degrees_of_freedom_ is 0-d for 'tied', covariance_prior_ for 'spherical'. _validate_loaded
+    #: takes those forms back. A prior given by the user is float64 whatever X's dtype.
+    _schema = mixture_schema(
+        *GAUSSIAN_ARRAYS, Array("weight_concentration_"), Array("mean_precision_"), Array("degrees_of_freedom_"),
+        Array("mean_prior_", dtype=FLOAT), Array("covariance_prior_", dtype=FLOAT),
+        scalars=tuple(Scalar(name, NUMBER) for name in _PRIORS))
+
+    def _validate_loaded(self):
+        """Check (and normalise the stored forms of) the fitted attributes after loading.
+
+        Raises
+        ------
+        ValueError
+            Naming the first attribute with a wrong shape, a non-finite or
+            out-of-range value, or that disagrees with another.
+        """
+        K, ct, prior = self.n_components, self.covariance_type, self.weight_concentration_prior_type
+        # The loader checks only the parameters every family shares; the
+        # shapes below and predict look these two up (a KeyError otherwise).
+        name = type(self).__name__
+        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_option(prior, "weight_concentration_prior_type", set(PRIOR_TYPES), estimator_name=name)
+        means = _loaded(self, "means_", None)
+        if means.ndim != 2 or means.shape[0] != K:
+            raise ValueError(f"means_ has shape {means.shape}, expected (n_components={K}, n_features).")
+        D = means.shape[1]
+        w = _loaded(self, "weights_", (K,))
+        if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0, atol=1e-5):
+            raise ValueError("weights_ must be probabilities in [0, 1] that sum to 1.")
+        wc = self.weight_concentration_
+        wc = np.asarray(np.stack(wc) if isinstance(wc, (tuple, list)) else wc)
+        self.weight_concentration_ = wc
+        _loaded(self, "weight_concentration_", (2, K) if prior == "dirichlet_process" else (K,), positive=True)
+        if prior == "dirichlet_process":
+            self.weight_concentration_ = (wc[0], wc[1])
+        _loaded(self, "mean_precision_", (K,), positive=True)
+        dof = _loaded(self, "degrees_of_freedom_", () if ct == "tied" else (K,))
+        if np.any(dof <= D - 1):
+            raise ValueError(f"degrees_of_freedom_ must be greater than n_features - 1 = {D - 1}.")
+        if ct == "tied":
+            self.degrees_of_freedom_ = dof.dtype.type(dof)
+        shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
+        for name in ("covariances_", "precisions_", "precisions_cholesky_"):
+            _loaded(self, name, shape)
+        _loaded(self, "mean_prior_", (D,))
+        cp = _loaded(self, "covariance_prior_", {"full": (D, D), "tied": (D, D), "diag": (D,), "spherical": ()}[ct])
+        if ct == "spherical":
+            self.covariance_prior_ = float(cp)
+        for name in self._PRIORS:
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+        with np.errstate(over="ignore", invalid="ignore"):   # a huge altered factor: inf, refused below
+            prec = _gaussian.precisions_from_cholesky(self.precisions_cholesky_, ct)
+        if not (np.all(np.isfinite(prec))
+                and np.allclose(prec, self.precisions_, rtol=1e-4, atol=1e-6 * np.max(np.abs(prec)))):
+            raise ValueError("precisions_ does not equal the product of precisions_cholesky_ with its transpose.")
+
+
+_NO_CRITERION = ("BayesianGaussianMixture has no {0} (as scikit-learn's): the variational posterior is not a "
+                 "point estimate with a parameter count; compare fits by lower_bound_, or use "
+                 "fastgmm.GaussianMixture's {0}.")
+
+
+def expected_weights(wc, prior_type):
+    """weights_: the posterior mean of the weights (stick-breaking: of each stick), normalised."""
+    if prior_type == "dirichlet_process":
+        a, b = wc
+        rest = b / (a + b)
+        w = a / (a + b) * np.concatenate(([1.0], np.cumprod(rest[:-1])))
+        return w / np.sum(w)
+    return wc / np.sum(wc)
+
+
+def expected_log_weights(wc, prior_type):
+    """E[log pi_k] under the posterior (Dirichlet, or the sticks' Beta distributions)."""
+    if prior_type == "dirichlet_process":
+        a, b = wc
+        total = digamma(a + b)
+        # E log pi_k = E log v_k + sum_{j < k} E log (1 - v_j)
+        return digamma(a) - total + np.concatenate(([0.0], np.cumsum(digamma(b) - total)[:-1]))
+    return digamma(wc) - digamma(np.sum(wc))
+
+
+def expected_log_density_offset(dof, beta, n_features):
+    """E[log N(x | mu_k, Lambda_k)] - log N(x | means_k, precisions_k), per component.
+
+    With precisions_ = nu W (the normalised Wishart scale):
+    E log|Lambda| = sum_j digamma((nu - j) / 2) + D log 2 + log|W|, and
+    E[(x - mu)^T Lambda (x - mu)] = nu (x - m)^T W (x - m) + D / beta.
+    """
+    D = n_features
+    j = np.arange(D)[:, None]
+    e_log_det = D * _LOG_2 + np.sum(digamma(0.5 * (np.atleast_1d(dof)[None, :] - j)), axis=0)
+    # beta -> 0 (an altered file, or a tiny mean_precision_prior on an empty
+    # component) is a mean of unbounded variance: the offset's limit, -inf,
+    # rules the component out, and D / beta overflowing to it is no error.
+    with np.errstate(over="ignore", divide="ignore"):
+        return 0.5 * (e_log_det - D * np.log(dof) - D / beta)
+
+
+def log_wishart_norm(dof, log_det_chol, n_features):
+    """log B(W, nu) of the Wishart distribution, without its pi term (as scikit-learn)."""
+    D = n_features
+    j = np.arange(D)[:, None]
+    dof = np.asarray(dof, dtype=np.float64)
+    return -(dof * log_det_chol + dof * D * 0.5 * _LOG_2
+             + np.sum(gammaln(0.5 * (np.atleast_1d(dof)[None, :] - j)), axis=0).reshape(dof.shape))
+
+
+def variational_statistics(X, sample_weight, shift, W, U, cov_type, n_threads):
+    """The :class:`Statistics` of X (an array or one block of a source) under the coefficients W."""
+    G, T, loglik = _kernels.accumulate(X, QUAD[cov_type], W.shape[1], shift, n_threads, W=W, U=U,
+                                       sample_weight=sample_weight)
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    return _gaussian.statistics_from_sums(G, T, cov_type, shift, loglik, weight, X.shape[0])
+
+
+def expected_log_density_sum(stats, W, U):
+    """sum_ik w_i r_ik lp_ik = sum_k <G_k, W_k>: the kernel's sums G, read back from the statistics.
+
+    W (P, K) must be the coefficients the statistics were computed under
+    (about their centre). For 'tied' the statistics hold sum_i w_i z_i z_i^T
+    over all rows instead of per component; the feature |z U|^2 has the
+    coefficient -1/2 in every component and each row's responsibilities
+    sum to 1, so its part is -1/2 tr(U^T S U).
+    """
+    D = stats.s1.shape[1]
+    total = stats.nk @ W[0] + np.sum(stats.s1 * W[1:D + 1].T)
+    q = W[D + 1:]
+    if stats.cov_type == "full":
+        iu, ju = _gaussian.full_pairs(D)
+        total += np.sum(stats.s2[:, iu, ju] * q.T)
+    elif stats.cov_type == "diag":
+        total += np.sum(stats.s2 * q.T)
+    elif stats.cov_type == "spherical":
+        total += stats.s2 @ q[0]
+    else:
+        total += q[0, 0] * np.sum(U * (stats.s2 @ U))
+    return float(total)
+
+
+def moment_statistics(X, sample_weight, quad_type, shift, n_threads):
+    """sum_i w_i, sum_i w_i z_i and sum_i w_i z_i z_i^T (or its diagonal) about ``shift``: one component."""
+    W, U = _gaussian.nearest_centre_coefficients(shift[None, :], quad_type, shift)
+    G, T, _ = _kernels.accumulate(X, QUAD[quad_type], 1, shift, n_threads, mode=_kernels.RESP_HARD, W=W, U=U,
+                                  sample_weight=sample_weight)
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    return _gaussian.statistics_from_sums(G, T, quad_type, shift, 0.0, weight, X.shape[0])
+
+
+def data_moments(X, sample_weight, cov_type, n_threads):
+    """The (weighted) mean of X and its covariance with ddof=1 (weights as frequencies), float64.
+
+    The covariance is the full matrix for 'full' and 'tied', the variances
+    otherwise. Two kernel passes (the sums, then the moments about the
+    mean, which keeps every digit for data far from the origin), over an
+    array or a source, with no N x D temporary.
+    """
+    def statistics(quad_type, shift):
+        args = (quad_type, np.ascontiguousarray(shift, dtype=np.float64), n_threads)
+        if isinstance(X, np.ndarray):
+            return moment_statistics(X, sample_weight, *args)
+        return X.statistics(moment_statistics, args, sample_weight)
+
+    D = X.shape[1]
+    first = statistics("spherical", np.zeros(D))
+    mean = first.s1[0] / first.nk[0]
+    second = statistics("full" if cov_type in ("full", "tied") else "diag", mean)
+    n = float(second.nk[0])
+    if n <= 1.0:
+        raise ValueError(
+            f"The default covariance_prior is the covariance of X with ddof=1, which needs "
+            f"sum(sample_weight) > 1 (got {n:.6g}); scale the weights or pass covariance_prior."
+        )
+    s1 = second.s1[0]   # ~0: the rounding of the mean
+    if cov_type in ("full", "tied"):
+        cov = (second.s2[0] - np.outer(s1, s1) / n) / (n - 1.0)
+    else:
+        cov = (second.s2[0] - s1 * s1 / n) / (n - 1.0)
+    return second.centre + s1 / n, cov
+
+
+def _check_positive_or_none(value, name, estimator_name):
+    """scikit-learn's [None, Interval(Real, 0, None, closed="neither")], listed in that order."""
+    if value is None:
+        return
+    try:
+        check_scalar(value, name, "real", low=0, low_open=True, estimator_name=estimator_name)
+    except ValueError:
+        raise invalid_parameter(name, ["None", _POSITIVE], value, estimator_name=estimator_name) from None
+
+
+def _prior_array(value, name, estimator_name):
+    try:
+        a = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"The parameter '{name}' of {estimator_name} must be an array of numbers: {e}") from None
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+    return a
+
+
+def _check_prior_shape(param, shape, name, given):
+    # scikit-learn's wording says 'means' for mean_prior; the remedy names it.
+    if param.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}: "
+                         f"pass {given} of that shape.")
+
+
+def _loaded(model, name, shape, positive=False):
+    a = np.asarray(getattr(model, name))
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}, expected {shape}.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if positive and np.any(a <= 0):
+        raise ValueError(f"{name} must be positive.")
+    return a

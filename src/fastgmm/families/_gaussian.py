@@ -1,0 +1,383 @@
+"""Gaussian parameter maths, in one place.
+
+Everything here works on the small arrays (K x D x D at most) in float64:
+conversions between covariances, precisions and their Cholesky factors
+(scikit-learn's parametrisation), the kernel's coefficients W from the
+parameters (parameters -> kernel), the kernel's sums -> :class:`Statistics`,
+and the M-step (statistics -> parameters).
+"""
+
+import functools
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+
+from ..kernels import _estep
+from ._gaussian_statistics import Statistics
+
+COV_TYPES = ("full", "tied", "diag", "spherical")
+
+
+class GaussianParams(NamedTuple):
+    """A Gaussian mixture's parameters, float64 (shapes as scikit-learn's fitted attributes)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+QUAD = {
+    "full": _estep.QFULL,
+    "tied": _estep.QTIED,
+    "diag": _estep.QDIAG,
+    "spherical": _estep.QSPHERICAL,
+}
+_LOG_2PI = np.log(2 * np.pi)
+
+SINGULAR_ADVICE = (
+    "Increase reg_covar (currently {reg}), use fewer components, or scale the data "
+    "(each feature to unit variance)."
+)
+
+
+def n_features_out(cov_type, n_features):
+    """Length P of a row's feature vector [1, z, q(z)] for this covariance type."""
+    return _estep.n_features_out(QUAD[cov_type], n_features)
+
+
+@functools.lru_cache(maxsize=64)
+def full_pairs(n_features):
+    """(i, j) index arrays: the kernel's order of the products z_i z_j (full).
+
+    Each unordered pair once, in the "circulant" order of ``_rowops.h``: for
+    j = 0, 1, ..., D // 2 the pairs (d, (d + j) mod D), d < D (d < D / 2 for
+    j = D / 2 when D is even), so that the kernel builds them as whole
+    length-D vector products. Cached (two calls per EM iteration), so the
+    arrays are read-only.
+    """
+    D = n_features
+    rows, cols = [], []
+    for j in range(D // 2 + 1):
+        n = j if 2 * j == D else D
+        d = np.arange(n)
+        rows.append(d)
+        cols.append((d + j) % D)
+    i, j = np.concatenate(rows), np.concatenate(cols)
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j
+
+
+# ---------------------------------------------------------------------------
+# Parametrisations (scikit-learn's: precisions_cholesky_ is upper U, P = U U^T)
+# ---------------------------------------------------------------------------
+
+def _flip(a):
+    return a[..., ::-1, ::-1]
+
+
+def precisions_cholesky_from_precisions(precisions, cov_type):
+    """Upper U with P = U U^T, via the Cholesky factor of the reversed matrix (as scikit-learn)."""
+    p = np.asarray(precisions, dtype=np.float64)
+    if cov_type == "full":
+        return np.stack([_flip(linalg.cholesky(_flip(m), lower=True)) for m in p])
+    if cov_type == "tied":
+        return _flip(linalg.cholesky(_flip(p), lower=True))
+    return np.sqrt(p)
+
+
+def precisions_from_cholesky(prec_chol, cov_type):
+    pc = np.asarray(prec_chol, dtype=np.float64)
+    if cov_type == "full":
+        return np.einsum("kij,klj->kil", pc, pc)
+    if cov_type == "tied":
+        return pc @ pc.T
+    return pc ** 2
+
+
+def covariances_from_cholesky(prec_chol, cov_type):
+    pc = np.asarray(prec_chol, dtype=np.float64)
+    if cov_type == "full":
+        return np.stack([linalg.inv(u @ u.T) for u in pc])
+    if cov_type == "tied":
+        return linalg.inv(pc @ pc.T)
+    return 1.0 / pc ** 2
+
+
+def precision_cholesky(covariances, cov_type, *, reg_covar=None, float32=False):
+    """Upper-triangular U with precision = U U^T (sklearn's ``precisions_cholesky_``).
+
+    Raises ValueError naming the component whose covariance is not positive
+    definite, and what to do about it.
+    """
+    advice = SINGULAR_ADVICE.format(reg=reg_covar)
+    if float32:
+        advice += " Float64 input gives more accuracy than float32."
+    cov = np.asarray(covariances, dtype=np.float64)
+    if cov_type in ("full", "tied"):
+        mats = cov[None] if cov_type == "tied" else cov
+        D = mats.shape[-1]
+        out = np.empty_like(mats)
+        eye = np.eye(D)
+        for k, c in enumerate(mats):
+            if not np.all(np.isfinite(c)):
+                raise ValueError(_singular_message(cov_type, k, "has non-finite entries", advice))
+            try:
+                L = linalg.cholesky(c, lower=True, check_finite=False)
+            except linalg.LinAlgError:
+                raise ValueError(
+                    _singular_message(cov_type, k, "is not positive definite (singular or collapsed)", advice)
+                ) from None
+            out[k] = linalg.solve_triangular(L, eye, lower=True, check_finite=False).T
+        return out[0] if cov_type == "tied" else out
+    bad = ~(cov > 0) | ~np.isfinite(cov)
+    if np.any(bad):
+        k = int(np.argwhere(bad)[0][0])
+        raise ValueError(_singular_message(cov_type, k, "has a zero or negative variance", advice))
+    return 1.0 / np.sqrt(cov)
+
+
+def _singular_message(cov_type, k, what, advice):
+    # scikit-learn's sentence first (code that matches on it keeps working).
+    who = "The tied covariance" if cov_type == "tied" else f"The covariance of component {k}"
+    return (
+        "Fitting the mixture model failed because some components have ill-defined empirical covariance "
+        "(for instance caused by singleton or collapsed samples). Try to decrease the number of components, "
+        f"increase reg_covar, or scale the input data. {who} {what}. {advice}"
+    )
+
+
+def check_precisions(p, cov_type):
+    """A user's ``precisions_init`` must be positive (definite, for full and tied)."""
+    if cov_type in ("diag", "spherical"):
+        if np.any(p <= 0):
+            raise ValueError(f"'{cov_type} precision' should be positive")
+        return
+    mats = p[None] if cov_type == "tied" else p
+    for k, mat in enumerate(mats):
+        if not (np.allclose(mat, mat.T) and np.all(linalg.eigvalsh(mat) > 0.0)):
+            who = "" if cov_type == "tied" else f" (component {k})"
+            raise ValueError(f"'{cov_type} precision' should be symmetric, positive-definite{who}")
+
+
+def n_parameters(cov_type, n_components, n_features):
+    """Free parameters of the mixture (weights, means, covariances)."""
+    K, D = n_components, n_features
+    cov_params = {
+        "full": K * D * (D + 1) / 2.0,
+        "diag": K * D,
+        "tied": D * (D + 1) / 2.0,
+        "spherical": K,
+    }[cov_type]
+    return int(cov_params + D * K + K - 1)
+
+
+# ---------------------------------------------------------------------------
+# Parameters -> kernel coefficients
+# ---------------------------------------------------------------------------
+
+def log_det_cholesky(prec_chol, cov_type, n_features):
+    """log det of the precision's Cholesky factor (= -1/2 log det covariance)."""
+    if cov_type == "full":
+        k = prec_chol.shape[0]
+        diag = prec_chol.reshape(k, -1)[:, :: n_features + 1]
+        return np.sum(np.log(diag), axis=1)
+    if cov_type == "tied":
+        return np.sum(np.log(np.diag(prec_chol)))
+    if cov_type == "diag":
+        return np.sum(np.log(prec_chol), axis=1)
+    return n_features * np.log(prec_chol)
+
+
+def log_norm(weights, prec_chol, cov_type, n_features):
+    """log w_k + log det U_k - D/2 log(2 pi), float64 (K,)."""
+    with np.errstate(divide="ignore"):  # a zero weight is a legal -inf
+        lw = np.log(np.asarray(weights, dtype=np.float64))
+    ld = log_det_cholesky(np.asarray(prec_chol, dtype=np.float64), cov_type, n_features)
+    return np.ascontiguousarray(lw + ld - 0.5 * n_features * _LOG_2PI, dtype=np.float64)
+
+
+def mixture_shift(weights, means):
+    """The centre of the features: the mixture's mean sum_k w_k mu_k (float64)."""
+    w = np.asarray(weights, dtype=np.float64)
+    return (w @ np.asarray(means, dtype=np.float64)) / max(w.sum(), np.finfo(np.float64).tiny)
+
+
+def linear_coefficients(weights, means, prec_chol, cov_type, shift):
+    """W (K, P), float64, with f(x) . W[k] = log w_k + log N(x | mu_k, Sigma_k).
+
+    f(x) = [1, z, q(z)] with z = x - shift (see ``fastgmm.kernels._estep``). Writing
+    a_k = mu_k - shift and Lambda_k = U_k U_k^T:
+    log N = log_norm_k - 1/2 a^T Lambda a + z^T (Lambda a) - 1/2 z^T Lambda z.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        # Overflow here (data ~1e150 under tiny variances) yields -inf/nan
+        # coefficients; the kernels treat such log-densities as -inf and the
+        # caller reports rows that no component can produce.
+        return _linear_coefficients(weights, means, prec_chol, cov_type, shift)
+
+
+def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
+    means = np.asarray(means, dtype=np.float64)
+    pc = np.asarray(prec_chol, dtype=np.float64)
+    K, D = means.shape
+    ln = log_norm(weights, pc, cov_type, D)
+    a = means - shift
+    W = np.empty((K, n_features_out(cov_type, D)))
+    if cov_type == "full":
+        aU = np.einsum("kd,kde->ke", a, pc)                   # U_k^T a_k
+        W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
+        W[:, 1:D + 1] = np.einsum("kde,ke->kd", pc, aU)       # Lambda_k a_k
+        iu, ju = full_pairs(D)                                # the kernel's feature order
+        half_diag = np.where(iu == ju, 0.5, 1.0)
+        for k in range(K):                                    # no K x D x D temporary
+            lam = pc[k] @ pc[k].T
+            W[k, D + 1:] = -lam[iu, ju] * half_diag
+    elif cov_type == "tied":
+        aU = a @ pc
+        W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
+        W[:, 1:D + 1] = aU @ pc.T
+        W[:, D + 1] = -0.5                                    # feature |z U|^2
+    else:
+        p = pc ** 2 if cov_type == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
+        W[:, 0] = ln - 0.5 * np.sum(p * a * a, axis=1)
+        W[:, 1:D + 1] = p * a
+        if cov_type == "diag":
+            W[:, D + 1:] = -0.5 * p
+        else:
+            W[:, D + 1] = -0.5 * p[:, 0]                      # feature |z|^2
+    return W
+
+
+def kernel_coefficients(weights, means, prec_chol, cov_type, shift=None):
+    """(shift, W (P, K), U) for the kernels: float64, C-contiguous, in their layouts.
+
+    W is passed P x K, the layout the E-step GEMM reads without repacking; U
+    is the tied precision factor (None for the other types).
+    """
+    if shift is None:
+        shift = mixture_shift(weights, means)
+    shift = np.ascontiguousarray(shift, dtype=np.float64)
+    W = linear_coefficients(weights, means, prec_chol, cov_type, shift)
+    W = np.ascontiguousarray(W.T)
+    U = np.ascontiguousarray(prec_chol, dtype=np.float64) if cov_type == "tied" else None
+    return shift, W, U
+
+
+def nearest_centre_coefficients(centres, cov_type, shift):
+    """(W (P, K), U) whose log-densities are -|x - centre_k|^2 / 2 exactly up to rounding.
+
+    Their argmax is the nearest centre: with the kernel's hard-assignment
+    mode this turns k-means centres into k-means labels inside the
+    statistics pass, with no N-sized label array. No constant term (such as
+    a log-normaliser) is added, so the comparison keeps its relative
+    precision at any scale of the data.
+    """
+    a = np.asarray(centres, dtype=np.float64) - shift
+    K, D = a.shape
+    W = np.zeros((K, n_features_out(cov_type, D)))
+    W[:, 0] = -0.5 * np.sum(a * a, axis=1)
+    W[:, 1:D + 1] = a
+    if cov_type == "full":
+        iu, ju = full_pairs(D)
+        W[:, D + 1:] = np.where(iu == ju, -0.5, 0.0)
+    elif cov_type == "diag":
+        W[:, D + 1:] = -0.5
+    else:
+        W[:, D + 1] = -0.5          # |z|^2 (spherical), |z U|^2 with U = I (tied)
+    U = np.eye(D) if cov_type == "tied" else None
+    return np.ascontiguousarray(W.T), U
+
+
+# ---------------------------------------------------------------------------
+# Kernel sums -> Statistics -> parameters
+# ---------------------------------------------------------------------------
+
+def statistics_from_sums(G, T, cov_type, shift, loglik, weight, n_samples):
+    """Unpack the kernel's K x P sums (and the tied D x D lower triangle)."""
+    K = G.shape[0]
+    D = shift.shape[0]
+    nk, s1, q = G[:, 0].copy(), G[:, 1:D + 1].copy(), G[:, D + 1:]
+    if cov_type == "full":
+        iu, ju = full_pairs(D)
+        s2 = np.empty((K, D, D))
+        s2[:, iu, ju] = q
+        s2[:, ju, iu] = q
+    elif cov_type == "diag":
+        s2 = q.copy()
+    elif cov_type == "spherical":
+        s2 = q[:, 0].copy()
+    else:
+        s2 = np.tril(T) + np.tril(T, -1).T
+    return Statistics(cov_type, nk, s1, s2, float(loglik), float(weight), int(n_samples),
+                      np.asarray(shift, dtype=np.float64).copy())
+
+
+def m_step(stats, reg_covar, eps, *, means=None):
+    """Parameters from the statistics, with scikit-learn's definitions.
+
+    ``means`` given (frozen means): the covariances are the scatter about
+    them (the M-step of the covariances with the means held fixed), and they
+    are returned unchanged.
+
+    ``nk_eps = nk + 10 eps``; the mean is ``sum_i w_i r_ik x_i / nk_eps``; the
+    covariance is ``sum_i w_i r_ik (x_i - mean_k)(x_i - mean_k)^T / nk_eps +
+    reg_covar I`` (tied: summed over k and divided by ``sum nk_eps``; diag: its
+    diagonal; spherical: the diagonal's mean), all computed about the
+    statistics' centre.
+
+    Returns
+    -------
+    nk_eps, means, covariances : float64 arrays
+    """
+    cov_type = stats.cov_type
+    nk = stats.nk
+    nk_eps = nk + 10 * eps
+    s1 = stats.s1
+    c = np.asarray(stats.centre, dtype=np.float64)[None, :]
+    # mean_k - c = sum r (x - c) / nk_eps - c (1 - nk / nk_eps); the second
+    # term is what makes an empty component's mean 0, as in scikit-learn.
+    if means is None:
+        d = s1 / nk_eps[:, None] - c * (10 * eps / nk_eps)[:, None]
+        means = c + d
+    else:
+        means = np.asarray(means, dtype=np.float64)
+        d = means - c
+    D = means.shape[1]
+    if cov_type == "full":
+        # One component at a time: no K x D x D temporaries (4+ MB at K=32, D=64).
+        cov = np.empty_like(stats.s2)
+        for k in range(cov.shape[0]):
+            outer = np.outer(d[k], s1[k])
+            c_k = stats.s2[k] - outer - outer.T + nk[k] * np.outer(d[k], d[k])
+            c_k /= nk_eps[k]
+            cov[k] = 0.5 * (c_k + c_k.T)
+        cov[:, np.arange(D), np.arange(D)] += reg_covar
+    elif cov_type == "tied":
+        outer = np.einsum("kd,ke->de", d, s1)
+        cov = stats.s2 - outer - outer.T + np.einsum("k,kd,ke->de", nk, d, d)
+        cov /= np.sum(nk_eps)
+        cov = 0.5 * (cov + cov.T)
+        cov[np.arange(D), np.arange(D)] += reg_covar
+    elif cov_type == "diag":
+        var = (stats.s2 - 2 * d * s1 + nk[:, None] * d * d) / nk_eps[:, None]
+        cov = np.maximum(var, 0.0) + _uncentred_term(means, nk_eps) + reg_covar
+    else:
+        total = (stats.s2 - 2 * np.sum(d * s1, axis=1) + nk * np.sum(d * d, axis=1)) / nk_eps
+        cov = np.maximum(total, 0.0) / D + _uncentred_term(means, nk_eps).mean(axis=1) + reg_covar
+    return nk_eps, means, cov
+
+
+def _uncentred_term(means, nk_eps):
+    """What scikit-learn's diag/spherical variance adds to the centred one: mean^2 (nk_eps - nk) / nk_eps.
+
+    scikit-learn defines the variance as sum_i r x^2 / nk_eps - mean^2 with
+    nk_eps = nk + 10 eps, which is the centred variance plus mean^2 10 eps /
+    nk_eps: nothing for ordinary data, but what keeps a single-point component
+    (reg_covar=0) at a positive variance, as scikit-learn's test of that case
+    expects. Always with float64's eps: with float32's (1.2e-6) the term
+    would be a real bias for data far from the origin (scikit-learn's float32
+    variances suffer exactly that, its issue #30382).
+    """
+    return means ** 2 * (10 * np.finfo(np.float64).eps / nk_eps)[:, None]

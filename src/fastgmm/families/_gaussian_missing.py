@@ -1,0 +1,436 @@
+"""Exact EM for data missing at random: rows grouped by missingness pattern.
+
+Rows are grouped by their pattern of NaNs (one N-sized int64 visiting order,
+sorted by pattern; no N x D temporary). The kernel visits the rows in that
+order, in segments that never straddle two patterns, each segment with its
+pattern's coefficients and its own row of outputs (``fastgmm.kernels._estep``). A
+row's NaNs are read as z_d = 0, so with
+
+    Q_pk = (Sigma_k,oo)^-1 embedded in D x D (zero rows and columns for the
+    missing coordinates), log det Sigma_k,oo and |o| in the constant,
+
+the features' dot product F W_p is exactly log w_k + log N(x_o | mu_ko,
+Sigma_k,oo), and R^T F is the per-(pattern, component) sums of the observed
+part: S0 = sum w r, S1 = sum w r z, S2 = sum w r z z^T (zero where missing).
+
+M-step (Ghahramani and Jordan): under component k the missing coordinates
+of a row with observed z_o are Gaussian with mean affine in z_o and a
+covariance that depends only on the pattern. In D x D form, with
+A_pk = Sigma_k Q_pk (identity on the observed columns' observed rows, the
+regression Sigma_mo Sigma_oo^-1 on the missing rows, zero missing columns),
+
+    E[z | x_o, k] = c_pk + A_pk z,   c_pk = (I - A_pk) a_k,  a_k = mu_k - shift,
+    Cov[z | x_o, k] = C_pk = Sigma_k - A_pk Sigma_k,
+
+so the completed statistics of a pattern follow from its sums alone:
+
+    s1 += S0 c + A S1
+    s2 += S0 c c^T + c (A S1)^T + (A S1) c^T + A S2 A^T + S0 C.
+
+Fully observed rows (the pattern of no NaN) use today's coefficients and add
+their sums unchanged. Patterns are processed in batches whose coefficient
+and completion arrays stay within a fixed memory budget: every per-pattern
+step is a batched NumPy operation over the batch (Cholesky factorisations of
+the masked covariances included), so many distinct patterns (every row
+different) cost no per-row Python work, one kernel call per batch.
+
+The Student-t family (``fastgmm.families._studentt``) reuses all of it:
+the grouping, the batches and segments, the quadratic forms of the
+observed marginals (:func:`marginal_forms`, from which both families build
+their coefficients) and the completion (``_complete``, whose
+``cond_weight`` gives the conditional covariances their own weights).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels import _estep, _driver as _kernels
+from . import _gaussian
+from ._gaussian import QUAD, full_pairs, n_features_out
+from ..sources._nan import (MIN_OBSERVED, MissingRows, check_observed_columns, group_patterns, has_nan, nan_summary,
+                            observed_counts, rows_without_nan)
+from ._gaussian_statistics import Statistics
+
+_LOG_2PI = np.log(2 * np.pi)
+_BLOCK = 65536
+# Doubles that one batch's per-pattern arrays (coefficients, segment sums,
+# completion temporaries) may use: 2 M doubles, 16 MiB.
+_BATCH_DOUBLES = 1 << 21
+
+
+def _batches(missing, K, D, P, slot):
+    """Pattern ranges [p0, p1) whose per-pattern arrays fit the memory budget (data-dependent only)."""
+    counts = np.diff(missing.start)
+    n_seg = -(-counts // slot)
+    per_pattern = K * P * (1 + n_seg) + D * D * (1 + n_seg) + 8 * K * D * D
+    cum = np.cumsum(per_pattern)
+    bounds = [0]
+    while bounds[-1] < missing.n_patterns:
+        p0 = bounds[-1]
+        base = cum[p0 - 1] if p0 else 0
+        p1 = int(np.searchsorted(cum, base + _BATCH_DOUBLES, side="right"))
+        bounds.append(max(p1, p0 + 1))
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _segments(missing, p0, p1, slot):
+    """(rows, seg_start, seg_pat, seg_first) of patterns [p0, p1): segments of at most ``slot`` rows."""
+    start = missing.start[p0:p1 + 1]
+    rows = missing.order[start[0]:start[-1]]
+    counts = np.diff(start)
+    n_seg = np.maximum(1, -(-counts // slot))
+    first = np.cumsum(n_seg) - n_seg
+    t = np.arange(int(n_seg.sum())) - np.repeat(first, n_seg)
+    seg_start = np.empty(len(t) + 1, dtype=np.int64)
+    seg_start[:-1] = np.repeat(start[:-1] - start[0], n_seg) + t * slot
+    seg_start[-1] = len(rows)
+    seg_pat = np.repeat(np.arange(p1 - p0, dtype=np.int64), n_seg)
+    return rows, seg_start, seg_pat, first
+
+
+# ---------------------------------------------------------------------------
+# Marginal coefficients per pattern (batched)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Marginals:
+    W: np.ndarray            # (B * P, K) stacked kernel coefficients
+    U: np.ndarray            # (B * D, D) tied marginal precision factors, or None
+    Q: np.ndarray            # full: (B, K, D, D), tied: (B, D, D) embedded marginal precisions; else None
+
+
+def _masked_cholesky_inverse(cov, obs):
+    """Embedded factors of (Sigma_oo)^-1 for every (pattern, covariance).
+
+    cov (C, D, D), obs (B, D) bool -> (U (B, C, D, D) upper with U U^T =
+    Q embedded, half log det Sigma_oo (B, C)). The masked matrix (Sigma on the
+    observed block, identity on the missing one) is positive definite with the
+    same Cholesky factor on the observed block, so one batched factorisation
+    of uniform shape serves every pattern.
+    """
+    o = obs.astype(np.float64)
+    oo = o[:, :, None] * o[:, None, :]                        # (B, D, D)
+    D = cov.shape[-1]
+    M = cov[None] * oo[:, None] + (np.eye(D) * (1.0 - o)[:, None, :])[:, None]
+    L = np.linalg.cholesky(M)
+    half_logdet = np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+    Linv = np.linalg.solve(L, np.broadcast_to(np.eye(D), L.shape))
+    U = np.swapaxes(Linv, -1, -2) * oo[:, None]
+    return U, half_logdet
+
+
+@dataclass
+class MarginalForms:
+    """The quadratic forms of the observed marginals of B patterns under K components.
+
+    With a_k = mu_k - shift and Q_pk = (Sigma_k,oo)^-1 embedded in D x D,
+    -1/2 delta_pk(z) = -1/2 (z - a_k)^T Q_pk (z - a_k) = f(z) . W[p, k] -
+    1/2 aQa[p, k] for the kernel's features f(z) = [1, z, q(z)] of a row of
+    pattern p (missing z_d = 0).
+
+    Attributes
+    ----------
+    W : ndarray (B, K, P)
+        The z and q(z) coefficients (W[..., 0] is left 0 for the caller's constant).
+    aQa : ndarray (B, K)
+        a_k^T Q_pk a_k.
+    half_logdet : ndarray (B, K)
+        1/2 log det Sigma_k,oo.
+    n_obs : ndarray (B,)
+        Observed coordinates of each pattern (float).
+    U : ndarray (B, D, D) or None
+        Tied: the embedded factors of Q_p.
+    Q : ndarray (B, K, D, D), (B, D, D) or None
+        Full, tied: the embedded marginal precisions; diag, spherical: None.
+    """
+
+    W: np.ndarray
+    aQa: np.ndarray
+    half_logdet: np.ndarray
+    n_obs: np.ndarray
+    U: np.ndarray
+    Q: np.ndarray
+
+
+def marginal_forms(means, cov, prec_chol, cov_type, shift, observed):
+    """:class:`MarginalForms` of the patterns ``observed`` (B, D); shared by every family with
+    marginal densities in the observed part's Mahalanobis distance (Gaussian, Student-t)."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return _marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
+
+
+def _marginal_forms(means, cov, prec_chol, cov_type, shift, observed):
+    means = np.asarray(means, dtype=np.float64)
+    K, D = means.shape
+    B = observed.shape[0]
+    P = n_features_out(cov_type, D)
+    o = observed.astype(np.float64)
+    n_obs = o.sum(axis=1)                                     # (B,)
+    a = means - shift                                         # (K, D)
+    W = np.zeros((B, K, P))
+    U = Q = None
+    if cov_type == "full":
+        Uf, hld = _masked_cholesky_inverse(np.asarray(cov, dtype=np.float64), observed)
+        Q = Uf @ np.swapaxes(Uf, -1, -2)                      # (B, K, D, D)
+        Qa = np.einsum("bkde,ke->bkd", Q, a)
+        aQa = np.einsum("bkd,kd->bk", Qa, a)
+        W[:, :, 1:D + 1] = Qa
+        iu, ju = full_pairs(D)
+        W[:, :, D + 1:] = -Q[:, :, iu, ju] * np.where(iu == ju, 0.5, 1.0)
+    elif cov_type == "tied":
+        Uf, hld = _masked_cholesky_inverse(np.asarray(cov, dtype=np.float64)[None], observed)
+        Uf, hld = Uf[:, 0], hld[:, 0]                         # (B, D, D), (B,)
+        hld = np.broadcast_to(hld[:, None], (B, K))
+        Q = Uf @ np.swapaxes(Uf, -1, -2)
+        aU = np.einsum("kd,bde->bke", a, Uf)
+        aQa = np.sum(aU * aU, axis=2)
+        W[:, :, 1:D + 1] = np.einsum("bke,bde->bkd", aU, Uf)
+        W[:, :, D + 1] = -0.5
+        U = Uf
+    else:
+        prec = np.asarray(prec_chol, dtype=np.float64) ** 2
+        prec = prec if cov_type == "diag" else np.repeat(prec[:, None], D, axis=1)   # (K, D)
+        Qd = o[:, None, :] * prec[None]                       # (B, K, D)
+        with np.errstate(divide="ignore"):
+            logp = np.log(prec)
+        # log det Sigma_oo = -sum_o log(precision): negated exactly, so that the
+        # Gaussian constant below is bitwise what it was when written with +.
+        hld = -(0.5 * np.einsum("bd,kd->bk", o, logp))
+        aQa = np.sum(Qd * a * a, axis=2)
+        W[:, :, 1:D + 1] = Qd * a
+        if cov_type == "diag":
+            W[:, :, D + 1:] = -0.5 * Qd
+        else:
+            W[:, :, D + 1] = -0.5 * prec[None, :, 0]
+    return MarginalForms(W, aQa, hld, n_obs, U, Q)
+
+
+def marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
+    """Kernel coefficients of the marginal densities of the patterns ``observed`` (B, D)."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        return _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first)
+
+
+def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
+    K, D = np.shape(means)
+    B = observed.shape[0]
+    P = n_features_out(cov_type, D)
+    forms = _marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
+    W, U = forms.W, forms.U
+    lw = np.log(np.asarray(weights, dtype=np.float64))
+    const = lw[None, :] - 0.5 * forms.n_obs[:, None] * _LOG_2PI    # (B, K)
+    W[:, :, 0] = const - forms.half_logdet - 0.5 * forms.aQa
+    if complete_first:
+        # The fully observed rows keep exactly today's coefficients.
+        _, W0, U0 = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type, shift)
+        W[0] = W0.T
+        if U is not None:
+            U[0] = U0
+    W = np.ascontiguousarray(W.transpose(0, 2, 1).reshape(B * P, K))
+    if U is not None:
+        U = np.ascontiguousarray(U.reshape(B * D, D))
+    return _Marginals(W, U, forms.Q)
+
+
+# ---------------------------------------------------------------------------
+# Statistics (fit) and estimates (prediction)
+# ---------------------------------------------------------------------------
+
+def _unpack_second(G, T, cov_type, D):
+    """Per-pattern second-moment sums S2 from the kernel's (B, K, P) sums (and tied (B, D, D) lower)."""
+    q = G[:, :, D + 1:]
+    if cov_type == "full":
+        iu, ju = full_pairs(D)
+        S2 = np.empty(G.shape[:2] + (D, D))
+        S2[:, :, iu, ju] = q
+        S2[:, :, ju, iu] = q
+        return S2
+    if cov_type == "tied":
+        lower = np.tril(T)
+        return lower + np.swapaxes(np.tril(T, -1), -1, -2)
+    return q.copy() if cov_type == "diag" else q[:, :, 0].copy()
+
+
+def _complete(G, T, cov_type, observed, means, cov, shift, Q, cond_weight=None):
+    """Completed (nk, s1, s2) summed over a batch of incomplete patterns.
+
+    ``cond_weight`` (B, K): the weights of the conditional covariances C_pk
+    when they are not the sums' own S0 (Student-t: the sums are weighted by
+    r u, and E[u (x - mu)(x - mu)^T | x_o] = u (completed outer product) +
+    C, so C enters with sum r); None: S0, the Gaussian completion.
+    """
+    D = shift.shape[0]
+    S0 = G[:, :, 0]                                           # (B, K)
+    S1 = G[:, :, 1:D + 1]                                     # (B, K, D)
+    S2 = _unpack_second(G, T, cov_type, D)
+    a = np.asarray(means, dtype=np.float64) - shift           # (K, D)
+    cov = np.asarray(cov, dtype=np.float64)
+    nk = S0.sum(axis=0)
+    if cov_type in ("diag", "spherical"):
+        m = (~observed).astype(np.float64)[:, None, :]        # (B, 1, D)
+        var = cov if cov_type == "diag" else np.repeat(cov[:, None], D, axis=1)   # (K, D)
+        s1 = np.sum(S1 + S0[..., None] * m * a, axis=0)
+        if cond_weight is None:
+            extra = S0[..., None] * m * (a * a + var)
+        else:
+            extra = S0[..., None] * m * (a * a) + cond_weight[..., None] * m * var
+        s2 = np.sum(S2 + (extra if cov_type == "diag" else extra.sum(axis=2)), axis=0)
+        return nk, s1, s2
+    if cov_type == "full":
+        A = cov[None] @ Q                                     # (B, K, D, D)
+        C = cov[None] - A @ cov[None]
+        c = a[None] - np.einsum("bkde,ke->bkd", A, a)
+        AS1 = np.einsum("bkde,bke->bkd", A, S1)
+        s1 = np.sum(S0[..., None] * c + AS1, axis=0)
+        cross = c[..., :, None] * AS1[..., None, :]
+        if cond_weight is None:
+            first = S0[..., None, None] * (c[..., :, None] * c[..., None, :] + C)
+        else:
+            first = S0[..., None, None] * (c[..., :, None] * c[..., None, :]) + cond_weight[..., None, None] * C
+        s2 = first + cross + np.swapaxes(cross, -1, -2) + A @ S2 @ np.swapaxes(A, -1, -2)
+        return nk, s1, s2.sum(axis=0)
+    # tied: one regression per pattern, shared by the components
+    A = cov[None] @ Q                                         # (B, D, D)
+    C = cov[None] - A @ cov[None]
+    c = a[None] - np.einsum("bde,ke->bkd", A, a)              # (B, K, D)
+    AS1 = np.einsum("bde,bke->bkd", A, S1)
+    s1 = np.sum(S0[..., None] * c + AS1, axis=0)
+    cross = np.einsum("bkd,bke->de", c, AS1)
+    s2 = (A @ S2 @ np.swapaxes(A, -1, -2)).sum(axis=0) + cross + cross.T
+    cw = S0 if cond_weight is None else cond_weight
+    s2 += np.einsum("bk,bkd,bke->de", S0, c, c) + np.einsum("b,bde->de", cw.sum(axis=1), C)
+    return nk, s1, s2
+
+
+def _layout(missing, X, K, cov_type):
+    D = X.shape[1]
+    P = n_features_out(cov_type, D)
+    tied = cov_type == "tied"
+    chunk, slot, _ = _kernels._layout(X.shape[0], D, K, P, X.itemsize, tied, None, None)
+    return P, chunk, slot
+
+
+def missing_statistics(X, missing, weights, means, cov, prec_chol, cov_type, n_threads, *, sample_weight=None,
+                       chunk_rows=None, slot_rows=None):
+    """One exact E-step + completed statistics over X with NaNs: a :class:`Statistics`."""
+    K, D = np.shape(means)
+    P, chunk, slot = _layout(missing, X, K, cov_type)
+    chunk = chunk_rows or chunk
+    slot = slot_rows or max(slot, chunk)
+    shift = _gaussian.mixture_shift(weights, means)
+    nk = np.zeros(K)
+    s1 = np.zeros((K, D))
+    s2 = np.zeros({"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[cov_type])
+    loglik = 0.0
+    for p0, p1 in _batches(missing, K, D, P, slot):
+        complete_first = p0 == 0 and missing.complete
+        obs = missing.observed[p0:p1]
+        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs, complete_first)
+        rows, seg_start, seg_pat, seg_first = _segments(missing, p0, p1, slot)
+        G, T, ll = _kernels.accumulate_segments(
+            X, QUAD[cov_type], K, shift, n_threads, coef.W, coef.U, rows, seg_start, seg_pat, seg_first,
+            sample_weight=sample_weight, chunk_rows=chunk)
+        loglik += ll
+        if complete_first:
+            # The fully observed rows: their sums are the statistics.
+            st = _gaussian.statistics_from_sums(G[0], None if T is None else T[0], cov_type, shift, 0, 0, 0)
+            nk += st.nk
+            s1 += st.s1
+            s2 += st.s2
+            G, obs = G[1:], obs[1:]
+            T = None if T is None else T[1:]
+            Q = None if coef.Q is None else coef.Q[1:]
+        else:
+            Q = coef.Q
+        if G.shape[0]:
+            with np.errstate(over="ignore", invalid="ignore"):
+                bnk, bs1, bs2 = _complete(G, T, cov_type, obs, means, cov, shift, Q)
+            nk += bnk
+            s1 += bs1
+            s2 += bs2
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    return Statistics(cov_type, nk, s1, s2, float(loglik), float(weight), X.shape[0], shift)
+
+
+def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_threads, *, row_ll=False,
+                     labels=False, resp=False, total=False):
+    """E-step outputs of rows with NaNs from the marginal densities of their observed parts.
+
+    A row with no observed value gets log-likelihood 0 (the probability of
+    observing nothing) and the mixture weights as responsibilities.
+    """
+    N = X.shape[0]
+    K, D = np.shape(means)
+    P, chunk, slot = _layout(missing, X, K, cov_type)
+    shift = _gaussian.mixture_shift(weights, means)
+    out_ll = np.empty(N) if row_ll else None
+    out_lab = np.empty(N, dtype=np.int64) if labels else None
+    out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
+    out_sum = 0.0
+    for p0, p1 in _batches(missing, K, D, P, slot):
+        obs = missing.observed[p0:p1]
+        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs,
+                                     p0 == 0 and missing.complete)
+        rows, seg_start, seg_pat, _ = _segments(missing, p0, p1, slot)
+        slot_ll = np.zeros(1) if total else None
+        threads = _kernels.threads_for_work(n_threads, len(rows), _kernels._row_cost(P, K) // 2)
+        status = _estep.estimate(X, QUAD[cov_type], shift, coef.W, coef.U, chunk, slot, out_ll, out_lab,
+                                 out_resp, slot_ll, threads, rows, seg_start, seg_pat)
+        _kernels._check_status(status)
+        if total:
+            out_sum += float(slot_ll.sum())
+    return out_ll, out_lab, out_resp, (out_sum if total else None)
+
+
+def impute(X, missing, weights, means, cov, prec_chol, cov_type, n_threads):
+    """X with each NaN replaced by its conditional expectation under the mixture.
+
+    E[x_m | x_o] = sum_k r_k(x_o) (mu_km + Sigma_k,mo Sigma_k,oo^-1 (x_o - mu_ko)),
+    with r_k(x_o) the responsibilities of the observed part (the weights for a
+    row with nothing observed). Returns a float64 copy of X (X's dtype).
+    """
+    out = np.array(X, copy=True)
+    K, D = np.shape(means)
+    means = np.asarray(means, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    shift = _gaussian.mixture_shift(weights, means)
+    first = 1 if missing.complete else 0
+    # Rows in blocks whose per-row (K, D, D) regressions stay within the budget.
+    per_row = K * D * (D if cov_type in ("full", "tied") else 1) + K + D
+    block = max(1, min(_BLOCK, _BATCH_DOUBLES // per_row))
+    q0 = int(missing.start[first])
+    pat_of = np.repeat(np.arange(missing.n_patterns), np.diff(missing.start))
+    while q0 < len(missing.order):
+        q1 = min(len(missing.order), q0 + block)
+        rows = missing.order[q0:q1]
+        pats = pat_of[q0:q1]
+        p_lo, p_hi = int(pats[0]), int(pats[-1]) + 1
+        obs = missing.observed[p_lo:p_hi]
+        local = pats - p_lo
+        Xb = np.ascontiguousarray(X[rows])
+        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs, False)
+        seg_start = np.flatnonzero(np.r_[True, local[1:] != local[:-1], True]).astype(np.int64)
+        seg_pat = local[seg_start[:-1]].astype(np.int64)
+        resp = np.empty((len(rows), K))
+        _, chunk, slot = _layout(missing, X, K, cov_type)
+        status = _estep.estimate(Xb.astype(np.float64), QUAD[cov_type], shift, coef.W, coef.U, chunk, slot,
+                                 None, None, resp, None, n_threads, np.arange(len(rows), dtype=np.int64),
+                                 seg_start, seg_pat)
+        _kernels._check_status(status)
+        x0 = np.where(np.isnan(Xb), 0.0, Xb.astype(np.float64))
+        if cov_type in ("diag", "spherical"):
+            fill = resp @ means                                       # (n, D)
+        else:
+            Qr = coef.Q[local]                                        # (n, K, D, D) or (n, D, D)
+            A = cov[None] @ Qr
+            if cov_type == "tied":
+                A = np.broadcast_to(A[:, None], (len(rows), K, D, D))
+            dev = x0[:, None, :] - means[None]                        # (n, K, D)
+            cond = means[None] + np.einsum("nkde,nke->nkd", A, dev)
+            fill = np.einsum("nk,nkd->nd", resp, cond)
+        nan = np.isnan(Xb)
+        Xb[nan] = fill[nan]
+        out[rows] = Xb
+        q0 = q1
+    return out

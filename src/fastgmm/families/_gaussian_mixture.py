@@ -1,0 +1,889 @@
+"""fastgmm.GaussianMixture: scikit-learn's GaussianMixture on fused compiled kernels.
+
+Only what is Gaussian-specific lives here: the constructor parameters and
+their checks, initialisation, one EM pass (kernel statistics + M-step), the
+fitted attributes, sampling and the parameter count. The EM loop and the
+prediction methods are in ``_base.BaseMixture``; the parameter maths in
+``_gaussian``.
+"""
+
+import warnings
+
+import numpy as np
+
+from . import _degenerate, _gaussian, _gaussian_missing as _missing, _gaussian_online as _online
+from ..kernels import _driver as _kernels
+from ..engine._base import BaseMixture
+from ..io._persistence import Persistent
+from ._gaussian import COV_TYPES, QUAD, GaussianParams
+from ..engine._custom_init import is_custom
+from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
+from ..kernels._openmp_helpers import effective_n_threads
+from ..engine._schema import (DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, check_loaded_events,
+                              mixture_schema)
+from ..sources._blocks import init_sample_rows
+from ..utils._threadpool import blas_single_thread
+from ..utils._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
+
+
+class GaussianMixture(Persistent, BaseMixture):
+    """Gaussian mixture model fitted by EM, a drop-in for ``sklearn.mixture.GaussianMixture``.
+
+    Same parameters, attributes and results as scikit-learn's estimator (from
+    the same initial parameters the fitted parameters agree to rounding), with
+    the E-step and the sufficient statistics computed in one fused, chunked,
+    multi-threaded pass over the data per iteration.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own covariance matrix; 'tied': all share
+        one; 'diag': each has a diagonal covariance; 'spherical': each has a
+        single variance.
+    tol : float, default=1e-3
+        EM stops when the mean log-likelihood per sample changes by less than this.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping them positive definite.
+    max_iter : int, default=100
+        EM iterations per initialisation (0: only initialise).
+    n_init : int, default=1
+        Number of initialisations; the best (highest lower bound) is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or callable, default='kmeans'
+        How responsibilities are initialised: k-means labels; k-means++ seeds
+        as single-point components; random responsibilities; random rows as
+        single-point components.
+        A callable is called as ``init_params(X, n_components, random_state)``
+        with the rows the fit initialises from and returns integer labels
+        (n_samples,) or responsibilities (n_samples, n_components) whose rows
+        sum to 1; the initial parameters are the M-step on them. A callable
+        is code: a saved model stores it as None.
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances); shape (n_components,) for
+        'spherical', (n_features, n_features) for 'tied', (n_components,
+        n_features) for 'diag', (n_components, n_features, n_features) for 'full'.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation (and of :meth:`sample`).
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints each initialisation's progress; 2 also the time and change.
+    verbose_interval : int, default=10
+        Iterations between progress messages.
+    n_threads : int or None, default=None
+        OpenMP threads of the kernels. None: every usable core (honours
+        ``OMP_NUM_THREADS``); negative: that many fewer than all plus one
+        (-1 = all). Results do not depend on it.
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
+        What NaN in X means (infinity is always an error). 'raise': an error
+        saying how many NaNs there are and where. 'omit': rows with a NaN are
+        dropped for fitting (``n_omitted_`` counts them; predicting on such
+        rows raises). 'marginalize': NaNs are values missing at random, and
+        EM is exact for them: each row's E-step uses the marginal density of
+        its observed coordinates, the M-step the conditional expectations of
+        the missing ones and their conditional covariances. ``predict``,
+        ``predict_proba``, ``score_samples``, ``score`` and :meth:`impute`
+        then accept NaNs (a row with every value missing gets the weights as
+        its responsibilities and log-likelihood 0; in ``fit`` such a row is
+        an error). Initialisation uses the rows without NaN when there are at
+        least ``max(10 * n_components, n_features + 1)`` of them (with
+        positive weight), else X with each NaN replaced by its column's mean.
+    callback : callable or None, default=None
+        Called after every EM iteration as ``callback(iteration, lower_bound,
+        model)``: ``iteration`` counts from 1 in each initialisation,
+        ``lower_bound`` is that iteration's entry of ``lower_bounds_`` (under
+        the parameters before its M-step, scikit-learn's definition), and
+        ``model`` is this estimator with ``weights_``, ``means_``,
+        ``covariances_``, ``precisions_`` and ``precisions_cholesky_`` set to
+        the parameters after the iteration's M-step, ``n_iter_`` to
+        ``iteration`` and ``lower_bound_`` to ``lower_bound``, so it can
+        ``predict``, ``score`` or be plotted (``converged_`` is False and
+        ``lower_bounds_`` is not updated until the fit ends). Setting the
+        attributes costs one conversion of the parameters per iteration, only
+        when a callback is given. Returning True stops the fit: no further
+        iterations or initialisations, the best run so far is kept (the
+        stopped one included), ``converged_`` is False and no
+        ConvergenceWarning is issued. The callback must not change the
+        estimator's parameters; after ``fit`` the attributes are those of the
+        best run, as without a callback.
+    progress : bool, default=False
+        Show a tqdm progress bar over ``n_init x max_iter`` iterations (a run
+        that converges early jumps to the end of its share). Needs tqdm;
+        without it, a warning and no bar.
+    block_rows : int or None, default=None
+        Rows per block when X is out of core (a ``numpy.memmap``, an h5py or
+        zarr dataset, any 2-D array-like that is not an ndarray): X is then
+        streamed through the kernels block by block, never copied whole.
+        None: as many rows as fit in 32 MiB of float64. Ignored for an
+        in-memory ndarray, and for Dask arrays (their chunks are the blocks).
+    online_decay : float in (0.5, 1], default=0.7
+    online_offset : float >= 1, default=2
+        :meth:`partial_fit` weighs a batch of total weight b by
+        ``(b / (n_samples_seen_ + online_offset * b)) ** online_decay``: a
+        small batch after a large fit moves the model little, and for equal
+        batches from scratch the t-th step is ``(t + online_offset) **
+        -online_decay`` (Cappe & Moulines 2009, Liang & Klein 2009).
+        Smaller decay: the model follows recent batches more.
+    on_degenerate : {'raise', 'reinit', 'drop'}, default='raise'
+        What ``fit`` does when, after an M-step, a component is degenerate:
+        its covariance is not positive definite after ``reg_covar``
+        ("singular"), its weight sum n_k is below 10 float64 epsilons of the
+        total sample weight ("empty"), or its parameters are not finite
+        ("non-finite"). 'raise' (the default, scikit-learn's behaviour): a
+        singular covariance is a ValueError naming the remedies, an empty
+        component is kept. 'reinit': the component is re-seeded at the row
+        with the lowest log-likelihood under the other components (one extra
+        E-step pass, only then), with their weighted mean covariance and a
+        small weight, and EM continues (when no component is healthy, every
+        degenerate covariance becomes the data's per-feature variance / K);
+        the lower bound may drop at the
+        iteration after a re-seed (``degenerate_events_`` says which), and
+        between events it never decreases beyond rounding. A run re-seeds in
+        at most 5 iterations: components that degenerate after that are dropped
+        (recorded as 'drop'), because a component that keeps collapsing
+        (e.g. onto exactly repeated rows with ``reg_covar=0``, where the
+        likelihood has no finite maximum) would otherwise cycle until
+        ``max_iter``. 'drop': the
+        component is removed and EM continues with the others, so the fitted
+        arrays have ``len(weights_) < n_components`` rows (``n_components``
+        stays the parameter; every method works with the fitted count).
+        When every component is degenerate at once under 'drop', or a 'tied'
+        covariance is singular (no single component is to blame) under any
+        policy, fitting raises a ValueError. ``partial_fit`` applies the policy to
+        the initial parameters of its first batch only. Fitting an out-of-core or Dask X with 'reinit' is a
+        TypeError (the re-seed reads rows of X).
+    frozen : tuple of str or None, default=None
+        Parameters that stay at their initial values (from ``*_init`` or the
+        initialisation, bitwise) while the others are fitted: any of
+        'weights', 'means', 'covariances'. With frozen means the covariances
+        are the M-step's scatter about them.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray (shape depends on ``covariance_type``)
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+        Upper-triangular factors U with precision = U U^T (full, tied), or
+        1/sigma (diag, spherical).
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : numpy scalar of X's dtype
+        Mean log-likelihood per sample (weighted by ``sample_weight``) of the
+        best initialisation, under the parameters before its last M-step
+        (scikit-learn's definition).
+    lower_bounds_ : list of numpy scalars
+        Its history, one entry per iteration.
+    n_omitted_ : int
+        Rows dropped from the fit for holding a NaN (``nan_policy='omit'``; else 0).
+    n_samples_seen_ : float
+        Total sample weight the model has seen (``fit``'s rows, plus every
+        :meth:`partial_fit` batch since): the online step's denominator.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+    degenerate_events_ : list of tuple
+        One ``(iteration, component, reason, action)`` per degenerate
+        component met by the best initialisation's run (see
+        ``on_degenerate``): ``iteration`` counts from 1 as ``lower_bounds_``
+        does (the event follows that iteration's M-step, so the change shows
+        in the next entry), ``component`` is its index at that moment (before
+        a drop), ``reason`` is 'singular', 'empty' or 'non-finite', and
+        ``action`` 'reinit' or 'drop'. Empty under 'raise'. Reset by every fit.
+    n_reinit_ : int
+        Number of re-seeds in ``degenerate_events_``.
+    n_dropped_ : int
+        Number of components dropped (``n_components - len(weights_)``).
+
+    Notes
+    -----
+    Interrupting ``fit`` (Ctrl-C, KeyboardInterrupt) takes effect between
+    two calls into the compiled kernels: a large pass runs as several calls
+    over ranges of whole slots (or, with missing values, of whole pattern
+    segments) of about 0.1 s each, with bitwise the same result, so the stop
+    comes within a fraction of a second (k-means passes and Dask
+    computations are not split). The estimator is then left at its last complete
+    iteration, never half-updated: the best of the finished runs and the
+    interrupted run as of its last complete iteration (by lower bound),
+    with ``n_iter_``, ``lower_bound_`` and ``lower_bounds_`` of that run and
+    ``converged_`` False. A :class:`FitInterruptedWarning` says so, and the
+    KeyboardInterrupt is re-raised. It can then predict, or continue with
+    ``warm_start=True``. Interrupted before any iteration completed, the
+    estimator is not fitted (or keeps an earlier fit).
+
+    ``X`` stays in its dtype when float32 (the parameters are then float32),
+    otherwise it is converted to float64. Every computation after reading X
+    is float64 (the E-step and the statistics), so a float32 model's
+    log-densities, responsibilities and lower bound are accurate to float32
+    rounding of its parameters however far apart its components lie.
+
+    ``fit``, ``fit_predict``, ``score``, ``bic`` and ``aic`` take
+    ``sample_weight`` (scikit-learn's GaussianMixture has none).
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+        nan_policy="raise",
+        callback=None,
+        progress=False,
+        block_rows=None,
+        online_decay=0.7,
+        online_offset=2.0,
+        on_degenerate="raise",
+        frozen=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+        self.nan_policy = nan_policy
+        self.callback = callback
+        self.progress = progress
+        self.block_rows = block_rows
+        self.online_decay = online_decay
+        self.online_offset = online_offset
+        self.on_degenerate = on_degenerate
+        self.frozen = frozen
+
+    _MARGINALIZE = True
+    _FROZEN = {"weights": ("weights",), "means": ("means",),
+               "covariances": ("covariances", "precisions_cholesky")}
+    _Params = GaussianParams
+    #: The fitted attributes as a model file holds them (fastgmm.engine._schema, fastgmm.io._persistence).
+    _schema = mixture_schema(*GAUSSIAN_ARRAYS, scalars=DEGENERATE_EVENTS, derived=DEGENERATE_COUNTS)
+
+    # ------------------------------------------------------------------
+    # Family hooks (see _base.BaseMixture)
+    # ------------------------------------------------------------------
+    def _check_parameters(self, X):
+        """Validate the Gaussian parameters; return float64 copies of the ``*_init`` arrays."""
+        name = type(self).__name__
+        check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
+        if not is_custom(self.init_params):
+            check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
+        check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
+        _check_degenerate_policy(self, X)
+        n_features, dtype = X.shape[1], X.dtype
+        K = self.n_components
+        w = m = p = None
+        if self.weights_init is not None:
+            w = _as_float_param(self.weights_init, "weights_init")
+            _check_shape(w, (K,), "weights", "weights_init")
+            _check_finite_param(w, "weights_init")
+            if np.any(w < 0) or np.any(w > 1):
+                raise ValueError(
+                    "The parameter 'weights' should be in the range [0, 1], but got max value "
+                    f"{np.max(w):.5f}, min value {np.min(w):.5f}"
+                )
+            if not np.allclose(np.abs(1.0 - np.sum(w)), 0.0, atol=1e-8 if dtype == np.float64 else 1e-6, rtol=0):
+                raise ValueError(
+                    f"The parameter 'weights' should be normalized, but got sum(weights) = {np.sum(w):.5f}"
+                )
+        if self.means_init is not None:
+            m = _as_float_param(self.means_init, "means_init")
+            _check_shape(m, (K, n_features), "means", "means_init")
+            _check_finite_param(m, "means_init")
+        if self.precisions_init is not None:
+            p = _as_float_param(self.precisions_init, "precisions_init")
+            shape = {
+                "spherical": (K,),
+                "tied": (n_features, n_features),
+                "diag": (K, n_features),
+                "full": (K, n_features, n_features),
+            }[self.covariance_type]
+            _check_shape(p, shape, f"{self.covariance_type} precision", "precisions_init")
+            _check_finite_param(p, "precisions_init")
+            _gaussian.check_precisions(p, self.covariance_type)
+        return w, m, p
+
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None, extra=()):
+        """Initial (weights, means, covariances, precisions_cholesky) as scikit-learn makes them.
+
+        With missing values, from the rows without NaN or from X with NaNs
+        filled by column means (``fastgmm.families._gaussian_init.initialisation_rows``).
+        ``extra``: further per-component arrays (K,) appended to the result
+        (the Student-t degrees of freedom), so that ``on_degenerate`` applied
+        to the initial parameters (events at iteration 0) keeps them aligned.
+        """
+        w_init, m_init, p_init = init
+        cov_type = self.covariance_type
+        float32 = X.dtype == np.float32
+        cov = weights = means = None
+        if w_init is None or m_init is None or p_init is None:
+            if not isinstance(X, np.ndarray):
+                # Out of core / Dask: initialise on a bounded uniform sample of
+                # the rows (fastgmm.sources._blocks.init_sample_rows), in memory.
+                X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)),
+                                            random_state, sample_weight)
+                if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+                    missing = _missing.group_patterns(X)
+            if missing is not None:
+                X, sample_weight = initialisation_rows(X, sample_weight, missing, self.n_components)
+            # Data too large to square overflows here; _check_no_overflow
+            # reports it as a ValueError instead of numpy's warnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                stats = initial_statistics(X, sample_weight, self.init_params, cov_type, self.n_components,
+                                           random_state, n_threads)
+                nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+            _check_no_overflow(means, cov, X)
+            weights = nk_eps / stats.weight
+        weights = w_init if w_init is not None else weights
+        means = m_init if m_init is not None else means
+        if p_init is None and self.on_degenerate != "raise":
+            w64, m64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
+            return self._Params(*degenerate_m_step(
+                self, X, sample_weight, (w64, m64, cov), tuple(extra), stats.nk, stats.weight, n_threads,
+                self._row_ll_function(X, n_threads, None)))
+        if p_init is None:
+            pc = _gaussian.precision_cholesky(cov, cov_type, reg_covar=self.reg_covar, float32=float32)
+        else:
+            pc = _gaussian.precisions_cholesky_from_precisions(p_init, cov_type)
+            cov = _gaussian.covariances_from_cholesky(pc, cov_type)
+        return self._Params(np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64), cov, pc,
+                            *extra)
+
+    def _statistics(self, X, sample_weight, params, n_threads, missing=None):
+        """One fused pass (E-step + statistics) over an in-memory block; with ``missing`` (rows grouped
+        by NaN pattern) the exact statistics of the observed values (``fastgmm.families._gaussian_missing``)."""
+        if missing is None:
+            return gaussian_statistics(X, params.weights, params.means, params.precisions_cholesky,
+                                       self.covariance_type, n_threads, sample_weight=sample_weight)
+        return _missing.missing_statistics(X, missing, *params, self.covariance_type, n_threads,
+                                           sample_weight=sample_weight)
+
+    def _m_step(self, stats, params, data):
+        """The new parameters from the statistics (scikit-learn's M-step; ``on_degenerate`` applied)."""
+        check_finite_loglik(stats, self.reg_covar)
+        X = data.X
+        fixed = params.means if "means" in self._frozen_fields else None
+        nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X), means=fixed)
+        nk, total = stats.nk, stats.weight
+        del stats   # its K x D x D second moments are not held while the factors are made
+        weights = nk_eps / np.sum(nk_eps)
+        if self.on_degenerate != "raise":
+            return GaussianParams(*degenerate_m_step(
+                self, X, data.sample_weight, (weights, means, cov), (), nk, total, data.n_threads,
+                self._row_ll_function(X, data.n_threads, data.missing)))
+        _check_no_overflow(means, cov, X)
+        pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
+                                          float32=X.dtype == np.float32)
+        return GaussianParams(weights, means, cov, pc)
+
+    def _lower_bound(self, stats, new_params):
+        """scikit-learn's lower bound: the weighted mean log-likelihood under the E-step's parameters."""
+        return stats.loglik / stats.weight
+
+    def _statistics_from_parameters(self, params):
+        """Statistics of total weight 1 whose M-step gives back ``params`` (``fastgmm.families._gaussian_online``)."""
+        w, m, cov = params.weights, params.means, params.covariances
+        return _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
+                                                   _gaussian.mixture_shift(w, m))
+
+    def _row_ll_function(self, X, n_threads, missing):
+        """row_ll(weights, means, cov, pc, extra): per-row log-likelihoods of X under those parameters."""
+        cov_type = self.covariance_type
+
+        def row_ll(w, m, cov, pc, extra):
+            if missing is not None:
+                return _missing.missing_estimate(X, missing, w, m, cov, pc, cov_type, n_threads, row_ll=True)[0]
+            return gaussian_estimate(X, w, m, pc, cov_type, n_threads, row_ll=True)[0]
+        return row_ll
+
+    def _set_events(self, events):
+        _degenerate.set_fitted_events(self, events)
+
+    def _get_parameters(self):
+        """The fitted parameters, from the public attributes, in float64."""
+        return GaussianParams(*(np.asarray(a, dtype=np.float64) for a in (
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)))
+
+    def _set_parameters(self, params, dtype):
+        w, m, cov, pc = params
+        prec = _gaussian.precisions_from_cholesky(pc, self.covariance_type)
+        _check_representable(
+            {"means_": m, "covariances_": cov, "precisions_cholesky_": pc, "precisions_": prec}, dtype
+        )
+        self.weights_ = np.asarray(w, dtype=dtype)
+        self.means_ = np.asarray(m, dtype=dtype)
+        self.covariances_ = np.asarray(cov, dtype=dtype)
+        self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
+        self.precisions_ = np.asarray(prec, dtype=dtype)
+
+    def _estimate(self, X, n_threads, **outputs):
+        if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+            return _missing.missing_estimate(X, _missing.group_patterns(X), *self._get_parameters(),
+                                             self.covariance_type, n_threads, **outputs)
+        return gaussian_estimate(X, self.weights_, self.means_, self.precisions_cholesky_,
+                                 self.covariance_type, n_threads, **outputs)
+
+    def impute(self, X):
+        """X with every NaN replaced by its conditional expectation under the fitted mixture.
+
+        Each missing entry becomes sum_k r_k E[x_m | x_o, k], the
+        responsibilities r_k computed from the row's observed values (the
+        mixture weights for a row with none) and E[x_m | x_o, k] =
+        mu_km + Sigma_k,mo Sigma_k,oo^-1 (x_o - mu_ko). Observed values are
+        returned unchanged. Needs ``nan_policy='marginalize'`` only to accept
+        NaN in X at prediction time; any fitted model can impute.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), of X's dtype
+        """
+        self._check_is_fitted()
+        X = self._validate_X(X, reset=False, allow_nan=True)
+        if not _missing.has_nan(X):
+            return X.copy()
+        n_threads = self._resolved_threads()
+        with blas_single_thread():
+            return _missing.impute(X, _missing.group_patterns(X), *self._get_parameters(), self.covariance_type,
+                                   n_threads)
+
+    def _resolved_threads(self):
+        return effective_n_threads(self.n_threads)
+
+    def _n_parameters(self):
+        n_fitted, n_features = self.means_.shape     # fewer than n_components after on_degenerate='drop'
+        return _gaussian.n_parameters(self.covariance_type, n_fitted, n_features)
+
+    def _check_solution(self, X):
+        """Warn when two components ended (nearly) identical: EM stalled at a symmetric start."""
+        if self.n_iter_ == 0:
+            return      # max_iter=0: the initial parameters were asked for, no EM ran to separate them
+        pair = _nearly_identical_pair(self.weights_, self.means_, self.covariances_, self.covariance_type,
+                                      self.reg_covar)
+        if pair is None:
+            return
+        j, k, overlap = pair
+        warnings.warn(
+            f"Components {j} and {k} of the fitted mixture are nearly identical (their weights agree and "
+            f"their densities overlap almost entirely: Bhattacharyya coefficient {overlap:.4f}, weights "
+            "included, where 1 is identical): EM stopped "
+            "before they separated, typically because every component started at the same place "
+            "(init_params='random' starts them all at the data's mean). Use init_params='kmeans' (the "
+            "default), a larger n_init, or a smaller tol; or fewer components, if the data have fewer "
+            "clusters.",
+            sklearn_compatible(ConvergenceWarning),
+        )
+
+    # ------------------------------------------------------------------
+    # Loading (fastgmm's loader sets the attributes of _schema, then calls this)
+    # ------------------------------------------------------------------
+    def _validate_loaded(self):
+        """Check the fitted attributes after loading; count ``degenerate_events_``.
+
+        Raises
+        ------
+        ValueError
+            Naming the first attribute with a wrong shape, a non-finite or
+            out-of-range value, or that disagrees with another.
+        """
+        ct = self.covariance_type
+        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=type(self).__name__)
+        w = self.weights_
+        if w.ndim != 1 or w.shape[0] < 1:
+            raise ValueError(f"weights_ has shape {w.shape}; it holds one weight per component (K,), K >= 1.")
+        K, D = w.shape[0], self.n_features_in_
+        # Fewer components than n_components after on_degenerate="drop": the log must say so.
+        check_loaded_events(self, K)
+        shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
+        for name, wanted in (("means_", (K, D)), ("covariances_", shape), ("precisions_", shape),
+                             ("precisions_cholesky_", shape)):
+            a = getattr(self, name)
+            if a.shape != wanted:
+                raise ValueError(f"{name} has shape {a.shape}; a {ct} model with K={K} and {D} features "
+                                 f"needs shape {wanted}.")
+        for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"{name} contains NaN or infinity.")
+        w = w.astype(np.float64)
+        tol = max(1e-8, 10 * K * float(np.finfo(self.weights_.dtype).eps))
+        if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1.0) > tol:
+            raise ValueError(f"the weights must lie in [0, 1] and sum to 1 (they sum to {w.sum():.17g}).")
+        prec = self.precisions_.astype(np.float64)
+        pc = self.precisions_cholesky_.astype(np.float64)
+        try:
+            _gaussian.check_precisions(prec, ct)
+        except (ValueError, np.linalg.LinAlgError) as e:
+            raise ValueError(f"the precisions are not positive definite ({e}).") from None
+        if ct in ("full", "tied"):
+            if np.any(np.diagonal(pc, axis1=-2, axis2=-1) <= 0):
+                raise ValueError("precisions_cholesky_ has a non-positive diagonal.")
+        elif np.any(pc <= 0):
+            raise ValueError("precisions_cholesky_ must be positive.")
+        # A huge (altered) factor overflows when squared: inf then fails the comparison below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
+        rtol = 1e-4 if self.precisions_.dtype == np.float32 else 1e-9
+        if not np.allclose(rebuilt, prec, rtol=rtol, atol=1e-6 * np.max(np.abs(prec))):
+            raise ValueError("precisions_ and precisions_cholesky_ disagree.")
+
+    # ------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture (same draws as scikit-learn for the same state).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component each sample came from.
+        """
+        self._check_is_fitted()
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        n_per = rng.multinomial(n_samples, self.weights_.astype(np.float64))
+        if self.covariance_type == "full":
+            X = np.vstack([rng.multivariate_normal(mean, cov, int(s))
+                           for (mean, cov, s) in zip(self.means_, self.covariances_, n_per)])
+        elif self.covariance_type == "tied":
+            X = np.vstack([rng.multivariate_normal(mean, self.covariances_, int(s))
+                           for (mean, s) in zip(self.means_, n_per)])
+        else:
+            X = np.vstack([mean + rng.standard_normal(size=(s, n_features)) * np.sqrt(cov)
+                           for (mean, cov, s) in zip(self.means_, self.covariances_, n_per)])
+        y = np.concatenate([np.full(s, j, dtype=int) for j, s in enumerate(n_per)])
+        return X, y
+
+
+
+def gaussian_statistics(X, weights, means, prec_chol, cov_type, n_threads, *, sample_weight=None,
+                        chunk_rows=None, slot_rows=None):
+    """One E-step + statistics pass under the given parameters: a :class:`Statistics`.
+
+    ``chunk_rows`` and ``slot_rows`` override the layout (tests cross chunk
+    and slot boundaries with them on small data).
+    """
+    shift, W, U = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type)
+    G, T, ll = _kernels.accumulate(X, QUAD[cov_type], np.shape(means)[0], shift, n_threads, W=W, U=U,
+                                   sample_weight=sample_weight, chunk_rows=chunk_rows, slot_rows=slot_rows)
+    del W, U   # released before the statistics are unpacked (memory peak)
+    weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    return _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, weight, X.shape[0])
+
+
+def gaussian_estimate(X, weights, means, prec_chol, cov_type, n_threads, **outputs):
+    """E-step outputs (``row_ll``, ``labels``, ``resp``, ``total``) under the given parameters."""
+    shift, W, U = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type)
+    return _kernels.estimate(X, QUAD[cov_type], shift, W, U, n_threads, **outputs)
+
+
+def _check_degenerate_policy(model, X):
+    """``on_degenerate`` checked; 'reinit' reads rows of X, so X must be in memory."""
+    name = type(model).__name__
+    policy = getattr(model, "on_degenerate", "raise")
+    _degenerate.check_policy(policy, name)
+    if policy == "reinit" and not isinstance(X, np.ndarray):
+        raise TypeError(f"{name}(on_degenerate='reinit') re-seeds components at rows of X, so it fits an "
+                        "in-memory array only: pass np.asarray(X), or use on_degenerate='drop' or 'raise' "
+                        "for out-of-core and Dask data.")
+
+
+def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_threads, row_ll):
+    """The parameters after an M-step under ``model.on_degenerate`` ('reinit' or 'drop').
+
+    ``gaussian`` is (weights, means, cov) from the M-step, ``extra`` a tuple
+    of further per-component arrays; returns (weights, means, cov, pc, *extra)
+    with the degenerate components re-seeded or removed, and the events
+    recorded (``fastgmm.families._degenerate``).
+    """
+    weights, means, cov = gaussian
+    bad, pc, noise = _degenerate.find_degenerate(nk, means, cov, model.covariance_type, total, X.dtype,
+                                                 model.reg_covar)
+    if len(bad) == weights.shape[0] and noise:
+        # Nothing healthy to re-seed from or keep, but the components whose
+        # variance is only at the rounding level still factorise: keep them,
+        # as 'raise' would (e.g. single-row starts with reg_covar=0 spread out
+        # at the next E-step).
+        bad = [b for b in bad if b[0] not in noise]
+    if not bad:
+        return (weights, means, cov, pc, *extra)
+    name = type(model).__name__
+    policy = _degenerate.effective_policy(model)
+    if len(bad) == weights.shape[0] and policy == "drop":
+        _check_no_overflow(means, cov, X)      # data too large for the dtype: that message, not this one
+        raise _degenerate.all_degenerate_error(bad, getattr(model, "_em_iteration", 0), name)
+    _degenerate.record(model, bad, policy)
+    weights, means, cov, pc, extra = _degenerate.repair(policy, weights, means, cov, pc, extra, bad,
+                                                        model.covariance_type, row_ll=row_ll, X=X,
+                                                        sample_weight=sample_weight, reg_covar=model.reg_covar)
+    _check_no_overflow(means, cov, X)
+    return (weights, means, cov, pc, *extra)
+
+
+def check_finite_loglik(stats, reg_covar):
+    """A pass whose log-likelihood is not finite: some rows have zero probability under every component."""
+    lower_bound = stats.loglik / stats.weight
+    if not np.isfinite(lower_bound):
+        raise ValueError(
+            "Some samples have zero probability under every component (their log-likelihood is "
+            f"{lower_bound}). The data are far outside the model or a component has collapsed: "
+            f"increase reg_covar (currently {reg_covar}), use fewer components, or scale the data."
+        )
+
+
+def _eps(X):
+    """scikit-learn's eps in the M-step (nk + 10 eps) is that of X's dtype."""
+    return float(np.finfo(X.dtype).eps)
+
+
+def _nearly_identical_pair(weights, means, covariances, cov_type, reg_covar=0.0):
+    """(j, k, overlap) of the most overlapping pair of merged components, or None.
+
+    The overlap of components j and k is the Bhattacharyya coefficient of
+    the pair (weights and densities) with its swap,
+
+        BC_jk * 2 sqrt(w_j w_k) / (w_j + w_k),
+
+    with BC_jk that of their densities (:func:`bhattacharyya_coefficients`)
+    and the factor that of the categorical distributions (w_j, w_k) and
+    (w_k, w_j), normalised. It is 1 when swapping the two changes nothing,
+    the mark of a start where every component was alike (EM keeps such
+    components alike, weights included), and they are merged when it is at
+    least :data:`_MERGED_OVERLAP`.
+
+    Not compared: empty components (weight below 1e-8: no row chose them,
+    e.g. more components than distinct points, which k-means warns about;
+    they sit at the origin with variance reg_covar, all alike), and pairs of
+    components whose covariances are mostly ``reg_covar`` (largest
+    eigenvalue at most 2 reg_covar: the data add less variance than the
+    regularisation in every direction). A regularisation wider than each
+    component's own rows holds them together from any start, so the
+    warning's advice (another start) would not help.
+    With full covariances, pairs that two exact lower bounds of the
+    Bhattacharyya distance already rule out (from the traces and the log
+    determinants of the two covariances, no D x D work per pair) are not
+    factorised.
+    """
+    m = np.asarray(means, dtype=np.float64)
+    cov = np.asarray(covariances, dtype=np.float64)
+    K, D = m.shape
+    w = np.asarray(weights, dtype=np.float64)
+    live = np.flatnonzero(w >= 1e-8)
+    if live.size < 2:
+        return None
+    limit = -np.log(_MERGED_OVERLAP)      # merged only if the densities' Bhattacharyya distance <= limit
+    if cov_type == "full":
+        trace = np.trace(cov, axis1=1, axis2=2)
+        sign, log_det = np.linalg.slogdet(cov)
+        log_det = np.where(sign > 0, log_det, np.nan)
+    best = None
+    for i, j in enumerate(live[:-1]):
+        ks = live[i + 1:]
+        if cov_type == "full":
+            # With S = (S_j + S_k) / 2: lambda_max(S) <= tr(S), so the mean term is at
+            # least |m_j - m_k|^2 / (8 tr S); Minkowski's det(S)^(1/D) >= (det(S_j)^(1/D)
+            # + det(S_k)^(1/D)) / 2 bounds the determinant term below.
+            d2 = np.sum((m[ks] - m[j]) ** 2, axis=1)
+            g_j, g_k = log_det[j] / D, log_det[ks] / D
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lower = (d2 / (4.0 * (trace[j] + trace[ks]))
+                         + 0.5 * D * (np.logaddexp(g_j, g_k) - np.log(2.0) - 0.5 * (g_j + g_k)))
+            ks = ks[~(lower > limit)]                 # NaN bounds (a singular covariance) stay candidates
+            if ks.size == 0:
+                continue
+        overlap = bhattacharyya_coefficients(m, cov, cov_type, j, ks) * (
+            2.0 * np.sqrt(w[j] * w[ks]) / (w[j] + w[ks]))
+        hit = np.flatnonzero(overlap >= _MERGED_OVERLAP)
+        if hit.size and reg_covar > 0:
+            regularised = _largest_variance(cov, cov_type, ks[hit]) <= 2.0 * reg_covar
+            if _largest_variance(cov, cov_type, [j])[0] <= 2.0 * reg_covar:
+                hit = hit[~regularised]
+        if hit.size:
+            h = hit[np.argmax(overlap[hit])]
+            if best is None or overlap[h] > best[2]:
+                best = (int(j), int(ks[h]), float(overlap[h]))
+    return best
+
+
+def _as_float_param(value, name):
+    """An initial parameter as a float64 array, or a ValueError naming it."""
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"The parameter '{name}' must be an array of numbers: {e}") from None
+
+
+def _too_large_advice(dtype):
+    if dtype == np.float32:
+        return "Pass X as float64, or scale the data (each feature to unit variance)."
+    return "Scale the data (each feature to unit variance) first."
+
+
+def _check_no_overflow(means, cov, X):
+    """Finite data and parameters give infinite or NaN moments only by overflow: say so."""
+    if np.all(np.isfinite(means)) and np.all(np.isfinite(cov)):
+        return
+    largest = max(float(np.nanmax(np.abs(X[a:a + 65536]), initial=0.0)) for a in range(0, X.shape[0], 65536))
+    raise ValueError(
+        "Fitting the mixture model failed: the means or covariances overflowed to infinity, because "
+        f"the values of X (largest magnitude {largest:.3g}) are too large for {X.dtype.name} "
+        f"arithmetic. {_too_large_advice(X.dtype)}"
+    )
+
+
+def _check_representable(arrays, dtype):
+    """The fitted parameters (float64) must be finite once cast to X's dtype."""
+    limit = float(np.finfo(dtype).max)
+    for name, a in arrays.items():
+        a = np.asarray(a, dtype=np.float64)
+        if not np.all(np.abs(a) <= limit):
+            biggest = float(np.max(np.abs(a)))
+            raise ValueError(
+                f"The fitted {name} has entries too large for {np.dtype(dtype).name} (largest magnitude "
+                f"{biggest:.3g}, the limit is {limit:.3g}): the data's scale is too extreme. "
+                f"{_too_large_advice(dtype)}"
+            )
+
+
+def _check_shape(param, shape, name, given):
+    # scikit-learn's wording names the parameter initialised ('means'); the
+    # remedy names the constructor parameter the user passed (means_init).
+    if param.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}: "
+                         f"pass {given} of that shape.")
+
+
+def _check_finite_param(p, name):
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+
+
+# ---------------------------------------------------------------------------
+# Overlap of two components
+# ---------------------------------------------------------------------------
+
+#: Overlap (Bhattacharyya coefficient, weights included; see
+#: ``_nearly_identical_pair``) from which two fitted components are one
+#: cluster and ``_check_solution`` warns. With the weights as priors, the
+#: best rule telling which of the two generated a point errs with
+#: probability at least (1 - sqrt(1 - A^2)) / 2: 0.43 at A = 0.99, against 0.5
+#: for identical components, i.e. it is right for at most 57% of the points.
+#: In one dimension, at equal weights, 0.99 is a separation of 0.28 sd at
+#: equal variances (two components stay one mode up to 2 sd apart, BC 0.61;
+#: 1 sd apart is 0.88) or, at one mean, an sd ratio of 1.22. The merged fits
+#: of examples/plot_classic_1d.py with init_params='random' score 0.9996 and
+#: above; no k-means-started fit of the faithful data or of the tests'
+#: mixtures (K = 2..4, every covariance type) scores above 0.91.
+_MERGED_OVERLAP = 0.99
+
+
+def bhattacharyya_coefficients(means, covariances, cov_type, a, b):
+    """Bhattacharyya coefficients of pairs of Gaussian components: how much their densities overlap.
+
+    For N(m_a, S_a) and N(m_b, S_b) with S = (S_a + S_b) / 2,
+
+        BC = integral of sqrt(p_a(x) p_b(x)) dx = exp(-D_B),
+        D_B = (m_a - m_b)^T S^-1 (m_a - m_b) / 8 + log(det S / sqrt(det S_a det S_b)) / 2.
+
+    BC is 1 for identical densities and falls to 0 as they separate; it
+    ignores the mixture weights.
+
+    Parameters
+    ----------
+    means : array-like of shape (n_components, n_features)
+    covariances : array-like
+        In the layout of ``covariance_type`` (GaussianMixture's ``covariances_``).
+    cov_type : {'full', 'tied', 'diag', 'spherical'}
+    a, b : int or array-like of int
+        Component indices of the pairs (broadcast against each other).
+
+    Returns
+    -------
+    overlap : ndarray of shape (n_pairs,)
+        BC of each pair (float64); NaN where a covariance is not positive definite.
+    """
+    m = np.asarray(means, dtype=np.float64)
+    cov = np.asarray(covariances, dtype=np.float64)
+    a, b = np.broadcast_arrays(np.atleast_1d(np.asarray(a, dtype=np.intp)),
+                               np.atleast_1d(np.asarray(b, dtype=np.intp)))
+    D = m.shape[1]
+    diff = m[a] - m[b]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if cov_type == "full":
+            S = 0.5 * (cov[a] + cov[b])
+            sign, log_det = np.linalg.slogdet(S)
+            sign_a, log_a = np.linalg.slogdet(cov[a])
+            sign_b, log_b = np.linalg.slogdet(cov[b])
+            singular = (sign <= 0) | (sign_a <= 0) | (sign_b <= 0)
+            S[singular] = np.eye(D)                    # a placeholder: those pairs become NaN
+            quad = np.einsum("nd,nd->n", diff, np.linalg.solve(S, diff[..., None])[..., 0])
+            log_ratio = log_det - 0.5 * (log_a + log_b)
+        elif cov_type == "tied":
+            sign, _ = np.linalg.slogdet(cov)
+            singular = np.full(a.shape, sign <= 0)
+            quad = np.einsum("nd,nd->n", diff, np.linalg.solve(cov, diff.T).T) if sign > 0 else np.zeros(a.shape)
+            log_ratio = np.zeros(a.shape)
+        elif cov_type == "diag":
+            S = 0.5 * (cov[a] + cov[b])
+            singular = np.any((cov[a] <= 0) | (cov[b] <= 0), axis=1)
+            quad = np.sum(diff ** 2 / S, axis=1)
+            log_ratio = np.sum(np.log(S) - 0.5 * (np.log(cov[a]) + np.log(cov[b])), axis=1)
+        else:
+            S = 0.5 * (cov[a] + cov[b])
+            singular = (cov[a] <= 0) | (cov[b] <= 0)
+            quad = np.sum(diff ** 2, axis=1) / S
+            log_ratio = D * (np.log(S) - 0.5 * (np.log(cov[a]) + np.log(cov[b])))
+        # log_ratio >= 0 (the determinant of a mean of covariances is at least the
+        # geometric mean of theirs); rounding may take an exact 0 just below.
+        overlap = np.exp(-(quad / 8.0 + 0.5 * np.maximum(log_ratio, 0.0)))
+    overlap[singular] = np.nan
+    return overlap
+
+
+def _largest_variance(covariances, cov_type, components):
+    """The largest eigenvalue of the covariance of each of ``components`` (float64 array)."""
+    cov = np.asarray(covariances, dtype=np.float64)
+    if cov_type == "full":
+        return np.linalg.eigvalsh(cov[components])[:, -1]
+    if cov_type == "tied":
+        return np.full(len(components), np.linalg.eigvalsh(cov)[-1])
+    if cov_type == "diag":
+        return cov[components].max(axis=1)
+    return cov[components]

@@ -1,0 +1,1 @@
+"""Model files: one save/load path driven by each estimator's schema."""

@@ -1,0 +1,1136 @@
+"""Fused E-step and sufficient-statistic kernels for Gaussian and Student-t mixtures.
+
+One pass over the data per EM iteration, in chunks of rows, with two GEMMs
+per chunk whatever the covariance type.
+
+Every row x is described about a shift c (the mixture's mean, so that the
+numbers stay small) by a feature vector
+
+    f(x) = [1, z, q(z)],   z = x - c,
+
+whose quadratic part q depends on the covariance type: every product z_d z_e
+once (full, in the order of fastgmm.families._gaussian.full_pairs), z**2 (diag),
+|z|^2 (spherical) or |z U|^2 with the shared precision factor U (tied). Each
+component's weighted log-density is linear in f: log w_k + log N(x | k) =
+f(x) . W[:, k], with W (P x K) built from the parameters by the caller
+(fastgmm.families._gaussian). So, per chunk of n rows (features row-major, built
+straight from the rows of X; log-densities feature-major, K x n):
+
+1. F (n x P) from the rows;                              O(n P)
+2. LP = F W (n x K): weighted log-densities;             one GEMM, 2 n P K flops
+3. per row, responsibilities R from LP: the softmax (E-step), the one-hot
+   argmax (hard assignment to the nearest of K centres, for k-means
+   initialisation), or given responsibilities or labels instead of 1-3;
+4. a sample weight w_i scales row i of R;
+5. G += R^T F (K x P): every sufficient statistic at once (sum r, sum r z,
+   sum r q(z));                                          one GEMM, 2 n P K flops
+   tied also adds sum_i w_i z_i z_i^T (one SYRK).
+
+All arithmetic after reading X is float64, for float32 data too: the
+features are formed as (double) x - c, so the log-densities keep float64
+accuracy however far the components lie from the shift (a float32 GEMM about
+one shift loses eps32 times the squared Mahalanobis distance: 2 nats per row
+for components 10,000 sigma apart). float32 data still read half the bytes.
+Nothing of size N x K or N x D is allocated: the per-thread scratch is a few
+chunk-sized buffers.
+
+The discrete families (fastgmm.families) use the same pass with feature
+codes that have no quadratic part: QLINEAR, f(x) = [1, x - c] (Bernoulli and
+Poisson log-densities are linear in x), and QONEHOT, f = [1, onehot(code_1),
+..., onehot(code_D)] built from an int32 array of categorical codes and the
+columns' cumulative category counts (categorical mixtures).
+
+Student-t mixtures (fastgmm.families._studentt) are a mode of the same
+pass, RESP_STUDENT_T. A multivariate t log-density is not linear in f(x),
+but the Mahalanobis distance is: delta_ik = f(x_i) . W[:, k] with W built by
+the caller. So step 2's GEMM gives the distances, and step 3 first turns
+each (row, component) into l = log1p(delta / nu_k), the weighted
+log-density a_k - (nu_k + D) / 2 l (a_k = log w_k + the t normaliser), the
+latent scale weight u = (nu_k + D) / (nu_k + delta) and log u - u =
+log1p(D / nu_k) - l - u (vectorised C with an inline log1p,
+_studentt_terms.h, ~40 flops each) before the softmax. The statistics are
+then sum r and sum r (log u - u) per component (outputs R and H, in row
+order) and G += (r u)^T F: sum r u, sum r u z, sum r u q(z) (the M-step
+weights every row by r u). Full, diag and spherical only: tied's |z U|^2
+would need u-weighted Gram matrices in its M-step.
+
+Structure: `_chunk` is the one per-chunk worker (noexcept nogil) that every
+mode goes through; `_run_slots` is the one parallel loop over the rows; the
+Python entries, `accumulate_statistics` (fit) and `estimate` (prediction),
+and their Student-t counterparts `accumulate_t_statistics` and `estimate_t`,
+only check shapes and fill a `PassSpec`. A new mode (a new family) is a new
+branch of step 3 and new outputs in the `PassSpec` and the slot partial
+(`_partial_layout`), not a copy of the chunk loop.
+
+Rows by index (missing values): with ``rows`` the pass visits the rows
+``X[rows[j]]`` in that order, cut into given *segments* (runs of positions)
+instead of slots; each segment reads its own coefficients ``W[seg_pat[s]]``
+(and ``U[seg_pat[s]]``) and its sums are added, in segment order, into row
+``seg_pat[s]`` of the outputs (one row per coefficient block). A visited
+row is gathered into a float64 buffer with every NaN replaced by the shift,
+so its missing coordinates have z_d = 0 exactly; with coefficients built from
+the marginal precision of the observed coordinates (zero rows and columns
+for the missing ones) F W is then exactly the marginal log-density, and
+R^T F the observed part's sums (fastgmm.families._gaussian_missing). Per-row outputs go to the
+row's own index. The Student-t mode takes segments too: F W is then the
+Mahalanobis distance of the observed part, and each block also has its own
+constants a (K) and its own t dimension (the observed coordinates, which
+enter the t terms in place of D); its sums R and H get one row per block
+like G (fastgmm.families._studentt).
+
+Determinism, the ordered reduction: rows are cut into slots of
+``slot_rows`` (a multiple of ``chunk_rows``; ~2 sqrt(N) rows, so slots are
+many and balance any number of threads). Threads take slots in increasing
+order from a shared atomic counter; one thread processes a slot, chunk after
+chunk, into a private partial sum, then adds that partial into the single
+result when every earlier slot has been added (atomic "next slot to add"
+counters, one per block of the partial, so that the additions of successive
+slots overlap). Every output element is thus ((slot 0 + slot 1) + slot 2)
++ ..., whoever computed which slot; slot and chunk sizes never depend on the
+thread count, so results are bitwise identical for any ``n_threads``, with
+two partials per thread in memory instead of one per slot. See _ordered.h
+for the waiting and why it cannot deadlock.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel
+from libc.math cimport sqrt
+from libc.stdlib cimport malloc, calloc, free
+from libc.stdint cimport int32_t, int64_t
+
+from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
+from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
+                        fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
+                        fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
+                        fastgmm_add_relaxed, ADD_BLOCK)
+
+
+cdef extern from "_rowops.h" nogil:
+    void fastgmm_features_dd(const double *X, Py_ssize_t n, Py_ssize_t D, const double *c,
+                             int quad, double *F, Py_ssize_t P, double *zz)
+    void fastgmm_features_fd(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
+                             int quad, double *F, Py_ssize_t P, double *zz)
+    Py_ssize_t fastgmm_features_onehot(const int32_t *codes, Py_ssize_t n, Py_ssize_t D,
+                                       const int64_t *offsets, double *F, Py_ssize_t P)
+    void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
+    void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
+                          const double *c, double *G)
+    void fastgmm_gather_f(const float *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
+                          const double *c, double *G)
+    void fastgmm_fix_d(double *lp, Py_ssize_t m)
+    double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
+                               double *row_ll, const double *w)
+
+
+cdef extern from "_studentt_terms.h" nogil:
+    double fastgmm_log1p_ge0(double x)
+    void fastgmm_t_terms_d(double *LP, double *U, double *V, Py_ssize_t n, Py_ssize_t K, Py_ssize_t D,
+                           const double *a, const double *nu)
+
+
+cdef extern from "_openmp_shim.h" nogil:
+    int omp_get_thread_num()
+
+
+# Quadratic-feature codes shared with fastgmm.families._gaussian (and _rowops.h).
+cdef enum:
+    _QFULL = 0        # z_d z_e, each pair once (order: _rowops.h): D (D + 1) / 2 features
+    _QDIAG = 1        # z_d^2: D features
+    _QSPHERICAL = 2   # |z|^2: 1 feature
+    _QTIED = 3        # |z U|^2: 1 feature
+    # Codes of the discrete families (fastgmm.families), no quadratic part:
+    _QLINEAR = 4      # [1, z]: P = 1 + D (Bernoulli, Poisson; shift 0 so z = x)
+    _QONEHOT = 5      # [1, onehot(code_1), ..., onehot(code_D)] from int32 codes: P = 1 + offsets[D]
+
+QFULL = _QFULL
+QDIAG = _QDIAG
+QSPHERICAL = _QSPHERICAL
+QTIED = _QTIED
+QLINEAR = _QLINEAR
+QONEHOT = _QONEHOT
+
+# Where the responsibilities of step 3 come from.
+cdef enum:
+    _RESP_ESTEP = 0   # softmax of the weighted log-densities F W
+    _RESP_HARD = 1    # one-hot argmax of F W (the first on ties)
+    _RESP_GIVEN = 2   # a given (N, K) float64 array
+    _RESP_LABELS = 3  # given int64 labels, one-hot; -1: the row belongs to no component
+    _RESP_STUDENT_T = 4   # softmax of the t log-densities from the distances F W; statistics weighted by u
+
+RESP_ESTEP = _RESP_ESTEP
+RESP_HARD = _RESP_HARD
+RESP_GIVEN = _RESP_GIVEN
+RESP_LABELS = _RESP_LABELS
+RESP_STUDENT_T = _RESP_STUDENT_T
+
+
+# Tests only: the OpenMP thread number whose scratch allocation is made to fail
+# (-1: none), to check that one thread's failure is a clean error for the pass
+# and never leaves the others waiting for a slot.
+cdef int _failing_thread = -1
+
+
+def _fail_allocation_in_thread(int thread):
+    """Make thread ``thread`` of every later pass fail its allocation (-1: stop); for the tests."""
+    global _failing_thread
+    _failing_thread = thread
+
+
+# Benchmarks only (benchmarks/ordered_reduction.py): partials per thread
+# (2, or 1 to measure what the second one hides), and the slots and the
+# additions that had to wait, summed over the kernel calls since the last
+# reset (atomically: concurrent passes, e.g. fits in two Python threads, mix
+# their counts but do not race).
+cdef int _max_partials = 2
+cdef int64_t _add_block = ADD_BLOCK
+cdef int64_t _count_slots = 0
+cdef int64_t _count_waits = 0
+
+
+def _set_max_partials(int n):
+    """Partials per thread of later passes: 2 (the default) or 1; for benchmarks."""
+    global _max_partials
+    if n not in (1, 2):
+        raise ValueError("partials per thread must be 1 or 2")
+    _max_partials = n
+
+
+def _set_add_block(Py_ssize_t n):
+    """Doubles per block of the pipelined additions of later passes (0: the default); for tests."""
+    global _add_block
+    if n < 0:
+        raise ValueError("the block must be >= 0 doubles")
+    _add_block = n if n else ADD_BLOCK
+
+
+def _slot_waits(bint reset=False):
+    """(slots, additions that found an earlier slot not yet added) since the last reset; for benchmarks."""
+    global _count_slots, _count_waits
+    counts = (int(_count_slots), int(_count_waits))
+    if reset:
+        _count_slots = _count_waits = 0
+    return counts
+
+
+def n_features_out(int quad, Py_ssize_t D, Py_ssize_t n_levels=0):
+    """Length P of the feature vector [1, z, q(z)] (one-hot: 1 + ``n_levels``, all columns' categories)."""
+    if quad == _QLINEAR:
+        return 1 + D
+    if quad == _QONEHOT:
+        return 1 + n_levels
+    if quad == _QFULL:
+        return 1 + D + D * (D + 1) // 2
+    if quad == _QDIAG:
+        return 1 + 2 * D
+    if quad in (_QSPHERICAL, _QTIED):
+        return 2 + D
+    raise ValueError(f"unknown quadratic-feature code {quad}")
+
+
+cdef inline Py_ssize_t _min(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a < b else b
+
+
+cdef inline Py_ssize_t _max(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a if a > b else b
+
+
+# ---------------------------------------------------------------------------
+# What one pass reads and writes (every pointer may be NULL where unused)
+# ---------------------------------------------------------------------------
+
+cdef struct PassSpec:
+    Py_ssize_t N, D, K, P
+    int quad
+    int resp_mode             # _RESP_*
+    const double *c           # (D,) shift
+    const double *W           # (P, K) coefficients (ESTEP, HARD, STUDENT_T: Mahalanobis distances)
+    const double *U           # (D, D) tied precision factor (ESTEP with tied)
+    const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T);
+                              # with segments (n_blocks * K,), block seg_pat[s] for segment s
+    const int64_t *dims       # (n_blocks,) STUDENT_T with segments: the t dimension of each block (its
+                              # observed coordinates), or NULL (D)
+    const double *nu          # (K,) degrees of freedom, > 0 (STUDENT_T)
+    const double *sw          # (N,) sample weights, or NULL (all 1)
+    const double *resp_in     # (N, K) (GIVEN)
+    const int64_t *labels_in  # (N,) (LABELS)
+    const int64_t *rows       # (N,) rows of X visited, in this order, or NULL (0 .. N - 1)
+    const int64_t *seg_start  # (n_seg + 1,) segments: runs of positions (with rows), or NULL (slots)
+    const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
+    const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
+    const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
+    int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
+    # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
+    double *G                 # (1 or n_blocks, K * P) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
+    double *T                 # (1 or n_blocks, D * D) tied: sums of w z z^T (lower), or NULL
+    double *R                 # (1 or n_blocks, K) STUDENT_T: sums of w r, or NULL
+    double *H                 # (1 or n_blocks, K) STUDENT_T: sums of w r (log u - u), or NULL
+    double *ll                # (1,) sum of w_i log p(x_i), or NULL
+    # per-row outputs
+    double *row_ll            # (N,) log p(x_i), or NULL
+    int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
+    # per-row outputs in X's dtype (the `floating` of the pass; void here because the spec is not fused)
+    void *resp_out            # (N, K) responsibilities, or NULL
+    void *u_out               # (N, K) STUDENT_T: u_ik, or NULL
+    void *u_mix_out           # (N,) STUDENT_T: sum_k r_ik u_ik, or NULL
+
+
+cdef struct Layout:
+    # Offsets of each output's sums in a slot's partial (an output that is
+    # NULL in the spec takes no room), and the partial's length.
+    Py_ssize_t G, T, R, H, ll, n
+
+
+cdef inline Layout _partial_layout(const PassSpec *p) noexcept nogil:
+    """A slot's sums in one partial: G (K * P), T (D * D), R (K), H (K), each if in the spec, then ll (1)."""
+    cdef Layout L
+    L.G = 0
+    L.T = L.G + (p.K * p.P if p.G != NULL else 0)
+    L.R = L.T + (p.D * p.D if p.T != NULL else 0)
+    L.H = L.R + (p.K if p.R != NULL else 0)
+    L.ll = L.H + (p.K if p.H != NULL else 0)
+    L.n = L.ll + 1
+    return L
+
+
+cdef struct Scratch:
+    double *F                 # (chunk, P) features
+    double *Y                 # (max(chunk, 2), D): tied z U, weighted z; 2 D for full
+    double *LP                # (K, chunk) log-densities, then responsibilities
+    double *mx                # (chunk,)
+    double *sm                # (chunk,)
+    double *rl                # (chunk,) row log-likelihoods (weighted sums)
+    double *C                 # (D, D) tied Gram of the chunk (with p.T), else NULL
+    double *Xg                # (chunk, D) gathered rows (with rows), NaN -> shift, else NULL
+    double *swg               # (chunk,) gathered sample weights (with rows), else NULL
+    double *Ub                # (K, chunk) STUDENT_T: u, then w r u; else NULL
+    double *Vb                # (K, chunk) STUDENT_T: log u - u; else NULL
+    # The sums of the slot being computed, in the thread's current partial (_partial_layout):
+    double *G                 # (K * P,) if p.G
+    double *T                 # (D * D,) if p.T
+    double *R                 # (K,) if p.R
+    double *H                 # (K,) if p.H
+    double *ll                # (1,)
+    int64_t *bad              # (1,) first invalid code in the slot, -1: none
+    SlotState slots           # the partials and this thread's place in the ordered reduction
+
+
+cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
+                         int n_part) noexcept nogil:
+    """The thread's buffers (zeroed by the caller's calloc); False if any allocation failed
+    (free with _scratch_free anyway). Buffers a mode does not use stay NULL: a Student-t
+    pass on wide full-covariance rows must not also hold tied's D x D Gram matrix."""
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef bint ok = slot_state_alloc(&s.slots, _partial_layout(p).n, n_part)
+    s.F = <double *> malloc(chunk * P * sizeof(double))
+    s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
+    s.LP = <double *> malloc(chunk * K * sizeof(double))
+    s.mx = <double *> malloc(chunk * sizeof(double))
+    s.sm = <double *> malloc(chunk * sizeof(double))
+    s.rl = <double *> malloc(chunk * sizeof(double))
+    ok = (ok and s.F != NULL and s.Y != NULL and s.LP != NULL and s.mx != NULL
+          and s.sm != NULL and s.rl != NULL)
+    if p.T != NULL:
+        s.C = <double *> calloc(D * D, sizeof(double))
+        ok = ok and s.C != NULL
+    if p.rows != NULL:
+        s.Xg = <double *> malloc(chunk * D * sizeof(double))
+        s.swg = <double *> malloc(chunk * sizeof(double))
+        ok = ok and s.Xg != NULL and s.swg != NULL
+    if p.resp_mode == _RESP_STUDENT_T:
+        s.Ub = <double *> malloc(chunk * K * sizeof(double))
+        s.Vb = <double *> malloc(chunk * K * sizeof(double))
+        ok = ok and s.Ub != NULL and s.Vb != NULL
+    return ok
+
+
+cdef void _scratch_free(Scratch *s) noexcept nogil:
+    slot_state_free(&s.slots)
+    free(s.F)
+    free(s.Y)
+    free(s.LP)
+    free(s.mx)
+    free(s.sm)
+    free(s.rl)
+    free(s.C)
+    free(s.Xg)
+    free(s.swg)
+    free(s.Ub)
+    free(s.Vb)
+
+
+cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
+                                   Py_ssize_t i) noexcept nogil:
+    """argmax_k LP[k * n + i], the first on ties (LP already free of NaN/+inf)."""
+    cdef Py_ssize_t k, best = 0
+    cdef double v, vbest = LP[i]
+    for k in range(1, K):
+        v = LP[k * n + i]
+        if v > vbest:
+            vbest = v
+            best = k
+    return best
+
+
+cdef inline Py_ssize_t _row(const PassSpec *p, Py_ssize_t pos) noexcept nogil:
+    """The row of X at visiting position ``pos``."""
+    return p.rows[pos] if p.rows != NULL else pos
+
+
+cdef void _gather(const PassSpec *p, const floating *X, Py_ssize_t r0, Py_ssize_t n,
+                  Scratch *w) noexcept nogil:
+    """Rows rows[r0 .. r0 + n) into w.Xg in float64, NaN -> the shift (z = 0 exactly)."""
+    cdef Py_ssize_t i
+    if floating is float:
+        fastgmm_gather_f(X, p.rows + r0, n, p.D, p.c, w.Xg)
+    else:
+        fastgmm_gather_d(X, p.rows + r0, n, p.D, p.c, w.Xg)
+    if p.sw != NULL:
+        for i in range(n):
+            w.swg[i] = p.sw[p.rows[r0 + i]]
+
+
+# ---------------------------------------------------------------------------
+# The per-chunk worker
+# ---------------------------------------------------------------------------
+
+cdef void _chunk(
+    const PassSpec *p,
+    const floating *X,        # IN  (N, D) all rows
+    Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
+    Py_ssize_t n,             # IN  rows in the chunk
+    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.G, w.T, w.R, w.H, w.ll, w.bad)
+    Scratch *w,               # SCRATCH of this thread
+) noexcept nogil:
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef Py_ssize_t i, k, d, lab, row, bad
+    cdef double total, wi, r, acc, h
+    cdef double *F = w.F
+    cdef double *LP = w.LP
+    cdef double *rl = NULL
+    cdef floating *resp_out = <floating *> p.resp_out
+    cdef floating *u_out = <floating *> p.u_out
+    cdef floating *u_mix_out = <floating *> p.u_mix_out
+    cdef bint student = p.resp_mode == _RESP_STUDENT_T
+    cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD or student
+    cdef bint softmax = p.resp_mode == _RESP_ESTEP or student
+    cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
+    cdef const double *Wc = p.W
+    cdef const double *Uc = p.U
+    cdef const double *ac = p.a
+    cdef Py_ssize_t Dt = D         # the t dimension: a segment's observed coordinates (missing values)
+    if p.seg_pat != NULL:
+        if Wc != NULL:
+            Wc = p.W + p.seg_pat[s] * P * K
+        if Uc != NULL:
+            Uc = p.U + p.seg_pat[s] * D * D
+        if ac != NULL:
+            ac = p.a + p.seg_pat[s] * K
+        if p.dims != NULL:
+            Dt = p.dims[p.seg_pat[s]]
+
+    # 1. features (z in float64 for either dtype of X)
+    if p.quad == _QONEHOT:
+        bad = fastgmm_features_onehot(p.codes + r0 * D, n, D, p.offsets, F, P)
+        if bad >= 0 and w.bad[0] < 0:
+            w.bad[0] = r0 * D + bad
+    elif p.rows != NULL:
+        _gather(p, X, r0, n, w)
+        fastgmm_features_dd(w.Xg, n, D, p.c, p.quad, F, P, w.Y)
+        if sw != NULL:
+            sw = w.swg
+    elif floating is float:
+        fastgmm_features_fd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
+    else:
+        fastgmm_features_dd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
+    if estep and p.quad == _QTIED:
+        for i in range(n):
+            for d in range(D):
+                w.Y[i * D + d] = F[i * P + 1 + d]
+        _trmm_rows_upper(<int> n, <int> D, Uc, w.Y)
+        fastgmm_tied_q_d(w.Y, n, D, F, P)
+
+    # 2-3. responsibilities
+    if estep:
+        _gemm_f_w(<int> n, <int> P, <int> K, F, Wc, LP)
+        if student:
+            # F W holds the Mahalanobis distances: into the t log-densities (in
+            # place), u (w.Ub) and log u - u (w.Vb).
+            fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, K, Dt, ac, p.nu)
+            if u_out != NULL:
+                for i in range(n):
+                    row = _row(p, r0 + i)
+                    for k in range(K):
+                        u_out[row * K + k] = <floating> w.Ub[k * n + i]
+        if p.labels_out != NULL or p.resp_mode == _RESP_HARD:
+            fastgmm_fix_d(LP, n * K)
+            for i in range(n):
+                lab = _argmax_col(LP, n, K, i)
+                if p.labels_out != NULL:
+                    p.labels_out[_row(p, r0 + i)] = lab
+                if p.resp_mode == _RESP_HARD:
+                    w.rl[i] = <double> lab      # kept until LP is overwritten below
+            if p.resp_mode == _RESP_HARD and p.T != NULL:
+                # (without T the statistics add each row to its component, below)
+                for k in range(K):
+                    for i in range(n):
+                        LP[k * n + i] = 1.0 if <Py_ssize_t> w.rl[i] == k else 0.0
+        if softmax and (p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL
+                        or u_mix_out != NULL):
+            if p.row_ll != NULL:
+                rl = p.row_ll + r0 if p.rows == NULL else w.rl
+            # With weights the responsibilities come out scaled by them (step 4
+            # done in the normalisation's last pass), and the sum is weighted.
+            total = fastgmm_normalise_d(LP, n, K, w.mx, w.sm, rl, sw)
+            if p.ll != NULL:
+                w.ll[0] += total
+            if p.row_ll != NULL and p.rows != NULL:
+                for i in range(n):
+                    p.row_ll[p.rows[r0 + i]] = w.rl[i]
+            if resp_out != NULL:
+                for i in range(n):
+                    row = _row(p, r0 + i)
+                    for k in range(K):
+                        resp_out[row * K + k] = <floating> LP[k * n + i]
+            if u_mix_out != NULL:
+                for i in range(n):
+                    acc = 0.0
+                    for k in range(K):
+                        acc = acc + LP[k * n + i] * w.Ub[k * n + i]
+                    u_mix_out[_row(p, r0 + i)] = <floating> acc
+    elif p.resp_mode == _RESP_GIVEN:
+        for k in range(K):
+            for i in range(n):
+                LP[k * n + i] = p.resp_in[_row(p, r0 + i) * K + k]
+    elif p.T != NULL:
+        # (without T the statistics add each row to its component, below)
+        for k in range(K):
+            for i in range(n):
+                LP[k * n + i] = 1.0 if p.labels_in[_row(p, r0 + i)] == k else 0.0
+
+    if p.G == NULL:
+        return
+    if (p.resp_mode == _RESP_LABELS or p.resp_mode == _RESP_HARD) and p.T == NULL:
+        # One-hot responsibilities (given labels, or the hard assignment of
+        # step 2, kept in w.rl): each row's (weighted) features go to its
+        # component's sums, P additions a row instead of the GEMM's 2 K P
+        # flops over mostly zeros. Rows are added in order, as the GEMM's
+        # one-hot products would be; a label outside 0 .. K - 1 adds nothing.
+        for i in range(n):
+            if p.resp_mode == _RESP_LABELS:
+                lab = p.labels_in[_row(p, r0 + i)]
+            else:
+                lab = <Py_ssize_t> w.rl[i]
+            if lab < 0 or lab >= K:
+                continue
+            wi = sw[i] if sw != NULL else 1.0
+            for d in range(P):
+                w.G[lab * P + d] += wi * F[i * P + d]
+        return
+    # 4. sample weights scale the responsibilities (the softmax did it already)
+    if sw != NULL and not softmax:
+        for k in range(K):
+            for i in range(n):
+                LP[k * n + i] = LP[k * n + i] * sw[i]
+    # 5. statistics
+    if student:
+        # sum r and sum r (log u - u) per component, in row order; the GEMM
+        # then sums r u f(x) (w.Ub := r u).
+        for k in range(K):
+            acc = 0.0
+            h = 0.0
+            for i in range(n):
+                r = LP[k * n + i]
+                acc = acc + r
+                if r != 0.0:      # log u - u is -inf where delta is: 0 * -inf must not be NaN
+                    h = h + r * w.Vb[k * n + i]
+                w.Ub[k * n + i] = r * w.Ub[k * n + i]
+            w.R[k] += acc
+            w.H[k] += h
+        _gemm_ft_r(<int> n, <int> P, <int> K, F, w.Ub, w.G)
+    else:
+        _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
+    if p.T != NULL:
+        if sw != NULL:
+            for i in range(n):
+                wi = sqrt(sw[i])
+                for d in range(D):
+                    w.Y[i * D + d] = wi * F[i * P + 1 + d]
+            _syrk_gram(<int> n, <int> D, w.Y, <int> D, w.C)
+        else:
+            _syrk_gram(<int> n, <int> D, F + 1, <int> P, w.C)
+        for i in range(D):
+            for d in range(i + 1):
+                w.T[i * D + d] += w.C[i * D + d]
+
+
+# ---------------------------------------------------------------------------
+# The one loop over the rows
+# ---------------------------------------------------------------------------
+
+cdef void _begin_slot(const PassSpec *p, Scratch *w) noexcept nogil:
+    """Point w.G, w.T, w.R, w.H, w.ll, w.bad at the thread's next partial, zeroed."""
+    cdef Layout L = _partial_layout(p)
+    cdef Partial *q = slot_begin(&w.slots)
+    w.G = q.v + L.G
+    w.T = q.v + L.T
+    w.R = q.v + L.R
+    w.H = q.v + L.H
+    w.ll = q.v + L.ll
+    w.bad = &q.bad
+
+
+cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int64_t j1) noexcept nogil:
+    """Values j0 .. j1 - 1 of slot (or segment) s's partial into the outputs.
+
+    _ordered.h calls it for s = 0, 1, 2, ... in that order for each block of
+    values. T's upper triangle is added too: it is zero in every partial, so
+    the output's stays zero.
+    """
+    cdef const PassSpec *p = <const PassSpec *> spec
+    cdef const Partial *q = <const Partial *> part
+    cdef Py_ssize_t KP = p.K * p.P, DD = p.D * p.D
+    cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
+    cdef Layout L = _partial_layout(p)
+    if p.G != NULL:
+        add_range(p.G + out * KP, q.v, j0, j1, L.G, L.G + KP)
+    if p.T != NULL:
+        add_range(p.T + out * DD, q.v, j0, j1, L.T, L.T + DD)
+    if p.R != NULL:
+        add_range(p.R + out * p.K, q.v, j0, j1, L.R, L.R + p.K)
+    if p.H != NULL:
+        add_range(p.H + out * p.K, q.v, j0, j1, L.H, L.H + p.K)
+    if p.ll != NULL:
+        add_range(p.ll, q.v, j0, j1, L.ll, L.ll + 1)
+    if j0 == 0 and p.bad_code != NULL and p.bad_code[0] < 0:
+        p.bad_code[0] = q.bad
+
+
+cdef int _run_slots(
+    const PassSpec *p,
+    const floating *X,
+    Py_ssize_t chunk_rows,
+    Py_ssize_t slot_rows,
+    Py_ssize_t n_slots,
+    int n_threads,
+) noexcept nogil:
+    """Every chunk of every slot (or segment) through `_chunk`, the slots' sums added into the
+    outputs in slot order (the ordered reduction of _ordered.h, which says why it cannot
+    deadlock); returns -1 if a thread could not allocate its scratch, else 0.
+
+    A thread has two partials when there are other threads to overlap with, so that it
+    computes its next slot instead of waiting while an earlier slot is still running.
+    """
+    cdef fastgmm_order order
+    cdef bint ordered = (p.G != NULL or p.T != NULL or p.R != NULL or p.H != NULL or p.ll != NULL
+                         or p.bad_code != NULL)
+    if fastgmm_order_init(&order, n_slots, ordered, _partial_layout(p).n, _add_block):
+        return -1
+    cdef int n_part = _max_partials if n_threads > 1 and ordered else 1
+    cdef Py_ssize_t s, r0, r_end, n
+    cdef Scratch *w
+    cdef bint ok
+    with parallel(num_threads=n_threads):
+        # Assigned inside the parallel block, so private to each thread.
+        w = <Scratch *> calloc(1, sizeof(Scratch))
+        ok = (w != NULL and _scratch_alloc(w, p, chunk_rows, n_part)
+              and omp_get_thread_num() != _failing_thread)
+        if not ok:
+            fastgmm_order_fail(&order)
+        while ok:
+            s = <Py_ssize_t> fastgmm_order_take(&order, &w.slots.order)
+            if s < 0:
+                break
+            _begin_slot(p, w)
+            if p.seg_start != NULL:
+                r0 = p.seg_start[s]
+                r_end = p.seg_start[s + 1]
+            else:
+                r0 = s * slot_rows
+                r_end = _min(p.N, r0 + slot_rows)
+            while r0 < r_end:
+                n = _min(chunk_rows, r_end - r0)
+                _chunk(p, X, r0, n, s, w)
+                r0 = r0 + n
+            fastgmm_order_done(&order, &w.slots.order, s, w.slots.parts, _partial_add, p)
+        if ok:
+            fastgmm_order_finish(&order, &w.slots.order, w.slots.parts, _partial_add, p)
+        if w != NULL:
+            _scratch_free(w)
+        free(w)
+    fastgmm_add_relaxed(&_count_slots, n_slots)
+    fastgmm_add_relaxed(&_count_waits, order.waits)
+    cdef bint failed = fastgmm_order_failed(&order)
+    fastgmm_order_free(&order)
+    return -1 if failed else 0
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------
+
+cdef Py_ssize_t _check_layout(Py_ssize_t N, Py_ssize_t chunk_rows, Py_ssize_t slot_rows,
+                              int n_threads) except -1:
+    if chunk_rows < 1 or slot_rows < chunk_rows or slot_rows % chunk_rows:
+        raise ValueError("slot_rows must be a positive multiple of chunk_rows")
+    if n_threads < 1:
+        raise ValueError("n_threads must be >= 1")
+    return _max(1, (N + slot_rows - 1) // slot_rows)
+
+
+cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int quad,
+                     int resp_mode) except *:
+    """A pass over N x D rows for K components: every input and output unset (NULL)."""
+    p.N, p.D, p.K = N, D, K
+    p.quad = quad
+    p.P = n_features_out(quad, D)
+    p.resp_mode = resp_mode
+    p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
+    p.labels_in = p.rows = p.seg_start = p.seg_pat = p.dims = NULL
+    p.codes = NULL
+    p.offsets = NULL
+    p.bad_code = NULL
+    p.G = p.T = p.R = p.H = p.ll = p.row_ll = NULL
+    p.labels_out = NULL
+    p.resp_out = p.u_out = p.u_mix_out = NULL
+
+
+cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1] offsets) except -1:
+    """Categorical codes and column offsets for the one-hot code; sets P = 1 + offsets[D].
+
+    The codes themselves are checked by the kernel as it reads them (see
+    `_run_checked`): a code outside its column's range would otherwise
+    index outside the feature row.
+    """
+    cdef Py_ssize_t d
+    if p.quad != _QONEHOT:
+        if codes is not None or offsets is not None:
+            raise ValueError("codes and offsets are only for the one-hot feature code")
+        return 0
+    if codes is None or offsets is None:
+        raise ValueError("the one-hot feature code needs codes and offsets")
+    if codes.shape[0] != p.N or codes.shape[1] != p.D:
+        raise ValueError("codes must have the shape of X (n_samples, n_features)")
+    if offsets.shape[0] != p.D + 1 or offsets[0] != 0:
+        raise ValueError("offsets must have n_features + 1 entries, the first 0")
+    for d in range(p.D):
+        if offsets[d + 1] <= offsets[d]:
+            raise ValueError("offsets must be increasing: every column has at least one category")
+    p.P = 1 + offsets[p.D]
+    if p.N:
+        p.codes = &codes[0, 0]
+    p.offsets = &offsets[0]
+    return 0
+
+
+cdef int _run_checked(PassSpec *p, const floating *X, Py_ssize_t chunk_rows,
+                      Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads) except? -2:
+    """`_run_slots`, and for the one-hot code a ValueError naming the first invalid code (by row order).
+
+    Each slot keeps the first invalid code it meets (chunks in row order) and
+    the ordered reduction keeps the first slot's: the first in row order.
+    """
+    cdef int status
+    cdef int64_t bad[1]
+    if p.quad != _QONEHOT:
+        with nogil:
+            status = _run_slots(p, X, chunk_rows, slot_rows, n_slots, n_threads)
+        return status
+    bad[0] = -1
+    p.bad_code = &bad[0]
+    try:
+        with nogil:
+            status = _run_slots(p, X, chunk_rows, slot_rows, n_slots, n_threads)
+    finally:
+        p.bad_code = NULL
+    if status == 0 and bad[0] >= 0:
+        raise ValueError(f"code {p.codes[bad[0]]} at row {bad[0] // p.D}, column {bad[0] % p.D} is outside its "
+                         "column's categories")
+    return status
+
+
+cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
+                            const double[:, ::1] U, Py_ssize_t n_pat) except *:
+    """Shift and coefficients; ``n_pat`` blocks of W (and U) stacked row-wise (segments)."""
+    if shift.shape[0] != p.D:
+        raise ValueError("shift must have n_features entries")
+    p.c = &shift[0]
+    if W is not None:
+        if W.shape[0] != n_pat * p.P or W.shape[1] != p.K:
+            raise ValueError(f"W must have shape ({n_pat} * {p.P}, {p.K}) (blocks x features, components)")
+        p.W = &W[0, 0]
+    if p.quad == _QTIED and U is not None:
+        if U.shape[0] != n_pat * p.D or U.shape[1] != p.D:
+            raise ValueError("U must be (blocks * n_features, n_features) for tied covariances")
+        p.U = &U[0, 0]
+
+
+cdef Py_ssize_t _n_blocks(const double[:, ::1] W, Py_ssize_t P, const int64_t[::1] seg_pat):
+    """How many coefficient blocks W holds: 1 without segments."""
+    if seg_pat is None:
+        return 1
+    if W is None or P < 1 or W.shape[0] % P:
+        raise ValueError("with segments, W must stack whole (P, K) blocks")
+    return W.shape[0] // P
+
+
+cdef Py_ssize_t _set_rows(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] rows,
+                          const int64_t[::1] seg_start, const int64_t[::1] seg_pat) except -1:
+    """Visit ``rows`` by segments (every index checked here, once); returns the segment count.
+
+    Without rows, returns 0 (the slot layout applies).
+    """
+    cdef Py_ssize_t j, n_seg
+    if rows is None:
+        if seg_start is not None or seg_pat is not None:
+            raise ValueError("segments need rows")
+        return 0
+    if p.quad == _QLINEAR or p.quad == _QONEHOT:
+        raise ValueError("rows by index (missing values) are not supported for the discrete feature codes")
+    if seg_start is None or seg_pat is None:
+        raise ValueError("rows need segments (seg_start and seg_pat)")
+    n_seg = seg_start.shape[0] - 1
+    if n_seg < 1 or seg_pat.shape[0] != n_seg:
+        raise ValueError("seg_start must have n_segments + 1 entries and seg_pat n_segments")
+    if seg_start[0] != 0 or seg_start[n_seg] != rows.shape[0]:
+        raise ValueError("segments must cover rows exactly")
+    for j in range(n_seg):
+        if seg_start[j + 1] < seg_start[j]:
+            raise ValueError("seg_start must be non-decreasing")
+        if seg_pat[j] < 0 or seg_pat[j] >= n_blocks:
+            raise ValueError("seg_pat names a coefficient block that W does not have")
+    for j in range(rows.shape[0]):
+        if rows[j] < 0 or rows[j] >= p.N:
+            raise ValueError("rows must be indices of rows of X")
+    p.N = rows.shape[0]
+    if p.N:
+        p.rows = &rows[0]
+    p.seg_start = &seg_start[0]
+    p.seg_pat = &seg_pat[0]
+    return n_seg
+
+
+def accumulate_statistics(
+    const floating[:, ::1] X,           # IN  (n_samples, n_features)
+    int quad,                           # IN  QFULL, QDIAG, QSPHERICAL or QTIED
+    Py_ssize_t n_components,            # IN  K
+    const double[::1] shift,            # IN  (D,) c: features are of z = x - c
+    int resp_mode,                      # IN  RESP_ESTEP, RESP_HARD, RESP_GIVEN or RESP_LABELS
+    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = log w_k + log N(x | k) (ESTEP, HARD), else None
+    const double[:, ::1] U,             # IN  (D, D) tied precision factor (ESTEP with tied), else None
+    const double[:, ::1] resp,          # IN  (n_samples, K) responsibilities (GIVEN), else None
+    const int64_t[::1] labels,          # IN  (n_samples,) labels, -1 for none (LABELS), else None
+    const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
+    Py_ssize_t chunk_rows,              # IN  rows per chunk
+    Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
+    double[:, ::1] G_out,               # IN/OUT (1 or n_blocks, K * P) += sum_i w_i r_ik f(x_i), K x P row-major
+    double[:, ::1] T_out,               # IN/OUT (1 or n_blocks, D * D) tied: += sum_i w_i z_i z_i^T (lower), else None
+    double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i) (ESTEP)
+    int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
+    const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
+    const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W / U (with rows)
+    const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
+    const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
+):
+    """Add one pass of EM statistics over X to the outputs.
+
+    The slots' sums (slots of ``slot_rows`` rows) are added into the outputs
+    in slot order, so the result is the same for any thread count, and the
+    same for a pass split into consecutive calls over whole slots (each call
+    adding to the same outputs, zero-filled by the caller before the first).
+    The outputs have one row; with ``rows``, W is ``n_blocks`` (P, K) blocks
+    stacked (U: (D, D) blocks), segment s reads block ``seg_pat[s]`` and is
+    added into row ``seg_pat[s]`` of G_out and T_out (n_blocks rows), in
+    segment order. Returns -1 if scratch memory could not be allocated, else
+    0 (the outputs are then partly summed: discard them). A row that no
+    component can produce (and has a non-zero weight) makes ``ll_out`` -inf.
+    """
+    cdef PassSpec p
+    _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
+    _set_codes(&p, codes, offsets)
+    cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    if p.K < 1:
+        raise ValueError("n_components must be >= 1")
+    cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
+    _set_coefficients(&p, shift, W, U, n_blocks)
+    if resp_mode == _RESP_ESTEP or resp_mode == _RESP_HARD:
+        if p.W == NULL:
+            raise ValueError("this mode needs the coefficients W")
+        if resp_mode == _RESP_ESTEP and quad == _QTIED and p.U == NULL:
+            raise ValueError("the tied E-step needs the precision factor U")
+    elif resp_mode == _RESP_GIVEN:
+        if resp is None or resp.shape[0] != p.N or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if p.N:
+            p.resp_in = &resp[0, 0]
+    elif resp_mode == _RESP_LABELS:
+        if labels is None or labels.shape[0] != p.N:
+            raise ValueError("labels must have n_samples entries")
+        if p.N:
+            p.labels_in = &labels[0]
+    elif resp_mode == _RESP_STUDENT_T:
+        raise ValueError("the Student-t mode has its own entry with its own outputs: accumulate_t_statistics")
+    else:
+        raise ValueError(f"unknown responsibility mode {resp_mode}")
+    if sample_weight is not None:
+        if sample_weight.shape[0] != p.N:
+            raise ValueError("sample_weight must have n_samples entries")
+        if p.N:
+            p.sw = &sample_weight[0]
+    cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
+    if n_seg:
+        n_slots = n_seg
+    cdef Py_ssize_t n_out = n_blocks if n_seg else 1
+    if (G_out is None or G_out.shape[0] != n_out or G_out.shape[1] != p.K * p.P
+            or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match the layout: G_out ({n_out}, {p.K * p.P}), ll_out (1,)")
+    p.G = &G_out[0, 0]
+    p.ll = &ll_out[0]
+    if quad == _QTIED:
+        if T_out is None or T_out.shape[0] != n_out or T_out.shape[1] != p.D * p.D:
+            raise ValueError(f"tied statistics need T_out of shape ({n_out}, D * D)")
+        p.T = &T_out[0, 0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+def estimate(
+    const floating[:, ::1] X,           # IN  (n_samples, n_features)
+    int quad,                           # IN
+    const double[::1] shift,            # IN  (D,)
+    const double[:, ::1] W,             # IN  (P, K)
+    const double[:, ::1] U,             # IN  (D, D) tied factor, else None
+    Py_ssize_t chunk_rows,              # IN
+    Py_ssize_t slot_rows,               # IN  a multiple of chunk_rows
+    double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
+    int64_t[::1] labels,                # OUT (n_samples,) most probable component, or None
+    floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
+    double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
+    int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  as accumulate_statistics
+    const int64_t[::1] seg_start=None,  # IN
+    const int64_t[::1] seg_pat=None,    # IN
+    const int32_t[:, ::1] codes=None,   # IN  as accumulate_statistics
+    const int64_t[::1] offsets=None,    # IN
+):
+    """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
+
+    Only the requested outputs are written; no other N-sized memory is used.
+    Labels are the argmax of the weighted log-densities (the first on ties).
+    With ``rows`` only the visited rows' entries of the per-row outputs are
+    written. ``slot_ll[0]`` gets the total added, in slot (segment) order.
+    Returns -1 if scratch memory could not be allocated, else 0.
+    """
+    if W is None:
+        raise ValueError("estimate needs the coefficients W")
+    cdef PassSpec p
+    _init_spec(&p, X.shape[0], X.shape[1], W.shape[1], quad, _RESP_ESTEP)
+    _set_codes(&p, codes, offsets)
+    cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
+    _set_coefficients(&p, shift, W, U, n_blocks)
+    if quad == _QTIED and p.U == NULL:
+        raise ValueError("the tied E-step needs the precision factor U")
+    if row_ll is not None:
+        if row_ll.shape[0] != p.N:
+            raise ValueError("row_ll must have n_samples entries")
+        if p.N:
+            p.row_ll = &row_ll[0]
+    if labels is not None:
+        if labels.shape[0] != p.N:
+            raise ValueError("labels must have n_samples entries")
+        if p.N:
+            p.labels_out = &labels[0]
+    if resp is not None:
+        if resp.shape[0] != p.N or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if p.N:
+            p.resp_out = &resp[0, 0]
+    cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
+    if n_seg:
+        n_slots = n_seg
+    if slot_ll is not None:
+        if slot_ll.shape[0] != 1:
+            raise ValueError("slot_ll must have one entry (the total)")
+        p.ll = &slot_ll[0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+# ---------------------------------------------------------------------------
+# Entry points of the Student-t mode
+# ---------------------------------------------------------------------------
+
+cdef Py_ssize_t _init_t_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, const double[::1] shift,
+                             const double[:, ::1] W, const double[::1] a, const double[::1] nu,
+                             Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads,
+                             const int64_t[::1] rows, const int64_t[::1] seg_start, const int64_t[::1] seg_pat,
+                             const int64_t[::1] dims) except -1:
+    """A Student-t pass: checks the layout and the inputs, fills them in (outputs NULL); returns the
+    slot count (segments: the segment count). With segments, W stacks n_blocks (P, K) blocks, ``a``
+    n_blocks K-vectors and ``dims`` gives each block's t dimension; outputs then have n_blocks rows
+    (``W.shape[0] // P``)."""
+    cdef Py_ssize_t k, b, n_blocks
+    cdef Py_ssize_t n_slots = _check_layout(N, chunk_rows, slot_rows, n_threads)
+    if quad != _QFULL and quad != _QDIAG and quad != _QSPHERICAL:
+        raise ValueError(f"the Student-t kernel takes the full, diag or spherical feature codes, not {quad}")
+    if shift is None or W is None or a is None or nu is None:
+        raise ValueError("the Student-t pass needs shift, W, a and nu")
+    _init_spec(p, N, D, W.shape[1], quad, _RESP_STUDENT_T)
+    if p.K < 1:
+        raise ValueError(f"W must have shape ({p.P}, n_components)")
+    n_blocks = _n_blocks(W, p.P, seg_pat)
+    if W.shape[0] != n_blocks * p.P:
+        raise ValueError(f"W must have shape ({n_blocks} * {p.P}, n_components) (blocks x features, components)")
+    if shift.shape[0] != D or a.shape[0] != n_blocks * p.K or nu.shape[0] != p.K:
+        raise ValueError("shift must have n_features entries, nu n_components and a n_components per block")
+    for k in range(p.K):
+        if not nu[k] > 0:
+            raise ValueError("degrees of freedom must be > 0")
+    p.c, p.W, p.a, p.nu = &shift[0], &W[0, 0], &a[0], &nu[0]
+    if (seg_pat is None) != (dims is None):
+        raise ValueError("segments of the Student-t pass need dims, each block's t dimension (and dims segments)")
+    if dims is not None:
+        if dims.shape[0] != n_blocks:
+            raise ValueError("dims must have one entry per coefficient block")
+        for b in range(n_blocks):
+            if dims[b] < 0 or dims[b] > D:
+                raise ValueError("a block's t dimension must be in 0 .. n_features")
+        p.dims = &dims[0]
+    cdef Py_ssize_t n_seg = _set_rows(p, n_blocks, rows, seg_start, seg_pat)
+    return n_seg if n_seg else n_slots
+
+
+def accumulate_t_statistics(
+    const floating[:, ::1] X,           # IN  (n_samples, n_features)
+    int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
+    const double[::1] shift,            # IN  (D,) c: features are of z = x - c
+    const double[:, ::1] W,             # IN  (n_blocks * P, K) f(x) . W[:, k] = Mahalanobis distance to component k
+    const double[::1] a,                # IN  (n_blocks * K,) log w_k + log-normaliser of the t density of component k
+    const double[::1] nu,               # IN  (K,) degrees of freedom, > 0
+    const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
+    Py_ssize_t chunk_rows,              # IN  rows per chunk
+    Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
+    double[::1] G_out,                  # IN/OUT (n_blocks * K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
+    double[::1] R_out,                  # IN/OUT (n_blocks * K,) += sum_i w_i r_ik
+    double[::1] H_out,                  # IN/OUT (n_blocks * K,) += sum_i w_i r_ik (log u_ik - u_ik)
+    double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i)
+    int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
+    const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
+    const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W and a (with rows)
+    const int64_t[::1] dims=None,       # IN  (n_blocks,) each block's t dimension, 0 .. D (with rows)
+):
+    """Add one E-step pass of Student-t statistics over X to the outputs.
+
+    The slots' sums are added in slot order (the same result for any thread
+    count, and for a pass split into consecutive calls over whole slots adding
+    to the same outputs, zero-filled by the caller before the first). Without
+    ``rows`` there is one block (n_blocks = 1). With ``rows`` (missing values,
+    as :func:`accumulate_statistics`), segment s reads block ``seg_pat[s]`` of
+    W and a, takes ``dims[seg_pat[s]]`` as the dimension of its t densities
+    (a row's observed coordinates) and is added, in segment order, into block
+    ``seg_pat[s]`` of every output but ``ll_out``. Returns -1 if scratch
+    memory could not be allocated (the outputs are then partly summed:
+    discard them), else 0. A row that no component can produce (and has a
+    non-zero weight) makes ``ll_out`` -inf.
+    """
+    cdef PassSpec p
+    cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
+                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims)
+    cdef Py_ssize_t n_out = W.shape[0] // p.P
+    if sample_weight is not None:
+        if sample_weight.shape[0] != X.shape[0]:
+            raise ValueError("sample_weight must have n_samples entries")
+        if X.shape[0]:
+            p.sw = &sample_weight[0]
+    if (G_out is None or G_out.shape[0] != n_out * p.K * p.P or R_out is None or R_out.shape[0] != n_out * p.K
+            or H_out is None or H_out.shape[0] != n_out * p.K or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match: G_out ({n_out * p.K * p.P},), R_out and H_out "
+                         f"({n_out * p.K},), ll_out (1,)")
+    p.G, p.R, p.H, p.ll = &G_out[0], &R_out[0], &H_out[0], &ll_out[0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+def estimate_t(
+    const floating[:, ::1] X,           # IN  (n_samples, n_features)
+    int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
+    const double[::1] shift,            # IN  (D,)
+    const double[:, ::1] W,             # IN  (n_blocks * P, K)
+    const double[::1] a,                # IN  (n_blocks * K,)
+    const double[::1] nu,               # IN  (K,)
+    Py_ssize_t chunk_rows,              # IN
+    Py_ssize_t slot_rows,               # IN  a multiple of chunk_rows
+    double[::1] row_ll,                 # OUT (n_samples,) per-row log-likelihood, or None
+    int64_t[::1] labels,                # OUT (n_samples,) most probable component, or None
+    floating[:, ::1] resp,              # OUT (n_samples, K) responsibilities, or None
+    floating[:, ::1] u,                 # OUT (n_samples, K) u_ik = E[u | x_i, component k], or None
+    floating[::1] u_mix,                # OUT (n_samples,) sum_k r_ik u_ik, or None
+    double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
+    int n_threads,                      # IN
+    const int64_t[::1] rows=None,       # IN  as accumulate_t_statistics
+    const int64_t[::1] seg_start=None,  # IN
+    const int64_t[::1] seg_pat=None,    # IN
+    const int64_t[::1] dims=None,       # IN
+):
+    """Student-t E-step outputs for prediction: log-likelihoods, labels, responsibilities, scale weights.
+
+    Only the requested outputs are written; no other N-sized memory is used.
+    Labels are the argmax of the weighted log-densities (the first on ties).
+    With ``rows`` only the visited rows' entries of the per-row outputs are
+    written. Returns -1 if scratch memory could not be allocated, else 0.
+    """
+    cdef PassSpec p
+    cdef Py_ssize_t N = X.shape[0]
+    cdef Py_ssize_t n_slots = _init_t_spec(&p, N, X.shape[1], quad, shift, W, a, nu, chunk_rows,
+                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims)
+    if row_ll is not None:
+        if row_ll.shape[0] != N:
+            raise ValueError("row_ll must have n_samples entries")
+        if N:
+            p.row_ll = &row_ll[0]
+    if labels is not None:
+        if labels.shape[0] != N:
+            raise ValueError("labels must have n_samples entries")
+        if N:
+            p.labels_out = &labels[0]
+    if resp is not None:
+        if resp.shape[0] != N or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if N:
+            p.resp_out = &resp[0, 0]
+    if u is not None:
+        if u.shape[0] != N or u.shape[1] != p.K:
+            raise ValueError("u must have shape (n_samples, n_components)")
+        if N:
+            p.u_out = &u[0, 0]
+    if u_mix is not None:
+        if u_mix.shape[0] != N:
+            raise ValueError("u_mix must have n_samples entries")
+        if N:
+            p.u_mix_out = &u_mix[0]
+    if slot_ll is not None:
+        if slot_ll.shape[0] != 1:
+            raise ValueError("slot_ll must have one entry (the total)")
+        p.ll = &slot_ll[0]
+    if p.N == 0:
+        return 0
+    n_threads = <int> _min(n_threads, n_slots)
+    return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+def log1p_nonnegative(const double[::1] x, double[::1] out):
+    """``out[i] = log1p(x[i])`` by the Student-t mode's inline log1p (x >= 0); for the tests."""
+    cdef Py_ssize_t i
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out must have the same length")
+    for i in range(x.shape[0]):
+        out[i] = fastgmm_log1p_ge0(x[i])
