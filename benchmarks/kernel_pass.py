@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from fastgmm.families import _gaussian
-from fastgmm.families._gaussian_mixture import gaussian_statistics
+from fastgmm.families._gaussian_passes import gaussian_statistics
 import _paths  # noqa: F401 (tests/ on the path: the NumPy references)
 import _reference as ref
 

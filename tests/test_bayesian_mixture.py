@@ -191,7 +191,7 @@ def test_entropy_from_statistics_equals_the_direct_sum(cov_type):
     # - sum_k <G_k, W_k>, read back from the statistics); here it is checked
     # against the direct sum over an explicit responsibility matrix, on data
     # far from the origin.
-    from fastgmm.families._bayesian_mixture import expected_log_density_sum, variational_statistics
+    from fastgmm.families._variational import expected_log_density_sum, variational_statistics
 
     X, _ = mixture_data(5000, 4, 3, 9)
     X += 1000.0

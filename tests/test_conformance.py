@@ -190,7 +190,7 @@ def test_small_batch_after_a_large_fit_moves_the_model_little(name):
 
 
 def test_online_step_rule():
-    from fastgmm.engine._base import online_step
+    from fastgmm.engine._online import online_step
 
     # equal batches from scratch: Liang & Klein's (t + offset) ** -decay
     for t in range(1, 6):

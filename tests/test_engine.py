@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from fastgmm import ConvergenceWarning, GaussianMixture
 from fastgmm.families import _gaussian
 import _reference as ref
-from fastgmm.families._gaussian_mixture import gaussian_statistics
+from fastgmm.families._gaussian_passes import gaussian_statistics
 from fastgmm.families._gaussian_statistics import Statistics
 
 from conftest import COV_TYPES, mixture_data

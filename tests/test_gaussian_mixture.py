@@ -608,7 +608,7 @@ OVERLAP_CASES = [   # (mean_a, var_a, mean_b, var_b)
 @pytest.mark.parametrize("case", OVERLAP_CASES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_bhattacharyya_coefficient_equals_the_integral_in_one_dimension(cov_type, case):
-    from fastgmm.families._gaussian_mixture import bhattacharyya_coefficients
+    from fastgmm.families._gaussian_checks import bhattacharyya_coefficients
 
     ma, va, mb, vb = case
     if cov_type == "tied" and va != vb:
@@ -620,7 +620,7 @@ def test_bhattacharyya_coefficient_equals_the_integral_in_one_dimension(cov_type
 
 
 def test_bhattacharyya_coefficient_equals_the_integral_for_two_dimensional_full_covariances():
-    from fastgmm.families._gaussian_mixture import bhattacharyya_coefficients
+    from fastgmm.families._gaussian_checks import bhattacharyya_coefficients
 
     means = np.array([[0.0, 0.0], [1.0, 0.5]])
     cov = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.6, -0.2], [-0.2, 1.5]]])
@@ -633,7 +633,7 @@ def test_bhattacharyya_coefficient_equals_the_integral_for_two_dimensional_full_
 
 
 def test_the_screened_search_finds_the_pair_a_full_search_finds():
-    from fastgmm.families._gaussian_mixture import _MERGED_OVERLAP, _nearly_identical_pair, bhattacharyya_coefficients
+    from fastgmm.families._gaussian_checks import _MERGED_OVERLAP, _nearly_identical_pair, bhattacharyya_coefficients
 
     rng = np.random.default_rng(3)
     K, D = 8, 4
@@ -650,7 +650,7 @@ def test_the_screened_search_finds_the_pair_a_full_search_finds():
 
 
 def test_identical_densities_of_unequal_weights_are_not_a_stalled_start():
-    from fastgmm.families._gaussian_mixture import _nearly_identical_pair
+    from fastgmm.families._gaussian_checks import _nearly_identical_pair
 
     means, cov = np.zeros((2, 1)), np.ones((2, 1, 1))
     assert _nearly_identical_pair([0.5, 0.5], means, cov, "full")[:2] == (0, 1)

@@ -18,7 +18,7 @@ from scipy.special import logsumexp
 from fastgmm.kernels import _estep, _driver as _kernels
 from fastgmm.families import _gaussian
 import _reference as ref
-from fastgmm.families._gaussian_mixture import gaussian_estimate, gaussian_statistics
+from fastgmm.families._gaussian_passes import gaussian_estimate, gaussian_statistics
 
 from conftest import needs_openmp
 

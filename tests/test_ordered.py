@@ -22,7 +22,7 @@ from fastgmm.kernels import _estep, _driver as _kernels, _layout
 from fastgmm.families import _gaussian, _gaussian_missing as _missing
 import _reference as ref
 from fastgmm.families import _studentt as st
-from fastgmm.families._gaussian_mixture import gaussian_statistics
+from fastgmm.families._gaussian_passes import gaussian_statistics
 
 from conftest import needs_openmp
 from test_kernels import _data, _random_params

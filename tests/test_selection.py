@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture, GaussianMixtureSelection
-from fastgmm._selection import DEGENERATE_VARIANCE_RATIO, _Sweep
+from fastgmm._selection_sweep import DEGENERATE_VARIANCE_RATIO, _Sweep
 from fastgmm.utils._validation import InvalidParameterError, check_random_state
 from fastgmm.datasets import load_faithful, make_mixture
 

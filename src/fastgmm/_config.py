@@ -41,9 +41,8 @@ def build_info():
         "blas": None,
     }
     try:
-        from threadpoolctl import threadpool_info
-
         import scipy.linalg  # noqa: F401  (loads scipy's BLAS so it is listed)
+        from threadpoolctl import threadpool_info
 
         blas = [d for d in threadpool_info() if d.get("user_api") == "blas"]
         if blas:

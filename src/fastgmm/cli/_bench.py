@@ -31,6 +31,7 @@ def run(n_samples=100_000, n_features=8, n_components=8, n_iter=3, seed=0, file=
     """Print seconds per EM iteration of fastgmm, scikit-learn (if installed) and the NumPy reference (from a
     source checkout)."""
     import fastgmm
+
     from ..datasets import make_mixture
 
     reference = _numpy_reference()

@@ -8,9 +8,8 @@ import warnings
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._selection_table import format_results
 from ..datasets import load_faithful, make_mixture
-
+from ._selection_table import format_results
 
 DEFAULT_PLOTS_DIR = "fastgmm-demo-plots"
 

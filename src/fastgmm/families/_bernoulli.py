@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from . import _docs
 from ..utils._validation import check_scalar
+from . import _docs
 from ._discrete import DiscreteMixture, as_float_param, check_open_unit, check_param_shape, first_offender
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from ..sources._blocks import is_dask
-from . import _docs
-from ..sources._nan import has_nan, rows_without_nan
 from ..engine._schema import FLOAT, LIST, Array, mixture_schema
+from ..sources._blocks import is_dask
+from ..sources._nan import has_nan, rows_without_nan
+from . import _docs
 from ._discrete import QONEHOT, DiscreteMixture, as_float_param, check_param_shape, first_offender
 
 _CODE_BLOCK = 65536

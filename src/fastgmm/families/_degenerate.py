@@ -54,9 +54,9 @@ shares it): it raises the singular-covariance ValueError under every policy.
 
 import numpy as np
 
-from . import _gaussian
 from ..engine._schema import check_events, set_fitted_events  # noqa: F401 (the event log lives with the schema)
 from ..utils._validation import check_option
+from . import _gaussian
 
 POLICIES = ("raise", "reinit", "drop")
 EMPTY_FRACTION = 10 * float(np.finfo(np.float64).eps)

@@ -24,16 +24,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels import _estep, _driver as _kernels
 from ..engine._base import BaseMixture
-from ..io._persistence import Persistent
 from ..engine._custom_init import initial_assignment, is_custom
-from ._gaussian_init import random_responsibilities
-from ..kernels._kmeans_driver import draw_units, kmeans
-from ..sources._nan import has_nan, rows_without_nan
 from ..engine._schema import Array, mixture_schema
+from ..io._persistence import Persistent
+from ..kernels import _driver as _kernels
+from ..kernels import _estep
+from ..kernels._kmeans_driver import draw_units, kmeans
 from ..sources._blocks import init_sample_rows, is_dask, is_out_of_core
+from ..sources._nan import has_nan, rows_without_nan
 from ..utils._validation import check_array, check_feature_names, check_option, check_random_state, check_scalar
+from ._gaussian_init import random_responsibilities
 
 QLINEAR = _estep.QLINEAR
 QONEHOT = _estep.QONEHOT

@@ -41,10 +41,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..kernels import _driver as _kernels
 from ..engine._custom_init import initial_assignment, is_custom
-from ._gaussian import QUAD, nearest_centre_coefficients, statistics_from_sums
+from ..kernels import _driver as _kernels
 from ..kernels._kmeans_driver import draw_units, kmeans, kmeans_plusplus
+from ._gaussian import QUAD, nearest_centre_coefficients, statistics_from_sums
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _RANDOM_RESP_BLOCK = 8192

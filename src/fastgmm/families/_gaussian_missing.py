@@ -45,11 +45,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels import _estep, _driver as _kernels
-from . import _gaussian
-from ._gaussian import QUAD, full_pairs, n_features_out
+from ..kernels import _driver as _kernels
+from ..kernels import _estep
 from ..sources._nan import (MIN_OBSERVED, MissingRows, check_observed_columns, group_patterns, has_nan, nan_summary,
                             observed_counts, rows_without_nan)
+from . import _gaussian
+from ._gaussian import QUAD, full_pairs, n_features_out
 from ._gaussian_statistics import Statistics
 
 _LOG_2PI = np.log(2 * np.pi)

@@ -10,8 +10,7 @@
 # Python layer).
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport sgemm, dgemm, strmm, dtrmm, ssyrk, dsyrk
-
+from scipy.linalg.cython_blas cimport dgemm, dsyrk, dtrmm, sgemm, ssyrk, strmm
 
 # The transpose flags are chosen for OpenBLAS's small-matrix kernels, which
 # are what makes these thin, chunk-sized GEMMs fast: with F transposed and W

@@ -95,14 +95,14 @@ for the waiting and why it cannot deadlock.
 from cython cimport floating
 from cython.parallel cimport parallel
 from libc.math cimport sqrt
-from libc.stdlib cimport malloc, calloc, free
 from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport calloc, free, malloc
 
-from ._blas cimport _gemm_f_w, _gemm_ft_r, _trmm_rows_upper, _syrk_gram
-from ._ordered cimport (Partial, SlotState, fastgmm_order, fastgmm_order_init, fastgmm_order_free,
-                        fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_take, fastgmm_order_done,
-                        fastgmm_order_finish, slot_state_alloc, slot_state_free, slot_begin, add_range,
-                        fastgmm_add_relaxed, ADD_BLOCK)
+from ._blas cimport _gemm_f_w, _gemm_ft_r, _syrk_gram, _trmm_rows_upper
+from ._ordered cimport (ADD_BLOCK, Partial, SlotState, add_range, fastgmm_add_relaxed, fastgmm_order,
+                        fastgmm_order_done, fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_finish,
+                        fastgmm_order_free, fastgmm_order_init, fastgmm_order_take, slot_begin, slot_state_alloc,
+                        slot_state_free)
 
 
 cdef extern from "_rowops.h" nogil:

@@ -30,9 +30,9 @@ order: no result depends on the thread count.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 
 from ._blas cimport _gemm_f_w
 

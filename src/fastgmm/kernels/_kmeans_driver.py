@@ -67,9 +67,9 @@ import warnings
 
 import numpy as np
 
+from ..utils._validation import ConvergenceWarning, sklearn_compatible
 from . import _kmeans
 from ._layout import chunk_rows_for, n_slots_for, slot_rows_for
-from ..utils._validation import ConvergenceWarning, sklearn_compatible
 
 #: Seeding sample: rows drawn per cluster, its floor, and its memory cap.
 SEED_ROWS_PER_CLUSTER = 64

@@ -5,7 +5,7 @@
 # a range of a partial's values into its outputs (`add_range` per output).
 
 from libc.stdint cimport int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 

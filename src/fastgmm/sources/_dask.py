@@ -22,14 +22,13 @@ on them; the EM iterations then use all rows.
 Dask arrays (``map_blocks`` of the in-memory method over row blocks), lazily.
 """
 
-import numpy as np
-
 import dask
 import dask.array as da
+import numpy as np
 
-from ._blocks import check_source_header
 from ..utils._threadpool import blas_single_thread
 from ..utils._validation import check_array
+from ._blocks import check_source_header
 
 
 def as_dask_array(X):

@@ -1,0 +1,415 @@
+"""The sweep of GaussianMixtureSelection: for each covariance type and K, the starts (k-means of the standardised
+rows, splits of the previous K's components, random rows, the other covariance types' fits), their fits, the
+screening of degenerate fits and the polish of the leaders. The estimator and the reasons for each choice are in
+``fastgmm._selection``."""
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from .engine._base import progress_bar
+from .families._gaussian_mixture import GaussianMixture
+from .kernels._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
+from .kernels._openmp_helpers import effective_n_threads
+from .utils._validation import ConvergenceWarning, InvalidParameterError
+
+#: The selection's default init_params: the sweep's own starts (see ``fastgmm._selection``).
+AUTO_INIT = "auto"
+#: A component collapsed onto (nearly) tied values: its variance beyond reg_covar is at most this fraction of
+#: the data's (in the standardised scale; see "Why degenerate fits are screened out" in ``fastgmm._selection``).
+DEGENERATE_VARIANCE_RATIO = 1e-6
+_N_RANDOM_STARTS = 3
+_MAX_SPLITS = 8
+_N_POLISHED = 2
+_POLISH_TOL_FACTOR = 1e-2
+_SEED_MAX = 2**31 - 1
+
+
+# ----------------------------------------------------------------------
+# the sweep
+# ----------------------------------------------------------------------
+class _Fit:
+    """One fitted start: the model, its total log-likelihood, and why it is degenerate ("" if not)."""
+
+    __slots__ = ("gm", "kind", "loglik", "degenerate", "n_parameters", "_labels")
+
+    def __init__(self, gm, kind, loglik, degenerate):
+        self.gm, self.kind, self.loglik, self.degenerate = gm, kind, loglik, degenerate
+        self.n_parameters = gm._n_parameters()
+        self._labels = None
+
+    def better_than(self, other):
+        """Non-degenerate before degenerate, then the larger log-likelihood."""
+        if other is None:
+            return True
+        if bool(self.degenerate) != bool(other.degenerate):
+            return not self.degenerate
+        return self.loglik > other.loglik
+
+
+class _Cell:
+    """A candidate (covariance type, K): its best fit so far, the starts tried, the time spent."""
+
+    def __init__(self, cov_type, K):
+        self.cov_type, self.K = cov_type, K
+        self.best = None
+        self.runners_up = []   # the next best non-degenerate fits, best first
+        self.error = ""
+        self.n_starts = 0
+        self.n_degenerate = 0
+        self.time = 0.0
+
+
+class _Sweep:
+    """Fits every (covariance type, K) of one ``GaussianMixtureSelection.fit``."""
+
+    def __init__(self, selection, X, sample_weight, random_state, X_start=None, w_start=None):
+        """``X``/``sample_weight``: what every candidate is fitted and scored on (may hold NaN
+        under nan_policy='marginalize'); ``X_start``/``w_start``: the NaN-free rows the
+        "auto" starts are computed from (default: X itself)."""
+        self.sel = selection
+        self.X = X
+        self.w = sample_weight
+        self.random_state = random_state
+        self.n_threads = effective_n_threads(selection.n_threads)
+        self.params = selection._passed_through()
+        self.total_weight = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+        self.n_rows = X.shape[0] if sample_weight is None else int(np.count_nonzero(sample_weight))
+        self._w_fit_or_ones = (np.ones(X.shape[0]) if sample_weight is None
+                               else sample_weight / self.total_weight * X.shape[0])
+        if X_start is None:
+            X_start, w_start = X, sample_weight
+        self.X_start, self.w_start = X_start, w_start
+        n0 = X_start.shape[0]
+        wn = np.ones(n0) if w_start is None else w_start / w_start.sum() * n0
+        self._w_or_ones = wn
+        X64 = np.asarray(X_start, dtype=np.float64)
+        mean = wn @ X64 / n0
+        var = wn @ (X64 - mean) ** 2 / n0
+        self.covariance = (X64 - mean).T @ ((X64 - mean) * wn[:, None]) / n0
+        self.scale = np.sqrt(var)
+        self.scale_safe = np.where(self.scale > 0, self.scale, 1.0)
+        self.auto = selection.init_params == AUTO_INIT
+        self.Xs = np.ascontiguousarray((X64 - mean) / self.scale_safe) if self.auto else None
+
+    def _seed(self):
+        return int(self.random_state.randint(_SEED_MAX))
+
+    # -- the loop -------------------------------------------------------
+    def run(self, ks, cts):
+        bar = progress_bar(self.sel.progress, len(ks) * len(cts), type(self.sel).__name__)
+        try:
+            return self._run(ks, cts, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _run(self, ks, cts, bar):
+        cells = []
+        prev = {}
+        for K in ks:
+            at_K = {ct: _Cell(ct, K) for ct in cts}
+            kmeans_labels = self._std_kmeans(K) if self.auto else []
+            for ct in cts:
+                cell = at_K[ct]
+                if K > self.n_rows:
+                    what = "n_samples" if self.w is None else "n_samples with a positive sample_weight"
+                    cell.error = (f"too few rows: n_components = {K} needs n_samples >= n_components, "
+                                  f"{what} = {self.n_rows}")
+                    continue
+                for kind, kwargs in self._starts(cell, kmeans_labels, prev.get(ct)):
+                    self._try(cell, kind, kwargs)
+                if cell.best is None and not cell.error:
+                    cell.error = "no start could be made: fewer distinct rows than components"
+            if self.auto and len(cts) > 1:
+                self._cross_type(at_K)
+            for ct in cts:
+                cell = at_K[ct]
+                self._polish(cell)
+                if cell.best is not None:
+                    prev[ct] = cell
+                else:
+                    prev.pop(ct, None)
+                cells.append(cell)
+                self._say(cell)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(covariance_type=ct, n_components=K, refresh=False)
+        return cells
+
+    def _say(self, cell):
+        if not self.sel.verbose:
+            return
+        b = cell.best
+        what = f"failed: {cell.error}" if b is None else (
+            f"log-likelihood {b.loglik:.4f}, {b.n_parameters} parameters, best start {b.kind}"
+            + (f", degenerate ({b.degenerate})" if b.degenerate else ""))
+        print(f"{cell.cov_type:>9} K={cell.K}: {what} [{cell.n_starts} starts, {cell.time:.3f} s]")
+
+    # -- starts ---------------------------------------------------------
+    def _std_kmeans(self, K):
+        """``n_init`` k-means partitions of the standardised rows, shared by every covariance type."""
+        if K > self.n_rows:
+            return []
+        out = []
+        for _ in range(self.sel.n_init):
+            rs = np.random.RandomState(self._seed())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)   # duplicates: fewer distinct clusters
+                centres = kmeans(self.Xs, K, rs, self.n_threads, sample_weight=self.w_start)
+            out.append(nearest_centre_labels(self.Xs, centres, self.n_threads))
+        return out
+
+    def _starts(self, cell, kmeans_labels, prev):
+        """(kind, GaussianMixture keyword arguments) of every start of a cell, made lazily."""
+        K, ct = cell.K, cell.cov_type
+        if not self.auto:
+            for _ in range(self.sel.n_init):
+                yield self.sel.init_params, {"init_params": self.sel.init_params, "random_state": self._seed()}
+            return
+        if K == 1:   # one maximum; any start reaches it
+            yield "kmeans-standardised", self._from_labels(np.zeros(self.X_start.shape[0], dtype=np.int64), 1, ct)
+            return
+        for labels in kmeans_labels:
+            yield "kmeans-standardised", self._from_labels(labels, K, ct)
+        if prev is not None and prev.best is not None and not prev.best.degenerate:
+            for labels in self._splits(prev.best, K):
+                yield "split", self._from_labels(labels, K, ct)
+        for _ in range(_N_RANDOM_STARTS):
+            yield "random-rows", self._random_rows(K, ct)
+
+    def _labels(self, fit):
+        if fit._labels is None:
+            fit._labels = fit.gm.predict(self.X_start)
+        return fit._labels
+
+    def _splits(self, fit, K):
+        """Partitions of K parts: the fit's K - 1 parts with one cut in two along its principal axis."""
+        labels = self._labels(fit)
+        w = self._w_or_ones
+        sizes = np.bincount(labels, weights=w, minlength=K - 1)
+        spread = []
+        for j in range(K - 1):
+            rows = np.flatnonzero((labels == j) & (w > 0))
+            if rows.size < 2:
+                continue
+            Z = self.Xs[rows]
+            wz = w[rows] / w[rows].sum()
+            mu = wz @ Z
+            C = (Z - mu).T @ ((Z - mu) * wz[:, None])
+            vals, vecs = np.linalg.eigh(C)
+            spread.append((sizes[j] * vals[-1], j, rows, (Z - mu) @ vecs[:, -1]))
+        spread.sort(key=lambda t: -t[0])
+        for _, j, rows, proj in spread[:_MAX_SPLITS]:
+            upper = proj > 0
+            if upper.all() or not upper.any():
+                continue
+            new = labels.copy()
+            new[rows[upper]] = K - 1
+            yield new
+
+    def _from_labels(self, labels, K, ct):
+        """GaussianMixture ``*_init`` arguments of the M-step of a hard partition, in the data's units.
+
+        A part's covariance is shrunk towards the pooled within-part
+        covariance, with the weight of D rows: a small part of a start must not
+        seed a collapse.
+        """
+        X = np.asarray(self.X_start, dtype=np.float64)
+        w = self._w_or_ones
+        N, D = X.shape
+        nk = np.bincount(labels, weights=w, minlength=K)
+        if np.any(nk <= 0):
+            return None
+        means = np.empty((K, D))
+        scatter = np.empty((K, D, D))
+        for k in range(K):
+            rows = labels == k
+            wk = w[rows]
+            means[k] = wk @ X[rows] / nk[k]
+            Z = X[rows] - means[k]
+            scatter[k] = Z.T @ (Z * wk[:, None])
+        pooled = scatter.sum(axis=0) / nk.sum()
+        reg = self.sel.reg_covar * np.eye(D)
+        if ct == "tied":
+            precisions = np.linalg.inv(pooled + reg)
+        else:
+            cov = (scatter + D * pooled) / (nk + D)[:, None, None]
+            if ct == "full":
+                precisions = np.linalg.inv(cov + reg)
+            elif ct == "diag":
+                precisions = 1.0 / (np.diagonal(cov, axis1=1, axis2=2) + self.sel.reg_covar)
+            else:
+                precisions = 1.0 / (np.trace(cov, axis1=1, axis2=2) / D + self.sel.reg_covar)
+        return {"weights_init": nk / nk.sum(), "means_init": means, "precisions_init": precisions}
+
+    def _random_rows(self, K, ct):
+        """Means at K distinct rows drawn in proportion to their weight; every covariance the data's.
+
+        Unlike GaussianMixture's "random_from_data" (one-row components, whose
+        covariance is reg_covar, or for "tied" the rows' spread about 0) the
+        start is neither collapsed nor scale-dependent. The rows are drawn by
+        inverting the cumulative weight, so weight 2 draws exactly as a row
+        repeated twice does.
+        """
+        rs = np.random.RandomState(self._seed())
+        Xs = self.X_start
+        w = np.ones(Xs.shape[0]) if self.w_start is None else self.w_start
+        draws = _weighted_draws(w, 4 * K + 16, rs)
+        draws = draws[rs.permutation(draws.size)]   # _weighted_draws returns them sorted
+        _, first = np.unique(Xs[draws], axis=0, return_index=True)
+        if first.size < K:
+            return None
+        rows = draws[np.sort(first)[:K]]
+        means = np.asarray(Xs[rows], dtype=np.float64)
+        cov = self.covariance + self.sel.reg_covar * np.eye(self.X.shape[1])
+        precision = np.linalg.inv(cov)
+        if ct == "full":
+            precisions = np.repeat(precision[None], K, axis=0)
+        elif ct == "tied":
+            precisions = precision
+        elif ct == "diag":
+            precisions = np.repeat(1.0 / np.diag(cov)[None], K, axis=0)
+        else:
+            precisions = np.full(K, 1.0 / np.mean(np.diag(cov)))
+        return {"weights_init": np.full(K, 1.0 / K), "means_init": means, "precisions_init": precisions}
+
+    def _cross_type(self, at_K):
+        """Start each type at K from the final partitions of the other types at K."""
+        finals = [(ct, c.best) for ct, c in at_K.items() if c.best is not None and not c.best.degenerate]
+        for ct, cell in at_K.items():
+            for other, fit in finals:
+                if other == ct:
+                    continue
+                if cell.best is not None and _same_partition(self._labels(fit), self._labels(cell.best)):
+                    continue
+                self._try(cell, f"partition-of-{other}", self._from_labels(self._labels(fit), cell.K, ct))
+
+    # -- one start ------------------------------------------------------
+    def _try(self, cell, kind, kwargs):
+        if kwargs is None:   # a start with an empty part
+            return
+        sel = self.sel
+        t0 = time.perf_counter()
+        cell.n_starts += 1
+        kw = dict(self.params)
+        kw.update(n_init=1, verbose=max(0, int(sel.verbose) - 1))
+        kw.setdefault("random_state", self._seed())
+        kw.update(kwargs)
+        gm = GaussianMixture(n_components=cell.K, covariance_type=cell.cov_type, **kw)
+        try:
+            with warnings.catch_warnings():
+                # Reported per candidate (converged, and the chosen fit warns).
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                gm.fit(self.X, sample_weight=self.w)
+                loglik = gm.score(self.X, sample_weight=self.w) * self.total_weight
+        except (InvalidParameterError, TypeError, MemoryError):
+            raise   # the user's parameters or the machine, not this candidate
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
+            if not cell.error:
+                cell.error = f"{type(e).__name__}: {e}"
+            cell.time += time.perf_counter() - t0
+            return
+        fit = _Fit(gm, kind, float(loglik), self.degenerate_reason(gm))
+        if not np.isfinite(fit.loglik):
+            fit.degenerate = fit.degenerate or "non-finite log-likelihood"
+        cell.n_degenerate += bool(fit.degenerate)
+        self._keep(cell, fit)
+        cell.time += time.perf_counter() - t0
+
+    @staticmethod
+    def _keep(cell, fit):
+        """Make ``fit`` the cell's best, or one of its runners-up, or drop it."""
+        if fit.better_than(cell.best):
+            fit, cell.best = cell.best, fit
+        if fit is None or fit.degenerate:
+            return
+        cell.runners_up.append(fit)
+        cell.runners_up.sort(key=lambda f: -f.loglik)
+        del cell.runners_up[_N_POLISHED - 1:]
+
+    def _polish(self, cell):
+        """Run the cell's best ``_N_POLISHED`` fits on to ``tol * _POLISH_TOL_FACTOR``.
+
+        With tol=1e-3 EM stops after a handful of iterations on overlapping
+        components, 1-5 log-likelihood units short of the optimum it is
+        heading to; which start wins is already clear by then, so only the
+        leaders pay for the tight tolerance.
+        """
+        if self.sel.max_iter == 0 or cell.best is None:
+            return
+        t0 = time.perf_counter()
+        fits, cell.best, cell.runners_up = [cell.best] + cell.runners_up, None, []
+        for fit in fits:
+            gm = fit.gm
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    n_before, history_before = gm.n_iter_, list(gm.lower_bounds_)
+                    gm.set_params(warm_start=True, tol=self.sel.tol * _POLISH_TOL_FACTOR)
+                    gm.fit(self.X, sample_weight=self.w)
+                    gm.set_params(warm_start=False)
+                    # One run from the start to the tight tolerance: its iterations and history whole.
+                    gm.n_iter_ += n_before
+                    gm.lower_bounds_ = history_before + gm.lower_bounds_
+                    loglik = gm.score(self.X, sample_weight=self.w) * self.total_weight
+            except (InvalidParameterError, TypeError, MemoryError):
+                raise
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+                continue   # it collapsed on the way: the others stand
+            polished = _Fit(gm, fit.kind, float(loglik), self.degenerate_reason(gm))
+            if not np.isfinite(polished.loglik):
+                polished.degenerate = polished.degenerate or "non-finite log-likelihood"
+            cell.n_degenerate += bool(polished.degenerate) and not fit.degenerate
+            self._keep(cell, polished)
+        cell.time += time.perf_counter() - t0
+
+    # -- degeneracy and criteria ---------------------------------------
+    def degenerate_reason(self, gm):
+        """Why a fitted mixture is degenerate ("" if it is not): see the module docstring."""
+        weights = np.asarray(gm.weights_, dtype=np.float64)
+        D = self.X.shape[1]
+        need = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 1}[gm.covariance_type]
+        short = np.flatnonzero(weights * self.n_rows < need)
+        if short.size:
+            k = int(short[0])
+            return (f"component {k} emptied: it carries {weights[k] * self.n_rows:.3g} rows' share of the weight, "
+                    f"fewer than the {need} its {gm.covariance_type} covariance needs")
+        cov = np.asarray(gm.covariances_, dtype=np.float64) - gm.reg_covar * (
+            np.eye(self.X.shape[1]) if gm.covariance_type in ("full", "tied") else 1.0)
+        s = self.scale_safe
+        ct = gm.covariance_type
+        if ct == "full":
+            ratio = np.array([np.linalg.eigvalsh(c / np.outer(s, s))[0] for c in cov])
+        elif ct == "tied":
+            ratio = np.array([np.linalg.eigvalsh(cov / np.outer(s, s))[0]])
+        elif ct == "diag":
+            ratio = np.min(cov / s ** 2, axis=1)
+        else:
+            ratio = cov / np.mean(s ** 2)
+        low = np.flatnonzero(ratio <= DEGENERATE_VARIANCE_RATIO)
+        if low.size:
+            k = int(low[0])
+            which = "the shared covariance" if ct == "tied" else f"component {k}"
+            return (f"{which} collapsed (smallest variance beyond reg_covar {ratio[k]:.2g} of the data's, "
+                    f"at most {DEGENERATE_VARIANCE_RATIO:g})")
+        return ""
+
+    def criteria(self, fit):
+        """BIC, AIC and ICL of a fit (lower is better), weighted as GaussianMixture.bic is."""
+        ll, p = fit.loglik, fit.n_parameters
+        bic = -2 * ll + p * math.log(self.total_weight)
+        aic = -2 * ll + 2 * p
+        resp = np.asarray(fit.gm.predict_proba(self.X), dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rlogr = np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)
+        entropy = -float(self._w_fit_or_ones @ rlogr) * self.total_weight / self.X.shape[0]
+        return {"bic": bic, "aic": aic, "icl": bic + 2 * entropy}
+
+
+def _same_partition(a, b):
+    """Whether two label vectors are the same partition up to renaming the parts."""
+    pairs = np.unique(np.stack([a, b]), axis=1)
+    return pairs.shape[1] == np.unique(a).size == np.unique(b).size
