@@ -323,3 +323,38 @@ def test_callable_init_params_gives_the_m_step_of_its_labels():
     labels = (X[:, 0] > np.median(X[:, 0])).astype(int)
     gm = fastgmm.GaussianMixture(2, init_params=lambda Xi, k, rs: labels, max_iter=0).fit(X)
     np.testing.assert_allclose(gm.means_, [X[labels == 0].mean(axis=0), X[labels == 1].mean(axis=0)], rtol=1e-10)
+
+
+def _flat(d):
+    """The numbers of a statistics dict, flattened in key order (nested dicts included)."""
+    out = []
+    for k in sorted(d):
+        v = d[k]
+        if isinstance(v, str):
+            continue      # the covariance type
+        out.extend(_flat(v) if isinstance(v, dict) else [np.ravel(np.asarray(v, dtype=np.float64))])
+    return out
+
+
+@names
+def test_statistics_add_and_round_trip_through_a_plain_dict(name):
+    X = _data(name)
+    model = _make(name).fit(X)
+    params = model._get_parameters()
+    halves = [model._statistics(part, None, params, 1) for part in (X[:300], X[300:])]
+    whole = model._statistics(X, None, params, 1)
+    total = halves[0] + halves[1]
+    for a, b in zip(_flat(total.to_dict()), _flat(whole.to_dict())):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-9)
+    back = type(whole).from_dict(whole.to_dict())
+    for a, b in zip(_flat(back.to_dict()), _flat(whole.to_dict())):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_selection_predicts_dask_lazily():
+    da = pytest.importorskip("dask.array")
+    X = _continuous(600, 8)
+    sel = fastgmm.GaussianMixtureSelection(n_components=range(1, 4), random_state=0).fit(X)
+    lazy = sel.predict_proba(da.from_array(X, chunks=200))
+    assert hasattr(lazy, "compute")
+    np.testing.assert_array_equal(lazy.compute(), sel.predict_proba(X))

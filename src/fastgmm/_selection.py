@@ -72,6 +72,7 @@ from .engine._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
 from .families._gaussian_init import INIT_PARAMS, initialisation_rows
 from .families._gaussian_mixture import COV_TYPES, GaussianMixture
 from .io._persistence import Persistent
+from .sources._blocks import is_dask
 from .sources._nan import rows_without_nan
 from .utils._sklearn_compat import EstimatorProtocol
 from .utils._validation import (ConvergenceWarning, check_array, check_bool, check_feature_names, check_n_threads,
@@ -442,6 +443,9 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        if is_dask(X):      # lazily, block by block, as the chosen mixture does
+            self._check_is_fitted()
+            return self.best_estimator_.predict(X)
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.predict(X)
 
@@ -452,6 +456,9 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         -------
         resp : ndarray of shape (n_samples, n_components)
         """
+        if is_dask(X):      # lazily, block by block, as the chosen mixture does
+            self._check_is_fitted()
+            return self.best_estimator_.predict_proba(X)
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.predict_proba(X)
 
@@ -462,6 +469,9 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
+        if is_dask(X):      # lazily, block by block, as the chosen mixture does
+            self._check_is_fitted()
+            return self.best_estimator_.score_samples(X)
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.score_samples(X)
 

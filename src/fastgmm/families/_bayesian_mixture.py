@@ -51,6 +51,7 @@ from ._gaussian import COV_TYPES, QUAD
 from ._gaussian_checks import _check_no_overflow, _check_representable, _eps
 from ._gaussian_init import INIT_PARAMS, initial_statistics
 from ._gaussian_mixture import GaussianMixture
+from ._gaussian_statistics import Statistics
 from ._variational import (_POSITIVE, _check_positive_or_none, _check_prior_shape, _loaded, _prior_array,
                            data_moments, expected_log_density_offset, expected_log_density_sum, expected_log_weights,
                            expected_weights, log_wishart_norm, variational_statistics)
@@ -97,6 +98,14 @@ class VariationalStatistics:
 
     def scaled(self, factor):
         return VariationalStatistics(self.gauss.scaled(factor), self.entropy * float(factor))
+
+    def to_dict(self):
+        """Plain dict of arrays and numbers (for transfers and saving)."""
+        return {"gauss": self.gauss.to_dict(), "entropy": self.entropy}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(Statistics.from_dict(d["gauss"]), d["entropy"])
 
 
 

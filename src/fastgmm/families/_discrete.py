@@ -88,6 +88,14 @@ class LinearStatistics:
         f = float(factor)
         return LinearStatistics(self.G * f, self.loglik * f, self.weight * f, self.n_samples)
 
+    def to_dict(self):
+        """Plain dict of arrays and numbers (for transfers and saving)."""
+        return {"G": self.G, "loglik": self.loglik, "weight": self.weight, "n_samples": self.n_samples}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(np.asarray(d["G"], dtype=np.float64), d["loglik"], d["weight"], d["n_samples"])
+
 
 def first_offender(X, bad, offset=0):
     """(row, column, value) of the first entry of X where ``bad(block)`` holds, or None, block-wise.

@@ -186,6 +186,15 @@ class TStatistics:
         f = float(factor)
         return TStatistics(self.u_stats.scaled(f), self.nk * f, self.h * f)
 
+    def to_dict(self):
+        """Plain dict of arrays and numbers (for transfers and saving)."""
+        return {"u_stats": self.u_stats.to_dict(), "nk": self.nk, "h": self.h}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(Statistics.from_dict(d["u_stats"]), np.asarray(d["nk"], dtype=np.float64),
+                   np.asarray(d["h"], dtype=np.float64))
+
 
 def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, sample_weight=None,
                  chunk_rows=None, slot_rows=None, range_slots=None):
