@@ -207,24 +207,42 @@ def _marginal_forms(means, cov, prec_chol, cov_type, shift, observed):
     return MarginalForms(W, aQa, hld, n_obs, U, Q)
 
 
-def marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
-    """Kernel coefficients of the marginal densities of the patterns ``observed`` (B, D)."""
+def marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first,
+                          log_weights=None):
+    """Kernel coefficients of the marginal densities of the patterns ``observed`` (B, D).
+
+    ``log_weights`` (K,): the per-component constants log w_k, when they are
+    not the logarithms of ``weights`` (the variational family's E[log pi_k]
+    plus its expected log-density offset; they need not normalise). None:
+    ``log(weights)``.
+    """
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        return _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first)
+        return _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first,
+                                      log_weights)
 
 
-def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first):
+def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, observed, complete_first,
+                           log_weights=None):
     K, D = np.shape(means)
     B = observed.shape[0]
     P = n_features_out(cov_type, D)
     forms = _marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
     W, U = forms.W, forms.U
-    lw = np.log(np.asarray(weights, dtype=np.float64))
+    if log_weights is None:
+        lw = np.log(np.asarray(weights, dtype=np.float64))
+    else:
+        lw = np.asarray(log_weights, dtype=np.float64)
     const = lw[None, :] - 0.5 * forms.n_obs[:, None] * _LOG_2PI    # (B, K)
     W[:, :, 0] = const - forms.half_logdet - 0.5 * forms.aQa
     if complete_first:
-        # The fully observed rows keep exactly today's coefficients.
-        _, W0, U0 = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type, shift)
+        # The fully observed rows keep exactly today's coefficients (with
+        # log_weights: the unit-weight Gaussian ones plus the constants, the
+        # variational family's complete-data coefficients).
+        if log_weights is None:
+            _, W0, U0 = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type, shift)
+        else:
+            _, W0, U0 = _gaussian.kernel_coefficients(np.ones(K), means, prec_chol, cov_type, shift)
+            W0[0] += lw
         W[0] = W0.T
         if U is not None:
             U[0] = U0
@@ -313,8 +331,13 @@ def _layout(missing, X, K, cov_type):
 
 
 def missing_statistics(X, missing, weights, means, cov, prec_chol, cov_type, n_threads, *, sample_weight=None,
-                       chunk_rows=None, slot_rows=None):
-    """One exact E-step + completed statistics over X with NaNs: a :class:`Statistics`."""
+                       chunk_rows=None, slot_rows=None, log_weights=None):
+    """One exact E-step + completed statistics over X with NaNs: a :class:`Statistics`.
+
+    ``weights`` give the centre of the features (the mixture's mean);
+    ``log_weights``, when given, the per-component constants of the
+    log-densities instead of log(weights) (:func:`marginal_coefficients`).
+    """
     K, D = np.shape(means)
     P, chunk, slot = _layout(missing, X, K, cov_type)
     chunk = chunk_rows or chunk
@@ -327,7 +350,8 @@ def missing_statistics(X, missing, weights, means, cov, prec_chol, cov_type, n_t
     for p0, p1 in _batches(missing, K, D, P, slot):
         complete_first = p0 == 0 and missing.complete
         obs = missing.observed[p0:p1]
-        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs, complete_first)
+        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs, complete_first,
+                                     log_weights)
         rows, seg_start, seg_pat, seg_first = _segments(missing, p0, p1, slot)
         G, T, ll = _kernels.accumulate_segments(
             X, QUAD[cov_type], K, shift, n_threads, coef.W, coef.U, rows, seg_start, seg_pat, seg_first,
@@ -355,11 +379,13 @@ def missing_statistics(X, missing, weights, means, cov, prec_chol, cov_type, n_t
 
 
 def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_threads, *, row_ll=False,
-                     labels=False, resp=False, total=False):
+                     labels=False, resp=False, total=False, log_weights=None):
     """E-step outputs of rows with NaNs from the marginal densities of their observed parts.
 
     A row with no observed value gets log-likelihood 0 (the probability of
-    observing nothing) and the mixture weights as responsibilities.
+    observing nothing) and the mixture weights as responsibilities; with
+    ``log_weights`` (constants in place of log(weights), see
+    :func:`marginal_coefficients`) their logsumexp and softmax.
     """
     N = X.shape[0]
     K, D = np.shape(means)
@@ -372,7 +398,7 @@ def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_thr
     for p0, p1 in _batches(missing, K, D, P, slot):
         obs = missing.observed[p0:p1]
         coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs,
-                                     p0 == 0 and missing.complete)
+                                     p0 == 0 and missing.complete, log_weights)
         rows, seg_start, seg_pat, _ = _segments(missing, p0, p1, slot)
         slot_ll = np.zeros(1) if total else None
         threads = _kernels.threads_for_work(n_threads, len(rows), _kernels._row_cost(P, K) // 2)
