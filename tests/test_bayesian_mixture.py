@@ -427,9 +427,12 @@ def test_bad_mean_prior_shape(X_small):
         BayesianGaussianMixture(mean_prior=np.zeros(3)).fit(X_small)
 
 
-def test_marginalize_is_not_offered(X_small):
-    with pytest.raises(ValueError, match="'nan_policy' parameter of BayesianGaussianMixture must be a str among"):
-        BayesianGaussianMixture(nan_policy="marginalize").fit(X_small)
+def test_marginalize_fits_rows_with_nan(X_small):
+    """nan_policy='marginalize' is offered (its maths: tests/test_bayesian_missing.py): NaN rows are scored."""
+    Xn = X_small.copy()
+    Xn[3, 1] = np.nan
+    model = BayesianGaussianMixture(n_components=2, nan_policy="marginalize", random_state=0).fit(Xn)
+    assert np.all(np.isfinite(model.score_samples(Xn)))
 
 
 def test_nan_policy_omit_drops_rows(X_small):

@@ -27,6 +27,39 @@ G = sum_i w_i r_i F_i^T its statistics, sum_ik w_i r_ik lp_ik = sum_k <G_k, W_k>
 so the entropy is sum_i w_i logsumexp_k lp_ik - sum_k <G_k, W_k>
 (:func:`expected_log_density_sum` reads G back from the additive statistics,
 so this holds for streamed sources too).
+
+Missing values (``nan_policy="marginalize"``)
+---------------------------------------------
+The missing coordinates x_m of each row are latent variables with z:
+mean-field q(theta) q(z, x_m). Write lp_k(x) = E[log pi_k] + E[log N(x |
+mu_k, Lambda_k)] = E[log pi_k] + c_k + log N(x | m_k, Sigma_k), with Sigma_k
+= P_k^-1 (``covariances_``) and c_k the per-component constant above
+(:func:`expected_log_density_offset`: 1/2 (E log|Lambda_k| - log|P_k|) -
+D / (2 beta_k)). The optimal q(z = k, x_m) is proportional to exp lp_k(x_o,
+x_m), so
+
+- q(x_m | z = k) is proportional to N(x | m_k, Sigma_k) as a function of x_m:
+  the Gaussian conditional of x_m given x_o under N(m_k, Sigma_k), with mean
+  m_km + Sigma_k,mo Sigma_k,oo^-1 (x_o - m_ko) and covariance C_k = Sigma_k,mm
+  - Sigma_k,mo Sigma_k,oo^-1 Sigma_k,om (the Gaussian family's completion
+  with (``means_``, ``covariances_``));
+- q(z = k) is proportional to the integral over x_m, exp(E[log pi_k] + c_k)
+  N(x_o | m_ko, Sigma_k,oo): the Gaussian observed-marginal E-step with the
+  constants E[log pi_k] + c_k in place of log w_k, the same constants as a
+  complete row's (``fastgmm.families._gaussian_missing``, ``log_weights``).
+
+The posterior update reads E_q[x] and E_q[x x^T] weighted by r_ik: the
+completed statistics (conditional means in s1; conditional means' outer
+products plus C_k in s2), unchanged in form. The bound: with G the
+completed statistics, sum_k <G_k, W_k> (complete-data coefficients W) is
+sum_i w_i sum_k r_ik E_q(x_m|k)[lp_k(x)] = sum_i w_i sum_k r_ik (lp_k(x_o) -
+H[q(x_m | k)]), because log N(x | m_k, Sigma_k) = log N(x_o | m_ko,
+Sigma_k,oo) + log q(x_m | k) and the expectation of the latter is minus the
+entropy. So the same entropy term, sum_i w_i lse_i - sum_k <G_k, W_k>, is
+sum_i w_i sum_k r_ik (H[q(x_m | k)] - log r_ik) = -E[log q(z, x_m)], and
+with q(theta) the update of those statistics the terms of the priors are
+unchanged: ``lower_bound_`` is the ELBO with the missing values as latent
+variables (up to the same constants), and never decreases.
 """
 
 import numbers
@@ -46,14 +79,15 @@ from ..sources._blocks import init_sample_rows
 from ..utils._threadpool import blas_single_thread
 from ..utils._validation import _finite, check_option, check_scalar, invalid_parameter
 from . import _gaussian
+from . import _gaussian_missing as _missing
 from . import _gaussian_online as _online
 from ._gaussian import COV_TYPES, QUAD
 from ._gaussian_checks import _check_no_overflow, _check_representable, _eps
-from ._gaussian_init import INIT_PARAMS, initial_statistics
+from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._gaussian_mixture import GaussianMixture
 from ._gaussian_statistics import Statistics
 from ._variational import (_POSITIVE, _check_positive_or_none, _check_prior_shape, _loaded, _prior_array,
-                           data_moments, expected_log_density_offset, expected_log_density_sum, expected_log_weights,
+                           data_moments, data_moments_missing, expected_log_density_offset, expected_log_density_sum, expected_log_weights,
                            expected_weights, log_wishart_norm, variational_statistics)
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
@@ -179,9 +213,17 @@ default='dirichlet_process'
         OpenMP threads of the kernels. None: every usable core (honours
         ``OMP_NUM_THREADS``); negative: that many fewer than all plus one
         (-1 = all). Results do not depend on it.
-    nan_policy : {'raise', 'omit'}, default='raise'
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
         What NaN in X means. 'raise': an error saying where. 'omit': rows
         with a NaN are dropped for fitting (``n_omitted_`` counts them).
+        'marginalize': NaNs are values missing at random, latent variables
+        of the variational fit: each row's responsibilities come from its
+        observed values alone and the posterior update from the completed
+        statistics (module docstring); ``predict``, ``predict_proba``,
+        ``score_samples`` and ``score`` then accept NaNs. With NaNs the
+        default priors are the observed values' moments: each column's mean
+        and variance over the rows observing it (``covariance_prior_`` is
+        then diagonal for 'full' and 'tied').
     callback : callable or None, default=None
         Called after every iteration as ``callback(iteration, lower_bound,
         model)`` with the model's attributes set to that iteration's
@@ -259,7 +301,7 @@ default='dirichlet_process'
     initialisation a bounded sample of the rows.
     """
 
-    _NAN_POLICIES = ("raise", "omit")
+    _MARGINALIZE = True
 
     def __init__(
         self,
@@ -375,9 +417,9 @@ default='dirichlet_process'
             )
         mean = cov = None
         if self.mean_prior is None or self.covariance_prior is None:
+            moments = data_moments_missing if self._nan_policy() == "marginalize" else data_moments
             with blas_single_thread():
-                mean, cov = data_moments(X, sample_weight, self.covariance_type,
-                                         effective_n_threads(self.n_threads))
+                mean, cov = moments(X, sample_weight, self.covariance_type, effective_n_threads(self.n_threads))
         if self.mean_prior is None:
             self.mean_prior_ = mean.astype(X.dtype)
         else:
@@ -424,15 +466,23 @@ default='dirichlet_process'
     # ------------------------------------------------------------------
     # Family hooks (see _base.BaseMixture)
     # ------------------------------------------------------------------
-    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads):
+    def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None):
         """The posterior after one update from the initial responsibilities (scikit-learn's ``_initialize``).
 
         A streamed source initialises from a bounded uniform sample of its
-        rows, in memory, as :class:`fastgmm.GaussianMixture` does.
+        rows, in memory, as :class:`fastgmm.GaussianMixture` does. With
+        missing values (``missing``: X's rows grouped by NaN pattern), from
+        the rows without NaN or from X with NaNs filled by column means, as
+        :class:`fastgmm.GaussianMixture` does
+        (``fastgmm.families._gaussian_init.initialisation_rows``).
         """
         if not isinstance(X, np.ndarray):
             X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)), random_state,
                                         sample_weight)
+            if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+                missing = _missing.group_patterns(X)
+        if missing is not None:
+            X, sample_weight = initialisation_rows(X, sample_weight, missing, self.n_components)
         with np.errstate(over="ignore", invalid="ignore"):
             stats = initial_statistics(X, sample_weight, self.init_params, self.covariance_type, self.n_components,
                                        random_state, n_threads)
@@ -442,9 +492,22 @@ default='dirichlet_process'
 
     def _statistics(self, X, sample_weight, params, n_threads, missing=None):
         """One pass over an in-memory block (expected log-densities, responsibilities, statistics) and
-        its entropy term: sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring), additive over blocks."""
+        its entropy term: sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring), additive over blocks.
+
+        With ``missing`` (the block's rows grouped by NaN pattern) the E-step
+        is the Gaussian observed-marginal one under (means_, covariances_)
+        with the constants E[log pi_k] + c_k, the statistics are completed
+        (``fastgmm.families._gaussian_missing``), and the same entropy
+        formula on them is the ELBO's -E[log q(z, x_m)] (module docstring).
+        """
         shift, W, U = self._coefficients(params)
-        stats = variational_statistics(X, sample_weight, shift, W, U, self.covariance_type, n_threads)
+        if missing is None:
+            stats = variational_statistics(X, sample_weight, shift, W, U, self.covariance_type, n_threads)
+        else:
+            wc, beta, means, dof, cov, pc = params
+            stats = _missing.missing_statistics(
+                X, missing, expected_weights(wc, self.weight_concentration_prior_type), means, cov, pc,
+                self.covariance_type, n_threads, sample_weight=sample_weight, log_weights=self._log_weights(params))
         if not np.isfinite(stats.loglik):
             return VariationalStatistics(stats, stats.loglik)
         return VariationalStatistics(stats, stats.loglik - expected_log_density_sum(stats, W, U))
@@ -526,7 +589,13 @@ default='dirichlet_process'
         self.precisions_ = prec.astype(dtype)
 
     def _estimate(self, X, n_threads, **outputs):
-        shift, W, U = self._coefficients(self._get_parameters())
+        params = self._get_parameters()
+        if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+            wc, beta, means, dof, cov, pc = params
+            return _missing.missing_estimate(
+                X, _missing.group_patterns(X), expected_weights(wc, self.weight_concentration_prior_type), means,
+                cov, pc, self.covariance_type, n_threads, log_weights=self._log_weights(params), **outputs)
+        shift, W, U = self._coefficients(params)
         return _kernels.estimate(X, QUAD[self.covariance_type], shift, W, U, n_threads, **outputs)
 
     @property
@@ -587,9 +656,14 @@ default='dirichlet_process'
         # The Gaussian coefficients of (means, precisions_cholesky_) with unit
         # weights, then the per-component constant on the feature 1.
         shift, W, U = _gaussian.kernel_coefficients(np.ones(self.n_components), means, pc, ct, shift)
-        W[0] += expected_log_weights(wc, self.weight_concentration_prior_type) + expected_log_density_offset(
-            dof, beta, means.shape[1])
+        W[0] += self._log_weights(params)
         return shift, W, U
+
+    def _log_weights(self, params):
+        """E[log pi_k] + c_k: the per-component constants of the expected log-densities (K,)."""
+        wc, beta, means, dof, cov, pc = params
+        return expected_log_weights(wc, self.weight_concentration_prior_type) + expected_log_density_offset(
+            dof, beta, means.shape[1])
 
     def _prior_terms(self, params):
         """The lower bound's terms of the posterior's parameters (scikit-learn's, constants dropped)."""

@@ -15,6 +15,7 @@ from ._gaussian import QUAD
 
 _LOG_2 = math.log(2.0)
 _POSITIVE = _interval("real", 0, None, low_open=True)
+_BLOCK = 65536
 
 
 def expected_weights(wc, prior_type):
@@ -134,6 +135,63 @@ def data_moments(X, sample_weight, cov_type, n_threads):
     else:
         cov = (second.s2[0] - s1 * s1 / n) / (n - 1.0)
     return second.centre + s1 / n, cov
+
+
+def _observed_sums(X, sample_weight, centre, n_threads):
+    """Per column, over its observed values: [sum w, sum w (x - centre), sum w (x - centre)^2, NaN count]
+    (4, D), float64; additive over blocks (a source's ``statistics`` adds them)."""
+    out = np.zeros((4, X.shape[1]))
+    for a in range(0, X.shape[0], _BLOCK):
+        xb = np.asarray(X[a:a + _BLOCK], dtype=np.float64)
+        nan = np.isnan(xb)
+        z = np.where(nan, 0.0, xb - centre)
+        w = (~nan).astype(np.float64)
+        if sample_weight is not None:
+            w *= sample_weight[a:a + _BLOCK, None]
+        out[0] += w.sum(axis=0)
+        out[1] += np.sum(w * z, axis=0)
+        out[2] += np.sum(w * z * z, axis=0)
+        out[3] += nan.sum(axis=0)
+    return out
+
+
+def data_moments_missing(X, sample_weight, cov_type, n_threads):
+    """:func:`data_moments` of X that may hold NaN (``nan_policy='marginalize'``), float64.
+
+    Without a NaN it is :func:`data_moments` (same passes, same digits).
+    With NaNs each column's mean and variance (ddof=1, weights as
+    frequencies) are over the rows that observe it, and for 'full' and
+    'tied' the covariance is the diagonal matrix of those variances: the
+    covariances over pairs observed together need not make a
+    positive-definite matrix, a Wishart prior's scale must be one, and the
+    prior is a weak one (``degrees_of_freedom_prior`` pseudo-rows) that the
+    completed data then correct. Two passes (the sums, then the squares
+    about the means).
+    """
+    def sums(centre):
+        args = (np.ascontiguousarray(centre, dtype=np.float64), n_threads)
+        if isinstance(X, np.ndarray):
+            return _observed_sums(X, sample_weight, *args)
+        return X.statistics(_observed_sums, args, sample_weight)
+
+    D = X.shape[1]
+    first = sums(np.zeros(D))
+    if not first[3].any():
+        return data_moments(X, sample_weight, cov_type, n_threads)
+    n = first[0]
+    if np.any(n <= 1.0):
+        j = int(np.argmax(n <= 1.0))
+        raise ValueError(
+            f"The default covariance_prior is the variance of each column over its observed values with "
+            f"ddof=1, which needs a total sample_weight > 1 of the rows observing it; column {j} has "
+            f"{n[j]:.6g}. Scale the weights, or pass covariance_prior and mean_prior."
+        )
+    mean = first[1] / n
+    second = sums(mean)
+    s1 = second[1]   # ~0: the rounding of the mean
+    var = (second[2] - s1 * s1 / n) / (n - 1.0)
+    mean = mean + s1 / n
+    return mean, (np.diag(var) if cov_type in ("full", "tied") else var)
 
 
 def _check_positive_or_none(value, name, estimator_name):
