@@ -29,7 +29,7 @@ SHARED_OPTIONS = {o.param: o for o in (
         type=_non_negative_float, metavar="R", help="added to every covariance's diagonal (default: 1e-6)")),
     _Option("--nan-policy", "nan_policy", dict(
         choices=NAN_POLICIES, help="missing values: raise an error, omit the rows, or marginalize (exact EM; "
-                                   "gaussian and student-t) (default: raise)")),
+                                   "gaussian, bayesian and student-t) (default: raise)")),
 )}
 
 # Options of one model or a few, offered to the models whose MODELS entry lists them.

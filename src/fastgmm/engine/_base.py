@@ -187,7 +187,8 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         check_random_state(self.random_state, estimator_name=name)
         check_option(self._nan_policy(), "nan_policy", set(self._nan_policies()), estimator_name=name,
                      detail=None if self._MARGINALIZE else
-                     f"({name} has no exact missing-value EM: 'marginalize' is for GaussianMixture and StudentTMixture.)")
+                     f"({name} has no exact missing-value EM: 'marginalize' is for GaussianMixture, "
+                     "BayesianGaussianMixture and StudentTMixture.)")
         self._check_frozen()
         check_callback(getattr(self, "callback", None), estimator_name=name)
         check_bool(getattr(self, "progress", False), "progress", estimator_name=name)
