@@ -50,10 +50,10 @@ x_m), so
 
 The posterior update reads E_q[x] and E_q[x x^T] weighted by r_ik: the
 completed statistics (conditional means in s1; conditional means' outer
-products plus C_k in s2), unchanged in form. The bound: with G the
-completed statistics, sum_k <G_k, W_k> (complete-data coefficients W) is
-sum_i w_i sum_k r_ik E_q(x_m|k)[lp_k(x)] = sum_i w_i sum_k r_ik (lp_k(x_o) -
-H[q(x_m | k)]), because log N(x | m_k, Sigma_k) = log N(x_o | m_ko,
+products plus C_k in s2), unchanged in form. The bound: on the completed
+G, sum_k <G_k, W_k> (complete-data W) = sum_i w_i sum_k r_ik E_q(x_m|k)[lp_k(x)]
+= sum_i w_i sum_k r_ik (lp_ik - H[q(x_m | k)]), lp_ik the E-step's log-density
+of x_o (the kernel's), because log N(x | m_k, Sigma_k) = log N(x_o | m_ko,
 Sigma_k,oo) + log q(x_m | k) and the expectation of the latter is minus the
 entropy. So the same entropy term, sum_i w_i lse_i - sum_k <G_k, W_k>, is
 sum_i w_i sum_k r_ik (H[q(x_m | k)] - log r_ik) = -E[log q(z, x_m)], and
@@ -86,11 +86,11 @@ from ._gaussian_checks import _check_no_overflow, _check_representable, _eps
 from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._gaussian_mixture import GaussianMixture
 from ._gaussian_statistics import Statistics
-from ._variational import (_POSITIVE, _check_positive_or_none, _check_prior_shape, _loaded, _prior_array,
-                           data_moments, data_moments_missing, expected_log_density_offset, expected_log_density_sum, expected_log_weights,
-                           expected_weights, log_wishart_norm, variational_statistics)
+from ._variational import (_POSITIVE, PRIOR_TYPES, _check_positive_or_none, _check_prior_shape, _prior_array,
+                           check_loaded, data_moments, data_moments_missing, expected_log_density_offset,
+                           expected_log_density_sum, expected_log_weights, expected_weights, log_wishart_norm,
+                           variational_statistics)
 
-PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
 
 class VariationalParams(NamedTuple):
@@ -470,11 +470,8 @@ default='dirichlet_process'
         """The posterior after one update from the initial responsibilities (scikit-learn's ``_initialize``).
 
         A streamed source initialises from a bounded uniform sample of its
-        rows, in memory, as :class:`fastgmm.GaussianMixture` does. With
-        missing values (``missing``: X's rows grouped by NaN pattern), from
-        the rows without NaN or from X with NaNs filled by column means, as
-        :class:`fastgmm.GaussianMixture` does
-        (``fastgmm.families._gaussian_init.initialisation_rows``).
+        rows, in memory, and X with NaNs (``missing``: its rows grouped by pattern) from
+        ``fastgmm.families._gaussian_init.initialisation_rows``, as :class:`fastgmm.GaussianMixture` does.
         """
         if not isinstance(X, np.ndarray):
             X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)), random_state,
@@ -494,11 +491,8 @@ default='dirichlet_process'
         """One pass over an in-memory block (expected log-densities, responsibilities, statistics) and
         its entropy term: sum_i w_i lse_i - sum_k <G_k, W_k> (module docstring), additive over blocks.
 
-        With ``missing`` (the block's rows grouped by NaN pattern) the E-step
-        is the Gaussian observed-marginal one under (means_, covariances_)
-        with the constants E[log pi_k] + c_k, the statistics are completed
-        (``fastgmm.families._gaussian_missing``), and the same entropy
-        formula on them is the ELBO's -E[log q(z, x_m)] (module docstring).
+        With ``missing`` (rows grouped by NaN pattern): the observed-marginal E-step and completed
+        statistics (module docstring), whose entropy term is the ELBO's -E[log q(z, x_m)].
         """
         shift, W, U = self._coefficients(params)
         if missing is None:
@@ -695,55 +689,8 @@ default='dirichlet_process'
         scalars=tuple(Scalar(name, NUMBER) for name in _PRIORS))
 
     def _validate_loaded(self):
-        """Check (and normalise the stored forms of) the fitted attributes after loading.
-
-        Raises
-        ------
-        ValueError
-            Naming the first attribute with a wrong shape, a non-finite or
-            out-of-range value, or that disagrees with another.
-        """
-        K, ct, prior = self.n_components, self.covariance_type, self.weight_concentration_prior_type
-        # The loader checks only the parameters every family shares; the
-        # shapes below and predict look these two up (a KeyError otherwise).
-        name = type(self).__name__
-        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=name)
-        check_option(prior, "weight_concentration_prior_type", set(PRIOR_TYPES), estimator_name=name)
-        means = _loaded(self, "means_", None)
-        if means.ndim != 2 or means.shape[0] != K:
-            raise ValueError(f"means_ has shape {means.shape}, expected (n_components={K}, n_features).")
-        D = means.shape[1]
-        w = _loaded(self, "weights_", (K,))
-        if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0, atol=1e-5):
-            raise ValueError("weights_ must be probabilities in [0, 1] that sum to 1.")
-        wc = self.weight_concentration_
-        wc = np.asarray(np.stack(wc) if isinstance(wc, (tuple, list)) else wc)
-        self.weight_concentration_ = wc
-        _loaded(self, "weight_concentration_", (2, K) if prior == "dirichlet_process" else (K,), positive=True)
-        if prior == "dirichlet_process":
-            self.weight_concentration_ = (wc[0], wc[1])
-        _loaded(self, "mean_precision_", (K,), positive=True)
-        dof = _loaded(self, "degrees_of_freedom_", () if ct == "tied" else (K,))
-        if np.any(dof <= D - 1):
-            raise ValueError(f"degrees_of_freedom_ must be greater than n_features - 1 = {D - 1}.")
-        if ct == "tied":
-            self.degrees_of_freedom_ = dof.dtype.type(dof)
-        shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
-        for name in ("covariances_", "precisions_", "precisions_cholesky_"):
-            _loaded(self, name, shape)
-        _loaded(self, "mean_prior_", (D,))
-        cp = _loaded(self, "covariance_prior_", {"full": (D, D), "tied": (D, D), "diag": (D,), "spherical": ()}[ct])
-        if ct == "spherical":
-            self.covariance_prior_ = float(cp)
-        for name in self._PRIORS:
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-        with np.errstate(over="ignore", invalid="ignore"):   # a huge altered factor: inf, refused below
-            prec = _gaussian.precisions_from_cholesky(self.precisions_cholesky_, ct)
-        if not (np.all(np.isfinite(prec))
-                and np.allclose(prec, self.precisions_, rtol=1e-4, atol=1e-6 * np.max(np.abs(prec)))):
-            raise ValueError("precisions_ does not equal the product of precisions_cholesky_ with its transpose.")
+        """Check the fitted attributes after loading (``fastgmm.families._variational.check_loaded``)."""
+        check_loaded(self, self._PRIORS)
 
 
 _NO_CRITERION = ("BayesianGaussianMixture has no {0} (as scikit-learn's): the variational posterior is not a "

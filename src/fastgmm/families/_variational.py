@@ -9,13 +9,14 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from ..kernels import _driver as _kernels
-from ..utils._validation import _interval, check_scalar, invalid_parameter
+from ..utils._validation import _interval, check_option, check_scalar, invalid_parameter
 from . import _gaussian
-from ._gaussian import QUAD
+from ._gaussian import COV_TYPES, QUAD
 
 _LOG_2 = math.log(2.0)
 _POSITIVE = _interval("real", 0, None, low_open=True)
 _BLOCK = 65536
+PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
 
 def expected_weights(wc, prior_type):
@@ -230,3 +231,57 @@ def _loaded(model, name, shape, positive=False):
     if positive and np.any(a <= 0):
         raise ValueError(f"{name} must be positive.")
     return a
+
+
+def check_loaded(model, prior_names):
+    """Check (and normalise the stored forms of) a loaded BayesianGaussianMixture's fitted attributes.
+
+    ``prior_names``: the scalar ``*_prior_`` attributes, each a positive finite number.
+
+    Raises
+    ------
+    ValueError
+        Naming the first attribute with a wrong shape, a non-finite or
+        out-of-range value, or that disagrees with another.
+    """
+    K, ct, prior = model.n_components, model.covariance_type, model.weight_concentration_prior_type
+    # The loader checks only the parameters every family shares; the
+    # shapes below and predict look these two up (a KeyError otherwise).
+    name = type(model).__name__
+    check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=name)
+    check_option(prior, "weight_concentration_prior_type", set(PRIOR_TYPES), estimator_name=name)
+    means = _loaded(model, "means_", None)
+    if means.ndim != 2 or means.shape[0] != K:
+        raise ValueError(f"means_ has shape {means.shape}, expected (n_components={K}, n_features).")
+    D = means.shape[1]
+    w = _loaded(model, "weights_", (K,))
+    if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0, atol=1e-5):
+        raise ValueError("weights_ must be probabilities in [0, 1] that sum to 1.")
+    wc = model.weight_concentration_
+    wc = np.asarray(np.stack(wc) if isinstance(wc, (tuple, list)) else wc)
+    model.weight_concentration_ = wc
+    _loaded(model, "weight_concentration_", (2, K) if prior == "dirichlet_process" else (K,), positive=True)
+    if prior == "dirichlet_process":
+        model.weight_concentration_ = (wc[0], wc[1])
+    _loaded(model, "mean_precision_", (K,), positive=True)
+    dof = _loaded(model, "degrees_of_freedom_", () if ct == "tied" else (K,))
+    if np.any(dof <= D - 1):
+        raise ValueError(f"degrees_of_freedom_ must be greater than n_features - 1 = {D - 1}.")
+    if ct == "tied":
+        model.degrees_of_freedom_ = dof.dtype.type(dof)
+    shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
+    for name in ("covariances_", "precisions_", "precisions_cholesky_"):
+        _loaded(model, name, shape)
+    _loaded(model, "mean_prior_", (D,))
+    cp = _loaded(model, "covariance_prior_", {"full": (D, D), "tied": (D, D), "diag": (D,), "spherical": ()}[ct])
+    if ct == "spherical":
+        model.covariance_prior_ = float(cp)
+    for name in prior_names:
+        value = getattr(model, name)
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+    with np.errstate(over="ignore", invalid="ignore"):   # a huge altered factor: inf, refused below
+        prec = _gaussian.precisions_from_cholesky(model.precisions_cholesky_, ct)
+    if not (np.all(np.isfinite(prec))
+            and np.allclose(prec, model.precisions_, rtol=1e-4, atol=1e-6 * np.max(np.abs(prec)))):
+        raise ValueError("precisions_ does not equal the product of precisions_cholesky_ with its transpose.")
