@@ -280,6 +280,8 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
             self.n_features_in_ = X.shape[1]
             return X
         self._check_is_fitted()
+        if is_dask(X):
+            return X      # the chosen mixture validates its blocks and predicts lazily
         if allow_nan is None:
             allow_nan = self.nan_policy == "marginalize"
         X = check_array(X, estimator_name=name, min_samples=1, allow_nan=allow_nan)
@@ -443,9 +445,6 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        if is_dask(X):      # lazily, block by block, as the chosen mixture does
-            self._check_is_fitted()
-            return self.best_estimator_.predict(X)
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.predict(X)
 
@@ -456,9 +455,6 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         -------
         resp : ndarray of shape (n_samples, n_components)
         """
-        if is_dask(X):      # lazily, block by block, as the chosen mixture does
-            self._check_is_fitted()
-            return self.best_estimator_.predict_proba(X)
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.predict_proba(X)
 
@@ -469,9 +465,6 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
-        if is_dask(X):      # lazily, block by block, as the chosen mixture does
-            self._check_is_fitted()
-            return self.best_estimator_.score_samples(X)
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.score_samples(X)
 

@@ -292,16 +292,24 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         # attributes are put back as they were (none, for an unfitted
         # estimator). Ctrl-C is different on purpose: the estimator then keeps
         # the last complete iteration (see _keep_last_complete_iteration).
-        before = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        before = self._fitted_state()
         try:
             return self._fit_run(X, sample_weight, want_labels)
         except KeyboardInterrupt:
             raise
         except BaseException:
-            for k in [k for k in self.__dict__ if k.endswith("_") and not k.startswith("_")]:
-                del self.__dict__[k]
-            self.__dict__.update(before)
+            self._restore_fitted_state(before)
             raise
+
+    def _fitted_state(self):
+        """The public fitted attributes (``name_``), to put back when a fit fails."""
+        return {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+
+    def _restore_fitted_state(self, before):
+        """Put the fitted attributes back as :meth:`_fitted_state` found them (none, for an unfitted estimator)."""
+        for k in list(self._fitted_state()):
+            del self.__dict__[k]
+        self.__dict__.update(before)
 
     def _fit_run(self, X, sample_weight, want_labels):
         self._validate_base_params()

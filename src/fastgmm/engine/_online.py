@@ -81,13 +81,11 @@ class OnlineMixin:
         decay, offset = getattr(self, "online_decay", 0.7), getattr(self, "online_offset", 2.0)
         check_scalar(decay, "online_decay", "real", low=0.5, high=1, low_open=True, estimator_name=name)
         check_scalar(offset, "online_offset", "real", low=1, estimator_name=name)
-        before = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        before = self._fitted_state()
         try:
             self._partial_fit(X, sample_weight, decay, offset)
         except BaseException:
-            for k in [k for k in self.__dict__ if k.endswith("_") and not k.startswith("_")]:
-                del self.__dict__[k]
-            self.__dict__.update(before)
+            self._restore_fitted_state(before)
             raise
         return self
 
@@ -119,14 +117,13 @@ class OnlineMixin:
                 t = getattr(self, "n_steps_", 0)
             batch = self._pass_statistics(X, sample_weight, params, n_threads, missing)
             b = float(batch.weight)
-            per_row = batch.scaled(1.0 / b)
             if running is None:
-                stats = per_row
+                stats = batch
             else:
+                # (1 - rho) running + rho batch / b, per row, at the scale of every row seen so far
                 rho = online_step(b, n_seen, decay, offset)
-                stats = running.scaled(1.0 - rho)
-                stats += per_row.scaled(rho)
-            stats = stats.scaled(n_seen + b)
+                stats = running.scaled((1.0 - rho) * (n_seen + b))
+                stats += batch.scaled(rho * (n_seen + b) / b)
             self._em_iteration = t + 1
             new = self._m_step(stats, params, FitData(X, sample_weight, n_threads, missing))
             new = self._keep_frozen(new, params)

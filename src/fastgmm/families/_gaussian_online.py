@@ -1,33 +1,23 @@
-"""Online (stepwise) EM for ``partial_fit``: decayed running statistics.
+"""The Gaussian family's inverse M-step, which online EM (``fastgmm.engine._online``) blends each batch into.
 
-Stepwise EM (Cappe & Moulines 2009; Liang & Klein 2009) keeps the running
-expected sufficient statistics per row, ``S``, and for the t-th mini-batch
-(t = 0, 1, ...) blends in the batch's statistics per row ``s_t`` (one
-E-step pass under the current parameters):
-
-    S <- (1 - rho_t) S + rho_t s_t,      rho_t = (t + offset) ** -decay,
-
-then makes the parameters from ``S`` by the ordinary M-step. With
-``decay`` in (0.5, 1] the steps satisfy Robbins-Monro (sum rho = inf,
-sum rho^2 < inf), and ``offset >= 1`` keeps every step <= 1. Liang & Klein
-found decay ~0.7 with offset 2 a good default; those are the defaults.
-
-``S`` is not kept privately: the fitted public attributes are the single
-source of truth, and ``S`` is rebuilt from them exactly (the inverse of the
-M-step, :func:`statistics_from_parameters`). So a model fitted by ``fit``,
-loaded, or set by hand continues online from its parameters. Statistics are
-kept about a centre; the running statistics are about the previous
-parameters' centre and are recentred on the batch's before blending.
+``partial_fit`` keeps no running statistics privately: the fitted public
+attributes are the single source of truth, and the statistics are rebuilt
+from them exactly (:func:`statistics_from_parameters`, the inverse of
+``fastgmm.families._gaussian.m_step``), so a model fitted by ``fit``, loaded,
+or set by hand continues online from its parameters. The statistics are about
+the mixture's mean; adding a batch's re-centres it on them.
 """
 
 import numpy as np
 
+from ..engine._online import online_step
 from ._gaussian_statistics import Statistics
 
 
 def step_size(t, decay, offset):
-    """rho_t = (t + offset) ** -decay."""
-    return float((t + offset) ** (-decay))
+    """The step of the t-th of equal batches from scratch, ``(t + offset) ** -decay`` (Liang & Klein's schedule):
+    :func:`fastgmm.engine._online.online_step` with ``n_seen = t`` batches."""
+    return online_step(1.0, t, decay, offset)
 
 
 def statistics_from_parameters(weights, means, covariances, cov_type, reg_covar, centre):
@@ -55,16 +45,3 @@ def statistics_from_parameters(weights, means, covariances, cov_type, reg_covar,
     else:
         s2 = nk * (D * (cov - reg_covar) + np.sum(d * d, axis=1))
     return Statistics(cov_type, nk, s1, s2, 0.0, 1.0, 0, c.copy())
-
-
-def blend(running, batch, rho):
-    """(1 - rho) running + rho batch / batch.weight, about the batch's centre (per-row units).
-
-    ``running`` None (nothing seen yet) gives the batch's per-row statistics.
-    """
-    per_row = batch.scaled(1.0 / batch.weight)
-    if running is None:
-        return per_row
-    out = running.recentred(batch.centre).scaled(1.0 - rho)
-    out += per_row.scaled(rho)
-    return out
