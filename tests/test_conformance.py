@@ -358,3 +358,18 @@ def test_selection_predicts_dask_lazily():
     lazy = sel.predict_proba(da.from_array(X, chunks=200))
     assert hasattr(lazy, "compute")
     np.testing.assert_array_equal(lazy.compute(), sel.predict_proba(X))
+
+
+@names
+def test_statistics_from_parameters_inverts_the_m_step(name):
+    """The inverse M-step online EM blends into: its M-step gives back the fitted parameters."""
+    from fastgmm.engine._online import FitData
+
+    X = _data(name)
+    model = _make(name).fit(X)
+    params = model._get_parameters()
+    stats = model._statistics_from_parameters(params).scaled(model.n_samples_seen_)
+    back = model._m_step(stats, params, FitData(X, None, 1, None))
+    for a, b in zip(back, params):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        assert np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))) < 1e-12
