@@ -7,7 +7,7 @@ its kernels: the file is never copied into memory whole, each block is validated
 is reported with its row in the file), and the model equals the in-memory fit from the same
 start. Here a mixture is written to a file block by block, fitted through a memmap with small
 blocks, and compared with the in-memory fit; the anonymous memory the fit used is printed
-(Linux): it is bounded by the initialisation's sample of rows (at most 100,000 rows or 32 MiB)
+(Linux): it is bounded by the initialisation's sample of rows (at most 100,000 rows or 4 MiB)
 and the block buffers, whatever the file's size.
 """
 

@@ -295,7 +295,7 @@ print(peak[0] - base)
 def test_default_fit_of_a_memmap_adds_under_16_mib(tmp_path):
     """GaussianMixture(16).fit on a 400k x 16 float64 memmap (51 MB) with the default k-means
     init adds under 16 MiB of anonymous memory at its peak: the initialisation sample is bounded
-    in bytes (_sources.INIT_SAMPLE_BYTES) and copied once. (It added ~46 MiB when the sample
+    in bytes (fastgmm.sources._blocks.INIT_SAMPLE_BYTES) and copied once. (It added ~46 MiB when the sample
     was one 32 MiB block, copied twice.) Measured in a fresh interpreter, so that heap memory
     freed by earlier tests cannot hide the growth."""
     import os

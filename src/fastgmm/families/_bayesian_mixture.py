@@ -464,7 +464,7 @@ default='dirichlet_process'
         return cov
 
     # ------------------------------------------------------------------
-    # Family hooks (see _base.BaseMixture)
+    # Family hooks (see fastgmm.engine._base.BaseMixture)
     # ------------------------------------------------------------------
     def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None):
         """The posterior after one update from the initial responsibilities (scikit-learn's ``_initialize``).

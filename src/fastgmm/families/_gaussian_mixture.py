@@ -3,7 +3,7 @@
 Only what is Gaussian-specific lives here: the constructor parameters and
 their checks, initialisation, one EM pass (kernel statistics + M-step), the
 fitted attributes, sampling and the parameter count. The EM loop and the
-prediction methods are in ``_base.BaseMixture``; the parameter maths in
+prediction methods are in ``fastgmm.engine._base.BaseMixture``; the parameter maths in
 ``_gaussian``.
 """
 
@@ -290,7 +290,7 @@ class GaussianMixture(Persistent, BaseMixture):
     _schema = mixture_schema(*GAUSSIAN_ARRAYS, scalars=DEGENERATE_EVENTS, derived=DEGENERATE_COUNTS)
 
     # ------------------------------------------------------------------
-    # Family hooks (see _base.BaseMixture)
+    # Family hooks (see fastgmm.engine._base.BaseMixture)
     # ------------------------------------------------------------------
     def _check_parameters(self, X):
         """Validate the Gaussian parameters; return float64 copies of the ``*_init`` arrays."""

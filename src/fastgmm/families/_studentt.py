@@ -328,7 +328,7 @@ class StudentTMixture(Persistent, BaseMixture):
     _MARGINALIZE = True
 
     # ------------------------------------------------------------------
-    # Family hooks (see _base.BaseMixture)
+    # Family hooks (see fastgmm.engine._base.BaseMixture)
     # ------------------------------------------------------------------
     def _check_parameters(self, X):
         """Validate the parameters; return the checked ``*_init`` arrays and the initial dof (K,)."""

@@ -77,7 +77,7 @@ def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
 
     ``D`` and ``itemsize`` no longer change the layout (memory is two partials per
     thread whatever the slot count); they stay for the callers' signature. ``tied``
-    chooses the chunk budget (see ``_layout.EM_CHUNK_VALUES``).
+    chooses the chunk budget (see ``fastgmm.kernels._layout.EM_CHUNK_VALUES``).
     """
     chunk = chunk_rows or chunk_rows_for(P, K, CHUNK_VALUES if tied else EM_CHUNK_VALUES)
     slot = slot_rows or ordered_slot_rows_for(N, chunk)

@@ -59,7 +59,7 @@ draws invert cumulative (weighted) potentials, so a row of integer weight
 ``w`` is chosen exactly when one of ``w`` adjacent copies of it would be.
 
 The functions here call BLAS from OpenMP threads: the caller keeps BLAS
-single-threaded around them (``_gaussian_mixture._blas_single_thread``).
+single-threaded around them (``fastgmm.utils._threadpool.blas_single_thread``).
 """
 
 import bisect

@@ -1,6 +1,6 @@
 """Dask sources: EM over the blocks of a ``dask.array.Array`` (or a numeric Dask DataFrame).
 
-Imported only when a Dask collection is passed (``_sources.is_dask`` looks at
+Imported only when a Dask collection is passed (``fastgmm.sources._blocks.is_dask`` looks at
 the module name), so importing fastgmm never imports dask.
 
 Each EM iteration builds one small graph: a task per row block of X runs the
@@ -14,7 +14,7 @@ task runs the kernels with one thread (Dask's workers are the parallelism).
 Columns are rechunked into one block when they are split.
 
 Initialisation draws a bounded uniform sample of rows
-(``_sources.init_sample_rows``: at most 100 000 rows or 32 MiB), computes only
+(``fastgmm.sources._blocks.init_sample_rows``: at most 100 000 rows or 4 MiB), computes only
 those rows to the client and runs the in-memory scheme (k-means by default)
 on them; the EM iterations then use all rows.
 
