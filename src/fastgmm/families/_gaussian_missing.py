@@ -1,44 +1,44 @@
 """Exact EM for data missing at random: rows grouped by missingness pattern.
 
-Rows are grouped by their pattern of NaNs (one N-sized int64 visiting order,
-sorted by pattern; no N x D temporary). The kernel visits the rows in that
-order, in segments that never straddle two patterns, each segment with its
-pattern's coefficients and its own row of outputs (``fastgmm.kernels._estep``). A
-row's NaNs are read as z_d = 0, so with
+Rows are grouped by their pattern of NaNs once per fit (one N-sized int64
+visiting order sorted by pattern, no N x D temporary;
+``fastgmm.sources._nan.group_patterns``).
+
+Gaussian and variational Gaussian mixtures (:func:`missing_statistics`,
+:func:`missing_estimate`): one kernel pass in the kernel's missing mode
+(``fastgmm.kernels._missing.h``). The kernel reads a row's NaNs as z_d = 0,
+computes the complete-data log-density with today's coefficients and
+corrects it into the observed part's marginal with the pattern's Cholesky
+factor of Lambda_k,MM (the precision's missing block): O(m D + m^2) per row
+and component, m the row's missing count, with the K factorisations of a
+pattern done once per run of its rows. The same factor gives the completed
+statistics of the M-step (Ghahramani and Jordan): under component k the
+missing coordinates have mean -Lambda_MM^-1 (Lambda y)_M (about the row's
+z_M = 0) and covariance Lambda_MM^-1. This module only lays the parameters
+out for it (:func:`_kernel_missing`).
+
+Student-t mixtures (``fastgmm.families._studentt_maths``) still use the
+per-pattern form below: coefficients of the observed marginals per pattern
+(:func:`marginal_forms`), the kernel visiting rows in segments that never
+straddle two patterns, each with its pattern's coefficients and its own row
+of outputs, and the completion from each pattern's sums (``_complete``, whose
+``cond_weight`` gives the conditional covariances their own weights). With
 
     Q_pk = (Sigma_k,oo)^-1 embedded in D x D (zero rows and columns for the
     missing coordinates), log det Sigma_k,oo and |o| in the constant,
 
-the features' dot product F W_p is exactly log w_k + log N(x_o | mu_ko,
-Sigma_k,oo), and R^T F is the per-(pattern, component) sums of the observed
-part: S0 = sum w r, S1 = sum w r z, S2 = sum w r z z^T (zero where missing).
-
-M-step (Ghahramani and Jordan): under component k the missing coordinates
-of a row with observed z_o are Gaussian with mean affine in z_o and a
-covariance that depends only on the pattern. In D x D form, with
-A_pk = Sigma_k Q_pk (identity on the observed columns' observed rows, the
-regression Sigma_mo Sigma_oo^-1 on the missing rows, zero missing columns),
-
-    E[z | x_o, k] = c_pk + A_pk z,   c_pk = (I - A_pk) a_k,  a_k = mu_k - shift,
-    Cov[z | x_o, k] = C_pk = Sigma_k - A_pk Sigma_k,
-
-so the completed statistics of a pattern follow from its sums alone:
+F W_p is exactly the observed part's log-density, and R^T F its sums: S0 =
+sum w r, S1 = sum w r z, S2 = sum w r z z^T (zero where missing). With
+A_pk = Sigma_k Q_pk (the regression Sigma_mo Sigma_oo^-1 on the missing
+rows), E[z | x_o, k] = c_pk + A_pk z, c_pk = (I - A_pk) a_k, a_k = mu_k -
+shift, Cov[z | x_o, k] = C_pk = Sigma_k - A_pk Sigma_k, so
 
     s1 += S0 c + A S1
     s2 += S0 c c^T + c (A S1)^T + (A S1) c^T + A S2 A^T + S0 C.
 
-Fully observed rows (the pattern of no NaN) use today's coefficients and add
-their sums unchanged. Patterns are processed in batches whose coefficient
-and completion arrays stay within a fixed memory budget: every per-pattern
-step is a batched NumPy operation over the batch (Cholesky factorisations of
-the masked covariances included), so many distinct patterns (every row
-different) cost no per-row Python work, one kernel call per batch.
-
-The Student-t family (``fastgmm.families._studentt``) reuses all of it:
-the grouping, the batches and segments, the quadratic forms of the
-observed marginals (:func:`marginal_forms`, from which both families build
-their coefficients) and the completion (``_complete``, whose
-``cond_weight`` gives the conditional covariances their own weights).
+Patterns are processed in batches whose arrays stay within a fixed memory
+budget, every per-pattern step batched in NumPy. :func:`impute` uses the
+per-pattern coefficients too (once, not per iteration).
 """
 
 from dataclasses import dataclass
@@ -51,7 +51,6 @@ from ..sources._nan import (MIN_OBSERVED, MissingRows, check_observed_columns, g
                             observed_counts, rows_without_nan)
 from . import _gaussian
 from ._gaussian import QUAD, full_pairs, n_features_out
-from ._gaussian_statistics import Statistics
 
 _LOG_2PI = np.log(2 * np.pi)
 _BLOCK = 65536
@@ -330,52 +329,68 @@ def _layout(missing, X, K, cov_type):
     return P, chunk, slot
 
 
+def _kernel_missing(missing, weights, means, prec_chol, cov_type, shift, log_weights):
+    """The complete-data coefficients (W, U) and the kernel's missing-mode arrays (a dict).
+
+    The kernel (``_missing.h``) corrects the complete-data log-density of a
+    row read with z_m = 0 into its observed part's marginal, and completes the
+    sums, from the precisions and the offsets d_k = mu_k - shift.
+    """
+    K, D = np.shape(means)
+    if log_weights is None:
+        _, W, U = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type, shift)
+    else:
+        _, W, U = _gaussian.kernel_coefficients(np.ones(K), means, prec_chol, cov_type, shift)
+        W[0] += np.asarray(log_weights, dtype=np.float64)
+    pc = np.asarray(prec_chol, dtype=np.float64)
+    dev = np.asarray(means, dtype=np.float64) - shift
+    if cov_type == "full":
+        # The kernel puts the components in vector lanes: Lambda_k as (D, D, Kp) and Lambda_k d_k as
+        # (D, Kp), K padded to a multiple of 8 with identity precisions (positive definite, never read back).
+        Kp = -(-K // 8) * 8
+        prec = np.zeros((D, D, Kp))
+        prec[:, :, K:] = np.eye(D)[:, :, None]
+        lam = pc @ np.swapaxes(pc, -1, -2)
+        prec[:, :, :K] = np.moveaxis(lam, 0, -1)
+        dev = np.concatenate([np.einsum("kab,kb->ak", lam, dev), np.zeros((D, Kp - K))], axis=1)
+    elif cov_type == "tied":
+        prec = pc @ pc.T
+    elif cov_type == "diag":
+        prec = pc * pc
+    else:
+        prec = np.repeat((pc * pc)[:, None], D, axis=1)
+    pair = None
+    if cov_type == "full":
+        iu, ju = full_pairs(D)
+        index = np.empty((D, D), dtype=np.int64)
+        index[iu, ju] = index[ju, iu] = 1 + D + np.arange(len(iu))
+        pair = index.ravel()
+    miss_ptr, miss_idx = missing.missing_columns()
+    return W, U, {
+        "rows": missing.order, "pat_start": missing.start, "miss_ptr": miss_ptr, "miss_idx": miss_idx,
+        "prec": np.ascontiguousarray(prec).ravel(),
+        "dev": np.ascontiguousarray(dev).ravel(), "pair": pair}
+
+
 def missing_statistics(X, missing, weights, means, cov, prec_chol, cov_type, n_threads, *, sample_weight=None,
                        chunk_rows=None, slot_rows=None, log_weights=None):
     """One exact E-step + completed statistics over X with NaNs: a :class:`Statistics`.
 
-    ``weights`` give the centre of the features (the mixture's mean);
-    ``log_weights``, when given, the per-component constants of the
-    log-densities instead of log(weights) (:func:`marginal_coefficients`).
+    One kernel pass over the rows sorted by pattern (the kernel's missing
+    mode, ``_missing.h``): per row and component, the complete-data
+    log-density corrected into the observed part's marginal through the
+    pattern's Cholesky factor of Lambda_MM, and the completed sums. ``cov``
+    is unused (the precisions say it all); ``weights`` give the centre of the
+    features (the mixture's mean); ``log_weights``, when given, the
+    per-component constants of the log-densities instead of log(weights).
     """
     K, D = np.shape(means)
-    P, chunk, slot = _layout(missing, X, K, cov_type)
-    chunk = chunk_rows or chunk
-    slot = slot_rows or max(slot, chunk)
     shift = _gaussian.mixture_shift(weights, means)
-    nk = np.zeros(K)
-    s1 = np.zeros((K, D))
-    s2 = np.zeros({"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[cov_type])
-    loglik = 0.0
-    for p0, p1 in _batches(missing, K, D, P, slot):
-        complete_first = p0 == 0 and missing.complete
-        obs = missing.observed[p0:p1]
-        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs, complete_first,
-                                     log_weights)
-        rows, seg_start, seg_pat, seg_first = _segments(missing, p0, p1, slot)
-        G, T, ll = _kernels.accumulate_segments(
-            X, QUAD[cov_type], K, shift, n_threads, coef.W, coef.U, rows, seg_start, seg_pat, seg_first,
-            sample_weight=sample_weight, chunk_rows=chunk)
-        loglik += ll
-        if complete_first:
-            # The fully observed rows: their sums are the statistics.
-            st = _gaussian.statistics_from_sums(G[0], None if T is None else T[0], cov_type, shift, 0, 0, 0)
-            nk += st.nk
-            s1 += st.s1
-            s2 += st.s2
-            G, obs = G[1:], obs[1:]
-            T = None if T is None else T[1:]
-            Q = None if coef.Q is None else coef.Q[1:]
-        else:
-            Q = coef.Q
-        if G.shape[0]:
-            with np.errstate(over="ignore", invalid="ignore"):
-                bnk, bs1, bs2 = _complete(G, T, cov_type, obs, means, cov, shift, Q)
-            nk += bnk
-            s1 += bs1
-            s2 += bs2
+    W, U, arrays = _kernel_missing(missing, weights, means, prec_chol, cov_type, shift, log_weights)
+    G, T, loglik = _kernels.accumulate(X, QUAD[cov_type], K, shift, n_threads, W=W, U=U, missing=arrays,
+                                       sample_weight=sample_weight, chunk_rows=chunk_rows, slot_rows=slot_rows)
     weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-    return Statistics(cov_type, nk, s1, s2, float(loglik), float(weight), X.shape[0], shift)
+    return _gaussian.statistics_from_sums(G, T, cov_type, shift, loglik, weight, X.shape[0])
 
 
 def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_threads, *, row_ll=False,
@@ -387,27 +402,10 @@ def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_thr
     ``log_weights`` (constants in place of log(weights), see
     :func:`marginal_coefficients`) their logsumexp and softmax.
     """
-    N = X.shape[0]
-    K, D = np.shape(means)
-    P, chunk, slot = _layout(missing, X, K, cov_type)
     shift = _gaussian.mixture_shift(weights, means)
-    out_ll = np.empty(N) if row_ll else None
-    out_lab = np.empty(N, dtype=np.int64) if labels else None
-    out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
-    out_sum = 0.0
-    for p0, p1 in _batches(missing, K, D, P, slot):
-        obs = missing.observed[p0:p1]
-        coef = marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obs,
-                                     p0 == 0 and missing.complete, log_weights)
-        rows, seg_start, seg_pat, _ = _segments(missing, p0, p1, slot)
-        slot_ll = np.zeros(1) if total else None
-        threads = _kernels.threads_for_work(n_threads, len(rows), _kernels._row_cost(P, K) // 2)
-        status = _estep.estimate(X, QUAD[cov_type], shift, coef.W, coef.U, chunk, slot, out_ll, out_lab,
-                                 out_resp, slot_ll, threads, rows, seg_start, seg_pat)
-        _kernels._check_status(status)
-        if total:
-            out_sum += float(slot_ll.sum())
-    return out_ll, out_lab, out_resp, (out_sum if total else None)
+    W, U, arrays = _kernel_missing(missing, weights, means, prec_chol, cov_type, shift, log_weights)
+    return _kernels.estimate(X, QUAD[cov_type], shift, W, U, n_threads, row_ll=row_ll, labels=labels, resp=resp,
+                             total=total, missing=arrays)
 
 
 def impute(X, missing, weights, means, cov, prec_chol, cov_type, n_threads):

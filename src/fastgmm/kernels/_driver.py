@@ -94,7 +94,7 @@ def _check_status(status):
 
 def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=None, U=None,
                resp=None, labels=None, sample_weight=None, chunk_rows=None, slot_rows=None, range_slots=None,
-               codes=None, offsets=None):
+               codes=None, offsets=None, missing=None):
     """One pass over X: responsibilities (by ``mode``) and their weighted sums.
 
     Parameters
@@ -118,6 +118,13 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     codes, offsets : int32 (N, D) and int64 (D + 1,), optional
         The one-hot code's categorical codes and cumulative category counts
         (``_estep.QONEHOT`` only; X then only gives the shape and dtype).
+    missing : dict, optional
+        Rows with NaNs: the kernel's missing-mode arrays (``rows``, X's rows
+        sorted by pattern, ``pat_start``, ``miss_ptr``, ``miss_idx``,
+        ``prec``, ``dev``, ``pair``; built by
+        ``fastgmm.families._gaussian_missing``), W and U being the
+        complete-data coefficients: the exact E-step and the completed
+        statistics in one pass, with slots of positions in ``rows``.
 
     Returns
     -------
@@ -128,7 +135,7 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     loglik : float
         sum_i w_i log p(x_i) (E-step mode), else 0.
     """
-    N, D = X.shape
+    N, D = X.shape if missing is None else (len(missing["rows"]), X.shape[1])
     K = int(n_components)
     P = _estep.n_features_out(quad, D, 0 if offsets is None else int(offsets[-1]))
     tied = quad == _estep.QTIED
@@ -140,10 +147,16 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     threads = threads_for_work(n_threads, N, cost)
     for a, b in _slot_ranges(N, slot, n_slots, cost, threads, range_slots):
         r0, r1 = _rows(a, b, slot, N)
-        status = _estep.accumulate_statistics(
-            X[r0:r1], quad, K, shift, mode, W, U, _part(resp, r0, r1), _part(labels, r0, r1),
-            _part(sample_weight, r0, r1), chunk, slot, G, T, ll,
-            threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1), offsets=offsets)
+        if missing is None:
+            status = _estep.accumulate_statistics(
+                X[r0:r1], quad, K, shift, mode, W, U, _part(resp, r0, r1), _part(labels, r0, r1),
+                _part(sample_weight, r0, r1), chunk, slot, G, T, ll,
+                threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1), offsets=offsets)
+        else:
+            status = _estep.accumulate_statistics(
+                X, quad, K, shift, mode, W, U, None, None, sample_weight, chunk, slot, G, T, ll,
+                threads_for_work(threads, r1 - r0, cost), missing["rows"][r0:r1],
+                **_missing_range(missing, r0, r1), pair=missing["pair"])
         _check_status(status)
     # The kernel added the slots in slot order: identical for any thread count.
     G = G.reshape(K, P)
@@ -153,10 +166,12 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
 
 
 def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False,
-             range_slots=None, codes=None, offsets=None):
+             range_slots=None, codes=None, offsets=None, missing=None):
     """E-step outputs under given coefficients; only the requested ones are allocated.
 
     ``codes`` and ``offsets``: as :func:`accumulate` (one-hot code only).
+    ``missing``: as :func:`accumulate` (rows with NaNs, from the marginal
+    densities of their observed parts; every row of X is in ``rows``).
 
     Returns
     -------
@@ -166,21 +181,37 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
     """
     N, D = X.shape
     P, K = W.shape
-    chunk, slot, n_slots = _layout(N, D, K, P, X.itemsize, False, None, None)
     out_ll = np.empty(N) if row_ll else None
     out_lab = np.empty(N, dtype=np.int64) if labels else None
     out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
     out_sum = np.zeros(1) if total else None
+    if missing is not None:
+        N = len(missing["rows"])
+    chunk, slot, n_slots = _layout(N, D, K, P, X.itemsize, False, None, None)
     cost = _row_cost(P, K) // 2
     threads = threads_for_work(n_threads, N, cost)
     for a, b in _slot_ranges(N, slot, n_slots, cost, threads, range_slots):
         r0, r1 = _rows(a, b, slot, N)
-        status = _estep.estimate(X[r0:r1], quad, shift, W, U, chunk, slot, _part(out_ll, r0, r1),
-                                 _part(out_lab, r0, r1), _part(out_resp, r0, r1), out_sum,
-                                 threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1),
-                                 offsets=offsets)
+        if missing is None:
+            status = _estep.estimate(X[r0:r1], quad, shift, W, U, chunk, slot, _part(out_ll, r0, r1),
+                                     _part(out_lab, r0, r1), _part(out_resp, r0, r1), out_sum,
+                                     threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1),
+                                     offsets=offsets)
+        else:
+            status = _estep.estimate(X, quad, shift, W, U, chunk, slot, out_ll, out_lab, out_resp, out_sum,
+                                     threads_for_work(threads, r1 - r0, cost), missing["rows"][r0:r1],
+                                     **_missing_range(missing, r0, r1))
         _check_status(status)
     return out_ll, out_lab, out_resp, (float(out_sum[0]) if total else None)
+
+
+def _missing_range(missing, r0, r1):
+    """The missing mode's pattern arrays for positions ``r0:r1`` of the sorted rows (runs relative to r0)."""
+    pat_start = missing["pat_start"]
+    qa = int(np.searchsorted(pat_start, r0, side="right")) - 1
+    qb = int(np.searchsorted(pat_start, r1, side="left"))
+    return dict(pat_start=np.clip(pat_start[qa:qb + 1] - r0, 0, r1 - r0), miss_ptr=missing["miss_ptr"][qa:qb + 1],
+                miss_idx=missing["miss_idx"], prec=missing["prec"], dev=missing["dev"])
 
 
 def _segment_ranges(seg_start, row_cost, threads, range_rows=None):

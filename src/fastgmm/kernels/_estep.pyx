@@ -78,6 +78,19 @@ constants a (K) and its own t dimension (the observed coordinates, which
 enter the t terms in place of D); its sums R and H get one row per block
 like G (fastgmm.families._studentt).
 
+The missing mode (Gaussian feature codes, E-step only; _missing.h): rows by
+index again, sorted by NaN pattern, but visited in ordinary slots of
+positions under the complete-data W (no per-pattern coefficients and one
+row of outputs), with each pattern's run of positions and missing columns
+(``pat_start``, ``miss_ptr``, ``miss_idx``) and the precisions. After step 2
+each run's rows get the correction that turns F W into their observed
+part's marginal, and after step 5 the one that completes their sums
+(conditional means and covariances of the missing coordinates). Full
+covariances put the components in vector lanes, so a pattern's K
+factorisations of Lambda_k,MM cost a few vector operations each, and their
+completions go to per-thread dense accumulators folded into G at the end of
+each slot.
+
 Determinism, the ordered reduction: rows are cut into slots of
 ``slot_rows`` (a multiple of ``chunk_rows``; ~2 sqrt(N) rows, so slots are
 many and balance any number of threads). Threads take slots in increasing
@@ -126,6 +139,26 @@ cdef extern from "_studentt_terms.h" nogil:
     double fastgmm_log1p_ge0(double x)
     void fastgmm_t_terms_d(double *LP, double *U, double *V, Py_ssize_t n, Py_ssize_t K, Py_ssize_t D,
                            const double *a, const double *nu)
+
+
+cdef extern from "_missing.h" nogil:
+    Py_ssize_t fastgmm_miss_work_size(Py_ssize_t D, Py_ssize_t n)
+    int fastgmm_miss_loglik(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
+                            const double *dev, const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz,
+                            Py_ssize_t len, double *LP, Py_ssize_t ldlp, double *S, double *work)
+    Py_ssize_t fastgmm_miss_full_work_size(Py_ssize_t D, Py_ssize_t Kp, Py_ssize_t mmax)
+    int fastgmm_miss_full_loglik(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const double *precT, const double *pdT,
+                                 const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len,
+                                 double *LP, Py_ssize_t ldlp, double *S, double *work)
+    int fastgmm_miss_full_stats(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const double *precT, const int64_t *M,
+                                Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len, const double *R,
+                                Py_ssize_t ldr, const double *S, double *A, double *lin, double *work)
+    void fastgmm_miss_full_fold(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const int64_t *pair, double *A,
+                                double *lin, double *G, Py_ssize_t P)
+    int fastgmm_miss_stats(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
+                           const double *dev, const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz,
+                           Py_ssize_t len, const double *R, Py_ssize_t ldr, const double *S, const int64_t *pair,
+                           double *G, Py_ssize_t P, double *T, double *work)
 
 
 cdef extern from "_openmp_shim.h" nogil:
@@ -259,6 +292,16 @@ cdef struct PassSpec:
     const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
     const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
     const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
+    # Missing mode (rows sorted by NaN pattern, visited by slots of positions; _missing.h): else NULL
+    Py_ssize_t n_pat
+    Py_ssize_t mmax           # the most coordinates a pattern misses
+    Py_ssize_t Kp             # full: K rounded up to a multiple of 8 (the components in vector lanes)
+    const int64_t *pat_start  # (n_pat + 1,) pattern q's rows are positions pat_start[q] .. pat_start[q + 1] - 1
+    const int64_t *miss_ptr   # (n_pat + 1,) pattern q's missing coordinates: miss_idx[miss_ptr[q] .. miss_ptr[q + 1]]
+    const int64_t *miss_idx   # (absolute offsets into it: a range of patterns passes a slice of miss_ptr)
+    const double *prec        # full: (D, D, Kp) [a, d, k] = Lambda_k[a, d]; tied: (D, D); diag, spherical: (K, D)
+    const double *dev         # full: (D, Kp) [a, k] = (Lambda_k (mu_k - c))[a]; else (K, D) mu_k - c
+    const int64_t *pair       # full: (D, D) index in f(z) of z_a z_b
     int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
     # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
     double *G                 # (1 or n_blocks, K * P) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
@@ -305,6 +348,10 @@ cdef struct Scratch:
     double *swg               # (chunk,) gathered sample weights (with rows), else NULL
     double *Ub                # (K, chunk) STUDENT_T: u, then w r u; else NULL
     double *Vb                # (K, chunk) STUDENT_T: log u - u; else NULL
+    double *Sm                # (K * D * chunk) missing mode: each run's s = Lambda_MM^-1 b; else NULL
+    double *Mw                # missing mode: the corrections' scratch (fastgmm_miss_work_size); else NULL
+    double *Acc               # (D * D * Kp) full missing mode with statistics: the slot's completions, else NULL
+    double *lin               # (D * Kp) likewise (folded into G at the end of each slot)
     # The sums of the slot being computed, in the thread's current partial (_partial_layout):
     double *G                 # (K * P,) if p.G
     double *T                 # (D * D,) if p.T
@@ -337,6 +384,18 @@ cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
         s.Xg = <double *> malloc(chunk * D * sizeof(double))
         s.swg = <double *> malloc(chunk * sizeof(double))
         ok = ok and s.Xg != NULL and s.swg != NULL
+    if p.pat_start != NULL and p.quad == _QFULL:
+        s.Sm = <double *> malloc(_max(1, chunk * p.mmax * p.Kp) * sizeof(double))
+        s.Mw = <double *> malloc(fastgmm_miss_full_work_size(D, p.Kp, p.mmax) * sizeof(double))
+        ok = ok and s.Sm != NULL and s.Mw != NULL
+        if p.G != NULL:
+            s.Acc = <double *> calloc(D * D * p.Kp, sizeof(double))
+            s.lin = <double *> calloc(D * p.Kp, sizeof(double))
+            ok = ok and s.Acc != NULL and s.lin != NULL
+    elif p.pat_start != NULL:
+        s.Sm = <double *> malloc(_max(1, K * D * chunk) * sizeof(double))
+        s.Mw = <double *> malloc(fastgmm_miss_work_size(D, chunk) * sizeof(double))
+        ok = ok and s.Sm != NULL and s.Mw != NULL
     if p.resp_mode == _RESP_STUDENT_T:
         s.Ub = <double *> malloc(chunk * K * sizeof(double))
         s.Vb = <double *> malloc(chunk * K * sizeof(double))
@@ -357,6 +416,10 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
     free(s.swg)
     free(s.Ub)
     free(s.Vb)
+    free(s.Sm)
+    free(s.Mw)
+    free(s.Acc)
+    free(s.lin)
 
 
 cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
@@ -388,6 +451,62 @@ cdef void _gather(const PassSpec *p, const floating *X, Py_ssize_t r0, Py_ssize_
     if p.sw != NULL:
         for i in range(n):
             w.swg[i] = p.sw[p.rows[r0 + i]]
+
+
+cdef Py_ssize_t _pattern_at(const PassSpec *p, Py_ssize_t pos) noexcept nogil:
+    """The pattern whose run holds position ``pos``: the last q with pat_start[q] <= pos."""
+    cdef Py_ssize_t lo = 0, hi = p.n_pat, mid
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if p.pat_start[mid] <= pos:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch *w, bint stats) noexcept nogil:
+    """The missing-value corrections (_missing.h) of each run of the chunk's rows that share a pattern.
+
+    ``stats`` False: the marginal log-densities, into the F W of LP (each run's
+    s = Lambda_MM^-1 b kept in w.Sm). True, once LP holds the weighted
+    responsibilities: the completed sums, into w.G (and w.T). Returns False if
+    some Lambda_MM is not positive definite (its row recorded in w.bad).
+    """
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef Py_ssize_t q = _pattern_at(p, r0)
+    cdef Py_ssize_t a = r0, b, m, i0, end = r0 + n
+    cdef Py_ssize_t stride = 0 if p.quad == _QTIED else D * D
+    cdef const int64_t *M
+    cdef double *S = w.Sm
+    cdef int status
+    while a < end:
+        while p.pat_start[q + 1] <= a:
+            q += 1
+        b = _min(end, p.pat_start[q + 1])
+        m = p.miss_ptr[q + 1] - p.miss_ptr[q]
+        if m > 0:
+            M = p.miss_idx + p.miss_ptr[q]
+            i0 = a - r0
+            if p.quad == _QFULL and stats:
+                status = fastgmm_miss_full_stats(D, K, p.Kp, p.prec, M, m, w.F + i0 * P + 1, P, b - a, w.LP + i0, n,
+                                                 S, w.Acc, w.lin, w.Mw)
+            elif p.quad == _QFULL:
+                status = fastgmm_miss_full_loglik(D, K, p.Kp, p.prec, p.dev, M, m, w.F + i0 * P + 1, P, b - a,
+                                                  w.LP + i0, n, S, w.Mw)
+            elif stats:
+                status = fastgmm_miss_stats(D, K, p.quad, p.prec, stride, p.dev, M, m, w.F + i0 * P + 1, P,
+                                            b - a, w.LP + i0, n, S, p.pair, w.G, P, w.T, w.Mw)
+            else:
+                status = fastgmm_miss_loglik(D, K, p.quad, p.prec, stride, p.dev, M, m, w.F + i0 * P + 1, P,
+                                             b - a, w.LP + i0, n, S, w.Mw)
+            if status < 0:
+                if w.bad[0] < 0:
+                    w.bad[0] = _row(p, a)
+                return False
+            S += (p.Kp if p.quad == _QFULL else K) * m * (b - a)
+        a = b
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -453,6 +572,8 @@ cdef void _chunk(
     # 2-3. responsibilities
     if estep:
         _gemm_f_w(<int> n, <int> P, <int> K, F, Wc, LP)
+        if p.pat_start != NULL and not _missing_runs(p, r0, n, w, False):
+            return          # the pass fails (_run_checked): its sums are discarded
         if student:
             # F W holds the Mahalanobis distances: into the t log-densities (in
             # place), u (w.Ub) and log u - u (w.Vb).
@@ -550,6 +671,8 @@ cdef void _chunk(
         _gemm_ft_r(<int> n, <int> P, <int> K, F, w.Ub, w.G)
     else:
         _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
+        if p.pat_start != NULL and not _missing_runs(p, r0, n, w, True):
+            return
     if p.T != NULL:
         if sw != NULL:
             for i in range(n):
@@ -652,6 +775,8 @@ cdef int _run_slots(
                 n = _min(chunk_rows, r_end - r0)
                 _chunk(p, X, r0, n, s, w)
                 r0 = r0 + n
+            if w.Acc != NULL:
+                fastgmm_miss_full_fold(p.D, p.K, p.Kp, p.pair, w.Acc, w.lin, w.G, p.P)
             fastgmm_order_done(&order, &w.slots.order, s, w.slots.parts, _partial_add, p)
         if ok:
             fastgmm_order_finish(&order, &w.slots.order, w.slots.parts, _partial_add, p)
@@ -689,6 +814,10 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.labels_in = p.rows = p.seg_start = p.seg_pat = p.dims = NULL
     p.codes = NULL
     p.offsets = NULL
+    p.n_pat = p.mmax = 0
+    p.Kp = K
+    p.pat_start = p.miss_ptr = p.miss_idx = p.pair = NULL
+    p.prec = p.dev = NULL
     p.bad_code = NULL
     p.G = p.T = p.R = p.H = p.ll = p.row_ll = NULL
     p.labels_out = NULL
@@ -732,7 +861,7 @@ cdef int _run_checked(PassSpec *p, const floating *X, Py_ssize_t chunk_rows,
     """
     cdef int status
     cdef int64_t bad[1]
-    if p.quad != _QONEHOT:
+    if p.quad != _QONEHOT and p.pat_start == NULL:
         with nogil:
             status = _run_slots(p, X, chunk_rows, slot_rows, n_slots, n_threads)
         return status
@@ -743,6 +872,9 @@ cdef int _run_checked(PassSpec *p, const floating *X, Py_ssize_t chunk_rows,
             status = _run_slots(p, X, chunk_rows, slot_rows, n_slots, n_threads)
     finally:
         p.bad_code = NULL
+    if status == 0 and bad[0] >= 0 and p.pat_start != NULL:
+        raise ValueError(f"row {bad[0]}: a component's precision matrix is not positive definite on the row's "
+                         "missing coordinates (the covariance is numerically singular); increase reg_covar")
     if status == 0 and bad[0] >= 0:
         raise ValueError(f"code {p.codes[bad[0]]} at row {bad[0] // p.D}, column {bad[0] % p.D} is outside its "
                          "column's categories")
@@ -810,6 +942,94 @@ cdef Py_ssize_t _set_rows(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] r
     return n_seg
 
 
+cdef bint _set_missing(PassSpec *p, const int64_t[::1] rows, const int64_t[::1] pat_start,
+                       const int64_t[::1] miss_ptr, const int64_t[::1] miss_idx, const double[::1] prec,
+                       const double[::1] dev, const int64_t[::1] pair, bint statistics) except -1:
+    """The missing mode (_missing.h): ``rows`` sorted by NaN pattern, visited in slots of positions.
+
+    Every index is checked here, once. Returns False (and changes nothing)
+    without ``pat_start``. ``statistics``: the pass sums statistics (full
+    covariances then need ``pair``).
+    """
+    cdef Py_ssize_t j, q, lo, hi, n_pat, D = p.D, K = p.K
+    if pat_start is None:
+        if miss_ptr is not None or miss_idx is not None or prec is not None or dev is not None or pair is not None:
+            raise ValueError("the missing mode's arrays need pat_start")
+        return False
+    if rows is None:
+        raise ValueError("the missing mode needs rows (sorted by pattern)")
+    if p.resp_mode != _RESP_ESTEP:
+        raise ValueError("the missing mode computes the E-step (RESP_ESTEP) only")
+    if p.quad != _QFULL and p.quad != _QDIAG and p.quad != _QSPHERICAL and p.quad != _QTIED:
+        raise ValueError("the missing mode takes the Gaussian feature codes only")
+    n_pat = pat_start.shape[0] - 1
+    if n_pat < 1 or miss_ptr is None or miss_ptr.shape[0] != n_pat + 1 or miss_idx is None:
+        raise ValueError("pat_start and miss_ptr must have n_patterns + 1 entries, with miss_idx")
+    if pat_start[0] != 0 or pat_start[n_pat] != rows.shape[0]:
+        raise ValueError("the patterns' runs must cover rows exactly")
+    for q in range(n_pat):
+        if pat_start[q + 1] < pat_start[q]:
+            raise ValueError("pat_start must be non-decreasing")
+        lo, hi = miss_ptr[q], miss_ptr[q + 1]
+        if lo < 0 or hi < lo or hi > miss_idx.shape[0] or hi - lo > D:
+            raise ValueError("miss_ptr must give ranges of miss_idx, at most n_features each")
+        for j in range(lo, hi):
+            if miss_idx[j] < 0 or miss_idx[j] >= D or (j > lo and miss_idx[j] <= miss_idx[j - 1]):
+                raise ValueError("a pattern's missing coordinates must be increasing column indices")
+    for j in range(rows.shape[0]):
+        if rows[j] < 0 or rows[j] >= p.N:
+            raise ValueError("rows must be indices of rows of X")
+    cdef Py_ssize_t Kp = (K + 7) // 8 * 8
+    cdef Py_ssize_t n_prec = (D * D * Kp if p.quad == _QFULL else D * D if p.quad == _QTIED else K * D)
+    cdef Py_ssize_t n_dev = D * Kp if p.quad == _QFULL else K * D
+    if prec is None or prec.shape[0] != n_prec:
+        raise ValueError(f"prec must have {n_prec} entries (the precisions, flattened in the mode's layout)")
+    if dev is None or dev.shape[0] != n_dev:
+        raise ValueError(f"dev must have {n_dev} entries (mu_k - shift, flattened in the mode's layout)")
+    p.mmax = 0
+    for q in range(n_pat):
+        p.mmax = _max(p.mmax, miss_ptr[q + 1] - miss_ptr[q])
+    p.Kp = Kp
+    if p.quad == _QFULL and statistics:
+        if pair is None or pair.shape[0] != D * D:
+            raise ValueError("the full missing mode needs pair, (n_features * n_features,)")
+        for j in range(D * D):
+            if pair[j] <= D or pair[j] >= p.P:
+                raise ValueError("pair must index the quadratic features")
+        p.pair = &pair[0]
+    p.n_pat = n_pat
+    p.pat_start = &pat_start[0]
+    p.miss_ptr = &miss_ptr[0]
+    p.miss_idx = &miss_idx[0] if miss_idx.shape[0] else NULL
+    p.prec = &prec[0]
+    p.dev = &dev[0]
+    p.N = rows.shape[0]
+    p.rows = &rows[0] if p.N else NULL
+    return True
+
+
+cdef Py_ssize_t _set_visits(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] rows, const int64_t[::1] seg_start,
+                            const int64_t[::1] seg_pat, const int64_t[::1] pat_start, const int64_t[::1] miss_ptr,
+                            const int64_t[::1] miss_idx, const double[::1] prec, const double[::1] dev,
+                            const int64_t[::1] pair, bint statistics, Py_ssize_t chunk_rows, Py_ssize_t slot_rows,
+                            int n_threads, Py_ssize_t *n_slots) except -1:
+    """Which rows the pass visits, how: all in order, by segments or in the missing mode.
+
+    Returns the segment count (0 without segments) and sets ``n_slots`` to
+    the number of work units (slots over the visited positions, or segments).
+    """
+    cdef Py_ssize_t n_seg = 0
+    if _set_missing(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics):
+        if seg_start is not None or seg_pat is not None:
+            raise ValueError("the missing mode has no segments")
+        n_slots[0] = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    else:
+        n_seg = _set_rows(p, n_blocks, rows, seg_start, seg_pat)
+    if n_seg:
+        n_slots[0] = n_seg
+    return n_seg
+
+
 def accumulate_statistics(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG, QSPHERICAL or QTIED
@@ -832,6 +1052,12 @@ def accumulate_statistics(
     const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W / U (with rows)
     const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
     const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
+    const int64_t[::1] pat_start=None,  # IN  missing mode: (n_pat + 1,) runs of positions in rows, one per pattern
+    const int64_t[::1] miss_ptr=None,   # IN  (n_pat + 1,) each pattern's range of miss_idx
+    const int64_t[::1] miss_idx=None,   # IN  the patterns' missing columns, increasing within a pattern
+    const double[::1] prec=None,        # IN  full (D * D * Kp) [a, d, k], tied (D * D); diag, spherical (K * D)
+    const double[::1] dev=None,         # IN  full (D * Kp), else (K * D): mu_k - shift
+    const int64_t[::1] pair=None,       # IN  full: (D * D,) index in f(z) of z_a z_b
 ):
     """Add one pass of EM statistics over X to the outputs.
 
@@ -845,6 +1071,16 @@ def accumulate_statistics(
     segment order. Returns -1 if scratch memory could not be allocated, else
     0 (the outputs are then partly summed: discard them). A row that no
     component can produce (and has a non-zero weight) makes ``ll_out`` -inf.
+
+    Missing mode (``pat_start`` given; _missing.h): ``rows`` are X's rows
+    sorted by NaN pattern, visited in slots of ``slot_rows`` positions (no
+    segments), under the complete-data W (and U); the rows of pattern q,
+    positions ``pat_start[q] .. pat_start[q + 1] - 1``, miss the columns
+    ``miss_idx[miss_ptr[q]:miss_ptr[q + 1]]`` (their values are never read).
+    Each row's log-density is then its observed part's marginal and the sums
+    are the completed statistics (E[f(z) | x_o] per component), all in one
+    output row. A component whose precision is not positive definite on a
+    pattern's missing block raises ValueError.
     """
     cdef PassSpec p
     _init_spec(&p, X.shape[0], X.shape[1], n_components, quad, resp_mode)
@@ -878,9 +1114,8 @@ def accumulate_statistics(
             raise ValueError("sample_weight must have n_samples entries")
         if p.N:
             p.sw = &sample_weight[0]
-    cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
-    if n_seg:
-        n_slots = n_seg
+    cdef Py_ssize_t n_seg = _set_visits(&p, n_blocks, rows, seg_start, seg_pat, pat_start, miss_ptr, miss_idx,
+                                        prec, dev, pair, True, chunk_rows, slot_rows, n_threads, &n_slots)
     cdef Py_ssize_t n_out = n_blocks if n_seg else 1
     if (G_out is None or G_out.shape[0] != n_out or G_out.shape[1] != p.K * p.P
             or ll_out is None or ll_out.shape[0] != 1):
@@ -915,6 +1150,11 @@ def estimate(
     const int64_t[::1] seg_pat=None,    # IN
     const int32_t[:, ::1] codes=None,   # IN  as accumulate_statistics
     const int64_t[::1] offsets=None,    # IN
+    const int64_t[::1] pat_start=None,  # IN  missing mode, as accumulate_statistics
+    const int64_t[::1] miss_ptr=None,   # IN
+    const int64_t[::1] miss_idx=None,   # IN
+    const double[::1] prec=None,        # IN
+    const double[::1] dev=None,         # IN
 ):
     """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
 
@@ -949,9 +1189,8 @@ def estimate(
             raise ValueError("resp must have shape (n_samples, n_components)")
         if p.N:
             p.resp_out = &resp[0, 0]
-    cdef Py_ssize_t n_seg = _set_rows(&p, n_blocks, rows, seg_start, seg_pat)
-    if n_seg:
-        n_slots = n_seg
+    _set_visits(&p, n_blocks, rows, seg_start, seg_pat, pat_start, miss_ptr, miss_idx, prec, dev, None, False,
+                chunk_rows, slot_rows, n_threads, &n_slots)
     if slot_ll is not None:
         if slot_ll.shape[0] != 1:
             raise ValueError("slot_ll must have one entry (the total)")

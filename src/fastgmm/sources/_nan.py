@@ -8,7 +8,7 @@ column no row observes ("marginalize"). The Gaussian and Student-t maths of
 exact EM on those groups are in ``fastgmm.families._gaussian_missing``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,7 @@ class MissingRows:
     order: np.ndarray
     start: np.ndarray
     n_nan: int
+    _columns: tuple = field(default=None, repr=False, compare=False)
 
     @property
     def n_patterns(self):
@@ -45,6 +46,16 @@ class MissingRows:
     def complete(self):
         """Whether pattern 0 is the fully observed one."""
         return bool(self.observed[0].all())
+
+    def missing_columns(self):
+        """(miss_ptr, miss_idx), int64: pattern p misses the columns ``miss_idx[miss_ptr[p]:miss_ptr[p + 1]]``
+        (increasing); made once and kept, as the kernel's missing mode reads them."""
+        if self._columns is None:
+            missing = ~self.observed
+            ptr = np.zeros(self.n_patterns + 1, dtype=np.int64)
+            np.cumsum(missing.sum(axis=1), out=ptr[1:])
+            self._columns = (ptr, np.nonzero(missing)[1].astype(np.int64))
+        return self._columns
 
     def rows_of(self, p):
         return self.order[self.start[p]:self.start[p + 1]]
