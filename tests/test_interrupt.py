@@ -135,7 +135,7 @@ def test_real_ctrl_c_stops_the_fit_mid_pass():
 
 @pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
 def test_missing_value_pass_split_into_ranges_is_bitwise_identical(cov_type, monkeypatch):
-    """The missing-value pass is cut into kernel calls over ranges of whole segments too
+    """The missing-value pass is cut into kernel calls over ranges of whole slots too
     (Ctrl-C is seen between them): any split gives the same fit."""
     import functools
 
@@ -150,20 +150,8 @@ def test_missing_value_pass_split_into_ranges_is_bitwise_identical(cov_type, mon
     kw = dict(n_components=3, covariance_type=cov_type, nan_policy="marginalize", random_state=0,
               max_iter=5, tol=0)
     whole = GaussianMixture(**kw).fit(X)
-    monkeypatch.setattr(_kernels, "accumulate_segments",
-                        functools.partial(_kernels.accumulate_segments, range_rows=37))
+    monkeypatch.setattr(_kernels, "accumulate", functools.partial(_kernels.accumulate, range_slots=3))
     split = GaussianMixture(**kw).fit(X)
     for name in ("weights_", "means_", "covariances_"):
         np.testing.assert_array_equal(getattr(split, name), getattr(whole, name), err_msg=name)
     assert split.lower_bounds_ == whole.lower_bounds_
-
-
-def test_segment_ranges_cover_every_segment_in_order():
-    from fastgmm.kernels._driver import _segment_ranges
-
-    seg_start = np.array([0, 5, 9, 30, 31, 60], dtype=np.int64)
-    ranges = _segment_ranges(seg_start, 100, 1, range_rows=10)
-    assert ranges[0][0] == 0
-    assert ranges[-1][1] == 5
-    assert all(b > a for a, b in ranges)
-    assert all(r[1] == q[0] for r, q in zip(ranges, ranges[1:]))

@@ -152,31 +152,27 @@ def test_prediction_matches_reference(cov_type, seed):
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
-def test_many_distinct_patterns_batches_and_split_calls(cov_type, monkeypatch):
-    """Every row its own pattern, in many small batches, small segments, split kernel calls: the same sums."""
+def test_many_distinct_patterns_and_split_calls(cov_type):
+    """Every row its own pattern, small chunks and slots, split kernel calls: the same sums."""
     X, _ = _t_data(200, 12, 2, 3)
     Xm = _mask(X, 0.5, 3)
     missing = _missing.group_patterns(Xm)
     assert missing.n_patterns > 190
     params = _params(_start(Xm, 2, cov_type, 3), cov_type)
-    whole = st.t_missing_statistics(Xm, missing, *params, cov_type, 1)
-    split = st.t_missing_statistics(Xm, missing, *params, cov_type, 1, range_rows=7)
-    # Split calls add their segments in order after the earlier calls': bitwise one call.
+    whole = st.t_missing_statistics(Xm, missing, *params, cov_type, 1, chunk_rows=4, slot_rows=8)
+    split = st.t_missing_statistics(Xm, missing, *params, cov_type, 1, chunk_rows=4, slot_rows=8, range_slots=3)
+    # Split calls add their slots in order after the earlier calls': bitwise one call.
     for name in ("nk", "h"):
         assert_array_equal(getattr(split, name), getattr(whole, name))
     for name in ("nk", "s1", "s2"):
         assert_array_equal(getattr(split.u_stats, name), getattr(whole.u_stats, name))
     assert split.loglik == whole.loglik
-    monkeypatch.setattr(_missing, "_BATCH_DOUBLES", 5000)
-    assert len(_missing._batches(missing, 2, 12, _gaussian.n_features_out(cov_type, 12), 64)) > 20
-    batched = st.t_missing_statistics(Xm, missing, *params, cov_type, 1)
-    small = st.t_missing_statistics(Xm, missing, *params, cov_type, 1, chunk_rows=4, slot_rows=8)
-    for other in (batched, small):
-        for name in ("nk", "h"):
-            assert_allclose(getattr(other, name), getattr(whole, name), rtol=1e-11, atol=1e-9)
-        for name in ("nk", "s1", "s2"):
-            assert_allclose(getattr(other.u_stats, name), getattr(whole.u_stats, name), rtol=1e-11, atol=1e-9)
-        assert_allclose(other.loglik, whole.loglik, rtol=1e-12)
+    default = st.t_missing_statistics(Xm, missing, *params, cov_type, 1)
+    for name in ("nk", "h"):
+        assert_allclose(getattr(default, name), getattr(whole, name), rtol=1e-11, atol=1e-9)
+    for name in ("nk", "s1", "s2"):
+        assert_allclose(getattr(default.u_stats, name), getattr(whole.u_stats, name), rtol=1e-11, atol=1e-9)
+    assert_allclose(default.loglik, whole.loglik, rtol=1e-12)
 
 
 # ---------------------------------------------------------------------------

@@ -4,41 +4,25 @@ Rows are grouped by their pattern of NaNs once per fit (one N-sized int64
 visiting order sorted by pattern, no N x D temporary;
 ``fastgmm.sources._nan.group_patterns``).
 
-Gaussian and variational Gaussian mixtures (:func:`missing_statistics`,
-:func:`missing_estimate`): one kernel pass in the kernel's missing mode
-(``fastgmm.kernels._missing.h``). The kernel reads a row's NaNs as z_d = 0,
-computes the complete-data log-density with today's coefficients and
-corrects it into the observed part's marginal with the pattern's Cholesky
-factor of Lambda_k,MM (the precision's missing block): O(m D + m^2) per row
-and component, m the row's missing count, with the K factorisations of a
-pattern done once per run of its rows. The same factor gives the completed
-statistics of the M-step (Ghahramani and Jordan): under component k the
-missing coordinates have mean -Lambda_MM^-1 (Lambda y)_M (about the row's
-z_M = 0) and covariance Lambda_MM^-1. This module only lays the parameters
-out for it (:func:`_kernel_missing`).
+The EM passes (:func:`missing_statistics`, :func:`missing_estimate`, and the
+Student-t family's through :func:`missing_arrays`) are one kernel pass in
+the kernel's missing mode (``fastgmm.kernels._missing.h``). The kernel reads
+a row's NaNs as z_d = 0, computes the complete-data log-density (Student-t:
+the Mahalanobis distance) with today's coefficients and corrects it into the
+observed part's with the pattern's Cholesky factor of Lambda_k,MM, the
+precision's missing block: O(m D + m^2) per row and component, m the row's
+missing count, the K factorisations of a pattern done once per run of its
+rows. The same factor gives the completed statistics of the M-step
+(Ghahramani and Jordan): under component k the missing coordinates have mean
+-Lambda_MM^-1 (Lambda y)_M (about the row's z_M = 0) and covariance
+Lambda_MM^-1. This module lays the parameters out for it.
 
-Student-t mixtures (``fastgmm.families._studentt_maths``) still use the
-per-pattern form below: coefficients of the observed marginals per pattern
-(:func:`marginal_forms`), the kernel visiting rows in segments that never
-straddle two patterns, each with its pattern's coefficients and its own row
-of outputs, and the completion from each pattern's sums (``_complete``, whose
-``cond_weight`` gives the conditional covariances their own weights). With
-
-    Q_pk = (Sigma_k,oo)^-1 embedded in D x D (zero rows and columns for the
-    missing coordinates), log det Sigma_k,oo and |o| in the constant,
-
-F W_p is exactly the observed part's log-density, and R^T F its sums: S0 =
-sum w r, S1 = sum w r z, S2 = sum w r z z^T (zero where missing). With
-A_pk = Sigma_k Q_pk (the regression Sigma_mo Sigma_oo^-1 on the missing
-rows), E[z | x_o, k] = c_pk + A_pk z, c_pk = (I - A_pk) a_k, a_k = mu_k -
-shift, Cov[z | x_o, k] = C_pk = Sigma_k - A_pk Sigma_k, so
-
-    s1 += S0 c + A S1
-    s2 += S0 c c^T + c (A S1)^T + (A S1) c^T + A S2 A^T + S0 C.
-
-Patterns are processed in batches whose arrays stay within a fixed memory
-budget, every per-pattern step batched in NumPy. :func:`impute` uses the
-per-pattern coefficients too (once, not per iteration).
+:func:`impute` (once per call, not per iteration) builds each pattern's
+marginal coefficients instead (:func:`marginal_coefficients`: with Q_pk =
+(Sigma_k,oo)^-1 embedded in D x D, zero rows and columns for the missing
+coordinates, F W_p is the observed part's log-density) and runs the kernel
+in segments that never straddle two patterns, in batches of patterns whose
+arrays stay within a fixed memory budget.
 """
 
 from dataclasses import dataclass
@@ -57,36 +41,6 @@ _BLOCK = 65536
 # Doubles that one batch's per-pattern arrays (coefficients, segment sums,
 # completion temporaries) may use: 2 M doubles, 16 MiB.
 _BATCH_DOUBLES = 1 << 21
-
-
-def _batches(missing, K, D, P, slot):
-    """Pattern ranges [p0, p1) whose per-pattern arrays fit the memory budget (data-dependent only)."""
-    counts = np.diff(missing.start)
-    n_seg = -(-counts // slot)
-    per_pattern = K * P * (1 + n_seg) + D * D * (1 + n_seg) + 8 * K * D * D
-    cum = np.cumsum(per_pattern)
-    bounds = [0]
-    while bounds[-1] < missing.n_patterns:
-        p0 = bounds[-1]
-        base = cum[p0 - 1] if p0 else 0
-        p1 = int(np.searchsorted(cum, base + _BATCH_DOUBLES, side="right"))
-        bounds.append(max(p1, p0 + 1))
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-def _segments(missing, p0, p1, slot):
-    """(rows, seg_start, seg_pat, seg_first) of patterns [p0, p1): segments of at most ``slot`` rows."""
-    start = missing.start[p0:p1 + 1]
-    rows = missing.order[start[0]:start[-1]]
-    counts = np.diff(start)
-    n_seg = np.maximum(1, -(-counts // slot))
-    first = np.cumsum(n_seg) - n_seg
-    t = np.arange(int(n_seg.sum())) - np.repeat(first, n_seg)
-    seg_start = np.empty(len(t) + 1, dtype=np.int64)
-    seg_start[:-1] = np.repeat(start[:-1] - start[0], n_seg) + t * slot
-    seg_start[-1] = len(rows)
-    seg_pat = np.repeat(np.arange(p1 - p0, dtype=np.int64), n_seg)
-    return rows, seg_start, seg_pat, first
 
 
 # ---------------------------------------------------------------------------
@@ -255,72 +209,6 @@ def _marginal_coefficients(weights, means, cov, prec_chol, cov_type, shift, obse
 # Statistics (fit) and estimates (prediction)
 # ---------------------------------------------------------------------------
 
-def _unpack_second(G, T, cov_type, D):
-    """Per-pattern second-moment sums S2 from the kernel's (B, K, P) sums (and tied (B, D, D) lower)."""
-    q = G[:, :, D + 1:]
-    if cov_type == "full":
-        iu, ju = full_pairs(D)
-        S2 = np.empty(G.shape[:2] + (D, D))
-        S2[:, :, iu, ju] = q
-        S2[:, :, ju, iu] = q
-        return S2
-    if cov_type == "tied":
-        lower = np.tril(T)
-        return lower + np.swapaxes(np.tril(T, -1), -1, -2)
-    return q.copy() if cov_type == "diag" else q[:, :, 0].copy()
-
-
-def _complete(G, T, cov_type, observed, means, cov, shift, Q, cond_weight=None):
-    """Completed (nk, s1, s2) summed over a batch of incomplete patterns.
-
-    ``cond_weight`` (B, K): the weights of the conditional covariances C_pk
-    when they are not the sums' own S0 (Student-t: the sums are weighted by
-    r u, and E[u (x - mu)(x - mu)^T | x_o] = u (completed outer product) +
-    C, so C enters with sum r); None: S0, the Gaussian completion.
-    """
-    D = shift.shape[0]
-    S0 = G[:, :, 0]                                           # (B, K)
-    S1 = G[:, :, 1:D + 1]                                     # (B, K, D)
-    S2 = _unpack_second(G, T, cov_type, D)
-    a = np.asarray(means, dtype=np.float64) - shift           # (K, D)
-    cov = np.asarray(cov, dtype=np.float64)
-    nk = S0.sum(axis=0)
-    if cov_type in ("diag", "spherical"):
-        m = (~observed).astype(np.float64)[:, None, :]        # (B, 1, D)
-        var = cov if cov_type == "diag" else np.repeat(cov[:, None], D, axis=1)   # (K, D)
-        s1 = np.sum(S1 + S0[..., None] * m * a, axis=0)
-        if cond_weight is None:
-            extra = S0[..., None] * m * (a * a + var)
-        else:
-            extra = S0[..., None] * m * (a * a) + cond_weight[..., None] * m * var
-        s2 = np.sum(S2 + (extra if cov_type == "diag" else extra.sum(axis=2)), axis=0)
-        return nk, s1, s2
-    if cov_type == "full":
-        A = cov[None] @ Q                                     # (B, K, D, D)
-        C = cov[None] - A @ cov[None]
-        c = a[None] - np.einsum("bkde,ke->bkd", A, a)
-        AS1 = np.einsum("bkde,bke->bkd", A, S1)
-        s1 = np.sum(S0[..., None] * c + AS1, axis=0)
-        cross = c[..., :, None] * AS1[..., None, :]
-        if cond_weight is None:
-            first = S0[..., None, None] * (c[..., :, None] * c[..., None, :] + C)
-        else:
-            first = S0[..., None, None] * (c[..., :, None] * c[..., None, :]) + cond_weight[..., None, None] * C
-        s2 = first + cross + np.swapaxes(cross, -1, -2) + A @ S2 @ np.swapaxes(A, -1, -2)
-        return nk, s1, s2.sum(axis=0)
-    # tied: one regression per pattern, shared by the components
-    A = cov[None] @ Q                                         # (B, D, D)
-    C = cov[None] - A @ cov[None]
-    c = a[None] - np.einsum("bde,ke->bkd", A, a)              # (B, K, D)
-    AS1 = np.einsum("bde,bke->bkd", A, S1)
-    s1 = np.sum(S0[..., None] * c + AS1, axis=0)
-    cross = np.einsum("bkd,bke->de", c, AS1)
-    s2 = (A @ S2 @ np.swapaxes(A, -1, -2)).sum(axis=0) + cross + cross.T
-    cw = S0 if cond_weight is None else cond_weight
-    s2 += np.einsum("bk,bkd,bke->de", S0, c, c) + np.einsum("b,bde->de", cw.sum(axis=1), C)
-    return nk, s1, s2
-
-
 def _layout(missing, X, K, cov_type):
     D = X.shape[1]
     P = n_features_out(cov_type, D)
@@ -330,18 +218,26 @@ def _layout(missing, X, K, cov_type):
 
 
 def _kernel_missing(missing, weights, means, prec_chol, cov_type, shift, log_weights):
-    """The complete-data coefficients (W, U) and the kernel's missing-mode arrays (a dict).
-
-    The kernel (``_missing.h``) corrects the complete-data log-density of a
-    row read with z_m = 0 into its observed part's marginal, and completes the
-    sums, from the precisions and the offsets d_k = mu_k - shift.
-    """
+    """The complete-data coefficients (W, U) and the kernel's missing-mode arrays (:func:`missing_arrays`)."""
     K, D = np.shape(means)
     if log_weights is None:
         _, W, U = _gaussian.kernel_coefficients(weights, means, prec_chol, cov_type, shift)
     else:
         _, W, U = _gaussian.kernel_coefficients(np.ones(K), means, prec_chol, cov_type, shift)
         W[0] += np.asarray(log_weights, dtype=np.float64)
+    return W, U, missing_arrays(missing, means, prec_chol, cov_type, shift)
+
+
+def missing_arrays(missing, means, prec_chol, cov_type, shift):
+    """The kernel's missing-mode arrays (a dict for ``fastgmm.kernels._driver.accumulate``).
+
+    The kernel (``_missing.h``) corrects the complete-data log-density (or,
+    for Student-t, the Mahalanobis distance) of a row read with z_m = 0 into
+    its observed part's, and completes the sums, from the precisions and the
+    offsets d_k = mu_k - shift; shared by every family whose densities are
+    functions of the Gaussian quadratic form.
+    """
+    K, D = np.shape(means)
     pc = np.asarray(prec_chol, dtype=np.float64)
     dev = np.asarray(means, dtype=np.float64) - shift
     if cov_type == "full":
@@ -366,7 +262,7 @@ def _kernel_missing(missing, weights, means, prec_chol, cov_type, shift, log_wei
         index[iu, ju] = index[ju, iu] = 1 + D + np.arange(len(iu))
         pair = index.ravel()
     miss_ptr, miss_idx = missing.missing_columns()
-    return W, U, {
+    return {
         "rows": missing.order, "pat_start": missing.start, "miss_ptr": miss_ptr, "miss_idx": miss_idx,
         "prec": np.ascontiguousarray(prec).ravel(),
         "dev": np.ascontiguousarray(dev).ravel(), "pair": pair}

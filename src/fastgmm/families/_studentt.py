@@ -55,24 +55,23 @@ For a row with observed coordinates o (D_o of them) and missing ones m:
   C / u, C = Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om. Hence E[u x | x_o] =
   E[u] x_hat and E[u (x - mu)(x - mu)^T | x_o] = E[u] (x_hat - mu)(x_hat -
   mu)^T + C: the r u-weighted statistics complete as the Gaussian ones do
-  (``fastgmm.families._gaussian_missing``), except that C enters with weight sum r, not
-  sum r u (``fastgmm.families._gaussian_missing._complete``'s ``cond_weight``).
+  (``fastgmm.kernels._missing.h``), except that C enters with weight r, not r u.
 * The degrees-of-freedom equation needs sum_i r_ik (E[log u_ik] - E[u_ik]).
   With psi_d(nu) = digamma((nu + d) / 2) - log((nu + d) / 2), E[log u] =
-  log E[u] + psi_{D_o}(nu). The kernel sums r (log E[u] - E[u]) per
-  pattern, and the pattern's sum r (psi_{D_o}(nu_old) - psi_D(nu_old)) is
-  added to it, so that h = sum r (E[log u] - E[u]) - psi_D(nu_old) sum r and
+  log E[u] + psi_{D_o}(nu). The kernel sums r (log E[u] - E[u]) and adds
+  each run's sum r (psi_{D_o}(nu_old) - psi_D(nu_old)), so that h = sum r
+  (E[log u] - E[u]) - psi_D(nu_old) sum r and
   :func:`dof_equation`, which adds psi_D(nu_old) once, is exact unchanged
   (complete rows add 0: their h is as before).
 
-So the kernel's segments (rows grouped by NaN pattern, ``fastgmm.families._gaussian_missing``)
-carry per pattern the coefficients of delta_o (the embedded marginal
-precision), the constants a_k (log w_k plus the D_o-dimensional t
-normaliser) and D_o itself, which replaces D in the t terms; its sums R and
-H come out per pattern, for the completion and the correction above. The
-fully observed pattern keeps exactly :func:`t_coefficients`. A row with no
-observed value (prediction only) has the weights as responsibilities,
-log-likelihood 0 and u = 1.
+So the kernel's missing mode (rows sorted by NaN pattern,
+``fastgmm.kernels._missing.h``) turns each row's complete-data distance into
+delta_o with its pattern's factor of Lambda_MM, takes the t terms of each
+run of rows in their D_o dimensions with the constants a_k (log w_k plus the
+D_o-dimensional t normaliser, a table over D_o, less the pattern's 1/2 log
+det Lambda_MM) and completes the sums as above. Complete rows keep exactly
+:func:`t_coefficients`. A row with no observed value (prediction only) has
+the weights as responsibilities, log-likelihood 0 and u = 1.
 """
 
 from typing import NamedTuple

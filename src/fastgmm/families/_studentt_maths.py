@@ -233,139 +233,61 @@ def _psi(nu, d):
     return special.digamma(half) - np.log(half)
 
 
-def t_marginal_coefficients(weights, means, cov, prec_chol, dof, cov_type, shift, observed, complete_first):
-    """Kernel coefficients of the t marginals of the patterns ``observed`` (B, D).
-
-    The marginal of t(mu, Sigma, nu) over the observed coordinates o is the
-    t in D_o = |o| dimensions with (mu_o, Sigma_oo, nu), so block p's W gives
-    the Mahalanobis distance delta_o (from ``fastgmm.families._gaussian_missing``'s quadratic
-    forms, times -2) and its a_k the log-weight plus the D_o-dimensional t
-    normaliser. With ``complete_first`` block 0 (the fully observed pattern)
-    gets exactly :func:`t_coefficients`, so complete rows score as without
-    missing values.
-
-    Returns
-    -------
-    W : ndarray (B * P, K)
-    a : ndarray (B * K,)
-    dims : int64 ndarray (B,)
-        D_o of each pattern.
-    forms : fastgmm.families._gaussian_missing.MarginalForms
-        (its Q: the embedded marginal precisions, for the completion).
-    """
+def _t_missing_tables(weights, means, prec_chol, dof, cov_type, a_complete):
+    """(a, psi), ((D + 1) * K,) each: per observed dimension d = 0 .. D, the kernel's t normalisers
+    log w_k + log Gamma((nu + d)/2) - log Gamma(nu/2) - d/2 log(nu pi) + 1/2 log det Lambda_k (the
+    kernel subtracts each pattern's 1/2 log det Lambda_k,MM: together the observed marginal's) and
+    psi_d(nu_k) - psi_D(nu_k) (what :class:`TStatistics`' h needs added per row of dimension d).
+    Dimension D gets exactly :func:`t_coefficients`' a, so complete rows score as without NaNs."""
     nu = np.asarray(dof, dtype=np.float64)
     K, D = np.shape(means)
-    B = observed.shape[0]
-    P = n_features_out(cov_type, D)
-    forms = _missing.marginal_forms(means, cov, prec_chol, cov_type, shift, observed)
-    with np.errstate(over="ignore", invalid="ignore"):
-        # -1/2 delta's coefficients times -2 (exact), and the constant a^T Q a.
-        W = -2.0 * forms.W
-        W[:, :, 0] = forms.aQa
-    dims = forms.n_obs.astype(np.int64)
-    norm = np.empty((B, K))
-    for d in np.unique(dims):
-        norm[dims == d] = _log_gamma_ratio(0.5 * nu, 0.5 * float(d)) - 0.5 * float(d) * math.log(2 * math.pi)
+    ld = _gaussian.log_det_cholesky(np.asarray(prec_chol, dtype=np.float64), cov_type, D)
     with np.errstate(divide="ignore"):   # a zero weight is a legal -inf
         logw = np.log(np.asarray(weights, dtype=np.float64))
-    a = logw[None, :] + norm - forms.half_logdet
-    if complete_first:
-        _, W0, a0, _ = t_coefficients(weights, means, prec_chol, dof, cov_type)
-        W[0] = W0.T
-        a[0] = a0
-    W = np.ascontiguousarray(W.transpose(0, 2, 1).reshape(B * P, K))
-    return W, np.ascontiguousarray(a.ravel()), dims, forms
-
-
-def _segment_slot(seg_start, chunk):
-    # Segments carry their own bounds; the slot only passes the kernel's layout check.
-    slot = max(chunk, int(np.max(np.diff(seg_start))) if len(seg_start) > 1 else chunk)
-    return -(-slot // chunk) * chunk
-
-
-def _t_segments_pass(X, cov_type, shift, W, a, nu, dims, rows, seg_start, seg_pat, sample_weight, chunk, n_threads,
-                     range_rows=None):
-    """Student-t E-step + statistics over ``X[rows]`` by segments: (G (B, K, P), R (B, K), H (B, K), loglik).
-
-    One kernel call per range of whole segments (``fastgmm.kernels._driver._segment_ranges``: Ctrl-C is seen
-    between calls); each adds its segments in order after the earlier calls', whatever the split.
-    """
-    B = len(dims)
-    K = W.shape[1]
-    P = W.shape[0] // B
-    G = np.zeros(B * K * P)
-    R = np.zeros(B * K)
-    H = np.zeros(B * K)
-    ll = np.zeros(1)
-    cost = _row_cost(P, K)
-    threads = _threads(n_threads, len(rows), cost)
-    slot = _segment_slot(seg_start, chunk)
-    for s0, s1 in _kernels._segment_ranges(seg_start, cost, threads, range_rows):
-        q0, q1 = int(seg_start[s0]), int(seg_start[s1])
-        status = _estep.accumulate_t_statistics(
-            X, QUAD[cov_type], shift, W, a, nu, sample_weight, chunk, slot, G, R, H, ll,
-            _threads(threads, q1 - q0, cost), rows[q0:q1], np.ascontiguousarray(seg_start[s0:s1 + 1] - q0),
-            seg_pat[s0:s1], dims)
-        _kernels._check_status(status)
-    return G.reshape(B, K, P), R.reshape(B, K), H.reshape(B, K), float(ll[0])
+    a = np.empty((D + 1, K))
+    psi = np.empty((D + 1, K))
+    psi_full = _psi(nu, D)
+    for d in range(D + 1):
+        a[d] = logw + (_log_gamma_ratio(0.5 * nu, 0.5 * d) - 0.5 * d * math.log(2 * math.pi) + ld)
+        psi[d] = _psi(nu, d) - psi_full
+    a[D] = a_complete
+    psi[D] = 0.0
+    return np.ascontiguousarray(a.ravel()), np.ascontiguousarray(psi.ravel())
 
 
 def t_missing_statistics(X, missing, weights, means, cov, prec_chol, dof, cov_type, n_threads, *,
-                         sample_weight=None, chunk_rows=None, slot_rows=None, range_rows=None):
+                         sample_weight=None, chunk_rows=None, slot_rows=None, range_slots=None):
     """One exact E-step + completed statistics over X with NaNs: a :class:`TStatistics`.
 
-    ``missing`` is X's rows grouped by NaN pattern (``fastgmm.families._gaussian_missing``),
-    processed in its batches of patterns; ``chunk_rows``, ``slot_rows`` (the
-    longest segment) and ``range_rows`` (rows per kernel call) override the
-    layout for the tests. See the module docstring for the maths.
+    ``missing`` is X's rows grouped by NaN pattern; one kernel pass in the
+    missing mode (``fastgmm.kernels._missing.h``): each row's distance is
+    corrected into its observed part's, its t terms taken in its observed
+    dimension, and the sums completed (u-weighted, the conditional covariance
+    with weight r). ``cov`` is unused; ``chunk_rows``, ``slot_rows`` and
+    ``range_slots`` (slots per kernel call) override the layout for the tests.
+    See the module docstring for the maths.
     """
     K, D = np.shape(means)
-    P = n_features_out(cov_type, D)
-    chunk, slot, _ = _t_layout(X.shape[0], D, K, P, X.itemsize, chunk_rows, None)
-    slot = slot_rows or max(slot, chunk)
-    nu = np.ascontiguousarray(dof, dtype=np.float64)
-    shift = np.ascontiguousarray(_gaussian.mixture_shift(weights, means))
-    psi_full = _psi(nu, D)
-    nk = np.zeros(K)
-    h = np.zeros(K)
-    u_nk = np.zeros(K)
-    s1 = np.zeros((K, D))
-    s2 = np.zeros({"full": (K, D, D), "diag": (K, D), "spherical": (K,)}[cov_type])
-    loglik = 0.0
-    for p0, p1 in _missing._batches(missing, K, D, P, slot):
-        complete_first = p0 == 0 and missing.complete
-        obs = missing.observed[p0:p1]
-        W, a, dims, forms = t_marginal_coefficients(weights, means, cov, prec_chol, nu, cov_type, shift, obs,
-                                                    complete_first)
-        rows, seg_start, seg_pat, _ = _missing._segments(missing, p0, p1, slot)
-        G, R, H, ll = _t_segments_pass(X, cov_type, shift, W, a, nu, dims, rows, seg_start, seg_pat,
-                                       sample_weight, chunk, n_threads, range_rows)
-        loglik += ll
-        # The kernel's H is sum r (log E[u] - E[u]) with D_o-dimensional u; E[log u] is that log plus
-        # psi_{D_o}(nu), and dof_equation adds psi_D(nu) once: fold in the difference per pattern.
-        incomplete = dims < D
-        if incomplete.any():
-            H[incomplete] += R[incomplete] * (_psi(nu[None, :], dims[incomplete, None]) - psi_full[None, :])
-        nk += R.sum(axis=0)
-        h += H.sum(axis=0)
-        Q = forms.Q
-        if complete_first:
-            # The fully observed rows: their sums are the u-weighted statistics.
-            st = _gaussian.statistics_from_sums(G[0], None, cov_type, shift, 0, 0, 0)
-            u_nk += st.nk
-            s1 += st.s1
-            s2 += st.s2
-            G, R, obs = G[1:], R[1:], obs[1:]
-            Q = None if Q is None else Q[1:]
-        if G.shape[0]:
-            with np.errstate(over="ignore", invalid="ignore"):
-                bnk, bs1, bs2 = _missing._complete(G, None, cov_type, obs, means, cov, shift, Q, cond_weight=R)
-            u_nk += bnk
-            s1 += bs1
-            s2 += bs2
+    shift, W, a0, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
+    a, psi = _t_missing_tables(weights, means, prec_chol, dof, cov_type, a0)
+    arrays = _missing.missing_arrays(missing, means, prec_chol, cov_type, shift)
+    N = len(arrays["rows"])
+    P = W.shape[0]
+    chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, chunk_rows, slot_rows)
+    G, R, H, ll = np.zeros(K * P), np.zeros(K), np.zeros(K), np.zeros(1)
+    cost = _row_cost(P, K)
+    threads = _threads(n_threads, N, cost)
+    for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads, range_slots):
+        r0, r1 = _kernels._rows(s0, s1, slot, N)
+        status = _estep.accumulate_t_statistics(
+            X, QUAD[cov_type], shift, W, a, nu, sample_weight, chunk, slot, G, R, H, ll,
+            _threads(threads, r1 - r0, cost), arrays["rows"][r0:r1], **_kernels._missing_range(arrays, r0, r1),
+            pair=arrays["pair"], psi=psi)
+        _kernels._check_status(status)
     weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-    u_stats = Statistics(cov_type, u_nk, s1, s2, float(loglik), float(weight), X.shape[0], shift)
-    return TStatistics(u_stats, nk, h)
+    u_stats = _gaussian.statistics_from_sums(G.reshape(K, P), None, cov_type, shift, float(ll[0]), weight,
+                                             X.shape[0])
+    return TStatistics(u_stats, R, H)
 
 
 def t_missing_estimate(X, missing, weights, means, cov, prec_chol, dof, cov_type, n_threads, *, row_ll=False,
@@ -377,11 +299,11 @@ def t_missing_estimate(X, missing, weights, means, cov, prec_chol, dof, cov_type
     """
     N = X.shape[0]
     K, D = np.shape(means)
-    P = n_features_out(cov_type, D)
-    chunk, slot, _ = _t_layout(N, D, K, P, X.itemsize, None, None)
-    slot = max(slot, chunk)
-    nu = np.ascontiguousarray(dof, dtype=np.float64)
-    shift = np.ascontiguousarray(_gaussian.mixture_shift(weights, means))
+    shift, W, a0, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
+    a, _ = _t_missing_tables(weights, means, prec_chol, dof, cov_type, a0)
+    arrays = _missing.missing_arrays(missing, means, prec_chol, cov_type, shift)
+    P = W.shape[0]
+    chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, None, None)
     out = {
         "row_ll": np.empty(N) if row_ll else None,
         "labels": np.empty(N, dtype=np.int64) if labels else None,
@@ -391,20 +313,14 @@ def t_missing_estimate(X, missing, weights, means, cov, prec_chol, dof, cov_type
         "slot_ll": np.zeros(1) if total else None,
     }
     cost = _row_cost(P, K) // 2
-    for p0, p1 in _missing._batches(missing, K, D, P, slot):
-        obs = missing.observed[p0:p1]
-        W, a, dims, _ = t_marginal_coefficients(weights, means, cov, prec_chol, nu, cov_type, shift, obs,
-                                                p0 == 0 and missing.complete)
-        rows, seg_start, seg_pat, _ = _missing._segments(missing, p0, p1, slot)
-        threads = _threads(n_threads, len(rows), cost)
-        seg_slot = _segment_slot(seg_start, chunk)
-        for s0, s1 in _kernels._segment_ranges(seg_start, cost, threads):
-            q0, q1 = int(seg_start[s0]), int(seg_start[s1])
-            status = _estep.estimate_t(
-                X, QUAD[cov_type], shift, W, a, nu, chunk, seg_slot, out["row_ll"], out["labels"], out["resp"],
-                out["u"], out["u_mix"], out["slot_ll"], _threads(threads, q1 - q0, cost), rows[q0:q1],
-                np.ascontiguousarray(seg_start[s0:s1 + 1] - q0), seg_pat[s0:s1], dims)
-            _kernels._check_status(status)
+    threads = _threads(n_threads, N, cost)
+    for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads):
+        r0, r1 = _kernels._rows(s0, s1, slot, N)
+        status = _estep.estimate_t(
+            X, QUAD[cov_type], shift, W, a, nu, chunk, slot, out["row_ll"], out["labels"], out["resp"],
+            out["u"], out["u_mix"], out["slot_ll"], _threads(threads, r1 - r0, cost), arrays["rows"][r0:r1],
+            **_kernels._missing_range(arrays, r0, r1))
+        _kernels._check_status(status)
     tot = float(out["slot_ll"][0]) if total else None
     return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]
 

@@ -137,7 +137,7 @@ cdef extern from "_rowops.h" nogil:
 
 cdef extern from "_studentt_terms.h" nogil:
     double fastgmm_log1p_ge0(double x)
-    void fastgmm_t_terms_d(double *LP, double *U, double *V, Py_ssize_t n, Py_ssize_t K, Py_ssize_t D,
+    void fastgmm_t_terms_d(double *LP, double *U, double *V, Py_ssize_t n, Py_ssize_t ld, Py_ssize_t K, Py_ssize_t D,
                            const double *a, const double *nu)
 
 
@@ -145,20 +145,21 @@ cdef extern from "_missing.h" nogil:
     Py_ssize_t fastgmm_miss_work_size(Py_ssize_t D, Py_ssize_t n)
     int fastgmm_miss_loglik(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
                             const double *dev, const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz,
-                            Py_ssize_t len, double *LP, Py_ssize_t ldlp, double *S, double *work)
+                            Py_ssize_t len, double *LP, Py_ssize_t ldlp, double *S, double *work, double *hld)
     Py_ssize_t fastgmm_miss_full_work_size(Py_ssize_t D, Py_ssize_t Kp, Py_ssize_t mmax)
     int fastgmm_miss_full_loglik(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const double *precT, const double *pdT,
                                  const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len,
-                                 double *LP, Py_ssize_t ldlp, double *S, double *work)
+                                 double *LP, Py_ssize_t ldlp, double *S, double *work, double *hld)
     int fastgmm_miss_full_stats(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const double *precT, const int64_t *M,
                                 Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len, const double *R,
-                                Py_ssize_t ldr, const double *S, double *A, double *lin, double *work)
+                                Py_ssize_t ldr, const double *Rc, const double *S, double *A, double *lin,
+                                double *work)
     void fastgmm_miss_full_fold(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const int64_t *pair, double *A,
                                 double *lin, double *G, Py_ssize_t P)
     int fastgmm_miss_stats(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
                            const double *dev, const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz,
-                           Py_ssize_t len, const double *R, Py_ssize_t ldr, const double *S, const int64_t *pair,
-                           double *G, Py_ssize_t P, double *T, double *work)
+                           Py_ssize_t len, const double *R, Py_ssize_t ldr, const double *Rc, const double *S,
+                           const int64_t *pair, double *G, Py_ssize_t P, double *T, double *work)
 
 
 cdef extern from "_openmp_shim.h" nogil:
@@ -302,6 +303,7 @@ cdef struct PassSpec:
     const double *prec        # full: (D, D, Kp) [a, d, k] = Lambda_k[a, d]; tied: (D, D); diag, spherical: (K, D)
     const double *dev         # full: (D, Kp) [a, k] = (Lambda_k (mu_k - c))[a]; else (K, D) mu_k - c
     const int64_t *pair       # full: (D, D) index in f(z) of z_a z_b
+    const double *psi         # STUDENT_T missing mode: (D + 1, K) psi_d(nu_k) - psi_D(nu_k) for H, by dimension d
     int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
     # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
     double *G                 # (1 or n_blocks, K * P) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
@@ -350,6 +352,8 @@ cdef struct Scratch:
     double *Vb                # (K, chunk) STUDENT_T: log u - u; else NULL
     double *Sm                # (K * D * chunk) missing mode: each run's s = Lambda_MM^-1 b; else NULL
     double *Mw                # missing mode: the corrections' scratch (fastgmm_miss_work_size); else NULL
+    double *hld               # (K,) STUDENT_T missing mode: a run's 1/2 log det Lambda_k,MM, else NULL
+    double *arun              # (K,) likewise: the run's t normalisers
     double *Acc               # (D * D * Kp) full missing mode with statistics: the slot's completions, else NULL
     double *lin               # (D * Kp) likewise (folded into G at the end of each slot)
     # The sums of the slot being computed, in the thread's current partial (_partial_layout):
@@ -396,6 +400,10 @@ cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
         s.Sm = <double *> malloc(_max(1, K * D * chunk) * sizeof(double))
         s.Mw = <double *> malloc(fastgmm_miss_work_size(D, chunk) * sizeof(double))
         ok = ok and s.Sm != NULL and s.Mw != NULL
+    if p.pat_start != NULL and p.resp_mode == _RESP_STUDENT_T:
+        s.hld = <double *> malloc(K * sizeof(double))
+        s.arun = <double *> malloc(K * sizeof(double))
+        ok = ok and s.hld != NULL and s.arun != NULL
     if p.resp_mode == _RESP_STUDENT_T:
         s.Ub = <double *> malloc(chunk * K * sizeof(double))
         s.Vb = <double *> malloc(chunk * K * sizeof(double))
@@ -420,6 +428,8 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
     free(s.Mw)
     free(s.Acc)
     free(s.lin)
+    free(s.hld)
+    free(s.arun)
 
 
 cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
@@ -470,41 +480,61 @@ cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch 
 
     ``stats`` False: the marginal log-densities, into the F W of LP (each run's
     s = Lambda_MM^-1 b kept in w.Sm). True, once LP holds the weighted
-    responsibilities: the completed sums, into w.G (and w.T). Returns False if
-    some Lambda_MM is not positive definite (its row recorded in w.bad).
+    responsibilities: the completed sums, into w.G (and w.T, or the full
+    mode's accumulators). Student-t: False also turns each run's distances
+    into t log-densities in the run's observed dimension d, with its block
+    p.a[d] of normalisers less 1/2 log det Lambda_MM; True weights the
+    completions by r u (w.Ub) and the conditional covariance by r, and adds
+    sum r (psi_d - psi_D) to w.H. Returns False if some Lambda_MM is not
+    positive definite (its row recorded in w.bad).
     """
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
     cdef Py_ssize_t q = _pattern_at(p, r0)
-    cdef Py_ssize_t a = r0, b, m, i0, end = r0 + n
+    cdef Py_ssize_t a = r0, b, m, i, k, i0, end = r0 + n
     cdef Py_ssize_t stride = 0 if p.quad == _QTIED else D * D
+    cdef bint student = p.resp_mode == _RESP_STUDENT_T
     cdef const int64_t *M
     cdef double *S = w.Sm
+    cdef double *hld = w.hld if student else NULL
+    cdef const double *R
+    cdef double acc
     cdef int status
     while a < end:
         while p.pat_start[q + 1] <= a:
             q += 1
         b = _min(end, p.pat_start[q + 1])
         m = p.miss_ptr[q + 1] - p.miss_ptr[q]
+        i0 = a - r0
         if m > 0:
             M = p.miss_idx + p.miss_ptr[q]
-            i0 = a - r0
+            R = (w.Ub if student else w.LP) + i0
             if p.quad == _QFULL and stats:
-                status = fastgmm_miss_full_stats(D, K, p.Kp, p.prec, M, m, w.F + i0 * P + 1, P, b - a, w.LP + i0, n,
-                                                 S, w.Acc, w.lin, w.Mw)
+                status = fastgmm_miss_full_stats(D, K, p.Kp, p.prec, M, m, w.F + i0 * P + 1, P, b - a, R, n,
+                                                 w.LP + i0, S, w.Acc, w.lin, w.Mw)
             elif p.quad == _QFULL:
                 status = fastgmm_miss_full_loglik(D, K, p.Kp, p.prec, p.dev, M, m, w.F + i0 * P + 1, P, b - a,
-                                                  w.LP + i0, n, S, w.Mw)
+                                                  w.LP + i0, n, S, w.Mw, hld)
             elif stats:
                 status = fastgmm_miss_stats(D, K, p.quad, p.prec, stride, p.dev, M, m, w.F + i0 * P + 1, P,
-                                            b - a, w.LP + i0, n, S, p.pair, w.G, P, w.T, w.Mw)
+                                            b - a, R, n, w.LP + i0, S, p.pair, w.G, P, w.T, w.Mw)
             else:
                 status = fastgmm_miss_loglik(D, K, p.quad, p.prec, stride, p.dev, M, m, w.F + i0 * P + 1, P,
-                                             b - a, w.LP + i0, n, S, w.Mw)
+                                             b - a, w.LP + i0, n, S, w.Mw, hld)
             if status < 0:
                 if w.bad[0] < 0:
                     w.bad[0] = _row(p, a)
                 return False
             S += (p.Kp if p.quad == _QFULL else K) * m * (b - a)
+        if student and not stats:
+            for k in range(K):
+                w.arun[k] = p.a[(D - m) * K + k] - (hld[k] if m > 0 else 0.0)
+            fastgmm_t_terms_d(w.LP + i0, w.Ub + i0, w.Vb + i0, b - a, n, K, D - m, w.arun, p.nu)
+        elif student and m > 0 and p.psi != NULL:
+            for k in range(K):
+                acc = 0.0
+                for i in range(i0, i0 + b - a):
+                    acc = acc + w.LP[k * n + i]
+                w.H[k] += acc * p.psi[(D - m) * K + k]
         a = b
     return True
 
@@ -577,7 +607,8 @@ cdef void _chunk(
         if student:
             # F W holds the Mahalanobis distances: into the t log-densities (in
             # place), u (w.Ub) and log u - u (w.Vb).
-            fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, K, Dt, ac, p.nu)
+            if p.pat_start == NULL:       # (the missing mode did each run's, with its dimension)
+                fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, n, K, Dt, ac, p.nu)
             if u_out != NULL:
                 for i in range(n):
                     row = _row(p, r0 + i)
@@ -671,8 +702,8 @@ cdef void _chunk(
         _gemm_ft_r(<int> n, <int> P, <int> K, F, w.Ub, w.G)
     else:
         _gemm_ft_r(<int> n, <int> P, <int> K, F, LP, w.G)
-        if p.pat_start != NULL and not _missing_runs(p, r0, n, w, True):
-            return
+    if p.pat_start != NULL and not _missing_runs(p, r0, n, w, True):
+        return
     if p.T != NULL:
         if sw != NULL:
             for i in range(n):
@@ -817,7 +848,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.n_pat = p.mmax = 0
     p.Kp = K
     p.pat_start = p.miss_ptr = p.miss_idx = p.pair = NULL
-    p.prec = p.dev = NULL
+    p.prec = p.dev = p.psi = NULL
     p.bad_code = NULL
     p.G = p.T = p.R = p.H = p.ll = p.row_ll = NULL
     p.labels_out = NULL
@@ -958,8 +989,8 @@ cdef bint _set_missing(PassSpec *p, const int64_t[::1] rows, const int64_t[::1] 
         return False
     if rows is None:
         raise ValueError("the missing mode needs rows (sorted by pattern)")
-    if p.resp_mode != _RESP_ESTEP:
-        raise ValueError("the missing mode computes the E-step (RESP_ESTEP) only")
+    if p.resp_mode != _RESP_ESTEP and p.resp_mode != _RESP_STUDENT_T:
+        raise ValueError("the missing mode computes the E-step (RESP_ESTEP or RESP_STUDENT_T) only")
     if p.quad != _QFULL and p.quad != _QDIAG and p.quad != _QSPHERICAL and p.quad != _QTIED:
         raise ValueError("the missing mode takes the Gaussian feature codes only")
     n_pat = pat_start.shape[0] - 1
@@ -1209,11 +1240,15 @@ cdef Py_ssize_t _init_t_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, 
                              const double[:, ::1] W, const double[::1] a, const double[::1] nu,
                              Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads,
                              const int64_t[::1] rows, const int64_t[::1] seg_start, const int64_t[::1] seg_pat,
-                             const int64_t[::1] dims) except -1:
+                             const int64_t[::1] dims, const int64_t[::1] pat_start, const int64_t[::1] miss_ptr,
+                             const int64_t[::1] miss_idx, const double[::1] prec, const double[::1] dev,
+                             const int64_t[::1] pair, const double[::1] psi, bint statistics) except -1:
     """A Student-t pass: checks the layout and the inputs, fills them in (outputs NULL); returns the
     slot count (segments: the segment count). With segments, W stacks n_blocks (P, K) blocks, ``a``
     n_blocks K-vectors and ``dims`` gives each block's t dimension; outputs then have n_blocks rows
-    (``W.shape[0] // P``)."""
+    (``W.shape[0] // P``). In the missing mode (``pat_start``), W is the complete data's, ``a``
+    holds a K-vector of normalisers for each observed dimension 0 .. D and ``psi`` (with
+    ``statistics``) the dimension's correction of H, both (D + 1) * K."""
     cdef Py_ssize_t k, b, n_blocks
     cdef Py_ssize_t n_slots = _check_layout(N, chunk_rows, slot_rows, n_threads)
     if quad != _QFULL and quad != _QDIAG and quad != _QSPHERICAL:
@@ -1224,6 +1259,23 @@ cdef Py_ssize_t _init_t_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, 
     if p.K < 1:
         raise ValueError(f"W must have shape ({p.P}, n_components)")
     n_blocks = _n_blocks(W, p.P, seg_pat)
+    if pat_start is not None:
+        if dims is not None or W.shape[0] != p.P:
+            raise ValueError("the Student-t missing mode takes the complete data's W (P, K) and no dims")
+        if a.shape[0] != (D + 1) * p.K or nu.shape[0] != p.K or shift.shape[0] != D:
+            raise ValueError("the Student-t missing mode needs a with (n_features + 1) * n_components entries")
+        if statistics and (psi is None or psi.shape[0] != (D + 1) * p.K):
+            raise ValueError("the Student-t missing mode's statistics need psi, (n_features + 1) * n_components")
+        for k in range(p.K):
+            if not nu[k] > 0:
+                raise ValueError("degrees of freedom must be > 0")
+        p.c, p.W, p.a, p.nu = &shift[0], &W[0, 0], &a[0], &nu[0]
+        if statistics:
+            p.psi = &psi[0]
+        _set_missing(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics)
+        return _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    if psi is not None:
+        raise ValueError("psi is for the Student-t missing mode")
     if W.shape[0] != n_blocks * p.P:
         raise ValueError(f"W must have shape ({n_blocks} * {p.P}, n_components) (blocks x features, components)")
     if shift.shape[0] != D or a.shape[0] != n_blocks * p.K or nu.shape[0] != p.K:
@@ -1264,6 +1316,13 @@ def accumulate_t_statistics(
     const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
     const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W and a (with rows)
     const int64_t[::1] dims=None,       # IN  (n_blocks,) each block's t dimension, 0 .. D (with rows)
+    const int64_t[::1] pat_start=None,  # IN  missing mode, as accumulate_statistics (then a: (D + 1) * K)
+    const int64_t[::1] miss_ptr=None,   # IN
+    const int64_t[::1] miss_idx=None,   # IN
+    const double[::1] prec=None,        # IN
+    const double[::1] dev=None,         # IN
+    const int64_t[::1] pair=None,       # IN
+    const double[::1] psi=None,         # IN  missing mode: ((D + 1) * K,) psi_d(nu_k) - psi_D(nu_k), d observed
 ):
     """Add one E-step pass of Student-t statistics over X to the outputs.
 
@@ -1281,7 +1340,8 @@ def accumulate_t_statistics(
     """
     cdef PassSpec p
     cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
-                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims)
+                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims, pat_start,
+                                           miss_ptr, miss_idx, prec, dev, pair, psi, True)
     cdef Py_ssize_t n_out = W.shape[0] // p.P
     if sample_weight is not None:
         if sample_weight.shape[0] != X.shape[0]:
@@ -1319,6 +1379,11 @@ def estimate_t(
     const int64_t[::1] seg_start=None,  # IN
     const int64_t[::1] seg_pat=None,    # IN
     const int64_t[::1] dims=None,       # IN
+    const int64_t[::1] pat_start=None,  # IN  missing mode, as accumulate_t_statistics
+    const int64_t[::1] miss_ptr=None,   # IN
+    const int64_t[::1] miss_idx=None,   # IN
+    const double[::1] prec=None,        # IN
+    const double[::1] dev=None,         # IN
 ):
     """Student-t E-step outputs for prediction: log-likelihoods, labels, responsibilities, scale weights.
 
@@ -1330,7 +1395,8 @@ def estimate_t(
     cdef PassSpec p
     cdef Py_ssize_t N = X.shape[0]
     cdef Py_ssize_t n_slots = _init_t_spec(&p, N, X.shape[1], quad, shift, W, a, nu, chunk_rows,
-                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims)
+                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims, pat_start,
+                                           miss_ptr, miss_idx, prec, dev, None, None, False)
     if row_ll is not None:
         if row_ll.shape[0] != N:
             raise ValueError("row_ll must have n_samples entries")

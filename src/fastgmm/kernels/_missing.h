@@ -186,13 +186,17 @@ static inline ptrdiff_t fastgmm_miss_work_size(ptrdiff_t D, ptrdiff_t n)
  * statistics: S[(k * m + j) * len + i]. Returns 0, or -1 if a Lambda_MM is not
  * positive definite.
  *
+ * Student-t (hld not NULL): LP holds Mahalanobis distances, which lose
+ * b^T Lambda_MM^-1 b (the observed part's distance), and hld[k] gets
+ * 1/2 log det Lambda_k,MM for the caller's t normaliser.
+ *
  * b = Lambda_M. z - Lambda_M. d_k rather than Lambda_M. (z - d_k): half the
  * work, and its rounding (eps |Lambda| |z|) is far below that of the
  * complete-data form it corrects (eps |Lambda| |z|^2). */
 FASTGMM_CLONES
 static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double *prec, ptrdiff_t prec_stride,
                                const double *dev, const int64_t *M, ptrdiff_t m, const double *Z, ptrdiff_t ldz,
-                               ptrdiff_t len, double *LP, ptrdiff_t ldlp, double *S, double *work)
+                               ptrdiff_t len, double *LP, ptrdiff_t ldlp, double *S, double *work, double *hld)
 {
     const ptrdiff_t V = FASTGMM_MISS_LANES;
     if (quad == FASTGMM_MQDIAG || quad == FASTGMM_MQSPHERICAL) {
@@ -205,7 +209,12 @@ static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double 
                 lam[j] = l;
                 quad_sum += l * d * d;
             }
-            double cst = 0.5 * ((double) m * FASTGMM_LOG_2PI - fastgmm_log_prod(lam, m) + quad_sum);
+            double half_logdet = 0.5 * fastgmm_log_prod(lam, m);
+            double cst = 0.5 * (double) m * FASTGMM_LOG_2PI - half_logdet + 0.5 * quad_sum;
+            if (hld != NULL) {          /* Student-t: LP holds distances */
+                hld[k] = half_logdet;
+                cst = -quad_sum;
+            }
             double *lp = LP + k * ldlp;
             for (ptrdiff_t i = 0; i < len; i++)
                 lp[i] += cst;
@@ -278,10 +287,16 @@ static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double 
                 fastgmm_v8_store(bb + j * padded, fastgmm_v8_scale(sv, inv[j]));
             }
         }
-        double cst = 0.5 * (double) m * FASTGMM_LOG_2PI - half_logdet;
         double *lp = LP + k * ldlp;
-        for (ptrdiff_t i = 0; i < len; i++)
-            lp[i] += cst + 0.5 * q[i];
+        if (hld != NULL) {              /* Student-t: the distance loses b^T Lambda_MM^-1 b */
+            hld[k] = half_logdet;
+            for (ptrdiff_t i = 0; i < len; i++)
+                lp[i] -= q[i];
+        } else {
+            double cst = 0.5 * (double) m * FASTGMM_LOG_2PI - half_logdet;
+            for (ptrdiff_t i = 0; i < len; i++)
+                lp[i] += cst + 0.5 * q[i];
+        }
         double *Sk = S + k * m * len;
         for (ptrdiff_t j = 0; j < m; j++)
             for (ptrdiff_t i = 0; i < len; i++)
@@ -295,36 +310,42 @@ static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double 
  * f(z): G[k * P + 0] sum r, G[k * P + 1 + d] sum r z_d, then the quadratic
  * features) and, for tied, into the lower triangle of T (D x D, the shared sum
  * of z z^T). pair (full): the feature index in G's rows of z_a z_b,
- * pair[a * D + b]. S: as fastgmm_miss_loglik left it. Rows with r = 0 add
- * nothing and are skipped. Returns 0, or -1 as fastgmm_miss_loglik. */
+ * pair[a * D + b]. S: as fastgmm_miss_loglik left it. Rc (same layout as
+ * R): the weights of the conditional covariance Lambda_MM^-1, when they are
+ * not R's (Student-t: the sums are weighted by r u, E[u z z^T | x_o] =
+ * u z_hat z_hat^T + Lambda_MM^-1, so the covariance enters with weight r).
+ * Rows with r = 0 add nothing and are skipped. Returns 0, or -1 as
+ * fastgmm_miss_loglik. */
 FASTGMM_CLONES
 static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *prec, ptrdiff_t prec_stride,
                               const double *dev, const int64_t *M, ptrdiff_t m, const double *Z, ptrdiff_t ldz,
-                              ptrdiff_t len, const double *R, ptrdiff_t ldr, const double *S, const int64_t *pair,
-                              double *G, ptrdiff_t P, double *T, double *work)
+                              ptrdiff_t len, const double *R, ptrdiff_t ldr, const double *Rc, const double *S,
+                              const int64_t *pair, double *G, ptrdiff_t P, double *T, double *work)
 {
     if (quad == FASTGMM_MQDIAG || quad == FASTGMM_MQSPHERICAL) {
         for (ptrdiff_t k = 0; k < K; k++) {
-            const double *r = R + k * ldr;
-            double Rk = 0.0;
+            const double *r = R + k * ldr, *rc = Rc + k * ldr;
+            double Rk = 0.0, Rck = 0.0;
             for (ptrdiff_t i = 0; i < len; i++)
                 Rk += r[i];
-            if (Rk == 0.0)
+            for (ptrdiff_t i = 0; i < len; i++)
+                Rck += rc[i];
+            if (Rk == 0.0 && Rck == 0.0)
                 continue;
             const double *pk = prec + k * D, *dk = dev + k * D;
             double *g = G + k * P;
             double second = 0.0;
             for (ptrdiff_t j = 0; j < m; j++) {
                 double d = dk[M[j]];
-                double e2 = d * d + 1.0 / pk[M[j]];
+                double e2 = d * d * Rk + Rck / pk[M[j]];
                 g[1 + M[j]] += d * Rk;
                 if (quad == FASTGMM_MQDIAG)
-                    g[1 + D + M[j]] += e2 * Rk;
+                    g[1 + D + M[j]] += e2;
                 else
                     second += e2;
             }
             if (quad == FASTGMM_MQSPHERICAL)
-                g[1 + D] += second * Rk;
+                g[1 + D] += second;
         }
         return 0;
     }
@@ -340,12 +361,15 @@ static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *
     int is_tied = quad == FASTGMM_MQTIED;
     int factored = 0;
     for (ptrdiff_t k = 0; k < K; k++) {
-        const double *r = R + k * ldr;
+        const double *r = R + k * ldr, *rc = Rc + k * ldr;
         const double *Sk = S + k * m * len;
         double Rk = 0.0;
         for (ptrdiff_t i = 0; i < len; i++)
             Rk += r[i];
-        if (Rk == 0.0)
+        double Rck = 0.0;
+        for (ptrdiff_t i = 0; i < len; i++)
+            Rck += rc[i];
+        if (Rk == 0.0 && Rck == 0.0)
             continue;
         if (!factored || prec_stride != 0) {
             if (isnan(fastgmm_miss_factor(prec + k * prec_stride, D, M, m, L, inv, diag)))
@@ -391,7 +415,7 @@ static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *
             }
             for (ptrdiff_t l = 0; l <= j; l++) {
                 ptrdiff_t ml = M[l];
-                double v = Y[j * m + l] + Rk * C[j * m + l];
+                double v = Y[j * m + l] + Rck * C[j * m + l];
                 if (is_tied)
                     T[(mj > ml ? mj : ml) * D + (mj > ml ? ml : mj)] += v;
                 else
@@ -505,7 +529,7 @@ static inline ptrdiff_t fastgmm_miss_observed(ptrdiff_t D, const int64_t *M, ptr
 FASTGMM_CLONES
 static int fastgmm_miss_full_loglik(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, const double *precT, const double *pdT,
                                     const int64_t *M, ptrdiff_t m, const double *Z, ptrdiff_t ldz, ptrdiff_t len,
-                                    double *LP, ptrdiff_t ldlp, double *S, double *work)
+                                    double *LP, ptrdiff_t ldlp, double *S, double *work, double *hld)
 {
     const ptrdiff_t V = FASTGMM_V;
     double *L = work;                  /* m * m * Kp */
@@ -515,6 +539,9 @@ static int fastgmm_miss_full_loglik(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, cons
     int64_t *O = (int64_t *) (qq + V); /* D */
     if (fastgmm_miss_factor_lanes(precT, D, K, Kp, M, m, L, inv, cst) < 0)
         return -1;
+    if (hld != NULL)                   /* Student-t: the caller's normaliser needs 1/2 log det Lambda_MM */
+        for (ptrdiff_t k = 0; k < K; k++)
+            hld[k] = cst[k];
     for (ptrdiff_t k = 0; k < Kp; k++)
         cst[k] = 0.5 * (double) m * FASTGMM_LOG_2PI - cst[k];
     ptrdiff_t nO = fastgmm_miss_observed(D, M, m, O);
@@ -542,8 +569,12 @@ static int fastgmm_miss_full_loglik(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, cons
                 q = fastgmm_v8_vmadd(q, y, y);
             }
             fastgmm_v8_store(qq, q);
-            for (ptrdiff_t t = 0; t < V && off + t < K; t++)
-                LP[(off + t) * ldlp + i] += cst[off + t] + 0.5 * qq[t];
+            if (hld != NULL)
+                for (ptrdiff_t t = 0; t < V && off + t < K; t++)
+                    LP[(off + t) * ldlp + i] -= qq[t];
+            else
+                for (ptrdiff_t t = 0; t < V && off + t < K; t++)
+                    LP[(off + t) * ldlp + i] += cst[off + t] + 0.5 * qq[t];
             /* s = L^-T y */
             for (ptrdiff_t j = m - 1; j >= 0; j--) {
                 fastgmm_v8 sv = fastgmm_v8_load(s + j * Kp + off);
@@ -558,25 +589,31 @@ static int fastgmm_miss_full_loglik(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, cons
 }
 
 /* fastgmm_miss_stats for full covariances, components in lanes (S as
- * fastgmm_miss_full_loglik left it), into the accumulators A and lin. A
- * row's group of eight components whose responsibilities are all 0 adds
- * nothing and is skipped. */
+ * fastgmm_miss_full_loglik left it; Rc as there), into the accumulators A
+ * and lin. A row's group of eight components whose responsibilities are all
+ * 0 adds nothing and is skipped. */
 FASTGMM_CLONES
 static int fastgmm_miss_full_stats(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, const double *precT, const int64_t *M,
                                    ptrdiff_t m, const double *Z, ptrdiff_t ldz, ptrdiff_t len, const double *R,
-                                   ptrdiff_t ldr, const double *S, double *A, double *lin, double *work)
+                                   ptrdiff_t ldr, const double *Rc, const double *S, double *A, double *lin,
+                                   double *work)
 {
     const ptrdiff_t V = FASTGMM_V;
     double *L = work;                  /* m * m * Kp, then Lambda_MM^-1 */
     double *Li = L + m * m * Kp;       /* m * m * Kp: L^-1 */
     double *inv = Li + m * m * Kp;     /* m * Kp */
-    double *Rs = inv + m * Kp;         /* Kp: sum r */
+    double *Rs = inv + m * Kp;         /* Kp: sum Rc */
     double *hld = Rs + Kp;             /* Kp */
     double *rb = hld + Kp;             /* Kp: one row's r */
     int64_t *O = (int64_t *) (rb + Kp);     /* D */
     ptrdiff_t nO = fastgmm_miss_observed(D, M, m, O);
-    for (ptrdiff_t k = 0; k < Kp; k++)
-        Rs[k] = 0.0;
+    for (ptrdiff_t k = 0; k < Kp; k++) {     /* the covariance's weights: sum Rc */
+        double acc = 0.0;
+        if (k < K)
+            for (ptrdiff_t i = 0; i < len; i++)
+                acc += Rc[k * ldr + i];
+        Rs[k] = acc;
+    }
     for (ptrdiff_t i = 0; i < len; i++) {
         for (ptrdiff_t k = 0; k < Kp; k++)
             rb[k] = k < K ? R[k * ldr + i] : 0.0;
@@ -589,7 +626,6 @@ static int fastgmm_miss_full_stats(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, const
             if (!any)
                 continue;
             fastgmm_v8 rv = fastgmm_v8_load(rb + off);
-            fastgmm_v8_store(Rs + off, fastgmm_v8_add(fastgmm_v8_load(Rs + off), rv));
             for (ptrdiff_t j = 0; j < m; j++) {
                 /* z_M = -s: sum r z_M -= sum r s, sum r z_o z_M^T -= sum r z_o s^T, sum r z_M z_M^T += sum r s s^T */
                 fastgmm_v8 rs = fastgmm_v8_mul(rv, fastgmm_v8_load(s + j * Kp + off));

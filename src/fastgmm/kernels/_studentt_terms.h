@@ -68,13 +68,13 @@ static inline double fastgmm_log1p_ge0(double x)
     return y < (double) INFINITY ? l : (double) INFINITY;
 }
 
-/* For a (K, n) feature-major block of squared Mahalanobis distances LP
- * (LP[k * n + i]), in place: LP := a_k - (nu_k + D) / 2 l,
+/* For n rows of a feature-major block of squared Mahalanobis distances LP
+ * (LP[k * ld + i], i < n; likewise U and V), in place: LP := a_k - (nu_k + D) / 2 l,
  * U := u = (nu_k + D) / (nu_k + delta), V := log u - u = log1p(D / nu_k) - l - u,
  * with l = log1p(delta / nu_k). A distance below 0 (rounding) reads as 0, NaN
  * or +inf (features that overflowed) as +inf: log-density -inf, u = 0. */
 FASTGMM_CLONES
-static void fastgmm_t_terms_d(double *LP, double *U, double *V, ptrdiff_t n, ptrdiff_t K, ptrdiff_t D,
+static void fastgmm_t_terms_d(double *LP, double *U, double *V, ptrdiff_t n, ptrdiff_t ld, ptrdiff_t K, ptrdiff_t D,
                               const double *a, const double *nu)
 {
     for (ptrdiff_t k = 0; k < K; k++) {
@@ -82,7 +82,7 @@ static void fastgmm_t_terms_d(double *LP, double *U, double *V, ptrdiff_t n, ptr
         const double nud = nk + (double) D;
         const double half = 0.5 * nud;
         const double lognud = log1p((double) D / nk);
-        double *lp = LP + k * n, *u = U + k * n, *v = V + k * n;
+        double *lp = LP + k * ld, *u = U + k * ld, *v = V + k * ld;
         for (ptrdiff_t i = 0; i < n; i++) {
             double d = lp[i];
             d = d < (double) INFINITY ? d : (double) INFINITY;    /* NaN -> +inf */
