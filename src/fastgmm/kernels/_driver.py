@@ -166,12 +166,14 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
 
 
 def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False,
-             range_slots=None, codes=None, offsets=None, missing=None):
+             range_slots=None, codes=None, offsets=None, missing=None, fill=False):
     """E-step outputs under given coefficients; only the requested ones are allocated.
 
     ``codes`` and ``offsets``: as :func:`accumulate` (one-hot code only).
     ``missing``: as :func:`accumulate` (rows with NaNs, from the marginal
-    densities of their observed parts; every row of X is in ``rows``).
+    densities of their observed parts; every row of X is in ``rows``), and
+    with ``fill`` the imputed X (each NaN its conditional expectation under
+    the mixture, X's dtype) as a fifth output.
 
     Returns
     -------
@@ -185,6 +187,7 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
     out_lab = np.empty(N, dtype=np.int64) if labels else None
     out_resp = np.empty((N, K), dtype=X.dtype) if resp else None
     out_sum = np.zeros(1) if total else None
+    out_fill = np.empty_like(X) if fill else None
     if missing is not None:
         N = len(missing["rows"])
     chunk, slot, n_slots = _layout(N, D, K, P, X.itemsize, False, None, None)
@@ -200,8 +203,10 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
         else:
             status = _estep.estimate(X, quad, shift, W, U, chunk, slot, out_ll, out_lab, out_resp, out_sum,
                                      threads_for_work(threads, r1 - r0, cost), missing["rows"][r0:r1],
-                                     **_missing_range(missing, r0, r1))
+                                     **_missing_range(missing, r0, r1), fill=out_fill)
         _check_status(status)
+    if fill:
+        return out_ll, out_lab, out_resp, (float(out_sum[0]) if total else None), out_fill
     return out_ll, out_lab, out_resp, (float(out_sum[0]) if total else None)
 
 

@@ -154,6 +154,9 @@ cdef extern from "_missing.h" nogil:
                                 Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len, const double *R,
                                 Py_ssize_t ldr, const double *Rc, const double *S, double *A, double *lin,
                                 double *work)
+    void fastgmm_miss_fill(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, int quad, const double *dev, const int64_t *M,
+                           Py_ssize_t m, Py_ssize_t len, const double *R, Py_ssize_t ldr, const double *S,
+                           double *Zf, Py_ssize_t ldz)
     void fastgmm_miss_full_fold(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const int64_t *pair, double *A,
                                 double *lin, double *G, Py_ssize_t P)
     int fastgmm_miss_stats(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
@@ -318,6 +321,7 @@ cdef struct PassSpec:
     void *resp_out            # (N, K) responsibilities, or NULL
     void *u_out               # (N, K) STUDENT_T: u_ik, or NULL
     void *u_mix_out           # (N,) STUDENT_T: sum_k r_ik u_ik, or NULL
+    void *fill_out            # (N, D) missing mode: X with each NaN its conditional expectation, or NULL
 
 
 cdef struct Layout:
@@ -539,6 +543,40 @@ cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch 
     return True
 
 
+cdef void _missing_fill(const PassSpec *p, floating *out, Py_ssize_t r0, Py_ssize_t n, Scratch *w) noexcept nogil:
+    """The chunk's rows into ``out`` (p.fill_out), each NaN replaced by its conditional expectation (E-step done).
+
+    Each run's missing coordinates of z (F's z columns, 0 there) get sum_k r_k
+    E[z_M | x_o, k] from LP's responsibilities and the runs' s (w.Sm); then
+    every row is written as c + z in X's dtype (observed values unchanged:
+    x - c + c is x exactly only up to rounding, so observed entries are
+    copied from the gathered row instead).
+    """
+    cdef Py_ssize_t D = p.D, K = p.K, P = p.P
+    cdef Py_ssize_t q = _pattern_at(p, r0)
+    cdef Py_ssize_t a = r0, b, m, i, j, i0, row, end = r0 + n
+    cdef const int64_t *M
+    cdef double *S = w.Sm
+    while a < end:
+        while p.pat_start[q + 1] <= a:
+            q += 1
+        b = _min(end, p.pat_start[q + 1])
+        m = p.miss_ptr[q + 1] - p.miss_ptr[q]
+        i0 = a - r0
+        if m > 0:
+            M = p.miss_idx + p.miss_ptr[q]
+            fastgmm_miss_fill(D, K, p.Kp, p.quad, p.dev, M, m, b - a, w.LP + i0, n, S, w.F + i0 * P + 1, P)
+            S += (p.Kp if p.quad == _QFULL else K) * m * (b - a)
+            for i in range(i0, i0 + b - a):
+                for j in range(m):
+                    w.Xg[i * D + M[j]] = p.c[M[j]] + w.F[i * P + 1 + M[j]]
+        for i in range(i0, i0 + b - a):
+            row = _row(p, r0 + i)
+            for j in range(D):
+                out[row * D + j] = <floating> w.Xg[i * D + j]
+        a = b
+
+
 # ---------------------------------------------------------------------------
 # The per-chunk worker
 # ---------------------------------------------------------------------------
@@ -628,7 +666,7 @@ cdef void _chunk(
                     for i in range(n):
                         LP[k * n + i] = 1.0 if <Py_ssize_t> w.rl[i] == k else 0.0
         if softmax and (p.ll != NULL or p.row_ll != NULL or p.G != NULL or resp_out != NULL
-                        or u_mix_out != NULL):
+                        or u_mix_out != NULL or p.fill_out != NULL):
             if p.row_ll != NULL:
                 rl = p.row_ll + r0 if p.rows == NULL else w.rl
             # With weights the responsibilities come out scaled by them (step 4
@@ -644,6 +682,8 @@ cdef void _chunk(
                     row = _row(p, r0 + i)
                     for k in range(K):
                         resp_out[row * K + k] = <floating> LP[k * n + i]
+            if p.fill_out != NULL:
+                _missing_fill(p, <floating *> p.fill_out, r0, n, w)
             if u_mix_out != NULL:
                 for i in range(n):
                     acc = 0.0
@@ -852,7 +892,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.bad_code = NULL
     p.G = p.T = p.R = p.H = p.ll = p.row_ll = NULL
     p.labels_out = NULL
-    p.resp_out = p.u_out = p.u_mix_out = NULL
+    p.resp_out = p.u_out = p.u_mix_out = p.fill_out = NULL
 
 
 cdef int _set_codes(PassSpec *p, const int32_t[:, ::1] codes, const int64_t[::1] offsets) except -1:
@@ -1186,6 +1226,7 @@ def estimate(
     const int64_t[::1] miss_idx=None,   # IN
     const double[::1] prec=None,        # IN
     const double[::1] dev=None,         # IN
+    floating[:, ::1] fill=None,         # OUT missing mode: (n_samples, D) X, each NaN its conditional expectation
 ):
     """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
 
@@ -1226,6 +1267,13 @@ def estimate(
         if slot_ll.shape[0] != 1:
             raise ValueError("slot_ll must have one entry (the total)")
         p.ll = &slot_ll[0]
+    if fill is not None:
+        if p.pat_start == NULL:
+            raise ValueError("fill (imputation) is for the missing mode")
+        if fill.shape[0] != X.shape[0] or fill.shape[1] != p.D:
+            raise ValueError("fill must have the shape of X")
+        if X.shape[0]:
+            p.fill_out = &fill[0, 0]
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)

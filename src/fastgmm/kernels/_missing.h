@@ -692,4 +692,32 @@ static void fastgmm_miss_full_fold(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, const
     memset(lin, 0, (size_t) (D * Kp) * sizeof(double));
 }
 
+/* Imputation: each missing coordinate of the run's rows replaced by its
+ * conditional expectation under the mixture, sum_k r_k E[z_M | x_o, k], in
+ * Zf (row i at Zf + i * ldz, the rows' z with z_M = 0, about the shift c;
+ * the caller adds c back). R: the rows' responsibilities (R[k * ldr + i]).
+ * S: as the loglik pass left it (full: components in lanes, Kp of them;
+ * tied: S[(k * m + j) * len + i]); diag and spherical need none (the
+ * expectation is the component's mean, d_k = mu_k - c). */
+static void fastgmm_miss_fill(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, int quad, const double *dev, const int64_t *M,
+                              ptrdiff_t m, ptrdiff_t len, const double *R, ptrdiff_t ldr, const double *S,
+                              double *Zf, ptrdiff_t ldz)
+{
+    for (ptrdiff_t i = 0; i < len; i++)
+        for (ptrdiff_t j = 0; j < m; j++) {
+            double acc = 0.0;
+            for (ptrdiff_t k = 0; k < K; k++) {
+                double s;
+                if (quad == FASTGMM_MQFULL)
+                    s = S[(i * m + j) * Kp + k];
+                else if (quad == FASTGMM_MQTIED)
+                    s = S[(k * m + j) * len + i];
+                else
+                    s = -dev[k * D + M[j]];
+                acc += R[k * ldr + i] * s;
+            }
+            Zf[i * ldz + M[j]] = -acc;       /* z_M = -s under each component */
+        }
+}
+
 #endif
