@@ -479,6 +479,17 @@ cdef Py_ssize_t _pattern_at(const PassSpec *p, Py_ssize_t pos) noexcept nogil:
     return lo
 
 
+cdef inline Py_ssize_t _next_run(const PassSpec *p, Py_ssize_t *q, Py_ssize_t a, Py_ssize_t end, Py_ssize_t *b,
+                                 const int64_t **M) noexcept nogil:
+    """The run that starts at position ``a``: its pattern (advancing ``q``), its end ``b`` (at most
+    ``end``), its missing columns ``M``; returns their count."""
+    while p.pat_start[q[0] + 1] <= a:
+        q[0] += 1
+    b[0] = _min(end, p.pat_start[q[0] + 1])
+    M[0] = p.miss_idx + p.miss_ptr[q[0]]
+    return p.miss_ptr[q[0] + 1] - p.miss_ptr[q[0]]
+
+
 cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch *w, bint stats) noexcept nogil:
     """The missing-value corrections (_missing.h) of each run of the chunk's rows that share a pattern.
 
@@ -504,13 +515,9 @@ cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch 
     cdef double acc
     cdef int status
     while a < end:
-        while p.pat_start[q + 1] <= a:
-            q += 1
-        b = _min(end, p.pat_start[q + 1])
-        m = p.miss_ptr[q + 1] - p.miss_ptr[q]
+        m = _next_run(p, &q, a, end, &b, &M)
         i0 = a - r0
         if m > 0:
-            M = p.miss_idx + p.miss_ptr[q]
             R = (w.Ub if student else w.LP) + i0
             if p.quad == _QFULL and stats:
                 status = fastgmm_miss_full_stats(D, K, p.Kp, p.prec, M, m, w.F + i0 * P + 1, P, b - a, R, n,
@@ -558,13 +565,9 @@ cdef void _missing_fill(const PassSpec *p, floating *out, Py_ssize_t r0, Py_ssiz
     cdef const int64_t *M
     cdef double *S = w.Sm
     while a < end:
-        while p.pat_start[q + 1] <= a:
-            q += 1
-        b = _min(end, p.pat_start[q + 1])
-        m = p.miss_ptr[q + 1] - p.miss_ptr[q]
+        m = _next_run(p, &q, a, end, &b, &M)
         i0 = a - r0
         if m > 0:
-            M = p.miss_idx + p.miss_ptr[q]
             fastgmm_miss_fill(D, K, p.Kp, p.quad, p.dev, M, m, b - a, w.LP + i0, n, S, w.F + i0 * P + 1, P)
             S += (p.Kp if p.quad == _QFULL else K) * m * (b - a)
             for i in range(i0, i0 + b - a):
