@@ -103,7 +103,13 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
  * triangle edges; fastgmm._em.full_pairs gives the same order. For tied q is
  * left 0 here (the caller writes |z U|^2 after its TRMM, and the statistics
  * do not use it); QLINEAR has no q at all (P = 1 + D). zz: scratch of 2 D
- * values. */
+ * values.
+ * One row loop per feature code, and q computed from the z just formed (in
+ * registers) in the same loop as z: with the code tested inside the row loop
+ * and q read back from F, a chunk of D = 16 rows took 9.5 ns a row for diag
+ * and 16 for spherical (the sum of squares waited on its own stores), now
+ * 3.9 and 4.4 (alone on the benchmark machine, AVX-512). The sum of squares
+ * keeps SUMSQ's lanes and tree, so the values are the same bits as before. */
 #define FASTGMM_DEFINE_FEATURES(NAME, TX, TF, SUMSQ)                           \
 FASTGMM_CLONES                                                                 \
 static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
@@ -114,18 +120,17 @@ static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
         FASTGMM_NARROW_FEATURES(TX, TF, SUMSQ)                                 \
         return;                                                                \
     }                                                                          \
-    for (ptrdiff_t i = 0; i < n; i++) {                                        \
-        const TX *x = X + i * D;                                               \
-        TF *f = F + i * P;                                                     \
-        TF *z = f + 1;                                                         \
-        TF *q = z + D;                                                         \
-        f[0] = 1;                                                              \
-        for (ptrdiff_t d = 0; d < D; d++)                                      \
-            z[d] = (TF) ((double) x[d] - c[d]);                                \
-        if (quad == FASTGMM_QFULL) {                                           \
+    if (quad == FASTGMM_QFULL) {                                               \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const TX *x = X + i * D;                                           \
+            TF *f = F + i * P;                                                 \
+            TF *q = f + 1 + D;                                                 \
+            f[0] = 1;                                                          \
             for (ptrdiff_t d = 0; d < D; d++) {                                \
-                zz[d] = z[d];                                                  \
-                zz[D + d] = z[d];                                              \
+                TF v = (TF) ((double) x[d] - c[d]);                            \
+                f[1 + d] = v;                                                  \
+                zz[d] = v;                                                     \
+                zz[D + d] = v;                                                 \
             }                                                                  \
             for (ptrdiff_t j = 0; 2 * j <= D; j++) {                           \
                 ptrdiff_t len = 2 * j == D ? j : D;                            \
@@ -133,14 +138,49 @@ static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
                     q[d] = zz[d] * zz[d + j];                                  \
                 q += len;                                                      \
             }                                                                  \
-        } else if (quad == FASTGMM_QDIAG) {                                    \
+        }                                                                      \
+    } else if (quad == FASTGMM_QDIAG) {                                        \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const TX *x = X + i * D;                                           \
+            TF *f = F + i * P;                                                 \
+            f[0] = 1;                                                          \
+            for (ptrdiff_t d = 0; d < D; d++) {                                \
+                TF v = (TF) ((double) x[d] - c[d]);                            \
+                f[1 + d] = v;                                                  \
+                f[1 + D + d] = v * v;                                          \
+            }                                                                  \
+        }                                                                      \
+    } else if (quad == FASTGMM_QSPHERICAL) {                                   \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const TX *x = X + i * D;                                           \
+            TF *f = F + i * P;                                                 \
+            TF acc[FASTGMM_LANES] = {0};                                       \
+            ptrdiff_t d0 = 0;                                                  \
+            f[0] = 1;                                                          \
+            for (; d0 + FASTGMM_LANES <= D; d0 += FASTGMM_LANES)               \
+                for (ptrdiff_t j = 0; j < FASTGMM_LANES; j++) {                \
+                    TF v = (TF) ((double) x[d0 + j] - c[d0 + j]);              \
+                    f[1 + d0 + j] = v;                                         \
+                    acc[j] += v * v;                                           \
+                }                                                              \
+            for (ptrdiff_t j = 0; d0 + j < D; j++) {                           \
+                TF v = (TF) ((double) x[d0 + j] - c[d0 + j]);                  \
+                f[1 + d0 + j] = v;                                             \
+                acc[j] += v * v;                                               \
+            }                                                                  \
+            f[1 + D] = ((acc[0] + acc[4]) + (acc[2] + acc[6]))                 \
+                     + ((acc[1] + acc[5]) + (acc[3] + acc[7]));                \
+        }                                                                      \
+    } else {   /* QTIED: q written later by the caller; QLINEAR: no q */       \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const TX *x = X + i * D;                                           \
+            TF *f = F + i * P;                                                 \
+            f[0] = 1;                                                          \
             for (ptrdiff_t d = 0; d < D; d++)                                  \
-                q[d] = z[d] * z[d];                                            \
-        } else if (quad == FASTGMM_QSPHERICAL) {                               \
-            q[0] = SUMSQ(z, D);                                                \
-        } else if (quad == FASTGMM_QTIED) {                                    \
-            q[0] = 0;                                                          \
-        }   /* QLINEAR: no quadratic part, the row ends after z */             \
+                f[1 + d] = (TF) ((double) x[d] - c[d]);                        \
+            if (quad == FASTGMM_QTIED)                                         \
+                f[1 + D] = 0;                                                  \
+        }                                                                      \
     }                                                                          \
 }
 
