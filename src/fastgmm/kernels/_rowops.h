@@ -290,26 +290,31 @@ FASTGMM_CLONES                                                                 \
 static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll, \
                    const double *w)                                            \
 {                                                                              \
+    /* The max of the values read as finite-or--inf, without writing them   \
+     * back: the exp pass reads them the same way. */                         \
     for (ptrdiff_t i = 0; i < n; i++) {                                        \
         T v = lp[i];                                                           \
-        v = v < (T) INFINITY ? v : (T) -INFINITY;                              \
-        lp[i] = v;                                                             \
-        mx[i] = v;                                                             \
+        mx[i] = v < (T) INFINITY ? v : (T) -INFINITY;                          \
     }                                                                          \
     for (ptrdiff_t k = 1; k < K; k++) {                                        \
-        T *lpk = lp + k * n;                                                   \
+        const T *lpk = lp + k * n;                                             \
         for (ptrdiff_t i = 0; i < n; i++) {                                    \
             T v = lpk[i];                                                      \
             v = v < (T) INFINITY ? v : (T) -INFINITY;                          \
-            lpk[i] = v;                                                        \
             mx[i] = v > mx[i] ? v : mx[i];                                     \
         }                                                                      \
     }                                                                          \
-    for (ptrdiff_t i = 0; i < n; i++) {                                        \
-        sm[i] = 0;                                                             \
+    for (ptrdiff_t i = 0; i < n; i++)                                          \
         mx[i] = mx[i] == (T) -INFINITY ? 0 : mx[i]; /* exp(-inf) = 0, not nan */ \
+    /* EXP gives 0 for the differences that are not in [-708, 0], so +inf  \
+     * and NaN read as -inf here too. The sum starts from the first         \
+     * component's term (0 + e = e exactly). */                              \
+    for (ptrdiff_t i = 0; i < n; i++) {                                        \
+        T e = EXP(lp[i] - mx[i]);                                              \
+        lp[i] = e;                                                             \
+        sm[i] = e;                                                             \
     }                                                                          \
-    for (ptrdiff_t k = 0; k < K; k++) {                                        \
+    for (ptrdiff_t k = 1; k < K; k++) {                                        \
         T *lpk = lp + k * n;                                                   \
         for (ptrdiff_t i = 0; i < n; i++) {                                    \
             T e = EXP(lpk[i] - mx[i]);                                         \
