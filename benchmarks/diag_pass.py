@@ -29,19 +29,19 @@ from fastgmm.kernels import _driver
 
 
 def problem(name, n_samples=None):
-    """(X, quad, K, shift, W) of a workload at its initial parameters (as run.py starts a fit)."""
+    """(X, quad, K, shift, W, U) of a workload at its initial parameters (as run.py starts a fit)."""
     wl = datasets.get_workload(name, n_samples=n_samples)
     X = datasets.load_data(wl)
     init = datasets.initial_parameters(wl)
     cov_type = wl.covariance_type
-    shift, W, _ = _gaussian.kernel_coefficients(init["weights"], init["means"], init["precisions_cholesky"],
+    shift, W, U = _gaussian.kernel_coefficients(init["weights"], init["means"], init["precisions_cholesky"],
                                                 cov_type)
-    return X, _gaussian.QUAD[cov_type], wl.n_components, shift, W
+    return X, _gaussian.QUAD[cov_type], wl.n_components, shift, W, U
 
 
 def one_pass(prob, threads):
-    X, quad, K, shift, W = prob
-    return _driver.accumulate(X, quad, K, shift, threads, W=W)
+    X, quad, K, shift, W, U = prob
+    return _driver.accumulate(X, quad, K, shift, threads, W=W, U=U)
 
 
 def main(argv=None):
