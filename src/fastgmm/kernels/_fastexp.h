@@ -1,7 +1,7 @@
 /* exp(x) for x <= 0, branch-free so that loops calling it vectorise.
  *
- * The E-step needs exp(lp - max) in [0, 1] for every (row, component), and
- * the exp was the largest single cost of the diagonal-covariance pass. The
+ * The E-step needs exp(lp - max) in [0, 1] for every (row, component): after
+ * the two GEMMs, the largest cost of the diagonal-covariance pass. The
  * method is the textbook table-driven one: x = (64 m + j) ln2/64 + r with
  * |r| <= ln2/128 (Cody-Waite: ln2/64 in two parts, the first with 29
  * significant bits so that k ln2/64 is exact for every |k| < 2^24), and

@@ -62,12 +62,14 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
 /* The n rows that follow a chunk's in memory are (but for a slot's last
  * chunk, or rows gathered into a buffer) the next chunk's: each feature loop
  * asks for row i + n as it reads row i, so that it comes from memory while
- * this chunk's GEMMs and exps run. Without it a diag pass waited on memory for
- * about half of its feature-building time (D = 16: 12.5 ns a row reading X
- * from memory, 5 with X in L2; with it 5). Into L2 only (locality 1,
- * prefetcht2), spread one row at a time: all of the next chunk asked for at
- * once, or into L1, hid almost none of the wait. A prefetch never faults, and
- * the address is formed as an integer, not as a pointer past the end of X. */
+ * this chunk's GEMMs and exps run. Without it a diag pass waited on memory
+ * for over half of its feature-building time (D = 16, timed per stage in a
+ * C harness of the chunk loop: 12.5 ns a row with X read from memory, 5 with
+ * X in L2; with the prefetch 5, and the whole pass 11 % faster). Into L2
+ * only (locality 1, prefetcht2), spread one row at a time: all of the next
+ * chunk asked for at once, or into L1, hid almost none of the wait. A
+ * prefetch never faults, and the address is formed as an integer, not as a
+ * pointer past the end of X. */
 #if defined(__GNUC__)
 #define FASTGMM_PREFETCH_ROW(x, ahead, row_bytes)                              \
     for (ptrdiff_t b_ = 0; b_ < (row_bytes); b_ += 64)                         \
@@ -127,8 +129,8 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
  * registers) in the same loop as z: with the code tested inside the row loop
  * and q read back from F, a chunk of D = 16 rows took 9.5 ns a row for diag
  * and 16 for spherical (the sum of squares waited on its own stores), now
- * 3.9 and 4.4 (alone on the benchmark machine, AVX-512). The sum of squares
- * keeps SUMSQ's lanes and tree, so the values are the same bits as before. */
+ * 3.9 and 4.4 (one 80-row chunk in cache, AVX-512 clone, best of many runs).
+ * The sum of squares keeps SUMSQ's lanes and tree: the same bits as before. */
 #define FASTGMM_DEFINE_FEATURES(NAME, TX, TF, SUMSQ)                           \
 FASTGMM_CLONES                                                                 \
 static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
