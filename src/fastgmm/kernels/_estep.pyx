@@ -133,6 +133,7 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
+    double fastgmm_exp_nonpos(double x)
 
 
 cdef extern from "_studentt_terms.h" nogil:
@@ -1490,3 +1491,12 @@ def log1p_nonnegative(const double[::1] x, double[::1] out):
         raise ValueError("x and out must have the same length")
     for i in range(x.shape[0]):
         out[i] = fastgmm_log1p_ge0(x[i])
+
+
+def exp_nonpositive(const double[::1] x, double[::1] out):
+    """``out[i] = exp(x[i])`` by the E-step's inline exp (0 outside [-708, 0]); for the tests."""
+    cdef Py_ssize_t i
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out must have the same length")
+    for i in range(x.shape[0]):
+        out[i] = fastgmm_exp_nonpos(x[i])
