@@ -121,6 +121,20 @@ def test_float32_statistics_match_reference(cov_type, N, D, K, chunk, slot, weig
     np.testing.assert_allclose(stats.s2, s2, rtol=0, atol=1e-6 * scale * np.abs(Z).max() ** 2)
 
 
+@pytest.mark.parametrize("cov_type", FAST_TYPES)
+def test_zero_weight_component_in_the_float32_path(cov_type, rng):
+    """A component of weight 0 (coefficient -inf in both precisions) gets nothing; the others are right."""
+    X = _overlapping(rng, 800, 4, 3)
+    weights, means, pc = _params(rng, X, 3, cov_type)
+    weights = np.array([0.0, weights[1], weights[2]]) / (weights[1] + weights[2])
+    assert _uses_float32(weights, means, pc, cov_type)
+    a = gaussian_statistics(X, weights, means, pc, cov_type, 2, allow_float32=True)
+    b = gaussian_statistics(X.astype(np.float64), weights, means, pc, cov_type, 2)
+    assert a.nk[0] == 0.0
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-6)
+    np.testing.assert_allclose(a.nk, b.nk, rtol=1e-5)
+
+
 @needs_openmp
 @pytest.mark.parametrize("cov_type", FAST_TYPES)
 @pytest.mark.parametrize("weighted", [False, True])

@@ -341,7 +341,8 @@ def float32_loglik_correction(W, W32, G):
     float64 used W itself; the correction's share for their rows is within
     float32 rounding of those rows' values.)
     """
-    dW = np.asarray(W, dtype=np.float64) - np.asarray(W32, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        dW = np.asarray(W, dtype=np.float64) - np.asarray(W32, dtype=np.float64)
     dW[~np.isfinite(dW)] = 0.0          # -inf coefficients (zero weights) are -inf in both
     return float(np.sum(dW.T * G))
 
