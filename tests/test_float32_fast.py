@@ -1,6 +1,6 @@
 """The float32 compute path of the fit pass (``_estep._chunk32``).
 
-float32 data with full or diag covariances are computed in float32 (features,
+float32 data with full, diag or spherical covariances are computed in float32 (features,
 SGEMMs, log-sum-exp) when ``_gaussian.float32_coefficients`` says every
 component lies close enough to the shift; the chunk sums are added into
 float64 partials. Checked here: the path is taken where it should be and not
@@ -21,7 +21,7 @@ from fastgmm.kernels import _estep
 import _reference as ref
 from conftest import mixture_data, needs_openmp
 
-FAST_TYPES = ["full", "diag"]
+FAST_TYPES = ["full", "diag", "spherical"]
 
 
 def _params(rng, X, K, cov_type):
@@ -36,6 +36,8 @@ def _params(rng, X, K, cov_type):
     covs = np.array(covs)
     if cov_type == "diag":
         covs = np.array([np.diag(c) for c in covs])
+    elif cov_type == "spherical":
+        covs = np.array([np.diag(c).mean() for c in covs])
     return weights, means, ref.compute_precision_cholesky(covs, cov_type)
 
 
@@ -70,12 +72,9 @@ def test_components_far_from_the_shift_stay_float64(cov_type, rng):
     assert a.loglik == b.loglik
 
 
-@pytest.mark.parametrize("cov_type", ["spherical", "tied"])
-def test_spherical_and_tied_stay_float64(cov_type):
-    shift = np.zeros(2)
-    W = np.zeros((_gaussian.n_features_out(cov_type, 2), 1))
-    pc = np.ones(1) if cov_type == "spherical" else np.eye(2)
-    assert _gaussian.float32_coefficients(W, np.ones(1), pc, cov_type, shift, np.zeros((1, 2))) is None
+def test_tied_stays_float64():
+    W = np.zeros((_gaussian.n_features_out("tied", 2), 1))
+    assert _gaussian.float32_coefficients(W, np.ones(1), np.eye(2), "tied", np.zeros(2), np.zeros((1, 2))) is None
 
 
 @pytest.mark.parametrize("cov_type", FAST_TYPES)
@@ -113,7 +112,8 @@ def test_float32_statistics_match_reference(cov_type, N, D, K, chunk, slot, weig
     Z = X64 - stats.centre
     nk = r.sum(axis=0)
     s1 = r.T @ Z
-    s2 = np.einsum("nk,nd,ne->kde", r, Z, Z) if cov_type == "full" else r.T @ (Z * Z)
+    s2 = {"full": lambda: np.einsum("nk,nd,ne->kde", r, Z, Z), "diag": lambda: r.T @ (Z * Z),
+          "spherical": lambda: r.T @ np.sum(Z * Z, axis=1)}[cov_type]()
     np.testing.assert_allclose(stats.loglik, row_ll @ (np.ones(N) if w is None else w), rtol=1e-6)
     scale = max(1.0, r.sum())
     np.testing.assert_allclose(stats.nk, nk, rtol=0, atol=1e-6 * scale)
@@ -223,7 +223,7 @@ def test_pass_near_the_limit_keeps_the_log_likelihood(cov_type):
     centres[:2] += 8
     centres[2:] -= 8
     X = (centres[rng.integers(0, K, 20000)] + rng.normal(size=(20000, D))).astype(np.float32)
-    covs = np.array([np.eye(D)] * K) if cov_type == "full" else np.ones((K, D))
+    covs = {"full": np.array([np.eye(D)] * K), "diag": np.ones((K, D)), "spherical": np.ones(K)}[cov_type]
     pc = ref.compute_precision_cholesky(covs, cov_type)
     weights = np.full(K, 1 / K)
     assert _uses_float32(weights, centres, pc, cov_type)

@@ -281,9 +281,9 @@ FLOAT32_MAX_CANCELLATION = 128.0
 def float32_coefficients(W, weights, prec_chol, cov_type, shift, means):
     """W (P, K) in float32 for the kernel's float32 path, or None where float32 would lose accuracy.
 
-    Full and diag only (spherical and tied stay float64: their GEMMs are
-    thin, P = D + 2, and tied's TRMM and Gram would need their own float32
-    versions). The float32 path sums f(z) . W[:, k] in float32, so row i's
+    Full, diag and spherical (tied stays float64: its TRMM and its Gram of
+    the rows, summed over all the data, would need float32 versions and a
+    bound of their own). The float32 path sums f(z) . W[:, k] in float32, so row i's
     log-density under component k has an error of about eps32 times the sum
     of the terms' magnitudes, |f(z_i)| . |W[:, k]|, while the value is about
     |log_norm_k| + D/2. For the rows of component k, z ~ (mu_k - c) + N(0,
@@ -299,7 +299,7 @@ def float32_coefficients(W, weights, prec_chol, cov_type, shift, means):
     kappa_k <= ``FLOAT32_MAX_CANCELLATION``, the coefficients are finite
     there and fit in float32's range.
     """
-    if cov_type not in ("full", "diag"):
+    if cov_type not in ("full", "diag", "spherical"):
         return None
     W = np.asarray(W, dtype=np.float64)
     pc = np.asarray(prec_chol, dtype=np.float64)
@@ -313,13 +313,15 @@ def float32_coefficients(W, weights, prec_chol, cov_type, shift, means):
         # triangular inverse directly, ~2 ms at K = 32, D = 64 (solve_triangular took 5 ms)
         var = np.stack([np.sum(lapack.dtrtri(u, lower=0)[0] ** 2, axis=0) for u in pc])
     else:
-        var = 1.0 / pc ** 2
+        var = 1.0 / (pc ** 2 if cov_type == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1))
     s = np.sqrt(a * a + var)
     if cov_type == "full":
         i, j = full_pairs(D)
         feats = np.hstack([np.ones((K, 1)), s, s[:, i] * s[:, j]])
-    else:
+    elif cov_type == "diag":
         feats = np.hstack([np.ones((K, 1)), s, s * s])
+    else:
+        feats = np.hstack([np.ones((K, 1)), s, np.sum(s * s, axis=1, keepdims=True)])
     terms = np.einsum("kp,pk->k", feats, np.abs(W))
     ln = log_norm(np.where(live, weights, 1.0), pc, cov_type, D)
     kappa = terms / (np.abs(ln) + 0.5 * D)

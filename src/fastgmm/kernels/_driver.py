@@ -136,7 +136,7 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
         (``_estep.QONEHOT`` only; X then only gives the shape and dtype).
     W32 : float32 (P, K), optional
         W in float32: the pass computes in float32 (float32 X, E-step mode,
-        full or diag; see ``fastgmm.families._gaussian.float32_coefficients``
+        full, diag or spherical; see ``fastgmm.families._gaussian.float32_coefficients``
         for when that keeps the accuracy).
 
     Returns

@@ -33,8 +33,8 @@ GEMM about one shift loses eps32 times the squared Mahalanobis distance: 2
 nats per row for components 10,000 sigma apart). float32 data still read
 half the bytes.
 
-The float32 path (`_chunk32`, fit passes of float32 data with full or diag
-covariances): given float32 coefficients W32 the caller passes only when a
+The float32 path (`_chunk32`, fit passes of float32 data with full, diag or
+spherical covariances): given float32 coefficients W32 the caller passes only when a
 bound says every component lies close enough to the shift for float32
 (fastgmm.families._gaussian.float32_coefficients), a chunk's features
 (z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM) and
@@ -623,7 +623,7 @@ cdef void _chunk32(
     Py_ssize_t s,             # IN  the chunk's slot
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
-    """`_chunk` of a fit pass (E-step and statistics, full or diag, no rows by index) in float32.
+    """`_chunk` of a fit pass (E-step and statistics, full, diag or spherical, no rows by index) in float32.
 
     Steps 1-5 of the module docstring with float32 features, SGEMMs and
     log-sum-exp; the chunk's sums go into the slot's float64 partial. A chunk
@@ -925,7 +925,7 @@ def accumulate_statistics(
     const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
     const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
     const float[:, ::1] W32=None,       # IN  (P, K) W in float32: compute in float32 (float32 X, ESTEP,
-                                        #     QFULL or QDIAG, no rows), else None
+                                        #     QFULL, QDIAG or QSPHERICAL, no rows), else None
 ):
     """Add one pass of EM statistics over X to the outputs.
 
@@ -997,8 +997,9 @@ cdef int _set_float32(PassSpec *p, const float[:, ::1] W32, bint x_float32) exce
     """The float32 path's coefficients, for the passes it covers (see `_chunk32`)."""
     if not x_float32:
         raise ValueError("the float32 path (W32) is for float32 data")
-    if p.resp_mode != _RESP_ESTEP or (p.quad != _QFULL and p.quad != _QDIAG) or p.rows != NULL:
-        raise ValueError("the float32 path (W32) covers the E-step of full and diag covariances, "
+    if (p.resp_mode != _RESP_ESTEP or (p.quad != _QFULL and p.quad != _QDIAG and p.quad != _QSPHERICAL)
+            or p.rows != NULL):
+        raise ValueError("the float32 path (W32) covers the E-step of full, diag and spherical covariances, "
                          "without rows by index")
     if W32.shape[0] != p.P or W32.shape[1] != p.K:
         raise ValueError(f"W32 must have shape ({p.P}, {p.K})")
