@@ -256,6 +256,31 @@ def test_overflowing_row_gets_the_float64_result(cov_type, weight):
     np.testing.assert_allclose(a.nk, b.nk, rtol=1e-6)
 
 
+def _kernel_pass(X, quad, W32):
+    N, D = X.shape
+    P = _estep.n_features_out(quad, D)
+    tied = quad == _estep.QTIED
+    return _estep.accumulate_statistics(X, quad, 1, np.zeros(D), _estep.RESP_ESTEP, np.zeros((P, 1)),
+                                        np.eye(D) if tied else None, None, None, None, 16, 32, np.zeros((1, P)),
+                                        np.zeros((1, D * D)) if tied else None, np.zeros(1), 1,
+                                        W32=np.zeros(W32, dtype=np.float32))
+
+
+def test_kernel_refuses_the_float32_path_for_float64_data():
+    with pytest.raises(ValueError, match="for float32 data"):
+        _kernel_pass(np.zeros((4, 2)), _estep.QDIAG, (5, 1))
+
+
+def test_kernel_refuses_the_float32_path_for_tied():
+    with pytest.raises(ValueError, match="full, diag and spherical"):
+        _kernel_pass(np.zeros((4, 2), dtype=np.float32), _estep.QTIED, (4, 1))
+
+
+def test_kernel_refuses_float32_coefficients_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="W32 must have shape"):
+        _kernel_pass(np.zeros((4, 2), dtype=np.float32), _estep.QDIAG, (4, 1))
+
+
 def test_float32_exp_within_two_ulps():
     x = np.concatenate([-np.geomspace(1e-8, 87, 200000), [0.0, -0.0]]).astype(np.float32)
     got = np.empty_like(x)

@@ -40,9 +40,10 @@ bound says every component lies close enough to the shift for float32
 (z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM) and
 the log-sum-exp are float32; the chunk's K x P sums, a few hundred rows each,
 are then added into the slot's float64 partial, and the log-likelihoods are
-summed in float64. A chunk with a row that every component gives -inf (a
-float32 overflow, or a row no component can produce) is computed again by
-the float64 `_chunk`, so such rows get exactly the float64 path's result.
+summed in float64 (the caller corrects that sum for W's rounding to
+float32). A chunk with a row that every component gives -inf (a float32
+overflow, or a row no component can produce) is computed again by the
+float64 `_chunk`, so such rows get the float64 path's arithmetic.
 Nothing of size N x K or N x D is allocated: the per-thread scratch is a few
 chunk-sized buffers.
 
