@@ -84,17 +84,22 @@ def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
     return chunk, slot, n_slots_for(N, slot)
 
 
-def float32_chunk_rows(P, K):
-    """Rows per chunk of the float32 path: the float64 path's, but at least 192 when its K x P sums
-    outgrow a core's L1 cache (32 KiB of float32).
+def float32_chunk_rows(P, K, full):
+    """Rows per chunk of the float32 path, from the shape only.
 
-    The float32 path sums each chunk in its own float32 buffer and adds it into the
-    float64 partial, ~20 bytes of traffic per sum per chunk, against the chunk's 4 n P K
-    flops. W6 (P = 2145, K = 32: 275 KiB of sums), one pass in float32, 2 threads, shared
-    machine: 48 rows 1.47x faster than float64, 96 1.56x, 192 1.63x; W2o (10 KiB of sums):
-    48-192 rows within 5 %, W3o 80-96 rows 2.0x, 192 1.75x.
+    The float64 path's budget in bytes (twice the values: the chunk's features and
+    log-densities still fill the same 32 KiB), at least 96 rows for full covariances,
+    and at least 192 when the chunk's K x P sums outgrow a core's L1 cache (32 KiB of
+    float32): the float32 path sums each chunk in its own float32 buffer and adds it
+    into the float64 partial, ~20 bytes of traffic per sum per chunk against the
+    chunk's 4 n P K flops. Measured, one pass, float32 path against float64, 1 thread
+    (CPU time, shared machine): W2o 48 rows 1.75x, 96-144 1.84x, 192 1.80x; W3o 80
+    rows 1.83-1.88x, 160-192 1.89-1.97x, 256 1.90x; W6 (P = 2145, K = 32: 275 KiB of
+    sums) 48 rows 1.47x (2 threads), 96-144 1.65x, 192-288 1.65-1.68x.
     """
-    chunk = chunk_rows_for(P, K, EM_CHUNK_VALUES)
+    chunk = chunk_rows_for(P, K, 2 * EM_CHUNK_VALUES)
+    if full:
+        chunk = max(chunk, 96)
     if 4 * K * P > 32 * 1024:
         chunk = max(chunk, 192)
     return chunk
@@ -153,7 +158,7 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
     P = _estep.n_features_out(quad, D, 0 if offsets is None else int(offsets[-1]))
     tied = quad == _estep.QTIED
     if W32 is not None and chunk_rows is None:
-        chunk_rows = float32_chunk_rows(P, K)
+        chunk_rows = float32_chunk_rows(P, K, quad == _estep.QFULL)
     chunk, slot, n_slots = _layout(N, D, K, P, X.itemsize, tied, chunk_rows, slot_rows)
     G = np.zeros((1, K * P))
     T = np.zeros((1, D * D)) if tied else None
