@@ -385,7 +385,8 @@ class GaussianMixture(Persistent, BaseMixture):
         by NaN pattern) the exact statistics of the observed values (``fastgmm.families._gaussian_missing``)."""
         if missing is None:
             return gaussian_statistics(X, params.weights, params.means, params.precisions_cholesky,
-                                       self.covariance_type, n_threads, sample_weight=sample_weight)
+                                       self.covariance_type, n_threads, sample_weight=sample_weight,
+                                       allow_float32=True)
         return _missing.missing_statistics(X, missing, *params, self.covariance_type, n_threads,
                                            sample_weight=sample_weight)
 

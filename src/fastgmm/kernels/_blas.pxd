@@ -88,3 +88,23 @@ cdef inline void _syrk_gram(
     cdef double alpha = 1.0, beta = 0.0
     dsyrk(&uplo, &trans, &n_features, &n_rows, &alpha, <double *> Z, &ldz,
           &beta, C, &n_features)
+
+
+cdef inline void _gemm_ft_r_set(
+    int n_rows,             # IN
+    int n_feat,             # IN  P
+    int n_comp,             # IN  K
+    const floating *F,      # IN  row-major (n_rows, P)
+    const floating *R,      # IN  column-major (n_rows, K), ld = n_rows
+    floating *G,            # OUT row-major (K, P), i.e. column-major (P, K): G^T := F^T R
+) noexcept nogil:
+    """As _gemm_ft_r but overwriting G (beta = 0): the float32 path sums one chunk in its own
+    buffer and adds it into the float64 partial (see _estep.pyx, _chunk32)."""
+    cdef char tn = b'N'
+    cdef floating one = 1.0, zero = 0.0
+    if floating is float:
+        sgemm(&tn, &tn, &n_feat, &n_comp, &n_rows, &one, <float *> F, &n_feat,
+              <float *> R, &n_rows, &zero, G, &n_feat)
+    else:
+        dgemm(&tn, &tn, &n_feat, &n_comp, &n_rows, &one, <double *> F, &n_feat,
+              <double *> R, &n_rows, &zero, G, &n_feat)

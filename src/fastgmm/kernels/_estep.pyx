@@ -26,11 +26,24 @@ straight from the rows of X; log-densities feature-major, K x n):
    sum r q(z));                                          one GEMM, 2 n P K flops
    tied also adds sum_i w_i z_i z_i^T (one SYRK).
 
-All arithmetic after reading X is float64, for float32 data too: the
-features are formed as (double) x - c, so the log-densities keep float64
-accuracy however far the components lie from the shift (a float32 GEMM about
-one shift loses eps32 times the squared Mahalanobis distance: 2 nats per row
-for components 10,000 sigma apart). float32 data still read half the bytes.
+All arithmetic after reading X is float64 by default, for float32 data
+too: the features are formed as (double) x - c, so the log-densities keep
+float64 accuracy however far the components lie from the shift (a float32
+GEMM about one shift loses eps32 times the squared Mahalanobis distance: 2
+nats per row for components 10,000 sigma apart). float32 data still read
+half the bytes.
+
+The float32 path (`_chunk32`, fit passes of float32 data with full, diag or
+spherical covariances): given float32 coefficients W32 the caller passes only when a
+bound says every component lies close enough to the shift for float32
+(fastgmm.families._gaussian.float32_coefficients), a chunk's features
+(z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM) and
+the log-sum-exp are float32; the chunk's K x P sums, a few hundred rows each,
+are then added into the slot's float64 partial, and the log-likelihoods are
+summed in float64 (the caller corrects that sum for W's rounding to
+float32). A chunk with a row that every component gives -inf (a float32
+overflow, or a row no component can produce) is computed again by the
+float64 `_chunk`, so such rows get the float64 path's arithmetic.
 Nothing of size N x K or N x D is allocated: the per-thread scratch is a few
 chunk-sized buffers.
 
@@ -111,7 +124,7 @@ from libc.math cimport sqrt
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc
 
-from ._blas cimport _gemm_f_w, _gemm_ft_r, _syrk_gram, _trmm_rows_upper
+from ._blas cimport _gemm_f_w, _gemm_ft_r, _gemm_ft_r_set, _syrk_gram, _trmm_rows_upper
 from ._ordered cimport (ADD_BLOCK, Partial, SlotState, add_range, fastgmm_add_relaxed, fastgmm_order,
                         fastgmm_order_done, fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_finish,
                         fastgmm_order_free, fastgmm_order_init, fastgmm_order_take, slot_begin, slot_state_alloc,
@@ -134,6 +147,15 @@ cdef extern from "_rowops.h" nogil:
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
     double fastgmm_exp_nonpos(double x)
+
+
+cdef extern from "_rowops32.h" nogil:
+    void fastgmm_features_ff(const float *X, Py_ssize_t n, Py_ssize_t D, const double *c,
+                             int quad, float *F, Py_ssize_t P, float *zz)
+    double fastgmm_normalise_f(float *lp, Py_ssize_t n, Py_ssize_t K, float *mx, float *sm,
+                               const double *w, Py_ssize_t *n_dead)
+    void fastgmm_add_f_to_d(double *acc, const float *part, Py_ssize_t m)
+    void fastgmm_exp_nonpos_f_array(const float *x, float *y, Py_ssize_t n)
 
 
 cdef extern from "_studentt_terms.h" nogil:
@@ -283,6 +305,7 @@ cdef struct PassSpec:
     int resp_mode             # _RESP_*
     const double *c           # (D,) shift
     const double *W           # (P, K) coefficients (ESTEP, HARD, STUDENT_T: Mahalanobis distances)
+    const float *W32          # (P, K) W in float32: compute the chunks in float32 (_chunk32), else NULL
     const double *U           # (D, D) tied precision factor (ESTEP with tied)
     const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T);
                               # with segments (n_blocks * K,), block seg_pat[s] for segment s
@@ -361,6 +384,10 @@ cdef struct Scratch:
     double *arun              # (K,) likewise: the run's t normalisers
     double *Acc               # (D * D * Kp) full missing mode with statistics: the slot's completions, else NULL
     double *lin               # (D * Kp) likewise (folded into G at the end of each slot)
+    float *F32                # (chunk, P) float32 path (p.W32): features, else NULL
+    float *LP32               # (K, chunk) float32 path: log-densities, then responsibilities
+    float *v32                # (2 chunk + 2 D) float32 path: row maxima, sums, then 2 D of feature scratch
+    float *G32                # (K * P,) float32 path: the chunk's sums
     # The sums of the slot being computed, in the thread's current partial (_partial_layout):
     double *G                 # (K * P,) if p.G
     double *T                 # (D * D,) if p.T
@@ -378,6 +405,10 @@ cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
     pass on wide full-covariance rows must not also hold tied's D x D Gram matrix."""
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
     cdef bint ok = slot_state_alloc(&s.slots, _partial_layout(p).n, n_part)
+    if p.W32 != NULL:
+        # float32 path: chunk is its chunk; the float64 buffers only serve its fallback, in sub-chunks
+        ok = _scratch32_alloc(s, p, chunk) and ok
+        chunk = _min(chunk, _FALLBACK_ROWS)
     s.F = <double *> malloc(chunk * P * sizeof(double))
     s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
@@ -435,6 +466,27 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
     free(s.lin)
     free(s.hld)
     free(s.arun)
+    _scratch32_free(s)
+
+
+# Rows per float64 sub-chunk of a float32 chunk computed again in float64 (_chunk32).
+cdef Py_ssize_t _FALLBACK_ROWS = 48
+
+
+cdef bint _scratch32_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk) noexcept nogil:
+    """The float32 path's buffers (beside the float64 ones, which a chunk falls back on)."""
+    s.F32 = <float *> malloc(chunk * p.P * sizeof(float))
+    s.LP32 = <float *> malloc(chunk * p.K * sizeof(float))
+    s.v32 = <float *> malloc((2 * chunk + 2 * p.D) * sizeof(float))
+    s.G32 = <float *> malloc(p.K * p.P * sizeof(float))
+    return s.F32 != NULL and s.LP32 != NULL and s.v32 != NULL and s.G32 != NULL
+
+
+cdef void _scratch32_free(Scratch *s) noexcept nogil:
+    free(s.F32)
+    free(s.LP32)
+    free(s.v32)
+    free(s.G32)
 
 
 cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
@@ -763,6 +815,40 @@ cdef void _chunk(
                 w.T[i * D + d] += w.C[i * D + d]
 
 
+cdef void _chunk32(
+    const PassSpec *p,
+    const float *X,           # IN  (N, D) all rows
+    Py_ssize_t r0,            # IN  first row of the chunk
+    Py_ssize_t n,             # IN  rows in the chunk
+    Py_ssize_t s,             # IN  the chunk's slot
+    Scratch *w,               # SCRATCH of this thread
+) noexcept nogil:
+    """`_chunk` of a fit pass (E-step and statistics, full, diag or spherical, no rows by index) in float32.
+
+    Steps 1-5 of the module docstring with float32 features, SGEMMs and
+    log-sum-exp; the chunk's sums go into the slot's float64 partial. A chunk
+    with a row whose every log-density is -inf is done again by `_chunk`, in
+    sub-chunks of _FALLBACK_ROWS rows (the float64 scratch's size).
+    """
+    cdef Py_ssize_t dead = 0, m
+    cdef float *mx = w.v32
+    cdef float *sm = w.v32 + n
+    cdef double total
+    fastgmm_features_ff(X + r0 * p.D, n, p.D, p.c, p.quad, w.F32, p.P, w.v32 + 2 * n)
+    _gemm_f_w(<int> n, <int> p.P, <int> p.K, <const float *> w.F32, p.W32, w.LP32)
+    total = fastgmm_normalise_f(w.LP32, n, p.K, mx, sm, p.sw + r0 if p.sw != NULL else NULL, &dead)
+    if dead:
+        while n > 0:
+            m = _min(n, _FALLBACK_ROWS)
+            _chunk(p, X, r0, m, s, w)
+            r0 = r0 + m
+            n = n - m
+        return
+    w.ll[0] += total
+    _gemm_ft_r_set(<int> n, <int> p.P, <int> p.K, <const float *> w.F32, <const float *> w.LP32, w.G32)
+    fastgmm_add_f_to_d(w.G, w.G32, p.K * p.P)
+
+
 # ---------------------------------------------------------------------------
 # The one loop over the rows
 # ---------------------------------------------------------------------------
@@ -849,7 +935,13 @@ cdef int _run_slots(
                 r_end = _min(p.N, r0 + slot_rows)
             while r0 < r_end:
                 n = _min(chunk_rows, r_end - r0)
-                _chunk(p, X, r0, n, s, w)
+                if floating is float:
+                    if p.W32 != NULL:
+                        _chunk32(p, X, r0, n, s, w)
+                    else:
+                        _chunk(p, X, r0, n, s, w)
+                else:
+                    _chunk(p, X, r0, n, s, w)
                 r0 = r0 + n
             if w.Acc != NULL:
                 fastgmm_miss_full_fold(p.D, p.K, p.Kp, p.pair, w.Acc, w.lin, w.G, p.P)
@@ -887,6 +979,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.P = n_features_out(quad, D)
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
+    p.W32 = NULL
     p.labels_in = p.rows = p.seg_start = p.seg_pat = p.dims = NULL
     p.codes = NULL
     p.offsets = NULL
@@ -1134,6 +1227,8 @@ def accumulate_statistics(
     const double[::1] prec=None,        # IN  full (D * D * Kp) [a, d, k], tied (D * D); diag, spherical (K * D)
     const double[::1] dev=None,         # IN  full (D * Kp), else (K * D): mu_k - shift
     const int64_t[::1] pair=None,       # IN  full: (D * D,) index in f(z) of z_a z_b
+    const float[:, ::1] W32=None,       # IN  (P, K) W in float32: compute in float32 (float32 X, ESTEP,
+                                        #     QFULL, QDIAG or QSPHERICAL, no rows), else None
 ):
     """Add one pass of EM statistics over X to the outputs.
 
@@ -1202,10 +1297,34 @@ def accumulate_statistics(
         if T_out is None or T_out.shape[0] != n_out or T_out.shape[1] != p.D * p.D:
             raise ValueError(f"tied statistics need T_out of shape ({n_out}, D * D)")
         p.T = &T_out[0, 0]
+    if W32 is not None:
+        _set_float32(&p, W32, floating is float)
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
     return _run_checked(&p, &X[0, 0], chunk_rows, slot_rows, n_slots, n_threads)
+
+
+cdef int _set_float32(PassSpec *p, const float[:, ::1] W32, bint x_float32) except -1:
+    """The float32 path's coefficients, for the passes it covers (see `_chunk32`)."""
+    if not x_float32:
+        raise ValueError("the float32 path (W32) is for float32 data")
+    if (p.resp_mode != _RESP_ESTEP or (p.quad != _QFULL and p.quad != _QDIAG and p.quad != _QSPHERICAL)
+            or p.rows != NULL):
+        raise ValueError("the float32 path (W32) covers the E-step of full, diag and spherical covariances, "
+                         "without rows by index")
+    if W32.shape[0] != p.P or W32.shape[1] != p.K:
+        raise ValueError(f"W32 must have shape ({p.P}, {p.K})")
+    p.W32 = &W32[0, 0]
+    return 0
+
+
+def _exp_nonpos_f(const float[::1] x, float[::1] out):
+    """``out[i] = exp(x[i])`` by the float32 path's exp (x <= 0); for the tests."""
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("x and out must have the same length")
+    if x.shape[0]:
+        fastgmm_exp_nonpos_f_array(&x[0], &out[0], x.shape[0])
 
 
 def estimate(
