@@ -299,15 +299,23 @@ def test_a_column_observed_in_fewer_than_two_rows_is_an_error(streamed, tmp_path
         StudentTMixture(2, nan_policy="marginalize", block_rows=40 if streamed else None).fit(X)
 
 
-def test_kernel_segments_need_each_blocks_dimension():
+def test_kernel_missing_mode_refuses_inconsistent_tables():
+    """The t missing mode needs a normaliser per observed dimension and, for statistics, psi."""
     X, _ = _t_data(50, 3, 2, 10)
-    shift, W, a, nu = st.t_coefficients(np.full(2, 0.5), X[:2], np.ones(2), np.full(2, 5.0), "spherical")
+    X[::7, 1] = np.nan
+    w, m, pc, nu = np.full(2, 0.5), X[:2].copy(), np.ones(2), np.full(2, 5.0)
+    m[np.isnan(m)] = 0.0
+    shift, W, a0, nu = st.t_coefficients(w, m, pc, nu, "spherical")
+    a, psi = st._t_missing_tables(w, m, pc, nu, "spherical", a0)
+    arrays = _missing.missing_arrays(_missing.group_patterns(X), m, pc, "spherical", shift)
     out = dict(G_out=np.zeros(W.size), R_out=np.zeros(2), H_out=np.zeros(2), ll_out=np.zeros(1))
-    rows = np.arange(50, dtype=np.int64)
-    seg = dict(rows=rows, seg_start=np.array([0, 50], dtype=np.int64), seg_pat=np.zeros(1, dtype=np.int64))
-    args = (X, _estep.QSPHERICAL, shift, W, a, nu, None, 16, 64)
-    with pytest.raises(ValueError, match="need dims"):
-        _estep.accumulate_t_statistics(*args, *out.values(), 1, **seg)
-    with pytest.raises(ValueError, match="in 0 .. n_features"):
-        _estep.accumulate_t_statistics(*args, *out.values(), 1, **seg, dims=np.array([4], dtype=np.int64))
-    assert _estep.accumulate_t_statistics(*args, *out.values(), 1, **seg, dims=np.array([3], dtype=np.int64)) == 0
+    args = (X, _estep.QSPHERICAL, shift, W)
+    kw = {name: arrays[name] for name in ("pat_start", "miss_ptr", "miss_idx", "prec", "dev")}
+    tail = (nu, None, 16, 64, *out.values(), 1, arrays["rows"])
+    with pytest.raises(ValueError, match="each observed dimension"):
+        _estep.accumulate_t_statistics(*args, a0, *tail, **kw, psi=psi)
+    with pytest.raises(ValueError, match="need psi"):
+        _estep.accumulate_t_statistics(*args, a, *tail, **kw)
+    with pytest.raises(ValueError, match="missing mode"):
+        _estep.accumulate_t_statistics(*args, a0, *tail)
+    assert _estep.accumulate_t_statistics(*args, a, *tail, **kw, psi=psi) == 0

@@ -75,27 +75,14 @@ only check shapes and fill a `PassSpec`. A new mode (a new family) is a new
 branch of step 3 and new outputs in the `PassSpec` and the slot partial
 (`_partial_layout`), not a copy of the chunk loop.
 
-Rows by index (missing values): with ``rows`` the pass visits the rows
-``X[rows[j]]`` in that order, cut into given *segments* (runs of positions)
-instead of slots; each segment reads its own coefficients ``W[seg_pat[s]]``
-(and ``U[seg_pat[s]]``) and its sums are added, in segment order, into row
-``seg_pat[s]`` of the outputs (one row per coefficient block). A visited
-row is gathered into a float64 buffer with every NaN replaced by the shift,
-so its missing coordinates have z_d = 0 exactly; with coefficients built from
-the marginal precision of the observed coordinates (zero rows and columns
-for the missing ones) F W is then exactly the marginal log-density, and
-R^T F the observed part's sums (fastgmm.families._gaussian_missing). Per-row outputs go to the
-row's own index. The Student-t mode takes segments too: F W is then the
-Mahalanobis distance of the observed part, and each block also has its own
-constants a (K) and its own t dimension (the observed coordinates, which
-enter the t terms in place of D); its sums R and H get one row per block
-like G (fastgmm.families._studentt).
-
-The missing mode (Gaussian feature codes, E-step only; _missing.h): rows by
-index again, sorted by NaN pattern, but visited in ordinary slots of
-positions under the complete-data W (no per-pattern coefficients and one
-row of outputs), with each pattern's run of positions and missing columns
-(``pat_start``, ``miss_ptr``, ``miss_idx``) and the precisions. After step 2
+Rows with NaNs, the missing mode (Gaussian feature codes and Student-t, the
+E-step; _missing.h): with ``rows`` the pass visits the rows ``X[rows[j]]``,
+sorted by NaN pattern, in ordinary slots of positions, under the
+complete-data W, with each pattern's run of positions and missing columns
+(``pat_start``, ``miss_ptr``, ``miss_idx``) and the precisions. A visited row
+is gathered into a float64 buffer with every NaN replaced by the shift, so its
+missing coordinates have z_d = 0 exactly; per-row outputs go to the row's own
+index. After step 2
 each run's rows get the correction that turns F W into their observed
 part's marginal, and after step 5 the one that completes their sums
 (conditional means and covariances of the missing coordinates). Full
@@ -308,16 +295,12 @@ cdef struct PassSpec:
     const float *W32          # (P, K) W in float32: compute the chunks in float32 (_chunk32), else NULL
     const double *U           # (D, D) tied precision factor (ESTEP with tied)
     const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T);
-                              # with segments (n_blocks * K,), block seg_pat[s] for segment s
-    const int64_t *dims       # (n_blocks,) STUDENT_T with segments: the t dimension of each block (its
-                              # observed coordinates), or NULL (D)
+                              # missing mode ((D + 1) * K,): a K-vector for each observed dimension 0 .. D
     const double *nu          # (K,) degrees of freedom, > 0 (STUDENT_T)
     const double *sw          # (N,) sample weights, or NULL (all 1)
     const double *resp_in     # (N, K) (GIVEN)
     const int64_t *labels_in  # (N,) (LABELS)
-    const int64_t *rows       # (N,) rows of X visited, in this order, or NULL (0 .. N - 1)
-    const int64_t *seg_start  # (n_seg + 1,) segments: runs of positions (with rows), or NULL (slots)
-    const int64_t *seg_pat    # (n_seg,) each segment's block of coefficients in W (and U), or NULL
+    const int64_t *rows       # (N,) missing mode: rows of X visited, in this order, or NULL (0 .. N - 1)
     const int32_t *codes      # (N, D) categorical codes (ONEHOT), else NULL
     const int64_t *offsets    # (D + 1,) first one-hot feature of each column, minus 1 (ONEHOT), else NULL
     # Missing mode (rows sorted by NaN pattern, visited by slots of positions; _missing.h): else NULL
@@ -332,11 +315,11 @@ cdef struct PassSpec:
     const int64_t *pair       # full: (D, D) index in f(z) of z_a z_b
     const double *psi         # STUDENT_T missing mode: (D + 1, K) psi_d(nu_k) - psi_D(nu_k) for H, by dimension d
     int64_t *bad_code         # (1,) the first invalid code's index into codes, -1: none (ONEHOT)
-    # outputs: sums over the slots in slot order (segments: row seg_pat[s] gets segment s)
-    double *G                 # (1 or n_blocks, K * P) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
-    double *T                 # (1 or n_blocks, D * D) tied: sums of w z z^T (lower), or NULL
-    double *R                 # (1 or n_blocks, K) STUDENT_T: sums of w r, or NULL
-    double *H                 # (1 or n_blocks, K) STUDENT_T: sums of w r (log u - u), or NULL
+    # outputs: sums over the slots in slot order
+    double *G                 # (K * P,) sums of R^T F (STUDENT_T: (r u)^T F), or NULL
+    double *T                 # (D * D,) tied: sums of w z z^T (lower), or NULL
+    double *R                 # (K,) STUDENT_T: sums of w r, or NULL
+    double *H                 # (K,) STUDENT_T: sums of w r (log u - u), or NULL
     double *ll                # (1,) sum of w_i log p(x_i), or NULL
     # per-row outputs
     double *row_ll            # (N,) log p(x_i), or NULL
@@ -643,7 +626,7 @@ cdef void _chunk(
     const floating *X,        # IN  (N, D) all rows
     Py_ssize_t r0,            # IN  first position (row, or index into rows) of the chunk
     Py_ssize_t n,             # IN  rows in the chunk
-    Py_ssize_t s,             # IN  the chunk's slot or segment (its sums go to w.G, w.T, w.R, w.H, w.ll, w.bad)
+    Py_ssize_t s,             # IN  the chunk's slot (its sums go to w.G, w.T, w.R, w.H, w.ll, w.bad)
     Scratch *w,               # SCRATCH of this thread
 ) noexcept nogil:
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
@@ -659,19 +642,6 @@ cdef void _chunk(
     cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD or student
     cdef bint softmax = p.resp_mode == _RESP_ESTEP or student
     cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
-    cdef const double *Wc = p.W
-    cdef const double *Uc = p.U
-    cdef const double *ac = p.a
-    cdef Py_ssize_t Dt = D         # the t dimension: a segment's observed coordinates (missing values)
-    if p.seg_pat != NULL:
-        if Wc != NULL:
-            Wc = p.W + p.seg_pat[s] * P * K
-        if Uc != NULL:
-            Uc = p.U + p.seg_pat[s] * D * D
-        if ac != NULL:
-            ac = p.a + p.seg_pat[s] * K
-        if p.dims != NULL:
-            Dt = p.dims[p.seg_pat[s]]
 
     # 1. features (z in float64 for either dtype of X)
     if p.quad == _QONEHOT:
@@ -691,19 +661,19 @@ cdef void _chunk(
         for i in range(n):
             for d in range(D):
                 w.Y[i * D + d] = F[i * P + 1 + d]
-        _trmm_rows_upper(<int> n, <int> D, Uc, w.Y)
+        _trmm_rows_upper(<int> n, <int> D, p.U, w.Y)
         fastgmm_tied_q_d(w.Y, n, D, F, P)
 
     # 2-3. responsibilities
     if estep:
-        _gemm_f_w(<int> n, <int> P, <int> K, F, Wc, LP)
+        _gemm_f_w(<int> n, <int> P, <int> K, F, p.W, LP)
         if p.pat_start != NULL and not _missing_runs(p, r0, n, w, False):
             return          # the pass fails (_run_checked): its sums are discarded
         if student:
             # F W holds the Mahalanobis distances: into the t log-densities (in
             # place), u (w.Ub) and log u - u (w.Vb).
             if p.pat_start == NULL:       # (the missing mode did each run's, with its dimension)
-                fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, n, K, Dt, ac, p.nu)
+                fastgmm_t_terms_d(LP, w.Ub, w.Vb, n, n, K, D, p.a, p.nu)
             if u_out != NULL:
                 for i in range(n):
                     row = _row(p, r0 + i)
@@ -866,7 +836,7 @@ cdef void _begin_slot(const PassSpec *p, Scratch *w) noexcept nogil:
 
 
 cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int64_t j1) noexcept nogil:
-    """Values j0 .. j1 - 1 of slot (or segment) s's partial into the outputs.
+    """Values j0 .. j1 - 1 of slot s's partial into the outputs.
 
     _ordered.h calls it for s = 0, 1, 2, ... in that order for each block of
     values. T's upper triangle is added too: it is zero in every partial, so
@@ -875,16 +845,15 @@ cdef void _partial_add(const void *spec, void *part, int64_t s, int64_t j0, int6
     cdef const PassSpec *p = <const PassSpec *> spec
     cdef const Partial *q = <const Partial *> part
     cdef Py_ssize_t KP = p.K * p.P, DD = p.D * p.D
-    cdef Py_ssize_t out = p.seg_pat[s] if p.seg_pat != NULL else 0
     cdef Layout L = _partial_layout(p)
     if p.G != NULL:
-        add_range(p.G + out * KP, q.v, j0, j1, L.G, L.G + KP)
+        add_range(p.G, q.v, j0, j1, L.G, L.G + KP)
     if p.T != NULL:
-        add_range(p.T + out * DD, q.v, j0, j1, L.T, L.T + DD)
+        add_range(p.T, q.v, j0, j1, L.T, L.T + DD)
     if p.R != NULL:
-        add_range(p.R + out * p.K, q.v, j0, j1, L.R, L.R + p.K)
+        add_range(p.R, q.v, j0, j1, L.R, L.R + p.K)
     if p.H != NULL:
-        add_range(p.H + out * p.K, q.v, j0, j1, L.H, L.H + p.K)
+        add_range(p.H, q.v, j0, j1, L.H, L.H + p.K)
     if p.ll != NULL:
         add_range(p.ll, q.v, j0, j1, L.ll, L.ll + 1)
     if j0 == 0 and p.bad_code != NULL and p.bad_code[0] < 0:
@@ -899,7 +868,7 @@ cdef int _run_slots(
     Py_ssize_t n_slots,
     int n_threads,
 ) noexcept nogil:
-    """Every chunk of every slot (or segment) through `_chunk`, the slots' sums added into the
+    """Every chunk of every slot through `_chunk`, the slots' sums added into the
     outputs in slot order (the ordered reduction of _ordered.h, which says why it cannot
     deadlock); returns -1 if a thread could not allocate its scratch, else 0.
 
@@ -927,12 +896,8 @@ cdef int _run_slots(
             if s < 0:
                 break
             _begin_slot(p, w)
-            if p.seg_start != NULL:
-                r0 = p.seg_start[s]
-                r_end = p.seg_start[s + 1]
-            else:
-                r0 = s * slot_rows
-                r_end = _min(p.N, r0 + slot_rows)
+            r0 = s * slot_rows
+            r_end = _min(p.N, r0 + slot_rows)
             while r0 < r_end:
                 n = _min(chunk_rows, r_end - r0)
                 if floating is float:
@@ -980,7 +945,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
     p.W32 = NULL
-    p.labels_in = p.rows = p.seg_start = p.seg_pat = p.dims = NULL
+    p.labels_in = p.rows = NULL
     p.codes = NULL
     p.offsets = NULL
     p.n_pat = p.mmax = 0
@@ -1051,64 +1016,19 @@ cdef int _run_checked(PassSpec *p, const floating *X, Py_ssize_t chunk_rows,
 
 
 cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:, ::1] W,
-                            const double[:, ::1] U, Py_ssize_t n_pat) except *:
-    """Shift and coefficients; ``n_pat`` blocks of W (and U) stacked row-wise (segments)."""
+                            const double[:, ::1] U) except *:
+    """Shift and coefficients."""
     if shift.shape[0] != p.D:
         raise ValueError("shift must have n_features entries")
     p.c = &shift[0]
     if W is not None:
-        if W.shape[0] != n_pat * p.P or W.shape[1] != p.K:
-            raise ValueError(f"W must have shape ({n_pat} * {p.P}, {p.K}) (blocks x features, components)")
+        if W.shape[0] != p.P or W.shape[1] != p.K:
+            raise ValueError(f"W must have shape ({p.P}, {p.K}) (features, components)")
         p.W = &W[0, 0]
     if p.quad == _QTIED and U is not None:
-        if U.shape[0] != n_pat * p.D or U.shape[1] != p.D:
-            raise ValueError("U must be (blocks * n_features, n_features) for tied covariances")
+        if U.shape[0] != p.D or U.shape[1] != p.D:
+            raise ValueError("U must be (n_features, n_features) for tied covariances")
         p.U = &U[0, 0]
-
-
-cdef Py_ssize_t _n_blocks(const double[:, ::1] W, Py_ssize_t P, const int64_t[::1] seg_pat):
-    """How many coefficient blocks W holds: 1 without segments."""
-    if seg_pat is None:
-        return 1
-    if W is None or P < 1 or W.shape[0] % P:
-        raise ValueError("with segments, W must stack whole (P, K) blocks")
-    return W.shape[0] // P
-
-
-cdef Py_ssize_t _set_rows(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] rows,
-                          const int64_t[::1] seg_start, const int64_t[::1] seg_pat) except -1:
-    """Visit ``rows`` by segments (every index checked here, once); returns the segment count.
-
-    Without rows, returns 0 (the slot layout applies).
-    """
-    cdef Py_ssize_t j, n_seg
-    if rows is None:
-        if seg_start is not None or seg_pat is not None:
-            raise ValueError("segments need rows")
-        return 0
-    if p.quad == _QLINEAR or p.quad == _QONEHOT:
-        raise ValueError("rows by index (missing values) are not supported for the discrete feature codes")
-    if seg_start is None or seg_pat is None:
-        raise ValueError("rows need segments (seg_start and seg_pat)")
-    n_seg = seg_start.shape[0] - 1
-    if n_seg < 1 or seg_pat.shape[0] != n_seg:
-        raise ValueError("seg_start must have n_segments + 1 entries and seg_pat n_segments")
-    if seg_start[0] != 0 or seg_start[n_seg] != rows.shape[0]:
-        raise ValueError("segments must cover rows exactly")
-    for j in range(n_seg):
-        if seg_start[j + 1] < seg_start[j]:
-            raise ValueError("seg_start must be non-decreasing")
-        if seg_pat[j] < 0 or seg_pat[j] >= n_blocks:
-            raise ValueError("seg_pat names a coefficient block that W does not have")
-    for j in range(rows.shape[0]):
-        if rows[j] < 0 or rows[j] >= p.N:
-            raise ValueError("rows must be indices of rows of X")
-    p.N = rows.shape[0]
-    if p.N:
-        p.rows = &rows[0]
-    p.seg_start = &seg_start[0]
-    p.seg_pat = &seg_pat[0]
-    return n_seg
 
 
 cdef bint _set_missing(PassSpec *p, const int64_t[::1] rows, const int64_t[::1] pat_start,
@@ -1177,26 +1097,17 @@ cdef bint _set_missing(PassSpec *p, const int64_t[::1] rows, const int64_t[::1] 
     return True
 
 
-cdef Py_ssize_t _set_visits(PassSpec *p, Py_ssize_t n_blocks, const int64_t[::1] rows, const int64_t[::1] seg_start,
-                            const int64_t[::1] seg_pat, const int64_t[::1] pat_start, const int64_t[::1] miss_ptr,
-                            const int64_t[::1] miss_idx, const double[::1] prec, const double[::1] dev,
-                            const int64_t[::1] pair, bint statistics, Py_ssize_t chunk_rows, Py_ssize_t slot_rows,
-                            int n_threads, Py_ssize_t *n_slots) except -1:
-    """Which rows the pass visits, how: all in order, by segments or in the missing mode.
-
-    Returns the segment count (0 without segments) and sets ``n_slots`` to
-    the number of work units (slots over the visited positions, or segments).
-    """
-    cdef Py_ssize_t n_seg = 0
+cdef Py_ssize_t _set_visits(PassSpec *p, const int64_t[::1] rows, const int64_t[::1] pat_start,
+                            const int64_t[::1] miss_ptr, const int64_t[::1] miss_idx, const double[::1] prec,
+                            const double[::1] dev, const int64_t[::1] pair, bint statistics,
+                            Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads,
+                            Py_ssize_t n_slots) except -1:
+    """Which rows the pass visits: all in order, or ``rows`` in the missing mode; returns the slot count."""
     if _set_missing(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics):
-        if seg_start is not None or seg_pat is not None:
-            raise ValueError("the missing mode has no segments")
-        n_slots[0] = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
-    else:
-        n_seg = _set_rows(p, n_blocks, rows, seg_start, seg_pat)
-    if n_seg:
-        n_slots[0] = n_seg
-    return n_seg
+        return _check_layout(p.N, chunk_rows, slot_rows, n_threads)
+    if rows is not None:
+        raise ValueError("rows by index are for the missing mode (with pat_start)")
+    return n_slots
 
 
 def accumulate_statistics(
@@ -1212,13 +1123,11 @@ def accumulate_statistics(
     const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[:, ::1] G_out,               # IN/OUT (1 or n_blocks, K * P) += sum_i w_i r_ik f(x_i), K x P row-major
-    double[:, ::1] T_out,               # IN/OUT (1 or n_blocks, D * D) tied: += sum_i w_i z_i z_i^T (lower), else None
+    double[:, ::1] G_out,               # IN/OUT (1, K * P) += sum_i w_i r_ik f(x_i), K x P row-major
+    double[:, ::1] T_out,               # IN/OUT (1, D * D) tied: += sum_i w_i z_i z_i^T (lower), else None
     double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i) (ESTEP)
     int n_threads,                      # IN
-    const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
-    const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
-    const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W / U (with rows)
+    const int64_t[::1] rows=None,       # IN  missing mode: (n_visit,) rows of X to visit, in order, or None (all)
     const int32_t[:, ::1] codes=None,   # IN  (n_samples, n_features) categorical codes (QONEHOT), else None
     const int64_t[::1] offsets=None,    # IN  (n_features + 1,) cumulative category counts (QONEHOT), else None
     const int64_t[::1] pat_start=None,  # IN  missing mode: (n_pat + 1,) runs of positions in rows, one per pattern
@@ -1236,21 +1145,17 @@ def accumulate_statistics(
     in slot order, so the result is the same for any thread count, and the
     same for a pass split into consecutive calls over whole slots (each call
     adding to the same outputs, zero-filled by the caller before the first).
-    The outputs have one row; with ``rows``, W is ``n_blocks`` (P, K) blocks
-    stacked (U: (D, D) blocks), segment s reads block ``seg_pat[s]`` and is
-    added into row ``seg_pat[s]`` of G_out and T_out (n_blocks rows), in
-    segment order. Returns -1 if scratch memory could not be allocated, else
+    Returns -1 if scratch memory could not be allocated, else
     0 (the outputs are then partly summed: discard them). A row that no
     component can produce (and has a non-zero weight) makes ``ll_out`` -inf.
 
     Missing mode (``pat_start`` given; _missing.h): ``rows`` are X's rows
-    sorted by NaN pattern, visited in slots of ``slot_rows`` positions (no
-    segments), under the complete-data W (and U); the rows of pattern q,
+    sorted by NaN pattern, visited in slots of ``slot_rows`` positions,
+    under the complete-data W (and U); the rows of pattern q,
     positions ``pat_start[q] .. pat_start[q + 1] - 1``, miss the columns
     ``miss_idx[miss_ptr[q]:miss_ptr[q + 1]]`` (their values are never read).
     Each row's log-density is then its observed part's marginal and the sums
-    are the completed statistics (E[f(z) | x_o] per component), all in one
-    output row. A component whose precision is not positive definite on a
+    are the completed statistics (E[f(z) | x_o] per component). A component whose precision is not positive definite on a
     pattern's missing block raises ValueError.
     """
     cdef PassSpec p
@@ -1259,8 +1164,7 @@ def accumulate_statistics(
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     if p.K < 1:
         raise ValueError("n_components must be >= 1")
-    cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
-    _set_coefficients(&p, shift, W, U, n_blocks)
+    _set_coefficients(&p, shift, W, U)
     if resp_mode == _RESP_ESTEP or resp_mode == _RESP_HARD:
         if p.W == NULL:
             raise ValueError("this mode needs the coefficients W")
@@ -1285,17 +1189,16 @@ def accumulate_statistics(
             raise ValueError("sample_weight must have n_samples entries")
         if p.N:
             p.sw = &sample_weight[0]
-    cdef Py_ssize_t n_seg = _set_visits(&p, n_blocks, rows, seg_start, seg_pat, pat_start, miss_ptr, miss_idx,
-                                        prec, dev, pair, True, chunk_rows, slot_rows, n_threads, &n_slots)
-    cdef Py_ssize_t n_out = n_blocks if n_seg else 1
-    if (G_out is None or G_out.shape[0] != n_out or G_out.shape[1] != p.K * p.P
+    n_slots = _set_visits(&p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, True, chunk_rows, slot_rows,
+                          n_threads, n_slots)
+    if (G_out is None or G_out.shape[0] != 1 or G_out.shape[1] != p.K * p.P
             or ll_out is None or ll_out.shape[0] != 1):
-        raise ValueError(f"output shapes do not match the layout: G_out ({n_out}, {p.K * p.P}), ll_out (1,)")
+        raise ValueError(f"output shapes do not match the layout: G_out (1, {p.K * p.P}), ll_out (1,)")
     p.G = &G_out[0, 0]
     p.ll = &ll_out[0]
     if quad == _QTIED:
-        if T_out is None or T_out.shape[0] != n_out or T_out.shape[1] != p.D * p.D:
-            raise ValueError(f"tied statistics need T_out of shape ({n_out}, D * D)")
+        if T_out is None or T_out.shape[0] != 1 or T_out.shape[1] != p.D * p.D:
+            raise ValueError("tied statistics need T_out of shape (1, D * D)")
         p.T = &T_out[0, 0]
     if W32 is not None:
         _set_float32(&p, W32, floating is float)
@@ -1341,8 +1244,6 @@ def estimate(
     double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  as accumulate_statistics
-    const int64_t[::1] seg_start=None,  # IN
-    const int64_t[::1] seg_pat=None,    # IN
     const int32_t[:, ::1] codes=None,   # IN  as accumulate_statistics
     const int64_t[::1] offsets=None,    # IN
     const int64_t[::1] pat_start=None,  # IN  missing mode, as accumulate_statistics
@@ -1357,7 +1258,7 @@ def estimate(
     Only the requested outputs are written; no other N-sized memory is used.
     Labels are the argmax of the weighted log-densities (the first on ties).
     With ``rows`` only the visited rows' entries of the per-row outputs are
-    written. ``slot_ll[0]`` gets the total added, in slot (segment) order.
+    written. ``slot_ll[0]`` gets the total added, in slot order.
     Returns -1 if scratch memory could not be allocated, else 0.
     """
     if W is None:
@@ -1366,8 +1267,7 @@ def estimate(
     _init_spec(&p, X.shape[0], X.shape[1], W.shape[1], quad, _RESP_ESTEP)
     _set_codes(&p, codes, offsets)
     cdef Py_ssize_t n_slots = _check_layout(p.N, chunk_rows, slot_rows, n_threads)
-    cdef Py_ssize_t n_blocks = _n_blocks(W, p.P, seg_pat)
-    _set_coefficients(&p, shift, W, U, n_blocks)
+    _set_coefficients(&p, shift, W, U)
     if quad == _QTIED and p.U == NULL:
         raise ValueError("the tied E-step needs the precision factor U")
     if row_ll is not None:
@@ -1385,8 +1285,8 @@ def estimate(
             raise ValueError("resp must have shape (n_samples, n_components)")
         if p.N:
             p.resp_out = &resp[0, 0]
-    _set_visits(&p, n_blocks, rows, seg_start, seg_pat, pat_start, miss_ptr, miss_idx, prec, dev, None, False,
-                chunk_rows, slot_rows, n_threads, &n_slots)
+    n_slots = _set_visits(&p, rows, pat_start, miss_ptr, miss_idx, prec, dev, None, False, chunk_rows, slot_rows,
+                          n_threads, n_slots)
     if slot_ll is not None:
         if slot_ll.shape[0] != 1:
             raise ValueError("slot_ll must have one entry (the total)")
@@ -1411,83 +1311,56 @@ def estimate(
 cdef Py_ssize_t _init_t_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, int quad, const double[::1] shift,
                              const double[:, ::1] W, const double[::1] a, const double[::1] nu,
                              Py_ssize_t chunk_rows, Py_ssize_t slot_rows, int n_threads,
-                             const int64_t[::1] rows, const int64_t[::1] seg_start, const int64_t[::1] seg_pat,
-                             const int64_t[::1] dims, const int64_t[::1] pat_start, const int64_t[::1] miss_ptr,
+                             const int64_t[::1] rows, const int64_t[::1] pat_start, const int64_t[::1] miss_ptr,
                              const int64_t[::1] miss_idx, const double[::1] prec, const double[::1] dev,
                              const int64_t[::1] pair, const double[::1] psi, bint statistics) except -1:
     """A Student-t pass: checks the layout and the inputs, fills them in (outputs NULL); returns the
-    slot count (segments: the segment count). With segments, W stacks n_blocks (P, K) blocks, ``a``
-    n_blocks K-vectors and ``dims`` gives each block's t dimension; outputs then have n_blocks rows
-    (``W.shape[0] // P``). In the missing mode (``pat_start``), W is the complete data's, ``a``
-    holds a K-vector of normalisers for each observed dimension 0 .. D and ``psi`` (with
-    ``statistics``) the dimension's correction of H, both (D + 1) * K."""
-    cdef Py_ssize_t k, b, n_blocks
+    slot count. In the missing mode (``pat_start``), ``a`` holds a K-vector of normalisers for each
+    observed dimension 0 .. D and ``psi`` (with ``statistics``) the dimension's correction of H,
+    both (D + 1) * K."""
+    cdef Py_ssize_t k
     cdef Py_ssize_t n_slots = _check_layout(N, chunk_rows, slot_rows, n_threads)
     if quad != _QFULL and quad != _QDIAG and quad != _QSPHERICAL:
         raise ValueError(f"the Student-t kernel takes the full, diag or spherical feature codes, not {quad}")
     if shift is None or W is None or a is None or nu is None:
         raise ValueError("the Student-t pass needs shift, W, a and nu")
     _init_spec(p, N, D, W.shape[1], quad, _RESP_STUDENT_T)
-    if p.K < 1:
+    if p.K < 1 or W.shape[0] != p.P:
         raise ValueError(f"W must have shape ({p.P}, n_components)")
-    n_blocks = _n_blocks(W, p.P, seg_pat)
-    if pat_start is not None:
-        if dims is not None or W.shape[0] != p.P:
-            raise ValueError("the Student-t missing mode takes the complete data's W (P, K) and no dims")
-        if a.shape[0] != (D + 1) * p.K or nu.shape[0] != p.K or shift.shape[0] != D:
-            raise ValueError("the Student-t missing mode needs a with (n_features + 1) * n_components entries")
-        if statistics and (psi is None or psi.shape[0] != (D + 1) * p.K):
-            raise ValueError("the Student-t missing mode's statistics need psi, (n_features + 1) * n_components")
-        for k in range(p.K):
-            if not nu[k] > 0:
-                raise ValueError("degrees of freedom must be > 0")
-        p.c, p.W, p.a, p.nu = &shift[0], &W[0, 0], &a[0], &nu[0]
-        if statistics:
-            p.psi = &psi[0]
-        _set_missing(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics)
-        return _check_layout(p.N, chunk_rows, slot_rows, n_threads)
-    if psi is not None:
-        raise ValueError("psi is for the Student-t missing mode")
-    if W.shape[0] != n_blocks * p.P:
-        raise ValueError(f"W must have shape ({n_blocks} * {p.P}, n_components) (blocks x features, components)")
-    if shift.shape[0] != D or a.shape[0] != n_blocks * p.K or nu.shape[0] != p.K:
-        raise ValueError("shift must have n_features entries, nu n_components and a n_components per block")
+    cdef Py_ssize_t n_a = (D + 1) * p.K if pat_start is not None else p.K
+    if shift.shape[0] != D or a.shape[0] != n_a or nu.shape[0] != p.K:
+        raise ValueError(f"shift must have n_features entries, nu n_components and a {n_a} (n_components; in "
+                         "the missing mode n_components for each observed dimension 0 .. n_features)")
     for k in range(p.K):
         if not nu[k] > 0:
             raise ValueError("degrees of freedom must be > 0")
     p.c, p.W, p.a, p.nu = &shift[0], &W[0, 0], &a[0], &nu[0]
-    if (seg_pat is None) != (dims is None):
-        raise ValueError("segments of the Student-t pass need dims, each block's t dimension (and dims segments)")
-    if dims is not None:
-        if dims.shape[0] != n_blocks:
-            raise ValueError("dims must have one entry per coefficient block")
-        for b in range(n_blocks):
-            if dims[b] < 0 or dims[b] > D:
-                raise ValueError("a block's t dimension must be in 0 .. n_features")
-        p.dims = &dims[0]
-    cdef Py_ssize_t n_seg = _set_rows(p, n_blocks, rows, seg_start, seg_pat)
-    return n_seg if n_seg else n_slots
+    if pat_start is not None and statistics:
+        if psi is None or psi.shape[0] != (D + 1) * p.K:
+            raise ValueError("the Student-t missing mode's statistics need psi, (n_features + 1) * n_components")
+        p.psi = &psi[0]
+    elif psi is not None:
+        raise ValueError("psi is for the Student-t missing mode's statistics")
+    return _set_visits(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics, chunk_rows, slot_rows,
+                       n_threads, n_slots)
 
 
 def accumulate_t_statistics(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
     const double[::1] shift,            # IN  (D,) c: features are of z = x - c
-    const double[:, ::1] W,             # IN  (n_blocks * P, K) f(x) . W[:, k] = Mahalanobis distance to component k
-    const double[::1] a,                # IN  (n_blocks * K,) log w_k + log-normaliser of the t density of component k
+    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = Mahalanobis distance to component k
+    const double[::1] a,                # IN  (K,) log w_k + log-normaliser of the t density of component k
     const double[::1] nu,               # IN  (K,) degrees of freedom, > 0
     const double[::1] sample_weight,    # IN  (n_samples,) non-negative weights, or None (all 1)
     Py_ssize_t chunk_rows,              # IN  rows per chunk
     Py_ssize_t slot_rows,               # IN  rows per slot, a multiple of chunk_rows
-    double[::1] G_out,                  # IN/OUT (n_blocks * K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
-    double[::1] R_out,                  # IN/OUT (n_blocks * K,) += sum_i w_i r_ik
-    double[::1] H_out,                  # IN/OUT (n_blocks * K,) += sum_i w_i r_ik (log u_ik - u_ik)
+    double[::1] G_out,                  # IN/OUT (K * P,) += sum_i w_i r_ik u_ik f(x_i), K x P row-major
+    double[::1] R_out,                  # IN/OUT (K,) += sum_i w_i r_ik
+    double[::1] H_out,                  # IN/OUT (K,) += sum_i w_i r_ik (log u_ik - u_ik)
     double[::1] ll_out,                 # IN/OUT (1,) += sum_i w_i log p(x_i)
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  (n_visit,) rows of X to visit, in order, or None (all)
-    const int64_t[::1] seg_start=None,  # IN  (n_seg + 1,) segments of positions in rows (with rows)
-    const int64_t[::1] seg_pat=None,    # IN  (n_seg,) each segment's block of W and a (with rows)
-    const int64_t[::1] dims=None,       # IN  (n_blocks,) each block's t dimension, 0 .. D (with rows)
     const int64_t[::1] pat_start=None,  # IN  missing mode, as accumulate_statistics (then a: (D + 1) * K)
     const int64_t[::1] miss_ptr=None,   # IN
     const int64_t[::1] miss_idx=None,   # IN
@@ -1500,30 +1373,25 @@ def accumulate_t_statistics(
 
     The slots' sums are added in slot order (the same result for any thread
     count, and for a pass split into consecutive calls over whole slots adding
-    to the same outputs, zero-filled by the caller before the first). Without
-    ``rows`` there is one block (n_blocks = 1). With ``rows`` (missing values,
-    as :func:`accumulate_statistics`), segment s reads block ``seg_pat[s]`` of
-    W and a, takes ``dims[seg_pat[s]]`` as the dimension of its t densities
-    (a row's observed coordinates) and is added, in segment order, into block
-    ``seg_pat[s]`` of every output but ``ll_out``. Returns -1 if scratch
+    to the same outputs, zero-filled by the caller before the first). With
+    ``rows`` (the missing mode, as :func:`accumulate_statistics`) each row's
+    t terms are taken in its observed dimension. Returns -1 if scratch
     memory could not be allocated (the outputs are then partly summed:
     discard them), else 0. A row that no component can produce (and has a
     non-zero weight) makes ``ll_out`` -inf.
     """
     cdef PassSpec p
     cdef Py_ssize_t n_slots = _init_t_spec(&p, X.shape[0], X.shape[1], quad, shift, W, a, nu, chunk_rows,
-                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims, pat_start,
-                                           miss_ptr, miss_idx, prec, dev, pair, psi, True)
-    cdef Py_ssize_t n_out = W.shape[0] // p.P
+                                           slot_rows, n_threads, rows, pat_start, miss_ptr, miss_idx, prec, dev,
+                                           pair, psi, True)
     if sample_weight is not None:
         if sample_weight.shape[0] != X.shape[0]:
             raise ValueError("sample_weight must have n_samples entries")
         if X.shape[0]:
             p.sw = &sample_weight[0]
-    if (G_out is None or G_out.shape[0] != n_out * p.K * p.P or R_out is None or R_out.shape[0] != n_out * p.K
-            or H_out is None or H_out.shape[0] != n_out * p.K or ll_out is None or ll_out.shape[0] != 1):
-        raise ValueError(f"output shapes do not match: G_out ({n_out * p.K * p.P},), R_out and H_out "
-                         f"({n_out * p.K},), ll_out (1,)")
+    if (G_out is None or G_out.shape[0] != p.K * p.P or R_out is None or R_out.shape[0] != p.K
+            or H_out is None or H_out.shape[0] != p.K or ll_out is None or ll_out.shape[0] != 1):
+        raise ValueError(f"output shapes do not match: G_out ({p.K * p.P},), R_out and H_out ({p.K},), ll_out (1,)")
     p.G, p.R, p.H, p.ll = &G_out[0], &R_out[0], &H_out[0], &ll_out[0]
     if p.N == 0:
         return 0
@@ -1535,8 +1403,8 @@ def estimate_t(
     const floating[:, ::1] X,           # IN  (n_samples, n_features)
     int quad,                           # IN  QFULL, QDIAG or QSPHERICAL
     const double[::1] shift,            # IN  (D,)
-    const double[:, ::1] W,             # IN  (n_blocks * P, K)
-    const double[::1] a,                # IN  (n_blocks * K,)
+    const double[:, ::1] W,             # IN  (P, K)
+    const double[::1] a,                # IN  (K,), missing mode ((D + 1) * K,)
     const double[::1] nu,               # IN  (K,)
     Py_ssize_t chunk_rows,              # IN
     Py_ssize_t slot_rows,               # IN  a multiple of chunk_rows
@@ -1548,9 +1416,6 @@ def estimate_t(
     double[::1] slot_ll,                # IN/OUT (1,) += the sum of the log-likelihoods (in slot order), or None
     int n_threads,                      # IN
     const int64_t[::1] rows=None,       # IN  as accumulate_t_statistics
-    const int64_t[::1] seg_start=None,  # IN
-    const int64_t[::1] seg_pat=None,    # IN
-    const int64_t[::1] dims=None,       # IN
     const int64_t[::1] pat_start=None,  # IN  missing mode, as accumulate_t_statistics
     const int64_t[::1] miss_ptr=None,   # IN
     const int64_t[::1] miss_idx=None,   # IN
@@ -1567,8 +1432,8 @@ def estimate_t(
     cdef PassSpec p
     cdef Py_ssize_t N = X.shape[0]
     cdef Py_ssize_t n_slots = _init_t_spec(&p, N, X.shape[1], quad, shift, W, a, nu, chunk_rows,
-                                           slot_rows, n_threads, rows, seg_start, seg_pat, dims, pat_start,
-                                           miss_ptr, miss_idx, prec, dev, None, None, False)
+                                           slot_rows, n_threads, rows, pat_start, miss_ptr, miss_idx, prec, dev,
+                                           None, None, False)
     if row_ll is not None:
         if row_ll.shape[0] != N:
             raise ValueError("row_ll must have n_samples entries")
