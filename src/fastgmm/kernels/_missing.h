@@ -48,42 +48,51 @@
  * loops. Either way every lane performs the same IEEE operations. */
 #include <string.h>
 #define FASTGMM_V 8
+/* The helpers pass vectors by value, so they must always be inlined into
+ * their caller: a separate copy compiled for the baseline ISA and called from
+ * the AVX-512 version would disagree with it on how a 64-byte vector is
+ * passed (GCC's -Wpsabi), which a build without inlining (-O0) would hit. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTGMM_VINLINE static inline __attribute__((always_inline))
+#else
+#define FASTGMM_VINLINE static inline
+#endif
 #if defined(__GNUC__) || defined(__clang__)
 typedef double fastgmm_v8 __attribute__((vector_size(64)));
-static inline fastgmm_v8 fastgmm_v8_load(const double *p) { fastgmm_v8 v; memcpy(&v, p, sizeof v); return v; }
-static inline void fastgmm_v8_store(double *p, fastgmm_v8 v) { memcpy(p, &v, sizeof v); }
-static inline fastgmm_v8 fastgmm_v8_zero(void) { fastgmm_v8 v = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}; return v; }
-static inline fastgmm_v8 fastgmm_v8_madd(fastgmm_v8 acc, double a, fastgmm_v8 x) { return acc + a * x; }
-static inline fastgmm_v8 fastgmm_v8_msub(fastgmm_v8 acc, double a, fastgmm_v8 x) { return acc - a * x; }
-static inline fastgmm_v8 fastgmm_v8_vmadd(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x) { return acc + a * x; }
-static inline fastgmm_v8 fastgmm_v8_scale(fastgmm_v8 x, double a) { return x * a; }
-static inline fastgmm_v8 fastgmm_v8_subs(fastgmm_v8 x, double a) { return x - a; }
-static inline fastgmm_v8 fastgmm_v8_add(fastgmm_v8 a, fastgmm_v8 b) { return a + b; }
-static inline fastgmm_v8 fastgmm_v8_sub(fastgmm_v8 a, fastgmm_v8 b) { return a - b; }
-static inline fastgmm_v8 fastgmm_v8_mul(fastgmm_v8 a, fastgmm_v8 b) { return a * b; }
-static inline fastgmm_v8 fastgmm_v8_vmsub(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x) { return acc - a * x; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_load(const double *p) { fastgmm_v8 v; memcpy(&v, p, sizeof v); return v; }
+FASTGMM_VINLINE void fastgmm_v8_store(double *p, fastgmm_v8 v) { memcpy(p, &v, sizeof v); }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_zero(void) { fastgmm_v8 v = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}; return v; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_madd(fastgmm_v8 acc, double a, fastgmm_v8 x) { return acc + a * x; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_msub(fastgmm_v8 acc, double a, fastgmm_v8 x) { return acc - a * x; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_vmadd(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x) { return acc + a * x; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_scale(fastgmm_v8 x, double a) { return x * a; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_subs(fastgmm_v8 x, double a) { return x - a; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_add(fastgmm_v8 a, fastgmm_v8 b) { return a + b; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_sub(fastgmm_v8 a, fastgmm_v8 b) { return a - b; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_mul(fastgmm_v8 a, fastgmm_v8 b) { return a * b; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_vmsub(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x) { return acc - a * x; }
 #else
 typedef struct { double v[FASTGMM_V]; } fastgmm_v8;
-static inline fastgmm_v8 fastgmm_v8_load(const double *p) { fastgmm_v8 r; memcpy(r.v, p, sizeof r.v); return r; }
-static inline void fastgmm_v8_store(double *p, fastgmm_v8 x) { memcpy(p, x.v, sizeof x.v); }
-static inline fastgmm_v8 fastgmm_v8_zero(void) { fastgmm_v8 r; for (int l = 0; l < FASTGMM_V; l++) r.v[l] = 0.0; return r; }
-static inline fastgmm_v8 fastgmm_v8_madd(fastgmm_v8 acc, double a, fastgmm_v8 x)
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_load(const double *p) { fastgmm_v8 r; memcpy(r.v, p, sizeof r.v); return r; }
+FASTGMM_VINLINE void fastgmm_v8_store(double *p, fastgmm_v8 x) { memcpy(p, x.v, sizeof x.v); }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_zero(void) { fastgmm_v8 r; for (int l = 0; l < FASTGMM_V; l++) r.v[l] = 0.0; return r; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_madd(fastgmm_v8 acc, double a, fastgmm_v8 x)
 { for (int l = 0; l < FASTGMM_V; l++) acc.v[l] = acc.v[l] + a * x.v[l]; return acc; }
-static inline fastgmm_v8 fastgmm_v8_msub(fastgmm_v8 acc, double a, fastgmm_v8 x)
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_msub(fastgmm_v8 acc, double a, fastgmm_v8 x)
 { for (int l = 0; l < FASTGMM_V; l++) acc.v[l] = acc.v[l] - a * x.v[l]; return acc; }
-static inline fastgmm_v8 fastgmm_v8_vmadd(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x)
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_vmadd(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x)
 { for (int l = 0; l < FASTGMM_V; l++) acc.v[l] = acc.v[l] + a.v[l] * x.v[l]; return acc; }
-static inline fastgmm_v8 fastgmm_v8_scale(fastgmm_v8 x, double a) { for (int l = 0; l < FASTGMM_V; l++) x.v[l] *= a; return x; }
-static inline fastgmm_v8 fastgmm_v8_subs(fastgmm_v8 x, double a) { for (int l = 0; l < FASTGMM_V; l++) x.v[l] -= a; return x; }
-static inline fastgmm_v8 fastgmm_v8_add(fastgmm_v8 a, fastgmm_v8 b) { for (int l = 0; l < FASTGMM_V; l++) a.v[l] += b.v[l]; return a; }
-static inline fastgmm_v8 fastgmm_v8_sub(fastgmm_v8 a, fastgmm_v8 b) { for (int l = 0; l < FASTGMM_V; l++) a.v[l] -= b.v[l]; return a; }
-static inline fastgmm_v8 fastgmm_v8_mul(fastgmm_v8 a, fastgmm_v8 b) { for (int l = 0; l < FASTGMM_V; l++) a.v[l] *= b.v[l]; return a; }
-static inline fastgmm_v8 fastgmm_v8_vmsub(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x)
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_scale(fastgmm_v8 x, double a) { for (int l = 0; l < FASTGMM_V; l++) x.v[l] *= a; return x; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_subs(fastgmm_v8 x, double a) { for (int l = 0; l < FASTGMM_V; l++) x.v[l] -= a; return x; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_add(fastgmm_v8 a, fastgmm_v8 b) { for (int l = 0; l < FASTGMM_V; l++) a.v[l] += b.v[l]; return a; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_sub(fastgmm_v8 a, fastgmm_v8 b) { for (int l = 0; l < FASTGMM_V; l++) a.v[l] -= b.v[l]; return a; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_mul(fastgmm_v8 a, fastgmm_v8 b) { for (int l = 0; l < FASTGMM_V; l++) a.v[l] *= b.v[l]; return a; }
+FASTGMM_VINLINE fastgmm_v8 fastgmm_v8_vmsub(fastgmm_v8 acc, fastgmm_v8 a, fastgmm_v8 x)
 { for (int l = 0; l < FASTGMM_V; l++) acc.v[l] = acc.v[l] - a.v[l] * x.v[l]; return acc; }
 #endif
 
 /* acc[d] += a * x[d], d < n: vectors of eight, then the rest one by one. */
-static inline void fastgmm_axpy(double *acc, double a, const double *x, ptrdiff_t n)
+FASTGMM_VINLINE void fastgmm_axpy(double *acc, double a, const double *x, ptrdiff_t n)
 {
     ptrdiff_t d = 0;
     for (; d + FASTGMM_V <= n; d += FASTGMM_V)
