@@ -108,8 +108,9 @@ def missing_estimate(X, missing, weights, means, cov, prec_chol, cov_type, n_thr
 
     A row with no observed value gets log-likelihood 0 (the probability of
     observing nothing) and the mixture weights as responsibilities; with
-    ``log_weights`` (constants in place of log(weights), see
-    :func:`marginal_coefficients`) their logsumexp and softmax.
+    ``log_weights`` (constants in place of log(weights): the variational
+    family's expected log-weights plus its expected log-density offset; they
+    need not normalise) their logsumexp and softmax.
     """
     shift = _gaussian.mixture_shift(weights, means)
     W, U, arrays = _kernel_missing(missing, weights, means, prec_chol, cov_type, shift, log_weights)
