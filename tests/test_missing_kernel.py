@@ -8,6 +8,8 @@ cut by chunks, slots and kernel calls, K not a multiple of the vector width,
 D = 1, rows with nothing observed, data far from the origin.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -217,3 +219,41 @@ def test_a_singular_missing_block_says_what_to_do(cov_type):
             Xm, quad, 2, shift, _estep.RESP_ESTEP, W, U, None, None, None, 4, 8, out["G_out"], out["T_out"],
             out["ll_out"], 1, arrays["rows"], pat_start=arrays["pat_start"], miss_ptr=arrays["miss_ptr"],
             miss_idx=arrays["miss_idx"], prec=prec, dev=arrays["dev"], pair=arrays["pair"])
+
+
+@pytest.mark.parametrize("source", ["memmap", "dask"])
+@pytest.mark.parametrize("family", ["GaussianMixture", "StudentTMixture", "BayesianGaussianMixture"])
+def test_streamed_sources_fit_as_in_memory(family, source, tmp_path):
+    """nan_policy='marginalize' on a memmap or a Dask array, block by block: the in-memory fit."""
+    import fastgmm
+    if source == "dask":
+        da = pytest.importorskip("dask.array")
+    Xm, w, m, cov, pc = _problem(3000, 4, 3, "full", seed=21, frac=0.15)
+    Xm = np.ascontiguousarray(Xm)
+
+    def init(X, n_components, random_state):     # the same start for the same rows, from any source
+        return np.argmin(((np.asarray(X, dtype=np.float64)[:, None, :] - m[None]) ** 2).sum(axis=2), axis=1)
+
+    kw = dict(nan_policy="marginalize", max_iter=6, tol=0, covariance_type="full")
+    if family == "BayesianGaussianMixture":
+        kw["weight_concentration_prior"] = 0.5
+    model = getattr(fastgmm, family)
+    if family == "GaussianMixture" or family == "StudentTMixture":
+        kw.update(weights_init=w, means_init=m, precisions_init=np.linalg.inv(cov))
+    else:
+        kw.update(init_params=init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")        # not converged at tol=0
+        whole = model(n_components=3, **kw).fit(Xm)
+    if source == "memmap":
+        np.save(tmp_path / "x.npy", Xm)
+        Xs = np.load(tmp_path / "x.npy", mmap_mode="r")
+        streamed = model(n_components=3, block_rows=700, **kw)
+    else:
+        Xs = da.from_array(Xm, chunks=(700, 4))
+        streamed = model(n_components=3, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        streamed.fit(Xs)
+    np.testing.assert_allclose(streamed.means_, whole.means_, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(streamed.lower_bound_, whole.lower_bound_, rtol=1e-10)
