@@ -127,9 +127,9 @@ cdef extern from "_rowops.h" nogil:
                                        const int64_t *offsets, double *F, Py_ssize_t P)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
     void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
-                          const double *c, double *G, Py_ssize_t ahead)
+                          const double *c, double *G)
     void fastgmm_gather_f(const float *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
-                          const double *c, double *G, Py_ssize_t ahead)
+                          const double *c, double *G)
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
@@ -494,11 +494,10 @@ cdef void _gather(const PassSpec *p, const floating *X, Py_ssize_t r0, Py_ssize_
                   Scratch *w) noexcept nogil:
     """Rows rows[r0 .. r0 + n) into w.Xg in float64, NaN -> the shift (z = 0 exactly)."""
     cdef Py_ssize_t i
-    cdef Py_ssize_t ahead = _max(0, _min(n, p.N - r0 - n))   # the next chunk's rows, as far as they exist
     if floating is float:
-        fastgmm_gather_f(X, p.rows + r0, n, p.D, p.c, w.Xg, ahead)
+        fastgmm_gather_f(X, p.rows + r0, n, p.D, p.c, w.Xg)
     else:
-        fastgmm_gather_d(X, p.rows + r0, n, p.D, p.c, w.Xg, ahead)
+        fastgmm_gather_d(X, p.rows + r0, n, p.D, p.c, w.Xg)
     if p.sw != NULL:
         for i in range(n):
             w.swg[i] = p.sw[p.rows[r0 + i]]

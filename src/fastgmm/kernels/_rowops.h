@@ -252,21 +252,15 @@ static ptrdiff_t fastgmm_features_onehot(const int32_t *FASTGMM_RESTRICT codes, 
 /* Rows X[rows[i]] (i < n) gathered into G (n x D, row-major) in float64,
  * each NaN replaced by the shift c, so that its z = x - c is exactly 0 (the
  * missing-value passes of _estep.pyx). A select, not a branch, so the loop
- * vectorises. The rows are visited sorted by NaN pattern, i.e. in no order
- * the hardware prefetcher can follow: as row i is read, row rows[i + n] of
- * the next chunk (the first `ahead` of them exist) is asked for into L2, as
- * the contiguous feature loops do. */
+ * vectorises. */
 #define FASTGMM_DEFINE_GATHER(NAME, TX)                                        \
 FASTGMM_CLONES                                                                 \
 static void NAME(const TX *FASTGMM_RESTRICT X, const int64_t *rows,            \
                  ptrdiff_t n, ptrdiff_t D, const double *FASTGMM_RESTRICT c,   \
-                 double *FASTGMM_RESTRICT G, ptrdiff_t ahead)                  \
+                 double *FASTGMM_RESTRICT G)                                   \
 {                                                                              \
     for (ptrdiff_t i = 0; i < n; i++) {                                        \
         const TX *x = X + (ptrdiff_t) rows[i] * D;                             \
-        if (i < ahead)                                                         \
-            FASTGMM_PREFETCH_ROW(X, (uintptr_t) rows[i + n] * D * sizeof(TX),  \
-                                 D * (ptrdiff_t) sizeof(TX));                  \
         double *g = G + i * D;                                                 \
         for (ptrdiff_t d = 0; d < D; d++) {                                    \
             double v = (double) x[d];                                          \
