@@ -153,9 +153,9 @@ cdef extern from "_studentt_terms.h" nogil:
 
 cdef extern from "_missing.h" nogil:
     Py_ssize_t fastgmm_miss_work_size(Py_ssize_t D, Py_ssize_t n)
-    int fastgmm_miss_loglik(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
-                            const double *dev, const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz,
-                            Py_ssize_t len, double *LP, Py_ssize_t ldlp, double *S, double *work, double *hld)
+    int fastgmm_miss_loglik(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, const double *dev,
+                            const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len,
+                            double *LP, Py_ssize_t ldlp, double *S, double *work, double *hld)
     Py_ssize_t fastgmm_miss_full_work_size(Py_ssize_t D, Py_ssize_t Kp, Py_ssize_t mmax)
     int fastgmm_miss_full_loglik(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const double *precT, const double *pdT,
                                  const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len,
@@ -169,10 +169,10 @@ cdef extern from "_missing.h" nogil:
                            double *Zf, Py_ssize_t ldz)
     void fastgmm_miss_full_fold(Py_ssize_t D, Py_ssize_t K, Py_ssize_t Kp, const int64_t *pair, double *A,
                                 double *lin, double *G, Py_ssize_t P)
-    int fastgmm_miss_stats(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, Py_ssize_t prec_stride,
-                           const double *dev, const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz,
-                           Py_ssize_t len, const double *R, Py_ssize_t ldr, const double *Rc, const double *S,
-                           const int64_t *pair, double *G, Py_ssize_t P, double *T, double *work)
+    int fastgmm_miss_stats(Py_ssize_t D, Py_ssize_t K, int quad, const double *prec, const double *dev,
+                           const int64_t *M, Py_ssize_t m, const double *Z, Py_ssize_t ldz, Py_ssize_t len,
+                           const double *R, Py_ssize_t ldr, const double *Rc, const double *S, double *G,
+                           Py_ssize_t P, double *T, double *work)
 
 
 cdef extern from "_openmp_shim.h" nogil:
@@ -542,7 +542,6 @@ cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch 
     cdef Py_ssize_t D = p.D, K = p.K, P = p.P
     cdef Py_ssize_t q = _pattern_at(p, r0)
     cdef Py_ssize_t a = r0, b, m, i, k, i0, end = r0 + n
-    cdef Py_ssize_t stride = 0 if p.quad == _QTIED else D * D
     cdef bint student = p.resp_mode == _RESP_STUDENT_T
     cdef const int64_t *M
     cdef double *S = w.Sm
@@ -562,11 +561,11 @@ cdef bint _missing_runs(const PassSpec *p, Py_ssize_t r0, Py_ssize_t n, Scratch 
                 status = fastgmm_miss_full_loglik(D, K, p.Kp, p.prec, p.dev, M, m, w.F + i0 * P + 1, P, b - a,
                                                   w.LP + i0, n, S, w.Mw, hld)
             elif stats:
-                status = fastgmm_miss_stats(D, K, p.quad, p.prec, stride, p.dev, M, m, w.F + i0 * P + 1, P,
-                                            b - a, R, n, w.LP + i0, S, p.pair, w.G, P, w.T, w.Mw)
+                status = fastgmm_miss_stats(D, K, p.quad, p.prec, p.dev, M, m, w.F + i0 * P + 1, P, b - a, R, n,
+                                            w.LP + i0, S, w.G, P, w.T, w.Mw)
             else:
-                status = fastgmm_miss_loglik(D, K, p.quad, p.prec, stride, p.dev, M, m, w.F + i0 * P + 1, P,
-                                             b - a, w.LP + i0, n, S, w.Mw, hld)
+                status = fastgmm_miss_loglik(D, K, p.quad, p.prec, p.dev, M, m, w.F + i0 * P + 1, P, b - a,
+                                             w.LP + i0, n, S, w.Mw, hld)
             if status < 0:
                 if w.bad[0] < 0:
                     w.bad[0] = _row(p, a)

@@ -188,11 +188,11 @@ static inline ptrdiff_t fastgmm_miss_work_size(ptrdiff_t D, ptrdiff_t n)
 
 /* The log-density corrections of one run of `len` rows sharing the missing
  * coordinates M (m >= 1): LP[k * ldlp + i] += the terms above, for every
- * component k and row i < len. Z: the rows' z (z_M = 0), row i at Z + i * ldz.
- * prec: full, tied: row-major D x D precision matrices, component k's at
- * prec + k * prec_stride (tied: stride 0); diag, spherical: (K, D) diagonal
- * precisions. dev: (K, D) the d_k. S (full, tied; K * m * len) gets s for the
- * statistics: S[(k * m + j) * len + i]. Returns 0, or -1 if a Lambda_MM is not
+ * component k and row i < len (tied, diag and spherical covariances; full ones
+ * put the components in lanes, below). Z: the rows' z (z_M = 0), row i at
+ * Z + i * ldz. prec: tied, the row-major D x D precision matrix shared by the
+ * components; diag, spherical: (K, D) diagonal precisions. dev: (K, D) the
+ * d_k. S (tied; K * m * len) gets s for the statistics: S[(k * m + j) * len + i]. Returns 0, or -1 if a Lambda_MM is not
  * positive definite.
  *
  * Student-t (hld not NULL): LP holds Mahalanobis distances, which lose
@@ -203,7 +203,7 @@ static inline ptrdiff_t fastgmm_miss_work_size(ptrdiff_t D, ptrdiff_t n)
  * work, and its rounding (eps |Lambda| |z|) is far below that of the
  * complete-data form it corrects (eps |Lambda| |z|^2). */
 FASTGMM_CLONES
-static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double *prec, ptrdiff_t prec_stride,
+static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double *prec,
                                const double *dev, const int64_t *M, ptrdiff_t m, const double *Z, ptrdiff_t ldz,
                                ptrdiff_t len, double *LP, ptrdiff_t ldlp, double *S, double *work, double *hld)
 {
@@ -250,14 +250,11 @@ static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double 
                     zb[d * V + l] = 0.0;
         }
     }
-    double half_logdet = 0.0;
+    const double *A = prec;            /* tied: one factor of Lambda_MM for every component */
+    double half_logdet = fastgmm_miss_factor(A, D, M, m, L, inv, diag);
+    if (isnan(half_logdet))
+        return -1;
     for (ptrdiff_t k = 0; k < K; k++) {
-        const double *A = prec + k * prec_stride;
-        if (k == 0 || prec_stride != 0) {
-            half_logdet = fastgmm_miss_factor(A, D, M, m, L, inv, diag);
-            if (isnan(half_logdet))
-                return -1;
-        }
         const double *dk = dev + k * D;
         for (ptrdiff_t j = 0; j < m; j++) {
             const double *row = A + M[j] * D;
@@ -318,18 +315,17 @@ static int fastgmm_miss_loglik(ptrdiff_t D, ptrdiff_t K, int quad, const double 
  * rows' weighted responsibilities: added into G (K x P, the component sums of
  * f(z): G[k * P + 0] sum r, G[k * P + 1 + d] sum r z_d, then the quadratic
  * features) and, for tied, into the lower triangle of T (D x D, the shared sum
- * of z z^T). pair (full): the feature index in G's rows of z_a z_b,
- * pair[a * D + b]. S: as fastgmm_miss_loglik left it. Rc (same layout as
+ * of z z^T). S: as fastgmm_miss_loglik left it. Rc (same layout as
  * R): the weights of the conditional covariance Lambda_MM^-1, when they are
  * not R's (Student-t: the sums are weighted by r u, E[u z z^T | x_o] =
  * u z_hat z_hat^T + Lambda_MM^-1, so the covariance enters with weight r).
  * Rows with r = 0 add nothing and are skipped. Returns 0, or -1 as
  * fastgmm_miss_loglik. */
 FASTGMM_CLONES
-static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *prec, ptrdiff_t prec_stride,
-                              const double *dev, const int64_t *M, ptrdiff_t m, const double *Z, ptrdiff_t ldz,
-                              ptrdiff_t len, const double *R, ptrdiff_t ldr, const double *Rc, const double *S,
-                              const int64_t *pair, double *G, ptrdiff_t P, double *T, double *work)
+static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *prec, const double *dev,
+                              const int64_t *M, ptrdiff_t m, const double *Z, ptrdiff_t ldz, ptrdiff_t len,
+                              const double *R, ptrdiff_t ldr, const double *Rc, const double *S, double *G,
+                              ptrdiff_t P, double *T, double *work)
 {
     if (quad == FASTGMM_MQDIAG || quad == FASTGMM_MQSPHERICAL) {
         for (ptrdiff_t k = 0; k < K; k++) {
@@ -367,8 +363,10 @@ static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *
     double *diag = inv + D;            /* m */
     double *t = diag + D;              /* m: sum r s */
     double *rs = t + D;                /* m */
-    int is_tied = quad == FASTGMM_MQTIED;
-    int factored = 0;
+    /* tied: one Lambda_MM, so one factor and one inverse for every component */
+    if (isnan(fastgmm_miss_factor(prec, D, M, m, L, inv, diag)))
+        return -1;
+    fastgmm_miss_inverse(L, inv, m, Li, C);
     for (ptrdiff_t k = 0; k < K; k++) {
         const double *r = R + k * ldr, *rc = Rc + k * ldr;
         const double *Sk = S + k * m * len;
@@ -380,12 +378,6 @@ static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *
             Rck += rc[i];
         if (Rk == 0.0 && Rck == 0.0)
             continue;
-        if (!factored || prec_stride != 0) {
-            if (isnan(fastgmm_miss_factor(prec + k * prec_stride, D, M, m, L, inv, diag)))
-                return -1;
-            fastgmm_miss_inverse(L, inv, m, Li, C);
-            factored = 1;
-        }
         for (ptrdiff_t j = 0; j < m; j++) {
             t[j] = 0.0;
             for (ptrdiff_t d = 0; d < D; d++)
@@ -415,20 +407,12 @@ static int fastgmm_miss_stats(ptrdiff_t D, ptrdiff_t K, int quad, const double *
             /* z_o s_j^T: X's entries at missing d are sums of r s_j * 0 and stay 0 */
             for (ptrdiff_t d = 0; d < D; d++) {
                 double v = X[j * D + d];
-                if (v == 0.0)
-                    continue;
-                if (is_tied)
+                if (v != 0.0)
                     T[(d > mj ? d : mj) * D + (d > mj ? mj : d)] -= v;
-                else
-                    g[pair[d * D + mj]] -= v;
             }
             for (ptrdiff_t l = 0; l <= j; l++) {
                 ptrdiff_t ml = M[l];
-                double v = Y[j * m + l] + Rck * C[j * m + l];
-                if (is_tied)
-                    T[(mj > ml ? mj : ml) * D + (mj > ml ? ml : mj)] += v;
-                else
-                    g[pair[mj * D + ml]] += v;
+                T[(mj > ml ? mj : ml) * D + (mj > ml ? ml : mj)] += Y[j * m + l] + Rck * C[j * m + l];
             }
         }
     }
@@ -464,7 +448,8 @@ static inline ptrdiff_t fastgmm_miss_full_work_size(ptrdiff_t D, ptrdiff_t Kp, p
 
 /* The m x m factors L[(j * m + l) * Kp + k] of Lambda_k,MM for every lane,
  * inv[j * Kp + k] = 1 / L_jj, and hld[k] = 1/2 log det Lambda_k,MM. Returns
- * -1 if one of the first K lanes is not positive definite. */
+ * -1 if one of the first K lanes is not positive definite. hld may be NULL
+ * (the statistics need the factor, not its determinant). */
 FASTGMM_CLONES
 static int fastgmm_miss_factor_lanes(const double *precT, ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp,
                                             const int64_t *M, ptrdiff_t m, double *L, double *inv, double *hld)
@@ -504,6 +489,8 @@ static int fastgmm_miss_factor_lanes(const double *precT, ptrdiff_t D, ptrdiff_t
                 }
             }
         }
+        if (hld == NULL)
+            continue;
         double pr[FASTGMM_V];
         fastgmm_v8_store(pr, prod);
         for (ptrdiff_t t = 0; t < V; t++) {
@@ -612,8 +599,7 @@ static int fastgmm_miss_full_stats(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, const
     double *Li = L + m * m * Kp;       /* m * m * Kp: L^-1 */
     double *inv = Li + m * m * Kp;     /* m * Kp */
     double *Rs = inv + m * Kp;         /* Kp: sum Rc */
-    double *hld = Rs + Kp;             /* Kp */
-    double *rb = hld + Kp;             /* Kp: one row's r */
+    double *rb = Rs + Kp;              /* Kp: one row's r */
     int64_t *O = (int64_t *) (rb + Kp);     /* D */
     ptrdiff_t nO = fastgmm_miss_observed(D, M, m, O);
     for (ptrdiff_t k = 0; k < Kp; k++) {     /* the covariance's weights: sum Rc */
@@ -652,7 +638,7 @@ static int fastgmm_miss_full_stats(ptrdiff_t D, ptrdiff_t K, ptrdiff_t Kp, const
             }
         }
     }
-    if (fastgmm_miss_factor_lanes(precT, D, K, Kp, M, m, L, inv, hld) < 0)
+    if (fastgmm_miss_factor_lanes(precT, D, K, Kp, M, m, L, inv, NULL) < 0)
         return -1;
     /* (sum r) Lambda_MM^-1 = (sum r) L^-T L^-1: L^-1 by columns, then the lower triangle */
     for (ptrdiff_t off = 0; off < Kp; off += V) {
