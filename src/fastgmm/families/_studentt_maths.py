@@ -16,7 +16,7 @@ from ..kernels._layout import chunk_rows_for, n_slots_for, ordered_slot_rows_for
 from ..utils._validation import invalid_parameter
 from . import _gaussian
 from . import _gaussian_missing as _missing
-from ._gaussian import QUAD, n_features_out
+from ._gaussian import QUAD
 from ._gaussian_checks import _as_float_param
 from ._gaussian_statistics import Statistics
 
@@ -290,39 +290,13 @@ def t_missing_statistics(X, missing, weights, means, cov, prec_chol, dof, cov_ty
     return TStatistics(u_stats, R, H)
 
 
-def t_missing_estimate(X, missing, weights, means, cov, prec_chol, dof, cov_type, n_threads, *, row_ll=False,
-                       labels=False, resp=False, total=False, u=False, u_mix=False):
+def t_missing_estimate(X, missing, weights, means, cov, prec_chol, dof, cov_type, n_threads, **outputs):
     """:func:`t_estimate`'s outputs for X with NaNs, from the t marginal of each row's observed values.
 
     A row with no observed value gets log-likelihood 0, the mixture weights
-    as responsibilities and u = 1 (its prior mean).
+    as responsibilities and u = 1 (its prior mean). ``cov`` is unused.
     """
-    N = X.shape[0]
-    K, D = np.shape(means)
-    shift, W, a0, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
-    a, _ = _t_missing_tables(weights, means, prec_chol, dof, cov_type, a0)
-    arrays = _missing.missing_arrays(missing, means, prec_chol, cov_type, shift)
-    P = W.shape[0]
-    chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, None, None)
-    out = {
-        "row_ll": np.empty(N) if row_ll else None,
-        "labels": np.empty(N, dtype=np.int64) if labels else None,
-        "resp": np.empty((N, K), dtype=X.dtype) if resp else None,
-        "u": np.empty((N, K), dtype=X.dtype) if u else None,
-        "u_mix": np.empty(N, dtype=X.dtype) if u_mix else None,
-        "slot_ll": np.zeros(1) if total else None,
-    }
-    cost = _row_cost(P, K) // 2
-    threads = _threads(n_threads, N, cost)
-    for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads):
-        r0, r1 = _kernels._rows(s0, s1, slot, N)
-        status = _estep.estimate_t(
-            X, QUAD[cov_type], shift, W, a, nu, chunk, slot, out["row_ll"], out["labels"], out["resp"],
-            out["u"], out["u_mix"], out["slot_ll"], _threads(threads, r1 - r0, cost), arrays["rows"][r0:r1],
-            **_kernels._missing_range(arrays, r0, r1))
-        _kernels._check_status(status)
-    tot = float(out["slot_ll"][0]) if total else None
-    return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]
+    return t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, missing=missing, **outputs)
 
 
 def _threads(n_threads, n_rows, cost):
@@ -332,7 +306,7 @@ def _threads(n_threads, n_rows, cost):
 
 
 def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll=False, labels=False,
-               resp=False, total=False, u=False, u_mix=False, range_slots=None):
+               resp=False, total=False, u=False, u_mix=False, range_slots=None, missing=None):
     """E-step outputs under the given parameters; only the requested ones are allocated.
 
     Returns
@@ -341,11 +315,19 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
         Per-row log-likelihoods, most probable components, responsibilities,
         the sum of the log-likelihoods, the scale weights u_ik and
         sum_k r_ik u_ik (the last three of X's dtype).
+
+    ``missing`` (X's rows grouped by NaN pattern): the kernel's missing mode,
+    each row scored by the t marginal of its observed values.
     """
     shift, W, a, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
     N, D = X.shape
     P, K = W.shape
-    chunk, slot, n_slots = _t_layout(N, D, K, P, X.itemsize, None, None)
+    n_visit = N
+    if missing is not None:
+        a, _ = _t_missing_tables(weights, means, prec_chol, dof, cov_type, a)
+        arrays = _missing.missing_arrays(missing, means, prec_chol, cov_type, shift)
+        n_visit = len(arrays["rows"])
+    chunk, slot, n_slots = _t_layout(n_visit, D, K, P, X.itemsize, None, None)
     out = {
         "row_ll": np.empty(N) if row_ll else None,
         "labels": np.empty(N, dtype=np.int64) if labels else None,
@@ -355,14 +337,20 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
         "slot_ll": np.zeros(1) if total else None,
     }
     cost = _row_cost(P, K) // 2
-    threads = _threads(n_threads, N, cost)
+    threads = _threads(n_threads, n_visit, cost)
     part = _kernels._part
-    for s0, s1 in _kernels._slot_ranges(N, slot, n_slots, cost, threads, range_slots):
-        r0, r1 = _kernels._rows(s0, s1, slot, N)
-        status = _estep.estimate_t(
-            X[r0:r1], QUAD[cov_type], shift, W, a, nu, chunk, slot, part(out["row_ll"], r0, r1),
-            part(out["labels"], r0, r1), part(out["resp"], r0, r1), part(out["u"], r0, r1),
-            part(out["u_mix"], r0, r1), out["slot_ll"], _threads(threads, r1 - r0, cost))
+    for s0, s1 in _kernels._slot_ranges(n_visit, slot, n_slots, cost, threads, range_slots):
+        r0, r1 = _kernels._rows(s0, s1, slot, n_visit)
+        if missing is None:
+            status = _estep.estimate_t(
+                X[r0:r1], QUAD[cov_type], shift, W, a, nu, chunk, slot, part(out["row_ll"], r0, r1),
+                part(out["labels"], r0, r1), part(out["resp"], r0, r1), part(out["u"], r0, r1),
+                part(out["u_mix"], r0, r1), out["slot_ll"], _threads(threads, r1 - r0, cost))
+        else:
+            status = _estep.estimate_t(
+                X, QUAD[cov_type], shift, W, a, nu, chunk, slot, out["row_ll"], out["labels"], out["resp"],
+                out["u"], out["u_mix"], out["slot_ll"], _threads(threads, r1 - r0, cost), arrays["rows"][r0:r1],
+                **_kernels._missing_range(arrays, r0, r1))
         _kernels._check_status(status)
     tot = float(out["slot_ll"][0]) if total else None
     return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]
