@@ -18,7 +18,7 @@ order at the end. Every output is therefore bitwise identical for any
 sequential (the emissions and the M-step statistics around it are what
 parallelise).
 
-Memory: per thread, a T_max x K scratch (the scaled alpha or the log alpha,
+Memory: per thread, a T_max x K scratch (K rounded up to a multiple of 4 for K <= 16) (the scaled alpha or the log alpha,
 T_max the longest sequence) and T_max + O(K^2) doubles (Viterbi: T_max x K
 int16 backpointers, int32 beyond 32767 states); the group partials (K^2 + K
 doubles each, ~2 N / GROUP_FRAMES groups at most). Nothing else is N x K: the
@@ -50,6 +50,11 @@ cdef extern from "_hmm.h" nogil:
         const double *LAT
         const double *pi
         const double *lpi
+        Py_ssize_t KP
+        const double *Ap
+        const double *ATp
+        const double *LAp
+        const double *pip
     ctypedef struct fastgmm_hmm_work:
         double *a
         double *m
@@ -59,14 +64,16 @@ cdef extern from "_hmm.h" nogil:
         double *v3
         double *kk
         double *xi
+        double *eb
+    int FASTGMM_HMM_BLOCK
     int fastgmm_hmm_scaled(const fastgmm_hmm *h, double *x, Py_ssize_t T, const fastgmm_hmm_work *w,
                            int want_xi, double *ll, Py_ssize_t *bad)
     int fastgmm_hmm_logspace(const fastgmm_hmm *h, double *x, Py_ssize_t T, const fastgmm_hmm_work *w,
                              int want_xi, double *ll, Py_ssize_t *bad)
     int fastgmm_hmm_viterbi16(const fastgmm_hmm *h, const double *x, Py_ssize_t T, int16_t *bp, double *v,
-                              double *vn, int64_t *path, double *logprob, Py_ssize_t *bad)
+                              int64_t *path, double *logprob, Py_ssize_t *bad)
     int fastgmm_hmm_viterbi32(const fastgmm_hmm *h, const double *x, Py_ssize_t T, int32_t *bp, double *v,
-                              double *vn, int64_t *path, double *logprob, Py_ssize_t *bad)
+                              int64_t *path, double *logprob, Py_ssize_t *bad)
     void fastgmm_hmm_collapse_rows(const double *sub, Py_ssize_t K, Py_ssize_t M, double *out, Py_ssize_t r0,
                                    Py_ssize_t r1)
     void fastgmm_hmm_expand_rows(const double *gamma, double *sub, Py_ssize_t K, Py_ssize_t M, Py_ssize_t r0,
@@ -108,9 +115,16 @@ cdef class _Model:
                              f"for {K} states: expected ({K}, {K})")
         if not (np.all(np.asarray(log_startprob) < np.inf) and np.all(np.asarray(log_transmat) < np.inf)):
             raise ValueError("log_startprob and log_transmat must not contain NaN or +inf")
-        self.buf = np.empty(4 * K * K + 2 * K)
+        cdef Py_ssize_t KP = 4 * ((K + 3) // 4)
+        self.buf = np.empty(4 * K * K + 2 * K + 3 * KP * KP + KP)
         cdef double *p = &self.buf[0]
+        cdef double *q = p + 4 * K * K + 2 * K
         cdef Py_ssize_t i, j
+        # the padded copies for the vector code (see _hmm.h)
+        for i in range(3 * KP * KP + KP):
+            q[i] = 0.0
+        for i in range(KP * KP):
+            q[2 * KP * KP + i] = -INFINITY
         for i in range(K):
             p[4 * K * K + i] = exp(log_startprob[i])
             p[4 * K * K + K + i] = log_startprob[i]
@@ -119,6 +133,10 @@ cdef class _Model:
                 p[K * K + j * K + i] = p[i * K + j]
                 p[2 * K * K + i * K + j] = log_transmat[i, j]
                 p[3 * K * K + j * K + i] = log_transmat[i, j]
+                q[i * KP + j] = p[i * K + j]
+                q[KP * KP + j * KP + i] = p[i * K + j]
+                q[2 * KP * KP + i * KP + j] = log_transmat[i, j]
+            q[3 * KP * KP + i] = p[4 * K * K + i]
         self.h.K = K
         self.h.A = p
         self.h.AT = p + K * K
@@ -126,6 +144,11 @@ cdef class _Model:
         self.h.LAT = p + 3 * K * K
         self.h.pi = p + 4 * K * K
         self.h.lpi = p + 4 * K * K + K
+        self.h.KP = KP
+        self.h.Ap = q
+        self.h.ATp = q + KP * KP
+        self.h.LAp = q + 2 * KP * KP
+        self.h.pip = q + 3 * KP * KP
 
 
 def _check_starts(const int64_t[::1] starts not None, Py_ssize_t N):
@@ -185,9 +208,10 @@ cdef fastgmm_hmm_work *_work_new(Py_ssize_t tmax, Py_ssize_t K) noexcept nogil:
     cdef fastgmm_hmm_work *w = <fastgmm_hmm_work *> calloc(1, sizeof(fastgmm_hmm_work))
     if w == NULL:
         return NULL
-    w.a = <double *> malloc((tmax * K + 1) * sizeof(double))
+    cdef Py_ssize_t KP = 4 * ((K + 3) // 4)
+    w.a = <double *> malloc((tmax * KP + 1) * sizeof(double))
     w.m = <double *> malloc((tmax + 1) * sizeof(double))
-    w.v0 = <double *> malloc((4 * K + 2 * K * K) * sizeof(double))
+    w.v0 = <double *> malloc((4 * K + 2 * K * K + FASTGMM_HMM_BLOCK * KP) * sizeof(double))
     if w.a == NULL or w.m == NULL or w.v0 == NULL:
         _work_del(w)
         return NULL
@@ -196,6 +220,7 @@ cdef fastgmm_hmm_work *_work_new(Py_ssize_t tmax, Py_ssize_t K) noexcept nogil:
     w.v3 = w.v0 + 3 * K
     w.kk = w.v0 + 4 * K
     w.xi = w.v0 + 4 * K + K * K
+    w.eb = w.v0 + 4 * K + 2 * K * K
     return w
 
 
@@ -407,7 +432,7 @@ def viterbi(
     cdef Py_ssize_t n_used = _min(n_threads, max(n_groups, 1))
     with nogil, parallel(num_threads=n_used):
         bp = malloc((tmax * K + 1) * bp_size)
-        v = <double *> malloc(2 * K * sizeof(double))
+        v = <double *> malloc(3 * K * sizeof(double))
         for g in prange(n_groups, schedule='dynamic'):
             if bp == NULL or v == NULL:
                 status[g] = _NO_MEMORY
@@ -418,10 +443,10 @@ def viterbi(
                     lpp[s] = 0.0
                     continue
                 if narrow:
-                    st = fastgmm_hmm_viterbi16(hp, xp + sp[s] * K, T, <int16_t *> bp, v, v + K,
+                    st = fastgmm_hmm_viterbi16(hp, xp + sp[s] * K, T, <int16_t *> bp, v,
                                                pp + sp[s], &lpp[s], &bad)
                 else:
-                    st = fastgmm_hmm_viterbi32(hp, xp + sp[s] * K, T, <int32_t *> bp, v, v + K,
+                    st = fastgmm_hmm_viterbi32(hp, xp + sp[s] * K, T, <int32_t *> bp, v,
                                                pp + sp[s], &lpp[s], &bad)
                 if st == FASTGMM_HMM_BAD:
                     status[g] = st
