@@ -345,12 +345,20 @@ FASTGMM_HMM_BODY double fastgmm_hmm_pow2_scale(double c, int64_t *e_sum)
 /* The scaled recursion for K <= FASTGMM_HMM_KMAX, on NB vectors of 4 states
  * (K padded to KP = 4 NB with states that have probability 0 throughout: the
  * padded A, pi and emissions are 0, so the padded lanes stay 0 and add
- * nothing); K-vectors and xi's sum live in registers or on the stack. The
- * same recursion as fastgmm_hmm_scaled_k, with the same tests, but shorter
- * chains of dependent operations from one frame to the next, which is what
- * limits it at small K: alpha and beta are rescaled by the power of 2 that
- * brings their sum into [1, 2) (exact, no division; the log-likelihood adds
- * the exponents), and the sums over i run as two interleaved halves. */
+ * nothing); K-vectors and xi's sum live in registers or on the stack.
+ *
+ * The same recursion and the same two tests as fastgmm_hmm_scaled_k, with
+ * the chain of dependent operations from one frame to the next (which is
+ * what limits it at small K) made short: alpha and beta are not normalised
+ * every frame but rescaled, by the exact power of 2 that brings their sum
+ * into [1, 2), only when that sum leaves [2^-64, 2^64] (a branch the CPU
+ * predicts; the log-likelihood adds the exponents). The tests use the sums
+ * instead: c_t >= THETA S_{t-1} (S the sum of the unnormalised alpha) and Z
+ * >= THETA S_t s; a rescaled value stays far above the subnormals, so the
+ * error analysis is unchanged. The sums over states run as two interleaved
+ * halves (two chains of K/2 additions, not one of K). */
+#define FASTGMM_HMM_LO 0x1p-64
+#define FASTGMM_HMM_HI 0x1p64
 FASTGMM_HMM_BODY int
 fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdiff_t T,
                      const fastgmm_hmm_work *w, int want_xi, double *ll, ptrdiff_t *bad, const int NB)
@@ -363,7 +371,7 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
     double *FASTGMM_HMM_RESTRICT eb = w->eb;
     fastgmm_hmm_v4 u[4], u1[4], beta[4], b[4], b1[4], ev[4], al[4];
     fastgmm_hmm_v4 xi[FASTGMM_HMM_KMAX * 4];
-    double msum = 0.0;
+    double msum = 0.0, S = 1.0;
     int64_t e_sum = 0, e_unused = 0;
 
     for (ptrdiff_t t0 = 0; t0 < T; t0 += FASTGMM_HMM_BLOCK) {
@@ -409,12 +417,18 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
                 for (int q = 0; q < NB; q++)
                     u[q] = (u[q] + u1[q]) * fastgmm_hmm_v4_load(at + 4 * q);
             }
-            const double c = fastgmm_hmm_hsum(u, NB);
-            if (!(c >= FASTGMM_HMM_THETA && c <= 1.0 / FASTGMM_HMM_THETA))
+            double c = fastgmm_hmm_hsum(u, NB);
+            if (!(c >= FASTGMM_HMM_THETA * S && c <= S / FASTGMM_HMM_THETA))
                 return FASTGMM_HMM_LOG;
-            const double r = fastgmm_hmm_pow2_scale(c, &e_sum);
+            if (c < FASTGMM_HMM_LO || c > FASTGMM_HMM_HI) {
+                const double r = fastgmm_hmm_pow2_scale(c, &e_sum);
+                c *= r;
+                for (int q = 0; q < NB; q++)
+                    u[q] *= r;
+            }
+            S = c;
             for (int q = 0; q < NB; q++) {
-                al[q] = u[q] * r;
+                al[q] = u[q];
                 fastgmm_hmm_v4_store(at + 4 * q, al[q]);
             }
         }
@@ -468,11 +482,17 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
             }
             const double Z = fastgmm_hmm_hsum(u, NB);
             const double s = fastgmm_hmm_hsum(b, NB);
-            if (!(Z > 0.0 && Z >= FASTGMM_HMM_THETA * s && s <= 1.0 / FASTGMM_HMM_THETA))
+            const double Sa = fastgmm_hmm_hsum(al, NB);
+            if (!(Z > 0.0 && Z >= (FASTGMM_HMM_THETA * Sa) * s && s <= 1.0 / FASTGMM_HMM_THETA))
                 return FASTGMM_HMM_LOG;
-            const double rs = fastgmm_hmm_pow2_scale(s, &e_unused);
-            for (int q = 0; q < NB; q++)
-                beta[q] = b[q] * rs;
+            if (s < FASTGMM_HMM_LO || s > FASTGMM_HMM_HI) {
+                const double rs = fastgmm_hmm_pow2_scale(s, &e_unused);
+                for (int q = 0; q < NB; q++)
+                    beta[q] = b[q] * rs;
+            } else {
+                for (int q = 0; q < NB; q++)
+                    beta[q] = b[q];
+            }
             const double rz = 1.0 / Z;
             if (want_xi) {
                 for (int q = 0; q < NB; q++)
