@@ -545,6 +545,20 @@ static inline void fastgmm_hmm_softmax_sum(const double *p, const double *q, ptr
         out[k] = tmp[k] * r;
 }
 
+/* s[j] += sum_i exp(kk[i, j] - mx[j]) over a K x K array (kk overwritten),
+ * summed over i in order. */
+FASTGMM_HMM_BODY void fastgmm_hmm_lse_columns(double *FASTGMM_HMM_RESTRICT kk, const double *FASTGMM_HMM_RESTRICT mx,
+                                              double *FASTGMM_HMM_RESTRICT s, ptrdiff_t K)
+{
+    for (ptrdiff_t i = 0; i < K; i++)
+        for (ptrdiff_t j = 0; j < K; j++)
+            kk[i * K + j] -= mx[j];
+    fastgmm_hmm_exp_inplace(kk, K * K);
+    for (ptrdiff_t i = 0; i < K; i++)
+        for (ptrdiff_t j = 0; j < K; j++)
+            s[j] += kk[i * K + j];
+}
+
 /* Subtract the largest of v's K values from each, add it to *acc; 0 (and v
  * unchanged) if every value is -inf. */
 static inline int fastgmm_hmm_shift_max(double *v, ptrdiff_t K, double *acc)
@@ -601,6 +615,10 @@ fastgmm_hmm_logspace(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
             continue;
         }
         const double *FASTGMM_HMM_RESTRICT lp = lt - K;
+        /* kk[i, j] = la_{t-1}(i) + LA_ij - max_i(...), then all K^2 exps in
+         * one flat loop (it vectorises; per column it did not). exp(-inf -
+         * -inf) is exp(NaN), which fastgmm_exp_nonpos reads as 0: a state no
+         * path reaches gets log(0) = -inf, no NaN. */
         for (ptrdiff_t j = 0; j < K; j++) {
             mx[j] = -INFINITY;
             s[j] = 0.0;
@@ -608,19 +626,14 @@ fastgmm_hmm_logspace(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
         for (ptrdiff_t i = 0; i < K; i++) {
             const double li = lp[i];
             const double *FASTGMM_HMM_RESTRICT LAi = LA + i * K;
+            double *FASTGMM_HMM_RESTRICT kki = kk + i * K;
             for (ptrdiff_t j = 0; j < K; j++) {
                 double v = li + LAi[j];
+                kki[j] = v;
                 mx[j] = v > mx[j] ? v : mx[j];
             }
         }
-        /* exp(-inf - -inf) is exp(NaN), which fastgmm_exp_nonpos reads as 0:
-         * a state no path reaches gets log(0) = -inf, no NaN. */
-        for (ptrdiff_t i = 0; i < K; i++) {
-            const double li = lp[i];
-            const double *FASTGMM_HMM_RESTRICT LAi = LA + i * K;
-            for (ptrdiff_t j = 0; j < K; j++)
-                s[j] += fastgmm_exp_nonpos((li + LAi[j]) - mx[j]);
-        }
+        fastgmm_hmm_lse_columns(kk, mx, s, K);
         for (ptrdiff_t j = 0; j < K; j++)
             lt[j] = row[j] + (mx[j] + log(s[j]));
         if (!fastgmm_hmm_shift_max(lt, K, &msum))
@@ -657,7 +670,8 @@ fastgmm_hmm_logspace(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
                 }
             }
             for (ptrdiff_t ij = 0; ij < K * K; ij++)
-                kk[ij] = fastgmm_exp_nonpos(kk[ij] - M);
+                kk[ij] -= M;
+            fastgmm_hmm_exp_inplace(kk, K * K);
             const double r = 1.0 / fastgmm_hmm_sum(kk, K * K);
             for (ptrdiff_t ij = 0; ij < K * K; ij++)
                 xi[ij] += kk[ij] * r;
@@ -673,17 +687,14 @@ fastgmm_hmm_logspace(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
         for (ptrdiff_t j = 0; j < K; j++) {
             const double wj = wv[j];
             const double *FASTGMM_HMM_RESTRICT LATj = LAT + j * K;
+            double *FASTGMM_HMM_RESTRICT kkj = kk + j * K;
             for (ptrdiff_t i = 0; i < K; i++) {
                 double v = LATj[i] + wj;
+                kkj[i] = v;
                 mx[i] = v > mx[i] ? v : mx[i];
             }
         }
-        for (ptrdiff_t j = 0; j < K; j++) {
-            const double wj = wv[j];
-            const double *FASTGMM_HMM_RESTRICT LATj = LAT + j * K;
-            for (ptrdiff_t i = 0; i < K; i++)
-                s[i] += fastgmm_exp_nonpos((LATj[i] + wj) - mx[i]);
-        }
+        fastgmm_hmm_lse_columns(kk, mx, s, K);
         for (ptrdiff_t i = 0; i < K; i++)
             lb[i] = mx[i] + log(s[i]);
         (void) fastgmm_hmm_shift_max(lb, K, &lbsum);
