@@ -8,35 +8,40 @@
  * and as logs, and the start probabilities both ways.
  *
  * The scaled recursion (fastgmm_hmm_scaled) works in probabilities relative
- * to each frame's largest emission, e_t(k) = exp(x_tk - m_t): alpha is
- * normalised every frame (c_t its sum before), beta every frame by its own
- * sum (not by c_{t+1}: then beta is at most 1 and cannot overflow), and
- * gamma_t = alpha_t beta_t and xi_t = alpha_t(i) A_ij e_{t+1}(j) beta_{t+1}(j)
- * are each divided by their own total, so no exp or log runs in a K x K loop.
- * Its only failure is underflow: a value that should be small but nonzero
- * read as 0 or as a subnormal. Every such loss is at most a few subnormal
- * ulps (~1e-323) in a quantity normalised to sum to 1, so it matters only
- * relative to c_t (the probability of frame t's emissions given the past, in
- * units of the best emission) or to Z_t / s_t = sum_i alpha_t(i) beta_t(i)
- * (the agreement between past and future, beta summing to 1). The scaled
- * recursion therefore gives up, and the caller redoes the sequence in log
- * space, when either falls below FASTGMM_HMM_THETA (1e-120): the error left
- * is then below ~K 1e-323 / 1e-240, far under the 1e-16 of ordinary rounding.
- * The second test is needed: a state whose forward probability underflowed
- * long ago can be the one the future demands (two states that never switch,
- * the first favoured by the first half of the data, the second by the second
- * half), and no c_t is small then (tests/test_hmm_kernel.py has that case).
+ * to each frame's largest emission, e_t(k) = exp(x_tk - m_t): alpha and beta
+ * are kept in range by rescaling (beta by its own sum, not by c_{t+1}: then it
+ * cannot overflow), and gamma_t = alpha_t beta_t and xi_t = alpha_t(i) A_ij
+ * e_{t+1}(j) beta_{t+1}(j) are each divided by their own total, so no exp or
+ * log runs in a K x K loop. Its only failure is underflow: a value that
+ * should be small but nonzero read as 0 or as a subnormal. Every such loss is
+ * at most a few subnormal ulps (~1e-323) relative to the sum of the vector it
+ * is in, so it matters only relative to c_t (the probability of frame t's
+ * emissions given the past, in units of the best emission) or to the
+ * agreement between past and future, sum_i alpha_t(i) beta_t(i) with both
+ * summing to 1. The scaled recursion therefore gives up, and the caller
+ * redoes the sequence in log space, when either falls below FASTGMM_HMM_THETA
+ * (1e-120): the error left is then below ~K 1e-323 / 1e-240, far under the
+ * 1e-16 of ordinary rounding. The second test is needed: a state whose
+ * forward probability underflowed long ago can be the one the future demands
+ * (two states that never switch, the first favoured by the first half of the
+ * data, the second by the second half), and no c_t is small then
+ * (tests/test_hmm_kernel.py has that case).
  *
  * The log-space recursion (fastgmm_hmm_logspace) never underflows (the log of
  * a sum is its largest term's log plus log(1 + the rest)); it costs K^2 exps
  * per frame in each direction and for xi, and decides exactly which
  * sequences are impossible (every path has a -inf term).
  *
- * The K x K loops keep their inner loop contiguous (over j with A's rows,
- * over i with the transpose) so that they vectorise, and every sum has a
- * fixed order (fastgmm_hmm_sum: 4 lanes, then a fixed tree), so the baseline,
- * AVX2 and AVX-512 versions (FASTGMM_CLONES) give bitwise identical results.
- * Nothing here depends on the thread that runs it.
+ * Speed: for K <= 16 the scaled recursion and the Viterbi run on vectors of
+ * 4 states (GCC vector extensions, fastgmm_hmm_scaled_v), with the number of
+ * vectors a compile-time constant and the frame-to-frame chain of dependent
+ * operations kept short; larger K (and compilers without vector extensions)
+ * run plain loops over K (fastgmm_hmm_scaled_k). The exps of the emissions
+ * run a block of frames at a time, in one flat loop that vectorises. Every
+ * sum has a fixed order and the build contracts nothing into fused
+ * multiply-adds, so the baseline, AVX2 and AVX-512 versions (FASTGMM_CLONES)
+ * give bitwise identical results; nothing depends on the thread that runs a
+ * sequence.
  */
 #ifndef FASTGMM_HMM_H
 #define FASTGMM_HMM_H
