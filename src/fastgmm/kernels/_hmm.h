@@ -18,10 +18,13 @@
  * is in, so it matters only relative to c_t (the probability of frame t's
  * emissions given the past, in units of the best emission) or to the
  * agreement between past and future, sum_i alpha_t(i) beta_t(i) with both
- * summing to 1. The scaled recursion therefore gives up, and the caller
- * redoes the sequence in log space, when either falls below FASTGMM_HMM_THETA
- * (1e-120): the error left is then below ~K 1e-323 / 1e-240, far under the
- * 1e-16 of ordinary rounding. The second test is needed: a state whose
+ * summing to 1 (and, in the backward direction, to s_t, the counterpart of
+ * c_t: beta_t's sum before rescaling, relative to beta_{t+1}'s; the other
+ * two tests nearly always fire first, but this one bounds the error of
+ * beta_t itself). The scaled recursion therefore gives up, and the caller
+ * redoes the sequence in log space, when any of them falls below
+ * FASTGMM_HMM_THETA (1e-120): the error left is then below ~K 1e-323 /
+ * 1e-240, far under the 1e-16 of ordinary rounding. The second test is needed: a state whose
  * forward probability underflowed long ago can be the one the future demands
  * (two states that never switch, the first favoured by the first half of the
  * data, the second by the second half), and no c_t is small then
@@ -292,6 +295,7 @@ fastgmm_hmm_scaled_k(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
         for (ptrdiff_t t = f1 - 1; t >= f0 - 1; t--) {
             const double *FASTGMM_HMM_RESTRICT et = eb + (t + 1 - f0) * K;
             double *FASTGMM_HMM_RESTRICT at = a + t * K;
+            const double Sb = fastgmm_hmm_sum(beta, K);
             for (ptrdiff_t j = 0; j < K; j++)
                 e[j] = et[j] * beta[j];
             for (ptrdiff_t i = 0; i < K; i++)
@@ -306,7 +310,8 @@ fastgmm_hmm_scaled_k(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
                 u[i] = at[i] * b[i];
             const double Z = fastgmm_hmm_sum(u, K);
             const double s = fastgmm_hmm_sum(b, K);
-            if (!(Z > 0.0 && Z >= FASTGMM_HMM_THETA * s && s <= 1.0 / FASTGMM_HMM_THETA))
+            if (!(Z > 0.0 && Z >= FASTGMM_HMM_THETA * s && s >= FASTGMM_HMM_THETA * Sb
+                  && s <= 1.0 / FASTGMM_HMM_THETA))
                 return FASTGMM_HMM_LOG;
             const double rz = 1.0 / Z;
             if (want_xi) {
@@ -468,6 +473,7 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
         for (ptrdiff_t t = f1 - 1; t >= f0 - 1; t--) {
             const double *FASTGMM_HMM_RESTRICT et = eb + (t + 1 - f0) * KP;
             double *FASTGMM_HMM_RESTRICT at = a + t * KP;
+            const double Sb = fastgmm_hmm_hsum(beta, NB);
             for (int q = 0; q < NB; q++) {
                 ev[q] = fastgmm_hmm_v4_load(et + 4 * q) * beta[q];
                 b[q] = fastgmm_hmm_v4_zero();
@@ -488,7 +494,8 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
             const double Z = fastgmm_hmm_hsum(u, NB);
             const double s = fastgmm_hmm_hsum(b, NB);
             const double Sa = fastgmm_hmm_hsum(al, NB);
-            if (!(Z > 0.0 && Z >= (FASTGMM_HMM_THETA * Sa) * s && s <= 1.0 / FASTGMM_HMM_THETA))
+            if (!(Z > 0.0 && Z >= (FASTGMM_HMM_THETA * Sa) * s && s >= FASTGMM_HMM_THETA * Sb
+                  && s <= 1.0 / FASTGMM_HMM_THETA))
                 return FASTGMM_HMM_LOG;
             if (s < FASTGMM_HMM_LO || s > FASTGMM_HMM_HI) {
                 const double rs = fastgmm_hmm_pow2_scale(s, &e_unused);
