@@ -94,7 +94,7 @@ typedef struct {
     double *v0, *v1, *v2, *v3;
     double *kk;
     double *xi;           /* out: the sequence's sum of xi_t (when asked for) */
-    double *eb;           /* FASTGMM_HMM_BLOCK x K */
+    double *eb;           /* FASTGMM_HMM_BLOCK x KP */
 } fastgmm_hmm_work;
 
 /* The per-sequence recursions for up to FASTGMM_HMM_KMAX states are
