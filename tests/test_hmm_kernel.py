@@ -265,14 +265,15 @@ def _mixed_workload(seed, K=5, n_short=1500, long=(20000, 17000)):
 
 
 @needs_openmp
-def test_results_bitwise_identical_for_any_thread_count():
-    logp, starts, lsp, lA, w = _mixed_workload(9)
+@pytest.mark.parametrize("K, log_space", [(5, False), (5, True), (17, False)])
+def test_results_bitwise_identical_for_any_thread_count(K, log_space):
+    logp, starts, lsp, lA, w = _mixed_workload(9, K=K)
     assert len(starts) - 1 > 1500 and starts[-1] > 5 * _hmm.GROUP_FRAMES
-    one = _run(logp, starts, lsp, lA, w, n_threads=1)
+    one = _run(logp, starts, lsp, lA, w, log_space=log_space, n_threads=1)
     vone = np.empty(starts[-1], np.int64), np.empty(len(starts) - 1)
     _hmm.viterbi(logp, starts, lsp, lA, *vone, 1)
     for n in (2, 3):
-        for a, b in zip(one, _run(logp, starts, lsp, lA, w, n_threads=n)):
+        for a, b in zip(one, _run(logp, starts, lsp, lA, w, log_space=log_space, n_threads=n)):
             assert np.array_equal(a, b)
         v = np.empty(starts[-1], np.int64), np.empty(len(starts) - 1)
         _hmm.viterbi(logp, starts, lsp, lA, *v, n)
