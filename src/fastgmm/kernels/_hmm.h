@@ -447,7 +447,7 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
     for (int q = 0; q < NB; q++)
         beta[q] = fastgmm_hmm_v4_zero() + 1.0;
     if (want_xi)
-        for (ptrdiff_t i = 0; i < K * NB; i++)
+        for (ptrdiff_t i = 0; i < KP * NB; i++)
             xi[i] = fastgmm_hmm_v4_zero();
     {
         /* the log-likelihood, and gamma_{T-1} = alpha_{T-1} normalised */
@@ -509,7 +509,9 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
             if (want_xi) {
                 for (int q = 0; q < NB; q++)
                     ev[q] *= rz;
-                for (ptrdiff_t i = 0; i < K; i++) {
+                /* all KP rows (a constant count, the loop unrolls): the padded
+                 * ones add +0 to rows never read */
+                for (ptrdiff_t i = 0; i < KP; i++) {
                     const double ai = al[i >> 2][i & 3];
                     for (int q = 0; q < NB; q++)
                         xi[i * NB + q] += ai * (fastgmm_hmm_v4_load(Ap + i * KP + 4 * q) * ev[q]);
@@ -519,8 +521,13 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
                 fastgmm_hmm_v4_store(at + 4 * q, u[q] * rz);
         }
     }
-    for (ptrdiff_t t = 0; t < T; t++)
-        memcpy(x + t * K, a + t * KP, (size_t) K * sizeof(double));
+    if (KP == K) {
+        memcpy(x, a, (size_t) (T * K) * sizeof(double));
+    } else {
+        for (ptrdiff_t t = 0; t < T; t++)
+            for (ptrdiff_t k = 0; k < K; k++)
+                x[t * K + k] = a[t * KP + k];
+    }
     if (want_xi)
         for (ptrdiff_t i = 0; i < K; i++)
             for (ptrdiff_t j = 0; j < K; j++)
