@@ -40,6 +40,7 @@ EXTENSIONS = [
     "fastgmm.kernels._openmp_helpers",
     "fastgmm.kernels._estep",
     "fastgmm.kernels._kmeans",
+    "fastgmm.kernels._hmm",
 ]
 
 OPENMP_PROBE = textwrap.dedent(
