@@ -25,6 +25,13 @@ DESELECTED = {}
 
 # Test ids known to fail against fastgmm.hmm, each with its reason. A failure
 # not listed here, or a listed one that passes, fails this module.
-EXPECTED_FAILURES = {}
+EXPECTED_FAILURES = {
+    "test_gaussian_hmm.py::TestGaussianHMMWithSphericalCovars::test_underflow_from_scaling[scaling]": (
+        "permanent: the test asserts that hmmlearn's scaled forward-backward fails (ValueError) on a sequence with "
+        "a 10,000-sigma outlier; fastgmm's scaled recursion redoes such a sequence in log space and fits it, "
+        "with the same answers as implementation='log' (tests/test_hmm.py::"
+        "test_scaling_survives_where_hmmlearn_scaling_underflows)"
+    ),
+}
 
 globals().update(suite_tests(MODULES, DESELECTED, EXPECTED_FAILURES))

@@ -14,7 +14,7 @@ if not SRC.is_dir():
     pytest.skip("the source tree is not beside the tests", allow_module_level=True)
 
 #: The layers, bottom first: a module may import its own layer and the ones below it.
-LAYERS = ["utils", "kernels", "sources", "engine", "io", "families", "top", "cli"]
+LAYERS = ["utils", "kernels", "sources", "engine", "io", "families", "hmm", "top", "cli"]
 TOP = {"fastgmm", "fastgmm.plot", "fastgmm._selection", "fastgmm._selection_sweep", "fastgmm._config",
        "fastgmm.datasets", "fastgmm.__main__"}
 
