@@ -229,3 +229,26 @@ def test_passes_choose_the_products_by_width(products, D, chosen):
     forced = _pass(X, params, "full", 1)
     for a, b in zip(default, forced):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+def test_wide_float32_fit_with_own_products_matches_the_float64_fit(products):
+    """D = 32 (P = 561, so the default takes _gemm32.h where the CPU has FMA; else forced portable): a float32
+    fit's lower bound within 1e-6 relative of the float64 fit of the same values, the parameters to float32
+    accuracy, as tests/test_float32_fast.py asks of the SGEMM products."""
+    from fastgmm import GaussianMixture
+
+    if not HAS_FMA:
+        products(1)
+    rng = np.random.default_rng(12)
+    X32 = _overlapping(rng, 6000, 32, 4)
+    weights, means, pc = _params(rng, X32, 4, "full")
+    assert _uses_float32(weights, means, pc, "full")
+    kw = dict(covariance_type="full", weights_init=weights, means_init=means,
+              precisions_init=pc @ np.swapaxes(pc, -1, -2), max_iter=15, tol=0)
+    a = GaussianMixture(4, **kw).fit(X32)
+    b = GaussianMixture(4, **kw).fit(X32.astype(np.float64))
+    assert a.n_iter_ == b.n_iter_ == 15
+    assert a.lower_bound_ == pytest.approx(b.lower_bound_, rel=1e-6, abs=0)
+    np.testing.assert_allclose(a.means_, b.means_, rtol=0, atol=1e-4 * np.sqrt(np.max(b.covariances_)))
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=0, atol=1e-4 * np.max(b.covariances_))
