@@ -117,6 +117,12 @@ def test_kernels_refuse_mismatched_shapes():
         _estep._gemm32_kernels(np.ascontiguousarray(F[:, :8]), 10, W, 3, R, G, np.empty((3, 4), np.float32), 1)
 
 
+def test_kernels_refuse_unknown_versions():
+    F, W, R, G = _operands(np.random.default_rng(0), 4, 10, 3)
+    with pytest.raises(ValueError, match="version must be 1 or 2"):
+        _estep._gemm32_kernels(F, 10, W, 3, R, G, np.empty((3, 4), np.float32), 0)
+
+
 def test_set_gemm32_refuses_unknown_modes():
     with pytest.raises(ValueError, match="mode must be"):
         _estep._set_gemm32(3)

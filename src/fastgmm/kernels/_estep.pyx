@@ -37,8 +37,9 @@ The float32 path (`_chunk32`, fit passes of float32 data with full, diag or
 spherical covariances): given float32 coefficients W32 the caller passes only when a
 bound says every component lies close enough to the shift for float32
 (fastgmm.families._gaussian.float32_coefficients), a chunk's features
-(z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM) and
-the log-sum-exp are float32; the chunk's K x P sums, a few hundred rows each,
+(z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM, or
+for wide rows the register-blocked kernels of _gemm32.h) and the log-sum-exp
+are float32; the chunk's K x P sums, a few hundred rows each,
 are then added into the slot's float64 partial, and the log-likelihoods are
 summed in float64 (the caller corrects that sum for W's rounding to
 float32). A chunk with a row that every component gives -inf (a float32
@@ -474,9 +475,10 @@ cdef inline Py_ssize_t _round8(Py_ssize_t m) noexcept nogil:
 cdef bint _scratch32_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk) noexcept nogil:
     """The float32 path's buffers (beside the float64 ones, which a chunk falls back on).
 
-    With _gemm32.h (p.g32) the feature rows are _round8(P) apart, the padding
-    zero (the kernel reads it), and each thread lays W out once per pass with
-    K padded to a multiple of 8 (vector lanes); SGEMM sums each chunk into G32.
+    With _gemm32.h (p.g32) the feature rows are _round8(P) apart (the padding
+    is read in vector lanes whose sums are discarded; zeroed once, so that it
+    is never uninitialised memory), and each thread lays W out once per pass
+    with K padded to a multiple of 8 (vector lanes); SGEMM sums each chunk into G32.
     """
     cdef Py_ssize_t k, j, Kp = _round8(p.K)
     cdef bint ok
@@ -1259,7 +1261,7 @@ cdef int _set_float32(PassSpec *p, const float[:, ::1] W32, bint x_float32) exce
     if W32.shape[0] != p.P or W32.shape[1] != p.K:
         raise ValueError(f"W32 must have shape ({p.P}, {p.K})")
     p.W32 = &W32[0, 0]
-    p.g32 = _gemm32_for(p.P, p.K)
+    p.g32 = _gemm32_for(p.P)
     return 0
 
 
@@ -1269,16 +1271,17 @@ cdef int _gemm32_mode = -1
 
 # Smallest P for which the float32 path's products are _gemm32.h's kernels.
 # They read F in place where SGEMM packs it twice per chunk, which pays when
-# F is wide: W6 (P = 2145, K = 32), 1 thread, interleaved fits on a shared
-# machine, 0.68 s/iter against 0.94 with SGEMM (float64 1.50); the products
-# alone on one 192-row chunk in a C harness, 93 and 80 GFLOP/s against
-# SGEMM's 67 and 72. On W2o's shape (P = 153, K = 16, 96 rows) and the
+# F is wide: one W6 pass (P = 2145, K = 32), interleaved on a shared machine,
+# 0.35 s against 0.49 with SGEMM on 2 threads in a quiet moment (float64
+# 0.77), 0.63-0.65 against 0.88-0.91 on 1 thread; the products alone on one
+# 192-row chunk in a C harness, 93 and 80-93 GFLOP/s against SGEMM's 67 and
+# 72 (benchmarks/NOTES.md). On W2o's shape (P = 153, K = 16, 96 rows) and the
 # diagonal ones SGEMM's small-matrix path was as fast or faster (103 vs 112
 # GFLOP/s for F W; P = 33: 50 vs 72), so they keep it.
 cdef Py_ssize_t _GEMM32_MIN_P = 512
 
 
-cdef int _gemm32_for(Py_ssize_t P, Py_ssize_t K) noexcept nogil:
+cdef int _gemm32_for(Py_ssize_t P) noexcept nogil:
     """Which products the float32 path of a pass of this shape uses (PassSpec.g32)."""
     if _gemm32_mode >= 0:
         return _gemm32_mode
@@ -1307,6 +1310,8 @@ def _gemm32_kernels(const float[:, ::1] F, Py_ssize_t P, const float[:, ::1] W, 
     ``version``: 1 portable, 2 x86-64-v3.
     """
     cdef Py_ssize_t n = F.shape[0], ldf = F.shape[1], Kp = W.shape[1]
+    if version not in (1, 2):
+        raise ValueError("version must be 1 or 2")
     if (n < 1 or ldf < _round8(P) or W.shape[0] != P or Kp != _round8(K) or R.shape[0] != K or R.shape[1] != n
             or G.shape[0] != K or G.shape[1] != P or LP.shape[0] != K or LP.shape[1] != n):
         raise ValueError("shapes do not match")
