@@ -5,7 +5,7 @@
  *   (b) G += R^T F:    G[k, p] += (double) sum_i R[k, i] F[i, p]
  *
  * with F a chunk's feature rows (n x P, row stride ldf), W the pass's
- * coefficients (P x Kp, K padded with zero columns to a multiple of 8) and R
+ * coefficients (P x Kp, K padded to a multiple of 8: vector lanes) and R
  * the chunk's responsibilities (K x n). Why: these products are thin (n of
  * a few hundred rows, K outputs per row), so each feature feeds only 2 K
  * flops per product, and SGEMM spent half as long packing F (twice per
@@ -27,13 +27,12 @@
  *       from 0 in increasing i, then one addition into G in float64.
  * A fused multiply-add rounds once (fmaf), also in the vector lanes, and the
  * build's -ffp-contract=off keeps the compiler from fusing anything else.
- * On x86-64 the kernels are compiled for x86-64-v3 (AVX2 with FMA) beside
- * the baseline (FASTGMM_G32_CLONES); the baseline version calls fmaf, which
- * rounds the same but is a library routine where the CPU has no FMA, so the
- * kernel (_estep.pyx) uses these kernels only where fastgmm_gemm32_fast()
- * says the CPU has FMA, and SGEMM elsewhere. fastgmm_gemm32_fw_ref and
- * fastgmm_gemm32_rtf_ref are the same code compiled without clones: the tests
- * check that they agree bit for bit with the dispatched versions.
+ * The code is written once (macros over the vector FMA) and compiled twice:
+ * with GCC on x86-64 for x86-64-v3 (AVX2 with FMA, one vfmadd per vector),
+ * and portably (fmaf per lane: the same roundings, but a library routine on a
+ * CPU without FMA). The kernel (_estep.pyx) calls the x86-64-v3 version where
+ * fastgmm_gemm32_fast() finds AVX2 and FMA at run time and keeps SGEMM
+ * elsewhere; the tests check that the two versions agree bit for bit.
  */
 #ifndef FASTGMM_GEMM32_H
 #define FASTGMM_GEMM32_H
@@ -56,7 +55,7 @@
 #define FASTGMM_G32_UNROLL
 #endif
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define FASTGMM_G32_X86 1
 #else
 #define FASTGMM_G32_X86 0
@@ -64,9 +63,9 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTGMM_G32_INLINE static inline __attribute__((always_inline))
-/* Eight floats, element-wise operations only; each lane's fmaf becomes one
- * lane of a vector FMA in the x86-64-v3 version (GCC vectorises the lane
- * loop) and a call of fmaf in the baseline one: the same roundings. */
+/* Eight floats, element-wise operations only (GCC's and clang's vector
+ * extensions; elsewhere a struct and loops). fastgmm_f8_fma is the portable
+ * fused multiply-add, lane by lane. */
 typedef float fastgmm_f8 __attribute__((vector_size(32)));
 FASTGMM_G32_INLINE fastgmm_f8 fastgmm_f8_load(const float *p) { fastgmm_f8 v; memcpy(&v, p, sizeof v); return v; }
 FASTGMM_G32_INLINE void fastgmm_f8_store(float *p, fastgmm_f8 v) { memcpy(p, &v, sizeof v); }
