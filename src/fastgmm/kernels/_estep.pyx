@@ -37,8 +37,9 @@ The float32 path (`_chunk32`, fit passes of float32 data with full, diag or
 spherical covariances): given float32 coefficients W32 the caller passes only when a
 bound says every component lies close enough to the shift for float32
 (fastgmm.families._gaussian.float32_coefficients), a chunk's features
-(z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM) and
-the log-sum-exp are float32; the chunk's K x P sums, a few hundred rows each,
+(z = x - c still formed in float64 and rounded once), both GEMMs (SGEMM, or
+for wide rows the register-blocked kernels of _gemm32.h) and the log-sum-exp
+are float32; the chunk's K x P sums, a few hundred rows each,
 are then added into the slot's float64 partial, and the log-likelihoods are
 summed in float64 (the caller corrects that sum for W's rounding to
 float32). A chunk with a row that every component gives -inf (a float32
@@ -143,6 +144,14 @@ cdef extern from "_rowops32.h" nogil:
                                const double *w, Py_ssize_t *n_dead)
     void fastgmm_add_f_to_d(double *acc, const float *part, Py_ssize_t m)
     void fastgmm_exp_nonpos_f_array(const float *x, float *y, Py_ssize_t n)
+
+
+cdef extern from "_gemm32.h" nogil:
+    int fastgmm_gemm32_fast()
+    void fastgmm_gemm32_fw(const float *F, Py_ssize_t ldf, Py_ssize_t n, Py_ssize_t P, const float *W,
+                           Py_ssize_t Kp, Py_ssize_t K, float *S, float *LP, int fast)
+    void fastgmm_gemm32_rtf(const float *F, Py_ssize_t ldf, Py_ssize_t n, Py_ssize_t P, const float *R,
+                            Py_ssize_t K, double *G, int fast)
 
 
 cdef extern from "_studentt_terms.h" nogil:
@@ -293,6 +302,7 @@ cdef struct PassSpec:
     const double *c           # (D,) shift
     const double *W           # (P, K) coefficients (ESTEP, HARD, STUDENT_T: Mahalanobis distances)
     const float *W32          # (P, K) W in float32: compute the chunks in float32 (_chunk32), else NULL
+    int g32                   # float32 path's products: 0 SGEMM, 1 _gemm32.h portable, 2 _gemm32.h x86-64-v3
     const double *U           # (D, D) tied precision factor (ESTEP with tied)
     const double *a           # (K,) log w_k + log-normaliser of the t density of component k (STUDENT_T);
                               # missing mode ((D + 1) * K,): a K-vector for each observed dimension 0 .. D
@@ -371,7 +381,9 @@ cdef struct Scratch:
     float *F32                # (chunk, P) float32 path (p.W32): features, else NULL
     float *LP32               # (K, chunk) float32 path: log-densities, then responsibilities
     float *v32                # (2 chunk + 2 D) float32 path: row maxima, sums, then 2 D of feature scratch
-    float *G32                # (K * P,) float32 path: the chunk's sums
+    float *G32                # (K * P,) float32 path: the chunk's sums (SGEMM)
+    float *W32p               # (P, Kp) float32 path with _gemm32.h: W, K padded to Kp = a multiple of 8
+    float *S32                # (chunk, Kp) likewise: F W row by row
     # The sums of the slot being computed, in the thread's current partial (_partial_layout):
     double *G                 # (K * P,) if p.G
     double *T                 # (D * D,) if p.T
@@ -457,13 +469,35 @@ cdef void _scratch_free(Scratch *s) noexcept nogil:
 cdef Py_ssize_t _FALLBACK_ROWS = 48
 
 
+cdef inline Py_ssize_t _round8(Py_ssize_t m) noexcept nogil:
+    return (m + 7) // 8 * 8
+
+
 cdef bint _scratch32_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk) noexcept nogil:
-    """The float32 path's buffers (beside the float64 ones, which a chunk falls back on)."""
-    s.F32 = <float *> malloc(chunk * p.P * sizeof(float))
+    """The float32 path's buffers (beside the float64 ones, which a chunk falls back on).
+
+    With _gemm32.h (p.g32) the feature rows are _round8(P) apart (the padding
+    is read in vector lanes whose sums are discarded; zeroed once, so that it
+    is never uninitialised memory), and each thread lays W out once per pass
+    with K padded to a multiple of 8 (vector lanes); SGEMM sums each chunk into G32.
+    """
+    cdef Py_ssize_t k, j, Kp = _round8(p.K)
+    cdef bint ok
     s.LP32 = <float *> malloc(chunk * p.K * sizeof(float))
     s.v32 = <float *> malloc((2 * chunk + 2 * p.D) * sizeof(float))
-    s.G32 = <float *> malloc(p.K * p.P * sizeof(float))
-    return s.F32 != NULL and s.LP32 != NULL and s.v32 != NULL and s.G32 != NULL
+    if p.g32 == 0:
+        s.F32 = <float *> malloc(chunk * p.P * sizeof(float))
+        s.G32 = <float *> malloc(p.K * p.P * sizeof(float))
+        return s.F32 != NULL and s.LP32 != NULL and s.v32 != NULL and s.G32 != NULL
+    s.F32 = <float *> calloc(chunk * _round8(p.P), sizeof(float))
+    s.S32 = <float *> malloc(chunk * Kp * sizeof(float))
+    s.W32p = <float *> malloc(p.P * Kp * sizeof(float))
+    ok = s.F32 != NULL and s.LP32 != NULL and s.v32 != NULL and s.S32 != NULL and s.W32p != NULL
+    if ok:
+        for j in range(p.P):
+            for k in range(Kp):
+                s.W32p[j * Kp + k] = p.W32[j * p.K + k] if k < p.K else 0.0
+    return ok
 
 
 cdef void _scratch32_free(Scratch *s) noexcept nogil:
@@ -471,6 +505,8 @@ cdef void _scratch32_free(Scratch *s) noexcept nogil:
     free(s.LP32)
     free(s.v32)
     free(s.G32)
+    free(s.W32p)
+    free(s.S32)
 
 
 cdef inline Py_ssize_t _argmax_col(const double *LP, Py_ssize_t n, Py_ssize_t K,
@@ -813,11 +849,15 @@ cdef void _chunk32(
     sub-chunks of _FALLBACK_ROWS rows (the float64 scratch's size).
     """
     cdef Py_ssize_t dead = 0, m
+    cdef Py_ssize_t ldf = _round8(p.P) if p.g32 else p.P
     cdef float *mx = w.v32
     cdef float *sm = w.v32 + n
     cdef double total
-    fastgmm_features_ff(X + r0 * p.D, n, p.D, p.c, p.quad, w.F32, p.P, w.v32 + 2 * n)
-    _gemm_f_w(<int> n, <int> p.P, <int> p.K, <const float *> w.F32, p.W32, w.LP32)
+    fastgmm_features_ff(X + r0 * p.D, n, p.D, p.c, p.quad, w.F32, ldf, w.v32 + 2 * n)
+    if p.g32:
+        fastgmm_gemm32_fw(w.F32, ldf, n, p.P, w.W32p, _round8(p.K), p.K, w.S32, w.LP32, p.g32 == 2)
+    else:
+        _gemm_f_w(<int> n, <int> p.P, <int> p.K, <const float *> w.F32, p.W32, w.LP32)
     total = fastgmm_normalise_f(w.LP32, n, p.K, mx, sm, p.sw + r0 if p.sw != NULL else NULL, &dead)
     if dead:
         while n > 0:
@@ -827,6 +867,9 @@ cdef void _chunk32(
             n = n - m
         return
     w.ll[0] += total
+    if p.g32:
+        fastgmm_gemm32_rtf(w.F32, ldf, n, p.P, w.LP32, p.K, w.G, p.g32 == 2)
+        return
     _gemm_ft_r_set(<int> n, <int> p.P, <int> p.K, <const float *> w.F32, <const float *> w.LP32, w.G32)
     fastgmm_add_f_to_d(w.G, w.G32, p.K * p.P)
 
@@ -957,6 +1000,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
     p.W32 = NULL
+    p.g32 = 0
     p.labels_in = p.rows = NULL
     p.codes = NULL
     p.offsets = NULL
@@ -1232,7 +1276,69 @@ cdef int _set_float32(PassSpec *p, const float[:, ::1] W32, bint x_float32) exce
     if W32.shape[0] != p.P or W32.shape[1] != p.K:
         raise ValueError(f"W32 must have shape ({p.P}, {p.K})")
     p.W32 = &W32[0, 0]
+    p.g32 = _gemm32_for(p.P)
     return 0
+
+
+# The float32 path's products (_gemm32.h or SGEMM): -1 chooses by shape and CPU
+# (_gemm32_for); 0, 1, 2 force SGEMM, the portable or the x86-64-v3 kernels (tests).
+cdef int _gemm32_mode = -1
+
+# Smallest P for which the float32 path's products are _gemm32.h's kernels.
+# They read F in place where SGEMM packs it twice per chunk, which pays when
+# F is wide: one W6 pass (P = 2145, K = 32), interleaved on a shared machine,
+# 0.35 s against 0.49 with SGEMM on 2 threads in a quiet moment (float64
+# 0.77), 0.63-0.65 against 0.88-0.91 on 1 thread; the products alone on one
+# 192-row chunk in a C harness, 93 and 80-93 GFLOP/s against SGEMM's 67 and
+# 72 (benchmarks/NOTES.md). On W2o's shape (P = 153, K = 16, 96 rows) and the
+# diagonal ones SGEMM's small-matrix path was as fast or faster (103 vs 112
+# GFLOP/s for F W; P = 33: 50 vs 72), so they keep it.
+cdef Py_ssize_t _GEMM32_MIN_P = 512
+
+
+cdef int _gemm32_for(Py_ssize_t P) noexcept nogil:
+    """Which products the float32 path of a pass of this shape uses (PassSpec.g32)."""
+    if _gemm32_mode >= 0:
+        return _gemm32_mode
+    if P >= _GEMM32_MIN_P and fastgmm_gemm32_fast():
+        return 2
+    return 0
+
+
+def _set_gemm32(int mode):
+    """Force the float32 path's products of later passes: -1 by shape and CPU, 0 SGEMM,
+    1 the portable kernels, 2 the x86-64-v3 ones (ValueError where the CPU has no FMA); for tests."""
+    global _gemm32_mode
+    if mode not in (-1, 0, 1, 2):
+        raise ValueError("mode must be -1, 0, 1 or 2")
+    if mode == 2 and not fastgmm_gemm32_fast():
+        raise ValueError("this CPU has no AVX2 with FMA")
+    _gemm32_mode = mode
+
+
+def _gemm32_kernels(const float[:, ::1] F, Py_ssize_t P, const float[:, ::1] W, Py_ssize_t K,
+                    const float[:, ::1] R, double[:, ::1] G, float[:, ::1] LP, int version):
+    """The two products of _gemm32.h on given arrays; for the tests.
+
+    F (n, ldf >= P rounded up to 8), W (P, Kp = K rounded up to 8), R (K, n); the padding is read, never used:
+    LP (K, n) := F[:, :P] W[:, :K], G (K, P) += R F[:, :P] (summed in float32).
+    ``version``: 1 portable, 2 x86-64-v3.
+    """
+    cdef Py_ssize_t n = F.shape[0], ldf = F.shape[1], Kp = W.shape[1]
+    if version not in (1, 2):
+        raise ValueError("version must be 1 or 2")
+    if (n < 1 or ldf < _round8(P) or W.shape[0] != P or Kp != _round8(K) or R.shape[0] != K or R.shape[1] != n
+            or G.shape[0] != K or G.shape[1] != P or LP.shape[0] != K or LP.shape[1] != n):
+        raise ValueError("shapes do not match")
+    if version == 2 and not fastgmm_gemm32_fast():
+        raise ValueError("this CPU has no AVX2 with FMA")
+    cdef float *S = <float *> malloc(n * Kp * sizeof(float))
+    if S == NULL:
+        raise MemoryError()
+    with nogil:
+        fastgmm_gemm32_fw(&F[0, 0], ldf, n, P, &W[0, 0], Kp, K, S, &LP[0, 0], version == 2)
+        fastgmm_gemm32_rtf(&F[0, 0], ldf, n, P, &R[0, 0], K, &G[0, 0], version == 2)
+    free(S)
 
 
 def _exp_nonpos_f(const float[::1] x, float[::1] out):
