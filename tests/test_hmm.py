@@ -426,3 +426,27 @@ def test_discrete_nan_frame_contributes_no_emission(make):
     assert_allclose(lp_missing, ll, rtol=1e-10)
     with pytest.raises(ValueError, match="NaN|finite"):
         make().set_params(nan_policy="raise").fit(Xn)
+
+
+def test_categorical_nan_frame_contributes_no_emission_nor_count():
+    rng = np.random.RandomState(2)
+    X = rng.randint(0, 4, (80, 1)).astype(float)
+    E = rng.dirichlet(np.ones(4), size=3)
+    E[2, 1] = 0.0                                   # a symbol state 2 never emits
+    E /= E.sum(axis=1, keepdims=True)
+    start, trans = rng.dirichlet(np.ones(3)), rng.dirichlet(np.ones(3), size=3)
+    m = fh.CategoricalHMM(3, n_iter=1, n_features=4, init_params="", params="e", nan_policy="marginalize")
+    m.startprob_, m.transmat_, m.emissionprob_ = start, trans, E.copy()
+    Xn = X.copy()
+    Xn[[10, 50]] = np.nan
+    with np.errstate(divide="ignore"):
+        logp = np.log(E).T[X[:, 0].astype(int)]
+    logp[[10, 50]] = 0.0                             # no observation: emission factor 1
+    gamma, ll = _ref_posteriors(logp, [80], start, trans)
+    assert_allclose(m.score(Xn), ll, rtol=1e-10)
+    m.fit(Xn)
+    obs = np.zeros((3, 4))
+    for i in set(range(80)) - {10, 50}:
+        obs[:, int(X[i, 0])] += gamma[i]
+    assert_allclose(m.emissionprob_, obs / obs.sum(axis=1, keepdims=True), rtol=1e-10)
+    assert m.emissionprob_[2, 1] == 0.0

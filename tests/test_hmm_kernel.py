@@ -407,3 +407,110 @@ def test_log_libm_is_c_log():
     out = np.empty(4)
     _hmm.log_libm(p, out)
     assert out[0] == -np.inf and all(out[i] == math.log(p[i]) for i in (1, 2, 3))
+
+
+# --- categorical emissions: gather and scatter-add -------------------------------------------------------
+
+def _categorical_case(seed, N=5000, K=5, S=7, zeros=True):
+    rng = np.random.default_rng(seed)
+    E = rng.dirichlet(np.ones(S), size=K)
+    if zeros:
+        E[0, 3] = 0.0       # a symbol state 0 never emits
+        E /= E.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        table = np.ascontiguousarray(np.log(E).T)
+    symbols = rng.integers(0, S, N).astype(np.int32)
+    gamma = rng.dirichlet(np.ones(K), size=N)
+    weight = rng.uniform(0.5, 2.0, N)
+    mask = rng.random(N) < 0.1
+    return table, symbols, gamma, weight, mask
+
+
+def _counts_reference(symbols, gamma, weight, mask, S):
+    """Plain NumPy: obs[k, s] = sum of w_t gamma_t(k) over the unmasked frames with symbol s."""
+    w = np.ones(len(symbols)) if weight is None else weight
+    keep = np.ones(len(symbols), bool) if mask is None else ~mask
+    obs = np.zeros((S, gamma.shape[1]))
+    np.add.at(obs, symbols[keep], w[keep, None] * gamma[keep])
+    return obs.T
+
+
+def test_categorical_lattice_is_the_table_row_of_each_symbol():
+    table, symbols, _, _, mask = _categorical_case(0)
+    out = np.empty((len(symbols), table.shape[1]))
+    _hmm.categorical_lattice(symbols, table, mask, out, 1)
+    expected = np.where(mask[:, None], 0.0, table[symbols])
+    assert np.array_equal(out, expected)    # -inf for the zero probability kept exactly
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_categorical_counts_match_numpy(weighted, masked):
+    table, symbols, gamma, weight, mask = _categorical_case(1)
+    weight = weight if weighted else None
+    mask = mask if masked else None
+    obs = np.full((gamma.shape[1], table.shape[0]), np.nan)
+    _hmm.categorical_counts(symbols, gamma, weight, mask, obs, 1)
+    np.testing.assert_allclose(obs, _counts_reference(symbols, gamma, weight, mask, table.shape[0]),
+                               rtol=1e-12, atol=0)
+
+
+@needs_openmp
+def test_categorical_kernels_bitwise_identical_for_any_thread_count():
+    table, symbols, gamma, weight, mask = _categorical_case(2, N=150_000)    # several row blocks
+    lats, obss = [], []
+    for n in (1, 2, 3):
+        out = np.empty((len(symbols), table.shape[1]))
+        _hmm.categorical_lattice(symbols, table, mask, out, n)
+        obs = np.empty((gamma.shape[1], table.shape[0]))
+        _hmm.categorical_counts(symbols, gamma, weight, mask, obs, n)
+        lats.append(out)
+        obss.append(obs)
+    assert all(np.array_equal(lats[0], x) for x in lats[1:])
+    assert all(np.array_equal(obss[0], x) for x in obss[1:])
+
+
+def test_categorical_kernels_reject_a_symbol_out_of_range():
+    table, symbols, gamma, _, _ = _categorical_case(3, N=100)
+    symbols[37] = table.shape[0]
+    with pytest.raises(ValueError, match=r"symbols\[37\]"):
+        _hmm.categorical_lattice(symbols, table, None, np.empty((100, table.shape[1])), 1)
+    with pytest.raises(ValueError, match=r"symbols\[37\]"):
+        _hmm.categorical_counts(symbols, gamma, None, None, np.empty((gamma.shape[1], table.shape[0])), 1)
+
+
+def test_categorical_kernels_ignore_the_symbol_of_a_masked_frame():
+    table, symbols, gamma, _, _ = _categorical_case(4, N=100)
+    mask = np.zeros(100, bool)
+    mask[5] = True
+    symbols[5] = -1     # not a symbol, but the frame has no observation
+    out = np.empty((100, table.shape[1]))
+    _hmm.categorical_lattice(symbols, table, mask, out, 1)
+    assert np.all(out[5] == 0.0)
+    obs = np.empty((gamma.shape[1], table.shape[0]))
+    _hmm.categorical_counts(symbols, gamma, None, mask, obs, 1)
+    np.testing.assert_allclose(obs, _counts_reference(symbols, gamma, None, mask, table.shape[0]), rtol=1e-12)
+
+
+# --- the forward-backward's workspace ---------------------------------------------------------------------
+
+def _fb_outputs(logp, starts, sp, A, n_threads, workspace):
+    K = logp.shape[1]
+    x = logp.copy()
+    ll, xi, st = np.empty(len(starts) - 1), np.empty((K, K)), np.empty(K)
+    _hmm.forward_backward(x, starts, np.log(sp), np.log(A), None, ll, xi, st, n_threads, workspace=workspace)
+    return x, ll, xi, st
+
+
+def test_workspace_gives_the_same_results_as_fresh_scratch():
+    # one Workspace through calls that need more of it each time (longer sequences, more threads, other K)
+    rng = np.random.default_rng(5)
+    ws = _hmm.Workspace()
+    for K, lengths, n_threads in [(4, [50, 80], 1), (4, [300, 20, 7], 2), (4, [10], 1), (11, [200, 90], 2),
+                                  (3, [40] * 30, 2)]:
+        sp, A = _model(rng, K)
+        starts = _starts(lengths)
+        logp = 3.0 * rng.normal(size=(starts[-1], K))
+        fresh = _fb_outputs(logp, starts, sp, A, n_threads, None)
+        kept = _fb_outputs(logp, starts, sp, A, n_threads, ws)
+        assert all(np.array_equal(a, b) for a, b in zip(fresh, kept))

@@ -160,6 +160,7 @@ class BaseHMM(EstimatorProtocol):
 
     _fitted_attribute = "startprob_"
     _emission_letters = ""
+    _fb_workspace = None    # the forward-backward's scratch during fit (fastgmm.kernels._hmm.Workspace)
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params=string.ascii_letters,
@@ -301,7 +302,8 @@ class BaseHMM(EstimatorProtocol):
         log_start, log_trans = self._log_chain()
         # Both implementations run the scaled recursion, which redoes in log space exactly the sequences where
         # scaling would underflow: the same answers as a log-space recursion (to ~1e-12), several times faster.
-        _hmm.forward_backward(lattice, starts, log_start, log_trans, seq_weight, seq_ll, xi, start, n_threads)
+        _hmm.forward_backward(lattice, starts, log_start, log_trans, seq_weight, seq_ll, xi, start, n_threads,
+                              workspace=self._fb_workspace)
         return lattice, seq_ll, start, xi
 
     # ------------------------------------------------------------------
@@ -337,6 +339,8 @@ class BaseHMM(EstimatorProtocol):
             self.monitor_._reset()
             n_threads = self._threads()
             self._begin_fit(X, seq_w, starts)
+            # the forward-backward's scratch, allocated (and paged in) once per fit instead of per iteration
+            self._fb_workspace = _hmm.Workspace()
             try:
                 for _ in range(self.n_iter):
                     stats, log_prob = self._do_estep(X, extra, starts, seq_w, n_threads)
@@ -345,6 +349,7 @@ class BaseHMM(EstimatorProtocol):
                     if self.monitor_.converged:
                         break
             finally:
+                self._fb_workspace = None
                 self._end_fit()
         return self
 

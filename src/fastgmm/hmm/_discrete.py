@@ -12,6 +12,7 @@ from scipy.special import gammaln
 
 from ..kernels import _driver as _kernels
 from ..kernels import _estep
+from ..kernels import _hmm
 from ._base import BaseHMM
 
 # A zero probability is log 0 = -inf, but the kernel multiplies each
@@ -211,24 +212,22 @@ class CategoricalHMM(BaseHMM):
             raise ValueError("emissionprob_ must hold probabilities (finite, non-negative)")
         self._check_sum_1("emissionprob_")
 
-    def _codes(self, codes):
-        return {"codes": codes, "offsets": np.array([0, self.n_features], dtype=np.int64)}
-
+    # One symbol per frame: the emissions are a gather of a row of the log table per frame and the statistics
+    # a scatter-add by symbol (fastgmm.kernels._hmm), not the one-hot code's n_features-wide product. The
+    # table holds log 0 = -inf exactly, and a frame without an observation (the mask) gets log 1 = 0 and adds
+    # nothing to the counts.
     def _log_frameprob(self, X, extra, n_threads):
-        K = self.n_components
-        W = np.ascontiguousarray(np.vstack([np.zeros((1, K)), _log_prob(self.emissionprob_).T]))
-        lattice = np.empty((X.shape[0], K))
-        _kernels.estimate(np.empty((X.shape[0], 1)), _estep.QONEHOT, np.zeros(1), W, None, n_threads,
-                          log_prob=lattice, **self._codes(X))
-        return _no_emission(_restore_impossible(lattice), extra)
+        with np.errstate(divide="ignore"):
+            table = np.ascontiguousarray(np.log(self.emissionprob_).T)
+        lattice = np.empty((X.shape[0], self.n_components))
+        _hmm.categorical_lattice(X.reshape(-1), table, extra, lattice, n_threads)
+        return lattice
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
         if "e" in self.params:
-            G, _, _ = _kernels.accumulate(np.empty((X.shape[0], 1)), _estep.QONEHOT, self.n_components,
-                                          np.zeros(1), n_threads, mode=_kernels.RESP_GIVEN,
-                                          resp=_no_emission(gamma, extra),
-                                          sample_weight=frame_weight, **self._codes(X))
-            stats["obs"] = G[:, 1:].copy()
+            obs = np.empty((self.n_components, self.n_features))
+            _hmm.categorical_counts(X.reshape(-1), gamma, frame_weight, extra, obs, n_threads)
+            stats["obs"] = obs
 
     def _mstep_emission(self, stats):
         if "e" in self.params:

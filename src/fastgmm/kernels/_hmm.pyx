@@ -27,9 +27,14 @@ the emissions in place. A 10^8-frame sequence with K = 8 needs 6.4 GB of
 alpha, as much as its emissions; beyond that the remedy is checkpointing (keep
 every sqrt(T)-th alpha row, recompute the blocks between them in the backward
 pass) at the cost of a second forward pass. The scratch is allocated per
-call: for one 10^6-frame sequence, the page faults of its 64 MB cost ~30 ns
-a frame of the ~100 (a caller that runs many iterations on one long sequence
-could keep it, if that matters).
+call unless the caller passes a `Workspace`, which keeps it across calls: for
+one 10^6-frame sequence, the page faults of a fresh 64 MB cost ~30 ns a frame
+of the ~100, at every EM iteration (fastgmm.hmm keeps one per fit).
+
+Categorical emissions (`categorical_lattice`, `categorical_counts`): one
+symbol per frame, so the emission log-densities are a gather of one row of
+the (symbols x K) log table per frame and the statistics a scatter-add of
+the posteriors by symbol, a few ns a frame each.
 
 Speed (shared 2-core machine, 1 thread, with the xi and gamma_0 sums): 10^6
 frames of K = 8 in one sequence ~100-130 ns a frame; 10,000 sequences of 100
@@ -37,7 +42,7 @@ frames, K = 4, ~33-44 ns (hmmlearn 0.3.3's _hmmc scaled path: 350-620 and
 160-280; its log path 3400 and 740). benchmarks/hmm_kernel.py measures it.
 """
 
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport INFINITY, exp, log
 from libc.stdint cimport int16_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc
@@ -283,6 +288,58 @@ cdef int _fb_group(const fastgmm_hmm *h, double *logp, const int64_t *starts, Py
     return FASTGMM_HMM_OK
 
 
+cdef class Workspace:
+    """Per-thread forward-backward scratch kept from one `forward_backward` call to the next.
+
+    Pass the same Workspace to every call of an EM fit: the scratch (T_max x
+    K doubles per thread, 64 MB for one 10^6-frame sequence of 8 states) is
+    then allocated and faulted in once, not at every iteration (those page
+    faults cost ~30 ns a frame). It grows when a call needs more (threads,
+    longer sequences, another K) and is freed with the object. Not for
+    concurrent calls: one call at a time per Workspace.
+    """
+    cdef fastgmm_hmm_work **works
+    cdef Py_ssize_t n, tmax, K
+
+    def __cinit__(self):
+        self.works = NULL
+        self.n = 0
+        self.tmax = 0
+        self.K = 0
+
+    def __dealloc__(self):
+        self._release()
+
+    cdef void _release(self) noexcept:
+        cdef Py_ssize_t i
+        if self.works != NULL:
+            for i in range(self.n):
+                _work_del(self.works[i])
+            free(self.works)
+        self.works = NULL
+        self.n = 0
+
+    cdef fastgmm_hmm_work **reserve(self, Py_ssize_t n_threads, Py_ssize_t tmax, Py_ssize_t K) except NULL:
+        """The scratch of n_threads threads for sequences of up to tmax frames of K states."""
+        cdef Py_ssize_t i
+        if self.works != NULL and n_threads <= self.n and tmax <= self.tmax and K == self.K:
+            return self.works
+        self._release()
+        self.works = <fastgmm_hmm_work **> calloc(n_threads, sizeof(fastgmm_hmm_work *))
+        if self.works == NULL:
+            raise MemoryError("forward_backward: no memory for the workspace")
+        self.n = n_threads
+        self.tmax = tmax
+        self.K = K
+        for i in range(n_threads):
+            self.works[i] = _work_new(tmax, K)
+            if self.works[i] == NULL:
+                self._release()
+                raise MemoryError(f"forward_backward: no memory for the per-thread scratch "
+                                  f"({tmax} x {K} doubles per thread)")
+        return self.works
+
+
 def forward_backward(
     double[:, ::1] logp not None,                 # IN/OUT (N, K) log p(x_t | k) in; the posteriors gamma_t(k) out
     const int64_t[::1] starts not None,           # IN  (S + 1,) sequence s is rows starts[s]:starts[s + 1]
@@ -294,6 +351,7 @@ def forward_backward(
     start_sum,                           # OUT (K,) float64 sum_s w_s gamma_{s,0}, or None
     int n_threads,                       # IN  >= 1
     bint log_space=False,                # IN  log-space recursions everywhere (hmmlearn's "log")
+    Workspace workspace=None,            # IN/OUT scratch kept across calls (see `Workspace`), or None
 ):
     """State posteriors, log-likelihoods and expected transition counts of every sequence.
 
@@ -358,9 +416,12 @@ def forward_backward(
     cdef double *acc
     cdef bint ok
     cdef Py_ssize_t g, k, n_used = _min(n_threads, max(n_groups, 1))
+    cdef fastgmm_hmm_work **kept = NULL
     try:
+        if workspace is not None:
+            kept = workspace.reserve(n_used, tmax, K)
         with nogil, parallel(num_threads=n_used):
-            w = _work_new(tmax, K)
+            w = kept[threadid()] if kept != NULL else _work_new(tmax, K)
             acc = <double *> malloc(n_acc * sizeof(double))
             ok = w != NULL and acc != NULL
             for g in prange(n_groups, schedule='dynamic'):
@@ -371,7 +432,8 @@ def forward_backward(
                                       log_space, acc, &bad_row[g])
                 if want_stats:
                     memcpy(partial + g * n_acc, acc, n_acc * sizeof(double))
-            _work_del(w)
+            if kept == NULL:
+                _work_del(w)
             free(acc)
         for g in range(n_groups):
             if status[g] == _NO_MEMORY:
@@ -548,3 +610,165 @@ def _scaled_status(double[:, ::1] x not None, const double[::1] log_startprob no
     st = fastgmm_hmm_scaled(&model.h, &x[0, 0], T, w, 1, &ll, &bad)
     _work_del(w)
     return st, ll
+
+
+# Rows per block of the categorical gather and scatter-add (see `categorical_counts`): fixed, so that the
+# blocks, and the order their partial counts are added in, do not depend on the thread count.
+cdef Py_ssize_t _CAT_BLOCK = 32768
+# At most this many doubles of per-block partial counts (128 MB): beyond it the blocks grow.
+cdef Py_ssize_t _CAT_PARTIAL_MAX = 1 << 24
+
+
+cdef Py_ssize_t _check_categorical(const int32_t[::1] symbols, mask, Py_ssize_t N, int n_threads) except -1:
+    if symbols.shape[0] != N:
+        raise ValueError(f"symbols has {symbols.shape[0]} entries for {N} frames")
+    if mask is not None and np.asarray(mask).shape != (N,):
+        raise ValueError(f"mask must have shape ({N},)")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    return 0
+
+
+cdef Py_ssize_t _first_bad_symbol(const int64_t[::1] bad, Py_ssize_t n_blocks) noexcept:
+    cdef Py_ssize_t b
+    for b in range(n_blocks):
+        if bad[b] >= 0:
+            return bad[b]
+    return -1
+
+
+def categorical_lattice(
+    const int32_t[::1] symbols not None,          # IN  (N,) the symbol of every frame, in [0, S)
+    const double[:, ::1] log_emission_t not None, # IN  (S, K) log P(symbol s | state k), transposed; may hold -inf
+    mask,                                # IN  (N,) uint8, nonzero = the frame has no observation (log 1), or None
+    double[:, ::1] out not None,                  # OUT (N, K) log P(x_t | k)
+    int n_threads,                       # IN  >= 1
+):
+    """The categorical emission log-densities: out[t, :] = log_emission_t[symbols[t], :] (0 for masked frames).
+
+    A gather of one table row per frame (row-parallel; each value is copied,
+    so the -inf of a zero probability stays exact). Raises ValueError if a
+    symbol of an unmasked frame is outside [0, S), naming the first such frame.
+    """
+    cdef Py_ssize_t N = out.shape[0], K = out.shape[1], S = log_emission_t.shape[0]
+    _check_categorical(symbols, mask, N, n_threads)
+    if log_emission_t.shape[1] != K:
+        raise ValueError(f"log_emission_t has {log_emission_t.shape[1]} columns for {K} states")
+    if N == 0 or K == 0:
+        return
+    cdef const unsigned char[::1] mv
+    cdef const unsigned char *mp = NULL
+    if mask is not None:
+        mv = np.asarray(mask).view(np.uint8)
+        mp = &mv[0]
+    cdef Py_ssize_t n_blocks = (N + _CAT_BLOCK - 1) // _CAT_BLOCK, b, i, r0, r1
+    cdef int64_t[::1] bad = np.full(n_blocks, -1, dtype=np.int64)
+    cdef const int32_t *sp = &symbols[0]
+    cdef const double *tab = &log_emission_t[0, 0] if S > 0 else NULL
+    cdef double *op = &out[0, 0]
+    cdef int32_t s
+    with nogil:
+        for b in prange(n_blocks, schedule='static', num_threads=_min(n_threads, n_blocks)):
+            r0 = b * _CAT_BLOCK
+            r1 = _min(N, r0 + _CAT_BLOCK)
+            for i in range(r0, r1):
+                if mp != NULL and mp[i]:
+                    memset(op + i * K, 0, K * sizeof(double))
+                    continue
+                s = sp[i]
+                if s < 0 or s >= S:
+                    if bad[b] < 0:
+                        bad[b] = i
+                    continue
+                memcpy(op + i * K, tab + s * K, K * sizeof(double))
+    i = _first_bad_symbol(bad, n_blocks)
+    if i >= 0:
+        raise ValueError(f"symbols[{i}] = {symbols[i]} is not a symbol in [0, {S})")
+
+
+def categorical_counts(
+    const int32_t[::1] symbols not None,          # IN  (N,) the symbol of every frame, in [0, S)
+    const double[:, ::1] gamma not None,          # IN  (N, K) state posteriors
+    frame_weight,                        # IN  (N,) float64 weight of every frame, or None (all 1)
+    mask,                                # IN  (N,) uint8, nonzero = the frame has no observation, or None
+    double[:, ::1] obs not None,                  # OUT (K, S) sum over frames t with symbols[t] = s of w_t gamma_t(k)
+    int n_threads,                       # IN  >= 1
+):
+    """The expected symbol counts of every state: a scatter-add of the posteriors by symbol.
+
+    Masked frames add nothing. The frames are cut into blocks of a fixed
+    number of rows (whatever the thread count); each block sums its rows in
+    order into its own partial, and the partials are added in block order,
+    so ``obs`` is bitwise identical for any ``n_threads``. Raises ValueError
+    for a symbol outside [0, S), as `categorical_lattice`.
+    """
+    cdef Py_ssize_t N = gamma.shape[0], K = gamma.shape[1], S = obs.shape[1]
+    _check_categorical(symbols, mask, N, n_threads)
+    if obs.shape[0] != K:
+        raise ValueError(f"obs must have shape ({K}, {S})")
+    obs[:, :] = 0.0
+    if N == 0 or K == 0 or S == 0:
+        if N > 0 and S == 0 and K > 0:
+            raise ValueError("obs has no symbol columns")
+        return
+    cdef const unsigned char[::1] mv
+    cdef const unsigned char *mp = NULL
+    if mask is not None:
+        mv = np.asarray(mask).view(np.uint8)
+        mp = &mv[0]
+    cdef const double[::1] wv
+    cdef const double *wp = NULL
+    if frame_weight is not None:
+        wv = frame_weight
+        if wv.shape[0] != N:
+            raise ValueError(f"frame_weight has {wv.shape[0]} entries for {N} frames")
+        wp = &wv[0]
+    cdef Py_ssize_t KS = K * S
+    cdef Py_ssize_t block = _CAT_BLOCK
+    if ((N + block - 1) // block) * KS > _CAT_PARTIAL_MAX:
+        block = (N + max(_CAT_PARTIAL_MAX // KS, 1) - 1) // max(_CAT_PARTIAL_MAX // KS, 1)
+    cdef Py_ssize_t n_blocks = (N + block - 1) // block, b, i, k, r0, r1
+    cdef int64_t[::1] bad = np.full(n_blocks, -1, dtype=np.int64)
+    # partial[b] is block b's (S, K) counts: one frame adds to K consecutive doubles
+    cdef double *partial = <double *> calloc(n_blocks * KS, sizeof(double))
+    if partial == NULL:
+        raise MemoryError(f"categorical_counts: no memory for {n_blocks} x {K} x {S} partial counts")
+    cdef const int32_t *sp = &symbols[0]
+    cdef const double *gp = &gamma[0, 0]
+    cdef double *p
+    cdef const double *g
+    cdef double wt
+    cdef int32_t s
+    try:
+        with nogil:
+            for b in prange(n_blocks, schedule='static', num_threads=_min(n_threads, n_blocks)):
+                r0 = b * block
+                r1 = _min(N, r0 + block)
+                for i in range(r0, r1):
+                    if mp != NULL and mp[i]:
+                        continue
+                    s = sp[i]
+                    if s < 0 or s >= S:
+                        if bad[b] < 0:
+                            bad[b] = i
+                        continue
+                    p = partial + b * KS + s * K
+                    g = gp + i * K
+                    if wp != NULL:
+                        wt = wp[i]
+                        for k in range(K):
+                            p[k] += wt * g[k]
+                    else:
+                        for k in range(K):
+                            p[k] += g[k]
+        i = _first_bad_symbol(bad, n_blocks)
+        if i >= 0:
+            raise ValueError(f"symbols[{i}] = {symbols[i]} is not a symbol in [0, {S})")
+        with nogil:
+            for b in range(n_blocks):
+                p = partial + b * KS
+                for s in range(S):
+                    for k in range(K):
+                        obs[k, s] += p[s * K + k]
+    finally:
+        free(partial)
