@@ -219,7 +219,7 @@ class CategoricalHMM(BaseHMM):
     def _log_frameprob(self, X, extra, n_threads):
         with np.errstate(divide="ignore"):
             table = np.ascontiguousarray(np.log(self.emissionprob_).T)
-        lattice = np.empty((X.shape[0], self.n_components))
+        lattice = self._lattice(X.shape[0])
         _hmm.categorical_lattice(X.reshape(-1), table, extra, lattice, n_threads)
         return lattice
 
