@@ -144,11 +144,36 @@ FASTGMM_HMM_BODY double fastgmm_hmm_hsum(const fastgmm_hmm_v4 *v, int NB)
     case 4: return VCALL(4);                                                   \
     default: return KCALL(h->K);                                               \
     }
+/* The scaled recursion's dispatch: K itself a compile-time constant too, so
+ * that the per-frame loops over the K states of a row (its largest value,
+ * the shifted copy, the output) unroll instead of running as scalar loops of
+ * unknown length (at K = 4 they were a third of its instructions). */
+#define FASTGMM_HMM_DISPATCH_K(VCALL, KCALL)                                   \
+    switch (h->K) {                                                            \
+    case 1: return VCALL(1, 1);                                                \
+    case 2: return VCALL(1, 2);                                                \
+    case 3: return VCALL(1, 3);                                                \
+    case 4: return VCALL(1, 4);                                                \
+    case 5: return VCALL(2, 5);                                                \
+    case 6: return VCALL(2, 6);                                                \
+    case 7: return VCALL(2, 7);                                                \
+    case 8: return VCALL(2, 8);                                                \
+    case 9: return VCALL(3, 9);                                                \
+    case 10: return VCALL(3, 10);                                              \
+    case 11: return VCALL(3, 11);                                              \
+    case 12: return VCALL(3, 12);                                              \
+    case 13: return VCALL(4, 13);                                              \
+    case 14: return VCALL(4, 14);                                              \
+    case 15: return VCALL(4, 15);                                              \
+    case 16: return VCALL(4, 16);                                              \
+    default: return KCALL(h->K);                                               \
+    }
 #else
 #define FASTGMM_HMM_BODY static inline
 #define FASTGMM_HMM_FLATTEN
 #define FASTGMM_HMM_VECTORS 0
 #define FASTGMM_HMM_DISPATCH(VCALL, KCALL) return KCALL(h->K);
+#define FASTGMM_HMM_DISPATCH_K(VCALL, KCALL) return KCALL(h->K);
 #endif
 
 /* The largest K the vector code takes. */
@@ -371,9 +396,10 @@ FASTGMM_HMM_BODY double fastgmm_hmm_pow2_scale(double c, int64_t *e_sum)
 #define FASTGMM_HMM_HI 0x1p64
 FASTGMM_HMM_BODY int
 fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdiff_t T,
-                     const fastgmm_hmm_work *w, int want_xi, double *ll, ptrdiff_t *bad, const int NB)
+                     const fastgmm_hmm_work *w, int want_xi, double *ll, ptrdiff_t *bad, const int NB,
+                     const ptrdiff_t K)
 {
-    const ptrdiff_t K = h->K, KP = 4 * NB;
+    const ptrdiff_t KP = 4 * NB;
     const double *FASTGMM_HMM_RESTRICT Ap = h->Ap;
     const double *FASTGMM_HMM_RESTRICT ATp = h->ATp;
     double *FASTGMM_HMM_RESTRICT a = w->a;
@@ -536,13 +562,13 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
 }
 #endif
 
-#define FASTGMM_HMM_SCALED_V(NB) fastgmm_hmm_scaled_v(h, x, T, w, want_xi, ll, bad, NB)
+#define FASTGMM_HMM_SCALED_V(NB, KK) fastgmm_hmm_scaled_v(h, x, T, w, want_xi, ll, bad, NB, KK)
 #define FASTGMM_HMM_SCALED_K(KK) fastgmm_hmm_scaled_k(h, x, T, w, want_xi, ll, bad, KK)
 FASTGMM_CLONES FASTGMM_HMM_FLATTEN static int
 fastgmm_hmm_scaled(const fastgmm_hmm *h, double *x, ptrdiff_t T, const fastgmm_hmm_work *w, int want_xi,
                    double *ll, ptrdiff_t *bad)
 {
-    FASTGMM_HMM_DISPATCH(FASTGMM_HMM_SCALED_V, FASTGMM_HMM_SCALED_K)
+    FASTGMM_HMM_DISPATCH_K(FASTGMM_HMM_SCALED_V, FASTGMM_HMM_SCALED_K)
 }
 
 /* out = softmax(p + q) over K values (p + q has a finite entry). */
