@@ -87,7 +87,8 @@ typedef struct {
     const double *pip;
 } fastgmm_hmm;
 
-/* One thread's scratch: a is T_max x KP, m T_max, v0..v3 K, kk and xi K x K, eb 64 x KP. */
+/* One thread's scratch: a is T_max x KP, m T_max, v0..v3 K, kk and xi K x K, eb 64 x KP, e
+ * min(T_max, FASTGMM_HMM_KEEP_E) x KP (K <= FASTGMM_HMM_KMAX; may be NULL). */
 typedef struct {
     double *a;
     double *m;
@@ -95,7 +96,15 @@ typedef struct {
     double *kk;
     double *xi;           /* out: the sequence's sum of xi_t (when asked for) */
     double *eb;           /* FASTGMM_HMM_BLOCK x KP */
+    double *e;            /* the e_t of a sequence of up to FASTGMM_HMM_KEEP_E frames, kept for the backward pass */
 } fastgmm_hmm_work;
+
+/* Sequences of up to this many frames keep their e_t = exp(x_t - m_t) from
+ * the forward pass for the backward one (in w->e, at most 2 MB at K = 16,
+ * cache-resident for the usual lengths) instead of computing them again
+ * (10% of the instructions at K = 4..8); longer ones recompute them a block
+ * at a time, so that the scratch does not double for one long sequence. */
+#define FASTGMM_HMM_KEEP_E 16384
 
 /* The per-sequence recursions for up to FASTGMM_HMM_KMAX states are
  * written with GCC's vector extensions on vectors of 4 doubles (compiled to
@@ -409,6 +418,9 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
     fastgmm_hmm_v4 xi[FASTGMM_HMM_KMAX * 4];
     double msum = 0.0, S = 1.0;
     int64_t e_sum = 0, e_unused = 0;
+    /* where the forward pass puts e_t: the kept array, or alpha's row (which it overwrites) */
+    const int keep_e = w->e != NULL && T <= FASTGMM_HMM_KEEP_E;
+    double *ek = keep_e ? w->e : a;
 
     for (ptrdiff_t t0 = 0; t0 < T; t0 += FASTGMM_HMM_BLOCK) {
         const ptrdiff_t t1 = T - t0 < FASTGMM_HMM_BLOCK ? T : t0 + FASTGMM_HMM_BLOCK;
@@ -425,16 +437,17 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
             mrow[t] = m;
             msum += m;
             for (ptrdiff_t k = 0; k < K; k++)
-                a[t * KP + k] = row[k] - m;
+                ek[t * KP + k] = row[k] - m;
             for (ptrdiff_t k = K; k < KP; k++)
-                a[t * KP + k] = -INFINITY;
+                ek[t * KP + k] = -INFINITY;
         }
-        fastgmm_hmm_exp_inplace(a + t0 * KP, (t1 - t0) * KP);
+        fastgmm_hmm_exp_inplace(ek + t0 * KP, (t1 - t0) * KP);
         for (ptrdiff_t t = t0; t < t1; t++) {
-            double *FASTGMM_HMM_RESTRICT at = a + t * KP;
+            double *at = a + t * KP;
+            const double *et = ek + t * KP;
             if (t == 0) {
                 for (int q = 0; q < NB; q++)
-                    u[q] = fastgmm_hmm_v4_load(h->pip + 4 * q) * fastgmm_hmm_v4_load(at + 4 * q);
+                    u[q] = fastgmm_hmm_v4_load(h->pip + 4 * q) * fastgmm_hmm_v4_load(et + 4 * q);
             } else {
                 /* over all KP rows, a compile-time count: the loop unrolls and
                  * alpha_{t-1}(i) comes from a register lane (padded rows add
@@ -451,7 +464,7 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
                     }
                 }
                 for (int q = 0; q < NB; q++)
-                    u[q] = (u[q] + u1[q]) * fastgmm_hmm_v4_load(at + 4 * q);
+                    u[q] = (u[q] + u1[q]) * fastgmm_hmm_v4_load(et + 4 * q);
             }
             double c = fastgmm_hmm_hsum(u, NB);
             if (!(c >= FASTGMM_HMM_THETA * S && c <= S / FASTGMM_HMM_THETA))
@@ -488,16 +501,20 @@ fastgmm_hmm_scaled_v(const fastgmm_hmm *h, double *FASTGMM_HMM_RESTRICT x, ptrdi
     }
     for (ptrdiff_t f1 = T - 1; f1 >= 1; f1 -= FASTGMM_HMM_BLOCK) {
         const ptrdiff_t f0 = f1 - FASTGMM_HMM_BLOCK + 1 < 1 ? 1 : f1 - FASTGMM_HMM_BLOCK + 1;
-        for (ptrdiff_t f = f0; f <= f1; f++) {
-            const double m = mrow[f];
-            for (ptrdiff_t k = 0; k < K; k++)
-                eb[(f - f0) * KP + k] = x[f * K + k] - m;
-            for (ptrdiff_t k = K; k < KP; k++)
-                eb[(f - f0) * KP + k] = -INFINITY;
+        /* e_f for the frames f = t + 1 in [f0, f1]: kept, or computed again into eb */
+        const double *eblock = keep_e ? ek + f0 * KP : eb;
+        if (!keep_e) {
+            for (ptrdiff_t f = f0; f <= f1; f++) {
+                const double m = mrow[f];
+                for (ptrdiff_t k = 0; k < K; k++)
+                    eb[(f - f0) * KP + k] = x[f * K + k] - m;
+                for (ptrdiff_t k = K; k < KP; k++)
+                    eb[(f - f0) * KP + k] = -INFINITY;
+            }
+            fastgmm_hmm_exp_inplace(eb, (f1 - f0 + 1) * KP);
         }
-        fastgmm_hmm_exp_inplace(eb, (f1 - f0 + 1) * KP);
         for (ptrdiff_t t = f1 - 1; t >= f0 - 1; t--) {
-            const double *FASTGMM_HMM_RESTRICT et = eb + (t + 1 - f0) * KP;
+            const double *FASTGMM_HMM_RESTRICT et = eblock + (t + 1 - f0) * KP;
             double *FASTGMM_HMM_RESTRICT at = a + t * KP;
             const double Sb = fastgmm_hmm_hsum(beta, NB);
             for (int q = 0; q < NB; q++) {

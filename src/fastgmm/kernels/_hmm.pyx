@@ -79,7 +79,10 @@ cdef extern from "_hmm.h" nogil:
         double *kk
         double *xi
         double *eb
+        double *e
     int FASTGMM_HMM_BLOCK
+    int FASTGMM_HMM_KMAX
+    int FASTGMM_HMM_KEEP_E
     int fastgmm_hmm_scaled(const fastgmm_hmm *h, double *x, Py_ssize_t T, const fastgmm_hmm_work *w,
                            int want_xi, double *ll, Py_ssize_t *bad)
     int fastgmm_hmm_logspace(const fastgmm_hmm *h, double *x, Py_ssize_t T, const fastgmm_hmm_work *w,
@@ -235,6 +238,9 @@ cdef fastgmm_hmm_work *_work_new(Py_ssize_t tmax, Py_ssize_t K) noexcept nogil:
     w.kk = w.v0 + 4 * K
     w.xi = w.v0 + 4 * K + K * K
     w.eb = w.v0 + 4 * K + 2 * K * K
+    if K <= FASTGMM_HMM_KMAX:
+        # the kept e_t of sequences of up to FASTGMM_HMM_KEEP_E frames (optional: NULL means recompute)
+        w.e = <double *> malloc((_min(tmax, FASTGMM_HMM_KEEP_E) * KP + 1) * sizeof(double))
     return w
 
 
@@ -243,6 +249,7 @@ cdef void _work_del(fastgmm_hmm_work *w) noexcept nogil:
         free(w.a)
         free(w.m)
         free(w.v0)
+        free(w.e)
         free(w)
 
 
