@@ -37,8 +37,10 @@
  *
  * Speed: for K <= 16 the scaled recursion and the Viterbi run on vectors of
  * 4 states (GCC vector extensions, fastgmm_hmm_scaled_v), with the number of
- * vectors a compile-time constant and the frame-to-frame chain of dependent
- * operations kept short; larger K (and compilers without vector extensions)
+ * vectors (and, for the scaled recursion, K) a compile-time constant and the
+ * frame-to-frame chain of dependent operations kept short; a sequence of up
+ * to FASTGMM_HMM_KEEP_E frames keeps its exponentiated emissions for the
+ * backward pass (longer ones recompute them a block at a time); larger K (and compilers without vector extensions)
  * run plain loops over K (fastgmm_hmm_scaled_k). The exps of the emissions
  * run a block of frames at a time, in one flat loop that vectorises. Every
  * sum has a fixed order and the build contracts nothing into fused

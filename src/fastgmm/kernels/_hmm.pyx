@@ -20,7 +20,8 @@ parallelise).
 
 Memory: per thread, a T_max x K scratch (the scaled alpha or the log alpha,
 T_max the longest sequence; K rounded up to a multiple of 4 for K <= 16),
-T_max + O(K^2) more doubles (Viterbi: T_max x K int16 backpointers, int32
+T_max + O(K^2) more doubles, and for K <= 16 min(T_max, 16384) x K for the
+exponentiated emissions the backward pass reuses (Viterbi: T_max x K int16 backpointers, int32
 beyond 32767 states); the group partials (K^2 + K doubles each, ~2 N /
 GROUP_FRAMES groups at most). Nothing else is N x K: the posteriors overwrite
 the emissions in place. A 10^8-frame sequence with K = 8 needs 6.4 GB of
@@ -36,9 +37,10 @@ symbol per frame, so the emission log-densities are a gather of one row of
 the (symbols x K) log table per frame and the statistics a scatter-add of
 the posteriors by symbol, a few ns a frame each.
 
-Speed (shared 2-core machine, 1 thread, with the xi and gamma_0 sums): 10^6
-frames of K = 8 in one sequence ~100-130 ns a frame; 10,000 sequences of 100
-frames, K = 4, ~33-44 ns (hmmlearn 0.3.3's _hmmc scaled path: 350-620 and
+Speed (shared 2-core machine, 1 thread, with the xi and gamma_0 sums, fastest
+of several): 10^6 frames of K = 8 in one sequence ~65-70 ns a frame (with a
+Workspace); 10,000 sequences of 100 frames, K = 4, ~22 ns; 1,000 of 1,000
+frames, K = 8, ~49 ns (hmmlearn 0.3.3's _hmmc scaled path: 350-620 and
 160-280; its log path 3400 and 740). benchmarks/hmm_kernel.py measures it.
 """
 
