@@ -450,3 +450,12 @@ def test_categorical_nan_frame_contributes_no_emission_nor_count():
         obs[:, int(X[i, 0])] += gamma[i]
     assert_allclose(m.emissionprob_, obs / obs.sum(axis=1, keepdims=True), rtol=1e-10)
     assert m.emissionprob_[2, 1] == 0.0
+
+
+def test_fit_keeps_no_scratch_and_posteriors_are_fresh_arrays():
+    rng = np.random.RandomState(3)
+    X = rng.randint(0, 5, (300, 1))
+    m = fh.CategoricalHMM(3, n_iter=3, random_state=0).fit(X, [100, 200])
+    assert "_fit_scratch" not in vars(m)          # the memory kept across iterations goes with the fit
+    a, b = m.predict_proba(X, [100, 200]), m.predict_proba(X, [100, 200])
+    assert not np.shares_memory(a, b)

@@ -362,7 +362,7 @@ class BaseHMM(EstimatorProtocol):
                     if self.monitor_.converged:
                         break
             finally:
-                self._fit_scratch = None
+                self.__dict__.pop("_fit_scratch", None)     # nothing of it left on the fitted model
                 self._end_fit()
         return self
 
