@@ -2,13 +2,15 @@
 
 Per frame, one E-step's worth of recursion on given emission log-densities (the emissions themselves are
 not timed): fastgmm's ``forward_backward`` with the posteriors and the xi / gamma_0 sums, at 1 and 2
-threads, default (scaled) and ``log_space=True``; hmmlearn's scaled path (exp of the emissions, forward,
+threads, default (scaled) and ``log_space=True``, with a ``Workspace`` kept across calls as a fit keeps it
+across its iterations; hmmlearn's scaled path (exp of the emissions, forward,
 backward, xi sum, posteriors normalised in NumPy, one sequence at a time, as its ``_fit_scaling`` does) and
 its log path (forward_log, backward_log, compute_log_xi_sum, posteriors). A and B are interleaved and
 the best of ``--repeats`` is printed. A quick aid, not the benchmark protocol: run it alone on the machine
 for numbers to quote.
 
-    python benchmarks/hmm_kernel.py                 # (a) 1 x 1,000,000 frames, K = 8; (b) 10,000 x 100, K = 4
+    python benchmarks/hmm_kernel.py                 # (a) 1 x 1,000,000 frames, K = 8; (b) 10,000 x 100, K = 4;
+                                                    # (c) 1,000 x 1,000, K = 8
     python benchmarks/hmm_kernel.py --repeats 5 --no-hmmlearn-log
 """
 
@@ -30,12 +32,13 @@ def _case(rng, n_seq, length, K):
     return logp, starts, sp, A
 
 
-def _fastgmm(logp, starts, sp, A, n_threads, log_space, buf):
+def _fastgmm(logp, starts, sp, A, n_threads, log_space, buf, workspace):
     K = logp.shape[1]
     np.copyto(buf, logp)
     ll, xi, st = np.empty(len(starts) - 1), np.empty((K, K)), np.empty(K)
     t0 = time.perf_counter()
-    _hmm.forward_backward(buf, starts, np.log(sp), np.log(A), None, ll, xi, st, n_threads, log_space)
+    _hmm.forward_backward(buf, starts, np.log(sp), np.log(A), None, ll, xi, st, n_threads, log_space,
+                          workspace=workspace)
     return time.perf_counter() - t0, ll.sum()
 
 
@@ -70,14 +73,16 @@ def main():
     args = p.parse_args()
     rng = np.random.default_rng(0)
     for name, (n_seq, length, K) in {"(a) 1 x 1,000,000, K=8": (1, 1_000_000, 8),
-                                     "(b) 10,000 x 100, K=4": (10_000, 100, 4)}.items():
+                                     "(b) 10,000 x 100, K=4": (10_000, 100, 4),
+                                     "(c) 1,000 x 1,000, K=8": (1_000, 1_000, 8)}.items():
         logp, starts, sp, A = _case(rng, n_seq, length, K)
         N = starts[-1]
         buf = np.empty_like(logp)
-        runs = {"fastgmm scaled, 1 thread": lambda: _fastgmm(logp, starts, sp, A, 1, False, buf),
-                "fastgmm scaled, 2 threads": lambda: _fastgmm(logp, starts, sp, A, 2, False, buf),
-                "fastgmm log_space, 1 thread": lambda: _fastgmm(logp, starts, sp, A, 1, True, buf),
-                "fastgmm log_space, 2 threads": lambda: _fastgmm(logp, starts, sp, A, 2, True, buf),
+        ws = _hmm.Workspace()    # kept across calls, as a fit keeps it across its iterations
+        runs = {"fastgmm scaled, 1 thread": lambda: _fastgmm(logp, starts, sp, A, 1, False, buf, ws),
+                "fastgmm scaled, 2 threads": lambda: _fastgmm(logp, starts, sp, A, 2, False, buf, ws),
+                "fastgmm log_space, 1 thread": lambda: _fastgmm(logp, starts, sp, A, 1, True, buf, ws),
+                "fastgmm log_space, 2 threads": lambda: _fastgmm(logp, starts, sp, A, 2, True, buf, ws),
                 "hmmlearn _hmmc scaling": lambda: _hmmlearn(logp, starts, sp, A, False)}
         if not args.no_hmmlearn_log:
             runs["hmmlearn _hmmc log"] = lambda: _hmmlearn(logp, starts, sp, A, True)
