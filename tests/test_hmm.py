@@ -426,3 +426,51 @@ def test_discrete_nan_frame_contributes_no_emission(make):
     assert_allclose(lp_missing, ll, rtol=1e-10)
     with pytest.raises(ValueError, match="NaN|finite"):
         make().set_params(nan_policy="raise").fit(Xn)
+
+
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+@pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
+def test_student_t_hmm_with_one_state_is_the_t_mixture(ct):
+    # With one state every posterior is 1: the HMM's EM is StudentTMixture's with one component.
+    from fastgmm import StudentTMixture
+    rng = np.random.RandomState(30)
+    X = rng.standard_t(4, size=(400, 3)) * [1.0, 2.0, 0.5] + [1.0, -2.0, 3.0]
+    cov0 = {"full": np.eye(3)[None] * 1.5, "diag": np.full((1, 3), 1.5), "spherical": np.array([1.5])}[ct]
+    h = fh.StudentTHMM(1, ct, init_params="", n_iter=6, tol=0)
+    h.startprob_, h.transmat_ = np.ones(1), np.ones((1, 1))
+    h.means_, h.covars_, h.degrees_of_freedom_ = np.zeros((1, 3)), cov0.copy(), np.array([7.0])
+    h.fit(X)
+    prec = np.linalg.inv(cov0) if ct == "full" else 1 / cov0
+    t = StudentTMixture(1, covariance_type=ct, means_init=np.zeros((1, 3)), precisions_init=prec, dof_init=7.0,
+                        max_iter=6, tol=0, reg_covar=1e-6).fit(X)
+    assert_allclose(h.means_, t.means_, rtol=1e-9, atol=1e-12)
+    assert_allclose(h.covars_, t.covariances_, rtol=1e-9)
+    assert_allclose(h.degrees_of_freedom_, t.degrees_of_freedom_, rtol=1e-9)
+
+
+def test_student_t_hmm_emissions_and_outliers():
+    from scipy.stats import multivariate_t
+    m = fh.StudentTHMM(2, "full", init_params="", n_iter=1)
+    m.startprob_ = np.array([0.6, 0.4])
+    m.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+    m.means_ = np.array([[0.0, 0.0], [5.0, 5.0]])
+    m.covars_ = np.array([np.eye(2), [[2.0, 0.5], [0.5, 1.0]]])
+    m.degrees_of_freedom_ = np.array([3.0, 8.0])
+    X, _ = m.sample(300, random_state=1)
+    logp = np.column_stack([multivariate_t(m.means_[k], m.covars_[k], df=m.degrees_of_freedom_[k]).logpdf(X) for k in range(2)])
+    gamma, ll = _ref_posteriors(logp, [300], m.startprob_, m.transmat_)
+    assert_allclose(m.score(X), ll, rtol=1e-10)
+    assert_allclose(m.predict_proba(X), gamma, atol=1e-9)
+    # an outlier moves the t states' means much less than a Gaussian HMM's
+    Xo = X.copy()
+    Xo[::50] = 1e3
+    fits = []
+    for model in (fh.StudentTHMM(2, "full", n_iter=50, init_params="d"), fh.GaussianHMM(2, "full", n_iter=50,
+                                                                                       init_params="")):
+        model.startprob_, model.transmat_ = np.array([0.5, 0.5]), np.array([[0.8, 0.2], [0.2, 0.8]])
+        model.means_, model.covars_ = np.array([[1.0, 1.0], [4.0, 4.0]]), np.array([np.eye(2), np.eye(2)])
+        fits.append(model.fit(Xo))
+    t, g = fits
+    err_t = np.abs(np.sort(t.means_[:, 0]) - [0, 5]).max()
+    err_g = np.abs(np.sort(g.means_[:, 0]) - [0, 5]).max()
+    assert err_t < 0.5 < err_g
