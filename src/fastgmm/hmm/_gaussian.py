@@ -454,7 +454,7 @@ class GMMHMM(BaseHMM):
 
     def _init_emission(self, X, lengths, rng):
         _check_covariance_type(self.covariance_type)
-        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+        nc, nm = self.n_components, self.n_mix
         n_threads = self._threads()
         need_w = self._needs_init("w", "weights_")
         need_m = self._needs_init("m", "means_")
