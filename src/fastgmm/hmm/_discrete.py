@@ -144,11 +144,13 @@ class CategoricalHMM(BaseHMM):
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
-                 params="ste", init_params="ste", implementation="log", n_threads=None, nan_policy="raise"):
+                 params="ste", init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
 
@@ -256,11 +258,13 @@ class MultinomialHMM(_CountsHMM):
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
-                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows)
         self.n_trials = n_trials
 
     def _check_and_set_n_features(self, X):
@@ -331,11 +335,13 @@ class PoissonHMM(_CountsHMM):
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
                  lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
-                 params="stl", init_params="stl", implementation="log", n_threads=None, nan_policy="raise"):
+                 params="stl", init_params="stl", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows)
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
 
@@ -393,11 +399,13 @@ class BernoulliHMM(_CountsHMM):
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
-                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows)
         self.emissionprob_prior = emissionprob_prior
 
     def _validate_X(self, X):

@@ -91,13 +91,6 @@ def gaussian_sums(X, resp, frame_weight, kernel_type, shift, n_threads, missing=
     return statistics_from_sums(G, T, kernel_type, shift, 0.0, weight, X.shape[0])
 
 
-def _data_mean(X):
-    with np.errstate(invalid="ignore"):
-        c = np.nanmean(X, axis=0, dtype=np.float64) if np.isnan(np.sum(X, dtype=np.float64)) else \
-            X.mean(axis=0, dtype=np.float64)
-    return np.where(np.isfinite(c), c, 0.0)
-
-
 def _nan_patterns(model, X):
     """X's rows grouped by NaN pattern under nan_policy="marginalize" (None without NaN)."""
     if model.nan_policy != "marginalize" or not has_nan(X):
@@ -230,15 +223,18 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _uses_centre = True
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
-                 init_params="stmc", implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params="stmc", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.means_prior = means_prior
@@ -309,8 +305,8 @@ class GaussianHMM(BaseHMM):
         return gaussian_log_prob(X, np.ones(self.n_components), self.means_, self._precisions(),
                                  self.covariance_type, n_threads, missing=extra, shift=getattr(self, "_centre", None))
 
-    def _begin_fit(self, X, seq_weight, starts):
-        self._centre = _data_mean(X)
+    def _begin_fit(self, centre):
+        self._centre = centre
 
     def _end_fit(self):
         self.__dict__.pop("_centre", None)
@@ -411,15 +407,18 @@ class GMMHMM(BaseHMM):
     """
 
     _emission_letters = "mcw"
+    _uses_centre = True
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
                  algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
-                 verbose=False, params="stmcw", init_params="stmcw", implementation="log", n_threads=None, nan_policy="raise"):
+                 verbose=False, params="stmcw", init_params="stmcw", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.n_mix = n_mix
@@ -557,8 +556,8 @@ class GMMHMM(BaseHMM):
             self._sub_lattice = sub      # the statistics pass needs each component's share
         return out
 
-    def _begin_fit(self, X, seq_weight, starts):
-        self._centre = _data_mean(X)
+    def _begin_fit(self, centre):
+        self._centre = centre
         self._fitting = True
 
     def _end_fit(self):

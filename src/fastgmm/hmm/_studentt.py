@@ -58,11 +58,11 @@ class StudentTHMM(BaseHMM):
     def __init__(self, n_components=1, covariance_type="full", dof_init=10.0, fix_dof=False,
                  dof_bounds=(0.1, 1000.0), reg_covar=1e-6, startprob_prior=1.0, transmat_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmcd",
-                 init_params="stmcd", implementation="log", n_threads=None):
+                 init_params="stmcd", implementation="log", n_threads=None, nan_policy="raise", block_rows=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads)
+                         n_threads=n_threads, nan_policy=nan_policy, block_rows=block_rows)
         self.covariance_type = covariance_type
         self.dof_init = dof_init
         self.fix_dof = fix_dof
