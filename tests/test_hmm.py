@@ -474,3 +474,22 @@ def test_student_t_hmm_emissions_and_outliers():
     err_t = np.abs(np.sort(t.means_[:, 0]) - [0, 5]).max()
     err_g = np.abs(np.sort(g.means_[:, 0]) - [0, 5]).max()
     assert err_t < 0.5 < err_g
+
+
+def test_frozen_parameters_stay_bitwise():
+    _, src = _gaussian_pair("diag", seed=40)
+    X = _sample(src, sum(LENGTHS), 41)
+    _, m = _gaussian_pair("diag", seed=40)
+    means0, trans0 = m.means_.copy(), m.transmat_.copy()
+    m.set_params(frozen=("means", "transmat"))
+    m.fit(X, LENGTHS)
+    assert_array_equal(m.means_, means0)
+    assert_array_equal(m.transmat_, trans0)
+    assert not np.allclose(m.covars_, src.covars_, rtol=0, atol=0)
+    # the same as hmmlearn's letters
+    _, letters = _gaussian_pair("diag", seed=40)
+    letters.params = "sc"
+    letters.fit(X, LENGTHS)
+    assert_array_equal(letters.covars_, m.covars_)
+    with pytest.raises(ValueError, match="frozen"):
+        fh.GaussianHMM(2, frozen=("lambdas",)).fit(X)

@@ -162,11 +162,13 @@ class BaseHMM(EstimatorProtocol):
     _fitted_attribute = "startprob_"
     _emission_letters = ""
     _uses_centre = False      # the statistics are sums about the data's column means (Gaussian emissions)
+    #: The names ``frozen`` accepts, each with its ``params`` letter (subclasses add their emission's).
+    _FROZEN = {"startprob": "s", "transmat": "t"}
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params=string.ascii_letters,
                  init_params=string.ascii_letters, implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -181,6 +183,7 @@ class BaseHMM(EstimatorProtocol):
         self.n_threads = n_threads
         self.nan_policy = nan_policy
         self.block_rows = block_rows
+        self.frozen = frozen
         # hmmlearn makes the monitor at construction, so that a subclass of it
         # can be put in its place before fit.
         self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
@@ -199,10 +202,35 @@ class BaseHMM(EstimatorProtocol):
         check_n_threads(self.n_threads, estimator_name=name)
         check_option(self.nan_policy, "nan_policy", NAN_POLICIES, estimator_name=name)
         check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
+        self._frozen_letters()
         for p in ("params", "init_params"):
             if not isinstance(getattr(self, p), str):
                 raise ValueError(f"{name}: {p} must be a string of parameter letters "
                                  f"('s', 't', {', '.join(repr(c) for c in self._emission_letters)}).")
+
+    def _frozen_letters(self):
+        """The ``params`` letters of the parameters named in ``frozen`` (fastgmm's name for hmmlearn's letters)."""
+        frozen = self.frozen
+        if frozen is None:
+            return ""
+        names = (frozen,) if isinstance(frozen, str) else frozen
+        allowed = tuple(self._FROZEN)
+        try:
+            names = tuple(names)
+        except TypeError:
+            raise ValueError(f"The 'frozen' parameter of {type(self).__name__} must be None or a tuple of "
+                             f"parameter names from {allowed}, got {frozen!r}.") from None
+        bad = [n for n in names if n not in self._FROZEN]
+        if bad:
+            raise ValueError(f"The 'frozen' parameter of {type(self).__name__} must name parameters from "
+                             f"{allowed}, got {bad[0]!r}.")
+        return "".join(self._FROZEN[n] for n in names)
+
+    @property
+    def _updated(self):
+        """The letters EM updates: ``params`` less the ``frozen`` parameters'."""
+        frozen = self._frozen_letters()
+        return "".join(c for c in self.params if c not in frozen)
 
     def _threads(self):
         return effective_n_threads(self.n_threads)
@@ -434,11 +462,12 @@ class BaseHMM(EstimatorProtocol):
         # zeros of startprob_/transmat_ kept (structural zeros of a
         # left-right model). A row with nothing (an unvisited state) keeps its
         # previous values instead of becoming 0 / 0.
-        if "s" in self.params:
+        updated = self._updated
+        if "s" in updated:
             sp = np.maximum(np.asarray(self.startprob_prior, dtype=np.float64) - 1 + stats["start"], 0)
             sp = np.where(self.startprob_ == 0, 0, sp)
             self.startprob_ = _normalize_rows(sp, self.startprob_)
-        if "t" in self.params:
+        if "t" in updated:
             tm = np.maximum(np.asarray(self.transmat_prior, dtype=np.float64) - 1 + stats["trans"], 0)
             tm = np.where(self.transmat_ == 0, 0, tm)
             self.transmat_ = _normalize_rows(tm, self.transmat_)

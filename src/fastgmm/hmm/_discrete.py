@@ -141,16 +141,17 @@ class CategoricalHMM(BaseHMM):
     """
 
     _emission_letters = "e"
+    _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
                  params="ste", init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
                          n_threads=n_threads, nan_policy=nan_policy,
-                         block_rows=block_rows)
+                         block_rows=block_rows, frozen=frozen)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
 
@@ -225,7 +226,7 @@ class CategoricalHMM(BaseHMM):
         return _no_emission(_restore_impossible(lattice), extra)
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
-        if "e" in self.params:
+        if "e" in self._updated:
             G, _, _ = _kernels.accumulate(np.empty((X.shape[0], 1)), _estep.QONEHOT, self.n_components,
                                           np.zeros(1), n_threads, mode=_kernels.RESP_GIVEN,
                                           resp=_no_emission(gamma, extra),
@@ -233,7 +234,7 @@ class CategoricalHMM(BaseHMM):
             stats["obs"] = G[:, 1:].copy()
 
     def _mstep_emission(self, stats):
-        if "e" in self.params:
+        if "e" in self._updated:
             e = np.maximum(np.asarray(self.emissionprob_prior, dtype=np.float64) - 1 + stats["obs"], 0)
             s = e.sum(axis=1, keepdims=True)
             self.emissionprob_ = np.where(s > 0, e / np.where(s > 0, s, 1.0), self.emissionprob_)
@@ -254,17 +255,18 @@ class MultinomialHMM(_CountsHMM):
     """
 
     _emission_letters = "e"
+    _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
                  init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
                          n_threads=n_threads, nan_policy=nan_policy,
-                         block_rows=block_rows)
+                         block_rows=block_rows, frozen=frozen)
         self.n_trials = n_trials
 
     def _check_and_set_n_features(self, X):
@@ -305,7 +307,7 @@ class MultinomialHMM(_CountsHMM):
         return gammaln(Xf.sum(axis=1) + 1.0) - gammaln(Xf + 1.0).sum(axis=1)
 
     def _mstep_emission(self, stats):
-        if "e" in self.params:
+        if "e" in self._updated:
             obs = stats["obs"]
             s = obs.sum(axis=1, keepdims=True)
             self.emissionprob_ = np.where(s > 0, obs / np.where(s > 0, s, 1.0), self.emissionprob_)
@@ -331,17 +333,18 @@ class PoissonHMM(_CountsHMM):
     """
 
     _emission_letters = "l"
+    _FROZEN = {"startprob": "s", "transmat": "t", "lambdas": "l"}
     _table_name = "lambdas_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
                  lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
                  params="stl", init_params="stl", implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
                          n_threads=n_threads, nan_policy=nan_policy,
-                         block_rows=block_rows)
+                         block_rows=block_rows, frozen=frozen)
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
 
@@ -373,7 +376,7 @@ class PoissonHMM(_CountsHMM):
         return -gammaln(Xf + 1.0).sum(axis=1)
 
     def _mstep_emission(self, stats):
-        if "l" in self.params:
+        if "l" in self._updated:
             post, obs = stats["post"], stats["obs"]
             alphas, betas = self.lambdas_prior, self.lambdas_weight
             n = post.sum()
@@ -395,17 +398,18 @@ class BernoulliHMM(_CountsHMM):
     """
 
     _emission_letters = "e"
+    _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
                  init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
                          n_threads=n_threads, nan_policy=nan_policy,
-                         block_rows=block_rows)
+                         block_rows=block_rows, frozen=frozen)
         self.emissionprob_prior = emissionprob_prior
 
     def _validate_X(self, X):
@@ -454,7 +458,7 @@ class BernoulliHMM(_CountsHMM):
         return super()._log_frameprob(X, extra, n_threads)
 
     def _mstep_emission(self, stats):
-        if "e" in self.params:
+        if "e" in self._updated:
             post, obs = stats["post"], stats["obs"]
             a = float(self.emissionprob_prior) - 1
             den = post[:, None] + 2 * a

@@ -223,18 +223,19 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c"}
     _uses_centre = True
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
                  init_params="stmc", implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
                          n_threads=n_threads, nan_policy=nan_policy,
-                         block_rows=block_rows)
+                         block_rows=block_rows, frozen=frozen)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.means_prior = means_prior
@@ -312,7 +313,7 @@ class GaussianHMM(BaseHMM):
         self.__dict__.pop("_centre", None)
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
-        if "m" in self.params or "c" in self.params:
+        if "m" in self._updated or "c" in self._updated:
             stats["gauss"] = gaussian_sums(X, gamma, frame_weight, self.covariance_type, self._centre, n_threads,
                                            missing=extra, means=self.means_,
                                            prec_chol=None if extra is None else self._precisions())
@@ -327,13 +328,13 @@ class GaussianHMM(BaseHMM):
         mw = np.asarray(self.means_weight, dtype=np.float64)
         mp = np.asarray(self.means_prior, dtype=np.float64) - c      # centred prior mean
         m = self.means_ - c                                         # centred means
-        if "m" in self.params:
+        if "m" in self._updated:
             num = mw * mp + g.s1
             den = mw + nk[:, None]
             new = num / np.where(den > 0, den, 1.0)
             m = np.where(den > 0, new, m)                           # a state with no frames keeps its mean
             self.means_ = m + c
-        if "c" not in self.params:
+        if "c" not in self._updated:
             return
         cp = np.asarray(self.covars_prior, dtype=np.float64)
         cw = self.covars_weight
@@ -407,18 +408,19 @@ class GMMHMM(BaseHMM):
     """
 
     _emission_letters = "mcw"
+    _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c", "weights": "w"}
     _uses_centre = True
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
                  algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stmcw", init_params="stmcw", implementation="log", n_threads=None, nan_policy="raise",
-                 block_rows=None):
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
                          n_threads=n_threads, nan_policy=nan_policy,
-                         block_rows=block_rows)
+                         block_rows=block_rows, frozen=frozen)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.n_mix = n_mix
@@ -583,17 +585,17 @@ class GMMHMM(BaseHMM):
         s1 = g.s1.reshape(nc, nm, nf)
         wp, mp, mw, cp, cw = self._priors()
         old = self.means_ - c                                        # centred means of the E-step
-        if "w" in self.params:
+        if "w" in self._updated:
             a1 = wp - 1
             self.weights_ = (post_mix + a1) / (stats["post_sum"] + a1.sum(axis=1))[:, None]
         m = old
-        if "m" in self.params:
+        if "m" in self._updated:
             m_n = mw[:, :, None] * (mp - c) + s1
             m_d = post_mix + mw
             m_d = np.where((self.weights_ == 0) & np.all(m_n == 0, axis=-1), 1.0, m_d)
             m = m_n / m_d[:, :, None]
             self.means_ = m + c
-        if "c" not in self.params:
+        if "c" not in self._updated:
             return
         cm = m - (mp - c)                                            # new means minus the prior mean
         if ct in ("full", "tied"):

@@ -54,15 +54,16 @@ class StudentTHMM(BaseHMM):
     """
 
     _emission_letters = "mcd"
+    _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c", "degrees_of_freedom": "d"}
 
     def __init__(self, n_components=1, covariance_type="full", dof_init=10.0, fix_dof=False,
                  dof_bounds=(0.1, 1000.0), reg_covar=1e-6, startprob_prior=1.0, transmat_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmcd",
-                 init_params="stmcd", implementation="log", n_threads=None, nan_policy="raise", block_rows=None):
+                 init_params="stmcd", implementation="log", n_threads=None, nan_policy="raise", block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy, block_rows=block_rows)
+                         n_threads=n_threads, nan_policy=nan_policy, block_rows=block_rows, frozen=frozen)
         self.covariance_type = covariance_type
         self.dof_init = dof_init
         self.fix_dof = fix_dof
@@ -134,14 +135,14 @@ class StudentTHMM(BaseHMM):
 
     def _mstep_emission(self, stats):
         st = stats["t"]
-        keep_dof = self.fix_dof or "d" not in self.params
+        keep_dof = self.fix_dof or "d" not in self._updated
         _, means, cov, dof = m_step(st, self.degrees_of_freedom_, self.reg_covar, float(np.finfo(np.float64).eps),
                                     fix_dof=keep_dof, dof_bounds=tuple(self.dof_bounds),
-                                    means=None if "m" in self.params else self.means_)
+                                    means=None if "m" in self._updated else self.means_)
         empty = ~(st.nk > 0)          # a state no frame visits keeps its parameters
-        if "m" in self.params:
+        if "m" in self._updated:
             self.means_ = np.where(empty[:, None], self.means_, means)
-        if "c" in self.params:
+        if "c" in self._updated:
             e = empty.reshape((-1,) + (1,) * (cov.ndim - 1))
             self.covars_ = np.where(e, self.covars_, cov)
         self.degrees_of_freedom_ = dof
