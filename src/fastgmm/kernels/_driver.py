@@ -181,7 +181,7 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
                 threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1), offsets=offsets, W32=W32)
         else:
             status = _estep.accumulate_statistics(
-                X, quad, K, shift, mode, W, U, None, None, sample_weight, chunk, slot, G, T, ll,
+                X, quad, K, shift, mode, W, U, resp, None, sample_weight, chunk, slot, G, T, ll,
                 threads_for_work(threads, r1 - r0, cost), missing["rows"][r0:r1],
                 **_missing_range(missing, r0, r1), pair=missing["pair"], W32=W32)
         _check_status(status)
@@ -193,8 +193,12 @@ def accumulate(X, quad, n_components, shift, n_threads, *, mode=RESP_ESTEP, W=No
 
 
 def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, resp=False, total=False,
-             range_slots=None, codes=None, offsets=None, missing=None, fill=False):
+             range_slots=None, codes=None, offsets=None, missing=None, fill=False, log_prob=None):
     """E-step outputs under given coefficients; only the requested ones are allocated.
+
+    ``log_prob``: a float64 (N, K) array the pass fills with the weighted
+    log-densities ``F W`` of every row and component (with the missing-value
+    corrections): the emissions of a hidden Markov model. Not returned.
 
     ``codes`` and ``offsets``: as :func:`accumulate` (one-hot code only).
     ``missing``: as :func:`accumulate` (rows with NaNs, from the marginal
@@ -226,11 +230,11 @@ def estimate(X, quad, shift, W, U, n_threads, *, row_ll=False, labels=False, res
             status = _estep.estimate(X[r0:r1], quad, shift, W, U, chunk, slot, _part(out_ll, r0, r1),
                                      _part(out_lab, r0, r1), _part(out_resp, r0, r1), out_sum,
                                      threads_for_work(threads, r1 - r0, cost), codes=_part(codes, r0, r1),
-                                     offsets=offsets)
+                                     offsets=offsets, log_prob=_part(log_prob, r0, r1))
         else:
             status = _estep.estimate(X, quad, shift, W, U, chunk, slot, out_ll, out_lab, out_resp, out_sum,
                                      threads_for_work(threads, r1 - r0, cost), missing["rows"][r0:r1],
-                                     **_missing_range(missing, r0, r1), fill=out_fill)
+                                     **_missing_range(missing, r0, r1), fill=out_fill, log_prob=log_prob)
         _check_status(status)
     if fill:
         return out_ll, out_lab, out_resp, (float(out_sum[0]) if total else None), out_fill

@@ -324,6 +324,7 @@ cdef struct PassSpec:
     # per-row outputs
     double *row_ll            # (N,) log p(x_i), or NULL
     int64_t *labels_out       # (N,) argmax_k of the weighted log-densities, or NULL
+    double *lp_out            # (N, K) the weighted log-densities themselves (hidden Markov models), or NULL
     # per-row outputs in X's dtype (the `floating` of the pass; void here because the spec is not fused)
     void *resp_out            # (N, K) responsibilities, or NULL
     void *u_out               # (N, K) STUDENT_T: u_ik, or NULL
@@ -677,6 +678,11 @@ cdef void _chunk(
                     row = _row(p, r0 + i)
                     for k in range(K):
                         u_out[row * K + k] = <floating> w.Ub[k * n + i]
+        if p.lp_out != NULL:
+            for i in range(n):
+                row = _row(p, r0 + i)
+                for k in range(K):
+                    p.lp_out[row * K + k] = LP[k * n + i]
         if p.labels_out != NULL or p.resp_mode == _RESP_HARD:
             fastgmm_fix_d(LP, n * K)
             for i in range(n):
@@ -716,6 +722,14 @@ cdef void _chunk(
                         acc = acc + LP[k * n + i] * w.Ub[k * n + i]
                     u_mix_out[_row(p, r0 + i)] = <floating> acc
     elif p.resp_mode == _RESP_GIVEN:
+        if p.pat_start != NULL:
+            # The completed statistics need each run's Lambda_MM^-1 b, which the
+            # E-step corrections make (from the features; the log-densities they
+            # also correct are then replaced by the given responsibilities).
+            for i in range(n * K):
+                LP[i] = 0.0
+            if not _missing_runs(p, r0, n, w, False):
+                return
         for k in range(K):
             for i in range(n):
                 LP[k * n + i] = p.resp_in[_row(p, r0 + i) * K + k]
@@ -953,6 +967,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.bad_code = NULL
     p.G = p.T = p.R = p.H = p.ll = p.row_ll = NULL
     p.labels_out = NULL
+    p.lp_out = NULL
     p.resp_out = p.u_out = p.u_mix_out = p.fill_out = NULL
 
 
@@ -1250,8 +1265,9 @@ def estimate(
     const double[::1] prec=None,        # IN
     const double[::1] dev=None,         # IN
     floating[:, ::1] fill=None,         # OUT missing mode: (n_samples, D) X, each NaN its conditional expectation
+    double[:, ::1] log_prob=None,       # OUT (n_samples, K) the weighted log-densities log w_k + log p(x | k), or None
 ):
-    """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities.
+    """E-step outputs for prediction: per-row log-likelihood, labels, responsibilities, log-densities.
 
     Only the requested outputs are written; no other N-sized memory is used.
     Labels are the argmax of the weighted log-densities (the first on ties).
@@ -1283,6 +1299,11 @@ def estimate(
             raise ValueError("resp must have shape (n_samples, n_components)")
         if p.N:
             p.resp_out = &resp[0, 0]
+    if log_prob is not None:
+        if log_prob.shape[0] != X.shape[0] or log_prob.shape[1] != p.K:
+            raise ValueError("log_prob must have shape (n_samples, n_components)")
+        if X.shape[0]:
+            p.lp_out = &log_prob[0, 0]
     n_slots = _set_visits(&p, rows, pat_start, miss_ptr, miss_idx, prec, dev, None, False, chunk_rows, slot_rows,
                           n_threads, n_slots)
     if slot_ll is not None:
