@@ -36,6 +36,7 @@ from ..kernels._openmp_helpers import effective_n_threads
 from ..utils._sklearn_compat import EstimatorProtocol
 from ..utils._validation import (check_array, check_n_threads, check_option, check_random_state, check_scalar,
                                  check_verbose)
+from ._persist import PersistentHMM
 
 _log = logging.getLogger("fastgmm.hmm")
 
@@ -148,7 +149,7 @@ def _normalize_rows(a, keep):
     return out
 
 
-class BaseHMM(EstimatorProtocol):
+class BaseHMM(PersistentHMM, EstimatorProtocol):
     """Base class of fastgmm's hidden Markov models (the chain; emissions in subclasses).
 
     Subclasses set ``_emission_letters`` (the ``params`` letters of their

@@ -13,6 +13,8 @@ from scipy.special import gammaln
 from ..kernels import _driver as _kernels
 from ..kernels import _estep
 from ._base import BaseHMM
+from ._persist import (BERNOULLI_HMM_SCHEMA, CATEGORICAL_HMM_SCHEMA, MULTINOMIAL_HMM_SCHEMA,
+                       POISSON_HMM_SCHEMA)
 
 # A zero probability is log 0 = -inf, but the kernel multiplies each
 # coefficient by a feature that is often 0, and 0 * -inf is NaN. Zero
@@ -141,6 +143,8 @@ class CategoricalHMM(BaseHMM):
     """
 
     _emission_letters = "e"
+    _schema = CATEGORICAL_HMM_SCHEMA
+    _symbol_per_row = True
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
@@ -252,6 +256,7 @@ class MultinomialHMM(_CountsHMM):
     """
 
     _emission_letters = "e"
+    _schema = MULTINOMIAL_HMM_SCHEMA
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0,
@@ -327,6 +332,7 @@ class PoissonHMM(_CountsHMM):
     """
 
     _emission_letters = "l"
+    _schema = POISSON_HMM_SCHEMA
     _table_name = "lambdas_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
@@ -389,6 +395,7 @@ class BernoulliHMM(_CountsHMM):
     """
 
     _emission_letters = "e"
+    _schema = BERNOULLI_HMM_SCHEMA
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,

@@ -18,6 +18,7 @@ from ..kernels import _hmm
 from ..kernels._kmeans_driver import kmeans, nearest_centre_labels
 from ..sources._nan import check_observed_columns, group_patterns, has_nan
 from ._base import BaseHMM, _log
+from ._persist import GAUSSIAN_HMM_SCHEMA, GMM_HMM_SCHEMA
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 
@@ -230,6 +231,7 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _schema = GAUSSIAN_HMM_SCHEMA
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
@@ -411,6 +413,7 @@ class GMMHMM(BaseHMM):
     """
 
     _emission_letters = "mcw"
+    _schema = GMM_HMM_SCHEMA
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
