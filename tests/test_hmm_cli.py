@@ -49,6 +49,7 @@ def files(tmp_path_factory):
     (d / "negative.txt").write_text("100\n-20\n220\n")
     (d / "two_per_line.txt").write_text("100,120\n80\n")
     (d / "empty.txt").write_text("\n")
+    (d / "huge.txt").write_text("100\n" + "9" * 30 + "\n")
     rng = np.random.RandomState(0)
     np.savetxt(d / "symbols.csv", rng.randint(0, 4, (300, 1)), fmt="%d")
     np.savetxt(d / "counts.csv", rng.poisson([1.0, 5.0], (300, 2)), delimiter=",", fmt="%d")
@@ -158,6 +159,7 @@ def test_predict_proba_writes_the_state_posteriors(files, tmp_path, capsys):
     (["--lengths", "negative.txt"], "length 2 is -20; a sequence length must be >= 0"),
     (["--lengths", "two_per_line.txt"], r"line 1: '100,120' is not a whole number"),
     (["--lengths", "empty.txt"], "holds no lengths"),
+    (["--lengths", "huge.txt"], "line 2: 9+ is too large for a sequence length"),
     (["--lengths", "float_lengths.npy"], "the lengths must be integers"),
     (["--lengths", "missing.txt"], "no such lengths file"),
     (["--reg-covar", "0.1"], "--reg-covar applies to --model gaussian, bayesian or student-t only"),

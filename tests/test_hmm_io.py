@@ -33,9 +33,10 @@ def _data(name, seed=0):
     return (rng.rand(120, 3) < [0.2, 0.5, 0.8]).astype(int)
 
 
+COV_TYPES = ("full", "diag", "spherical", "tied")
 CASES = {
-    **{f"GaussianHMM-{ct}": (hmm.GaussianHMM, dict(covariance_type=ct)) for ct in ("full", "diag", "spherical", "tied")},
-    **{f"GMMHMM-{ct}": (hmm.GMMHMM, dict(n_mix=2, covariance_type=ct)) for ct in ("full", "diag", "spherical", "tied")},
+    **{f"GaussianHMM-{ct}": (hmm.GaussianHMM, dict(covariance_type=ct)) for ct in COV_TYPES},
+    **{f"GMMHMM-{ct}": (hmm.GMMHMM, dict(n_mix=2, covariance_type=ct)) for ct in COV_TYPES},
     "CategoricalHMM": (hmm.CategoricalHMM, {}),
     "MultinomialHMM": (hmm.MultinomialHMM, {}),
     "PoissonHMM": (hmm.PoissonHMM, {}),
@@ -136,6 +137,27 @@ def test_load_finds_the_hmm_classes_after_import_fastgmm_alone(fitted, tmp_path)
     code = f"import fastgmm; print(type(fastgmm.load({str(path)!r})).__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "PoissonHMM"
+
+
+@pytest.mark.parametrize("cls", [hmm.GaussianHMM, hmm.GMMHMM])
+def test_a_model_fitted_on_float32_data_round_trips_bitwise(tmp_path, cls):
+    X = _gaussian_data().astype(np.float32)
+    model = cls(2, random_state=0, n_iter=3).fit(X, LENGTHS)
+    loaded = fastgmm.load(model.save(tmp_path / "m.npz"))
+    assert_array_equal(loaded.predict_proba(X, LENGTHS), model.predict_proba(X, LENGTHS))
+    assert loaded.score(X, LENGTHS) == model.score(X, LENGTHS)
+
+
+def test_a_model_set_by_hand_saves_and_predicts_as_before(tmp_path):
+    model = hmm.GaussianHMM(2, covariance_type="spherical")
+    model.startprob_ = np.array([0.6, 0.4])
+    model.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+    model.means_ = np.array([[0.0, 0.0], [4.0, 1.0]])
+    model.covars_ = np.array([1.0, 0.25])
+    loaded = fastgmm.load(model.save(tmp_path / "m.npz"))
+    X = _gaussian_data()
+    assert loaded.n_features == 2 and list(loaded.monitor_.history) == []
+    assert_array_equal(loaded.predict(X, LENGTHS), model.predict(X, LENGTHS))
 
 
 def test_an_unfitted_hmm_is_not_saved(tmp_path):

@@ -26,6 +26,7 @@ import numpy as np
 from ._args import UserError, _int_at_least, _non_negative_float
 
 _INTEGER = re.compile(r"[+-]?\d+")
+_MAX_LENGTH = 2 ** 62          # far beyond any file's rows, and safe from int64 overflow in their sum
 _HEADER = re.compile(r"[A-Za-z_][\w .-]*")     # a column name such as "length"
 
 
@@ -103,7 +104,7 @@ def read_lengths(path, n_rows, data_path):
     if np.any(lengths < 0):
         i = int(np.argmax(lengths < 0))
         raise UserError(f"{path}: length {i + 1} is {lengths[i]}; a sequence length must be >= 0")
-    total = int(lengths.sum())
+    total = sum(int(v) for v in lengths)
     if total != n_rows:
         raise UserError(f"{path}: the {lengths.size} lengths add up to {total} rows, but {data_path} has "
                         f"{n_rows} rows; they must be equal")
@@ -144,7 +145,10 @@ def _lengths_text(path):
         if not _INTEGER.fullmatch(text):
             raise UserError(f"{path}, line {i + 1}: {text!r} is not a whole number; give one integer length "
                             "per line")
-        values.append(int(text))
+        value = int(text)
+        if abs(value) > _MAX_LENGTH:
+            raise UserError(f"{path}, line {i + 1}: {text} is too large for a sequence length")
+        values.append(value)
     return np.asarray(values, dtype=np.int64)
 
 

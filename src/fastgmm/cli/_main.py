@@ -296,7 +296,8 @@ def build_parser():
                    help="number of components (of states, for a hidden Markov model)")
     _add_run_options(p)
     p.add_argument("-o", "--output", metavar="MODEL.npz", help="write the fitted model here")
-    p.add_argument("--labels", metavar="FILE.csv", help="write each row's component (-1: omitted row; an HMM: its Viterbi state)")
+    p.add_argument("--labels", metavar="FILE.csv",
+                   help="write each row's component (-1: omitted row; an HMM: its Viterbi state)")
     p.add_argument("--proba", metavar="FILE.csv", help="write each row's component probabilities")
     _add_model_options(p)
     _hmm.add_options(p, with_model_options=True)

@@ -61,6 +61,20 @@ class PersistentHMM(Persistent):
     #: True for a model whose X is one symbol per row (CategoricalHMM): its n_features counts symbols.
     _symbol_per_row = False
 
+    def save(self, path):
+        """Write the model to ``path`` (portable ``.npz``, no pickle; read back with :func:`fastgmm.load`).
+
+        A model whose parameters were set by hand (hmmlearn's way, without
+        ``fit``) is checked first, which also sets its ``n_features``.
+
+        Returns
+        -------
+        path : str
+        """
+        self._check_is_fitted()
+        self._check()
+        return super().save(path)
+
     @property
     def n_features_in_(self):
         """The number of columns of X (scikit-learn's name): ``n_features``, or 1 for CategoricalHMM."""
