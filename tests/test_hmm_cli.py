@@ -174,6 +174,12 @@ def test_mistakes_are_one_line_errors(files, capsys, args, message):
     assert re.search(message, err), err
 
 
+def test_an_output_that_cannot_be_written_fails_before_the_fit(files, tmp_path, capsys):
+    status, out, err = in_process(capsys, "fit", files / "series.csv", "-k", 2, "--model", "gaussian-hmm",
+                                  "-o", tmp_path / "no" / "m.npz")
+    assert status == 2 and out == "" and "cannot write" in err
+
+
 def test_hmm_options_with_a_mixture_are_errors(files, tmp_path, capsys):
     status, _, err = in_process(capsys, "fit", files / "series.csv", "-k", 2, "--lengths", files / "lengths.txt")
     assert status == 2 and "--lengths applies to the hidden Markov models only" in err

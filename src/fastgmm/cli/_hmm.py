@@ -155,15 +155,15 @@ def _lengths_text(path):
 # ----------------------------------------------------------------------
 # fit
 # ----------------------------------------------------------------------
-def _hmm_params(args, spec, n_rows):
-    """The estimator's keyword arguments from the options (a mixture's option is an error)."""
+def _hmm_params(args, spec):
+    """The estimator's keyword arguments from the options, but ``tol`` (a mixture's option is an error)."""
     from ._models import OWN_OPTIONS, SHARED_OPTIONS, _models_taking
 
     name = args.model
     for param, option in {**SHARED_OPTIONS, **OWN_OPTIONS}.items():
         if getattr(args, param, None) is not None and param not in _SHARED_WITH_MIXTURES:
             raise UserError(f"{option.flag} applies to {_models_taking(param)} only, not --model {name}")
-    params = dict(n_iter=args.max_iter, tol=args.tol * n_rows, n_threads=args.threads)
+    params = dict(n_iter=args.max_iter, n_threads=args.threads)
     if args.covariance_type is not None:
         if not spec.covariance_types:
             raise UserError(f"--covariance-type does not apply to --model {name}")
@@ -192,12 +192,14 @@ def converged(model):
 
 
 def fit(args):
-    """``fastgmm fit --model <hmm>``: fit, report, write the states, posteriors and the model."""
+    """``fastgmm fit --model <hmm>``: fit, report, write the states, posteriors and the model (the caller has
+    checked that the outputs can be written)."""
     from ._tables import _write_proba, read_table
 
     spec = HMM_MODELS[args.model]
+    params = _hmm_params(args, spec)        # a misplaced option fails before the data are read
     X, names = read_table(args.input, args.columns)
-    params = _hmm_params(args, spec, X.shape[0])
+    params["tol"] = args.tol * X.shape[0]   # --tol is per row, the model's on the total
     lengths = None if args.lengths is None else read_lengths(args.lengths, X.shape[0], args.input)
     t0 = time.perf_counter()
     model, log_l = None, -np.inf

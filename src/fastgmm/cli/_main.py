@@ -91,6 +91,7 @@ def _with_flags(message, name):
 
 def _cmd_fit(args):
     if args.model in _hmm.HMM_MODELS:
+        _check_outputs(args.output, args.labels, args.proba)
         return _hmm.fit(args)
     _hmm.reject_hmm_options(args)
     spec = MODELS[args.model]
