@@ -72,6 +72,7 @@ def test_fit_info_predict_as_a_user_runs_them(files, tmp_path):
     assert type(m) is hmm.GaussianHMM and m.covariance_type == "full"
     assert list(m.feature_names_in_) == ["price", "volume"]
     X = _series(files)
+    assert f"BIC {m.bic(X, LENGTHS):.6g}; AIC {m.aic(X, LENGTHS):.6g}" in out
     assert_array_equal(np.loadtxt(states, skiprows=1, dtype=int), m.predict(X, LENGTHS))
 
     status, out, err = run_cli("predict", model, files / "series.csv", "--lengths", files / "lengths.txt")

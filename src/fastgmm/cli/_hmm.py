@@ -220,9 +220,10 @@ def fit(args):
           + (f" (lengths from {args.lengths})" if lengths is not None else ""))
     print(f"model: {args.model} ({spec.estimator}), {parameters_text(model)}")
     print(f"converged: {converged(model)} after {model.monitor_.iter} iterations (best of n_init={args.n_init})")
-    n = X.shape[0]
-    print(f"log-likelihood: {log_l:.6g} (mean {log_l / n:.6g} per row); BIC {model.bic(X, lengths):.6g}; "
-          f"AIC {model.aic(X, lengths):.6g}")
+    n, p = X.shape[0], model._n_parameters()
+    # model.bic(X, lengths) and model.aic(X, lengths), without scoring X twice more
+    print(f"log-likelihood: {log_l:.6g} (mean {log_l / n:.6g} per row); BIC {-2 * log_l + p * np.log(n):.6g}; "
+          f"AIC {-2 * log_l + 2 * p:.6g}")
     print(f"time: {elapsed:.3f} s")
     if args.labels:
         _write_states(args.labels, model.predict(X, lengths))
