@@ -35,7 +35,9 @@ from ..kernels import _hmm
 from ..kernels._openmp_helpers import effective_n_threads
 from ..utils._sklearn_compat import EstimatorProtocol
 from ..utils._threadpool import blas_single_thread
-from ._sequences import add_stats, block_rows_for, column_mean, is_dask, is_streamed, read_rows, sequence_blocks
+from ._persist import PersistentHMM
+from ._sequences import (add_stats, block_rows_for, column_mean, is_dask, is_streamed, read_rows, sequence_blocks,
+                         spread_sample)
 from ..utils._validation import (check_array, check_n_threads, check_option, check_random_state, check_scalar,
                                  check_verbose)
 
@@ -150,7 +152,7 @@ def _normalize_rows(a, keep):
     return out
 
 
-class BaseHMM(EstimatorProtocol):
+class BaseHMM(PersistentHMM, EstimatorProtocol):
     """Base class of fastgmm's hidden Markov models (the chain; emissions in subclasses).
 
     Subclasses set ``_emission_letters`` (the ``params`` letters of their
@@ -164,6 +166,8 @@ class BaseHMM(EstimatorProtocol):
     _uses_centre = False      # the statistics are sums about the data's column means (Gaussian emissions)
     #: The names ``frozen`` accepts, each with its ``params`` letter (subclasses add their emission's).
     _FROZEN = {"startprob": "s", "transmat": "t"}
+    #: Whether nan_policy="marginalize" is offered (Gaussian emissions: exact; discrete: a NaN frame emits nothing)
+    _MARGINALIZE = True
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params=string.ascii_letters,
@@ -366,8 +370,9 @@ class BaseHMM(EstimatorProtocol):
             extra = None
             starts = sequence_starts(lengths, int(X.shape[0]))
             blocks = sequence_blocks(starts, block_rows_for(X, self.block_rows))
-            # the starting parameters from the first block of sequences (a bounded sample, read into memory)
-            init_X, init_extra = self._frames(read_rows(X, 0, int(starts[blocks[0][1]])))
+            # the starting parameters from a bounded sample of frames spread over X, read into memory
+            self._scan_streamed(X, block_rows_for(X, self.block_rows))
+            init_X, init_extra = self._frames(spread_sample(X, block_rows_for(X, self.block_rows)))
         else:
             X, extra = self._frames(X)
             starts = self._sequences(X, lengths)
@@ -397,6 +402,9 @@ class BaseHMM(EstimatorProtocol):
             finally:
                 self._end_fit()
         return self
+
+    def _scan_streamed(self, X, block_rows):
+        """A pass over streamed X before the start, for what a sample cannot tell (CategoricalHMM: the symbols)."""
 
     def _begin_fit(self, centre):
         """Per-fit state: ``centre`` (the data's column means, for models with ``_uses_centre``)."""

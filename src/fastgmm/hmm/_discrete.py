@@ -13,6 +13,7 @@ from scipy.special import gammaln
 from ..kernels import _driver as _kernels
 from ..kernels import _estep
 from ._base import BaseHMM
+from ._persist import BERNOULLI_HMM_SCHEMA, CATEGORICAL_HMM_SCHEMA, MULTINOMIAL_HMM_SCHEMA, POISSON_HMM_SCHEMA
 
 # A zero probability is log 0 = -inf, but the kernel multiplies each
 # coefficient by a feature that is often 0, and 0 * -inf is NaN. Zero
@@ -142,6 +143,8 @@ class CategoricalHMM(BaseHMM):
 
     _emission_letters = "e"
     _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
+    _schema = CATEGORICAL_HMM_SCHEMA
+    _symbol_per_row = True
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
@@ -177,6 +180,18 @@ class CategoricalHMM(BaseHMM):
 
     def _init_rows(self, X, extra):
         return X if extra is None else np.ascontiguousarray(X[~extra])
+
+    def _scan_streamed(self, X, block_rows):
+        # every block's symbols checked, and n_features (when not given) from the largest of them
+        from ._sequences import read_rows
+        largest = -1
+        for a in range(0, int(X.shape[0]), block_rows):
+            codes, nan = self._frames(read_rows(X, a, min(a + block_rows, int(X.shape[0]))))
+            seen = codes if nan is None else codes[~nan]
+            if seen.size:
+                largest = max(largest, int(seen.max()))
+        if self.n_features is None and largest >= 0:
+            self.n_features = largest + 1
 
     def _validate_X(self, X):
         X = np.asarray(X)
@@ -256,6 +271,7 @@ class MultinomialHMM(_CountsHMM):
 
     _emission_letters = "e"
     _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
+    _schema = MULTINOMIAL_HMM_SCHEMA
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0,
@@ -334,6 +350,7 @@ class PoissonHMM(_CountsHMM):
 
     _emission_letters = "l"
     _FROZEN = {"startprob": "s", "transmat": "t", "lambdas": "l"}
+    _schema = POISSON_HMM_SCHEMA
     _table_name = "lambdas_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
@@ -399,6 +416,7 @@ class BernoulliHMM(_CountsHMM):
 
     _emission_letters = "e"
     _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
+    _schema = BERNOULLI_HMM_SCHEMA
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,

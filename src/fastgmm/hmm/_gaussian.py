@@ -18,6 +18,7 @@ from ..kernels import _hmm
 from ..kernels._kmeans_driver import kmeans, nearest_centre_labels
 from ..sources._nan import check_observed_columns, group_patterns, has_nan
 from ._base import BaseHMM, _log
+from ._persist import GAUSSIAN_HMM_SCHEMA, GMM_HMM_SCHEMA
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 
@@ -224,6 +225,7 @@ class GaussianHMM(BaseHMM):
 
     _emission_letters = "mc"
     _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c"}
+    _schema = GAUSSIAN_HMM_SCHEMA
     _uses_centre = True
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
@@ -409,6 +411,7 @@ class GMMHMM(BaseHMM):
 
     _emission_letters = "mcw"
     _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c", "weights": "w"}
+    _schema = GMM_HMM_SCHEMA
     _uses_centre = True
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,

@@ -11,7 +11,7 @@ computed as tasks, on a cluster when a client is active.
 
 import numpy as np
 
-from ..sources._blocks import default_block_rows, is_dask, is_out_of_core
+from ..sources._blocks import default_block_rows, init_sample_rows, is_dask, is_out_of_core
 
 
 def is_streamed(X):
@@ -42,6 +42,18 @@ def read_rows(X, a, b):
     if is_dask(part):
         part = part.compute()
     return np.asarray(part)
+
+
+def spread_sample(X, block_rows):
+    """Frames 0, step, 2 step, ... of X (at most ``init_sample_rows`` of them), read block by block: the rows
+    the starting parameters of a streamed fit are made from (frames from the whole of X, not its first block)."""
+    N = int(X.shape[0])
+    step = max(1, -(-N // init_sample_rows(int(X.shape[1]), block_rows)))
+    parts = []
+    for a in range(0, N, block_rows):
+        part = read_rows(X, a, min(a + block_rows, N))
+        parts.append(part[(-a) % step::step])
+    return np.ascontiguousarray(np.concatenate(parts))
 
 
 def add_stats(total, part):

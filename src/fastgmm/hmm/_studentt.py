@@ -16,6 +16,7 @@ import numpy as np
 from ..families._studentt_maths import (DOF_MIN, _check_dof, _check_dof_bounds, m_step, t_estimate, t_statistics)
 from ._base import BaseHMM
 from ._gaussian import _data_covariance, _kmeans_means, precisions_cholesky
+from ._persist import STUDENT_T_HMM_SCHEMA
 
 COVARIANCE_TYPES_T = ("full", "diag", "spherical")
 
@@ -55,6 +56,8 @@ class StudentTHMM(BaseHMM):
 
     _emission_letters = "mcd"
     _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c", "degrees_of_freedom": "d"}
+    _schema = STUDENT_T_HMM_SCHEMA
+    _MARGINALIZE = False
 
     def __init__(self, n_components=1, covariance_type="full", dof_init=10.0, fix_dof=False,
                  dof_bounds=(0.1, 1000.0), reg_covar=1e-6, startprob_prior=1.0, transmat_prior=1.0,
