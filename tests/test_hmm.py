@@ -428,6 +428,73 @@ def test_discrete_nan_frame_contributes_no_emission(make):
         make().set_params(nan_policy="raise").fit(Xn)
 
 
+@pytest.mark.filterwarnings("ignore:Best performing initialization did not converge")
+@pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
+def test_student_t_hmm_with_one_state_is_the_t_mixture(ct):
+    # With one state every posterior is 1: the HMM's EM is StudentTMixture's with one component.
+    from fastgmm import StudentTMixture
+    rng = np.random.RandomState(30)
+    X = rng.standard_t(4, size=(400, 3)) * [1.0, 2.0, 0.5] + [1.0, -2.0, 3.0]
+    cov0 = {"full": np.eye(3)[None] * 1.5, "diag": np.full((1, 3), 1.5), "spherical": np.array([1.5])}[ct]
+    h = fh.StudentTHMM(1, ct, init_params="", n_iter=6, tol=0)
+    h.startprob_, h.transmat_ = np.ones(1), np.ones((1, 1))
+    h.means_, h.covars_, h.degrees_of_freedom_ = np.zeros((1, 3)), cov0.copy(), np.array([7.0])
+    h.fit(X)
+    prec = np.linalg.inv(cov0) if ct == "full" else 1 / cov0
+    t = StudentTMixture(1, covariance_type=ct, means_init=np.zeros((1, 3)), precisions_init=prec, dof_init=7.0,
+                        max_iter=6, tol=0, reg_covar=1e-6).fit(X)
+    assert_allclose(h.means_, t.means_, rtol=1e-9, atol=1e-12)
+    assert_allclose(h.covars_, t.covariances_, rtol=1e-9)
+    assert_allclose(h.degrees_of_freedom_, t.degrees_of_freedom_, rtol=1e-9)
+
+
+def test_student_t_hmm_emissions_and_outliers():
+    from scipy.stats import multivariate_t
+    m = fh.StudentTHMM(2, "full", init_params="", n_iter=1)
+    m.startprob_ = np.array([0.6, 0.4])
+    m.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+    m.means_ = np.array([[0.0, 0.0], [5.0, 5.0]])
+    m.covars_ = np.array([np.eye(2), [[2.0, 0.5], [0.5, 1.0]]])
+    m.degrees_of_freedom_ = np.array([3.0, 8.0])
+    X, _ = m.sample(300, random_state=1)
+    logp = np.column_stack([multivariate_t(m.means_[k], m.covars_[k], df=m.degrees_of_freedom_[k]).logpdf(X) for k in range(2)])
+    gamma, ll = _ref_posteriors(logp, [300], m.startprob_, m.transmat_)
+    assert_allclose(m.score(X), ll, rtol=1e-10)
+    assert_allclose(m.predict_proba(X), gamma, atol=1e-9)
+    # an outlier moves the t states' means much less than a Gaussian HMM's
+    Xo = X.copy()
+    Xo[::50] = 1e3
+    fits = []
+    for model in (fh.StudentTHMM(2, "full", n_iter=50, init_params="d"), fh.GaussianHMM(2, "full", n_iter=50,
+                                                                                       init_params="")):
+        model.startprob_, model.transmat_ = np.array([0.5, 0.5]), np.array([[0.8, 0.2], [0.2, 0.8]])
+        model.means_, model.covars_ = np.array([[1.0, 1.0], [4.0, 4.0]]), np.array([np.eye(2), np.eye(2)])
+        fits.append(model.fit(Xo))
+    t, g = fits
+    err_t = np.abs(np.sort(t.means_[:, 0]) - [0, 5]).max()
+    err_g = np.abs(np.sort(g.means_[:, 0]) - [0, 5]).max()
+    assert err_t < 0.5 < err_g
+
+
+def test_frozen_parameters_stay_bitwise():
+    _, src = _gaussian_pair("diag", seed=40)
+    X = _sample(src, sum(LENGTHS), 41)
+    _, m = _gaussian_pair("diag", seed=40)
+    means0, trans0 = m.means_.copy(), m.transmat_.copy()
+    m.set_params(frozen=("means", "transmat"))
+    m.fit(X, LENGTHS)
+    assert_array_equal(m.means_, means0)
+    assert_array_equal(m.transmat_, trans0)
+    assert not np.allclose(m.covars_, src.covars_, rtol=0, atol=0)
+    # the same as hmmlearn's letters
+    _, letters = _gaussian_pair("diag", seed=40)
+    letters.params = "sc"
+    letters.fit(X, LENGTHS)
+    assert_array_equal(letters.covars_, m.covars_)
+    with pytest.raises(ValueError, match="frozen"):
+        fh.GaussianHMM(2, frozen=("lambdas",)).fit(X)
+
+
 def test_categorical_nan_frame_contributes_no_emission_nor_count():
     rng = np.random.RandomState(2)
     X = rng.randint(0, 4, (80, 1)).astype(float)

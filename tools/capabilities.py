@@ -146,6 +146,120 @@ def plots(make, X):
     return "yes"
 
 
+# ----------------------------------------------------------------------
+# hidden Markov models (fastgmm.hmm): the same columns, tried on sequences
+# ----------------------------------------------------------------------
+_LENGTHS = [150, 100, 150]
+
+
+def _symbols(n=400, seed=0):
+    return _codes(n, seed)[:, :1]
+
+
+HMMS = {
+    "hmm.GaussianHMM": (lambda **k: fastgmm.hmm.GaussianHMM(2, random_state=0, **k), _continuous, "gaussian-hmm"),
+    "hmm.GMMHMM": (lambda **k: fastgmm.hmm.GMMHMM(2, n_mix=2, random_state=0, **k), _continuous, "gmm-hmm"),
+    "hmm.CategoricalHMM": (lambda **k: fastgmm.hmm.CategoricalHMM(2, random_state=0, **k), _symbols,
+                           "categorical-hmm"),
+    "hmm.MultinomialHMM": (lambda **k: fastgmm.hmm.MultinomialHMM(2, random_state=0, **k), _counts,
+                           "multinomial-hmm"),
+    "hmm.PoissonHMM": (lambda **k: fastgmm.hmm.PoissonHMM(2, random_state=0, **k), _counts, "poisson-hmm"),
+    "hmm.BernoulliHMM": (lambda **k: fastgmm.hmm.BernoulliHMM(2, random_state=0, **k), _binary, "bernoulli-hmm"),
+    "hmm.StudentTHMM": (lambda **k: fastgmm.hmm.StudentTHMM(2, random_state=0, **k), _continuous, "student-t-hmm"),
+}
+
+
+def _hmm_close(a, b, X):
+    return np.allclose(a.predict_proba(X, _LENGTHS), b.predict_proba(X, _LENGTHS), rtol=1e-6, atol=1e-8)
+
+
+def hmm_weights(make, X):
+    make().fit(X, _LENGTHS, sample_weight=[1.0, 2.0, 0.5])
+    return "yes (per sequence)"
+
+
+def hmm_marginalize(make, X):
+    if not make()._MARGINALIZE:
+        return "not yet⁵"
+    Xn = X.astype(float)
+    Xn[::9, 0] = np.nan
+    m = make(nan_policy="marginalize").fit(Xn, _LENGTHS)
+    return "yes" if np.isfinite(m.score(Xn, _LENGTHS)) else "non-finite score"
+
+
+def _from_the_same_start(make, X, source):
+    """(fit on ``source``, fit in memory), both from the parameters of a short in-memory fit."""
+    start = make(n_iter=3).fit(X, _LENGTHS)
+    fits = []
+    for data, kw in ((source, {"block_rows": 160}), (X, {})):
+        m = make(init_params="", n_iter=5, tol=0, **kw)
+        for name, value in vars(start).items():
+            if name.endswith("_") and not name.startswith("__") and name != "monitor_" or name in (
+                    "_covars_", "n_features"):
+                setattr(m, name, np.copy(value) if isinstance(value, np.ndarray) else value)
+        fits.append(m.fit(data, _LENGTHS))
+    return fits
+
+
+def hmm_memmap(make, X):
+    with tempfile.TemporaryDirectory() as d:
+        mm = np.lib.format.open_memmap(os.path.join(d, "X.npy"), mode="w+", dtype=X.dtype, shape=X.shape)
+        mm[:] = X
+        mm.flush()
+        # blocks of at most 160 frames: each of the three sequences is read as a block of its own
+        a, b = _from_the_same_start(make, X, mm)
+        return "yes⁴" if _hmm_close(a, b, X) else "differs from in memory"
+
+
+def hmm_dask(make, X):
+    import dask.array as da
+
+    a, b = _from_the_same_start(make, X, da.from_array(X, chunks=100))
+    return "yes⁴" if _hmm_close(a, b, X) else "differs from in memory"
+
+
+def hmm_save_load(make, X):
+    with tempfile.TemporaryDirectory() as d:
+        m = make().fit(X, _LENGTHS)
+        path = os.path.join(d, "m.npz")
+        m.save(path)
+        same = np.array_equal(fastgmm.load(path).predict_proba(X, _LENGTHS), m.predict_proba(X, _LENGTHS))
+        return "yes" if same else "differs"
+
+
+def hmm_cli(make, X, model):
+    with tempfile.TemporaryDirectory() as d:
+        data, out, lengths = os.path.join(d, "X.csv"), os.path.join(d, "m.npz"), os.path.join(d, "lengths.txt")
+        np.savetxt(data, X, delimiter=",")
+        with open(lengths, "w") as f:
+            f.write("\n".join(map(str, _LENGTHS)) + "\n")
+        run = lambda *a: subprocess.run([sys.executable, "-m", "fastgmm", *a], capture_output=True, text=True)
+        fit = run("fit", data, "-k", "2", "--model", model, "--lengths", lengths, "-o", out)
+        info = run("info", out)
+        pred = run("predict", out, data, "--lengths", lengths)
+        codes = (fit.returncode, info.returncode, pred.returncode)
+        if codes == (0, 0, 0) and "Traceback" not in info.stderr + pred.stderr + fit.stderr:
+            return "yes"
+        return f"exit codes {codes}"
+
+
+def hmm_plots(make, X):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fastgmm import plot
+
+    m = make().fit(X, _LENGTHS)
+    plot.state_sequence(m, X, _LENGTHS)
+    plot.transition_matrix(m)
+    return "yes (states, transitions)"
+
+
+HMM_COLUMNS = {"weights": hmm_weights, "nan_policy omit": None, "nan_policy marginalize": hmm_marginalize,
+               "memmap": hmm_memmap, "partial_fit": None, "Dask": hmm_dask, "save/load": hmm_save_load,
+               "CLI fit / info / predict": hmm_cli, "plots": hmm_plots}
+
+
 COLUMNS = [("weights", weights), ("nan_policy omit", omit), ("nan_policy marginalize", marginalize),
            ("memmap", memmap), ("partial_fit", partial_fit), ("Dask", dask), ("save/load", save_load),
            ("CLI fit / info / predict", cli), ("plots", plots)]
@@ -155,15 +269,20 @@ def main():
     global _X
     print("| estimator | " + " | ".join(c for c, _ in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
-    for name, (make, data, model) in ESTIMATORS.items():
+    for name, (make, data, model) in {**ESTIMATORS, **HMMS}.items():
         _X = X = data()
         cells = []
         for col, check in COLUMNS:
+            if name in HMMS:
+                check = HMM_COLUMNS[col]
+                if check is None:     # not offered: a sequence cannot skip a frame or come in batches
+                    cells.append("–")
+                    continue
             try:
-                cells.append(check(make, X, model) if check is cli else check(make, X))
+                cells.append(check(make, X, model) if check in (cli, hmm_cli) else check(make, X))
             except Exception as e:   # the table reports the failure, whatever it is
                 cells.append(f"no ({type(e).__name__})")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {'`' + name + '`' if name in HMMS else name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

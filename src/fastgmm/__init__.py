@@ -44,6 +44,8 @@ from .families._studentt import StudentTMixture
 from .families._gaussian_mixture import GaussianMixture
 from .io._persistence import load, save
 from ._selection import GaussianMixtureSelection
+# Imported so that load finds the HMM classes among the estimators (fastgmm.hmm is a public module).
+from . import hmm  # noqa: E402
 from .utils._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
 __all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "BayesianGaussianMixture",

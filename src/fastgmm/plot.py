@@ -26,13 +26,18 @@ no data, leaves out the components whose weight is below ``min_weight``
 (default ``1e-3 / n_components``), which is where EM leaves an emptied
 component of a discrete mixture. ``min_rows=0`` or ``min_weight=0`` draws
 every component.
+
+Hidden Markov models (``fastgmm.hmm``) have two plots of their own:
+:func:`state_sequence` (a series with its decoded states) and
+:func:`transition_matrix` (a heat-map of ``transmat_`` with its numbers).
 """
 
 import math
 
 import numpy as np
 
-__all__ = ["density_1d", "ellipses", "parameters", "selection", "convergence"]
+__all__ = ["density_1d", "ellipses", "parameters", "selection", "convergence", "state_sequence",
+           "transition_matrix"]
 
 _COV_TYPE_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
 
@@ -460,4 +465,145 @@ def convergence(model, ax=None):
     ax.set_ylabel("lower bound (variational, summed over rows)" if isinstance(model, BayesianGaussianMixture)
                   else "lower bound (mean log-likelihood)")
     ax.set_title("converged" if getattr(model, "converged_", False) else "did not converge")
+    return ax
+
+
+# ----------------------------------------------------------------------
+# hidden Markov models
+# ----------------------------------------------------------------------
+def _fitted_hmm(model, what):
+    from .hmm import BaseHMM
+
+    if not isinstance(model, BaseHMM):
+        raise TypeError(f"{what} draws a hidden Markov model of fastgmm.hmm, not a {type(model).__name__}.")
+    if not hasattr(model, "transmat_"):
+        raise _not_fitted(what, model)
+    return model
+
+
+def _state_colours(K):
+    """One colour per state: tab10 (tab20 beyond 10 states, then repeating)."""
+    cmap = _pyplot().get_cmap("tab10" if K <= 10 else "tab20")
+    return [cmap(k % cmap.N) for k in range(K)]
+
+
+def state_sequence(model, X, lengths=None, ax=None, *, columns=None, style="bands", alpha=0.3):
+    """A series with the states the model decodes for it: coloured bands behind it, or coloured points.
+
+    Parameters
+    ----------
+    model : fitted fastgmm.hmm model
+    X : array-like of shape (n_samples,) or (n_samples, n_features)
+        The frames, sequences one after the other (a 1-d array: one feature).
+    lengths : array-like of int, optional
+        The lengths of the sequences (default: one sequence); a dashed
+        vertical line marks where each sequence after the first starts.
+    ax : matplotlib Axes, default=None
+    columns : sequence of int, optional
+        The features drawn (default: all), each as a line over the frame
+        index, labelled "feature d" (or its name in ``feature_names_in_``).
+    style : {"bands", "points"}, default "bands"
+        "bands": the states as a coloured strip behind the lines (one
+        image, whatever the length); "points": each frame's value drawn as a
+        point in its state's colour, over a thin grey line.
+    alpha : float, default 0.3
+        Opacity of the bands.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The states are ``model.predict(X, lengths)`` (Viterbi, or "map" by
+        the model's ``algorithm``). "bands": ``ax.images[0]`` holds them as a
+        (1, n_samples) array; "points": one scatter per (feature, state) in
+        ``ax.collections``. The legend names each state ("state k") with its
+        colour.
+    """
+    model = _fitted_hmm(model, "state_sequence")
+    if style not in ("bands", "points"):
+        raise ValueError(f"style must be 'bands' or 'points', got {style!r}.")
+    Xa = np.asarray(X)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    states = np.asarray(model.predict(Xa, lengths))
+    n, D = Xa.shape
+    cols = list(range(D)) if columns is None else [int(c) for c in columns]
+    bad = [c for c in cols if not 0 <= c < D]
+    if bad or not cols:
+        raise ValueError(f"columns must name features in [0, {D}), got {columns!r}.")
+    names = getattr(model, "feature_names_in_", None)
+    labels = [str(names[c]) if names is not None else f"feature {c}" for c in cols]
+    K = model.n_components
+    colours = _state_colours(K)
+    values = Xa[:, cols].astype(np.float64)
+    t = np.arange(n)
+    ax = _axes(ax)
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    if style == "bands":
+        for j, label in enumerate(labels):
+            ax.plot(t, values[:, j], linewidth=1, label=label)
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        pad = 0.05 * (hi - lo) if hi > lo else 0.5
+        ax.imshow(states[None, :], aspect="auto", cmap=ListedColormap(colours), vmin=-0.5, vmax=K - 0.5,
+                  alpha=alpha, interpolation="nearest", origin="lower",
+                  extent=(-0.5, n - 0.5, lo - pad, hi + pad), zorder=0)
+        ax.set_ylim(lo - pad, hi + pad)
+    else:
+        for j, label in enumerate(labels):
+            ax.plot(t, values[:, j], color="0.7", linewidth=0.6, zorder=1, label=label)
+            for k in np.unique(states):
+                idx = states == k
+                ax.scatter(t[idx], values[idx, j], color=colours[k], s=8, zorder=2)
+    ax.set_xlim(-0.5, n - 0.5)
+    if lengths is not None:
+        for b in np.cumsum(np.asarray(lengths))[:-1]:
+            ax.axvline(b - 0.5, color="black", linestyle="--", linewidth=0.8)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=colours[k], alpha=alpha if style == "bands" else 1.0, label=f"state {k}")
+                for k in range(K)]
+    ax.legend(handles=handles, fontsize="small", loc="best")
+    ax.set_xlabel("frame (row)")
+    ax.set_ylabel("value")
+    ax.set_title(f"{type(model).__name__}: {'Viterbi' if model.algorithm == 'viterbi' else 'MAP'} states")
+    return ax
+
+
+def transition_matrix(model, ax=None, *, annotate=None):
+    """Heat-map of the transition matrix ``transmat_`` with each probability written in its cell.
+
+    Parameters
+    ----------
+    model : fitted fastgmm.hmm model
+    ax : matplotlib Axes, default=None
+    annotate : bool or None, default=None
+        Write each cell's probability; None: when there are at most 20 states.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        One image (``ax.images[0]``, its array ``transmat_``, colour scale 0
+        to 1), rows "from" and columns "to" the states (tick labels 0 .. K-1),
+        the start probabilities in the y tick labels, and a colour bar
+        labelled "transition probability".
+    """
+    model = _fitted_hmm(model, "transition_matrix")
+    A = np.asarray(model.transmat_, dtype=np.float64)
+    K = A.shape[0]
+    ax = _axes(ax)
+    image = ax.imshow(A, cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="transition probability")
+    start = np.asarray(model.startprob_, dtype=np.float64)
+    ax.set_xticks(np.arange(K), [str(k) for k in range(K)])
+    ax.set_yticks(np.arange(K), [f"{k} (start {start[k]:.2f})" for k in range(K)])
+    ax.set_xlabel("to state")
+    ax.set_ylabel("from state")
+    ax.tick_params(length=0)
+    if annotate is None:
+        annotate = K <= 20
+    if annotate:
+        for (r, c), v in np.ndenumerate(A):
+            ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize="small",
+                    color="black" if v > 0.5 else "white")
+    ax.set_title(f"{type(model).__name__}: transition matrix")
     return ax

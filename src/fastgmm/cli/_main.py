@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from . import _hmm
 from ._args import (COV_TYPES, NAN_POLICIES, UserError, _cov_types, _int_at_least, _non_negative_float,
                     _single_component, _threads, parse_components)
 from ._models import (MODELS, OWN_OPTIONS, SHARED_OPTIONS, _bound_text, _estimator_params, _is_variational,
@@ -89,6 +90,10 @@ def _with_flags(message, name):
 
 
 def _cmd_fit(args):
+    if args.model in _hmm.HMM_MODELS:
+        _check_outputs(args.output, args.labels, args.proba)
+        return _hmm.fit(args)
+    _hmm.reject_hmm_options(args)
     spec = MODELS[args.model]
     params = _estimator_params(args)      # a misplaced option fails before the data are read
     _check_outputs(args.output, args.labels, args.proba)
@@ -166,6 +171,9 @@ def _cmd_select(args):
 def _cmd_predict(args):
     _check_outputs(args.output)
     model = _load_model(args.model)
+    if _hmm.is_hmm(model):
+        return _hmm.predict(args, model)
+    _hmm.reject_hmm_options(args)
     names = getattr(model, "feature_names_in_", None)
     # A model that knows its columns by name takes them from a file with a header, in its order.
     columns = args.columns if args.columns is not None or names is None else [str(n) for n in names]
@@ -190,6 +198,8 @@ def _cmd_info(args):
     model = _load_model(args.model)
     name = _model_name(model)
     print(f"file: {args.model} (fastgmm model format, version {FORMAT_VERSION} readable)")
+    if _hmm.is_hmm(model):
+        return _hmm.info(args, model)
     print(f"class: {type(model).__name__}" + (f" (fastgmm fit --model {name})" if name else ""))
     fitted = model
     if isinstance(model, GaussianMixtureSelection):
@@ -258,9 +268,9 @@ def _add_run_options(p):
 
 def _add_model_options(p):
     """--model and the options that depend on it, grouped by the models that take them in --help."""
-    p.add_argument("--model", choices=list(MODELS), default="gaussian",
-                   help="the mixture: " + "; ".join(f"{n}: {m.summary}" for n, m in MODELS.items())
-                        + " (default: gaussian)")
+    p.add_argument("--model", choices=list(MODELS) + list(_hmm.HMM_MODELS), default="gaussian",
+                   help="the model: " + "; ".join(f"{n}: {m.summary}" for n, m in
+                                                  {**MODELS, **_hmm.HMM_MODELS}.items()) + " (default: gaussian)")
     groups = {}
     for param, option in {**SHARED_OPTIONS, **OWN_OPTIONS}.items():
         where = _models_taking(param)
@@ -284,12 +294,14 @@ def build_parser():
                                    "that the chosen model does not take is an error.")
     _add_input(p)
     p.add_argument("-k", "--n-components", type=_single_component, required=True, metavar="K",
-                   help="number of components")
+                   help="number of components (of states, for a hidden Markov model)")
     _add_run_options(p)
     p.add_argument("-o", "--output", metavar="MODEL.npz", help="write the fitted model here")
-    p.add_argument("--labels", metavar="FILE.csv", help="write each row's component (-1: omitted row)")
+    p.add_argument("--labels", metavar="FILE.csv",
+                   help="write each row's component (-1: omitted row; an HMM: its Viterbi state)")
     p.add_argument("--proba", metavar="FILE.csv", help="write each row's component probabilities")
     _add_model_options(p)
+    _hmm.add_options(p, with_model_options=True)
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("select", help="choose K and the covariance type by BIC/AIC/ICL",
@@ -317,6 +329,7 @@ def build_parser():
     _add_input(p)
     p.add_argument("--proba", action="store_true", help="write probabilities (p0, p1, ...) instead of labels")
     p.add_argument("-o", "--output", metavar="OUT.csv", help="output CSV (default: standard output)")
+    _hmm.add_options(p, with_model_options=False)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("info", help="describe a saved model", description="Print what a model file holds.")

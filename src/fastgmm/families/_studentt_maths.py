@@ -197,11 +197,14 @@ class TStatistics:
 
 
 def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, sample_weight=None,
-                 chunk_rows=None, slot_rows=None, range_slots=None):
+                 chunk_rows=None, slot_rows=None, range_slots=None, resp=None):
     """One E-step + statistics pass under the given parameters: a :class:`TStatistics`.
 
     ``chunk_rows``, ``slot_rows`` and ``range_slots`` override the layout and
     the split into kernel calls (tests cross chunk and slot boundaries).
+    ``resp`` (float64 (N, K)): responsibilities given (an HMM's state
+    posteriors) instead of the E-step's; the pass then computes only the
+    scale weights, and the statistics' loglik is 0.
     """
     shift, W, a, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
     N, D = X.shape
@@ -218,7 +221,7 @@ def t_statistics(X, weights, means, prec_chol, dof, cov_type, n_threads, *, samp
         r0, r1 = _kernels._rows(s0, s1, slot, N)
         status = _estep.accumulate_t_statistics(
             X[r0:r1], QUAD[cov_type], shift, W, a, nu, _kernels._part(sample_weight, r0, r1), chunk, slot,
-            G, R, H, ll, _threads(threads, r1 - r0, cost))
+            G, R, H, ll, _threads(threads, r1 - r0, cost), resp=_kernels._part(resp, r0, r1))
         _kernels._check_status(status)
     # The kernel added the slots in slot order: identical for any thread count.
     G = G.reshape(K, P)
@@ -306,7 +309,7 @@ def _threads(n_threads, n_rows, cost):
 
 
 def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll=False, labels=False,
-               resp=False, total=False, u=False, u_mix=False, range_slots=None, missing=None):
+               resp=False, total=False, u=False, u_mix=False, range_slots=None, missing=None, log_prob=None):
     """E-step outputs under the given parameters; only the requested ones are allocated.
 
     Returns
@@ -317,7 +320,8 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
         sum_k r_ik u_ik (the last three of X's dtype).
 
     ``missing`` (X's rows grouped by NaN pattern): the kernel's missing mode,
-    each row scored by the t marginal of its observed values.
+    each row scored by the t marginal of its observed values. ``log_prob``: a
+    float64 (N, K) array filled with log w_k + each component's t log-density.
     """
     shift, W, a, nu = t_coefficients(weights, means, prec_chol, dof, cov_type)
     N, D = X.shape
@@ -345,12 +349,13 @@ def t_estimate(X, weights, means, prec_chol, dof, cov_type, n_threads, *, row_ll
             status = _estep.estimate_t(
                 X[r0:r1], QUAD[cov_type], shift, W, a, nu, chunk, slot, part(out["row_ll"], r0, r1),
                 part(out["labels"], r0, r1), part(out["resp"], r0, r1), part(out["u"], r0, r1),
-                part(out["u_mix"], r0, r1), out["slot_ll"], _threads(threads, r1 - r0, cost))
+                part(out["u_mix"], r0, r1), out["slot_ll"], _threads(threads, r1 - r0, cost),
+                log_prob=part(log_prob, r0, r1))
         else:
             status = _estep.estimate_t(
                 X, QUAD[cov_type], shift, W, a, nu, chunk, slot, out["row_ll"], out["labels"], out["resp"],
                 out["u"], out["u_mix"], out["slot_ll"], _threads(threads, r1 - r0, cost), arrays["rows"][r0:r1],
-                **_kernels._missing_range(arrays, r0, r1))
+                **_kernels._missing_range(arrays, r0, r1), log_prob=log_prob)
         _kernels._check_status(status)
     tot = float(out["slot_ll"][0]) if total else None
     return out["row_ll"], out["labels"], out["resp"], tot, out["u"], out["u_mix"]

@@ -7,7 +7,7 @@ parameters, attributes and methods (``fit(X, lengths)``, ``score``,
 answers from the same starting parameters, and what hmmlearn lacks:
 sequences in parallel on every core (``n_threads``), sample weights per
 sequence, a scaled forward-backward that falls back to log space instead of
-failing, and :class:`BernoulliHMM`.
+failing, and :class:`BernoulliHMM` and :class:`StudentTHMM`.
 
 Models
 ------
@@ -23,13 +23,23 @@ PoissonHMM
     Independent Poisson counts per feature.
 BernoulliHMM
     Independent 0/1 features.
+StudentTHMM
+    A multivariate Student-t per state: robust to outliers.
+
+Every model saves to a fastgmm model file (``model.save(path)`` or
+``fastgmm.save``; read back with ``fastgmm.load``), fits from the command line
+(``fastgmm fit --model gaussian-hmm --lengths FILE``), and is drawn by
+``fastgmm.plot.state_sequence`` and ``fastgmm.plot.transition_matrix``;
+:func:`select_n_states` chooses the number of states by BIC or AIC.
 """
 
 from ._base import DECODER_ALGORITHMS, BaseHMM, ConvergenceMonitor
 from ._discrete import BernoulliHMM, CategoricalHMM, MultinomialHMM, PoissonHMM
 from ._gaussian import COVARIANCE_TYPES, GaussianHMM, GMMHMM
+from ._select import select_n_states
+from ._studentt import StudentTHMM
 
 __all__ = [
     "BaseHMM", "BernoulliHMM", "CategoricalHMM", "ConvergenceMonitor", "COVARIANCE_TYPES", "DECODER_ALGORITHMS",
-    "GaussianHMM", "GMMHMM", "MultinomialHMM", "PoissonHMM",
+    "GaussianHMM", "GMMHMM", "MultinomialHMM", "PoissonHMM", "StudentTHMM", "select_n_states",
 ]

@@ -35,6 +35,9 @@ from ..kernels import _hmm
 from ..kernels._openmp_helpers import effective_n_threads
 from ..utils._sklearn_compat import EstimatorProtocol
 from ..utils._threadpool import blas_single_thread
+from ._persist import PersistentHMM
+from ._sequences import (add_stats, block_rows_for, column_mean, is_dask, is_streamed, read_rows, sequence_blocks,
+                         spread_sample)
 from ..utils._validation import (check_array, check_n_threads, check_option, check_random_state, check_scalar,
                                  check_verbose)
 
@@ -149,7 +152,7 @@ def _normalize_rows(a, keep):
     return out
 
 
-class BaseHMM(EstimatorProtocol):
+class BaseHMM(PersistentHMM, EstimatorProtocol):
     """Base class of fastgmm's hidden Markov models (the chain; emissions in subclasses).
 
     Subclasses set ``_emission_letters`` (the ``params`` letters of their
@@ -160,11 +163,17 @@ class BaseHMM(EstimatorProtocol):
 
     _fitted_attribute = "startprob_"
     _emission_letters = ""
-    _fit_scratch = None     # during fit: the memory kept from one iteration to the next (see _lattice)
+    _uses_centre = False      # the statistics are sums about the data's column means (Gaussian emissions)
+    #: The names ``frozen`` accepts, each with its ``params`` letter (subclasses add their emission's).
+    _FROZEN = {"startprob": "s", "transmat": "t"}
+    #: Whether nan_policy="marginalize" is offered (Gaussian emissions: exact; discrete: a NaN frame emits nothing)
+    _MARGINALIZE = True
+    _fit_scratch = None       # during fit: the memory kept from one iteration to the next (see _lattice)
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params=string.ascii_letters,
-                 init_params=string.ascii_letters, implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params=string.ascii_letters, implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         self.n_components = n_components
         self.startprob_prior = startprob_prior
         self.transmat_prior = transmat_prior
@@ -178,6 +187,8 @@ class BaseHMM(EstimatorProtocol):
         self.implementation = implementation
         self.n_threads = n_threads
         self.nan_policy = nan_policy
+        self.block_rows = block_rows
+        self.frozen = frozen
         # hmmlearn makes the monitor at construction, so that a subclass of it
         # can be put in its place before fit.
         self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
@@ -195,10 +206,36 @@ class BaseHMM(EstimatorProtocol):
         check_option(self.implementation, "implementation", IMPLEMENTATIONS, estimator_name=name)
         check_n_threads(self.n_threads, estimator_name=name)
         check_option(self.nan_policy, "nan_policy", NAN_POLICIES, estimator_name=name)
+        check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
+        self._frozen_letters()
         for p in ("params", "init_params"):
             if not isinstance(getattr(self, p), str):
                 raise ValueError(f"{name}: {p} must be a string of parameter letters "
                                  f"('s', 't', {', '.join(repr(c) for c in self._emission_letters)}).")
+
+    def _frozen_letters(self):
+        """The ``params`` letters of the parameters named in ``frozen`` (fastgmm's name for hmmlearn's letters)."""
+        frozen = self.frozen
+        if frozen is None:
+            return ""
+        names = (frozen,) if isinstance(frozen, str) else frozen
+        allowed = tuple(self._FROZEN)
+        try:
+            names = tuple(names)
+        except TypeError:
+            raise ValueError(f"The 'frozen' parameter of {type(self).__name__} must be None or a tuple of "
+                             f"parameter names from {allowed}, got {frozen!r}.") from None
+        bad = [n for n in names if n not in self._FROZEN]
+        if bad:
+            raise ValueError(f"The 'frozen' parameter of {type(self).__name__} must name parameters from "
+                             f"{allowed}, got {bad[0]!r}.")
+        return "".join(self._FROZEN[n] for n in names)
+
+    @property
+    def _updated(self):
+        """The letters EM updates: ``params`` less the ``frozen`` parameters'."""
+        frozen = self._frozen_letters()
+        return "".join(c for c in self.params if c not in frozen)
 
     def _threads(self):
         return effective_n_threads(self.n_threads)
@@ -327,7 +364,9 @@ class BaseHMM(EstimatorProtocol):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            The frames of every sequence, one after the other.
+            The frames of every sequence, one after the other. A
+            ``numpy.memmap``, an h5py or zarr array, or a Dask array is read
+            in blocks of whole sequences (see ``block_rows``).
         lengths : array-like of int, shape (n_sequences,), optional
             Lengths of the sequences in X; they must add up to n_samples.
             Default: one sequence.
@@ -340,23 +379,41 @@ class BaseHMM(EstimatorProtocol):
         self
         """
         self._validate_params()
-        X, extra = self._frames(X)
-        starts = self._sequences(X, lengths)
+        streamed = is_streamed(X)
+        if streamed:
+            extra = None
+            starts = sequence_starts(lengths, int(X.shape[0]))
+            blocks = sequence_blocks(starts, block_rows_for(X, self.block_rows))
+            # the starting parameters from a bounded sample of frames spread over X, read into memory
+            self._scan_streamed(X, block_rows_for(X, self.block_rows))
+            init_X, init_extra = self._frames(spread_sample(X, block_rows_for(X, self.block_rows)))
+        else:
+            X, extra = self._frames(X)
+            starts = self._sequences(X, lengths)
+            blocks = None
+            init_X, init_extra = X, extra
         seq_w = check_sequence_weight(sample_weight, starts.shape[0] - 1, type(self).__name__)
         # BLAS single-threaded while the kernels run: their OpenMP threads call it, and idle BLAS threads
         # spinning beside them made each small solve of the M-step cost a millisecond.
         with blas_single_thread():
-            self._init(self._init_rows(X, extra), lengths)
+            self._init(self._init_rows(init_X, init_extra), lengths)
+            del init_X, init_extra
             self._check()
             self.monitor_._reset()
             n_threads = self._threads()
-            self._begin_fit(X, seq_w, starts)
+            centre = column_mean(X, block_rows_for(X, self.block_rows)) if self._uses_centre else None
+            self._begin_fit(centre)
             # the forward-backward's scratch (and the emission array, see _lattice) allocated and paged in once
-            # per fit instead of at every iteration: for 10^6 frames that costs ~10-30 ns a frame each time
-            self._fit_scratch = {"forward_backward": _hmm.Workspace()}
+            # per fit instead of at every iteration: for 10^6 frames that costs ~10-30 ns a frame each time.
+            # Not for streamed data: its blocks can run concurrently (Dask), and one scratch serves one call.
+            if not streamed:
+                self._fit_scratch = {"forward_backward": _hmm.Workspace()}
             try:
                 for _ in range(self.n_iter):
-                    stats, log_prob = self._do_estep(X, extra, starts, seq_w, n_threads)
+                    if streamed:
+                        stats, log_prob = self._streamed_estep(X, starts, blocks, seq_w, n_threads)
+                    else:
+                        stats, log_prob = self._do_estep(X, extra, starts, seq_w, n_threads)
                     self._do_mstep(stats)
                     self.monitor_.report(log_prob)
                     if self.monitor_.converged:
@@ -366,11 +423,38 @@ class BaseHMM(EstimatorProtocol):
                 self._end_fit()
         return self
 
-    def _begin_fit(self, X, seq_weight, starts):
-        """Per-fit preparation (e.g. the data's centre for the statistics)."""
+    def _scan_streamed(self, X, block_rows):
+        """A pass over streamed X before the start, for what a sample cannot tell (CategoricalHMM: the symbols)."""
+
+    def _begin_fit(self, centre):
+        """Per-fit state: ``centre`` (the data's column means, for models with ``_uses_centre``)."""
 
     def _end_fit(self):
         """Release what ``_begin_fit`` kept."""
+
+    def _block_estep(self, X, a, b, local_starts, seq_weight, n_threads):
+        Xb, extra = self._frames(read_rows(X, a, b))
+        return self._do_estep(Xb, extra, local_starts, seq_weight, n_threads)
+
+    def _streamed_estep(self, X, starts, blocks, seq_weight, n_threads):
+        """One E-step over blocks of whole sequences: statistics summed in block order."""
+        jobs = []
+        for s0, s1 in blocks:
+            a, b = int(starts[s0]), int(starts[s1])
+            w = None if seq_weight is None else seq_weight[s0:s1]
+            jobs.append((a, b, starts[s0:s1 + 1] - a, w))
+        if is_dask(X):
+            import dask
+            tasks = [dask.delayed(self._block_estep)(X[a:b], 0, b - a, local, w, n_threads)
+                     for a, b, local, w in jobs]
+            results = dask.compute(*tasks)
+        else:
+            results = (self._block_estep(X, a, b, local, w, n_threads) for a, b, local, w in jobs)
+        stats, total = None, 0.0
+        for st, lp in results:
+            stats = add_stats(stats, st)
+            total += lp
+        return stats, total
 
     def _init_rows(self, X, extra):
         """The rows the starting parameters are made from (those without NaN, under nan_policy)."""
@@ -396,7 +480,7 @@ class BaseHMM(EstimatorProtocol):
                 "start, transition or emission. Check startprob_/transmat_ zeros against the data, or "
                 "start from other parameters.")
         frame_w = None if seq_weight is None else np.repeat(seq_weight, np.diff(starts))
-        stats = {"nobs": starts.shape[0] - 1, "start": start, "trans": xi, "weight": seq_weight}
+        stats = {"nobs": starts.shape[0] - 1, "start": start, "trans": xi}
         self._accumulate_emission(stats, X, extra, gamma, frame_w, n_threads)
         log_prob = float(seq_ll.sum() if seq_weight is None else seq_ll @ seq_weight)
         return stats, log_prob
@@ -406,11 +490,12 @@ class BaseHMM(EstimatorProtocol):
         # zeros of startprob_/transmat_ kept (structural zeros of a
         # left-right model). A row with nothing (an unvisited state) keeps its
         # previous values instead of becoming 0 / 0.
-        if "s" in self.params:
+        updated = self._updated
+        if "s" in updated:
             sp = np.maximum(np.asarray(self.startprob_prior, dtype=np.float64) - 1 + stats["start"], 0)
             sp = np.where(self.startprob_ == 0, 0, sp)
             self.startprob_ = _normalize_rows(sp, self.startprob_)
-        if "t" in self.params:
+        if "t" in updated:
             tm = np.maximum(np.asarray(self.transmat_prior, dtype=np.float64) - 1 + stats["trans"], 0)
             tm = np.where(self.transmat_ == 0, 0, tm)
             self.transmat_ = _normalize_rows(tm, self.transmat_)
@@ -419,10 +504,19 @@ class BaseHMM(EstimatorProtocol):
     # ------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------
-    def _prepare_predict(self, X):
+    def _predict_blocks(self, X, lengths):
+        """(frames, extras, sequence starts) of X: one block in memory, blocks of whole sequences otherwise."""
         self._check_is_fitted()
         self._check()
-        return self._frames(X)
+        if not is_streamed(X):
+            X, extra = self._frames(X)
+            yield X, extra, self._sequences(X, lengths)
+            return
+        starts = sequence_starts(lengths, int(X.shape[0]))
+        for s0, s1 in sequence_blocks(starts, block_rows_for(X, self.block_rows)):
+            a = int(starts[s0])
+            Xb, extra = self._frames(read_rows(X, a, int(starts[s1])))
+            yield Xb, extra, starts[s0:s1 + 1] - a
 
     def score_samples(self, X, lengths=None):
         """Log-likelihood of X and the state posteriors of every frame.
@@ -432,10 +526,14 @@ class BaseHMM(EstimatorProtocol):
         log_prob : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
-        X, extra = self._prepare_predict(X)
+        total, parts = 0.0, []
+        n_threads = self._threads()
         with blas_single_thread():
-            gamma, seq_ll, _, _ = self._posteriors(X, extra, self._sequences(X, lengths), self._threads())
-        return float(seq_ll.sum()), gamma
+            for Xb, extra, starts in self._predict_blocks(X, lengths):
+                gamma, seq_ll, _, _ = self._posteriors(Xb, extra, starts, n_threads)
+                total += float(seq_ll.sum())
+                parts.append(gamma)
+        return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def score(self, X, lengths=None):
         """Log-likelihood of X under the model (the sum over its sequences)."""
@@ -461,20 +559,23 @@ class BaseHMM(EstimatorProtocol):
         algorithm = algorithm or self.algorithm
         if algorithm not in DECODER_ALGORITHMS:
             raise ValueError(f"Unknown decoder {algorithm!r}")
-        X, extra = self._prepare_predict(X)
-        starts = self._sequences(X, lengths)
         n_threads = self._threads()
-        if algorithm == "map":
-            with blas_single_thread():
-                gamma, _, _, _ = self._posteriors(X, extra, starts, n_threads)
-            return float(gamma.max(axis=1).sum()), np.argmax(gamma, axis=1)
+        total, parts = 0.0, []
         with blas_single_thread():
-            lattice = self._log_frameprob(X, extra, n_threads)
-        path = np.empty(X.shape[0], dtype=np.int64)
-        seq_lp = np.empty(starts.shape[0] - 1)
-        log_start, log_trans = self._log_chain()
-        _hmm.viterbi(lattice, starts, log_start, log_trans, path, seq_lp, n_threads)
-        return float(seq_lp.sum()), path
+            for Xb, extra, starts in self._predict_blocks(X, lengths):
+                if algorithm == "map":
+                    gamma, _, _, _ = self._posteriors(Xb, extra, starts, n_threads)
+                    total += float(gamma.max(axis=1).sum())
+                    parts.append(np.argmax(gamma, axis=1))
+                    continue
+                lattice = self._log_frameprob(Xb, extra, n_threads)
+                path = np.empty(Xb.shape[0], dtype=np.int64)
+                seq_lp = np.empty(starts.shape[0] - 1)
+                log_start, log_trans = self._log_chain()
+                _hmm.viterbi(lattice, starts, log_start, log_trans, path, seq_lp, n_threads)
+                total += float(seq_lp.sum())
+                parts.append(path)
+        return total, parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict(self, X, lengths=None):
         """The most likely state of every frame, by the model's ``algorithm``."""

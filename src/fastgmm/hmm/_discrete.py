@@ -14,6 +14,7 @@ from ..kernels import _driver as _kernels
 from ..kernels import _estep
 from ..kernels import _hmm
 from ._base import BaseHMM
+from ._persist import BERNOULLI_HMM_SCHEMA, CATEGORICAL_HMM_SCHEMA, MULTINOMIAL_HMM_SCHEMA, POISSON_HMM_SCHEMA
 
 # A zero probability is log 0 = -inf, but the kernel multiplies each
 # coefficient by a feature that is often 0, and 0 * -inf is NaN. Zero
@@ -142,14 +143,19 @@ class CategoricalHMM(BaseHMM):
     """
 
     _emission_letters = "e"
+    _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
+    _schema = CATEGORICAL_HMM_SCHEMA
+    _symbol_per_row = True
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
-                 params="ste", init_params="ste", implementation="log", n_threads=None, nan_policy="raise"):
+                 params="ste", init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows, frozen=frozen)
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
 
@@ -175,6 +181,18 @@ class CategoricalHMM(BaseHMM):
 
     def _init_rows(self, X, extra):
         return X if extra is None else np.ascontiguousarray(X[~extra])
+
+    def _scan_streamed(self, X, block_rows):
+        # every block's symbols checked, and n_features (when not given) from the largest of them
+        from ._sequences import read_rows
+        largest = -1
+        for a in range(0, int(X.shape[0]), block_rows):
+            codes, nan = self._frames(read_rows(X, a, min(a + block_rows, int(X.shape[0]))))
+            seen = codes if nan is None else codes[~nan]
+            if seen.size:
+                largest = max(largest, int(seen.max()))
+        if self.n_features is None and largest >= 0:
+            self.n_features = largest + 1
 
     def _validate_X(self, X):
         X = np.asarray(X)
@@ -224,13 +242,13 @@ class CategoricalHMM(BaseHMM):
         return lattice
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
-        if "e" in self.params:
+        if "e" in self._updated:
             obs = np.empty((self.n_components, self.n_features))
             _hmm.categorical_counts(X.reshape(-1), gamma, frame_weight, extra, obs, n_threads)
             stats["obs"] = obs
 
     def _mstep_emission(self, stats):
-        if "e" in self.params:
+        if "e" in self._updated:
             e = np.maximum(np.asarray(self.emissionprob_prior, dtype=np.float64) - 1 + stats["obs"], 0)
             s = e.sum(axis=1, keepdims=True)
             self.emissionprob_ = np.where(s > 0, e / np.where(s > 0, s, 1.0), self.emissionprob_)
@@ -251,15 +269,19 @@ class MultinomialHMM(_CountsHMM):
     """
 
     _emission_letters = "e"
+    _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
+    _schema = MULTINOMIAL_HMM_SCHEMA
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0, transmat_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
-                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows, frozen=frozen)
         self.n_trials = n_trials
 
     def _check_and_set_n_features(self, X):
@@ -300,7 +322,7 @@ class MultinomialHMM(_CountsHMM):
         return gammaln(Xf.sum(axis=1) + 1.0) - gammaln(Xf + 1.0).sum(axis=1)
 
     def _mstep_emission(self, stats):
-        if "e" in self.params:
+        if "e" in self._updated:
             obs = stats["obs"]
             s = obs.sum(axis=1, keepdims=True)
             self.emissionprob_ = np.where(s > 0, obs / np.where(s > 0, s, 1.0), self.emissionprob_)
@@ -326,15 +348,19 @@ class PoissonHMM(_CountsHMM):
     """
 
     _emission_letters = "l"
+    _FROZEN = {"startprob": "s", "transmat": "t", "lambdas": "l"}
+    _schema = POISSON_HMM_SCHEMA
     _table_name = "lambdas_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
                  lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
-                 params="stl", init_params="stl", implementation="log", n_threads=None, nan_policy="raise"):
+                 params="stl", init_params="stl", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows, frozen=frozen)
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
 
@@ -366,7 +392,7 @@ class PoissonHMM(_CountsHMM):
         return -gammaln(Xf + 1.0).sum(axis=1)
 
     def _mstep_emission(self, stats):
-        if "l" in self.params:
+        if "l" in self._updated:
             post, obs = stats["post"], stats["obs"]
             alphas, betas = self.lambdas_prior, self.lambdas_weight
             n = post.sum()
@@ -388,15 +414,19 @@ class BernoulliHMM(_CountsHMM):
     """
 
     _emission_letters = "e"
+    _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
+    _schema = BERNOULLI_HMM_SCHEMA
     _table_name = "emissionprob_"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
-                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params="ste", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows, frozen=frozen)
         self.emissionprob_prior = emissionprob_prior
 
     def _validate_X(self, X):
@@ -445,7 +475,7 @@ class BernoulliHMM(_CountsHMM):
         return super()._log_frameprob(X, extra, n_threads)
 
     def _mstep_emission(self, stats):
-        if "e" in self.params:
+        if "e" in self._updated:
             post, obs = stats["post"], stats["obs"]
             a = float(self.emissionprob_prior) - 1
             den = post[:, None] + 2 * a

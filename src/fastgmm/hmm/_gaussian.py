@@ -18,6 +18,7 @@ from ..kernels import _hmm
 from ..kernels._kmeans_driver import kmeans, nearest_centre_labels
 from ..sources._nan import check_observed_columns, group_patterns, has_nan
 from ._base import BaseHMM, _log
+from ._persist import GAUSSIAN_HMM_SCHEMA, GMM_HMM_SCHEMA
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 
@@ -89,13 +90,6 @@ def gaussian_sums(X, resp, frame_weight, kernel_type, shift, n_threads, missing=
                                   resp=resp, sample_weight=frame_weight, W=W, U=U, missing=arrays)
     weight = X.shape[0] if frame_weight is None else float(frame_weight.sum())
     return statistics_from_sums(G, T, kernel_type, shift, 0.0, weight, X.shape[0])
-
-
-def _data_mean(X):
-    with np.errstate(invalid="ignore"):
-        c = np.nanmean(X, axis=0, dtype=np.float64) if np.isnan(np.sum(X, dtype=np.float64)) else \
-            X.mean(axis=0, dtype=np.float64)
-    return np.where(np.isfinite(c), c, 0.0)
 
 
 def _nan_patterns(model, X):
@@ -230,15 +224,20 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c"}
+    _schema = GAUSSIAN_HMM_SCHEMA
+    _uses_centre = True
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
-                 init_params="stmc", implementation="log", n_threads=None, nan_policy="raise"):
+                 init_params="stmc", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows, frozen=frozen)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.means_prior = means_prior
@@ -309,14 +308,14 @@ class GaussianHMM(BaseHMM):
         return gaussian_log_prob(X, np.ones(self.n_components), self.means_, self._precisions(),
                                  self.covariance_type, n_threads, missing=extra, shift=getattr(self, "_centre", None))
 
-    def _begin_fit(self, X, seq_weight, starts):
-        self._centre = _data_mean(X)
+    def _begin_fit(self, centre):
+        self._centre = centre
 
     def _end_fit(self):
         self.__dict__.pop("_centre", None)
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
-        if "m" in self.params or "c" in self.params:
+        if "m" in self._updated or "c" in self._updated:
             stats["gauss"] = gaussian_sums(X, gamma, frame_weight, self.covariance_type, self._centre, n_threads,
                                            missing=extra, means=self.means_,
                                            prec_chol=None if extra is None else self._precisions())
@@ -331,13 +330,13 @@ class GaussianHMM(BaseHMM):
         mw = np.asarray(self.means_weight, dtype=np.float64)
         mp = np.asarray(self.means_prior, dtype=np.float64) - c      # centred prior mean
         m = self.means_ - c                                         # centred means
-        if "m" in self.params:
+        if "m" in self._updated:
             num = mw * mp + g.s1
             den = mw + nk[:, None]
             new = num / np.where(den > 0, den, 1.0)
             m = np.where(den > 0, new, m)                           # a state with no frames keeps its mean
             self.means_ = m + c
-        if "c" not in self.params:
+        if "c" not in self._updated:
             return
         cp = np.asarray(self.covars_prior, dtype=np.float64)
         cw = self.covars_weight
@@ -411,15 +410,20 @@ class GMMHMM(BaseHMM):
     """
 
     _emission_letters = "mcw"
+    _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c", "weights": "w"}
+    _schema = GMM_HMM_SCHEMA
+    _uses_centre = True
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
                  algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
-                 verbose=False, params="stmcw", init_params="stmcw", implementation="log", n_threads=None, nan_policy="raise"):
+                 verbose=False, params="stmcw", init_params="stmcw", implementation="log", n_threads=None, nan_policy="raise",
+                 block_rows=None, frozen=None):
         super().__init__(n_components, startprob_prior=startprob_prior, transmat_prior=transmat_prior,
                          algorithm=algorithm, random_state=random_state, n_iter=n_iter, tol=tol, verbose=verbose,
                          params=params, init_params=init_params, implementation=implementation,
-                         n_threads=n_threads, nan_policy=nan_policy)
+                         n_threads=n_threads, nan_policy=nan_policy,
+                         block_rows=block_rows, frozen=frozen)
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.n_mix = n_mix
@@ -454,7 +458,7 @@ class GMMHMM(BaseHMM):
 
     def _init_emission(self, X, lengths, rng):
         _check_covariance_type(self.covariance_type)
-        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+        nc, nm = self.n_components, self.n_mix
         n_threads = self._threads()
         need_w = self._needs_init("w", "weights_")
         need_m = self._needs_init("m", "means_")
@@ -557,8 +561,8 @@ class GMMHMM(BaseHMM):
             self._sub_lattice = sub      # the statistics pass needs each component's share
         return out
 
-    def _begin_fit(self, X, seq_weight, starts):
-        self._centre = _data_mean(X)
+    def _begin_fit(self, centre):
+        self._centre = centre
         self._fitting = True
 
     def _end_fit(self):
@@ -584,17 +588,17 @@ class GMMHMM(BaseHMM):
         s1 = g.s1.reshape(nc, nm, nf)
         wp, mp, mw, cp, cw = self._priors()
         old = self.means_ - c                                        # centred means of the E-step
-        if "w" in self.params:
+        if "w" in self._updated:
             a1 = wp - 1
             self.weights_ = (post_mix + a1) / (stats["post_sum"] + a1.sum(axis=1))[:, None]
         m = old
-        if "m" in self.params:
+        if "m" in self._updated:
             m_n = mw[:, :, None] * (mp - c) + s1
             m_d = post_mix + mw
             m_d = np.where((self.weights_ == 0) & np.all(m_n == 0, axis=-1), 1.0, m_d)
             m = m_n / m_d[:, :, None]
             self.means_ = m + c
-        if "c" not in self.params:
+        if "c" not in self._updated:
             return
         cm = m - (mp - c)                                            # new means minus the prior mean
         if ct in ("full", "tied"):

@@ -675,7 +675,8 @@ cdef void _chunk(
     cdef floating *u_mix_out = <floating *> p.u_mix_out
     cdef bint student = p.resp_mode == _RESP_STUDENT_T
     cdef bint estep = p.resp_mode == _RESP_ESTEP or p.resp_mode == _RESP_HARD or student
-    cdef bint softmax = p.resp_mode == _RESP_ESTEP or student
+    # (a Student-t pass with given responsibilities, an HMM's posteriors, computes the scale weights u only)
+    cdef bint softmax = (p.resp_mode == _RESP_ESTEP or student) and p.resp_in == NULL
     cdef const double *sw = p.sw + r0 if p.sw != NULL else NULL
 
     # 1. features (z in float64 for either dtype of X)
@@ -719,6 +720,10 @@ cdef void _chunk(
                 row = _row(p, r0 + i)
                 for k in range(K):
                     p.lp_out[row * K + k] = LP[k * n + i]
+        if student and p.resp_in != NULL:
+            for k in range(K):
+                for i in range(n):
+                    LP[k * n + i] = p.resp_in[_row(p, r0 + i) * K + k]
         if p.labels_out != NULL or p.resp_mode == _RESP_HARD:
             fastgmm_fix_d(LP, n * K)
             for i in range(n):
@@ -1493,8 +1498,12 @@ def accumulate_t_statistics(
     const double[::1] dev=None,         # IN
     const int64_t[::1] pair=None,       # IN
     const double[::1] psi=None,         # IN  missing mode: ((D + 1) * K,) psi_d(nu_k) - psi_D(nu_k), d observed
+    const double[:, ::1] resp=None,     # IN  (n_samples, K) given responsibilities (an HMM's posteriors), or None
 ):
     """Add one E-step pass of Student-t statistics over X to the outputs.
+
+    With ``resp`` the responsibilities are those given (the pass computes the
+    scale weights u from the distances, and ``ll_out`` gets nothing).
 
     The slots' sums are added in slot order (the same result for any thread
     count, and for a pass split into consecutive calls over whole slots adding
@@ -1518,6 +1527,11 @@ def accumulate_t_statistics(
             or H_out is None or H_out.shape[0] != p.K or ll_out is None or ll_out.shape[0] != 1):
         raise ValueError(f"output shapes do not match: G_out ({p.K * p.P},), R_out and H_out ({p.K},), ll_out (1,)")
     p.G, p.R, p.H, p.ll = &G_out[0], &R_out[0], &H_out[0], &ll_out[0]
+    if resp is not None:
+        if resp.shape[0] != X.shape[0] or resp.shape[1] != p.K:
+            raise ValueError("resp must have shape (n_samples, n_components)")
+        if X.shape[0]:
+            p.resp_in = &resp[0, 0]
     if p.N == 0:
         return 0
     n_threads = <int> _min(n_threads, n_slots)
@@ -1546,6 +1560,7 @@ def estimate_t(
     const int64_t[::1] miss_idx=None,   # IN
     const double[::1] prec=None,        # IN
     const double[::1] dev=None,         # IN
+    double[:, ::1] log_prob=None,       # OUT (n_samples, K) log w_k + the t log-density of component k, or None
 ):
     """Student-t E-step outputs for prediction: log-likelihoods, labels, responsibilities, scale weights.
 
@@ -1579,6 +1594,11 @@ def estimate_t(
             raise ValueError("u must have shape (n_samples, n_components)")
         if N:
             p.u_out = &u[0, 0]
+    if log_prob is not None:
+        if log_prob.shape[0] != N or log_prob.shape[1] != p.K:
+            raise ValueError("log_prob must have shape (n_samples, n_components)")
+        if N:
+            p.lp_out = &log_prob[0, 0]
     if u_mix is not None:
         if u_mix.shape[0] != N:
             raise ValueError("u_mix must have n_samples entries")
