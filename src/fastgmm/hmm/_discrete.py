@@ -122,8 +122,14 @@ class _CountsHMM(BaseHMM):
         return None
 
     def _log_frameprob(self, X, extra, n_threads):
-        lattice = _linear_pass(X, self._coefficients(), n_threads)
-        c = self._frame_constant(X)
+        lattice = _linear_pass(X, self._coefficients(), n_threads, self._lattice(X.shape[0]))
+        scratch = self._fit_scratch
+        if scratch is not None and scratch.get("constant_of") is X:
+            c = scratch["constant"]          # the same frames at every iteration of a fit: computed once
+        else:
+            c = self._frame_constant(X)
+            if scratch is not None:
+                scratch["constant_of"], scratch["constant"] = X, c
         if c is not None:
             lattice += c[:, None]
         return _no_emission(_restore_impossible(lattice), extra)

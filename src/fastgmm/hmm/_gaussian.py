@@ -60,16 +60,17 @@ def precisions_cholesky(covars, kernel_type, min_covar):
     return 1.0 / np.sqrt(c)
 
 
-def gaussian_log_prob(X, weights, means, prec_chol, kernel_type, n_threads, missing=None, shift=None):
+def gaussian_log_prob(X, weights, means, prec_chol, kernel_type, n_threads, missing=None, shift=None, out=None):
     """(N, n) float64 log w_j + log N(x_i | mean_j, cov_j), one kernel pass.
 
     ``missing`` (X's rows grouped by NaN pattern): each row's density is its
-    observed part's marginal (a row with nothing observed: log w_j).
+    observed part's marginal (a row with nothing observed: log w_j). ``out``: the array to fill.
     """
     if shift is None:
         shift = mixture_shift(weights, means)
     shift, W, U = kernel_coefficients(weights, means, prec_chol, kernel_type, shift)
-    out = np.empty((X.shape[0], np.shape(means)[0]))
+    if out is None:
+        out = np.empty((X.shape[0], np.shape(means)[0]))
     arrays = None if missing is None else missing_arrays(missing, means, prec_chol, kernel_type, shift)
     _kernels.estimate(X, QUAD[kernel_type], shift, W, U, n_threads, log_prob=out, missing=arrays)
     return out
@@ -306,7 +307,8 @@ class GaussianHMM(BaseHMM):
 
     def _log_frameprob(self, X, extra, n_threads):
         return gaussian_log_prob(X, np.ones(self.n_components), self.means_, self._precisions(),
-                                 self.covariance_type, n_threads, missing=extra, shift=getattr(self, "_centre", None))
+                                 self.covariance_type, n_threads, missing=extra, shift=getattr(self, "_centre", None),
+                                 out=self._lattice(X.shape[0]))
 
     def _begin_fit(self, centre):
         self._centre = centre
@@ -553,9 +555,15 @@ class GMMHMM(BaseHMM):
         kt, cov = self._kernel_form()
         pc = precisions_cholesky(cov, kt, self.min_covar)
         nf = self.n_features
-        sub = gaussian_log_prob(X, self.weights_.ravel(), self.means_.reshape(-1, nf), pc, kt, n_threads,
-                                missing=extra, shift=getattr(self, "_centre", None))
-        out = np.empty((X.shape[0], self.n_components))
+        scratch = self._fit_scratch
+        sub = None if scratch is None else scratch.get("sub")
+        if sub is None or sub.shape != (X.shape[0], self.n_components * self.n_mix):
+            sub = np.empty((X.shape[0], self.n_components * self.n_mix))
+            if scratch is not None:
+                scratch["sub"] = sub         # the same array at every iteration of a fit
+        gaussian_log_prob(X, self.weights_.ravel(), self.means_.reshape(-1, nf), pc, kt, n_threads,
+                          missing=extra, shift=getattr(self, "_centre", None), out=sub)
+        out = self._lattice(X.shape[0])
         _hmm.collapse_mixture(sub, self.n_mix, out, n_threads)
         if getattr(self, "_fitting", False):
             self._sub_lattice = sub      # the statistics pass needs each component's share
