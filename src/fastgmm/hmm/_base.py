@@ -36,7 +36,7 @@ from ..kernels._openmp_helpers import effective_n_threads
 from ..utils._sklearn_compat import EstimatorProtocol
 from ..utils._threadpool import blas_single_thread
 from ._persist import PersistentHMM
-from ._sequences import (add_stats, block_rows_for, column_mean, is_dask, is_streamed, read_rows, sequence_blocks,
+from ._sequences import (add_stats, block_rows_for, is_dask, is_streamed, read_rows, sequence_blocks,
                          spread_sample)
 from ..utils._validation import (check_array, check_n_threads, check_option, check_random_state, check_scalar,
                                  check_verbose)
@@ -163,7 +163,6 @@ class BaseHMM(PersistentHMM, EstimatorProtocol):
 
     _fitted_attribute = "startprob_"
     _emission_letters = ""
-    _uses_centre = False      # the statistics are sums about the data's column means (Gaussian emissions)
     #: The names ``frozen`` accepts, each with its ``params`` letter (subclasses add their emission's).
     _FROZEN = {"startprob": "s", "transmat": "t"}
     #: Whether nan_policy="marginalize" is offered (Gaussian emissions: exact; discrete: a NaN frame emits nothing)
@@ -401,8 +400,7 @@ class BaseHMM(PersistentHMM, EstimatorProtocol):
             self._check()
             self.monitor_._reset()
             n_threads = self._threads()
-            centre = column_mean(X, block_rows_for(X, self.block_rows)) if self._uses_centre else None
-            self._begin_fit(centre)
+            self._begin_fit()
             # the forward-backward's scratch (and the emission array, see _lattice) allocated and paged in once
             # per fit instead of at every iteration: for 10^6 frames that costs ~10-30 ns a frame each time.
             # Not for streamed data: its blocks can run concurrently (Dask), and one scratch serves one call.
@@ -426,8 +424,8 @@ class BaseHMM(PersistentHMM, EstimatorProtocol):
     def _scan_streamed(self, X, block_rows):
         """A pass over streamed X before the start, for what a sample cannot tell (CategoricalHMM: the symbols)."""
 
-    def _begin_fit(self, centre):
-        """Per-fit state: ``centre`` (the data's column means, for models with ``_uses_centre``)."""
+    def _begin_fit(self):
+        """Per-fit state of the emission model."""
 
     def _end_fit(self):
         """Release what ``_begin_fit`` kept."""

@@ -227,7 +227,6 @@ class GaussianHMM(BaseHMM):
     _emission_letters = "mc"
     _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c"}
     _schema = GAUSSIAN_HMM_SCHEMA
-    _uses_centre = True
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
@@ -307,18 +306,18 @@ class GaussianHMM(BaseHMM):
 
     def _log_frameprob(self, X, extra, n_threads):
         return gaussian_log_prob(X, np.ones(self.n_components), self.means_, self._precisions(),
-                                 self.covariance_type, n_threads, missing=extra, shift=getattr(self, "_centre", None),
+                                 self.covariance_type, n_threads, missing=extra, shift=self._centre(),
                                  out=self._lattice(X.shape[0]))
 
-    def _begin_fit(self, centre):
-        self._centre = centre
-
-    def _end_fit(self):
-        self.__dict__.pop("_centre", None)
+    def _centre(self):
+        # The centre of the kernels' features and of the statistics: the mean of the states' means, the same
+        # for the emission and the statistics passes of an iteration (and for every block of it). Any centre
+        # is exact; one amid the data keeps the sums well conditioned far from the origin.
+        return self.means_.mean(axis=0)
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
         if "m" in self._updated or "c" in self._updated:
-            stats["gauss"] = gaussian_sums(X, gamma, frame_weight, self.covariance_type, self._centre, n_threads,
+            stats["gauss"] = gaussian_sums(X, gamma, frame_weight, self.covariance_type, self._centre(), n_threads,
                                            missing=extra, means=self.means_,
                                            prec_chol=None if extra is None else self._precisions())
 
@@ -414,7 +413,6 @@ class GMMHMM(BaseHMM):
     _emission_letters = "mcw"
     _FROZEN = {"startprob": "s", "transmat": "t", "means": "m", "covars": "c", "weights": "w"}
     _schema = GMM_HMM_SCHEMA
-    _uses_centre = True
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
@@ -562,19 +560,21 @@ class GMMHMM(BaseHMM):
             if scratch is not None:
                 scratch["sub"] = sub         # the same array at every iteration of a fit
         gaussian_log_prob(X, self.weights_.ravel(), self.means_.reshape(-1, nf), pc, kt, n_threads,
-                          missing=extra, shift=getattr(self, "_centre", None), out=sub)
+                          missing=extra, shift=self._centre(), out=sub)
         out = self._lattice(X.shape[0])
         _hmm.collapse_mixture(sub, self.n_mix, out, n_threads)
         if getattr(self, "_fitting", False):
             self._sub_lattice = sub      # the statistics pass needs each component's share
         return out
 
-    def _begin_fit(self, centre):
-        self._centre = centre
+    def _centre(self):
+        return self.means_.reshape(-1, self.n_features).mean(axis=0)
+
+    def _begin_fit(self):
         self._fitting = True
 
     def _end_fit(self):
-        for a in ("_centre", "_fitting", "_sub_lattice"):
+        for a in ("_fitting", "_sub_lattice"):
             self.__dict__.pop(a, None)
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
@@ -583,7 +583,7 @@ class GMMHMM(BaseHMM):
         _hmm.expand_posteriors(gamma, sub, self.n_mix, n_threads)
         kt, cov = self._kernel_form()
         pc = None if extra is None else precisions_cholesky(cov, kt, self.min_covar)
-        stats["gauss"] = gaussian_sums(X, sub, frame_weight, kt, self._centre, n_threads, missing=extra,
+        stats["gauss"] = gaussian_sums(X, sub, frame_weight, kt, self._centre(), n_threads, missing=extra,
                                        means=self.means_.reshape(-1, self.n_features), prec_chol=pc)
         stats["post_sum"] = (gamma.sum(axis=0) if frame_weight is None else frame_weight @ gamma)
 

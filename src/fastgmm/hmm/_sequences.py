@@ -65,19 +65,3 @@ def add_stats(total, part):
         other = total.get(key)
         out[key] = value if other is None else (value if value is None else other + value)
     return out
-
-
-def column_mean(X, block_rows):
-    """float64 column means of X read block by block, NaN ignored (0 for a column with nothing observed)."""
-    D = X.shape[1]
-    total, count = np.zeros(D), np.zeros(D)
-    for a in range(0, int(X.shape[0]), block_rows):
-        part = read_rows(X, a, min(a + block_rows, int(X.shape[0])))
-        if np.issubdtype(part.dtype, np.floating) and np.isnan(np.sum(part, dtype=np.float64)):
-            seen = ~np.isnan(part)
-            total += np.where(seen, part, 0).sum(axis=0, dtype=np.float64)
-            count += seen.sum(axis=0)
-        else:
-            total += part.sum(axis=0, dtype=np.float64)
-            count += part.shape[0]
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
