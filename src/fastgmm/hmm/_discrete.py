@@ -118,11 +118,26 @@ class _CountsHMM(BaseHMM):
         if n is not None and table is None and Xf.shape[1] != n:
             raise ValueError(f"X has {Xf.shape[1]} features, but {type(self).__name__} has n_features={n}.")
 
+    _table_max = np.inf                                                  # the table's entries lie in [0, this]
+    _table_what = "must hold probabilities (finite, non-negative)"     # the error when they do not
+
+    def _check_emission(self):
+        name = self._table_name
+        table = np.atleast_2d(np.asarray(getattr(self, name), dtype=np.float64))
+        setattr(self, name, table)
+        n_features = getattr(self, "n_features", None) or table.shape[1]
+        if table.shape != (self.n_components, n_features):
+            raise ValueError(f"{name} must have shape (n_components, n_features)")
+        self.n_features = n_features
+        if not np.all(np.isfinite(table)) or np.any(table < 0) or np.any(table > self._table_max):
+            raise ValueError(f"{name} {self._table_what}")
+
     def _frame_constant(self, Xf):
         return None
 
     def _log_frameprob(self, X, extra, n_threads):
-        lattice = _linear_pass(X, self._coefficients(), n_threads, self._lattice(X.shape[0]))
+        W = self._coefficients()
+        lattice = _linear_pass(X, W, n_threads, self._lattice(X.shape[0]))
         scratch = self._fit_scratch
         if scratch is not None and scratch.get("constant_of") is X:
             c = scratch["constant"]          # the same frames at every iteration of a fit: computed once
@@ -132,7 +147,9 @@ class _CountsHMM(BaseHMM):
                 scratch["constant_of"], scratch["constant"] = X, c
         if c is not None:
             lattice += c[:, None]
-        return _no_emission(_restore_impossible(lattice), extra)
+        if np.any(W <= _LOG_ZERO / 2):      # (only a zero probability's stand-in makes such log-densities)
+            _restore_impossible(lattice)
+        return _no_emission(lattice, extra)
 
     def _accumulate_emission(self, stats, X, extra, gamma, frame_weight, n_threads):
         stats["post"], stats["obs"] = _linear_sums(X, _no_emission(gamma, extra), frame_weight, n_threads)
@@ -262,8 +279,7 @@ class CategoricalHMM(BaseHMM):
     def _sample_emissions(self, states, rng):
         cdf = np.cumsum(self.emissionprob_, axis=1)
         u = rng.random_sample(states.shape[0])
-        sym = np.array([int(np.argmax(cdf[s] > v)) for s, v in zip(states, u)], dtype=np.int64)
-        return sym[:, None]
+        return np.argmax(cdf[states] > u[:, None], axis=1).astype(np.int64)[:, None]
 
 
 class MultinomialHMM(_CountsHMM):
@@ -310,13 +326,7 @@ class MultinomialHMM(_CountsHMM):
             self.emissionprob_ = e / e.sum(axis=1, keepdims=True)
 
     def _check_emission(self):
-        self.emissionprob_ = np.atleast_2d(np.asarray(self.emissionprob_, dtype=np.float64))
-        n_features = getattr(self, "n_features", None) or self.emissionprob_.shape[1]
-        if self.emissionprob_.shape != (self.n_components, n_features):
-            raise ValueError("emissionprob_ must have shape (n_components, n_features)")
-        self.n_features = n_features
-        if not np.all(np.isfinite(self.emissionprob_)) or np.any(self.emissionprob_ < 0):
-            raise ValueError("emissionprob_ must hold probabilities (finite, non-negative)")
+        super()._check_emission()
         if self.n_trials is None:
             raise ValueError("n_trials must be set")
 
@@ -357,6 +367,7 @@ class PoissonHMM(_CountsHMM):
     _FROZEN = {"startprob": "s", "transmat": "t", "lambdas": "l"}
     _schema = POISSON_HMM_SCHEMA
     _table_name = "lambdas_"
+    _table_what = "must be finite and non-negative"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
                  lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
@@ -380,15 +391,6 @@ class PoissonHMM(_CountsHMM):
                 mean, var = max(mean, 1.0), max(var, 1.0)
             self.lambdas_ = rng.gamma(shape=mean ** 2 / var, scale=var / mean,
                                       size=(self.n_components, self.n_features))
-
-    def _check_emission(self):
-        self.lambdas_ = np.atleast_2d(np.asarray(self.lambdas_, dtype=np.float64))
-        n_features = getattr(self, "n_features", None) or self.lambdas_.shape[1]
-        if self.lambdas_.shape != (self.n_components, n_features):
-            raise ValueError("lambdas_ must have shape (n_components, n_features)")
-        self.n_features = n_features
-        if not np.all(np.isfinite(self.lambdas_)) or np.any(self.lambdas_ < 0):
-            raise ValueError("lambdas_ must be finite and non-negative")
 
     def _coefficients(self):
         lam = self.lambdas_
@@ -423,6 +425,8 @@ class BernoulliHMM(_CountsHMM):
     _FROZEN = {"startprob": "s", "transmat": "t", "emissionprob": "e"}
     _schema = BERNOULLI_HMM_SCHEMA
     _table_name = "emissionprob_"
+    _table_max = 1.0
+    _table_what = "must hold probabilities in [0, 1]"
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, emissionprob_prior=1.0,
                  algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
@@ -451,16 +455,6 @@ class BernoulliHMM(_CountsHMM):
             f = np.clip(X.mean(axis=0), 0.05, 0.95)
             self.emissionprob_ = np.clip(f + rng.uniform(-0.25, 0.25, size=(self.n_components, X.shape[1]))
                                          * np.minimum(f, 1 - f), 0.01, 0.99)
-
-    def _check_emission(self):
-        self.emissionprob_ = np.atleast_2d(np.asarray(self.emissionprob_, dtype=np.float64))
-        n_features = getattr(self, "n_features", None) or self.emissionprob_.shape[1]
-        if self.emissionprob_.shape != (self.n_components, n_features):
-            raise ValueError("emissionprob_ must have shape (n_components, n_features)")
-        self.n_features = n_features
-        p = self.emissionprob_
-        if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1):
-            raise ValueError("emissionprob_ must hold probabilities in [0, 1]")
 
     def _coefficients(self):
         p = self.emissionprob_

@@ -585,7 +585,6 @@ class GMMHMM(BaseHMM):
         pc = None if extra is None else precisions_cholesky(cov, kt, self.min_covar)
         stats["gauss"] = gaussian_sums(X, sub, frame_weight, kt, self._centre(), n_threads, missing=extra,
                                        means=self.means_.reshape(-1, self.n_features), prec_chol=pc)
-        stats["post_sum"] = (gamma.sum(axis=0) if frame_weight is None else frame_weight @ gamma)
 
     def _mstep_emission(self, stats):
         g = stats["gauss"]
@@ -593,12 +592,13 @@ class GMMHMM(BaseHMM):
         ct = self.covariance_type
         c = g.centre
         post_mix = g.nk.reshape(nc, nm)
+        post_sum = post_mix.sum(axis=1)          # the states' posterior sums (their components' add up to them)
         s1 = g.s1.reshape(nc, nm, nf)
         wp, mp, mw, cp, cw = self._priors()
         old = self.means_ - c                                        # centred means of the E-step
         if "w" in self._updated:
             a1 = wp - 1
-            self.weights_ = (post_mix + a1) / (stats["post_sum"] + a1.sum(axis=1))[:, None]
+            self.weights_ = (post_mix + a1) / (post_sum + a1.sum(axis=1))[:, None]
         m = old
         if "m" in self._updated:
             m_n = mw[:, :, None] * (mp - c) + s1
@@ -620,7 +620,7 @@ class GMMHMM(BaseHMM):
                 c_d = (post_mix + 1 + cw + nf + 1)[..., None, None]
             else:
                 c_n = np.einsum("ij,ijkl->ikl", mw, cmd) + np.swapaxes(cp, -1, -2) + scatter.sum(axis=1)
-                c_d = (stats["post_sum"] + nm + cw + nf + 1)[:, None, None]
+                c_d = (post_sum + nm + cw + nf + 1)[:, None, None]
         elif ct == "diag":
             scatter = g.s2.reshape(nc, nm, nf) - 2 * old * s1 + post_mix[..., None] * old ** 2
             c_n = mw[..., None] * cm ** 2 + 2 * cw + scatter
