@@ -23,10 +23,10 @@ import shutil
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from _sklearn_suite import junit_outcomes
 
 SEED = "20261207"
 
@@ -117,28 +117,15 @@ def run_hmmlearn_modules(tmp_path_factory, module_files, deselected):
     log = proc.stdout[-20000:] + proc.stderr[-5000:]
     assert proc.returncode in (0, 1), f"pytest exited with {proc.returncode}:\n{log}"
     assert junit.is_file(), f"no junit report:\n{log}"
-    outcome, messages = {}, {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
+    def name_of(case):
         classname = case.get("classname") or ""
-        parts = classname.split(".")
-        module_file = next((p + ".py" for p in parts if p + ".py" in texts), None)
+        module_file = next((p + ".py" for p in classname.split(".") if p + ".py" in texts), None)
         if module_file is None:
-            continue
-        key = function_key(module_file, classname, case.get("name"))
-        full = key + case.get("name")[len(case.get("name").split("[", 1)[0]):]
-        state = "passed"
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                state = {"failure": "failed"}.get(child.tag, child.tag)
-                messages[full] = (child.get("message") or "")[:500]
-                if child.tag != "skipped":
-                    break
-        if state == "passed" and any(c.tag == "error" for c in case):
-            state = "error"
-        outcome[full] = state
-    counts = {s: sum(v == s for v in outcome.values()) for s in ("passed", "failed", "error", "skipped")}
-    m = re.search(r"(\d+) deselected", proc.stdout)
-    counts["deselected"] = int(m.group(1)) if m else 0
+            return None
+        name = case.get("name")
+        return function_key(module_file, classname, name) + name[len(name.split("[", 1)[0]):]
+
+    outcome, messages, counts = junit_outcomes(junit, proc.stdout, name_of)
     return {"outcome": outcome, "messages": messages, "counts": counts, "seconds": seconds, "log": log}
 
 

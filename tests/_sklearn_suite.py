@@ -116,10 +116,22 @@ def run_sklearn_module(tmp_path_factory, module_file, estimator, deselected):
     assert proc.returncode in (0, 1), f"pytest exited with {proc.returncode}:\n{log}"
     assert junit.is_file(), f"no junit report:\n{log}"
 
-    outcome = {}   # junit name -> "passed" | "failed" | "error" | "skipped"
-    messages = {}
+    outcome, messages, counts = junit_outcomes(junit, proc.stdout, lambda case: case.get("name"))
+    return {
+        "outcome": outcome, "messages": messages, "counts": counts, "seconds": seconds, "log": log,
+        "version": tuple(int(x) for x in re.findall(r"\d+", sklearn.__version__)[:2]),
+        "functions": set(re.findall(r"^def (test\w*)\(", text, re.M)),
+    }
+
+
+def junit_outcomes(junit, stdout, name_of):
+    """(outcome {name: "passed" | "failed" | "error" | "skipped"}, messages {name: text}, counts) of a junit
+    report; ``name_of(case)`` names a test case (None: not counted); ``stdout`` gives the deselected count."""
+    outcome, messages = {}, {}
     for case in ET.parse(junit).getroot().iter("testcase"):
-        name = case.get("name")
+        name = name_of(case)
+        if name is None:
+            continue
         state = "passed"
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
@@ -132,13 +144,9 @@ def run_sklearn_module(tmp_path_factory, module_file, estimator, deselected):
             state = "error"
         outcome[name] = state
     counts = {s: sum(v == s for v in outcome.values()) for s in ("passed", "failed", "error", "skipped")}
-    m = re.search(r"(\d+) deselected", proc.stdout)
+    m = re.search(r"(\d+) deselected", stdout)
     counts["deselected"] = int(m.group(1)) if m else 0
-    return {
-        "outcome": outcome, "messages": messages, "counts": counts, "seconds": seconds, "log": log,
-        "version": tuple(int(x) for x in re.findall(r"\d+", sklearn.__version__)[:2]),
-        "functions": set(re.findall(r"^def (test\w*)\(", text, re.M)),
-    }
+    return outcome, messages, counts
 
 
 def suite_tests(module_file, estimator, deselected, expected_failures, known_passed):
