@@ -74,11 +74,14 @@ def estimate_missing(X, weights, means, covs):
     return np.exp(lp - row_ll[:, None]), row_ll
 
 
-def em_step_missing(X, weights, means, cov, cov_type, reg_covar, sample_weight=None, eps=None):
+def em_step_missing(X, weights, means, cov, cov_type, reg_covar, sample_weight=None, eps=None, constrain=None):
     """One exact EM iteration on X with NaNs: ((weights, means, covariances), lower bound).
 
     ``cov`` is in the shape of ``covariance_type``; so are the new covariances.
     The lower bound is the weighted mean log-likelihood under the old parameters.
+    ``constrain(scatter, nk_eps)``: a constrained covariance model's M-step
+    from the full (K, D, D) scatter about the new means, giving covariances
+    in ``covariance_type``'s shape (before ``reg_covar``).
     """
     X = np.asarray(X, dtype=np.float64)
     N, D = X.shape
@@ -103,7 +106,10 @@ def em_step_missing(X, weights, means, cov, cov_type, reg_covar, sample_weight=N
     scatter = np.stack([s2[k] - np.outer(new_means[k], s1[k]) - np.outer(s1[k], new_means[k])
                         + nk[k] * np.outer(new_means[k], new_means[k]) for k in range(K)])
     eye = np.eye(D)
-    if cov_type == "full":
+    if constrain is not None:
+        new_cov = constrain(scatter, nk_eps)
+        new_cov = new_cov + (reg_covar * eye if cov_type in ("full", "tied") else reg_covar)
+    elif cov_type == "full":
         new_cov = scatter / nk_eps[:, None, None] + reg_covar * eye
     elif cov_type == "tied":
         new_cov = scatter.sum(axis=0) / nk_eps.sum() + reg_covar * eye

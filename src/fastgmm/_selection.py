@@ -70,7 +70,9 @@ from ._selection_sweep import AUTO_INIT, _Sweep
 from .engine._base import apply_nan_policy
 from .engine._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
 from .families._gaussian_init import INIT_PARAMS, initialisation_rows
-from .families._gaussian_mixture import COV_TYPES, GaussianMixture
+from .families._gaussian import COV_TYPES, MODEL_NAMES
+from .families._gaussian_mixture import GaussianMixture
+from .families._mclust import MODELS as MCLUST_MODELS
 from .io._persistence import Persistent
 from .sources._blocks import is_dask
 from .sources._nan import rows_without_nan
@@ -102,7 +104,10 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
     n_components : iterable of int, or int, default=(1, ..., 9)
         The numbers of components to try (e.g. ``range(1, 10)``, the default).
     covariance_types : iterable of str, or str, default=("full", "tied", "diag", "spherical")
-        The covariance types to try.
+        The covariance types to try: any of GaussianMixture's ``covariance_type``
+        values (scikit-learn's four, mclust's fourteen model names), or
+        ``"mclust"`` for mclust's fourteen models in mclust's order (EII, VII,
+        EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV).
     criterion : {"bic", "aic", "icl"}, default="bic"
         Lower is better. "bic": ``-2 log L + p log n``; "aic":
         ``-2 log L + 2 p``; "icl": BIC plus twice the classification entropy,
@@ -249,14 +254,16 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
                          detail="(every number of components tried must be an int >= 1)")
         cts = self.covariance_types
         try:
-            cts = [cts] if isinstance(cts, str) else (list(cts) if cts is not None else [])
+            cts = (list(MCLUST_MODELS) if cts == "mclust" else [cts]) if isinstance(cts, str) else (
+                list(cts) if cts is not None else [])
         except TypeError:         # not iterable (e.g. False): the message below names the parameter
             cts = []
         if not cts:
-            raise invalid_parameter("covariance_types", [f"a non-empty iterable of {set(COV_TYPES)}"],
+            raise invalid_parameter("covariance_types", ['"mclust" (its fourteen models)',
+                                                         f"a non-empty iterable of {set(MODEL_NAMES)}"],
                                     self.covariance_types, estimator_name=name)
         for ct in cts:
-            check_option(ct, "covariance_types", set(COV_TYPES), estimator_name=name)
+            check_option(ct, "covariance_types", set(MODEL_NAMES), estimator_name=name)
         check_option(self.criterion, "criterion", set(CRITERIA), estimator_name=name)
         check_bool(self.allow_degenerate, "allow_degenerate", estimator_name=name)
         check_scalar(self.tol, "tol", "real", low=0, estimator_name=name)

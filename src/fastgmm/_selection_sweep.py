@@ -11,6 +11,7 @@ import numpy as np
 
 from .engine._base import progress_bar
 from .families._gaussian_mixture import GaussianMixture
+from .families._gaussian import layout
 from .kernels._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
 from .kernels._openmp_helpers import effective_n_threads
 from .utils._validation import ConvergenceWarning, InvalidParameterError
@@ -217,6 +218,7 @@ class _Sweep:
         covariance, with the weight of D rows: a small part of a start must not
         seed a collapse.
         """
+        ct = layout(ct)
         X = np.asarray(self.X_start, dtype=np.float64)
         w = self._w_or_ones
         N, D = X.shape
@@ -254,6 +256,7 @@ class _Sweep:
         inverting the cumulative weight, so weight 2 draws exactly as a row
         repeated twice does.
         """
+        ct = layout(ct)
         rs = np.random.RandomState(self._seed())
         Xs = self.X_start
         w = np.ones(Xs.shape[0]) if self.w_start is None else self.w_start
@@ -371,16 +374,16 @@ class _Sweep:
         """Why a fitted mixture is degenerate ("" if it is not): see the module docstring."""
         weights = np.asarray(gm.weights_, dtype=np.float64)
         D = self.X.shape[1]
-        need = {"full": D + 1, "diag": 2, "spherical": 2, "tied": 1}[gm.covariance_type]
+        need = rows_needed(gm.covariance_type, D)
         short = np.flatnonzero(weights * self.n_rows < need)
         if short.size:
             k = int(short[0])
             return (f"component {k} emptied: it carries {weights[k] * self.n_rows:.3g} rows' share of the weight, "
                     f"fewer than the {need} its {gm.covariance_type} covariance needs")
+        ct = layout(gm.covariance_type)
         cov = np.asarray(gm.covariances_, dtype=np.float64) - gm.reg_covar * (
-            np.eye(self.X.shape[1]) if gm.covariance_type in ("full", "tied") else 1.0)
+            np.eye(self.X.shape[1]) if ct in ("full", "tied") else 1.0)
         s = self.scale_safe
-        ct = gm.covariance_type
         if ct == "full":
             ratio = np.array([np.linalg.eigvalsh(c / np.outer(s, s))[0] for c in cov])
         elif ct == "tied":
@@ -407,6 +410,21 @@ class _Sweep:
             rlogr = np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)
         entropy = -float(self._w_fit_or_ones @ rlogr) * self.total_weight / self.X.shape[0]
         return {"bic": bic, "aic": aic, "icl": bic + 2 * entropy}
+
+
+def rows_needed(model, n_features):
+    """Rows' share of the weight a component needs for its covariance to be determined.
+
+    What the model estimates per component: a whole covariance (full, VVV)
+    needs D + 1 rows; a volume, shape or orientation of its own (VII, VVI,
+    VEI, EVI, VEE, EVE, VVE, EEV, VEV, EVV) needs two distinct rows; a
+    covariance shared by every component (EII, EEI, EEE, tied) needs one.
+    """
+    if model in ("full", "VVV"):
+        return n_features + 1
+    if model in ("tied", "EII", "EEI", "EEE"):
+        return 1
+    return 2
 
 
 def _same_partition(a, b):

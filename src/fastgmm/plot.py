@@ -36,6 +36,8 @@ import math
 
 import numpy as np
 
+from .families._gaussian import layout
+
 __all__ = ["density_1d", "ellipses", "parameters", "selection", "convergence", "state_sequence",
            "transition_matrix"]
 
@@ -109,7 +111,7 @@ def _component_covariances(model):
     """Covariances as a (K, D, D) float64 array, whatever the covariance type."""
     K, D = model.means_.shape
     cov = np.asarray(model.covariances_, dtype=np.float64)
-    ct = model.covariance_type
+    ct = layout(model.covariance_type)
     if ct == "full":
         return cov
     if ct == "tied":

@@ -5,10 +5,14 @@ import argparse
 
 import numpy as np
 
+from ..families._mclust import MODELS as MCLUST_MODELS
+
 # ----------------------------------------------------------------------
 # argument types
 # ----------------------------------------------------------------------
 COV_TYPES = ("full", "tied", "diag", "spherical")
+#: GaussianMixture's covariance_type values: scikit-learn's four and mclust's fourteen models.
+MODEL_NAMES = COV_TYPES + MCLUST_MODELS
 NAN_POLICIES = ("raise", "omit", "marginalize")
 
 
@@ -96,8 +100,12 @@ def _single_component(text):
 
 
 def _cov_types(text):
-    cts = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [t for t in cts if t not in COV_TYPES]
+    """Comma-separated covariance types; "mclust" stands for mclust's fourteen models."""
+    cts = []
+    for t in (t.strip() for t in text.split(",")):
+        cts.extend(MCLUST_MODELS if t == "mclust" else [t] if t else [])
+    bad = [t for t in cts if t not in MODEL_NAMES]
     if bad or not cts:
-        raise argparse.ArgumentTypeError(f"invalid covariance type(s) {bad or text!r}: choose from {', '.join(COV_TYPES)}")
+        raise argparse.ArgumentTypeError(f"invalid covariance type(s) {bad or text!r}: choose from "
+                                         f"{', '.join(MODEL_NAMES)}, or mclust (its fourteen models)")
     return list(dict.fromkeys(cts))

@@ -310,7 +310,8 @@ def build_parser():
     p.add_argument("-k", "--n-components", type=parse_components, default=list(range(1, 10)), metavar="KS",
                    help="numbers of components: 3, 1-10, 1,2,5 or 2-4,8 (default: 1-9)")
     p.add_argument("--covariance-types", type=_cov_types, default=list(COV_TYPES), metavar="TYPES",
-                   help="comma-separated, from full,tied,diag,spherical (default: all four)")
+                   help="comma-separated, from full,tied,diag,spherical and mclust's models EII..VVV, or mclust "
+                   "for its fourteen (default: full,tied,diag,spherical)")
     p.add_argument("--criterion", choices=("bic", "aic", "icl"), default="bic", help="lower is better (default: bic)")
     _add_run_options(p)
     p.add_argument("--nan-policy", choices=NAN_POLICIES, default="raise",

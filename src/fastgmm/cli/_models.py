@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._args import COV_TYPES, NAN_POLICIES, UserError, _finite_float, _non_negative_float, _positive_float
+from ._args import COV_TYPES, MODEL_NAMES, NAN_POLICIES, UserError, _finite_float, _non_negative_float, _positive_float
 
 
 # ----------------------------------------------------------------------
@@ -24,7 +24,9 @@ class _Option:
 # (so --nan-policy reaches a model as soon as the model takes nan_policy).
 SHARED_OPTIONS = {o.param: o for o in (
     _Option("--covariance-type", "covariance_type", dict(
-        choices=COV_TYPES, help="covariance of each component; student-t: full, diag or spherical (default: full)")),
+        choices=MODEL_NAMES, metavar="TYPE", help="covariance of each component: full, tied, diag, spherical, or "
+        "(gaussian only) one of mclust's models EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, "
+        "VVV; student-t: full, diag or spherical (default: full)")),
     _Option("--reg-covar", "reg_covar", dict(
         type=_non_negative_float, metavar="R", help="added to every covariance's diagonal (default: 1e-6)")),
     _Option("--nan-policy", "nan_policy", dict(
@@ -74,7 +76,7 @@ class _Model:
 
 # One entry per family: a new family is one more line here.
 MODELS = {
-    "gaussian": _Model("GaussianMixture", "Gaussian mixture", covariance_types=COV_TYPES),
+    "gaussian": _Model("GaussianMixture", "Gaussian mixture", covariance_types=MODEL_NAMES),
     "bayesian": _Model("BayesianGaussianMixture", "variational Bayesian Gaussian mixture (K is an upper bound)",
                        ("weight_concentration_prior_type", "weight_concentration_prior"), COV_TYPES),
     "student-t": _Model("StudentTMixture", "Student-t mixture, robust to outliers", ("dof_init", "fix_dof"),

@@ -15,9 +15,23 @@ from scipy import linalg
 from scipy.linalg import lapack
 
 from ..kernels import _estep
+from . import _mclust
 from ._gaussian_statistics import Statistics
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
+#: Every ``covariance_type`` a Gaussian mixture takes: scikit-learn's four, then mclust's fourteen models
+#: (``fastgmm.families._mclust``; VII, VVI, EEE and VVV are spherical, diag, tied and full under other names).
+MODEL_NAMES = COV_TYPES + _mclust.MODELS
+
+
+def layout(cov_type):
+    """The scikit-learn covariance type whose kernel, statistics and array shapes a model uses.
+
+    EII, VII -> spherical; EEI, VEI, EVI, VVI -> diag; EEE -> tied; the
+    other seven mclust models -> full. The E-step of every model is then one
+    of the four fused kernels, with a full or diagonal precision per component.
+    """
+    return _mclust.layout(cov_type)
 
 
 class GaussianParams(NamedTuple):
@@ -163,15 +177,9 @@ def check_precisions(p, cov_type):
 
 
 def n_parameters(cov_type, n_components, n_features):
-    """Free parameters of the mixture (weights, means, covariances)."""
+    """Free parameters of the mixture (weights, means, covariances), as scikit-learn and mclust count them."""
     K, D = n_components, n_features
-    cov_params = {
-        "full": K * D * (D + 1) / 2.0,
-        "diag": K * D,
-        "tied": D * (D + 1) / 2.0,
-        "spherical": K,
-    }[cov_type]
-    return int(cov_params + D * K + K - 1)
+    return int(_mclust.n_covariance_parameters(cov_type, K, D) + D * K + K - 1)
 
 
 # ---------------------------------------------------------------------------
@@ -451,6 +459,70 @@ def m_step(stats, reg_covar, eps, *, means=None):
         total = (stats.s2 - 2 * np.sum(d * s1, axis=1) + nk * np.sum(d * d, axis=1)) / nk_eps
         cov = np.maximum(total, 0.0) / D + _uncentred_term(means, nk_eps).mean(axis=1) + reg_covar
     return nk_eps, means, cov
+
+
+def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None):
+    """:func:`m_step` for any covariance model: mclust's constrained M-step on the layout's statistics.
+
+    scikit-learn's four types (and their mclust names) are :func:`m_step`
+    itself. For the other models the unregularised M-step's covariances give
+    each component's scatter about its mean ``W_k = nk_eps_k Sigma_k`` (in the layout's
+    form: its diagonal for 'diag', its trace for 'spherical', sum_k W_k for 'tied'), from
+    which ``fastgmm.families._mclust.constrained_covariances`` makes the
+    model's maximum-likelihood covariances (``start``: the previous ones, a
+    warm start for its iterative models); ``reg_covar`` is then added to
+    their diagonal as for the four.
+    """
+    if model in COV_TYPES or model in _mclust.SKLEARN_EQUIVALENT:
+        return m_step(stats, reg_covar, eps, means=means)
+    nk_eps, means, cov = m_step(stats, 0.0, eps, means=means)
+    lay = stats.cov_type
+    scatter = _scatter(cov, nk_eps, lay, means.shape[1])
+    if start is not None:
+        start = np.asarray(start, dtype=np.float64)
+        start = _remove_reg(start, reg_covar, lay) if start.shape == cov.shape else None
+    cov = _mclust.constrained_covariances(model, nk_eps, scatter, start=start)
+    return nk_eps, means, _add_reg(cov, reg_covar, lay)
+
+
+def _scatter(cov, nk, lay, n_features):
+    """The layout's form of the scatter W_k = nk_k Sigma_k: sum_k W_k (tied), trace(W_k) (spherical), diag(W_k)."""
+    if lay == "tied":
+        return cov * np.sum(nk)
+    if lay == "spherical":
+        return cov * nk * n_features          # the layout's variance is the trace's mean
+    return cov * nk.reshape((-1,) + (1,) * (cov.ndim - 1))
+
+
+def obeys_model(model, weights, covariances, reg_covar, n_features, rtol):
+    """Whether layout-shaped covariances have the form of ``model`` (e.g. equal volumes for EII).
+
+    Covariances of the model's form are the fixed point of its M-step: fed
+    the scatter ``W_k = w_k (Sigma_k - reg_covar I)`` the constrained M-step
+    gives them back (the unconstrained optimum, Sigma_k itself, is
+    admissible). Any other covariances come back changed.
+    """
+    if model in COV_TYPES or model in _mclust.SKLEARN_EQUIVALENT:
+        return True
+    lay = layout(model)
+    w = np.asarray(weights, dtype=np.float64)
+    cov = _remove_reg(covariances, reg_covar, lay)
+    scatter = _scatter(cov, w, lay, n_features)
+    return bool(np.allclose(_mclust.constrained_covariances(model, w, scatter), cov, rtol=rtol,
+                            atol=rtol * np.max(np.abs(cov))))
+
+
+def _add_reg(cov, reg_covar, lay):
+    cov = np.array(cov, dtype=np.float64)
+    if lay in ("full", "tied"):
+        D = cov.shape[-1]
+        cov[..., np.arange(D), np.arange(D)] += reg_covar
+        return cov
+    return cov + reg_covar
+
+
+def _remove_reg(cov, reg_covar, lay):
+    return _add_reg(cov, -reg_covar, lay)
 
 
 def _uncentred_term(means, nk_eps):

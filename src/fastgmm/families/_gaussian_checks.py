@@ -4,7 +4,7 @@ fitted components)."""
 
 import numpy as np
 
-from . import _degenerate
+from . import _degenerate, _gaussian
 
 
 def _check_degenerate_policy(model, X):
@@ -27,8 +27,8 @@ def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_thr
     recorded (``fastgmm.families._degenerate``).
     """
     weights, means, cov = gaussian
-    bad, pc, noise = _degenerate.find_degenerate(nk, means, cov, model.covariance_type, total, X.dtype,
-                                                 model.reg_covar)
+    lay = _gaussian.layout(model.covariance_type)
+    bad, pc, noise = _degenerate.find_degenerate(nk, means, cov, lay, total, X.dtype, model.reg_covar)
     if len(bad) == weights.shape[0] and noise:
         # Nothing healthy to re-seed from or keep, but the components whose
         # variance is only at the rounding level still factorise: keep them,
@@ -44,7 +44,7 @@ def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_thr
         raise _degenerate.all_degenerate_error(bad, getattr(model, "_em_iteration", 0), name)
     _degenerate.record(model, bad, policy)
     weights, means, cov, pc, extra = _degenerate.repair(policy, weights, means, cov, pc, extra, bad,
-                                                        model.covariance_type, row_ll=row_ll, X=X,
+                                                        lay, row_ll=row_ll, X=X,
                                                         sample_weight=sample_weight, reg_covar=model.reg_covar)
     _check_no_overflow(means, cov, X)
     return (weights, means, cov, pc, *extra)

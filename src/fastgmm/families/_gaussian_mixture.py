@@ -23,7 +23,7 @@ from ..utils._validation import ConvergenceWarning, check_option, check_random_s
 from . import _degenerate, _gaussian
 from . import _gaussian_missing as _missing
 from . import _gaussian_online as _online
-from ._gaussian import COV_TYPES, GaussianParams
+from ._gaussian import MODEL_NAMES, GaussianParams
 from ._gaussian_checks import (_as_float_param, _check_degenerate_policy, _check_finite_param, _check_no_overflow,
                                _check_representable, _check_shape, _eps, _nearly_identical_pair, check_finite_loglik,
                                degenerate_m_step)
@@ -43,10 +43,24 @@ class GaussianMixture(Persistent, BaseMixture):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        'full': each component has its own covariance matrix; 'tied': all share
-        one; 'diag': each has a diagonal covariance; 'spherical': each has a
-        single variance.
+    covariance_type : str, default='full'
+        scikit-learn's four: 'full': each component has its own covariance
+        matrix; 'tied': all share one; 'diag': each has a diagonal covariance;
+        'spherical': each has a single variance. Or one of R mclust's fourteen
+        models (Celeux & Govaert's Sigma_k = lambda_k D_k A_k D_k^T: volume
+        lambda, shape A, orientation D, each Equal across components, Variable,
+        or the Identity): 'EII', 'VII', 'EEI', 'VEI', 'EVI', 'VVI', 'EEE',
+        'VEE', 'EVE', 'VVE', 'EEV', 'VEV', 'EVV', 'VVV', fitted with mclust's
+        M-steps and counted as mclust counts their parameters (so ``bic`` is
+        minus mclust's BIC). 'VII', 'VVI', 'EEE' and 'VVV' are 'spherical',
+        'diag', 'tied' and 'full'. Each model keeps the arrays of its
+        scikit-learn layout: ``covariances_`` has shape (n_components,) for
+        EII and VII (the variances), (n_components, n_features) for EEI, VEI,
+        EVI and VVI (the diagonals), (n_features, n_features) for EEE (the
+        shared matrix) and (n_components, n_features, n_features) for the
+        other seven; ``precisions_init`` takes the same shapes. mclust's
+        parts are the properties ``volumes_``, ``shapes_`` and
+        ``orientations_``.
     tol : float, default=1e-3
         EM stops when the mean log-likelihood per sample changes by less than this.
     reg_covar : float, default=1e-6
@@ -171,6 +185,13 @@ class GaussianMixture(Persistent, BaseMixture):
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray (shape depends on ``covariance_type``)
+    volumes_, shapes_, orientations_ : ndarray (properties)
+        mclust's decomposition of the covariances, Sigma_k = lambda_k D_k A_k
+        D_k^T: the volumes lambda_k (n_components,), the shapes (the diagonal
+        of A_k, determinant 1; (n_components, n_features)) and the
+        orientations D_k (n_components, n_features, n_features; eigenvectors
+        as columns, in the order of the shape's entries, largest first),
+        for every covariance type. Computed from ``covariances_`` on access.
     precisions_ : ndarray
     precisions_cholesky_ : ndarray
         Upper-triangular factors U with precision = U U^T (full, tied), or
@@ -283,6 +304,11 @@ class GaussianMixture(Persistent, BaseMixture):
         self.frozen = frozen
 
     _MARGINALIZE = True
+
+    @property
+    def _layout(self):
+        """The scikit-learn covariance type whose kernel, statistics and array shapes ``covariance_type`` uses."""
+        return _gaussian.layout(self.covariance_type)
     _FROZEN = {"weights": ("weights",), "means": ("means",),
                "covariances": ("covariances", "precisions_cholesky")}
     _Params = GaussianParams
@@ -295,7 +321,7 @@ class GaussianMixture(Persistent, BaseMixture):
     def _check_parameters(self, X):
         """Validate the Gaussian parameters; return float64 copies of the ``*_init`` arrays."""
         name = type(self).__name__
-        check_option(self.covariance_type, "covariance_type", set(COV_TYPES), estimator_name=name)
+        check_option(self.covariance_type, "covariance_type", set(MODEL_NAMES), estimator_name=name)
         check_scalar(self.reg_covar, "reg_covar", "real", low=0, estimator_name=name)
         if not is_custom(self.init_params):
             check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
@@ -323,15 +349,16 @@ class GaussianMixture(Persistent, BaseMixture):
             _check_finite_param(m, "means_init")
         if self.precisions_init is not None:
             p = _as_float_param(self.precisions_init, "precisions_init")
+            lay = _gaussian.layout(self.covariance_type)
             shape = {
                 "spherical": (K,),
                 "tied": (n_features, n_features),
                 "diag": (K, n_features),
                 "full": (K, n_features, n_features),
-            }[self.covariance_type]
-            _check_shape(p, shape, f"{self.covariance_type} precision", "precisions_init")
+            }[lay]
+            _check_shape(p, shape, f"{lay} precision", "precisions_init")
             _check_finite_param(p, "precisions_init")
-            _gaussian.check_precisions(p, self.covariance_type)
+            _gaussian.check_precisions(p, lay)
         return w, m, p
 
     def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None, extra=()):
@@ -344,7 +371,7 @@ class GaussianMixture(Persistent, BaseMixture):
         to the initial parameters (events at iteration 0) keeps them aligned.
         """
         w_init, m_init, p_init = init
-        cov_type = self.covariance_type
+        cov_type = _gaussian.layout(self.covariance_type)
         float32 = X.dtype == np.float32
         cov = weights = means = None
         if w_init is None or m_init is None or p_init is None:
@@ -362,7 +389,7 @@ class GaussianMixture(Persistent, BaseMixture):
             with np.errstate(over="ignore", invalid="ignore"):
                 stats = initial_statistics(X, sample_weight, self.init_params, cov_type, self.n_components,
                                            random_state, n_threads)
-                nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X))
+                nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X))
             _check_no_overflow(means, cov, X)
             weights = nk_eps / stats.weight
         weights = w_init if w_init is not None else weights
@@ -385,9 +412,9 @@ class GaussianMixture(Persistent, BaseMixture):
         by NaN pattern) the exact statistics of the observed values (``fastgmm.families._gaussian_missing``)."""
         if missing is None:
             return gaussian_statistics(X, params.weights, params.means, params.precisions_cholesky,
-                                       self.covariance_type, n_threads, sample_weight=sample_weight,
+                                       self._layout, n_threads, sample_weight=sample_weight,
                                        allow_float32=True)
-        return _missing.missing_statistics(X, missing, *params, self.covariance_type, n_threads,
+        return _missing.missing_statistics(X, missing, *params, self._layout, n_threads,
                                            sample_weight=sample_weight)
 
     def _m_step(self, stats, params, data):
@@ -395,7 +422,8 @@ class GaussianMixture(Persistent, BaseMixture):
         check_finite_loglik(stats, self.reg_covar)
         X = data.X
         fixed = params.means if "means" in self._frozen_fields else None
-        nk_eps, means, cov = _gaussian.m_step(stats, self.reg_covar, _eps(X), means=fixed)
+        nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X),
+                                                    means=fixed, start=params.covariances)
         nk, total = stats.nk, stats.weight
         del stats   # its K x D x D second moments are not held while the factors are made
         weights = nk_eps / np.sum(nk_eps)
@@ -404,7 +432,7 @@ class GaussianMixture(Persistent, BaseMixture):
                 self, X, data.sample_weight, (weights, means, cov), (), nk, total, data.n_threads,
                 self._row_ll_function(X, data.n_threads, data.missing)))
         _check_no_overflow(means, cov, X)
-        pc = _gaussian.precision_cholesky(cov, self.covariance_type, reg_covar=self.reg_covar,
+        pc = _gaussian.precision_cholesky(cov, self._layout, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
         return GaussianParams(weights, means, cov, pc)
 
@@ -415,12 +443,12 @@ class GaussianMixture(Persistent, BaseMixture):
     def _statistics_from_parameters(self, params):
         """Statistics of total weight 1 whose M-step gives back ``params`` (``fastgmm.families._gaussian_online``)."""
         w, m, cov = params.weights, params.means, params.covariances
-        return _online.statistics_from_parameters(w, m, cov, self.covariance_type, self.reg_covar,
+        return _online.statistics_from_parameters(w, m, cov, self._layout, self.reg_covar,
                                                    _gaussian.mixture_shift(w, m))
 
     def _row_ll_function(self, X, n_threads, missing):
         """row_ll(weights, means, cov, pc, extra): per-row log-likelihoods of X under those parameters."""
-        cov_type = self.covariance_type
+        cov_type = self._layout
 
         def row_ll(w, m, cov, pc, extra):
             if missing is not None:
@@ -438,7 +466,7 @@ class GaussianMixture(Persistent, BaseMixture):
 
     def _set_parameters(self, params, dtype):
         w, m, cov, pc = params
-        prec = _gaussian.precisions_from_cholesky(pc, self.covariance_type)
+        prec = _gaussian.precisions_from_cholesky(pc, self._layout)
         _check_representable(
             {"means_": m, "covariances_": cov, "precisions_cholesky_": pc, "precisions_": prec}, dtype
         )
@@ -451,9 +479,9 @@ class GaussianMixture(Persistent, BaseMixture):
     def _estimate(self, X, n_threads, **outputs):
         if self._nan_policy() == "marginalize" and _missing.has_nan(X):
             return _missing.missing_estimate(X, _missing.group_patterns(X), *self._get_parameters(),
-                                             self.covariance_type, n_threads, **outputs)
+                                             self._layout, n_threads, **outputs)
         return gaussian_estimate(X, self.weights_, self.means_, self.precisions_cholesky_,
-                                 self.covariance_type, n_threads, **outputs)
+                                 self._layout, n_threads, **outputs)
 
     def impute(self, X):
         """X with every NaN replaced by its conditional expectation under the fitted mixture.
@@ -479,7 +507,7 @@ class GaussianMixture(Persistent, BaseMixture):
             return X.copy()
         n_threads = self._resolved_threads()
         with blas_single_thread():
-            return _missing.impute(X, _missing.group_patterns(X), *self._get_parameters(), self.covariance_type,
+            return _missing.impute(X, _missing.group_patterns(X), *self._get_parameters(), self._layout,
                                    n_threads)
 
     def _resolved_threads(self):
@@ -493,7 +521,7 @@ class GaussianMixture(Persistent, BaseMixture):
         """Warn when two components ended (nearly) identical: EM stalled at a symmetric start."""
         if self.n_iter_ == 0:
             return      # max_iter=0: the initial parameters were asked for, no EM ran to separate them
-        pair = _nearly_identical_pair(self.weights_, self.means_, self.covariances_, self.covariance_type,
+        pair = _nearly_identical_pair(self.weights_, self.means_, self.covariances_, self._layout,
                                       self.reg_covar)
         if pair is None:
             return
@@ -521,8 +549,8 @@ class GaussianMixture(Persistent, BaseMixture):
             Naming the first attribute with a wrong shape, a non-finite or
             out-of-range value, or that disagrees with another.
         """
-        ct = self.covariance_type
-        check_option(ct, "covariance_type", set(COV_TYPES), estimator_name=type(self).__name__)
+        check_option(self.covariance_type, "covariance_type", set(MODEL_NAMES), estimator_name=type(self).__name__)
+        ct = self._layout
         w = self.weights_
         if w.ndim != 1 or w.shape[0] < 1:
             raise ValueError(f"weights_ has shape {w.shape}; it holds one weight per component (K,), K >= 1.")
@@ -560,6 +588,10 @@ class GaussianMixture(Persistent, BaseMixture):
         rtol = 1e-4 if self.precisions_.dtype == np.float32 else 1e-9
         if not np.allclose(rebuilt, prec, rtol=rtol, atol=1e-6 * np.max(np.abs(prec))):
             raise ValueError("precisions_ and precisions_cholesky_ disagree.")
+        if not _gaussian.obeys_model(self.covariance_type, w, self.covariances_.astype(np.float64), self.reg_covar,
+                                     D, rtol=1e-3 if self.covariances_.dtype == np.float32 else 1e-6):
+            raise ValueError(f"covariances_ do not have the form of the {self.covariance_type} model (its "
+                             "equal volumes, shapes or orientations differ between components).")
 
     # ------------------------------------------------------------------
     # Sampling
@@ -585,10 +617,10 @@ class GaussianMixture(Persistent, BaseMixture):
         _, n_features = self.means_.shape
         rng = check_random_state(self.random_state)
         n_per = rng.multinomial(n_samples, self.weights_.astype(np.float64))
-        if self.covariance_type == "full":
+        if self._layout == "full":
             X = np.vstack([rng.multivariate_normal(mean, cov, int(s))
                            for (mean, cov, s) in zip(self.means_, self.covariances_, n_per)])
-        elif self.covariance_type == "tied":
+        elif self._layout == "tied":
             X = np.vstack([rng.multivariate_normal(mean, self.covariances_, int(s))
                            for (mean, s) in zip(self.means_, n_per)])
         else:
