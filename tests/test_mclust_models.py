@@ -10,9 +10,10 @@ selection work for every model.
 import numpy as np
 import pytest
 
-from fastgmm import GaussianMixture, GaussianMixtureSelection
+from fastgmm import GaussianMixture, GaussianMixtureSelection, load, save
+from fastgmm.cli import _main
+from fastgmm.datasets import load_faithful
 from fastgmm.families import _gaussian, _mclust
-from fastgmm import load, save
 from _reference_missing import em_step_missing
 
 from conftest import mixture_data
@@ -214,3 +215,31 @@ def test_loading_covariances_that_break_the_model_is_an_error(data, tmp_path):
     save(gm, tmp_path / "m.fgmm")
     with pytest.raises(ValueError, match="form of the EEV model"):
         load(tmp_path / "m.fgmm")
+
+
+def _cli(capsys, *args):
+    status = _main.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_cli_fits_and_selects_mclust_models(tmp_path, capsys):
+    X = load_faithful().data
+    np.save(tmp_path / "x.npy", X)
+    status, out, err = _cli(capsys, "fit", tmp_path / "x.npy", "-k", 2, "--covariance-type", "EEV",
+                            "--random-state", 0, "-o", tmp_path / "m.npz")
+    assert status == 0, err
+    assert "covariance_type=EEV" in out
+    assert load(tmp_path / "m.npz").covariance_type == "EEV"
+    status, out, err = _cli(capsys, "select", tmp_path / "x.npy", "-k", "1-2", "--covariance-types", "mclust",
+                            "-o", tmp_path / "s.npz")
+    assert status == 0, err
+    assert sorted(load(tmp_path / "s.npz").results_["covariance_type"]) == sorted(MODELS * 2)
+
+
+def test_cli_unknown_model_is_one_line(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(50, 2)))
+    with pytest.raises(SystemExit):
+        _cli(capsys, "select", tmp_path / "x.npy", "--covariance-types", "VEV,XYZ")
+    err = capsys.readouterr().err
+    assert "invalid covariance type(s) ['XYZ']" in err
