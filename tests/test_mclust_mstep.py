@@ -153,6 +153,20 @@ def test_float32_scatter_gives_the_float64_result_of_its_values(model):
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def _nested(inner, outer):
+    """Every covariance set of ``inner`` is one of ``outer``: each letter at most as free (I < E < V)."""
+    rank = {"I": 0, "E": 1, "V": 2}
+    return all(rank[a] <= rank[b] for a, b in zip(inner, outer))
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_freer_model_never_fits_worse(seed):
+    nk, W = random_problem(seed, K=3, D=3)
+    q = {m: ref.expected_loglik(nk, W, mstep(m, nk, W)) for m in mc.MODELS}
+    worse = [(a, b) for a in mc.MODELS for b in mc.MODELS if _nested(a, b) and q[b] < q[a] - 1e-7 * abs(q[a])]
+    assert worse == []
+
+
 # --- one EM step against mclust's mstep ---------------------------------------------------------------------
 
 def _mclust_case(name):
@@ -269,6 +283,14 @@ def test_closed_forms_scale_with_the_scatter(model):
     # stops at a point that depends on the units; its answer is checked against the reference instead.)
     nk, W = random_problem(9)
     np.testing.assert_allclose(mstep(model, nk, 1e8 * W), 1e8 * mstep(model, nk, W), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", mc.MODELS)
+def test_data_far_from_the_origin_gives_the_same_step(model):
+    X, z, _ = _mclust_case("gen3")
+    nk, _, W = scatter(X, z)
+    nk_far, _, W_far = scatter(X + 1e5, z)
+    np.testing.assert_allclose(mstep(model, nk_far, W_far), mstep(model, nk, W), rtol=1e-6, atol=1e-8)
 
 
 def test_sample_weights_equal_repeated_rows():

@@ -25,6 +25,7 @@ shape. Empty components take no part; they get the shared parts and a zero volum
 """
 
 import numpy as np
+from scipy.linalg import lapack
 
 _FLMAX_HALF = np.finfo(np.float64).max / 2
 
@@ -135,16 +136,25 @@ def _mm_orientation(Wa, omega, O, A, weights):
 
     Minimises ``f(O) = sum_k weights_k tr(O^T W_k O A_k^-1)`` over orthogonal ``O``. Step 1 bounds each
     ``W_k`` by its largest eigenvalue ``omega_k``, step 2 each ``A_k^-1`` by its largest entry; both bounds
-    are linear in ``O``, ``tr(G O)``, minimised by ``O = -Q P^T`` for ``G = P S Q^T``.
+    are linear in ``O``, ``tr(G O)``, minimised by ``O = -Q P^T`` for ``G = P S Q^T``. Returns the new ``O``
+    and ``O^T W_k`` (K, D, D) for it.
     """
-    OtW = np.einsum("ij,kil->kjl", O, Wa)                              # O^T W_k
-    G = np.einsum("k,kj,kjl->jl", weights, 1.0 / A, OtW - omega[:, None, None] * O.T[None])
-    P, _, Qt = np.linalg.svd(G)
-    O = -(Qt.T @ P.T)
-    OtW = np.einsum("ij,kil->kjl", O, Wa)
+    OtW = O.T @ Wa
+    G = np.einsum("kj,kjl->jl", weights[:, None] / A, OtW - omega[:, None, None] * O.T)
+    O = _polar_minimiser(G)
+    OtW = O.T @ Wa
     inv_a = 1.0 / A
-    G = np.einsum("k,kj,kjl->jl", weights, inv_a - inv_a.max(axis=1, keepdims=True), OtW)
-    P, _, Qt = np.linalg.svd(G)
+    G = np.einsum("kj,kjl->jl", weights[:, None] * (inv_a - inv_a.max(axis=1, keepdims=True)), OtW)
+    O = _polar_minimiser(G)
+    return O, O.T @ Wa
+
+
+def _polar_minimiser(G):
+    """The orthogonal ``O`` minimising ``tr(G O)``: ``-Q P^T`` for ``G = P S Q^T``."""
+    # LAPACK directly: numpy's svd wrapper costs more than the decomposition of a small matrix.
+    P, _, Qt, info = lapack.dgesdd(G)
+    if info != 0:
+        return np.full_like(G, np.nan)
     return -(Qt.T @ P.T)
 
 
@@ -160,8 +170,8 @@ def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_vol
     previous = _FLMAX_HALF
     for it in range(1, max_iter + 1):
         weights = _inverse_or_zero(lam) if variable_volume and not unweighted else np.ones(K)
-        O = _mm_orientation(Wa, omega, O, A, weights)
-        d = np.einsum("ij,kil,lj->kj", O, Wa, O)
+        O, OtW = _mm_orientation(Wa, omega, O, A, weights)
+        d = np.einsum("kjl,lj->kj", OtW, O)
         if variable_volume:
             A, lam = _unit_det(d / n[:, None])
         else:
