@@ -21,7 +21,9 @@ Two cases the maximum-likelihood formulas do not cover:
   treat it as they treat an empty scikit-learn component;
 - a scatter that is singular where the model needs it to be positive definite (say a constant feature
   inside one component of EVI) has no maximiser. Such a component gets its own ``W_k / n_k``, which is
-  singular, and the caller's singular-covariance check reports it.
+  singular, and the caller's singular-covariance check reports it. In an iterative model the shared part
+  is then undefined too, and every component whose estimate came out non-finite gets its own ``W_k / n_k``.
+  Nothing raises and nothing is NaN: the caller decides what a singular covariance means.
 """
 
 import numbers
@@ -218,16 +220,15 @@ def constrained_covariances(model, nk, scatter, *, tol=None, max_iter=None, star
     nk = _check_nk(nk)
     K = nk.shape[0]
     W = _check_scatter(scatter, lay, K)
+    D = _check_n_features(n_features, lay, W)
     tol, max_iter = _check_options(tol, max_iter)
     if start is not None:
         start = _check_scatter(start, lay, K, name="start")
     model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
     total = float(np.sum(nk))
     if model == "EEE":
-        _check_n_features(n_features, lay, W)
         return W / total
     active = nk > EMPTY_WEIGHT * total
-    D = _check_n_features(n_features, lay, W)
     if model in ("EII", "VII"):
         return _spherical(model, nk, W, active, D)
     if model in ("EEI", "VVI", "EVI"):
