@@ -20,7 +20,7 @@ from ..kernels._openmp_helpers import effective_n_threads
 from ..sources._blocks import init_sample_rows
 from ..utils._threadpool import blas_single_thread
 from ..utils._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
-from . import _degenerate, _gaussian
+from . import _degenerate, _gaussian, _mclust
 from . import _gaussian_missing as _missing
 from . import _gaussian_online as _online
 from ._gaussian import MODEL_NAMES, GaussianParams
@@ -482,6 +482,36 @@ class GaussianMixture(Persistent, BaseMixture):
                                              self._layout, n_threads, **outputs)
         return gaussian_estimate(X, self.weights_, self.means_, self.precisions_cholesky_,
                                  self._layout, n_threads, **outputs)
+
+    # mclust's parts of the covariances (Celeux & Govaert's lambda_k D_k A_k D_k^T), per component
+    @property
+    def volumes_(self):
+        """Each component's volume lambda_k = det(Sigma_k)^(1/D), (n_components,)."""
+        return self._decomposed()[0]
+
+    @property
+    def shapes_(self):
+        """Each component's shape: the diagonal of A_k (determinant 1), (n_components, n_features)."""
+        return self._decomposed()[1]
+
+    @property
+    def orientations_(self):
+        """Each component's orientation D_k, eigenvectors as columns in the order of ``shapes_``.
+
+        (n_components, n_features, n_features); the identity for the
+        diagonal and spherical models (their shapes follow the features).
+        """
+        return self._decomposed()[2]
+
+    def _decomposed(self):
+        self._check_is_fitted()
+        K, D = self.means_.shape
+        cov = _gaussian.remove_reg(np.asarray(self.covariances_, dtype=np.float64), self.reg_covar, self._layout)
+        parts = _mclust.decompose(self.covariance_type, cov, n_features=D, n_components=K)
+        volumes = np.broadcast_to(parts["scale"], (K,)).copy()
+        shapes = np.broadcast_to(parts["shape"], (K, D)).copy()
+        orient = np.broadcast_to(np.eye(D) if parts["orientation"] is None else parts["orientation"], (K, D, D))
+        return volumes, shapes, orient.copy()
 
     def impute(self, X):
         """X with every NaN replaced by its conditional expectation under the fitted mixture.

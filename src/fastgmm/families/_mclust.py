@@ -1,38 +1,380 @@
-# TEMPORARY (lead's local stand-in until helper mclustm's module lands; never committed)
+"""mclust's fourteen covariance models: their M-steps, parameter counts and volume/shape/orientation parts.
+
+Celeux & Govaert (1995) write a component covariance as ``Sigma_k = lambda_k D_k A_k D_k^T``: a volume
+``lambda_k > 0``, a diagonal shape ``A_k`` with determinant 1 and an orthogonal orientation ``D_k``. Each of the
+three letters of a model name says whether that part is Equal across components, Variable, or the Identity
+(volume, shape, orientation, in that order): ``VEV`` has its own volume and orientation per component and one
+shape shared by all. mclust (Fraley & Raftery 2002) fits fourteen of these; four are scikit-learn's covariance
+types under another name (``SKLEARN_EQUIVALENT``).
+
+Everything here works on the within-component scatter ``W_k = sum_i w_i r_ik (x_i - mu_k)(x_i - mu_k)^T`` and the
+component weights ``n_k``, in the shape of the scikit-learn layout whose E-step kernel the model uses
+(``layout``): a model that has no orientation, or an identity shape, never needs more than the diagonal or the
+trace of ``W_k``. Nine models have a closed-form M-step; five (VEI, VEE, VVE, EVE, VEV) iterate, as mclust
+does, in ``_mclust_iterative``.
+
+Two cases the maximum-likelihood formulas do not cover:
+
+- an *empty* component (``n_k`` at most ``EMPTY_WEIGHT`` times the total weight) takes no part in the
+  parameters the components share; it gets the shared parts and, where its own part is free, a zero volume
+  (its covariance is 0, as ``scatter / n_k`` would be), so the caller's ``reg_covar`` and degeneracy checks
+  treat it as they treat an empty scikit-learn component;
+- a scatter that is singular where the model needs it to be positive definite (say a constant feature
+  inside one component of EVI) has no maximiser. Such a component gets its own ``W_k / n_k``, which is
+  singular, and the caller's singular-covariance check reports it. In an iterative model the shared part
+  is then undefined too, and every component whose estimate came out non-finite gets its own ``W_k / n_k``.
+  Nothing raises and nothing is NaN: the caller decides what a singular covariance means.
+"""
+
+import numbers
+
 import numpy as np
-MODELS = ("EII","VII","EEI","VEI","EVI","VVI","EEE","VEE","EVE","VVE","EEV","VEV","EVV","VVV")
+
+from . import _mclust_iterative as _it
+
+MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
 SKLEARN_EQUIVALENT = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
-_L = {"EII": "spherical", "VII": "spherical", "EEI": "diag", "VEI": "diag", "EVI": "diag", "VVI": "diag", "EEE": "tied"}
+_SKLEARN = ("spherical", "diag", "tied", "full")
+_LAYOUT = {"EII": "spherical", "VII": "spherical", "EEI": "diag", "VEI": "diag", "EVI": "diag",
+           "VVI": "diag", "EEE": "tied"}
+#: A component whose weight is at most this fraction of the total is empty (see the module docstring).
+EMPTY_WEIGHT = 100 * np.finfo(np.float64).eps
+#: mclust's inner tolerance, emControl()$tol[2]: the iterative M-steps stop at this relative change.
+DEFAULT_TOL = float(np.sqrt(np.finfo(np.float64).eps))
+#: mclust's emControl()$itmax[2] is .Machine$integer.max; a finite bound keeps a flat objective from looping
+#: for ever (the iterations that converge at all do so in far fewer steps).
+DEFAULT_MAX_ITER = 100_000
+
+
+def _check_model(model, name="model"):
+    if not isinstance(model, str) or (model not in MODELS and model not in _SKLEARN):
+        raise ValueError(f"The parameter '{name}' must be one of mclust's models {', '.join(MODELS)} or one of "
+                         f"scikit-learn's covariance types {', '.join(_SKLEARN)}; got {model!r}.")
+    return model
+
+
 def layout(model):
-    if model in ("full", "tied", "diag", "spherical"):
+    """The scikit-learn covariance type whose kernel, statistics and attribute shapes ``model`` uses.
+
+    Parameters
+    ----------
+    model : str
+        One of ``MODELS`` or a scikit-learn covariance type (which maps to itself).
+
+    Returns
+    -------
+    str
+        ``'spherical'`` for EII and VII, ``'diag'`` for EEI, VEI, EVI and VVI, ``'tied'`` for EEE and
+        ``'full'`` for the other seven.
+    """
+    _check_model(model)
+    if model in _SKLEARN:
         return model
-    return _L.get(model, "full")
-def n_covariance_parameters(model, K, D):
-    sk = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
-    m = sk.get(model, model)
-    o = D * (D - 1) // 2
-    return {"EII": 1, "VII": K, "EEI": D, "VEI": K + D - 1, "EVI": 1 + K * (D - 1), "VVI": K * D,
-            "EEE": D * (D + 1) // 2, "VEE": K + D - 1 + o, "EVE": 1 + K * (D - 1) + o, "VVE": K * D + o,
-            "EEV": D + K * o, "VEV": K + D - 1 + K * o, "EVV": 1 + K * (D - 1) + K * o, "VVV": K * D * (D + 1) // 2}[m]
-def constrained_covariances(model, nk, scatter, *, tol=None, max_iter=None, start=None, D_=3):
-    nk = np.asarray(nk, float)
-    n = nk.sum()
-    if model == "EII":
-        D = None
-        return np.full(nk.shape, scatter.sum() / n) / D_
-    if model == "EEI":
-        return np.tile(scatter.sum(0) / n, (len(nk), 1))
+    return _LAYOUT.get(model, "full")
+
+
+def _as_count(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"The parameter '{name}' must be an integer >= 1, got {value!r}.")
+    return int(value)
+
+
+def n_covariance_parameters(model, n_components, n_features):
+    """Free covariance parameters of ``model``, counted as mclust's ``nVarParams`` counts them.
+
+    Parameters
+    ----------
+    model : str
+        One of ``MODELS`` or a scikit-learn covariance type (counted as fastgmm counts it, which for the four
+        equals mclust's count of the equivalent model).
+    n_components, n_features : int
+        K and D, both at least 1.
+
+    Returns
+    -------
+    int
+        The count. A volume is one parameter, a shape D - 1 (its determinant is fixed), an orientation
+        D (D - 1) / 2; EVV counts ``1 - K + K D (D + 1) / 2`` (a shared volume of otherwise free matrices).
+    """
+    model = _check_model(model)
+    K = _as_count(n_components, "n_components")
+    D = _as_count(n_features, "n_features")
+    model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
+    volume = 1 if model[0] == "E" else K
+    shape = {"I": 0, "E": D - 1, "V": K * (D - 1)}[model[1]]
+    orientation = {"I": 0, "E": D * (D - 1) // 2, "V": K * D * (D - 1) // 2}[model[2]]
     if model == "EVV":
-        dets = np.array([np.linalg.det(w) for w in scatter]); D = scatter.shape[1]
-        lam = np.sum(dets ** (1 / D)) / n
-        return np.stack([lam * w / d ** (1 / D) for w, d in zip(scatter, dets)])
+        return 1 - K + K * D * (D + 1) // 2
+    return volume + shape + orientation
+
+
+# ---------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------
+
+def _check_nk(nk):
+    try:
+        nk = np.asarray(nk, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("The parameter 'nk' must be an array of component weights (numbers).") from None
+    if nk.ndim != 1 or nk.size == 0:
+        raise ValueError(f"The parameter 'nk' must have the shape (n_components,), got {nk.shape}.")
+    if not np.all(np.isfinite(nk)) or np.any(nk < 0):
+        raise ValueError("The parameter 'nk' must hold finite weights >= 0 (the responsibility sums).")
+    if not np.sum(nk) > 0:
+        raise ValueError("The parameter 'nk' sums to 0: no component has weight, so there is nothing to fit.")
+    return nk
+
+
+def _scatter_shape(lay, K, D):
+    return {"full": (K, D, D), "diag": (K, D), "spherical": (K,), "tied": (D, D)}[lay]
+
+
+def _check_scatter(scatter, lay, K, name="scatter"):
+    try:
+        s = np.asarray(scatter, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"The parameter '{name}' must be an array of numbers.") from None
+    ndim = {"full": 3, "diag": 2, "spherical": 1, "tied": 2}[lay]
+    D = 1 if lay == "spherical" else (s.shape[-1] if s.ndim == ndim else 0)
+    want = _scatter_shape(lay, K, D)
+    if s.shape != want or D == 0:
+        hint = {"full": "(n_components, n_features, n_features)", "diag": "(n_components, n_features)",
+                "spherical": "(n_components,)", "tied": "(n_features, n_features)"}[lay]
+        raise ValueError(f"The parameter '{name}' must have the shape {hint} for the '{lay}' layout with "
+                         f"{K} components, got {s.shape}.")
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"The parameter '{name}' must be finite.")
+    if lay in ("full", "tied"):
+        t = s if lay == "full" else s[None]
+        # Relative to each matrix's largest entry: sums of outer products made in another order (or in
+        # float32) differ in the last bits, most visibly in entries near 0.
+        scale = np.max(np.abs(t), axis=(1, 2), keepdims=True)
+        if np.any(np.abs(t - np.swapaxes(t, -1, -2)) > 1e-6 * scale):
+            raise ValueError(f"The parameter '{name}' must be symmetric (scatter matrices).")
+        s = 0.5 * (t + np.swapaxes(t, -1, -2))
+        s = s if lay == "full" else s[0]
+    diagonal = s if lay in ("diag", "spherical") else np.diagonal(s, axis1=-2, axis2=-1)
+    if np.any(diagonal < 0):
+        raise ValueError(f"The parameter '{name}' must be positive semi-definite (it has a negative variance).")
+    return s
+
+
+def _check_options(tol, max_iter):
+    tol = DEFAULT_TOL if tol is None else tol
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real) or not 0 < tol < 1:
+        raise ValueError(f"The parameter 'tol' must be a number in (0, 1) (relative change), got {tol!r}.")
+    max_iter = DEFAULT_MAX_ITER if max_iter is None else _as_count(max_iter, "max_iter")
+    return float(tol), max_iter
+
+
+def _check_n_features(n_features, lay, W):
+    if n_features is None:
+        if lay == "spherical":
+            raise ValueError("The parameter 'n_features' is required for the spherical layout (EII, VII, "
+                             "spherical): its scatter is a trace, which does not say how many features it sums.")
+        return W.shape[-1]
+    n_features = _as_count(n_features, "n_features")
+    if lay != "spherical" and n_features != W.shape[-1]:
+        raise ValueError(f"The parameter 'n_features' ({n_features}) does not match the scatter's "
+                         f"{W.shape[-1]} features.")
+    return n_features
+
+
+# ---------------------------------------------------------------------------
+# M-steps
+# ---------------------------------------------------------------------------
+
+def constrained_covariances(model, nk, scatter, *, tol=None, max_iter=None, start=None, n_features=None):
+    """The maximum-likelihood covariances of ``model`` given component weights and scatters.
+
+    Parameters
+    ----------
+    model : str
+        One of ``MODELS`` or a scikit-learn covariance type.
+    nk : array-like of shape (n_components,)
+        Component weights ``n_k = sum_i w_i r_ik`` (>= 0, not all 0).
+    scatter : array-like
+        The within-component scatter ``W_k`` about each component's mean, in the shape of ``layout(model)``:
+        'full' (K, D, D) ``W_k``; 'diag' (K, D) its diagonal; 'spherical' (K,) its trace; 'tied' (D, D)
+        ``sum_k W_k``.
+    tol : float, optional
+        Relative change at which an iterative M-step stops (default mclust's ``sqrt(eps)``).
+    max_iter : int, optional
+        Bound on the iterations of an iterative M-step (default 100,000).
+    start : array-like, optional
+        Covariances in the layout's shape (the previous EM iteration's) to start an iterative M-step from,
+        as mclust's EM does for VEI, VEV, EVE and VVE. Without it the M-step starts where mclust's ``mstep``
+        does. Ignored by the closed-form models.
+    n_features : int, optional
+        D. Required for the 'spherical' layout (EII, VII, spherical), whose scatter, a trace, does not say it;
+        checked against the scatter's shape otherwise.
+
+    Returns
+    -------
+    ndarray
+        float64 covariances in the layout's shape, without regularisation (the caller adds ``reg_covar``).
+    """
+    model = _check_model(model)
+    lay = layout(model)
+    nk = _check_nk(nk)
+    K = nk.shape[0]
+    W = _check_scatter(scatter, lay, K)
+    D = _check_n_features(n_features, lay, W)
+    tol, max_iter = _check_options(tol, max_iter)
+    if start is not None:
+        start = _check_scatter(start, lay, K, name="start")
+    model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
+    total = float(np.sum(nk))
+    if model == "EEE":
+        return W / total
+    active = nk > EMPTY_WEIGHT * total
+    if model in ("EII", "VII"):
+        return _spherical(model, nk, W, active, D)
+    if model in ("EEI", "VVI", "EVI"):
+        return _diagonal(model, nk, W, active)
+    if model in ("VVV", "EVV", "EEV"):
+        return _symmetric(_full(model, nk, W, active))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = _it.ITERATIVE[model](nk, W, active, tol, max_iter, start)
+    return _symmetric(_finite_or_own(out, nk, W, active))
+
+
+def _symmetric(out):
+    """Matrices rebuilt from eigenvectors are symmetric only to rounding; make them exactly so."""
+    return 0.5 * (out + np.swapaxes(out, -1, -2)) if out.ndim == 3 else out
+
+
+def _own(nk, W):
+    """Each component's own maximum-likelihood covariance ``W_k / n_k`` (0 for an empty component)."""
+    shape = (-1,) + (1,) * (W.ndim - 1)
+    return W / np.maximum(nk, np.finfo(np.float64).tiny).reshape(shape)
+
+
+def _finite_or_own(out, nk, W, active):
+    """Components whose constrained estimate is not finite (a singular scatter the model cannot absorb) get
+    their own singular ``W_k / n_k``; empty components that came out non-finite get 0."""
+    axes = tuple(range(1, out.ndim))
+    bad = ~np.all(np.isfinite(out), axis=axes) if axes else ~np.isfinite(out)
+    if np.any(bad):
+        out = out.copy()
+        out[bad] = _own(nk, W)[bad]
+    return out
+
+
+def _spherical(model, nk, W, active, D):
+    if model == "VII":
+        return _own(nk, W) / D
+    return np.full(nk.shape, np.sum(W[active]) / (D * np.sum(nk)))
+
+
+def _diagonal(model, nk, W, active):
+    if model == "VVI":
+        return _own(nk, W)
+    if model == "EEI":
+        return np.broadcast_to(np.sum(W[active], axis=0) / np.sum(nk), W.shape).copy()
+    # EVI: A_k is diag(W_k) with determinant 1, one volume for all.
+    g = _it.geomean(W)
+    ok = active & (g > 0)
+    lam = np.sum(g[ok]) / np.sum(nk)
+    out = np.empty_like(W)
+    out[ok] = lam * W[ok] / g[ok, None]
+    out[~active] = lam
+    singular = active & ~ok
+    out[singular] = _own(nk[singular], W[singular])
+    return out
+
+
+def _full(model, nk, W, active):
+    if model == "VVV":
+        return _own(nk, W)
     if model == "EEV":
-        D = scatter.shape[1]
-        ev = [np.linalg.eigh(w) for w in scatter]
-        om = sum(e[0] for e in ev)
-        A = om / np.prod(om) ** (1 / D); lam = np.prod(om) ** (1 / D) / n
-        return np.stack([lam * (v * A) @ v.T for (_, v) in ev])
-    if model in SKLEARN_EQUIVALENT:
-        return scatter / (nk if scatter.ndim == 1 else nk[:, None] if scatter.ndim == 2 and model != "EEE" else
-                          (n if model == "EEE" else nk[:, None, None]))
-    raise NotImplementedError(model)
+        # The orientations are W_k's eigenvectors; the shared lambda A pairs the summed eigenvalues, largest
+        # with largest (von Neumann's trace inequality): lambda A = sum_k e_k / N.
+        e, V = _it.sorted_eigh(W)
+        common = np.sum(e[active], axis=0) / np.sum(nk)
+        V[~active] = np.eye(W.shape[-1])
+        return np.einsum("kij,j,klj->kil", V, common, V)
+    # EVV: C_k = W_k / |W_k|^(1/D), one volume lambda = sum_k |W_k|^(1/D) / N.
+    D = W.shape[-1]
+    sign, logdet = np.linalg.slogdet(W)
+    g = np.where(sign > 0, np.exp(logdet / D), 0.0)
+    ok = active & (g > 0)
+    lam = np.sum(g[ok]) / np.sum(nk)
+    out = np.empty_like(W)
+    out[ok] = lam * W[ok] / g[ok, None, None]
+    out[~active] = lam * np.eye(D)
+    singular = active & ~ok
+    out[singular] = _own(nk[singular], W[singular])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Volume, shape, orientation
+# ---------------------------------------------------------------------------
+
+def decompose(model, covariances, *, n_features=None, n_components=None):
+    """mclust's parametrisation of covariances of ``model`` (in the layout's shape).
+
+    Parameters
+    ----------
+    model : str
+        One of ``MODELS`` or a scikit-learn covariance type.
+    covariances : array-like
+        Positive-definite covariances in the shape of ``layout(model)``.
+    n_features : int, optional
+        D; required for the 'spherical' layout, whose covariances (K,) do not say it.
+    n_components : int, optional
+        K for the 'tied' layout, whose one matrix is repeated K times in 'sigma' (default 1).
+
+    Returns
+    -------
+    dict
+        ``'scale'``: lambda, a float for E-volume models, (K,) otherwise; ``'shape'``: A with determinant 1,
+        (D,) when shared, (K, D) otherwise, sorted largest first where there is an orientation;
+        ``'orientation'``: D, (D, D) when shared, (K, D, D) otherwise (columns are eigenvectors, in the order
+        of the shape), None for the diagonal models; ``'sigma'``: the (K, D, D) matrices
+        ``lambda_k D_k A_k D_k^T``, as mclust's ``parameters$variance`` reports them. Shared parts are read
+        from the first component: the covariances are assumed to satisfy the model's constraints.
+    """
+    model = _check_model(model)
+    lay = layout(model)
+    C = np.asarray(covariances, dtype=np.float64)
+    K = 1 if lay == "tied" else (C.shape[0] if C.ndim >= 1 else 0)
+    C = _check_scatter(C, lay, K, name="covariances")
+    D = _check_n_features(n_features, lay, C)
+    model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
+    if lay == "spherical":
+        _check_positive(C)
+        return _parts(model, np.repeat(C[:, None], D, axis=1), None)
+    if lay == "diag":
+        _check_positive(C)
+        return _parts(model, C, None)
+    if lay == "tied":
+        C = np.repeat(C[None], 1 if n_components is None else _as_count(n_components, "n_components"), axis=0)
+    e, V = _it.sorted_eigh(C)
+    _check_positive(e)
+    if model[2] == "E":
+        V = np.broadcast_to(_it.common_orientation(C), C.shape)
+        e = np.einsum("kij,kil,klj->kj", V, C, V)
+    return _parts(model, e, V, C)
+
+
+def _check_positive(values):
+    if np.any(values <= 0):
+        raise ValueError("The parameter 'covariances' must be positive definite to be decomposed into volume, "
+                         "shape and orientation (a variance or eigenvalue is <= 0).")
+
+
+def _parts(model, values, V, sigma=None):
+    """Split per-component variances or eigenvalues (K, D) into volume and shape as the model shares them."""
+    scale = _it.geomean(values)
+    shape = values / scale[:, None]
+    if sigma is None:
+        sigma = np.einsum("kd,de->kde", values, np.eye(values.shape[1]))
+    shared = {"I": np.ones(values.shape[1]), "E": shape[0], "V": shape}
+    out = {"scale": float(scale[0]) if model[0] == "E" else scale, "shape": shared[model[1]],
+           "orientation": None, "sigma": sigma}
+    if V is not None:
+        out["orientation"] = np.array(V[0]) if model[2] == "E" else np.array(V)
+    return out
