@@ -275,3 +275,41 @@ def test_bad_noise_input_gives_clear_errors():
         GaussianMixture(2, noise=mask, nan_policy="marginalize").fit(Xn)
     with pytest.raises(ValueError, match="volume of the data's bounding box"):
         GaussianMixture(2, noise="auto").fit(np.c_[X[:, :2], np.ones(X.shape[0])])
+
+
+def test_selection_with_noise_does_not_spend_a_component_on_the_background():
+    from fastgmm import GaussianMixtureSelection
+    X, _ = _data(seed=18, n_cluster=200, n_noise=80, d=2)
+    kw = dict(n_components=range(1, 5), covariance_types=("spherical",), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = GaussianMixtureSelection(**kw).fit(X)
+        noisy = GaussianMixtureSelection(noise="auto", **kw).fit(X)
+    assert plain.best_params_["n_components"] > 2
+    assert noisy.best_params_["n_components"] == 2 and noisy.best_estimator_.noise_weight_ > 0
+
+
+def test_cli_fit_with_noise_auto_labels_noise_rows(tmp_path):
+    from fastgmm.cli import _main as _cli
+    X, _ = _data(seed=19, d=2)
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", header="a,b", comments="")
+    status = _cli.main(["fit", str(tmp_path / "x.csv"), "-k", "2", "--noise", "auto", "-o", str(tmp_path / "m.npz"),
+                        "--labels", str(tmp_path / "labels.csv")])
+    assert status == 0
+    labels = np.loadtxt(tmp_path / "labels.csv", skiprows=1)
+    assert (labels == -1).any()
+    assert hasattr(load(tmp_path / "m.npz"), "noise_weight_")
+
+
+def test_ellipses_draw_noise_rows_as_their_own_grey_group():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from fastgmm import plot
+    X, _ = _data(seed=20, d=2)
+    gm = _fit_quietly(GaussianMixture(2, noise="auto", random_state=0), X)
+    ax = plot.ellipses(gm, X)
+    groups = {c.get_label(): c for c in ax.collections}
+    assert sorted(groups) == ["component 0", "component 1", "means", "noise"]
+    assert len(groups["noise"].get_offsets()) == np.count_nonzero(gm.predict(X) == -1)
+    matplotlib.pyplot.close(ax.figure)
