@@ -249,7 +249,7 @@ def test_sample_draws_noise_rows_from_the_box():
     assert np.all(noise_rows >= gm.noise_bounds_[0]) and np.all(noise_rows <= gm.noise_bounds_[1])
 
 
-def test_bad_noise_input_gives_clear_errors():
+def test_bad_noise_input_gives_clear_errors(tmp_path):
     X, mask = _data(seed=17)
     with pytest.raises(ValueError, match="shape"):
         GaussianMixture(2, noise=mask[:-1]).fit(X)
@@ -273,6 +273,9 @@ def test_bad_noise_input_gives_clear_errors():
     Xn[0, 0] = np.nan
     with pytest.raises(ValueError, match="marginalize"):
         GaussianMixture(2, noise=mask, nan_policy="marginalize").fit(Xn)
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(TypeError, match="in-memory"):
+        GaussianMixture(2, noise="auto").fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
     with pytest.raises(ValueError, match="volume of the data's bounding box"):
         GaussianMixture(2, noise="auto").fit(np.c_[X[:, :2], np.ones(X.shape[0])])
 
