@@ -182,27 +182,20 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         'weights', 'means', 'covariances'. With frozen means the covariances
         are the M-step's scatter about them.
     noise : None, 'auto' or array-like of bool of shape (n_samples,), default=None
-        A noise component (R mclust's): a uniform density 1/V with its own
-        proportion, for scattered points that belong to no cluster. None: no
-        noise component. A boolean array: the rows of ``fit``'s X that start
-        as noise (mclust's ``initialization$noise``): the Gaussian components
-        are initialised from the other rows, the noise proportion from their
-        (weighted) fraction. 'auto': that mask is guessed from each row's
-        10th-nearest-neighbour distance, as the background of a mixture of
-        two Poisson processes (Byers & Raftery 1998's NNclean; on a random
-        subset of 20,000 rows beyond that). EM then updates the noise
-        proportion like a weight; ``predict`` gives -1 for rows whose most
-        probable component is the noise, ``predict_proba`` has a last column
-        for it, ``score_samples`` includes its density everywhere (inside the
-        data's box or not), and ``bic``/``aic`` count two more parameters,
-        its proportion and V (as mclust does). In-memory X only, with
-        ``on_degenerate='raise'``, no ``partial_fit`` and no NaN under
-        'marginalize'. ``weights_init`` then gives the Gaussian proportions
-        relative to each other (summing to 1).
+        R mclust's noise component: a uniform density 1/V with its own
+        proportion, for scattered rows of no cluster (None: none). A boolean
+        array marks the rows of X that start as noise (mclust's
+        ``initialization$noise``; the Gaussians start from the other rows,
+        and ``weights_init`` then sums to 1 over the Gaussians); 'auto'
+        guesses them from 10th-nearest-neighbour distances (Byers & Raftery's
+        NNclean, on 20,000 random rows beyond that). ``predict`` gives -1 for
+        noise, ``predict_proba`` has it last, ``score_samples`` includes 1/V
+        everywhere, ``bic``/``aic`` count 2 more parameters (mclust's count).
+        In-memory X, ``on_degenerate='raise'``, no NaN under 'marginalize',
+        no ``partial_fit``.
     noise_volume : float > 0 or None, default=None
-        V. None: mclust's ``hypvol`` of the fitted rows of positive weight,
-        the smaller of the volumes of their bounding box and of the box of
-        their principal-component scores (axes of the weighted covariance).
+        V. None: mclust's ``hypvol`` of the rows of positive weight (the
+        smaller volume of their box and of their principal scores' box).
 
     Attributes
     ----------
@@ -249,14 +242,9 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         Number of re-seeds in ``degenerate_events_``.
     n_dropped_ : int
         Number of components dropped (``n_components - len(weights_)``).
-    noise_weight_ : float
-        With ``noise``: the noise proportion pi_0; ``weights_`` then sums to
-        1 - pi_0 (mclust's ``pro`` without its last entry).
-    noise_volume_ : float
-        With ``noise``: V, the noise density being 1 / V.
-    noise_bounds_ : ndarray of shape (2, n_features)
-        With ``noise``: the fitted rows' bounding box (lowest, highest
-        values), from which :meth:`sample` draws the noise rows.
+    noise_weight_, noise_volume_, noise_bounds_ : float, float, ndarray (2, n_features)
+        With ``noise``: its proportion (``weights_`` sums to 1 - it), V, and
+        the fitted rows' bounding box, where :meth:`sample` draws noise rows.
 
     Notes
     -----
@@ -668,7 +656,7 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
-            The component each sample came from.
+            The component each sample came from (-1: the noise component).
         """
         self._check_is_fitted()
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
