@@ -228,7 +228,7 @@ def test_parameters_pass_through_and_clone(capsys):
     passed = sel._passed_through()
     # Every GaussianMixture parameter the selection has is passed unchanged.
     assert passed == {"tol": 1e-4, "reg_covar": 1e-4, "max_iter": 100, "verbose_interval": 10, "n_threads": 1,
-                      "nan_policy": "raise"}
+                      "nan_policy": "raise", "noise": None, "noise_volume": None}
     X, _, _ = make_mixture(100, 2, 2, random_state=0)
     sel.fit(X)
     assert sel.best_estimator_.reg_covar == 1e-4

@@ -144,6 +144,10 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         Show a tqdm progress bar over the candidates (covariance types x
         numbers of components); the candidate fits show none. Needs tqdm;
         without it, a warning and no bar.
+    noise, noise_volume : as in :class:`GaussianMixture`
+        A noise component in every candidate (mclust's ``Mclust`` with
+        ``initialization$noise``; its G = 0, noise alone, is not a candidate
+        here). 'auto' guesses the initial noise rows again for each fit.
 
     Attributes
     ----------
@@ -216,6 +220,8 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         n_threads=None,
         nan_policy="raise",
         progress=False,
+        noise=None,
+        noise_volume=None,
     ):
         self.n_components = n_components
         self.covariance_types = covariance_types
@@ -232,6 +238,8 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         self.n_threads = n_threads
         self.nan_policy = nan_policy
         self.progress = progress
+        self.noise = noise
+        self.noise_volume = noise_volume
 
     # ------------------------------------------------------------------
     # validation

@@ -184,6 +184,8 @@ class _Sweep:
     def _labels(self, fit):
         if fit._labels is None:
             fit._labels = fit.gm.predict(self.X_start)
+            if hasattr(fit.gm, "noise_weight_"):    # noise rows (-1) go to their most probable Gaussian
+                fit._labels = np.argmax(fit.gm.predict_proba(self.X_start)[:, :-1], axis=1)
         return fit._labels
 
     def _splits(self, fit, K):

@@ -103,7 +103,7 @@ def _shown(weights, min_weight):
 
 def _explaining(model, X, min_rows):
     """Indices of the components whose responsibilities over the rows of X sum to at least ``min_rows``."""
-    rows = np.asarray(model.predict_proba(X), dtype=np.float64).sum(axis=0)
+    rows = np.asarray(model.predict_proba(X), dtype=np.float64).sum(axis=0)[:model.means_.shape[0]]    # no noise
     return np.flatnonzero(rows >= min_rows)
 
 
@@ -213,7 +213,8 @@ def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6, min_rows=1
         One scatter collection per drawn component (labelled "component k"),
         ``len(n_std)`` Ellipse patches per drawn component, the drawn means as
         "x" markers (labelled "means"), and, only if some rows are predicted
-        to a component left out, those rows in grey ("other components").
+        to a component left out, those rows in grey ("other components");
+        a noise component's rows in light grey dots ("noise").
 
     Raises
     ------
@@ -248,7 +249,10 @@ def ellipses(model, X, dims=(0, 1), ax=None, *, n_std=(1, 2, 3), s=6, min_rows=1
             ax.add_patch(Ellipse(means[k], 2 * r * math.sqrt(vals[-1]), 2 * r * math.sqrt(vals[0]),
                                  angle=angle, fill=False, edgecolor=color, linewidth=1.2,
                                  alpha=max(0.25, 1.0 - 0.25 * (r - 1))))
-    other = ~np.isin(labels, shown)
+    noise = labels == -1        # a noise component's rows (GaussianMixture(noise=...)): grey dots
+    if noise.any():
+        ax.scatter(X[noise, i], X[noise, j], s=s, color="0.6", alpha=0.5, marker=".", label="noise")
+    other = ~np.isin(labels, shown) & ~noise
     if other.any():
         # Kept on the plot so that no row disappears; rare, as these components carry under one row.
         ax.scatter(X[other, i], X[other, j], s=s, color="0.5", alpha=0.6, label="other components")

@@ -32,6 +32,12 @@ SHARED_OPTIONS = {o.param: o for o in (
     _Option("--nan-policy", "nan_policy", dict(
         choices=NAN_POLICIES, help="missing values: raise an error, omit the rows, or marginalize (exact EM; "
                                    "gaussian, bayesian and student-t) (default: raise)")),
+    _Option("--noise", "noise", dict(
+        choices=("auto",), help="add mclust's noise component (a uniform density over the data's box) with an "
+                                "automatic initial guess; noise rows are labelled -1 (gaussian only)")),
+    _Option("--noise-volume", "noise_volume", dict(
+        type=_positive_float, metavar="V", help="with --noise: the volume of the noise's region (default: "
+                                                "mclust's hypvol of the data)")),
 )}
 
 # Options of one model or a few, offered to the models whose MODELS entry lists them.
@@ -181,6 +187,9 @@ def _feature_labels(model):
 def _parameter_lines(model):
     """weights_ and means_ (or per-feature tables) of a fitted model, for 'info'."""
     lines = [f"weights: {np.asarray(model.weights_)}"]
+    if hasattr(model, "noise_weight_"):
+        lines.append(f"noise: weight {model.noise_weight_:.4g}, uniform over volume {model.noise_volume_:.6g} "
+                     "(its rows are labelled -1)")
     name = _model_name(model)
     means = getattr(model, "means_", None)
     if isinstance(means, list):     # a categorical mixture: one (K, n_categories) table per feature

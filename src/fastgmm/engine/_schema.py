@@ -154,6 +154,9 @@ GAUSSIAN_ARRAYS = tuple(Array(name) for name in (
     "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"))
 #: on_degenerate's log; optional: a model whose fit was interrupted before its end has none.
 DEGENERATE_EVENTS = (Scalar("degenerate_events_", JSON, optional=True),)
+#: A Gaussian mixture's noise component (fastgmm.families._noise), when it has one.
+NOISE_SCALARS = (Scalar("noise_weight_", NUMBER, optional=True), Scalar("noise_volume_", POSITIVE, optional=True),
+                 Scalar("noise_bounds_", JSON, optional=True))
 #: The counts of reseeds and drops in DEGENERATE_EVENTS, which _validate_loaded recounts.
 DEGENERATE_COUNTS = ("n_reinit_", "n_dropped_")
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..engine._base import BaseMixture
 from ..engine._custom_init import is_custom
-from ..engine._schema import (DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, check_loaded_events,
-                              mixture_schema)
+from ..engine._schema import (DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, NOISE_SCALARS,
+                              check_loaded_events, mixture_schema)
 from ..io._persistence import Persistent
 from ..kernels._openmp_helpers import effective_n_threads
 from ..sources._blocks import init_sample_rows
@@ -29,9 +29,11 @@ from ._gaussian_checks import (_as_float_param, _check_degenerate_policy, _check
                                degenerate_m_step)
 from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._gaussian_passes import gaussian_estimate, gaussian_statistics
+from ._noise import NoiseMixin, NoiseParams, m_step_weights, sample_noise
+from ._noise import n_parameters as noise_n_parameters
 
 
-class GaussianMixture(Persistent, BaseMixture):
+class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
     """Gaussian mixture model fitted by EM, a drop-in for ``sklearn.mixture.GaussianMixture``.
 
     Same parameters, attributes and results as scikit-learn's estimator (from
@@ -179,6 +181,21 @@ class GaussianMixture(Persistent, BaseMixture):
         initialisation, bitwise) while the others are fitted: any of
         'weights', 'means', 'covariances'. With frozen means the covariances
         are the M-step's scatter about them.
+    noise : None, 'auto' or array-like of bool of shape (n_samples,), default=None
+        R mclust's noise component: a uniform density 1/V with its own
+        proportion, for scattered rows of no cluster (None: none). A boolean
+        array marks the rows of X that start as noise (mclust's
+        ``initialization$noise``; the Gaussians start from the other rows,
+        and ``weights_init`` then sums to 1 over the Gaussians); 'auto'
+        guesses them from 10th-nearest-neighbour distances (Byers & Raftery's
+        NNclean, on 20,000 random rows beyond that). ``predict`` gives -1 for
+        noise, ``predict_proba`` has it last, ``score_samples`` includes 1/V
+        everywhere, ``bic``/``aic`` count 2 more parameters (mclust's count).
+        In-memory X, ``on_degenerate='raise'``, no NaN under 'marginalize',
+        no ``partial_fit``.
+    noise_volume : float > 0 or None, default=None
+        V. None: mclust's ``hypvol`` of the rows of positive weight (the
+        smaller volume of their box and of their principal scores' box).
 
     Attributes
     ----------
@@ -225,6 +242,9 @@ class GaussianMixture(Persistent, BaseMixture):
         Number of re-seeds in ``degenerate_events_``.
     n_dropped_ : int
         Number of components dropped (``n_components - len(weights_)``).
+    noise_weight_, noise_volume_, noise_bounds_ : float, float, ndarray (2, n_features)
+        With ``noise``: its proportion (``weights_`` sums to 1 - it), V, and
+        the fitted rows' bounding box, where :meth:`sample` draws noise rows.
 
     Notes
     -----
@@ -278,6 +298,8 @@ class GaussianMixture(Persistent, BaseMixture):
         online_offset=2.0,
         on_degenerate="raise",
         frozen=None,
+        noise=None,
+        noise_volume=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -302,6 +324,8 @@ class GaussianMixture(Persistent, BaseMixture):
         self.online_offset = online_offset
         self.on_degenerate = on_degenerate
         self.frozen = frozen
+        self.noise = noise
+        self.noise_volume = noise_volume
 
     _MARGINALIZE = True
 
@@ -313,7 +337,7 @@ class GaussianMixture(Persistent, BaseMixture):
                "covariances": ("covariances", "precisions_cholesky")}
     _Params = GaussianParams
     #: The fitted attributes as a model file holds them (fastgmm.engine._schema, fastgmm.io._persistence).
-    _schema = mixture_schema(*GAUSSIAN_ARRAYS, scalars=DEGENERATE_EVENTS, derived=DEGENERATE_COUNTS)
+    _schema = mixture_schema(*GAUSSIAN_ARRAYS, scalars=DEGENERATE_EVENTS + NOISE_SCALARS, derived=DEGENERATE_COUNTS)
 
     # ------------------------------------------------------------------
     # Family hooks (see fastgmm.engine._base.BaseMixture)
@@ -327,6 +351,8 @@ class GaussianMixture(Persistent, BaseMixture):
             check_option(self.init_params, "init_params", set(INIT_PARAMS), estimator_name=name)
         check_scalar(self.block_rows, "block_rows", "int", low=1, allow_none=True, estimator_name=name)
         _check_degenerate_policy(self, X)
+        if isinstance(self, NoiseMixin):     # (StudentTMixture calls this function too)
+            self._check_noise(X)
         n_features, dtype = X.shape[1], X.dtype
         K = self.n_components
         w = m = p = None
@@ -362,6 +388,16 @@ class GaussianMixture(Persistent, BaseMixture):
         return w, m, p
 
     def _initialize_parameters(self, X, sample_weight, random_state, init, n_threads, missing=None, extra=()):
+        """Initial parameters (:meth:`_initialize_gaussian`; with a noise component, on the rows that do not
+        start as noise, ``fastgmm.families._noise.NoiseMixin._with_noise``)."""
+        def initialise(X, sample_weight):
+            return GaussianMixture._initialize_gaussian(self, X, sample_weight, random_state, init, n_threads,
+                                                        missing, extra)
+        if not isinstance(self, NoiseMixin):
+            return initialise(X, sample_weight)
+        return self._with_noise(X, sample_weight, random_state, n_threads, initialise)
+
+    def _initialize_gaussian(self, X, sample_weight, random_state, init, n_threads, missing=None, extra=()):
         """Initial (weights, means, covariances, precisions_cholesky) as scikit-learn makes them.
 
         With missing values, from the rows without NaN or from X with NaNs
@@ -413,7 +449,7 @@ class GaussianMixture(Persistent, BaseMixture):
         if missing is None:
             return gaussian_statistics(X, params.weights, params.means, params.precisions_cholesky,
                                        self._layout, n_threads, sample_weight=sample_weight,
-                                       allow_float32=True)
+                                       allow_float32=True, noise=self._noise_log(params))
         return _missing.missing_statistics(X, missing, *params, self._layout, n_threads,
                                            sample_weight=sample_weight)
 
@@ -425,8 +461,12 @@ class GaussianMixture(Persistent, BaseMixture):
         nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X),
                                                     means=fixed, start=params.covariances)
         nk, total = stats.nk, stats.weight
+        noise_nk = getattr(stats, "noise_nk", None)
         del stats   # its K x D x D second moments are not held while the factors are made
         weights = nk_eps / np.sum(nk_eps)
+        if noise_nk is not None:
+            weights, pi0 = m_step_weights(nk_eps, noise_nk)
+            pi0 = params.noise_weight if "weights" in self._frozen_fields else pi0
         if self.on_degenerate != "raise":
             return GaussianParams(*degenerate_m_step(
                 self, X, data.sample_weight, (weights, means, cov), (), nk, total, data.n_threads,
@@ -434,6 +474,8 @@ class GaussianMixture(Persistent, BaseMixture):
         _check_no_overflow(means, cov, X)
         pc = _gaussian.precision_cholesky(cov, self._layout, reg_covar=self.reg_covar,
                                           float32=X.dtype == np.float32)
+        if noise_nk is not None:
+            return NoiseParams(weights, means, cov, pc, pi0)
         return GaussianParams(weights, means, cov, pc)
 
     def _lower_bound(self, stats, new_params):
@@ -461,11 +503,12 @@ class GaussianMixture(Persistent, BaseMixture):
 
     def _get_parameters(self):
         """The fitted parameters, from the public attributes, in float64."""
-        return GaussianParams(*(np.asarray(a, dtype=np.float64) for a in (
-            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)))
+        return self._noise_parameters(GaussianParams(*(np.asarray(a, dtype=np.float64) for a in (
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_))))
 
     def _set_parameters(self, params, dtype):
-        w, m, cov, pc = params
+        self._set_noise_attributes(params)
+        w, m, cov, pc = params[:4]
         prec = _gaussian.precisions_from_cholesky(pc, self._layout)
         _check_representable(
             {"means_": m, "covariances_": cov, "precisions_cholesky_": pc, "precisions_": prec}, dtype
@@ -477,11 +520,14 @@ class GaussianMixture(Persistent, BaseMixture):
         self.precisions_ = np.asarray(prec, dtype=dtype)
 
     def _estimate(self, X, n_threads, **outputs):
+        noise = self._fitted_noise_log()
         if self._nan_policy() == "marginalize" and _missing.has_nan(X):
+            if noise is not None:
+                raise ValueError("A model with a noise component does not predict rows with NaN: impute them first.")
             return _missing.missing_estimate(X, _missing.group_patterns(X), *self._get_parameters(),
                                              self._layout, n_threads, **outputs)
         return gaussian_estimate(X, self.weights_, self.means_, self.precisions_cholesky_,
-                                 self._layout, n_threads, **outputs)
+                                 self._layout, n_threads, noise=noise, **outputs)
 
     # mclust's parts of the covariances (Celeux & Govaert's lambda_k D_k A_k D_k^T), per component
     @property
@@ -545,7 +591,8 @@ class GaussianMixture(Persistent, BaseMixture):
 
     def _n_parameters(self):
         n_fitted, n_features = self.means_.shape     # fewer than n_components after on_degenerate='drop'
-        return _gaussian.n_parameters(self.covariance_type, n_fitted, n_features)
+        n = _gaussian.n_parameters(self.covariance_type, n_fitted, n_features)
+        return n if not hasattr(self, "noise_weight_") else noise_n_parameters(n)
 
     def _check_solution(self, X):
         """Warn when two components ended (nearly) identical: EM stalled at a symmetric start."""
@@ -599,8 +646,10 @@ class GaussianMixture(Persistent, BaseMixture):
                 raise ValueError(f"{name} contains NaN or infinity.")
         w = w.astype(np.float64)
         tol = max(1e-8, 10 * K * float(np.finfo(self.weights_.dtype).eps))
-        if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - 1.0) > tol:
-            raise ValueError(f"the weights must lie in [0, 1] and sum to 1 (they sum to {w.sum():.17g}).")
+        total = self._check_loaded_noise(w)
+        if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - total) > tol:
+            raise ValueError(f"the weights must lie in [0, 1] and sum to {total:.17g} (1 less noise_weight_; "
+                             f"they sum to {w.sum():.17g}).")
         prec = self.precisions_.astype(np.float64)
         pc = self.precisions_cholesky_.astype(np.float64)
         try:
@@ -637,7 +686,7 @@ class GaussianMixture(Persistent, BaseMixture):
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
-            The component each sample came from.
+            The component each sample came from (-1: the noise component).
         """
         self._check_is_fitted()
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
@@ -646,7 +695,10 @@ class GaussianMixture(Persistent, BaseMixture):
             )
         _, n_features = self.means_.shape
         rng = check_random_state(self.random_state)
-        n_per = rng.multinomial(n_samples, self.weights_.astype(np.float64))
+        pi0 = getattr(self, "noise_weight_", None)
+        w = self.weights_.astype(np.float64)
+        n_per = rng.multinomial(n_samples, w if pi0 is None else np.append(w, pi0))
+        n_noise, n_per = (0, n_per) if pi0 is None else (int(n_per[-1]), n_per[:-1])
         if self._layout == "full":
             X = np.vstack([rng.multivariate_normal(mean, cov, int(s))
                            for (mean, cov, s) in zip(self.means_, self.covariances_, n_per)])
@@ -657,6 +709,9 @@ class GaussianMixture(Persistent, BaseMixture):
             X = np.vstack([mean + rng.standard_normal(size=(s, n_features)) * np.sqrt(cov)
                            for (mean, cov, s) in zip(self.means_, self.covariances_, n_per)])
         y = np.concatenate([np.full(s, j, dtype=int) for j, s in enumerate(n_per)])
+        if n_noise:
+            X = np.vstack([X, sample_noise(rng, n_noise, self.noise_bounds_)])
+            y = np.concatenate([y, np.full(n_noise, -1, dtype=int)])
         return X, y
 
 

@@ -311,8 +311,8 @@ def _scalar_value(model, scalar):
 
 def _plain(value):
     """``value`` with NumPy scalars as Python numbers and tuples as lists (JSON's values)."""
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
