@@ -84,7 +84,8 @@ cdef double _vvv_term(const Clusters *c, Py_ssize_t i, Py_ssize_t j, double n, i
     """n log(det(W / n) + beta (t + alpha) / n) of the union of slots i and j (scatter u u^T + W_i + W_j)."""
     cdef Py_ssize_t p = c.p, k, l, m
     cdef double B = c.beta * (tr + c.alpha) / n
-    cdef double acc, d, detlog = 0.0, sc
+    cdef double acc, d, inv, det = 1.0, detlog
+    cdef bint in_range = True
     cdef const double *Wi = c.W + i * p * p
     cdef const double *Wj = c.W + j * p * p
     if rows <= p or tr == 0.0:
@@ -92,23 +93,30 @@ cdef double _vvv_term(const Clusters *c, Py_ssize_t i, Py_ssize_t j, double n, i
     for k in range(p):
         for l in range(k + 1):
             M[k * p + l] = (Wi[k * p + l] + Wj[k * p + l]) + u[k] * u[l]
-    # Cholesky, row by row; log det(W / n) = 2 sum log(L_kk / sqrt(n)).
-    sc = sqrt(1.0 / n)
-    for k in range(p):
-        for l in range(k + 1):
+    # Cholesky by columns; det(W / n) = prod (L_kk^2 / n): one log per pair, not D (they were the
+    # loop's main cost at D = 4).
+    for l in range(p):
+        acc = M[l * p + l]
+        for m in range(l):
+            acc = acc - M[l * p + m] * M[l * p + m]
+        if not acc > 0.0:
+            return n * log(B)           # singular to working precision: det 0
+        d = sqrt(acc)
+        inv = 1.0 / d
+        det = det * (acc / n)
+        in_range = in_range and 1e-290 < det < 1e290
+        M[l * p + l] = d
+        for k in range(l + 1, p):
             acc = M[k * p + l]
             for m in range(l):
                 acc = acc - M[k * p + m] * M[l * p + m]
-            if l < k:
-                M[k * p + l] = acc / M[l * p + l]
-            else:
-                if not acc > 0.0:
-                    return n * log(B)       # singular to working precision: det 0
-                d = sqrt(acc)
-                M[k * p + k] = d
-                detlog = detlog + log(d * sc)
-    detlog = 2.0 * detlog
-    # The two forms keep exp() from overflowing.
+            M[k * p + l] = acc * inv
+    if in_range:
+        return n * log(det + B)
+    # Out of range for a product: mclust's two forms of the same value, from the sum of logs.
+    detlog = 0.0
+    for l in range(p):
+        detlog = detlog + log(M[l * p + l] * M[l * p + l] / n)
     if detlog <= 0.0:
         return n * log(exp(detlog) + B)
     return n * (log(1.0 + exp(-detlog) * B) + detlog)
@@ -393,10 +401,17 @@ def agglomerate(
                 for s in range(a + 1, L):
                     if s == b:
                         continue
-                    if rowarg[s] == a or (s > b and rowarg[s] == b):
+                    if s > b and rowarg[s] == b:
                         _rescan(D, s, rowmin, rowarg)
                         continue
-                    _offer(D, s, a, rowmin, rowarg)
+                    if rowarg[s] == a:
+                        # Still the row's minimum unless it grew (every entry after a was larger).
+                        if D[_tri(s, a)] > rowmin[s]:
+                            _rescan(D, s, rowmin, rowarg)
+                            continue
+                        rowmin[s] = D[_tri(s, a)]
+                    else:
+                        _offer(D, s, a, rowmin, rowarg)
                     if s > b:
                         _offer(D, s, b, rowmin, rowarg)
         return status
