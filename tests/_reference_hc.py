@@ -99,17 +99,23 @@ def reference_cut(merges, n, K):
     return np.array([order.setdefault(v, len(order)) for v in label])
 
 
-def reference_transform(X, use):
+def reference_transform(X, use, weights=None):
     """mclust's hc(use=): "VARS" as is; "STD" columns centred and scaled (sd, n - 1); "SVD" then rotated
-    onto the right singular vectors and divided by the square roots of the singular values."""
+    onto the right singular vectors and divided by the square roots of the singular values.
+
+    With weights (scaled to mean 1): weighted mean and sd, singular vectors of sqrt(w) Z.
+    """
     X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, float) * (n / np.sum(weights))
     if use == "VARS":
         return X.copy()
-    sd = X.std(axis=0, ddof=1)
-    Z = (X - X.mean(axis=0))[:, sd > 0] / sd[sd > 0]
+    mean = np.average(X, axis=0, weights=w)
+    sd = np.sqrt(np.sum(w[:, None] * (X - mean) ** 2, axis=0) / (n - 1))
+    Z = (X - mean)[:, sd > 0] / sd[sd > 0]
     if use == "STD":
         return Z
-    _, d, vt = np.linalg.svd(Z, full_matrices=False)
+    _, d, vt = np.linalg.svd(np.sqrt(w)[:, None] * Z, full_matrices=False)
     return Z @ vt.T / np.sqrt(d)
 
 

@@ -37,10 +37,11 @@ Sample weights. A weight counts as a multiplicity: a row of weight w is w
 coincident rows already merged into one cluster (weight sum n_k in the
 criterion, weighted scatter). The weights are first scaled to mean 1 over
 the tree's rows, so scaling all of them changes nothing and unit weights
-give mclust's tree; the transform uses weighted means, standard deviations
-and singular vectors (the same as those of the rows repeated). Rows of
-weight 0 are left out of the tree (and out of the subset draw) and get their
-label from the E-step, as rows outside the subset do.
+give mclust's tree; the transform uses weighted means, weighted standard
+deviations (denominator n - 1, n the number of rows) and the singular
+vectors of the weighted matrix (rows times sqrt(w)). Rows of weight 0 are
+left out of the tree (and out of the subset draw) and get their label from
+the E-step, as rows outside the subset do. mclust has no weights in ``hc``.
 
 Differences from mclust, on purpose: mclust's ``Mclust`` does not use ``hc``
 for univariate data (it starts from quantile classes, ``qclass``); here
@@ -225,7 +226,9 @@ def hc_partitions(X, n_clusters_list, *, sample_weight=None, use="SVD", model="V
         rows = np.sort(rs.choice(rows, size=subset, replace=False))
         complete = False
     Ks = sorted(set(int(k) for k in n_clusters_list))
-    if len(rows) < 2 or Ks[-1] > len(rows):
+    if len(rows) < 2:
+        raise ValueError(f"hc needs at least 2 rows of positive weight; X has {len(rows)}.")
+    if Ks[-1] > len(rows):
         raise ValueError(f"hc: {Ks[-1]} clusters need at least as many rows of positive weight in the tree, "
                          f"which has {len(rows)}; ask for fewer clusters"
                          + (" or use a larger subset." if not complete else "."))
