@@ -38,7 +38,7 @@ scatter matrix per slot, N D^2 doubles.
 """
 
 from cython.parallel cimport parallel, prange
-from libc.math cimport exp, isfinite, log, sqrt
+from libc.math cimport exp, isfinite, log, log1p, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
@@ -68,7 +68,10 @@ cdef struct Clusters:
     double *cnt        # (n,) weight of the cluster in each slot
     int64_t *rows      # (n,) its number of rows
     double *mean       # (n, p)
-    double *W          # (n, p, p) scatter, lower triangle ("VVV" only)
+    double *W          # (n, p, p) scatter, lower triangle; upper: its Cholesky factor, transposed ("VVV" only)
+    double *d2         # (n, p) the factor's squared diagonal
+    double *inv        # (n, p) its reciprocal diagonal
+    char *factored     # (n,) the factor exists (more than p rows, positive definite)
     double *tr         # (n,) trace of the scatter
     double *term       # (n,) the criterion's term
     int64_t *label     # (n,) its smallest row index
@@ -77,6 +80,62 @@ cdef struct Clusters:
 cdef inline Py_ssize_t _tri(Py_ssize_t s, Py_ssize_t t) noexcept nogil:
     """Index of the pair (s, t), t < s, in the packed cost triangle."""
     return s * (s - 1) // 2 + t
+
+
+cdef double _one_more_row(const Clusters *c, Py_ssize_t i, double n, const double *u, double *y,
+                          double B) noexcept nogil:
+    """The "VVV" term of slot i (factored) and one row, u = its scaled difference of means."""
+    cdef Py_ssize_t p = c.p, k, m
+    cdef const double *U = c.W + i * p * p        # L^T in the upper triangle: L_km at U[m p + k]
+    cdef const double *inv = c.inv + i * p
+    cdef const double *d2 = c.d2 + i * p
+    cdef double q = 0.0, det = 1.0, ym, detlog
+    cdef bint in_range = True
+    for k in range(p):
+        y[k] = u[k]
+    for m in range(p):                            # forward substitution, column by column
+        ym = y[m] * inv[m]
+        q = q + ym * ym
+        for k in range(m + 1, p):
+            y[k] = y[k] - U[m * p + k] * ym
+    for k in range(p):
+        det = det * (d2[k] / n)
+        in_range = in_range and 1e-290 < det < 1e290
+    det = det * (1.0 + q)
+    if in_range and det < 1e290:
+        return n * log(det + B)
+    detlog = log1p(q)
+    for k in range(p):
+        detlog = detlog + log(d2[k] / n)
+    if detlog <= 0.0:
+        return n * log(exp(detlog) + B)
+    return n * (log(1.0 + exp(-detlog) * B) + detlog)
+
+
+cdef void _factor(Clusters *c, Py_ssize_t a) noexcept nogil:
+    """Cholesky factor of slot a's scatter into its upper triangle (transposed), when it has more than p rows."""
+    cdef Py_ssize_t p = c.p, k, l, m
+    cdef double *W = c.W + a * p * p
+    cdef double *inv = c.inv + a * p
+    cdef double *d2 = c.d2 + a * p
+    cdef double acc
+    c.factored[a] = 0
+    if c.rows[a] <= p:
+        return
+    for l in range(p):
+        acc = W[l * p + l]
+        for m in range(l):
+            acc = acc - W[m * p + l] * W[m * p + l]
+        if not acc > 0.0:
+            return
+        d2[l] = acc
+        inv[l] = 1.0 / sqrt(acc)
+        for k in range(l + 1, p):
+            acc = W[k * p + l]
+            for m in range(l):
+                acc = acc - W[m * p + k] * W[m * p + l]
+            W[l * p + k] = acc * inv[l]
+    c.factored[a] = 1
 
 
 cdef double _vvv_term(const Clusters *c, Py_ssize_t i, Py_ssize_t j, double n, int64_t rows, double tr,
@@ -90,6 +149,12 @@ cdef double _vvv_term(const Clusters *c, Py_ssize_t i, Py_ssize_t j, double n, i
     cdef const double *Wj = c.W + j * p * p
     if rows <= p or tr == 0.0:
         return n * log(B)
+    # A factored cluster and one row: det(W + u u^T) = det(W) (1 + |L^-1 u|^2), O(D^2) (the factor
+    # is the cluster's own, so both orders of the pair take this path and give the same bits).
+    if c.rows[j] == 1 and c.factored[i]:
+        return _one_more_row(c, i, n, u, M, B)
+    if c.rows[i] == 1 and c.factored[j]:
+        return _one_more_row(c, j, n, u, M, B)
     for k in range(p):
         for l in range(k + 1):
             M[k * p + l] = (Wi[k * p + l] + Wj[k * p + l]) + u[k] * u[l]
@@ -189,6 +254,9 @@ cdef void _move(Clusters *c, double *D, Py_ssize_t src, Py_ssize_t dst) noexcept
     memcpy(c.mean + dst * p, c.mean + src * p, p * sizeof(double))
     if c.W != NULL:
         memcpy(c.W + dst * p * p, c.W + src * p * p, p * p * sizeof(double))
+        memcpy(c.d2 + dst * p, c.d2 + src * p, p * sizeof(double))
+        memcpy(c.inv + dst * p, c.inv + src * p, p * sizeof(double))
+        c.factored[dst] = c.factored[src]
     for t in range(dst):
         D[_tri(dst, t)] = D[_tri(src, t)]
     for t in range(dst + 1, src):
@@ -221,6 +289,8 @@ cdef void _merge(Clusters *c, Py_ssize_t a, Py_ssize_t b, double *work) noexcept
     c.term[a] = term
     if c.label[b] < c.label[a]:
         c.label[a] = c.label[b]
+    if c.W != NULL:
+        _factor(c, a)
 
 
 cdef void _ward_update(Clusters *c, double *D, Py_ssize_t a, Py_ssize_t b, Py_ssize_t L, double dab) noexcept nogil:
@@ -305,6 +375,9 @@ def agglomerate(
     c.rows = <int64_t *> malloc(n * sizeof(int64_t))
     c.mean = <double *> malloc(n * p * sizeof(double))
     c.W = <double *> calloc(n * p * p, sizeof(double)) if model == _VVV else NULL
+    c.d2 = <double *> malloc(n * p * sizeof(double)) if model == _VVV else NULL
+    c.inv = <double *> malloc(n * p * sizeof(double)) if model == _VVV else NULL
+    c.factored = <char *> calloc(n, sizeof(char))
     c.tr = <double *> malloc(n * sizeof(double))
     c.term = <double *> malloc(n * sizeof(double))
     c.label = <int64_t *> malloc(n * sizeof(int64_t))
@@ -318,8 +391,8 @@ def agglomerate(
     cdef int *fail = &failed
     try:
         if (D == NULL or rowmin == NULL or rowarg == NULL or work == NULL or c.cnt == NULL or c.rows == NULL
-                or c.mean == NULL or (model == _VVV and c.W == NULL) or c.tr == NULL or c.term == NULL
-                or c.label == NULL):
+                or c.mean == NULL or (model == _VVV and (c.W == NULL or c.d2 == NULL or c.inv == NULL))
+                or c.factored == NULL or c.tr == NULL or c.term == NULL or c.label == NULL):
             return _NO_MEMORY
         with nogil:
             for s in range(n):
@@ -424,6 +497,9 @@ def agglomerate(
         free(c.rows)
         free(c.mean)
         free(c.W)
+        free(c.d2)
+        free(c.inv)
+        free(c.factored)
         free(c.tr)
         free(c.term)
         free(c.label)
