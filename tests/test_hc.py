@@ -283,3 +283,22 @@ def test_constant_or_nan_data_are_refused():
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         _hc.hc_labels(X, 2)
+
+
+def test_overflowing_costs_are_refused():
+    X = _small(2, "plain", n=20) * 1e160
+    with pytest.raises(ValueError, match="overflowed"):
+        _hc.hc_labels(X, 2, use="VARS")
+
+
+def test_two_rows_make_one_merge():
+    labels = _hc.hc_labels(np.array([[0.0, 1.0], [2.0, 5.0]]), [1, 2])
+    np.testing.assert_array_equal(labels[1], [0, 0])
+    np.testing.assert_array_equal(labels[2], [0, 1])
+
+
+def test_kernel_reports_overflowing_costs():
+    Z = _small(2, "plain", n=20) * 1e160
+    merges, costs = np.empty((19, 2), dtype=np.int64), np.empty(19)
+    assert _kernel.agglomerate(Z, np.ones(20), _kernel.MODEL_VVV, 1.0, 1.0, merges, costs, 1, 1.0) == \
+        _kernel.NOT_FINITE

@@ -69,6 +69,7 @@ HC_SUBSET = 2000
 HC_REG_COVAR = 1e-6
 _EPS = np.finfo(np.float64).eps
 _CODES = {"VVV": _hc.MODEL_VVV, "V": _hc.MODEL_V, "E": _hc.MODEL_E}
+_OVERFLOW = "hc: a merge cost overflowed (the data are too large to square); scale the data."
 
 
 class HcCuts(NamedTuple):
@@ -102,15 +103,18 @@ def hc_transform(X, use="SVD", sample_weight=None):
     n = X.shape[0]
     if use == "VARS":
         return np.ascontiguousarray(X)
-    if sample_weight is None:
-        mean = (_sequential_sum(X, np.longdouble) / n).astype(np.float64)
-        Z = X - mean
-        sd = np.sqrt(_sequential_sum(Z * Z, np.longdouble).astype(np.float64) / (n - 1))
-        w = np.ones(n)
-    else:
-        w = _unit_mean(sample_weight, n)
-        Z = X - (w @ X) / n
-        sd = np.sqrt((w @ (Z * Z)) / (n - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if sample_weight is None:
+            mean = (_sequential_sum(X, np.longdouble) / n).astype(np.float64)
+            Z = X - mean
+            sd = np.sqrt(_sequential_sum(Z * Z, np.longdouble).astype(np.float64) / (n - 1))
+            w = np.ones(n)
+        else:
+            w = _unit_mean(sample_weight, n)
+            Z = X - (w @ X) / n
+            sd = np.sqrt((w @ (Z * Z)) / (n - 1))
+    if not np.all(np.isfinite(sd)):
+        raise ValueError(_OVERFLOW)
     keep = sd > 0
     Z = Z[:, keep] / sd[keep]
     if use == "STD":
@@ -156,12 +160,14 @@ def hc_tree(Z, *, sample_weight=None, model="VVV", alpha=1.0, beta=1.0, n_thread
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     n, p = Z.shape
     w = None if sample_weight is None else _unit_mean(sample_weight, n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = _mclust_alpha(Z, w, alpha) if model != "E" else 1.0
+    if not np.isfinite(a):
+        raise ValueError(_OVERFLOW)
     if model == "VVV":
-        a = max(_mclust_alpha(Z, w, alpha), _EPS)
+        a = max(a, _EPS)
     elif model == "V":
-        a = max(min(_mclust_alpha(Z, w, alpha), _EPS), _EPS)    # mclust 6.0's hcV: always eps
-    else:
-        a = 1.0
+        a = max(min(a, _EPS), _EPS)    # mclust 6.0's hcV: always eps
     merges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
     costs = np.empty(max(n - 1, 0))
     w = np.ones(n) if w is None else np.ascontiguousarray(w)
@@ -171,8 +177,7 @@ def hc_tree(Z, *, sample_weight=None, model="VVV", alpha=1.0, beta=1.0, n_thread
         raise MemoryError(f"hc on {n} rows needs {n * (n - 1) // 2 * 8 / 1e6:.0f} MB of merge costs; use a "
                           "smaller subset.")
     if status == _hc.NOT_FINITE:
-        raise ValueError("hc: a merge cost overflowed (the data are too large to square); scale the data, "
-                         "or use use='STD' or 'SVD'.")
+        raise ValueError(_OVERFLOW)
     return merges, costs
 
 
