@@ -41,6 +41,7 @@ EXTENSIONS = [
     "fastgmm.kernels._estep",
     "fastgmm.kernels._kmeans",
     "fastgmm.kernels._hmm",
+    "fastgmm.kernels._hc",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

@@ -188,7 +188,7 @@ BAD_PARAMS = [
     ("max_iter", -1, "an int in the range [0, inf)"),
     ("max_iter", 1.5, "an int in the range [0, inf)"),
     ("n_init", 0, "an int in the range [1, inf)"),
-    ("init_params", "bar", "a str among {'k-means++', 'kmeans', 'random', 'random_from_data'}"),
+    ("init_params", "bar", "a str among {'hc', 'k-means++', 'kmeans', 'random', 'random_from_data'}"),
     ("warm_start", "yes", "an instance of 'bool'"),
     ("verbose", -1, "an int in the range [0, inf), an instance of 'bool'"),
     ("verbose_interval", 0, "an int in the range [1, inf)"),

@@ -45,8 +45,10 @@ from ..engine._custom_init import initial_assignment, is_custom
 from ..kernels import _driver as _kernels
 from ..kernels._kmeans_driver import draw_units, kmeans, kmeans_plusplus
 from ._gaussian import QUAD, nearest_centre_coefficients, statistics_from_sums
+from ._gaussian_passes import gaussian_statistics
+from ._hc import HC_REG_COVAR, hc_partitions, subset_parameters
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 _RANDOM_RESP_BLOCK = 8192
 #: Rows per kernel call of the tied second moment of the seeds' start (no N-vector of labels).
 _LABEL_BLOCK = 65536
@@ -139,6 +141,18 @@ def initial_statistics(X, sample_weight, init_params, cov_type, n_components, ra
         shift = centres.mean(axis=0)
         W, U = nearest_centre_coefficients(centres, cov_type, shift)
         return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_HARD, W=W, U=U)
+    if init_params == "hc":
+        # mclust's start (fastgmm.families._hc): the tree's partition, or past 2000 rows the E-step of
+        # the M-step fitted to a random subset's partition.
+        cut = hc_partitions(X, [K], sample_weight=sample_weight, random_state=random_state, n_threads=n_threads)
+        if not cut.complete:
+            params = subset_parameters(X, cut.rows, cut.labels[K], K, cov_type, sample_weight, HC_REG_COVAR,
+                                       n_threads)
+            return gaussian_statistics(X, *params, cov_type, n_threads, sample_weight=sample_weight)
+        labels = np.zeros(N, dtype=np.int64)    # rows of weight 0 (outside the tree) add nothing
+        labels[cut.rows] = cut.labels[K]
+        return _statistics(X, cov_type, K, weighted_mean(X, sample_weight), n_threads, sample_weight,
+                           mode=_kernels.RESP_LABELS, labels=labels)
     if init_params == "random":
         shift = weighted_mean(X, sample_weight)
         stats = None
