@@ -45,8 +45,8 @@ mclust's ``mstep()`` (one M-step from given responsibilities) differs from its E
 Where mclust takes another route, so does this module: with one component (``Mclust(G = 1)`` fits its ``XII``,
 ``XXI`` and ``XXX`` models) the spherical models take VII's M-step, the diagonal ones VVI's and the full ones
 EEE's; with one feature (mclust's univariate E and V models) the models with an equal volume (first letter E)
-take ``sigma^2 = sum_k B_k / (nu + N + K + 2)`` and the others ``sigma_k^2 = B_k / (nu + n_k + 3)`` (with one
-component as well: ``B / (nu + N + 2 + s)``). Means are shrunk, ``(n_k xbar_k + kappa mu_p) / (n_k + kappa)``,
+take ``sigma^2 = (Lambda + sum_k (B_k - Lambda)) / (nu + N + K + 2)`` and the others
+``sigma_k^2 = B_k / (nu + n_k + 3)`` (with one component, either: ``B / (nu + N + 2 + s)``). Means are shrunk, ``(n_k xbar_k + kappa mu_p) / (n_k + kappa)``,
 except EEI's with more than one component and feature.
 
 mclust's BIC under a prior is ``2 loglik - n_params log n`` with the log-likelihood at the MAP estimate (no log
@@ -199,7 +199,7 @@ def default_prior(X, n_components, model, *, sample_weight=None, shrinkage=0.01,
         if shrinkage == 0:
             raise ValueError("The parameter 'mean' is given but 'shrinkage' is 0, so the prior mean would not be "
                              "used: give a shrinkage > 0 (mclust's default is 0.01) or leave 'mean' out.")
-        mean = _float_array(mean, "mean").reshape(-1) if np.ndim(mean) <= 1 else _float_array(mean, "mean")
+        mean = _float_array(mean, "mean")
         if mean.shape != (D,):
             raise ValueError(f"The parameter 'mean' must have the shape ({D},) (one value per feature), "
                              f"got {mean.shape}.")
@@ -327,7 +327,7 @@ def map_m_step(model, nk, xbar, scatter, prior, *, start=None, tol=None, max_ite
     -------
     means : ndarray of shape (n_components, n_features)
         The means mclust's EM uses: shrunk towards the prior mean, ``(n_k xbar_k + kappa mu_p) / (n_k + kappa)``,
-        except EEI's (the ML means; with K > 1 and D > 1).
+        except EEI's (the ML means, with K > 1 and D > 1; the prior mean for an empty component).
     covariances : ndarray
         float64 covariances in the layout's shape: (K,) variances, (K, D) diagonals, (D, D) or (K, D, D).
 
@@ -365,8 +365,9 @@ def map_m_step(model, nk, xbar, scatter, prior, *, start=None, tol=None, max_ite
     if not np.all(np.isfinite(covariances)):
         raise ValueError(f"The {model} MAP covariances are not finite: with a prior scale of 0 a constant feature "
                          f"leaves them undefined. Give the prior a scale > 0 (default_prior's default).")
-    means = xbar.copy() if model == "EEI" and K > 1 and D > 1 else shrunk
-    return means, covariances
+    if model == "EEI" and K > 1 and D > 1:      # mclust's EM keeps EEI's ML means (an empty one: the prior's)
+        shrunk = np.where((nk > 0)[:, None], xbar, shrunk)
+    return shrunk, covariances
 
 
 def _shrinkage_term(lay, c, d):
@@ -377,13 +378,6 @@ def _shrinkage_term(lay, c, d):
         return c[:, None] * d * d
     outer = c[:, None, None] * d[:, :, None] * d[:, None, :]
     return outer.sum(axis=0) if lay == "tied" else outer
-
-
-def _per_component(lay, S):
-    """The trace of each component's posterior scatter (with one feature: the scatter itself), or the total."""
-    if lay == "tied":
-        return None
-    return S.reshape(S.shape[0], -1).sum(axis=1) if lay != "spherical" else S
 
 
 def _in_layout(lay, values, K, D):
@@ -405,7 +399,8 @@ def _univariate(model, lay, nk, S, Lam, nu, s):
         return _in_layout(lay, (Lam + total) / (nu + nk[0] + 2.0 + s), 1, 1)
     if model[0] == "E":
         return _in_layout(lay, (Lam + total) / (nu + np.sum(nk) + K + 2.0), K, 1)
-    return _in_layout(lay, (Lam + _per_component(lay, S)) / (nu + nk + 3.0), K, 1)
+    own = S.reshape(K, -1)[:, 0]        # one feature: each component's scatter is a number (no V model is tied)
+    return _in_layout(lay, (Lam + own) / (nu + nk + 3.0), K, 1)
 
 
 def _one_component(lay, N, S, Lam, nu, s, D):

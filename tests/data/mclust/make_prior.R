@@ -32,6 +32,10 @@ one_set <- function(X, z, file) {
     out$models[[m]] <- list(prior = prior_list(defaultPrior(X, G, m)),
                             mean = unname(t(em$parameters$mean)), sigma = sigma_of(em$parameters, G, ncol(X)),
                             loglik = em$loglik,
+                            # two EM iterations: VEI's and VEV's second M-step starts from the first's parts
+                            two = list(sigma = sigma_of(me(modelName = m, data = X, z = z, prior = priorControl(),
+                                                           control = emControl(itmax = c(2, .Machine$integer.max))
+                                                           )$parameters, G, ncol(X))),
                             mstep = list(mean = unname(t(ms$parameters$mean)),
                                          sigma = sigma_of(ms$parameters, G, ncol(X))))
   }
