@@ -29,8 +29,10 @@ VEV         m_k = n_k                             iterated as VEI, on the eigenv
 VVV         m_k = nu + n_k + D + 2                Sigma_k = B_k / m_k
 ==========  ====================================  =============================================================
 
-(For the diagonal and spherical models ``Lambda`` is a number times the identity, and only the diagonal or trace
-of ``B_k`` enters.) VII, VVI, EEE and VVV are exactly the posterior modes under the prior above; the others are
+(The diagonal models' ``Lambda`` is the prior's number times the identity and only the diagonal of ``B_k``
+enters; the spherical models add the number once to the trace of ``B_k``, the scale of the inverse-gamma prior on
+``sigma_k^2``. So each covariance is the maximum-likelihood one of the model, ``_mclust``'s
+``constrained_covariances``, with ``n_k`` replaced by ``m_k`` and ``W_k`` by ``B_k``.) VII, VVI, EEE and VVV are exactly the posterior modes under the prior above; the others are
 what mclust computes, which differs from that mode in ways worth knowing:
 
 - EII leaves the prior's scale out (mclust's Fortran never adds it), so its variance is not kept from 0 by it;
