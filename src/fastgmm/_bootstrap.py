@@ -173,9 +173,9 @@ def bootstrap_lrt(X, covariance_type="full", max_components=None, n_bootstrap=19
     --------
     >>> from fastgmm import bootstrap_lrt
     >>> from fastgmm.datasets import load_faithful
-    >>> result = bootstrap_lrt(load_faithful().data, "full", n_bootstrap=99, random_state=0)
-    >>> result.selected
-    2
+    >>> result = bootstrap_lrt(load_faithful().data, "full", max_components=1, n_bootstrap=19, random_state=0)
+    >>> result.p_values     # 1 against 2 components: no bootstrap sample reaches the observed statistic
+    array([0.05])
     """
     name = "bootstrap_lrt"
     if max_components is None:
