@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from fastgmm import GaussianMixture, GaussianMixtureSelection, MixtureDiscriminantAnalysis, NotFittedError
+from fastgmm import GaussianMixture, GaussianMixtureSelection, MixtureDiscriminantAnalysis, NotFittedError, save
 
 from _reference_discriminant import class_posteriors, edda_parameters, edda_posteriors
 
@@ -221,6 +221,8 @@ def test_bad_parameters(rng):
         clf.predict(X[:, :1])
     with pytest.raises(ValueError, match="one label per row"):
         clf.score(X, y[:-1])
+    with pytest.raises(TypeError, match="MixtureDiscriminantAnalysis"):     # no model-file form yet
+        save(clf, "never-written.npz")
 
 
 def test_fitted_attributes(rng):
