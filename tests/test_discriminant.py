@@ -194,8 +194,10 @@ def test_bad_labels(rng):
         clf.fit(X, yo)
     with pytest.raises(ValueError, match="1-D"):
         clf.fit(X, np.column_stack([y, y]))
-    with pytest.raises(ValueError, match="class labels y"):
+    with pytest.raises(ValueError, match="requires y to be passed"):
         clf.fit(X, None)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X, X[:, 0])
     y1 = y.copy()
     y1[0] = 7       # a class with one row
     with pytest.raises(ValueError, match="class 7 has 1 training row"):

@@ -203,7 +203,7 @@ class MixtureDiscriminantAnalysis(EstimatorProtocol):
         """(classes, codes) of the labels; ValueError for a missing label, a wrong length or one class."""
         name = type(self).__name__
         if y is None:
-            raise ValueError(f"{name} is a classifier: fit needs the class labels y.")
+            raise ValueError(f"{name} requires y to be passed, but the target y is None: fit needs the class labels.")
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
@@ -220,6 +220,9 @@ class MixtureDiscriminantAnalysis(EstimatorProtocol):
         if missing.any():
             raise ValueError(f"y has {int(missing.sum())} missing label(s) (NaN or None), the first at row "
                              f"{int(np.argmax(missing))}: every training row needs its class.")
+        if y.dtype.kind in "fc" and np.any(y != np.round(y.real)):
+            raise ValueError("Unknown label type: y holds continuous values (a regression target?); "
+                             f"{name} needs class labels (integers or strings).")
         try:
             classes, codes = np.unique(y, return_inverse=True)
         except TypeError as e:
