@@ -44,10 +44,13 @@ from .families._studentt import StudentTMixture
 from .families._gaussian_mixture import GaussianMixture
 from .io._persistence import load, save
 from ._selection import GaussianMixtureSelection
+from ._bootstrap import BootstrapLRTResult, bootstrap_lrt
+from ._discriminant import MixtureDiscriminantAnalysis
 # Imported so that load finds the HMM classes among the estimators (fastgmm.hmm is a public module).
 from . import hmm  # noqa: E402
 from .utils._validation import ConvergenceWarning, FitInterruptedWarning, NotFittedError
 
 __all__ = ["__version__", "GaussianMixture", "GaussianMixtureSelection", "BayesianGaussianMixture",
            "BernoulliMixture", "PoissonMixture", "CategoricalMixture", "StudentTMixture", "ConvergenceWarning",
-           "FitInterruptedWarning", "NotFittedError", "build_info", "load", "save", "show_config"]
+           "FitInterruptedWarning", "NotFittedError", "build_info", "load", "save", "show_config",
+           "MixtureDiscriminantAnalysis", "bootstrap_lrt", "BootstrapLRTResult"]

@@ -473,6 +473,16 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         X = self._validate_X(X, reset=False)
         return self.best_estimator_.predict_proba(X)
 
+    def uncertainty(self, X):
+        """mclust's classification uncertainty of each row under the chosen mixture: 1 - max_k P(k | x).
+
+        Returns
+        -------
+        uncertainty : ndarray of shape (n_samples,)
+        """
+        X = self._validate_X(X, reset=False)
+        return self.best_estimator_.uncertainty(X)
+
     def score_samples(self, X):
         """Log-likelihood of each row under the chosen mixture.
 

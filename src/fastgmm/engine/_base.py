@@ -582,6 +582,27 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         X = self._prepare_X(X)
         return self._predict_outputs(X, resp=True)[2]
 
+    def uncertainty(self, X):
+        """mclust's classification uncertainty of each row: 1 - max_k P(k | x), the posterior mass off its label.
+
+        Summed over the other components (so that a small uncertainty keeps its relative precision), from
+        the posteriors of blocks of rows (no n_samples x n_components array); NaN as in :meth:`predict_proba`.
+
+        Returns
+        -------
+        uncertainty : ndarray of shape (n_samples,), of X's dtype, in [0, 1 - 1/n_components]
+        """
+        if is_dask(X):
+            return self._dask_lazy(X, "uncertainty")
+        X = self._prepare_X(X)
+        out = np.empty(X.shape[0], dtype=X.dtype)
+        step = getattr(X, "block_rows", max(1024, (1 << 18) // self.weights_.shape[0]))
+        for a in range(0, X.shape[0], step):
+            resp = self._predict_outputs(X[a:a + step], resp=True)[2]
+            resp[np.arange(resp.shape[0]), resp.argmax(axis=1)] = 0
+            out[a:a + step] = resp.sum(axis=1, dtype=np.float64)
+        return out
+
     def score_samples(self, X):
         """Log-likelihood of each row under the model.
 

@@ -269,6 +269,6 @@ def lazy_method(model, X, method):
     dtype = np.float32 if X.dtype == np.float32 else np.float64
     if method == "predict":
         return X.map_blocks(_apply, model, method, drop_axis=1, dtype=np.int64)
-    if method == "score_samples":
+    if method in ("score_samples", "uncertainty"):
         return X.map_blocks(_apply, model, method, drop_axis=1, dtype=dtype)
     return X.map_blocks(_apply, model, method, chunks=(X.chunks[0], (model.n_components,)), dtype=dtype)
