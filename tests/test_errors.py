@@ -180,7 +180,7 @@ BAD_PARAMS = [
     ("n_components", 1.5, "an int in the range [1, inf)"),
     ("n_components", "3", "an int in the range [1, inf)"),
     ("n_components", True, "an int in the range [1, inf)"),
-    ("covariance_type", "foo", "a str among {'diag', 'full', 'spherical', 'tied'}"),
+    ("covariance_type", "foo", "a str among {'EEE', 'EEI', 'EEV', 'EII', 'EVE', 'EVI', 'EVV', 'VEE', 'VEI', 'VEV', 'VII', 'VVE', 'VVI', 'VVV', 'diag', 'full', 'spherical', 'tied'}"),
     ("tol", -1, "a float in the range [0.0, inf)"),
     ("tol", np.nan, "a float in the range [0.0, inf)"),
     ("reg_covar", -1, "a float in the range [0.0, inf)"),

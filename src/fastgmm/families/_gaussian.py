@@ -15,7 +15,7 @@ from scipy import linalg
 from scipy.linalg import lapack
 
 from ..kernels import _estep
-from . import _mclust
+from . import _mclust, _mclust_prior
 from ._gaussian_statistics import Statistics
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
@@ -468,7 +468,7 @@ def m_step(stats, reg_covar, eps, *, means=None):
 MSTEP_TOL = 1e-13
 
 
-def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None):
+def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=None):
     """:func:`m_step` for any covariance model: mclust's constrained M-step on the layout's statistics.
 
     scikit-learn's four types (and their mclust names) are :func:`m_step`
@@ -478,13 +478,23 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None):
     which ``fastgmm.families._mclust.constrained_covariances`` makes the
     model's maximum-likelihood covariances (``start``: the previous ones, a
     warm start for its iterative models); ``reg_covar`` is then added to
-    their diagonal as for the four.
+    their diagonal as for the four. ``prior`` (a ``_mclust_prior.Prior``):
+    mclust's MAP M-step instead, for any model with a prior.
     """
-    if model in COV_TYPES or model in _mclust.SKLEARN_EQUIVALENT:
+    if prior is None and (model in COV_TYPES or model in _mclust.SKLEARN_EQUIVALENT):
         return m_step(stats, reg_covar, eps, means=means)
     nk_eps, means, cov = m_step(stats, 0.0, eps, means=means)
     lay = stats.cov_type
     scatter = _scatter(cov, nk_eps, lay, means.shape[1])
+    if prior is not None:
+        # MAP (fastgmm.families._mclust_prior): the means shrunk, the covariances from the posterior scatter;
+        # VEI and VEV carry their volumes and shape over from the previous iteration, as mclust's EM does.
+        if start is not None and model in ("VEI", "VEV") and np.shape(start) == cov.shape:
+            start = remove_reg(np.asarray(start, dtype=np.float64), reg_covar, lay)
+        else:
+            start = None
+        means, cov = _mclust_prior.map_m_step(model, nk_eps, means, scatter, prior, start=start)
+        return nk_eps, means, _add_reg(cov, reg_covar, lay)
     if start is not None:
         start = np.asarray(start, dtype=np.float64)
         start = remove_reg(start, reg_covar, lay) if start.shape == cov.shape else None
@@ -494,12 +504,22 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None):
 
 
 def _scatter(cov, nk, lay, n_features):
-    """The layout's form of the scatter W_k = nk_k Sigma_k: sum_k W_k (tied), trace(W_k) (spherical), diag(W_k)."""
+    """The layout's form of the scatter W_k = nk_k Sigma_k: sum_k W_k (tied), trace(W_k) (spherical), diag(W_k).
+
+    A collapsed component's variances can come out of the centred sums a
+    rounding below 0; they are set to 0 (the scatter is a sum of squares).
+    """
     if lay == "tied":
-        return cov * np.sum(nk)
-    if lay == "spherical":
-        return cov * nk * n_features          # the layout's variance is the trace's mean
-    return cov * nk.reshape((-1,) + (1,) * (cov.ndim - 1))
+        W = cov * np.sum(nk)
+    elif lay == "spherical":
+        return np.maximum(cov * nk * n_features, 0.0)   # the layout's variance is the trace's mean
+    else:
+        W = cov * nk.reshape((-1,) + (1,) * (cov.ndim - 1))
+    if lay == "diag":
+        return np.maximum(W, 0.0)
+    diag = np.einsum("...ii->...i", W)                    # a writeable view of the diagonal(s)
+    np.maximum(diag, 0.0, out=diag)
+    return W
 
 
 def obeys_model(model, weights, covariances, reg_covar, n_features, rtol):

@@ -4,7 +4,10 @@ fitted components)."""
 
 import numpy as np
 
+from ..engine._schema import check_loaded_events
+from ..utils._validation import check_option
 from . import _degenerate, _gaussian
+from ._gaussian import MODEL_NAMES
 
 
 def _check_degenerate_policy(model, X):
@@ -280,3 +283,59 @@ def _largest_variance(covariances, cov_type, components):
     if cov_type == "diag":
         return cov[components].max(axis=1)
     return cov[components]
+
+
+def check_loaded(self):
+    """A loaded GaussianMixture's fitted attributes checked; ``degenerate_events_`` counted.
+
+    Raises
+    ------
+    ValueError
+        Naming the first attribute with a wrong shape, a non-finite or
+        out-of-range value, or that disagrees with another.
+    """
+    check_option(self.covariance_type, "covariance_type", set(MODEL_NAMES), estimator_name=type(self).__name__)
+    ct = _gaussian.layout(self.covariance_type)
+    w = self.weights_
+    if w.ndim != 1 or w.shape[0] < 1:
+        raise ValueError(f"weights_ has shape {w.shape}; it holds one weight per component (K,), K >= 1.")
+    K, D = w.shape[0], self.n_features_in_
+    # Fewer components than n_components after on_degenerate="drop": the log must say so.
+    check_loaded_events(self, K)
+    shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
+    for name, wanted in (("means_", (K, D)), ("covariances_", shape), ("precisions_", shape),
+                         ("precisions_cholesky_", shape)):
+        a = getattr(self, name)
+        if a.shape != wanted:
+            raise ValueError(f"{name} has shape {a.shape}; a {ct} model with K={K} and {D} features "
+                             f"needs shape {wanted}.")
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        if not np.all(np.isfinite(getattr(self, name))):
+            raise ValueError(f"{name} contains NaN or infinity.")
+    w = w.astype(np.float64)
+    tol = max(1e-8, 10 * K * float(np.finfo(self.weights_.dtype).eps))
+    total = self._check_loaded_noise(w)
+    if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - total) > tol:
+        raise ValueError(f"the weights must lie in [0, 1] and sum to {total:.17g} (1 less noise_weight_; "
+                         f"they sum to {w.sum():.17g}).")
+    prec = self.precisions_.astype(np.float64)
+    pc = self.precisions_cholesky_.astype(np.float64)
+    try:
+        _gaussian.check_precisions(prec, ct)
+    except (ValueError, np.linalg.LinAlgError) as e:
+        raise ValueError(f"the precisions are not positive definite ({e}).") from None
+    if ct in ("full", "tied"):
+        if np.any(np.diagonal(pc, axis1=-2, axis2=-1) <= 0):
+            raise ValueError("precisions_cholesky_ has a non-positive diagonal.")
+    elif np.any(pc <= 0):
+        raise ValueError("precisions_cholesky_ must be positive.")
+    # A huge (altered) factor overflows when squared: inf then fails the comparison below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
+    rtol = 1e-4 if self.precisions_.dtype == np.float32 else 1e-9
+    if not np.allclose(rebuilt, prec, rtol=rtol, atol=1e-6 * np.max(np.abs(prec))):
+        raise ValueError("precisions_ and precisions_cholesky_ disagree.")
+    if not _gaussian.obeys_model(self.covariance_type, w, self.covariances_.astype(np.float64), self.reg_covar,
+                                 D, rtol=1e-3 if self.covariances_.dtype == np.float32 else 1e-6):
+        raise ValueError(f"covariances_ do not have the form of the {self.covariance_type} model (its "
+                         "equal volumes, shapes or orientations differ between components).")

@@ -14,26 +14,28 @@ import numpy as np
 from ..engine._base import BaseMixture
 from ..engine._custom_init import is_custom
 from ..engine._schema import (DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, NOISE_SCALARS,
-                              check_loaded_events, mixture_schema)
+                              mixture_schema)
 from ..io._persistence import Persistent
 from ..kernels._openmp_helpers import effective_n_threads
 from ..sources._blocks import init_sample_rows
 from ..utils._threadpool import blas_single_thread
 from ..utils._validation import ConvergenceWarning, check_option, check_random_state, check_scalar, sklearn_compatible
-from . import _degenerate, _gaussian, _mclust
+from . import _degenerate, _gaussian
 from . import _gaussian_missing as _missing
 from . import _gaussian_online as _online
 from ._gaussian import MODEL_NAMES, GaussianParams
-from ._gaussian_checks import (_as_float_param, _check_degenerate_policy, _check_finite_param, _check_no_overflow,
+from ._gaussian_checks import (_as_float_param, check_loaded, _check_degenerate_policy, _check_finite_param, _check_no_overflow,
                                _check_representable, _check_shape, _eps, _nearly_identical_pair, check_finite_loglik,
                                degenerate_m_step)
 from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._gaussian_passes import gaussian_estimate, gaussian_statistics
+from ._gaussian_parts import MclustPartsMixin
+from ._gaussian_prior import PriorMixin
 from ._noise import NoiseMixin, NoiseParams, m_step_weights, sample_noise
 from ._noise import n_parameters as noise_n_parameters
 
 
-class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
+class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, BaseMixture):
     """Gaussian mixture model fitted by EM, a drop-in for ``sklearn.mixture.GaussianMixture``.
 
     Same parameters, attributes and results as scikit-learn's estimator (from
@@ -196,6 +198,17 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
     noise_volume : float > 0 or None, default=None
         V. None: mclust's ``hypvol`` of the rows of positive weight (the
         smaller volume of their box and of their principal scores' box).
+    prior : None, 'default' or dict, default=None
+        A conjugate prior on the means and covariances, for MAP estimation
+        (mclust's ``priorControl()``): 'default' is mclust's
+        ``defaultPrior`` (Fraley & Raftery 2007: shrinkage 0.01 towards the
+        data's mean, dof D + 2, scale var(X) / K^(2/D)); a dict overrides any
+        of its 'shrinkage', 'mean', 'dof', 'scale'. The M-steps are mclust's
+        EM's, so fits and ``bic`` (the log-likelihood at the MAP estimate)
+        agree with ``Mclust(X, prior = priorControl())``; ``lower_bound_``
+        is that log-likelihood, which the MAP iteration need not increase.
+        mclust's ten models with a prior: EII, VII, EEI, VEI, EVI, VVI, EEE,
+        EEV, VEV, VVV and scikit-learn's four; in-memory X, no frozen means.
 
     Attributes
     ----------
@@ -300,6 +313,7 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         frozen=None,
         noise=None,
         noise_volume=None,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -326,6 +340,7 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         self.frozen = frozen
         self.noise = noise
         self.noise_volume = noise_volume
+        self.prior = prior
 
     _MARGINALIZE = True
 
@@ -353,6 +368,7 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         _check_degenerate_policy(self, X)
         if isinstance(self, NoiseMixin):     # (StudentTMixture calls this function too)
             self._check_noise(X)
+            self._check_prior(X)
         n_features, dtype = X.shape[1], X.dtype
         K = self.n_components
         w = m = p = None
@@ -425,7 +441,8 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
             with np.errstate(over="ignore", invalid="ignore"):
                 stats = initial_statistics(X, sample_weight, self.init_params, cov_type, self.n_components,
                                            random_state, n_threads)
-                nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X))
+                nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X),
+                                                            prior=self._prior_of(X, sample_weight))
             _check_no_overflow(means, cov, X)
             weights = nk_eps / stats.weight
         weights = w_init if w_init is not None else weights
@@ -459,7 +476,8 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         X = data.X
         fixed = params.means if "means" in self._frozen_fields else None
         nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X),
-                                                    means=fixed, start=params.covariances)
+                                                    means=fixed, start=params.covariances,
+                                                    prior=self._prior_of(X, data.sample_weight))
         nk, total = stats.nk, stats.weight
         noise_nk = getattr(stats, "noise_nk", None)
         del stats   # its K x D x D second moments are not held while the factors are made
@@ -477,6 +495,9 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
         if noise_nk is not None:
             return NoiseParams(weights, means, cov, pc, pi0)
         return GaussianParams(weights, means, cov, pc)
+
+    def _prior_of(self, X, sample_weight):
+        return self._fit_prior(X, sample_weight) if isinstance(self, PriorMixin) else None
 
     def _lower_bound(self, stats, new_params):
         """scikit-learn's lower bound: the weighted mean log-likelihood under the E-step's parameters."""
@@ -528,36 +549,6 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
                                              self._layout, n_threads, **outputs)
         return gaussian_estimate(X, self.weights_, self.means_, self.precisions_cholesky_,
                                  self._layout, n_threads, noise=noise, **outputs)
-
-    # mclust's parts of the covariances (Celeux & Govaert's lambda_k D_k A_k D_k^T), per component
-    @property
-    def volumes_(self):
-        """Each component's volume lambda_k = det(Sigma_k)^(1/D), (n_components,)."""
-        return self._decomposed()[0]
-
-    @property
-    def shapes_(self):
-        """Each component's shape: the diagonal of A_k (determinant 1), (n_components, n_features)."""
-        return self._decomposed()[1]
-
-    @property
-    def orientations_(self):
-        """Each component's orientation D_k, eigenvectors as columns in the order of ``shapes_``.
-
-        (n_components, n_features, n_features); the identity for the
-        diagonal and spherical models (their shapes follow the features).
-        """
-        return self._decomposed()[2]
-
-    def _decomposed(self):
-        self._check_is_fitted()
-        K, D = self.means_.shape
-        cov = _gaussian.remove_reg(np.asarray(self.covariances_, dtype=np.float64), self.reg_covar, self._layout)
-        parts = _mclust.decompose(self.covariance_type, cov, n_features=D, n_components=K)
-        volumes = np.broadcast_to(parts["scale"], (K,)).copy()
-        shapes = np.broadcast_to(parts["shape"], (K, D)).copy()
-        orient = np.broadcast_to(np.eye(D) if parts["orientation"] is None else parts["orientation"], (K, D, D))
-        return volumes, shapes, orient.copy()
 
     def impute(self, X):
         """X with every NaN replaced by its conditional expectation under the fitted mixture.
@@ -618,59 +609,8 @@ class GaussianMixture(NoiseMixin, Persistent, BaseMixture):
     # Loading (fastgmm's loader sets the attributes of _schema, then calls this)
     # ------------------------------------------------------------------
     def _validate_loaded(self):
-        """Check the fitted attributes after loading; count ``degenerate_events_``.
-
-        Raises
-        ------
-        ValueError
-            Naming the first attribute with a wrong shape, a non-finite or
-            out-of-range value, or that disagrees with another.
-        """
-        check_option(self.covariance_type, "covariance_type", set(MODEL_NAMES), estimator_name=type(self).__name__)
-        ct = self._layout
-        w = self.weights_
-        if w.ndim != 1 or w.shape[0] < 1:
-            raise ValueError(f"weights_ has shape {w.shape}; it holds one weight per component (K,), K >= 1.")
-        K, D = w.shape[0], self.n_features_in_
-        # Fewer components than n_components after on_degenerate="drop": the log must say so.
-        check_loaded_events(self, K)
-        shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
-        for name, wanted in (("means_", (K, D)), ("covariances_", shape), ("precisions_", shape),
-                             ("precisions_cholesky_", shape)):
-            a = getattr(self, name)
-            if a.shape != wanted:
-                raise ValueError(f"{name} has shape {a.shape}; a {ct} model with K={K} and {D} features "
-                                 f"needs shape {wanted}.")
-        for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-            if not np.all(np.isfinite(getattr(self, name))):
-                raise ValueError(f"{name} contains NaN or infinity.")
-        w = w.astype(np.float64)
-        tol = max(1e-8, 10 * K * float(np.finfo(self.weights_.dtype).eps))
-        total = self._check_loaded_noise(w)
-        if np.any(w < 0) or np.any(w > 1) or abs(w.sum() - total) > tol:
-            raise ValueError(f"the weights must lie in [0, 1] and sum to {total:.17g} (1 less noise_weight_; "
-                             f"they sum to {w.sum():.17g}).")
-        prec = self.precisions_.astype(np.float64)
-        pc = self.precisions_cholesky_.astype(np.float64)
-        try:
-            _gaussian.check_precisions(prec, ct)
-        except (ValueError, np.linalg.LinAlgError) as e:
-            raise ValueError(f"the precisions are not positive definite ({e}).") from None
-        if ct in ("full", "tied"):
-            if np.any(np.diagonal(pc, axis1=-2, axis2=-1) <= 0):
-                raise ValueError("precisions_cholesky_ has a non-positive diagonal.")
-        elif np.any(pc <= 0):
-            raise ValueError("precisions_cholesky_ must be positive.")
-        # A huge (altered) factor overflows when squared: inf then fails the comparison below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            rebuilt = _gaussian.precisions_from_cholesky(pc, ct)
-        rtol = 1e-4 if self.precisions_.dtype == np.float32 else 1e-9
-        if not np.allclose(rebuilt, prec, rtol=rtol, atol=1e-6 * np.max(np.abs(prec))):
-            raise ValueError("precisions_ and precisions_cholesky_ disagree.")
-        if not _gaussian.obeys_model(self.covariance_type, w, self.covariances_.astype(np.float64), self.reg_covar,
-                                     D, rtol=1e-3 if self.covariances_.dtype == np.float32 else 1e-6):
-            raise ValueError(f"covariances_ do not have the form of the {self.covariance_type} model (its "
-                             "equal volumes, shapes or orientations differ between components).")
+        """Check the fitted attributes after loading (``fastgmm.families._gaussian_checks.check_loaded``)."""
+        check_loaded(self)
 
     # ------------------------------------------------------------------
     # Sampling
