@@ -12,6 +12,7 @@ import numpy as np
 from .engine._base import progress_bar
 from .families._gaussian_mixture import GaussianMixture
 from .families._gaussian import layout
+from .families._hc import hc_labels
 from .kernels._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
 from .kernels._openmp_helpers import effective_n_threads
 from .utils._validation import ConvergenceWarning, InvalidParameterError
@@ -100,6 +101,8 @@ class _Sweep:
 
     # -- the loop -------------------------------------------------------
     def run(self, ks, cts):
+        self._ks = ks
+        self._hc = {}
         bar = progress_bar(self.sel.progress, len(ks) * len(cts), type(self.sel).__name__)
         try:
             return self._run(ks, cts, bar)
@@ -166,6 +169,11 @@ class _Sweep:
     def _starts(self, cell, kmeans_labels, prev):
         """(kind, GaussianMixture keyword arguments) of every start of a cell, made lazily."""
         K, ct = cell.K, cell.cov_type
+        if self.sel.init_params == "hc":
+            # mclust's scheme: one start per cell (one tree for every cell, so no repeats), run straight to
+            # the tight tolerance the other schemes polish their leaders to (_polish then has nothing to do)
+            yield "hc", {"init_params": self._hc_start, "tol": self.sel.tol * _POLISH_TOL_FACTOR}
+            return
         if not self.auto:
             for _ in range(self.sel.n_init):
                 yield self.sel.init_params, {"init_params": self.sel.init_params, "random_state": self._seed()}
@@ -173,6 +181,7 @@ class _Sweep:
         if K == 1:   # one maximum; any start reaches it
             yield "kmeans-standardised", self._from_labels(np.zeros(self.X_start.shape[0], dtype=np.int64), 1, ct)
             return
+        yield "hc", {"init_params": self._hc_start}
         for labels in kmeans_labels:
             yield "kmeans-standardised", self._from_labels(labels, K, ct)
         if prev is not None and prev.best is not None and not prev.best.degenerate:
@@ -180,6 +189,20 @@ class _Sweep:
                 yield "split", self._from_labels(labels, K, ct)
         for _ in range(_N_RANDOM_STARTS):
             yield "random-rows", self._random_rows(K, ct)
+
+    def _hc_start(self, X, K, random_state):
+        """mclust's start: the cut at K of one hierarchical tree, built once per rows fitted (``_hc``).
+
+        A callable ``init_params`` of the candidate fits (their M-step on the
+        partition is the model's own, as mclust's); the rows are those the fit
+        initialises from (the NaN-free rows under nan_policy='marginalize').
+        """
+        key = (X.shape, X[:1].tobytes(), X[-1:].tobytes(), float(np.sum(X, dtype=np.float64)))
+        if key not in self._hc:
+            w = self.w_start if X.shape[0] == self.X_start.shape[0] else None
+            self._hc = {key: hc_labels(X, [k for k in self._ks if k <= X.shape[0]], sample_weight=w,
+                                       random_state=self._seed(), n_threads=self.n_threads)}
+        return self._hc[key][K]
 
     def _labels(self, fit):
         if fit._labels is None:
@@ -343,7 +366,7 @@ class _Sweep:
         heading to; which start wins is already clear by then, so only the
         leaders pay for the tight tolerance.
         """
-        if self.sel.max_iter == 0 or cell.best is None:
+        if self.sel.max_iter == 0 or cell.best is None or self.sel.init_params == "hc":
             return
         t0 = time.perf_counter()
         fits, cell.best, cell.runners_up = [cell.best] + cell.runners_up, None, []
