@@ -41,6 +41,7 @@ EXTENSIONS = [
     "fastgmm.kernels._estep",
     "fastgmm.kernels._kmeans",
     "fastgmm.kernels._hmm",
+    "fastgmm.kernels._finite",
 ]
 
 OPENMP_PROBE = textwrap.dedent(
