@@ -151,6 +151,8 @@ static void fastgmm_detect_x8(void)
     __builtin_cpu_init();
     fastgmm_have_x8 = __builtin_cpu_supports("avx512f") != 0;
 }
+#else
+#define fastgmm_have_x8 0
 #endif
 
 #endif
