@@ -51,6 +51,13 @@ def test_largest_values_are_finite(dtype):
     assert _finite.all_finite(X, 2) is ref.all_finite(X) is True
 
 
+def test_read_only_memory_is_read():
+    X = np.ones((1000, 3))
+    X[999, 2] = np.nan
+    X.flags.writeable = False
+    assert _finite.all_finite(X, 2) is False
+
+
 def test_one_row_and_one_column():
     assert _finite.all_finite(np.ones((1, 1)), 1) is True
     assert _finite.all_finite(np.array([[np.nan]]), 1) is False
