@@ -42,6 +42,7 @@ EXTENSIONS = [
     "fastgmm.kernels._kmeans",
     "fastgmm.kernels._hmm",
     "fastgmm.kernels._hc",
+    "fastgmm.kernels._finite",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

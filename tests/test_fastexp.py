@@ -61,3 +61,67 @@ def test_smallest_argument_kept_gives_a_normal_number():
     y = _kernel_exp([-708.0])[0]
     assert y >= np.finfo(np.float64).tiny
     assert abs(y - math.exp(-708.0)) <= 2 * EPS * math.exp(-708.0)
+
+
+# ---------------------------------------------------------------------------
+# The log-sum-exp that calls it (fastgmm_normalise_d): the portable version and, on CPUs
+# with AVX-512, the one with rows in vector lanes, which must give the same bits.
+# ---------------------------------------------------------------------------
+
+def _log_densities(n, K, seed):
+    """A (K, n) block: finite values spread beyond exp's range, and the special rows the E-step meets."""
+    rng = np.random.default_rng(seed)
+    lp = -rng.uniform(0, 800, (K, n)) + rng.uniform(-50, 50, n)
+    lp[0, 0] = np.nan                 # an overflowed log-density: an impossible term
+    lp[-1, n // 2] = np.inf
+    lp[:, n - 1] = -np.inf            # a row no component can produce
+    return lp
+
+
+SHAPES = [(112, 16), (117, 5), (7, 3), (9, 1), (240, 33), (16, 2)]
+
+
+@pytest.mark.parametrize("n, K", SHAPES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("portable", [False, True])
+def test_log_sum_exp_against_numpy(n, K, weighted, portable):
+    from scipy.special import logsumexp
+
+    lp = _log_densities(n, K, 1)
+    w = np.random.default_rng(2).uniform(0, 2, n) if weighted else None
+    ref = np.where(np.isfinite(lp) | (lp == -np.inf), lp, -np.inf)    # NaN and +inf read as -inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        row = logsumexp(ref, axis=0)
+        resp = np.nan_to_num(np.exp(ref - row))                       # the impossible row: all 0
+    row_ll = np.empty(n)
+    out = lp.copy()
+    total = _estep._log_sum_exp(out, row_ll, w, portable=portable)
+    scale = 1.0 if w is None else w
+    # exp(lp - max) carries the rounding of lp - max: ~1e-13 relative where lp - max ~ -700
+    np.testing.assert_allclose(out, resp * scale, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(row_ll, row, rtol=1e-14)
+    assert total == -np.inf                                           # the impossible row
+    possible = np.ascontiguousarray(lp[:, :-1])
+    total = _estep._log_sum_exp(possible, None, None if w is None else w[:-1].copy(), portable=portable)
+    np.testing.assert_allclose(total, np.sum((scale * row)[:-1] if weighted else row[:-1]), rtol=1e-13)
+
+
+@pytest.mark.skipif(not _estep._have_x8(), reason="no AVX-512 on this CPU: one version only")
+@pytest.mark.parametrize("n, K", SHAPES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("with_row_ll", [False, True])
+def test_log_sum_exp_versions_are_bitwise_equal(n, K, weighted, with_row_ll):
+    lp = _log_densities(n, K, 3)
+    lp[lp == -np.inf] = -1.0          # finite rows only, so that the total without row_ll is finite too
+    lp[np.isnan(lp) | (lp == np.inf)] = -2.0
+    w = np.random.default_rng(4).uniform(0, 2, n) if weighted else None
+    results = []
+    for portable in (False, True):
+        out, row_ll = lp.copy(), np.empty(n) if with_row_ll else None
+        total = _estep._log_sum_exp(out, row_ll, w, portable=portable)
+        results.append((out, row_ll, np.float64(total)))
+    (a, ra, ta), (b, rb, tb) = results
+    assert np.array_equal(a.view(np.int64), b.view(np.int64))
+    assert ta.view(np.int64) == tb.view(np.int64)
+    if with_row_ll:
+        assert np.array_equal(ra.view(np.int64), rb.view(np.int64))

@@ -64,6 +64,7 @@ import warnings
 
 import numpy as np
 
+from ..kernels._finite import all_finite
 from ..kernels._openmp_helpers import effective_n_threads
 from ..sources._blocks import ArraySource, is_dask, is_out_of_core
 from ..sources._nan import check_observed_columns, group_patterns, has_nan, rows_without_nan
@@ -228,6 +229,14 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
             return new
         return new._replace(**{f: getattr(start, f) for f in fields})
 
+    def _all_finite(self, X):
+        """Whether X (checked so far) is all finite, read by the estimator's threads (None: NumPy decides)."""
+        try:
+            n_threads = effective_n_threads(self.n_threads)
+        except (TypeError, ValueError):
+            n_threads = 1       # an invalid count is reported where the parameters are checked
+        return all_finite(X, n_threads)
+
     def _validate_X(self, X, *, reset, allow_nan=False):
         """X checked: a C-contiguous float ndarray, or a source streamed in blocks
         (``fastgmm.sources._blocks``: memmap, h5py, zarr; ``fastgmm.sources._dask``: Dask)."""
@@ -240,7 +249,8 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
             X = ArraySource(X, estimator_name=name, allow_nan=allow_nan, min_samples=2 if reset else 1,
                             block_rows=getattr(self, "block_rows", None))
         else:
-            X = check_array(X, estimator_name=name, min_samples=2 if reset else 1, allow_nan=allow_nan)
+            X = check_array(X, estimator_name=name, min_samples=2 if reset else 1, allow_nan=allow_nan,
+                            all_finite=self._all_finite)
         if reset:
             self.n_features_in_ = X.shape[1]
             return X

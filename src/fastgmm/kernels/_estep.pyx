@@ -134,6 +134,10 @@ cdef extern from "_rowops.h" nogil:
     void fastgmm_fix_d(double *lp, Py_ssize_t m)
     double fastgmm_normalise_d(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
                                double *row_ll, const double *w)
+    double fastgmm_normalise_d_any(double *lp, Py_ssize_t n, Py_ssize_t K, double *mx, double *sm,
+                                   double *row_ll, const double *w)
+    int FASTGMM_X8
+    int fastgmm_have_x8
     double fastgmm_exp_nonpos(double x)
 
 
@@ -1630,3 +1634,33 @@ def exp_nonpositive(const double[::1] x, double[::1] out):
         raise ValueError("x and out must have the same length")
     for i in range(x.shape[0]):
         out[i] = fastgmm_exp_nonpos(x[i])
+
+
+def _log_sum_exp(double[:, ::1] lp, double[::1] row_ll=None, const double[::1] w=None, bint portable=False):
+    """The E-step's log-sum-exp (``fastgmm_normalise_d``, _rowops.h) in place on a (K, n) block; for the tests.
+
+    ``lp`` becomes the responsibilities (times ``w``); returns the total. ``portable``: the
+    portable version even where the CPU has the AVX-512 one.
+    """
+    cdef Py_ssize_t K = lp.shape[0], n = lp.shape[1]
+    if (row_ll is not None and row_ll.shape[0] != n) or (w is not None and w.shape[0] != n):
+        raise ValueError("row_ll and w must have one entry per column of lp")
+    if K == 0 or n == 0:
+        raise ValueError("lp must not be empty")
+    cdef double *rl = &row_ll[0] if row_ll is not None else NULL
+    cdef const double *wp = &w[0] if w is not None else NULL
+    cdef double *mx = <double *> malloc(2 * n * sizeof(double))
+    cdef double total
+    if mx == NULL:
+        raise MemoryError()
+    if portable:
+        total = fastgmm_normalise_d_any(&lp[0, 0], n, K, mx, mx + n, rl, wp)
+    else:
+        total = fastgmm_normalise_d(&lp[0, 0], n, K, mx, mx + n, rl, wp)
+    free(mx)
+    return total
+
+
+def _have_x8():
+    """Whether the log-sum-exp runs its AVX-512 version on this CPU; for the tests."""
+    return bool(FASTGMM_X8 and fastgmm_have_x8)

@@ -92,8 +92,67 @@ static inline double fastgmm_exp_nonpos(double x)
  * operations and gives bitwise identical results. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FASTGMM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define FASTGMM_X8 1
 #else
 #define FASTGMM_CLONES
+#define FASTGMM_X8 0
+#endif
+
+#if FASTGMM_X8
+/* fastgmm_exp_nonpos on the 8 lanes of an AVX-512 register: the same IEEE
+ * operations in the same order (no fused multiply-add), so every lane is
+ * bitwise the scalar result (tested). The one difference is how the table
+ * is read. gcc vectorises the scalar version's fastgmm_exp2_64[j] lane by
+ * lane (extract, load, insert: about half of a vector exp's instructions)
+ * and a hardware gather was no faster on AMD Zen 4; here the 64 entries sit
+ * in 8 registers (`table`, loaded once per call of the caller), and four
+ * two-register permutes (entries 0-15, 16-31, 32-47, 48-63, by bits 0-3 of
+ * j) and two blends (bits 4 and 5) pick each lane's entry: 0.77 -> 0.72 ns
+ * an exp (1792 values in L1, AMD EPYC Zen 4, best of 1e5). The caller
+ * checks fastgmm_have_x8 first (fastgmm_normalise_d, _rowops.h). */
+#include <immintrin.h>
+
+__attribute__((target("avx512f"), always_inline))
+static inline __m512d fastgmm_exp_nonpos_x8(__m512d x, const __m512i *table)
+{
+    const __m512d shifter = _mm512_set1_pd(6755399441055744.0);
+    __m512d t = _mm512_add_pd(_mm512_mul_pd(x, _mm512_set1_pd(0x1.71547652b82fep+6)), shifter);
+    __m512d k = _mm512_sub_pd(t, shifter);
+    __m512d r = _mm512_sub_pd(_mm512_sub_pd(x, _mm512_mul_pd(k, _mm512_set1_pd(0x1.62e42ff000000p-7))),
+                              _mm512_mul_pd(k, _mm512_set1_pd(-0x1.718432a1b0e26p-41)));
+    __m512i kb = _mm512_sub_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(INT64_C(0x4338000000000000)));
+    __m512i j = _mm512_and_si512(kb, _mm512_set1_epi64(63));
+    __m512i e0 = _mm512_permutex2var_epi64(table[0], j, table[1]);
+    __m512i e1 = _mm512_permutex2var_epi64(table[2], j, table[3]);
+    __m512i e2 = _mm512_permutex2var_epi64(table[4], j, table[5]);
+    __m512i e3 = _mm512_permutex2var_epi64(table[6], j, table[7]);
+    __mmask8 b4 = _mm512_test_epi64_mask(j, _mm512_set1_epi64(16));
+    __mmask8 b5 = _mm512_test_epi64_mask(j, _mm512_set1_epi64(32));
+    __m512i entry = _mm512_mask_blend_epi64(b5, _mm512_mask_blend_epi64(b4, e0, e1),
+                                            _mm512_mask_blend_epi64(b4, e2, e3));
+    __m512d s = _mm512_castsi512_pd(_mm512_add_epi64(entry, _mm512_slli_epi64(_mm512_sub_epi64(kb, j), 46)));
+    __m512d r2 = _mm512_mul_pd(r, r);
+    __m512d a = _mm512_add_pd(_mm512_set1_pd(0.5), _mm512_mul_pd(r, _mm512_set1_pd(1.0 / 6.0)));
+    __m512d b = _mm512_add_pd(_mm512_set1_pd(1.0 / 24.0), _mm512_mul_pd(r, _mm512_set1_pd(1.0 / 120.0)));
+    __m512d q = _mm512_add_pd(r, _mm512_mul_pd(r2, _mm512_add_pd(a, _mm512_mul_pd(r2, b))));
+    __m512d y = _mm512_add_pd(s, _mm512_mul_pd(s, q));
+    __mmask8 in_range = _mm512_cmp_pd_mask(x, _mm512_set1_pd(-708.0), _CMP_GE_OQ)
+                      & _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LE_OQ);
+    return _mm512_maskz_mov_pd(in_range, y);
+}
+
+/* Whether this CPU (and its OS) runs AVX-512F: set once when the module is
+ * loaded, before any thread reads it. */
+static int fastgmm_have_x8 = 0;
+
+__attribute__((constructor))
+static void fastgmm_detect_x8(void)
+{
+    __builtin_cpu_init();
+    fastgmm_have_x8 = __builtin_cpu_supports("avx512f") != 0;
+}
+#else
+#define fastgmm_have_x8 0
 #endif
 
 #endif

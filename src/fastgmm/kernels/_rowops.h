@@ -333,79 +333,164 @@ FASTGMM_DEFINE_FIX(fastgmm_fix_d, double)
  * With sample weights w (else NULL) the responsibilities of row i come out
  * multiplied by w[i] (in the same final scaling, no extra pass) and the sum
  * is sum_i w_i log p(x_i), in which a row of weight 0 counts for nothing even
- * if its log-likelihood is -inf. */
-#define FASTGMM_DEFINE_NORMALISE(NAME, T, EXP)                                 \
-FASTGMM_CLONES                                                                 \
-static double NAME(T *lp, ptrdiff_t n, ptrdiff_t K, T *mx, T *sm, double *row_ll, \
-                   const double *w)                                            \
-{                                                                              \
-    /* The max of the values read as finite-or--inf, without writing them   \
-     * back: the exp pass reads them the same way. */                         \
-    for (ptrdiff_t i = 0; i < n; i++) {                                        \
-        T v = lp[i];                                                           \
-        mx[i] = v < (T) INFINITY ? v : (T) -INFINITY;                          \
-    }                                                                          \
-    for (ptrdiff_t k = 1; k < K; k++) {                                        \
-        const T *lpk = lp + k * n;                                             \
-        for (ptrdiff_t i = 0; i < n; i++) {                                    \
-            T v = lpk[i];                                                      \
-            v = v < (T) INFINITY ? v : (T) -INFINITY;                          \
-            mx[i] = v > mx[i] ? v : mx[i];                                     \
-        }                                                                      \
-    }                                                                          \
-    for (ptrdiff_t i = 0; i < n; i++)                                          \
-        mx[i] = mx[i] == (T) -INFINITY ? 0 : mx[i]; /* exp(-inf) = 0, not nan */ \
-    /* EXP gives 0 for the differences that are not in [-708, 0], so +inf  \
-     * and NaN read as -inf here too. The sum starts from the first         \
-     * component's term (0 + e = e exactly). */                              \
-    for (ptrdiff_t i = 0; i < n; i++) {                                        \
-        T e = EXP(lp[i] - mx[i]);                                              \
-        lp[i] = e;                                                             \
-        sm[i] = e;                                                             \
-    }                                                                          \
-    for (ptrdiff_t k = 1; k < K; k++) {                                        \
-        T *lpk = lp + k * n;                                                   \
-        for (ptrdiff_t i = 0; i < n; i++) {                                    \
-            T e = EXP(lpk[i] - mx[i]);                                         \
-            lpk[i] = e;                                                        \
-            sm[i] += e;                                                        \
-        }                                                                      \
-    }                                                                          \
-    double total = 0.0;                                                        \
-    if (row_ll || w) {                                                         \
-        for (ptrdiff_t i = 0; i < n; i++) {                                    \
-            double lse = sm[i] > 0 ? (double) mx[i] + log((double) sm[i])      \
-                                   : -INFINITY;                                \
-            if (row_ll)                                                        \
-                row_ll[i] = lse;                                               \
-            if (!w)                                                            \
-                total += lse;                                                  \
-            else if (w[i] != 0)                                                \
-                total += w[i] * lse;                                           \
-        }                                                                      \
-    } else {                                                                   \
-        double prod = 1.0;                                                     \
-        for (ptrdiff_t i = 0; i < n; i++) {                                    \
-            total += (double) mx[i];                                           \
-            prod *= (double) sm[i];                                            \
-            if ((i & 31) == 31) {                                              \
-                total += log(prod);                                            \
-                prod = 1.0;                                                    \
-            }                                                                  \
-        }                                                                      \
-        if (n & 31)                                                            \
-            total += log(prod);                                                \
-    }                                                                          \
-    for (ptrdiff_t i = 0; i < n; i++)                                          \
-        sm[i] = sm[i] > 0 ? (w ? (T) w[i] : 1) / sm[i] : 0;                    \
-    for (ptrdiff_t k = 0; k < K; k++) {                                        \
-        T *lpk = lp + k * n;                                                   \
-        for (ptrdiff_t i = 0; i < n; i++)                                      \
-            lpk[i] *= sm[i];                                                   \
-    }                                                                          \
-    return total;                                                              \
+ * if its log-likelihood is -inf.
+ *
+ * Two versions of the same arithmetic, bitwise equal (tested): the portable
+ * one below, a pass over the block per step, and on CPUs with AVX-512 one
+ * with eight rows in the lanes of a register (fastgmm_normalise_d_x8). */
+
+/* The rows' log-likelihoods from their maxima mx and sums sm of exp(lp - mx):
+ * their (weighted) total, and each row's in row_ll if asked. */
+__attribute__((always_inline))
+static inline double fastgmm_lse_total(const double *mx, const double *sm, ptrdiff_t n, double *row_ll,
+                                       const double *w)
+{
+    double total = 0.0;
+    if (row_ll || w) {
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double lse = sm[i] > 0 ? mx[i] + log(sm[i]) : -INFINITY;
+            if (row_ll)
+                row_ll[i] = lse;
+            if (!w)
+                total += lse;
+            else if (w[i] != 0)
+                total += w[i] * lse;
+        }
+    } else {
+        double prod = 1.0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            total += mx[i];
+            prod *= sm[i];
+            if ((i & 31) == 31) {
+                total += log(prod);
+                prod = 1.0;
+            }
+        }
+        if (n & 31)
+            total += log(prod);
+    }
+    return total;
 }
 
-FASTGMM_DEFINE_NORMALISE(fastgmm_normalise_d, double, fastgmm_exp_nonpos)
+FASTGMM_CLONES
+static double fastgmm_normalise_d_any(double *lp, ptrdiff_t n, ptrdiff_t K, double *mx, double *sm,
+                                      double *row_ll, const double *w)
+{
+    /* The max of the values read as finite-or--inf, without writing them
+     * back: the exp pass reads them the same way. */
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = lp[i];
+        mx[i] = v < INFINITY ? v : -INFINITY;
+    }
+    for (ptrdiff_t k = 1; k < K; k++) {
+        const double *lpk = lp + k * n;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double v = lpk[i];
+            v = v < INFINITY ? v : -INFINITY;
+            mx[i] = v > mx[i] ? v : mx[i];
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++)
+        mx[i] = mx[i] == -INFINITY ? 0 : mx[i]; /* exp(-inf) = 0, not nan */
+    /* fastgmm_exp_nonpos gives 0 for the differences that are not in
+     * [-708, 0], so +inf and NaN read as -inf here too. The sum starts from
+     * the first component's term (0 + e = e exactly). */
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double e = fastgmm_exp_nonpos(lp[i] - mx[i]);
+        lp[i] = e;
+        sm[i] = e;
+    }
+    for (ptrdiff_t k = 1; k < K; k++) {
+        double *lpk = lp + k * n;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            double e = fastgmm_exp_nonpos(lpk[i] - mx[i]);
+            lpk[i] = e;
+            sm[i] += e;
+        }
+    }
+    double total = fastgmm_lse_total(mx, sm, n, row_ll, w);
+    for (ptrdiff_t i = 0; i < n; i++)
+        sm[i] = sm[i] > 0 ? (w ? w[i] : 1) / sm[i] : 0;
+    for (ptrdiff_t k = 0; k < K; k++) {
+        double *lpk = lp + k * n;
+        for (ptrdiff_t i = 0; i < n; i++)
+            lpk[i] *= sm[i];
+    }
+    return total;
+}
+
+#if FASTGMM_X8
+/* The same, eight rows at a time in the lanes of AVX-512 registers: each
+ * row's max, exps, sum and final scaling in registers, one read of the
+ * block for the max, one for the exps (fastgmm_exp_nonpos_x8) and one for
+ * the scaling, where the portable version also reads and writes mx and sm
+ * at every step; the rows left over (n mod 8) and the total take the
+ * portable operations. Every result is the portable version's, bit for bit
+ * (the same operations on each (row, component), in the same order: a
+ * lane-wise max is the portable v > m ? v : m, the sum starts from the first
+ * term). One chunk of 112 rows x 16 components in L1, AMD EPYC Zen 4, best
+ * of 1e5: 1.14 -> 0.97 ns per (row, component). */
+__attribute__((target("avx512f")))
+static double fastgmm_normalise_d_x8(double *lp, ptrdiff_t n, ptrdiff_t K, double *mx, double *sm,
+                                     double *row_ll, const double *w)
+{
+    __m512i table[8];
+    for (int q = 0; q < 8; q++)
+        table[q] = _mm512_loadu_si512((const void *) (fastgmm_exp2_64 + 8 * q));
+    const __m512d inf = _mm512_set1_pd(INFINITY), ninf = _mm512_set1_pd(-INFINITY);
+    const __m512d zero = _mm512_setzero_pd();
+    ptrdiff_t i0 = 0;
+    for (; i0 + 8 <= n; i0 += 8) {
+        __m512d m = ninf;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            __m512d v = _mm512_loadu_pd(lp + k * n + i0);
+            v = _mm512_mask_mov_pd(ninf, _mm512_cmp_pd_mask(v, inf, _CMP_LT_OQ), v);
+            m = k == 0 ? v : _mm512_max_pd(v, m);
+        }
+        m = _mm512_mask_mov_pd(m, _mm512_cmp_pd_mask(m, ninf, _CMP_EQ_OQ), zero);
+        _mm512_storeu_pd(mx + i0, m);
+        __m512d s = zero;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            __m512d e = fastgmm_exp_nonpos_x8(_mm512_sub_pd(_mm512_loadu_pd(lp + k * n + i0), m), table);
+            _mm512_storeu_pd(lp + k * n + i0, e);
+            s = k == 0 ? e : _mm512_add_pd(s, e);
+        }
+        _mm512_storeu_pd(sm + i0, s);
+        __m512d num = w ? _mm512_loadu_pd(w + i0) : _mm512_set1_pd(1.0);
+        __m512d scale = _mm512_maskz_div_pd(_mm512_cmp_pd_mask(s, zero, _CMP_GT_OQ), num, s);
+        for (ptrdiff_t k = 0; k < K; k++)
+            _mm512_storeu_pd(lp + k * n + i0, _mm512_mul_pd(_mm512_loadu_pd(lp + k * n + i0), scale));
+    }
+    for (ptrdiff_t i = i0; i < n; i++) {
+        double m = -INFINITY, s = 0;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            double v = lp[k * n + i];
+            v = v < INFINITY ? v : -INFINITY;
+            m = k == 0 || v > m ? v : m;
+        }
+        mx[i] = m = m == -INFINITY ? 0 : m;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            double e = fastgmm_exp_nonpos(lp[k * n + i] - m);
+            lp[k * n + i] = e;
+            s = k == 0 ? e : s + e;
+        }
+        sm[i] = s;
+        double scale = s > 0 ? (w ? w[i] : 1) / s : 0;
+        for (ptrdiff_t k = 0; k < K; k++)
+            lp[k * n + i] *= scale;
+    }
+    return fastgmm_lse_total(mx, sm, n, row_ll, w);
+}
+#endif
+
+static double fastgmm_normalise_d(double *lp, ptrdiff_t n, ptrdiff_t K, double *mx, double *sm, double *row_ll,
+                                  const double *w)
+{
+#if FASTGMM_X8
+    if (fastgmm_have_x8)
+        return fastgmm_normalise_d_x8(lp, n, K, mx, sm, row_ll, w);
+#endif
+    return fastgmm_normalise_d_any(lp, n, K, mx, sm, row_ll, w);
+}
 
 #endif

@@ -296,7 +296,7 @@ def _pandas_to_numpy(X):
 
 
 def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=False, row_offset=0,
-                in_block=False):
+                in_block=False, all_finite=None):
     """Validate X and return a C-contiguous float32 or float64 2-D array.
 
     float32 stays float32; every other numeric type becomes float64 (pandas
@@ -304,7 +304,10 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=F
     with scikit-learn's sentence and the position of the first offender (the
     column's name for a DataFrame). A copy is made only when X is not already
     C-contiguous float32/float64. With ``allow_nan`` NaN is accepted (a
-    missing value); infinity never is.
+    missing value); infinity never is. ``all_finite``, optional: a faster
+    exact test ``all_finite(X) -> True/False/None`` (the engine passes the
+    kernels' multi-threaded one, fastgmm.kernels._finite); True skips NumPy's
+    check, anything else leaves the answer (and the message) to it.
     """
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
@@ -378,8 +381,9 @@ def check_array(X, *, estimator_name, min_samples=1, allow_1d=False, allow_nan=F
         )
     if columns is not None and len(columns) != d:
         columns = None
-    _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan, row_offset=row_offset,
-                  in_block=in_block)
+    if all_finite is None or all_finite(X) is not True:
+        _check_finite(X, estimator_name=estimator_name, columns=columns, allow_nan=allow_nan, row_offset=row_offset,
+                      in_block=in_block)
     return X
 
 
