@@ -79,9 +79,10 @@ def em_step_missing(X, weights, means, cov, cov_type, reg_covar, sample_weight=N
 
     ``cov`` is in the shape of ``covariance_type``; so are the new covariances.
     The lower bound is the weighted mean log-likelihood under the old parameters.
-    ``constrain(scatter, nk_eps)``: a constrained covariance model's M-step
-    from the full (K, D, D) scatter about the new means, giving covariances
-    in ``covariance_type``'s shape (before ``reg_covar``).
+    ``constrain(scatter, nk_eps, cov)``: a constrained covariance model's
+    M-step from the full (K, D, D) scatter about the new means (``cov``: the
+    previous covariances, a warm start), giving covariances in
+    ``covariance_type``'s shape (before ``reg_covar``).
     """
     X = np.asarray(X, dtype=np.float64)
     N, D = X.shape
@@ -107,7 +108,7 @@ def em_step_missing(X, weights, means, cov, cov_type, reg_covar, sample_weight=N
                         + nk[k] * np.outer(new_means[k], new_means[k]) for k in range(K)])
     eye = np.eye(D)
     if constrain is not None:
-        new_cov = constrain(scatter, nk_eps)
+        new_cov = constrain(scatter, nk_eps, cov)
         new_cov = new_cov + (reg_covar * eye if cov_type in ("full", "tied") else reg_covar)
     elif cov_type == "full":
         new_cov = scatter / nk_eps[:, None, None] + reg_covar * eye

@@ -160,10 +160,15 @@ def test_missing_values_exact_em(model, data):
     start = _fit(model, data[:150], K=K, max_iter=3, tol=0)
     w, m, c = start.weights_, start.means_, start.covariances_
 
-    def constrain(scatter, nk_eps):
+    def constrain(scatter, nk_eps, previous):
+        # the estimator's M-step settings: warm start from the previous covariances, its tolerances
         s = {"full": scatter, "tied": scatter.sum(axis=0), "diag": np.stack([np.diag(x) for x in scatter]),
              "spherical": np.trace(scatter, axis1=1, axis2=2)}[lay]
-        return _mclust.constrained_covariances(model, nk_eps, s, n_features=D, tol=1e-13)
+        mm = model in ("EVE", "VVE")
+        return _mclust.constrained_covariances(model, nk_eps, s, n_features=D,
+                                               start=_gaussian.remove_reg(previous, 1e-6, lay),
+                                               tol=None if mm else _gaussian.MSTEP_TOL,
+                                               max_iter=_gaussian.MM_MAX_ITER if mm else None)
 
     ref = (w, m, c)
     for _ in range(3):

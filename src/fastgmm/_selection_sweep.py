@@ -25,6 +25,7 @@ DEGENERATE_VARIANCE_RATIO = 1e-6
 _N_RANDOM_STARTS = 3
 _MAX_SPLITS = 8
 _N_POLISHED = 2
+_N_CROSS = 4
 _POLISH_TOL_FACTOR = 1e-2
 _SEED_MAX = 2**31 - 1
 
@@ -43,12 +44,17 @@ class _Fit:
         self._labels = None
 
     def better_than(self, other):
-        """Non-degenerate before degenerate, then the larger log-likelihood."""
+        """Non-degenerate before degenerate, then the larger log-likelihood.
+
+        Larger by more than rounding (1e-10 relative): two starts that reach
+        the same optimum (its components possibly numbered differently) keep
+        the earlier, so the choice does not hang on the last bits.
+        """
         if other is None:
             return True
         if bool(self.degenerate) != bool(other.degenerate):
             return not self.degenerate
-        return self.loglik > other.loglik
+        return self.loglik > other.loglik + 1e-10 * max(1.0, abs(other.loglik))
 
 
 class _Cell:
@@ -181,7 +187,6 @@ class _Sweep:
         if K == 1:   # one maximum; any start reaches it
             yield "kmeans-standardised", self._from_labels(np.zeros(self.X_start.shape[0], dtype=np.int64), 1, ct)
             return
-        yield "hc", {"init_params": self._hc_start}
         for labels in kmeans_labels:
             yield "kmeans-standardised", self._from_labels(labels, K, ct)
         if prev is not None and prev.best is not None and not prev.best.degenerate:
@@ -305,8 +310,19 @@ class _Sweep:
         return {"weights_init": np.full(K, 1.0 / K), "means_init": means, "precisions_init": precisions}
 
     def _cross_type(self, at_K):
-        """Start each type at K from the final partitions of the other types at K."""
-        finals = [(ct, c.best) for ct, c in at_K.items() if c.best is not None and not c.best.degenerate]
+        """Start each type at K from the final partitions of the other types at K.
+
+        The ``_N_CROSS`` distinct partitions of the best fits by BIC, not every
+        type's: with mclust's fourteen models most types end in one of a few
+        partitions, and trying each on each would be 13 more starts per cell.
+        """
+        finals = sorted(((ct, c.best) for ct, c in at_K.items() if c.best is not None and not c.best.degenerate),
+                        key=lambda t: -2 * t[1].loglik + t[1].n_parameters * math.log(self.total_weight))
+        distinct = []
+        for ct, fit in finals:
+            if not any(_same_partition(self._labels(fit), self._labels(f)) for _, f in distinct):
+                distinct.append((ct, fit))
+        finals = distinct[:_N_CROSS]
         for ct, cell in at_K.items():
             for other, fit in finals:
                 if other == ct:

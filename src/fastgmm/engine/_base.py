@@ -7,7 +7,7 @@ NaN policy, the EM loop (``n_init`` x ``max_iter``, convergence on the change
 of the lower bound, warm start, frozen parameters, callbacks, progress, the
 final E-step of ``fit_predict``, verbose output), online EM
 (``partial_fit``), and the methods derived from per-row log-likelihoods
-(``score``, ``bic``, ``aic``).
+and posteriors (``score``, ``bic``, ``aic``, ``uncertainty``).
 
 The seam: sufficient statistics
 -------------------------------
@@ -43,15 +43,12 @@ and online EM). Its hooks:
     warm-starts and continues online from them.
 ``_estimate(X, n_threads, row_ll=, labels=, resp=, total=)``
     E-step outputs under the fitted attributes.
-``_n_parameters()``; optionally ``_check_solution(X)`` (warnings about the
-    fitted model), ``_set_events(events)`` (fitted attributes from the best
-    run's degenerate-component events) and ``_FROZEN`` (the names ``frozen``
-    accepts, each mapped to the parameter fields it keeps).
+``_n_parameters()``; optionally ``_check_solution(X)`` (warnings about the fitted
+    model), ``_set_events(events)`` (fitted attributes from the best run's degenerate
+    events) and ``_FROZEN`` (the names ``frozen`` accepts, each mapped to its fields).
 
 Everything else (the loop, the sources, the NaN policy, ``partial_fit``,
-``frozen``) is written once here, for every family.
-
-Missing values: "raise" and "omit" work for every family; "marginalize"
+``frozen``) is written once here, for every family. Missing values: "raise" and "omit" work for every family; "marginalize"
 where the family has the maths (``_MARGINALIZE = True``): the rows are
 grouped by missingness pattern once per fit (``fastgmm.families._gaussian_missing``) and
 ``_initialize_parameters`` and ``_statistics`` receive it as the keyword
@@ -230,12 +227,12 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         return new._replace(**{f: getattr(start, f) for f in fields})
 
     def _all_finite(self, X):
-        """Whether X (checked so far) is all finite, read by the estimator's threads (None: NumPy decides)."""
+        """Whether X (checked so far) is all finite, read by the estimator's threads (None: NumPy decides).
+        An invalid thread count reads with one thread: it is reported where the parameters are checked."""
         try:
-            n_threads = effective_n_threads(self.n_threads)
+            return all_finite(X, effective_n_threads(self.n_threads))
         except (TypeError, ValueError):
-            n_threads = 1       # an invalid count is reported where the parameters are checked
-        return all_finite(X, n_threads)
+            return all_finite(X, 1)
 
     def _validate_X(self, X, *, reset, allow_nan=False):
         """X checked: a C-contiguous float ndarray, or a source streamed in blocks
@@ -593,14 +590,10 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         return self._predict_outputs(X, resp=True)[2]
 
     def uncertainty(self, X):
-        """mclust's classification uncertainty of each row: 1 - max_k P(k | x), the posterior mass off its label.
+        """mclust's classification uncertainty, 1 - max_k P(k | x) per row (n_samples,), of X's dtype.
 
-        Summed over the other components (so that a small uncertainty keeps its relative precision), from
-        the posteriors of blocks of rows (no n_samples x n_components array); NaN as in :meth:`predict_proba`.
-
-        Returns
-        -------
-        uncertainty : ndarray of shape (n_samples,), of X's dtype, in [0, 1 - 1/n_components]
+        Summed over the other components (a small uncertainty keeps its relative precision), from the
+        posteriors of blocks of rows (no n_samples x n_components array); NaN as in :meth:`predict_proba`.
         """
         if is_dask(X):
             return self._dask_lazy(X, "uncertainty")

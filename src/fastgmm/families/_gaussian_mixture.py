@@ -442,7 +442,7 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
                 stats = initial_statistics(X, sample_weight, self.init_params, cov_type, self.n_components,
                                            random_state, n_threads)
                 nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X),
-                                                            prior=self._prior_of(X, sample_weight))
+                                                            prior=GaussianMixture._prior_of(self, X, sample_weight))
             _check_no_overflow(means, cov, X)
             weights = nk_eps / stats.weight
         weights = w_init if w_init is not None else weights
@@ -639,10 +639,11 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         w = self.weights_.astype(np.float64)
         n_per = rng.multinomial(n_samples, w if pi0 is None else np.append(w, pi0))
         n_noise, n_per = (0, n_per) if pi0 is None else (int(n_per[-1]), n_per[:-1])
-        if self._layout == "full":
+        lay = _gaussian.layout(self.covariance_type)      # (BayesianGaussianMixture samples with this too)
+        if lay == "full":
             X = np.vstack([rng.multivariate_normal(mean, cov, int(s))
                            for (mean, cov, s) in zip(self.means_, self.covariances_, n_per)])
-        elif self._layout == "tied":
+        elif lay == "tied":
             X = np.vstack([rng.multivariate_normal(mean, self.covariances_, int(s))
                            for (mean, s) in zip(self.means_, n_per)])
         else:

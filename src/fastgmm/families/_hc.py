@@ -318,11 +318,30 @@ def hc_labels(X, n_clusters_list, *, sample_weight=None, use="SVD", model="VVV",
     cuts = hc_partitions(X, Ks, sample_weight=sample_weight, use=use.upper(), model=model, subset=subset,
                          random_state=random_state, alpha=alpha, beta=beta, n_threads=n_threads)
     if cuts.complete and len(cuts.rows) == N:
-        return {int(K): cuts.labels[int(K)] for K in Ks}
+        return {int(K): _in_order_of_appearance(cuts.labels[int(K)], sample_weight) for K in Ks}
     nt = effective_n_threads(n_threads)
     out = {}
     for K in Ks:
         K = int(K)
         params = subset_parameters(X, cuts.rows, cuts.labels[K], K, covariance_type, sample_weight, reg_covar, nt)
-        out[K] = gaussian_estimate(X, *params, covariance_type, nt, labels=True)[1]
+        out[K] = _in_order_of_appearance(gaussian_estimate(X, *params, covariance_type, nt, labels=True)[1],
+                                         sample_weight)
     return out
+
+
+def _in_order_of_appearance(labels, sample_weight):
+    """The partition with its parts numbered in the order of their first row of positive weight.
+
+    The tree's own numbering depends on the merge order, which differs
+    between a weighted row and the row repeated: numbered by first
+    appearance, weights and repeated rows give the same labels (and the
+    same fit, component for component).
+    """
+    rows = labels if sample_weight is None else labels[np.asarray(sample_weight) > 0]
+    _, first = np.unique(rows, return_index=True)
+    order = np.unique(rows)[np.argsort(first)]
+    new = np.empty(max(int(labels.max()) + 1, order.size), dtype=labels.dtype)
+    new[order] = np.arange(order.size, dtype=labels.dtype)
+    missing = np.setdiff1d(np.unique(labels), order)       # parts holding only rows of weight 0
+    new[missing] = np.arange(order.size, order.size + missing.size, dtype=labels.dtype)
+    return new[labels]

@@ -19,6 +19,7 @@ likely under the low intensity are the initial noise.
 This module is maths and checks only; ``GaussianMixture`` calls it.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -147,7 +148,10 @@ def check_noise(noise, noise_volume, n_samples, estimator_name):
     """
     if noise_volume is not None:
         ok = isinstance(noise_volume, (int, float, np.integer, np.floating)) and not isinstance(noise_volume, bool)
-        if not ok or not np.isfinite(noise_volume) or noise_volume <= 0:
+        # a Python int beyond float's range is not a volume (np.isfinite fails on ints beyond int64)
+        if ok and isinstance(noise_volume, int) and abs(noise_volume) > 2 ** 1023:
+            ok = False
+        if not ok or not math.isfinite(noise_volume) or noise_volume <= 0:
             raise ValueError(f"The 'noise_volume' parameter of {estimator_name} must be None or a finite number "
                              f"> 0 (the volume V of the region the uniform noise covers), got {noise_volume!r}.")
         if noise is None:
