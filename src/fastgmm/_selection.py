@@ -123,9 +123,12 @@ class GaussianMixtureSelection(Persistent, EstimatorProtocol):
         With ``init_params="auto"``: the number of standardised k-means
         starts per K (the other kinds of start are always tried). With one of
         GaussianMixture's ``init_params``: the number of starts per candidate.
-    init_params : {"auto", "kmeans", "k-means++", "random", "random_from_data"}, default="auto"
+    init_params : {"auto", "hc", "kmeans", "k-means++", "random", "random_from_data"}, default="auto"
         How candidates are started; "auto" is the robust multi-start scheme of
-        the module docstring, the others are GaussianMixture's.
+        the module docstring; "hc" is mclust's: one start per candidate, the
+        cut of one hierarchical tree (built once for the whole selection), run
+        to the tolerance "auto" polishes its leaders to; the others are
+        GaussianMixture's.
     random_state : int, RandomState instance or None, default=None
         Seeds every start (an int gives the same selection every time).
     verbose : int, default=0

@@ -73,10 +73,15 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         EM iterations per initialisation (0: only initialise).
     n_init : int, default=1
         Number of initialisations; the best (highest lower bound) is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'} or callable, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'} or callable, default='kmeans'
         How responsibilities are initialised: k-means labels; k-means++ seeds
         as single-point components; random responsibilities; random rows as
-        single-point components.
+        single-point components; 'hc': mclust's start, model-based
+        hierarchical clustering (mclust's ``hc`` with its defaults: the VVV
+        criterion on the data centred, scaled and rotated onto its singular
+        vectors; V for one column) cut at ``n_components`` (above 2,000 rows
+        the tree is built on a random subset of 2,000 and every row starts
+        from the E-step of the subset partition's M-step, as mclust does).
         A callable is called as ``init_params(X, n_components, random_state)``
         with the rows the fit initialises from and returns integer labels
         (n_samples,) or responsibilities (n_samples, n_components) whose rows
