@@ -41,7 +41,10 @@ from .families._gaussian import layout
 __all__ = ["density_1d", "ellipses", "parameters", "selection", "convergence", "state_sequence",
            "transition_matrix"]
 
-_COV_TYPE_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
+_COV_TYPE_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D",
+                     # mclust's models: a marker for each (with 14 lines the colours repeat)
+                     "EII": "v", "VII": "D", "EEI": "<", "VEI": ">", "EVI": "p", "VVI": "^", "EEE": "s",
+                     "VEE": "h", "EVE": "H", "VVE": "8", "EEV": "P", "VEV": "X", "EVV": "*", "VVV": "o"}
 
 
 def _pyplot():
@@ -410,11 +413,13 @@ def selection(selection, ax=None, *, criterion=None):
     ct_col = np.asarray(r["covariance_type"])
     deg_labelled = failed_labelled = False
     fail_x = []
-    for ct in cts:
+    colours = _pyplot().get_cmap("tab20").colors if len(cts) > 10 else [None] * len(cts)
+    for ct, colour in zip(cts, colours):
         rows = np.flatnonzero(ct_col == ct)
         ks, v = ks_all[rows], values[rows].copy()
         good = ~(degenerate[rows] | failed[rows])
-        line, = ax.plot(ks, np.where(good, v, np.nan), marker=_COV_TYPE_MARKERS.get(ct, "o"), label=ct)
+        line, = ax.plot(ks, np.where(good, v, np.nan), marker=_COV_TYPE_MARKERS.get(ct, "o"), label=ct,
+                        color=colour)
         bad = degenerate[rows] & ~failed[rows] & np.isfinite(v)
         if bad.any():
             ax.scatter(ks[bad], v[bad], marker=_COV_TYPE_MARKERS.get(ct, "o"), facecolors="none",
