@@ -121,3 +121,36 @@ def every_thread(monkeypatch):
     from fastgmm.kernels import _driver as _kernels
 
     monkeypatch.setattr(_kernels, "threads_for_work", lambda n_threads, n_rows, row_cost: n_threads)
+
+
+def rewrite_model_file(src, dst, edit_members=None, edit_header=None, rehash=True):
+    """Copy a model file, changing members or header (and the checksums unless told not to)."""
+    import json
+
+    from fastgmm.io import _persistence
+
+    with np.load(src, allow_pickle=False) as npz:
+        members = {k: npz[k] for k in npz.files}
+    header = json.loads(members.pop("__header__").tobytes())
+    if edit_members:
+        edit_members(members)
+    if rehash:
+        header["arrays"] = _persistence._manifest(members)
+    if edit_header:
+        edit_header(header)
+    members["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(dst, "wb") as f:
+        np.savez(f, **members)
+    return dst
+
+
+def three_regime_frames(n_frames):
+    """Frames of a 3-state Gaussian chain with well separated unit-variance means in 2-D (seeded)."""
+    from fastgmm import hmm
+
+    true = hmm.GaussianHMM(3, covariance_type="diag")
+    true.startprob_ = np.full(3, 1 / 3)
+    true.transmat_ = np.full((3, 3), 0.05) + np.eye(3) * 0.85
+    true.means_ = np.array([[0.0, 0.0], [6.0, 6.0], [12.0, 0.0]])
+    true.covars_ = np.ones((3, 2))
+    return true.sample(n_frames, random_state=1)[0]

@@ -14,6 +14,8 @@ import fastgmm
 from fastgmm import hmm
 from fastgmm.cli import _main as _cli
 
+from conftest import three_regime_frames
+
 PREFIX = "fastgmm: error: "
 LENGTHS = [100, 120, 80]
 
@@ -33,12 +35,7 @@ def in_process(capsys, *args):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("hmmcli")
-    true = hmm.GaussianHMM(3, covariance_type="diag")
-    true.startprob_ = np.full(3, 1 / 3)
-    true.transmat_ = np.full((3, 3), 0.05) + np.eye(3) * 0.85
-    true.means_ = np.array([[0.0, 0.0], [6.0, 6.0], [12.0, 0.0]])
-    true.covars_ = np.ones((3, 2))
-    X, _ = true.sample(300, random_state=1)
+    X = three_regime_frames(300)
     np.savetxt(d / "series.csv", X, delimiter=",", header="price,volume", comments="", fmt="%.6g")
     (d / "lengths.txt").write_text("100\n120\n\n80\n")
     (d / "lengths_header.csv").write_text("length\n100\n120\n80\n")

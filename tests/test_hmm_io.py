@@ -1,6 +1,5 @@
 """Saving and loading hidden Markov models: the round trip is bitwise, and a bad file is refused clearly."""
 
-import json
 import subprocess
 import sys
 
@@ -10,7 +9,8 @@ from numpy.testing import assert_array_equal
 
 import fastgmm
 from fastgmm import hmm
-from fastgmm.io import _persistence
+
+from conftest import rewrite_model_file
 
 LENGTHS = [70, 1, 49]
 
@@ -169,20 +169,7 @@ def test_an_unfitted_hmm_is_not_saved(tmp_path):
 # ---------------------------------------------------------------------------
 # bad files
 # ---------------------------------------------------------------------------
-def _rewrite(src, dst, edit_members=None, edit_header=None, rehash=True):
-    with np.load(src, allow_pickle=False) as npz:
-        members = {k: npz[k] for k in npz.files}
-    header = json.loads(members.pop("__header__").tobytes())
-    if edit_members:
-        edit_members(members)
-    if rehash:
-        header["arrays"] = _persistence._manifest(members)
-    if edit_header:
-        edit_header(header)
-    members["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    with open(dst, "wb") as f:
-        np.savez(f, **members)
-    return dst
+_rewrite = rewrite_model_file
 
 
 def _set(name, fn):

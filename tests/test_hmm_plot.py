@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from fastgmm import GaussianMixture, NotFittedError, hmm, plot  # noqa: E402
 
+from conftest import three_regime_frames  # noqa: E402
+
 LENGTHS = [90, 60, 50]
 
 
@@ -21,12 +23,7 @@ def _close_figures():
 
 @pytest.fixture(scope="module")
 def fitted():
-    true = hmm.GaussianHMM(3, covariance_type="diag")
-    true.startprob_ = np.full(3, 1 / 3)
-    true.transmat_ = np.full((3, 3), 0.05) + np.eye(3) * 0.85
-    true.means_ = np.array([[0.0, 0.0], [6.0, 6.0], [12.0, 0.0]])
-    true.covars_ = np.ones((3, 2))
-    X, _ = true.sample(200, random_state=1)
+    X = three_regime_frames(200)
     return hmm.GaussianHMM(3, covariance_type="diag", n_iter=5, random_state=2).fit(X, LENGTHS), X
 
 

@@ -6,18 +6,15 @@ from numpy.testing import assert_array_equal
 
 from fastgmm import hmm
 
+from conftest import three_regime_frames
+
 LENGTHS = [150, 150]
 
 
 @pytest.fixture(scope="module")
 def three_regimes():
     """300 frames from a 3-state chain with well separated unit-variance means."""
-    true = hmm.GaussianHMM(3, covariance_type="diag")
-    true.startprob_ = np.full(3, 1 / 3)
-    true.transmat_ = np.full((3, 3), 0.05) + np.eye(3) * 0.85
-    true.means_ = np.array([[0.0, 0.0], [6.0, 6.0], [12.0, 0.0]])
-    true.covars_ = np.ones((3, 2))
-    X, _ = true.sample(300, random_state=1)
+    X = three_regime_frames(300)
     return X
 
 

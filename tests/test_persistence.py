@@ -15,6 +15,8 @@ from fastgmm import GaussianMixture, GaussianMixtureSelection
 from fastgmm.io import _persistence
 from fastgmm.datasets import load_faithful
 
+from conftest import rewrite_model_file
+
 
 @pytest.fixture(scope="module")
 def X():
@@ -28,21 +30,7 @@ def model_file(X, tmp_path_factory):
     return path
 
 
-def _rewrite(src, dst, edit_members=None, edit_header=None, rehash=True):
-    """Copy a model file, changing members or header (and the checksums unless told not to)."""
-    with np.load(src, allow_pickle=False) as npz:
-        members = {k: npz[k] for k in npz.files}
-    header = json.loads(members.pop("__header__").tobytes())
-    if edit_members:
-        edit_members(members)
-    if rehash:
-        header["arrays"] = _persistence._manifest(members)
-    if edit_header:
-        edit_header(header)
-    members["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    with open(dst, "wb") as f:
-        np.savez(f, **members)
-    return dst
+_rewrite = rewrite_model_file
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])

@@ -234,10 +234,8 @@ def fit(args):
         _write_proba(args.proba, model.predict_proba(X, lengths))
         print(f"state probabilities written to {args.proba}")
     if args.output:
-        if names is not None:
-            model.feature_names_in_ = np.asarray(names, dtype=object)
-        model.save(args.output)
-        print(f"model written to {args.output}")
+        from ._tables import save_model
+        save_model(model, names, args.output)
     return 0
 
 

@@ -29,7 +29,7 @@ from ._args import (COV_TYPES, NAN_POLICIES, UserError, _cov_types, _int_at_leas
 from ._models import (MODELS, OWN_OPTIONS, SHARED_OPTIONS, _bound_text, _estimator_params, _is_variational,
                       _model_name, _models_taking, _own_lines, _parameter_lines, _parameters_text, _takes)
 from ._selection_table import format_results
-from ._tables import _write_labels, _write_proba, read_table
+from ._tables import _write_labels, _write_proba, read_table, save_model
 
 PROG = "fastgmm"
 EXIT_USER_ERROR = 2
@@ -134,11 +134,7 @@ def _cmd_fit(args):
         _write_proba(args.proba, proba)
         print(f"probabilities written to {args.proba}")
     if args.output:
-        if names is not None:
-            # Kept in the model file: predict then takes these columns by name.
-            model.feature_names_in_ = np.asarray(names, dtype=object)
-        model.save(args.output)
-        print(f"model written to {args.output}")
+        save_model(model, names, args.output)
     return 0
 
 

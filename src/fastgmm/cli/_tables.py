@@ -177,3 +177,11 @@ def _write_labels(path, labels):
 def _write_proba(path, proba):
     _write_table(path, [f"p{k}" for k in range(proba.shape[1])], proba,
                  "%.9g" if proba.dtype == np.float32 else "%.17g")
+
+
+def save_model(model, names, path):
+    """Write a fitted model to ``path``, keeping the input's column names (predict takes columns by them)."""
+    if names is not None:
+        model.feature_names_in_ = np.asarray(names, dtype=object)
+    model.save(path)
+    print(f"model written to {path}")
