@@ -43,6 +43,7 @@ EXTENSIONS = [
     "fastgmm.kernels._hmm",
     "fastgmm.kernels._hc",
     "fastgmm.kernels._finite",
+    "fastgmm.kernels._linalg",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
 
-from ..kernels import _estep
+from ..kernels import _estep, _linalg
 from . import _mclust, _mclust_prior
 from ._gaussian_statistics import Statistics
 
@@ -59,6 +59,16 @@ SINGULAR_ADVICE = (
 def n_features_out(cov_type, n_features):
     """Length P of a row's feature vector [1, z, q(z)] for this covariance type."""
     return _estep.n_features_out(QUAD[cov_type], n_features)
+
+
+@functools.lru_cache(maxsize=64)
+def _full_pairs_scale(n_features):
+    """``full_pairs`` and the coefficient of each pair's product in -1/2 z^T Lambda z: -1/2 on the diagonal,
+    -1 off it (each unordered pair stands for two entries)."""
+    iu, ju = full_pairs(n_features)
+    scale = np.where(iu == ju, -0.5, -1.0)
+    scale.setflags(write=False)
+    return iu, ju, scale
 
 
 @functools.lru_cache(maxsize=64)
@@ -126,32 +136,29 @@ def precision_cholesky(covariances, cov_type, *, reg_covar=None, float32=False):
     Raises ValueError naming the component whose covariance is not positive
     definite, and what to do about it.
     """
-    advice = SINGULAR_ADVICE.format(reg=reg_covar)
-    if float32:
-        advice += " Float64 input gives more accuracy than float32."
+    def advice():
+        text = SINGULAR_ADVICE.format(reg=reg_covar)
+        return text + " Float64 input gives more accuracy than float32." if float32 else text
+
     cov = np.asarray(covariances, dtype=np.float64)
     if cov_type in ("full", "tied"):
-        mats = cov[None] if cov_type == "tied" else cov
-        D = mats.shape[-1]
+        mats = np.ascontiguousarray(cov[None] if cov_type == "tied" else cov)
         out = np.empty_like(mats)
-        eye = np.eye(D)
         if not np.all(np.isfinite(mats)):
             k = int(np.argwhere(~np.isfinite(mats))[0][0])
-            raise ValueError(_singular_message(cov_type, k, "has non-finite entries", advice))
-        for k, c in enumerate(mats):
-            # LAPACK directly (what scipy.linalg.cholesky and solve_triangular call, without their
-            # wrappers' ~40 us: the fits of small data make one factorisation per component per iteration)
-            L, info = lapack.dpotrf(c, lower=1, clean=1)
-            if info != 0:
-                raise ValueError(
-                    _singular_message(cov_type, k, "is not positive definite (singular or collapsed)", advice))
-            inv, info = lapack.dtrtrs(L, eye, lower=1)
-            out[k] = inv.T
+            raise ValueError(_singular_message(cov_type, k, "has non-finite entries", advice()))
+        # LAPACK's potrf and trtrs for every component in one compiled call (fastgmm.kernels._linalg): the
+        # fits of small data make one factorisation per component per EM iteration, and SciPy's wrappers
+        # cost more than the factorisation of a small matrix.
+        k = _linalg.precision_cholesky(mats, out)
+        if k >= 0:
+            raise ValueError(
+                _singular_message(cov_type, k, "is not positive definite (singular or collapsed)", advice()))
         return out[0] if cov_type == "tied" else out
     bad = ~(cov > 0) | ~np.isfinite(cov)
     if np.any(bad):
         k = int(np.argwhere(bad)[0][0])
-        raise ValueError(_singular_message(cov_type, k, "has a zero or negative variance", advice))
+        raise ValueError(_singular_message(cov_type, k, "has a zero or negative variance", advice()))
     return 1.0 / np.sqrt(cov)
 
 
@@ -230,34 +237,27 @@ def linear_coefficients(weights, means, prec_chol, cov_type, shift):
 
 
 def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
-    means = np.asarray(means, dtype=np.float64)
-    pc = np.asarray(prec_chol, dtype=np.float64)
+    return _coefficients_pk(weights, means, prec_chol, cov_type, shift).T
+
+
+_KIND = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
+_NO_PAIRS = np.zeros(0, dtype=np.intp)
+
+
+def _coefficients_pk(weights, means, prec_chol, cov_type, shift):
+    """W (P, K) (the kernel's layout), every component in one compiled call (``fastgmm.kernels._linalg``):
+    on small data the NumPy expressions of the definition cost more than the rest of an EM iteration."""
+    means = np.ascontiguousarray(means, dtype=np.float64)
     K, D = means.shape
-    ln = log_norm(weights, pc, cov_type, D)
-    a = means - shift
-    W = np.empty((K, n_features_out(cov_type, D)))
     if cov_type == "full":
-        aU = np.einsum("kd,kde->ke", a, pc)                   # U_k^T a_k
-        W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
-        W[:, 1:D + 1] = np.einsum("kde,ke->kd", pc, aU)       # Lambda_k a_k
-        iu, ju = full_pairs(D)                                # the kernel's feature order
-        half_diag = np.where(iu == ju, 0.5, 1.0)
-        for k in range(K):                                    # no K x D x D temporary
-            lam = pc[k] @ pc[k].T
-            W[k, D + 1:] = -lam[iu, ju] * half_diag
-    elif cov_type == "tied":
-        aU = a @ pc
-        W[:, 0] = ln - 0.5 * np.sum(aU * aU, axis=1)
-        W[:, 1:D + 1] = aU @ pc.T
-        W[:, D + 1] = -0.5                                    # feature |z U|^2
+        iu, ju, scale = _full_pairs_scale(D)
     else:
-        p = pc ** 2 if cov_type == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
-        W[:, 0] = ln - 0.5 * np.sum(p * a * a, axis=1)
-        W[:, 1:D + 1] = p * a
-        if cov_type == "diag":
-            W[:, D + 1:] = -0.5 * p
-        else:
-            W[:, D + 1] = -0.5 * p[:, 0]                      # feature |z|^2
+        iu = ju = _NO_PAIRS
+        scale = np.zeros(0)
+    W = np.empty((n_features_out(cov_type, D), K))
+    _linalg.linear_coefficients(_KIND[cov_type], np.ascontiguousarray(weights, dtype=np.float64), means,
+                                np.ascontiguousarray(prec_chol, dtype=np.float64),
+                                np.ascontiguousarray(shift, dtype=np.float64), iu, ju, scale, W)
     return W
 
 
@@ -270,8 +270,7 @@ def kernel_coefficients(weights, means, prec_chol, cov_type, shift=None):
     if shift is None:
         shift = mixture_shift(weights, means)
     shift = np.ascontiguousarray(shift, dtype=np.float64)
-    W = linear_coefficients(weights, means, prec_chol, cov_type, shift)
-    W = np.ascontiguousarray(W.T)
+    W = _coefficients_pk(weights, means, prec_chol, cov_type, shift)
     U = np.ascontiguousarray(prec_chol, dtype=np.float64) if cov_type == "tied" else None
     return shift, W, U
 
@@ -440,13 +439,15 @@ def m_step(stats, reg_covar, eps, *, means=None):
         d = means - c
     D = means.shape[1]
     if cov_type == "full":
-        # One component at a time: no K x D x D temporaries (4+ MB at K=32, D=64).
-        cov = np.empty_like(stats.s2)
-        for k in range(cov.shape[0]):
-            outer = np.outer(d[k], s1[k])
-            c_k = stats.s2[k] - outer - outer.T + nk[k] * np.outer(d[k], d[k])
-            c_k /= nk_eps[k]
-            cov[k] = 0.5 * (c_k + c_k.T)
+        # All components at once (a Python loop over them cost ~6 us per component per EM iteration, most
+        # of a small data set's iteration); the temporaries are the size of the K x D x D output.
+        outer = d[:, :, None] * s1[:, None, :]
+        cov = stats.s2 - outer
+        cov -= outer.transpose(0, 2, 1)
+        cov += nk[:, None, None] * (d[:, :, None] * d[:, None, :])
+        cov /= nk_eps[:, None, None]
+        cov += cov.transpose(0, 2, 1).copy()
+        cov *= 0.5
         cov[:, np.arange(D), np.arange(D)] += reg_covar
     elif cov_type == "tied":
         outer = np.einsum("kd,ke->de", d, s1)
@@ -510,8 +511,9 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=
         start = np.asarray(start, dtype=np.float64)
         start = remove_reg(start, reg_covar, lay) if start.shape == cov.shape else None
     mm = model in ("EVE", "VVE")
-    cov = _mclust.constrained_covariances(model, nk_eps, scatter, start=start, n_features=means.shape[1],
-                                          tol=None if mm else MSTEP_TOL, max_iter=MM_MAX_ITER if mm else None)
+    cov = _mclust.constrained_unchecked(model, nk_eps, scatter, means.shape[1],
+                                        _mclust.DEFAULT_TOL if mm else MSTEP_TOL,
+                                        MM_MAX_ITER if mm else _mclust.DEFAULT_MAX_ITER, start)
     return nk_eps, means, _add_reg(cov, reg_covar, lay)
 
 

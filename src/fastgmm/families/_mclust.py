@@ -224,7 +224,14 @@ def constrained_covariances(model, nk, scatter, *, tol=None, max_iter=None, star
     tol, max_iter = _check_options(tol, max_iter)
     if start is not None:
         start = _check_scatter(start, lay, K, name="start")
-    model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
+    return constrained_unchecked(model, nk, W, D, tol, max_iter, start)
+
+
+def constrained_unchecked(model, nk, W, D, tol, max_iter, start):
+    """:func:`constrained_covariances` without its checks, for the EM M-step, whose statistics are valid by
+    construction (float64, the layout's shape, symmetric, weights > 0) and which calls it on every
+    iteration: on small data the checks cost more than the M-step."""
+    model = _FROM_SKLEARN.get(model, model)
     total = float(np.sum(nk))
     if model == "EEE":
         return W / total
@@ -238,6 +245,9 @@ def constrained_covariances(model, nk, scatter, *, tol=None, max_iter=None, star
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = _it.ITERATIVE[model](nk, W, active, tol, max_iter, start)
     return _symmetric(_finite_or_own(out, nk, W, active))
+
+
+_FROM_SKLEARN = {v: k for k, v in SKLEARN_EQUIVALENT.items()}
 
 
 def _symmetric(out):
