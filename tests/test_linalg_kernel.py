@@ -163,3 +163,100 @@ def test_precision_cholesky_names_the_singular_component():
 def test_precision_cholesky_rejects_inconsistent_shapes():
     with pytest.raises(ValueError, match="shape"):
         _linalg.precision_cholesky(np.ones((2, 3, 3)), np.empty((2, 3, 2)))
+
+
+# ---------------------------------------------------------------------------
+# The M-step from the sums
+# ---------------------------------------------------------------------------
+
+def _reference_m_step(cov_type, nk, s1, s2, centre, eps, reg, means=None):
+    """scikit-learn's M-step from the sums about ``centre``, written with NumPy one component at a time."""
+    K, D = s1.shape
+    nk_eps = nk + 10 * eps
+    if means is None:
+        d = s1 / nk_eps[:, None] - centre * (10 * eps / nk_eps)[:, None]
+        means = centre + d
+    d = means - centre
+    extra = means ** 2 * (10 * np.finfo(np.float64).eps / nk_eps)[:, None]   # scikit-learn's uncentred term
+    if cov_type == "full":
+        cov = np.empty((K, D, D))
+        for k in range(K):
+            c = s2[k] - np.outer(d[k], s1[k]) - np.outer(s1[k], d[k]) + nk[k] * np.outer(d[k], d[k])
+            c /= nk_eps[k]
+            cov[k] = 0.5 * (c + c.T) + reg * np.eye(D)
+        return nk_eps, means, cov
+    if cov_type == "tied":
+        c = s2.copy()
+        for k in range(K):
+            c += -np.outer(d[k], s1[k]) - np.outer(s1[k], d[k]) + nk[k] * np.outer(d[k], d[k])
+        c /= np.sum(nk_eps)
+        return nk_eps, means, 0.5 * (c + c.T) + reg * np.eye(D)
+    if cov_type == "diag":
+        var = (s2 - 2 * d * s1 + nk[:, None] * d * d) / nk_eps[:, None]
+        return nk_eps, means, np.maximum(var, 0.0) + extra + reg
+    total = (s2 - 2 * np.sum(d * s1, axis=1) + nk * np.sum(d * d, axis=1)) / nk_eps
+    return nk_eps, means, np.maximum(total, 0.0) / D + extra.mean(axis=1) + reg
+
+
+def _sums(rng, cov_type, K, D, offset):
+    """Weighted sums about a centre of responsibilities over random rows, as the kernel makes them."""
+    X = offset + rng.normal(size=(40, D)) * rng.uniform(0.5, 2.0, size=D)
+    R = rng.dirichlet(np.ones(K), size=40)
+    R[:, -1] = 0.0 if K > 1 else R[:, -1]          # an empty component
+    R /= np.maximum(R.sum(axis=1, keepdims=True), 1e-300)
+    centre = X.mean(axis=0) + 0.1
+    Z = X - centre
+    nk, s1 = R.sum(axis=0), R.T @ Z
+    if cov_type == "full":
+        s2 = np.einsum("nk,ni,nj->kij", R, Z, Z)
+    elif cov_type == "tied":
+        s2 = Z.T @ Z
+    elif cov_type == "diag":
+        s2 = R.T @ (Z * Z)
+    else:
+        s2 = R.T @ np.sum(Z * Z, axis=1)
+    return nk, s1, s2, centre
+
+
+@pytest.mark.parametrize("cov_type", TYPES)
+@pytest.mark.parametrize("K, D, offset", [(1, 1, 0.0), (3, 1, 5.0), (4, 3, 0.0), (2, 5, 1e4), (9, 4, -30.0)])
+@pytest.mark.parametrize("eps", [np.finfo(np.float64).eps, np.finfo(np.float32).eps])
+def test_m_step_matches_the_reference(cov_type, K, D, offset, eps):
+    rng = np.random.default_rng(K + 10 * D)
+    nk, s1, s2, centre = _sums(rng, cov_type, K, D, offset)
+    stats = _gaussian.Statistics(cov_type, nk, s1, s2, 0.0, 40.0, 40, centre)
+    got = _gaussian.m_step(stats, 1e-6, eps)
+    want = _reference_m_step(cov_type, nk, s1, s2, centre, eps, 1e-6)
+    for name, g, w in zip(("nk_eps", "means", "covariances"), got, want):
+        scale = np.max(np.abs(w))
+        assert np.max(np.abs(g - w)) <= 1e-12 * scale, name
+
+
+@pytest.mark.parametrize("cov_type", TYPES)
+def test_m_step_with_frozen_means(cov_type):
+    rng = np.random.default_rng(5)
+    nk, s1, s2, centre = _sums(rng, cov_type, 3, 4, 2.0)
+    means = rng.normal(size=(3, 4))
+    stats = _gaussian.Statistics(cov_type, nk, s1, s2, 0.0, 40.0, 40, centre)
+    _, got_means, got_cov = _gaussian.m_step(stats, 0.0, np.finfo(np.float64).eps, means=means)
+    _, _, want_cov = _reference_m_step(cov_type, nk, s1, s2, centre, np.finfo(np.float64).eps, 0.0, means)
+    np.testing.assert_array_equal(got_means, means)
+    np.testing.assert_allclose(got_cov, want_cov, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+def test_m_step_keeps_a_collapsed_variance_at_zero_and_nan_as_nan(cov_type):
+    # Centred sums a rounding below zero (one row, far from the centre) give 0, not a negative variance.
+    nk = np.array([1.0, 1.0])
+    s1 = np.array([[1e8, 1e8], [np.nan, 0.0]])
+    s2 = np.array([[1e16 - 4.0, 1e16 - 4.0], [1.0, 1.0]]) if cov_type == "diag" else np.array([2e16 - 8.0, 2.0])
+    stats = _gaussian.Statistics(cov_type, nk, s1, s2, 0.0, 2.0, 2, np.zeros(2))
+    _, _, cov = _gaussian.m_step(stats, 0.0, np.finfo(np.float64).eps)
+    assert np.all(cov[0] >= 0)
+    assert np.isnan(np.ravel(cov[1])[0])
+
+
+def test_m_step_rejects_inconsistent_shapes():
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _linalg.gaussian_m_step(2, np.ones(2), np.zeros((2, 3)), np.ones((2, 4)), np.zeros(3), 1e-16, 0.0, None,
+                                np.empty(2), np.empty((2, 3)), np.empty((2, 3)))

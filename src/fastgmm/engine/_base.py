@@ -69,7 +69,8 @@ from ..utils._sklearn_compat import EstimatorProtocol
 from ..utils._threadpool import blas_single_thread
 from ..utils._validation import (ConvergenceWarning, FitInterruptedWarning, check_array, check_bool, check_callback,
                                  check_feature_names, check_n_threads, check_option, check_random_state,
-                                 check_sample_weight, check_scalar, check_verbose, sklearn_compatible)
+                                 check_sample_weight, check_scalar, check_verbose, sklearn_compatible,
+                                 validate_random_state)
 from ._online import FitData, OnlineMixin  # noqa: F401 (FitData: the M-step hook's argument)
 
 
@@ -182,7 +183,7 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         check_verbose(self.verbose, estimator_name=name)
         check_scalar(self.verbose_interval, "verbose_interval", "int", low=1, estimator_name=name)
         check_n_threads(self.n_threads, estimator_name=name)
-        check_random_state(self.random_state, estimator_name=name)
+        validate_random_state(self.random_state, estimator_name=name)
         check_option(self._nan_policy(), "nan_policy", set(self._nan_policies()), estimator_name=name,
                      detail=None if self._MARGINALIZE else
                      f"({name} has no exact missing-value EM: 'marginalize' is for GaussianMixture, "

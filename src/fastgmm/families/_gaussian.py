@@ -241,6 +241,8 @@ def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
 
 
 _KIND = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
+_COV_SHAPE = {"full": lambda K, D: (K, D, D), "tied": lambda K, D: (D, D), "diag": lambda K, D: (K, D),
+              "spherical": lambda K, D: (K,)}
 _NO_PAIRS = np.zeros(0, dtype=np.intp)
 
 
@@ -420,47 +422,33 @@ def m_step(stats, reg_covar, eps, *, means=None):
     diagonal; spherical: the diagonal's mean), all computed about the
     statistics' centre.
 
+    diag and spherical add what scikit-learn's variance adds to the centred
+    one: scikit-learn defines it as ``sum_i r x^2 / nk_eps - mean^2``, the
+    centred variance plus ``mean^2 10 eps / nk_eps``: nothing for ordinary
+    data, but what keeps a single-point component (reg_covar=0) at a
+    positive variance, as scikit-learn's test of that case expects. Always
+    with float64's eps: with float32's (1.2e-6) the term would be a real
+    bias for data far from the origin (scikit-learn's float32 variances
+    suffer exactly that, its issue #30382).
+
     Returns
     -------
     nk_eps, means, covariances : float64 arrays
     """
     cov_type = stats.cov_type
-    nk = stats.nk
-    nk_eps = nk + 10 * eps
-    s1 = stats.s1
-    c = np.asarray(stats.centre, dtype=np.float64)[None, :]
-    # mean_k - c = sum r (x - c) / nk_eps - c (1 - nk / nk_eps); the second
-    # term is what makes an empty component's mean 0, as in scikit-learn.
-    if means is None:
-        d = s1 / nk_eps[:, None] - c * (10 * eps / nk_eps)[:, None]
-        means = c + d
-    else:
-        means = np.asarray(means, dtype=np.float64)
-        d = means - c
-    D = means.shape[1]
-    if cov_type == "full":
-        # All components at once (a Python loop over them cost ~6 us per component per EM iteration, most
-        # of a small data set's iteration); the temporaries are the size of the K x D x D output.
-        outer = d[:, :, None] * s1[:, None, :]
-        cov = stats.s2 - outer
-        cov -= outer.transpose(0, 2, 1)
-        cov += nk[:, None, None] * (d[:, :, None] * d[:, None, :])
-        cov /= nk_eps[:, None, None]
-        cov += cov.transpose(0, 2, 1).copy()
-        cov *= 0.5
-        cov[:, np.arange(D), np.arange(D)] += reg_covar
-    elif cov_type == "tied":
-        outer = np.einsum("kd,ke->de", d, s1)
-        cov = stats.s2 - outer - outer.T + np.einsum("k,kd,ke->de", nk, d, d)
-        cov /= np.sum(nk_eps)
-        cov = 0.5 * (cov + cov.T)
-        cov[np.arange(D), np.arange(D)] += reg_covar
-    elif cov_type == "diag":
-        var = (stats.s2 - 2 * d * s1 + nk[:, None] * d * d) / nk_eps[:, None]
-        cov = np.maximum(var, 0.0) + _uncentred_term(means, nk_eps) + reg_covar
-    else:
-        total = (stats.s2 - 2 * np.sum(d * s1, axis=1) + nk * np.sum(d * d, axis=1)) / nk_eps
-        cov = np.maximum(total, 0.0) / D + _uncentred_term(means, nk_eps).mean(axis=1) + reg_covar
+    K, D = stats.s1.shape
+    nk_eps = np.empty(K)
+    out_means = np.empty((K, D))
+    cov = np.empty(_COV_SHAPE[cov_type](K, D))
+    frozen = None if means is None else np.ascontiguousarray(means, dtype=np.float64)
+    # One compiled call (fastgmm.kernels._linalg): the NumPy expressions of these definitions cost ~30 us
+    # per EM iteration on small data, more than the pass over the rows.
+    _linalg.gaussian_m_step(_KIND[cov_type], np.ascontiguousarray(stats.nk, dtype=np.float64),
+                            np.ascontiguousarray(stats.s1, dtype=np.float64),
+                            np.ascontiguousarray(stats.s2, dtype=np.float64),
+                            np.ascontiguousarray(stats.centre, dtype=np.float64), float(eps), float(reg_covar),
+                            frozen, nk_eps, out_means, cov)
+    means = out_means
     return nk_eps, means, cov
 
 
@@ -567,17 +555,3 @@ def _add_reg(cov, reg_covar, lay):
 
 def remove_reg(cov, reg_covar, lay):
     return _add_reg(cov, -reg_covar, lay)
-
-
-def _uncentred_term(means, nk_eps):
-    """What scikit-learn's diag/spherical variance adds to the centred one: mean^2 (nk_eps - nk) / nk_eps.
-
-    scikit-learn defines the variance as sum_i r x^2 / nk_eps - mean^2 with
-    nk_eps = nk + 10 eps, which is the centred variance plus mean^2 10 eps /
-    nk_eps: nothing for ordinary data, but what keeps a single-point component
-    (reg_covar=0) at a positive variance, as scikit-learn's test of that case
-    expects. Always with float64's eps: with float32's (1.2e-6) the term
-    would be a real bias for data far from the origin (scikit-learn's float32
-    variances suffer exactly that, its issue #30382).
-    """
-    return means ** 2 * (10 * np.finfo(np.float64).eps / nk_eps)[:, None]

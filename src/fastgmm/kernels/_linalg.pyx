@@ -145,3 +145,118 @@ def linear_coefficients(int kind, const double[::1] weights, const double[:, ::1
                 out[0, k] = ln - 0.5 * q * acc
                 out[D + 1, k] = -0.5 * q
     return out
+
+
+def gaussian_m_step(int kind, const double[::1] nk, const double[:, ::1] s1, s2, const double[::1] centre,
+                    double eps, double reg_covar, frozen_means, double[::1] nk_eps, double[:, ::1] means, cov):
+    """scikit-learn's M-step from the weighted sums about ``centre``, for every component in one call.
+
+    Computes what ``fastgmm.families._gaussian.m_step`` documents, operation for operation in the same
+    order (full and diag give the same bits as the NumPy expressions): ``nk_eps = nk + 10 eps``; the means
+    ``centre + d`` with ``d = s1 / nk_eps - centre 10 eps / nk_eps`` (or the given ``frozen_means``); the
+    covariances from the centred sums. ``kind``: 0 full (``s2``, ``cov`` (K, D, D)), 1 tied ((D, D)), 2 diag
+    ((K, D)), 3 spherical (``s2``, ``cov`` (K,)). A negative variance of the centred sums (rounding, for a
+    collapsed component) is set to 0, a NaN stays NaN, as ``np.maximum`` does.
+    """
+    cdef Py_ssize_t K = nk.shape[0], D = centre.shape[0]
+    cdef Py_ssize_t k, i, j
+    cdef double eps64 = 2.220446049250313e-16     # the uncentred term's eps is always float64's
+    cdef double total, v, o, o2
+    cdef const double[:, ::1] given
+    cdef const double[:, :, ::1] S3
+    cdef const double[:, ::1] S2
+    cdef const double[::1] S1
+    cdef double[:, :, ::1] C3
+    cdef double[:, ::1] C2
+    cdef double[::1] C1
+    if s1.shape[0] != K or s1.shape[1] != D or means.shape[0] != K or means.shape[1] != D \
+            or nk_eps.shape[0] != K:
+        raise ValueError("gaussian_m_step: inconsistent shapes.")
+    if kind == 0:
+        S3 = s2
+        C3 = cov
+        if S3.shape[0] != K or S3.shape[1] != D or S3.shape[2] != D or C3.shape[0] != K \
+                or C3.shape[1] != D or C3.shape[2] != D:
+            raise ValueError("gaussian_m_step: inconsistent shapes (full).")
+    elif kind == 1:
+        S2 = s2
+        C2 = cov
+        if S2.shape[0] != D or S2.shape[1] != D or C2.shape[0] != D or C2.shape[1] != D:
+            raise ValueError("gaussian_m_step: inconsistent shapes (tied).")
+    elif kind == 2:
+        S2 = s2
+        C2 = cov
+        if S2.shape[0] != K or S2.shape[1] != D or C2.shape[0] != K or C2.shape[1] != D:
+            raise ValueError("gaussian_m_step: inconsistent shapes (diag).")
+    elif kind == 3:
+        S1 = s2
+        C1 = cov
+        if S1.shape[0] != K or C1.shape[0] != K:
+            raise ValueError("gaussian_m_step: inconsistent shapes (spherical).")
+    else:
+        raise ValueError(f"gaussian_m_step: unknown kind {kind}.")
+    cdef bint frozen = frozen_means is not None
+    if frozen:
+        given = frozen_means
+        if given.shape[0] != K or given.shape[1] != D:
+            raise ValueError("gaussian_m_step: inconsistent shapes (frozen means).")
+    cdef double[:, ::1] d = np.empty((K, D))
+    with nogil:
+        for k in range(K):
+            nk_eps[k] = nk[k] + 10 * eps
+            for i in range(D):
+                if frozen:
+                    means[k, i] = given[k, i]
+                    d[k, i] = given[k, i] - centre[i]
+                else:
+                    d[k, i] = s1[k, i] / nk_eps[k] - centre[i] * (10 * eps / nk_eps[k])
+                    means[k, i] = centre[i] + d[k, i]
+        if kind == 0:
+            for k in range(K):
+                for i in range(D):
+                    for j in range(D):
+                        C3[k, i, j] = (S3[k, i, j] - d[k, i] * s1[k, j] - d[k, j] * s1[k, i]
+                                       + nk[k] * (d[k, i] * d[k, j])) / nk_eps[k]
+                for i in range(D):
+                    for j in range(i + 1):
+                        v = (C3[k, i, j] + C3[k, j, i]) * 0.5
+                        C3[k, i, j] = v
+                        C3[k, j, i] = v
+                    C3[k, i, i] = C3[k, i, i] + reg_covar
+        elif kind == 1:
+            total = 0.0
+            for k in range(K):
+                total = total + nk_eps[k]
+            for i in range(D):
+                for j in range(D):
+                    o = 0.0       # sum_k d_ki s1_kj
+                    o2 = 0.0      # its transpose's entry, sum_k d_kj s1_ki
+                    v = 0.0
+                    for k in range(K):
+                        o = o + d[k, i] * s1[k, j]
+                        o2 = o2 + d[k, j] * s1[k, i]
+                        v = v + nk[k] * d[k, i] * d[k, j]
+                    C2[i, j] = (S2[i, j] - o - o2 + v) / total
+            for i in range(D):
+                for j in range(i + 1):
+                    v = (C2[i, j] + C2[j, i]) * 0.5
+                    C2[i, j] = v
+                    C2[j, i] = v
+                C2[i, i] = C2[i, i] + reg_covar
+        elif kind == 2:
+            for k in range(K):
+                for i in range(D):
+                    v = (S2[k, i] - 2 * d[k, i] * s1[k, i] + nk[k] * d[k, i] * d[k, i]) / nk_eps[k]
+                    C2[k, i] = (0.0 if v < 0.0 else v) + means[k, i] * means[k, i] * (10 * eps64 / nk_eps[k]) \
+                        + reg_covar
+        else:
+            for k in range(K):
+                o = 0.0
+                v = 0.0
+                total = 0.0
+                for i in range(D):
+                    o = o + d[k, i] * s1[k, i]
+                    v = v + d[k, i] * d[k, i]
+                    total = total + means[k, i] * means[k, i] * (10 * eps64 / nk_eps[k])
+                v = (S1[k] - 2 * o + nk[k] * v) / nk_eps[k]
+                C1[k] = (0.0 if v < 0.0 else v) / D + total / D + reg_covar

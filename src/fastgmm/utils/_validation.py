@@ -208,6 +208,16 @@ def check_n_threads(value, name="n_threads", *, estimator_name="GaussianMixture"
 _SEED_MAX = 2**32 - 1   # numpy.random.RandomState's seed range, as scikit-learn's constraint says
 
 
+def validate_random_state(seed, *, name="random_state", estimator_name="GaussianMixture"):
+    """:func:`check_random_state`'s check alone: raises for what it rejects, creates nothing (seeding a
+    ``RandomState`` costs ~0.1 ms, a noticeable part of a small fit's validation)."""
+    if seed is None or seed is np.random or isinstance(seed, np.random.RandomState):
+        return
+    if _is_int(seed) and 0 <= seed <= _SEED_MAX:
+        return
+    check_random_state(seed, name=name, estimator_name=estimator_name)
+
+
 def check_random_state(seed, *, name="random_state", estimator_name="GaussianMixture"):
     """None, an int or a RandomState -> a ``numpy.random.RandomState`` (scikit-learn's rule).
 
