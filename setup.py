@@ -44,6 +44,7 @@ EXTENSIONS = [
     "fastgmm.kernels._hc",
     "fastgmm.kernels._finite",
     "fastgmm.kernels._linalg",
+    "fastgmm.kernels._mclust_mstep",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

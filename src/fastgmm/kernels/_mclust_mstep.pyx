@@ -1,0 +1,656 @@
+"""The iterative M-steps of mclust's VEI, VEV, VEE, EVE and VVE models, compiled.
+
+The algorithms, starting values and stopping rules are those of ``fastgmm.families._mclust_iterative``'s
+docstring (Celeux & Govaert 1995 for VEI, VEV, VEE; Browne & McNicholas 2014's two majorise-minimise steps
+for the common orientation of EVE and VVE); tests/_reference_mclust_iterative.py is the NumPy version they
+are checked against. For the small D and K of a mixture every operation is on a handful of numbers, so the
+NumPy version's time was all call overhead; here each M-step is one call.
+
+Conventions shared by every entry point:
+
+- ``W`` holds the within-component scatters, ``nk`` their weights; ``active`` (0/1) marks the components that
+  take part. The others get the shared parts and a zero volume where theirs is free (zero covariance), or
+  for EVE the common covariance.
+- Matrices are row-major D x D. Eigenvectors are columns, largest eigenvalue first; eigenvalues of a scatter
+  are clipped at 0 (rounding can make them slightly negative).
+- ``1 / lambda`` is 0 where lambda is not > 0, so a component with zero scatter adds nothing to a shared part.
+- A decomposition that fails (non-finite input, LAPACK info != 0) makes the result NaN, which the caller
+  (``_mclust.constrained_covariances``) replaces by the component's own scatter over its weight.
+- Every entry returns the number of iterations made, or -1 when scratch memory could not be allocated.
+
+No thread parallelism: one M-step is a few microseconds of work. The GIL is released all the same.
+"""
+
+from libc.math cimport INFINITY, NAN, exp, fabs, isfinite, isnan, log, M_PI
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+from scipy.linalg.cython_lapack cimport dgesdd, dgesv, dgetrf, dsyevd
+
+cdef enum:
+    _VEV = 0
+    _VEE = 1
+    _EVE = 2
+    _VVE = 3
+    _VVE_MCLUST = 4
+
+#: Model codes for :func:`full`. VVE_MCLUST: mclust 6.0's VVE orientation step, without the 1 / lambda_k.
+VEV = _VEV
+VEE = _VEE
+EVE = _EVE
+VVE = _VVE
+VVE_MCLUST = _VVE_MCLUST
+
+cdef double _FLMAX_HALF = 1.7976931348623157e308 / 2
+
+
+# --- small helpers ------------------------------------------------------------------------------------------
+
+cdef inline double _inv0(double x) noexcept nogil:
+    """1 / x, or 0 where x is not > 0."""
+    return 1.0 / x if x > 0.0 else 0.0
+
+
+cdef inline double _max_nan(double x, double y) noexcept nogil:
+    """The larger, NaN if either is NaN (numpy's max)."""
+    if isnan(x) or isnan(y):
+        return NAN
+    return y if y > x else x
+
+
+cdef inline double _first_unless_greater(double x, double y) noexcept nogil:
+    """Python's built-in max(x, y): y if y > x, else x (so a NaN x wins, a NaN y loses)."""
+    return y if y > x else x
+
+
+cdef double _geomean(const double *x, Py_ssize_t n) noexcept nogil:
+    """exp(mean(log x)); 0 where an entry is 0."""
+    cdef Py_ssize_t j
+    cdef double s = 0.0
+    for j in range(n):
+        s = s + log(x[j])
+    return exp(s / n)
+
+
+cdef double _unit_det(double *x, Py_ssize_t n) noexcept nogil:
+    """Scale x (n,) to geometric mean 1 in place; return the scale."""
+    cdef Py_ssize_t j
+    cdef double g = _geomean(x, n)
+    for j in range(n):
+        x[j] = x[j] / g
+    return g
+
+
+cdef double _relative_change(const double *old, const double *new, Py_ssize_t n) noexcept nogil:
+    """max |old - new| / (1 + new), NaN if any term is NaN."""
+    cdef Py_ssize_t j
+    cdef double r = -INFINITY
+    for j in range(n):
+        r = _max_nan(r, fabs(old[j] - new[j]) / (1.0 + new[j]))
+    return r
+
+
+cdef bint _all_finite(const double *x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        if not isfinite(x[j]):
+            return False
+    return True
+
+
+cdef void _fill(double *x, Py_ssize_t n, double value) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        x[j] = value
+
+
+cdef struct Scratch:
+    # Everything an M-step needs besides its inputs, allocated once per call (_scratch_init).
+    int D
+    Py_ssize_t *idx       # (K,) the active components
+    double *buf           # per-model arrays (_BUFFER doubles)
+    double *work          # LAPACK: eigen-decompositions, SVD
+    int lwork
+    int *iwork            # LAPACK; also the pivots of LU factorisations
+    int liwork
+    double *a             # D x D copy the LAPACK routines overwrite
+    double *u             # D x D
+    double *vt            # D x D
+    double *s             # D
+
+
+cdef inline Py_ssize_t _buffer_size(Py_ssize_t K, Py_ssize_t D) noexcept nogil:
+    """Doubles of per-model scratch: enough for every model (EVE and VVE need the most)."""
+    return K * D * D + 4 * K * D + 4 * K + 3 * D * D + D
+
+
+cdef int _scratch_init(Scratch *S, Py_ssize_t K, Py_ssize_t D) noexcept nogil:
+    """Allocate the scratch for K components of D features; 0, or -1 (then _scratch_free it all the same)."""
+    cdef int n = <int> D, info = 0, lwork = -1, idummy = 0
+    cdef double query = 0.0, dummy = 0.0
+    cdef char *jobz = b"A"
+    S.D = n
+    S.idx = <Py_ssize_t *> malloc(K * sizeof(Py_ssize_t))
+    S.buf = <double *> malloc(_buffer_size(K, D) * sizeof(double))
+    S.a = <double *> malloc((3 * D * D + D) * sizeof(double))
+    S.work = NULL
+    S.iwork = NULL
+    if S.idx == NULL or S.buf == NULL or S.a == NULL:
+        return -1
+    S.u = S.a + D * D
+    S.vt = S.u + D * D
+    S.s = S.vt + D * D
+    dgesdd(jobz, &n, &n, &dummy, &n, &dummy, &dummy, &n, &dummy, &n, &query, &lwork, &idummy, &info)
+    lwork = <int> query if info == 0 else 0
+    # At least dsyevd's 1 + 6 D + 2 D^2 (with eigenvectors) and dgesdd's documented 4 D^2 + 7 D (jobz 'A');
+    # integers: dgesdd's 8 D, dsyevd's 3 + 5 D.
+    lwork = max(lwork, 1 + 6 * n + 2 * n * n, 4 * n * n + 7 * n)
+    S.lwork = lwork
+    S.liwork = 8 * n + 3
+    S.work = <double *> malloc(lwork * sizeof(double))
+    S.iwork = <int *> malloc(S.liwork * sizeof(int))
+    if S.work == NULL or S.iwork == NULL:
+        return -1
+    return 0
+
+
+cdef void _scratch_free(Scratch *S) noexcept nogil:
+    free(S.idx)
+    free(S.buf)
+    free(S.a)
+    free(S.work)
+    free(S.iwork)
+
+
+cdef Py_ssize_t _active_rows(const unsigned char *active, Py_ssize_t K, Py_ssize_t *idx) noexcept nogil:
+    """The indices of the active components into idx; their number."""
+    cdef Py_ssize_t k, m = 0
+    for k in range(K):
+        if active[k]:
+            idx[m] = k
+            m += 1
+    return m
+
+
+# --- LAPACK on row-major matrices ---------------------------------------------------------------------------
+
+cdef bint _eigh(Scratch *S, const double *M, double *values, double *vectors) noexcept nogil:
+    """Eigenvalues of the symmetric M (D x D), largest first, and (if ``vectors`` is not NULL) the
+    eigenvectors as the columns of ``vectors`` (row-major), in the same order. False on failure."""
+    cdef int n = S.D, info = 0, i, j
+    cdef char *jobz = b"V" if vectors != NULL else b"N"
+    cdef char *uplo = b"U"
+    if not _all_finite(M, n * n):
+        return False
+    memcpy(S.a, M, n * n * sizeof(double))
+    dsyevd(jobz, uplo, &n, S.a, &n, S.s, S.work, &S.lwork, S.iwork, &S.liwork, &info)
+    if info != 0:
+        return False
+    for j in range(n):
+        values[j] = S.s[n - 1 - j]
+    if vectors != NULL:
+        # LAPACK's eigenvector m is S.a[m n .. m n + n); our column j is its n - 1 - j.
+        for j in range(n):
+            for i in range(n):
+                vectors[i * n + j] = S.a[(n - 1 - j) * n + i]
+    return True
+
+
+cdef void _eigh_clipped(Scratch *S, const double *M, double *values, double *vectors) noexcept nogil:
+    """_eigh with negative rounding errors set to 0; NaN if it fails."""
+    cdef Py_ssize_t j, D = S.D
+    if not _eigh(S, M, values, vectors):
+        _fill(values, D, NAN)
+        if vectors != NULL:
+            _fill(vectors, D * D, NAN)
+        return
+    for j in range(D):
+        if values[j] < 0.0:
+            values[j] = 0.0
+
+
+cdef void _polar_minimiser(Scratch *S, const double *G, double *O) noexcept nogil:
+    """The orthogonal O minimising tr(G O): -Q P^T for G = P S Q^T; NaN if the SVD fails.
+
+    ``G`` is given column-major (G[j + l D] = G_jl), as LAPACK reads it; ``O`` is written row-major.
+    """
+    cdef int n = S.D, info = 0, i, j, m
+    cdef char *jobz = b"A"
+    cdef double acc
+    if not _all_finite(G, n * n):
+        _fill(O, n * n, NAN)
+        return
+    memcpy(S.a, G, n * n * sizeof(double))
+    dgesdd(jobz, &n, &n, S.a, &n, S.s, S.u, &n, S.vt, &n, S.work, &S.lwork, S.iwork, &info)
+    if info != 0:
+        _fill(O, n * n, NAN)
+        return
+    # O_ij = -sum_m Q_im P_jm with P_jm = u[j + m n], Q_im = (Q^T)_mi = vt[m + i n].
+    for i in range(n):
+        for j in range(n):
+            acc = 0.0
+            for m in range(n):
+                acc = acc + S.vt[m + i * n] * S.u[j + m * n]
+            O[i * n + j] = -acc
+
+
+cdef double _log_abs_det(Scratch *S, const double *M) noexcept nogil:
+    """log |det M| by an LU factorisation (as numpy's slogdet); -inf for an exactly singular M."""
+    cdef int n = S.D, info = 0, j
+    cdef double acc = 0.0
+    memcpy(S.a, M, n * n * sizeof(double))
+    dgetrf(&n, &n, S.a, &n, S.iwork, &info)
+    if info > 0:
+        return -INFINITY
+    for j in range(n):
+        acc = acc + log(fabs(S.a[j * n + j]))
+    return acc
+
+
+cdef bint _inverse(Scratch *S, const double *M, double *Minv) noexcept nogil:
+    """Minv = M^-1 for an exactly symmetric M, column-major (LAPACK's solve of M X = I as it writes X);
+    False when M is not finite or exactly singular."""
+    cdef int n = S.D, info = 0, j
+    if not _all_finite(M, n * n):
+        return False
+    memcpy(S.a, M, n * n * sizeof(double))
+    _fill(Minv, n * n, 0.0)
+    for j in range(n):
+        Minv[j * n + j] = 1.0
+    dgesv(&n, &n, S.a, &n, S.iwork, Minv, &n, &info)
+    return info == 0
+
+
+cdef void _rebuild(const double *V, const double *c, Py_ssize_t D, double *out) noexcept nogil:
+    """out = V diag(c) V^T (row-major D x D)."""
+    cdef Py_ssize_t i, l, j
+    cdef double acc
+    for i in range(D):
+        for l in range(D):
+            acc = 0.0
+            for j in range(D):
+                acc = acc + V[i * D + j] * c[j] * V[l * D + j]
+            out[i * D + l] = acc
+
+
+# --- VEI and VEV: volumes given the shape, shape given the volumes --------------------------------------------
+
+cdef Py_ssize_t _volumes_and_shape(const double *e, const double *n, double *lam, double *a, Py_ssize_t K,
+                                   Py_ssize_t D, double tol, Py_ssize_t max_iter, bint strict,
+                                   double *lam_new, double *a_new) noexcept nogil:
+    """Alternate the volume and shape updates for per-component values e (K, D); lam (K,) and a (D,) hold the
+    start and receive the result. ``strict``: VEV's loop condition (go on while the change is >= tol and
+    fewer than max_iter steps were made); otherwise VEI's (> tol, at most max_iter steps)."""
+    cdef Py_ssize_t it, k, j
+    cdef double s, err
+    cdef bint more
+    for it in range(1, max_iter + 2):
+        for k in range(K):
+            s = 0.0
+            for j in range(D):
+                s = s + e[k * D + j] / a[j]
+            lam_new[k] = s / (D * n[k])
+        _fill(a_new, D, 0.0)
+        for k in range(K):
+            s = _inv0(lam_new[k])
+            for j in range(D):
+                a_new[j] = a_new[j] + e[k * D + j] * s
+        _unit_det(a_new, D)
+        err = _first_unless_greater(_relative_change(lam, lam_new, K), _relative_change(a, a_new, D))
+        memcpy(lam, lam_new, K * sizeof(double))
+        memcpy(a, a_new, D * sizeof(double))
+        more = (err >= tol and it < max_iter) if strict else (err > tol and it <= max_iter)
+        if not more:
+            return it
+    return max_iter + 1
+
+
+cdef void _mean_shape(double *values, Py_ssize_t K, Py_ssize_t D, double *lam, double *a) noexcept nogil:
+    """A start from per-component values (K, D): each one's scale into lam, and the mean of the scaled rows,
+    itself scaled to determinant 1, into a."""
+    cdef Py_ssize_t k, j
+    for k in range(K):
+        lam[k] = _unit_det(values + k * D, D)
+    _fill(a, D, 0.0)
+    for k in range(K):
+        for j in range(D):
+            a[j] = a[j] + values[k * D + j]
+    for j in range(D):
+        a[j] = a[j] / K
+    _unit_det(a, D)
+
+
+cdef Py_ssize_t _vei_vev(Scratch *S, const double *W, Py_ssize_t K, Py_ssize_t D, double tol,
+                         Py_ssize_t max_iter, const double *start, const double *n, bint vev,
+                         double *out) noexcept nogil:
+    """VEI (on the diagonals W, K0 x D) or VEV (on the scatters, K0 x D x D), for the active components
+    S.idx[:K] of weights n. VEV's values are the scatters' eigenvalues, its orientations their eigenvectors."""
+    cdef Py_ssize_t k, j, it, size = D * D if vev else D
+    cdef double g
+    cdef double *V = S.buf
+    cdef double *e = V + K * D * D
+    cdef double *lam = e + K * D
+    cdef double *lam_new = lam + K
+    cdef double *a = lam_new + K
+    cdef double *a_new = a + D
+    cdef double *values = a_new + D
+    for k in range(K):
+        if vev:
+            _eigh_clipped(S, W + S.idx[k] * size, e + k * D, V + k * size)
+        else:
+            memcpy(e + k * D, W + S.idx[k] * size, D * sizeof(double))
+    if start != NULL:
+        for k in range(K):
+            if vev:
+                _eigh_clipped(S, start + S.idx[k] * size, values + k * D, NULL)
+            else:
+                memcpy(values + k * D, start + S.idx[k] * size, D * sizeof(double))
+        _mean_shape(values, K, D, lam, a)
+    elif vev:
+        # mclust's start: the shape of the summed eigenvalues.
+        _fill(a, D, 0.0)
+        for k in range(K):
+            for j in range(D):
+                a[j] = a[j] + e[k * D + j]
+        g = _unit_det(a, D)
+        for k in range(K):
+            lam[k] = g / n[k]
+    else:
+        _fill(lam, K, 1.0)
+        _fill(a, D, 1.0)
+    it = _volumes_and_shape(e, n, lam, a, K, D, tol, max_iter, vev, lam_new, a_new)
+    for k in range(K):
+        for j in range(D):
+            a_new[j] = lam[k] * a[j]
+        if vev:
+            _rebuild(V + k * size, a_new, D, out + S.idx[k] * size)
+        else:
+            memcpy(out + S.idx[k] * size, a_new, D * sizeof(double))
+    return it
+
+
+# --- VEE: the shared shape-and-orientation C given the volumes, volumes given C ------------------------------
+
+cdef Py_ssize_t _vee(Scratch *S, const double *W, Py_ssize_t K, Py_ssize_t D, double tol, Py_ssize_t max_iter,
+                     const double *start, const double *n, double *out) noexcept nogil:
+    cdef Py_ssize_t k, i, it = 0, DD = D * D
+    cdef double c, g, target, previous = _FLMAX_HALF, err, sn, snl
+    cdef double *lam = S.buf
+    cdef double *C = lam + K
+    cdef double *Cinv = C + DD
+    cdef double *ev = Cinv + DD
+    for k in range(K):
+        lam[k] = 1.0 if start == NULL else exp(_log_abs_det(S, start + S.idx[k] * DD) / D)
+    while it < max_iter:
+        it += 1
+        _fill(C, DD, 0.0)
+        for k in range(K):
+            c = _inv0(lam[k])
+            for i in range(DD):
+                C[i] = C[i] + c * W[S.idx[k] * DD + i]
+        g = exp(_log_sum(ev, D) / D) if _eigh(S, C, ev, NULL) else NAN
+        for i in range(DD):
+            C[i] = C[i] / g
+        if not _inverse(S, C, Cinv):
+            _fill(Cinv, DD, NAN)
+        # tr(W_k C^-1) = sum_ij W_kij (C^-1)_ji, and Cinv is column-major: (C^-1)_ji = Cinv[i D + j].
+        sn = 0.0
+        snl = 0.0
+        for k in range(K):
+            c = 0.0
+            for i in range(DD):
+                c = c + W[S.idx[k] * DD + i] * Cinv[i]
+            lam[k] = c / (D * n[k])
+            sn = sn + n[k]
+            snl = snl + n[k] * log(lam[k])
+        target = D * sn + D * snl
+        err = fabs(target - previous) / (1.0 + fabs(target))
+        previous = target
+        if not (err > tol and it < max_iter):
+            break
+    for k in range(K):
+        for i in range(DD):
+            out[S.idx[k] * DD + i] = lam[k] * C[i]
+    return it
+
+
+cdef double _log_sum(const double *x, Py_ssize_t n) noexcept nogil:
+    """sum(log x), smallest first (the order of NumPy's ascending eigenvalues)."""
+    cdef Py_ssize_t j
+    cdef double s = 0.0
+    for j in range(n - 1, -1, -1):
+        s = s + log(x[j])
+    return s
+
+
+# --- EVE and VVE: a common orientation by majorise-minimise steps ---------------------------------------------
+
+cdef void _project(Scratch *S, const double *O, const double *W, Py_ssize_t K, Py_ssize_t D,
+                   double *OtW) noexcept nogil:
+    """OtW_k = O^T W_k for the active components (row-major D x D each)."""
+    cdef Py_ssize_t k, i, j, l, DD = D * D
+    cdef double acc
+    cdef const double *Wk
+    for k in range(K):
+        Wk = W + S.idx[k] * DD
+        for j in range(D):
+            for l in range(D):
+                acc = 0.0
+                for i in range(D):
+                    acc = acc + O[i * D + j] * Wk[i * D + l]
+                OtW[k * DD + j * D + l] = acc
+
+
+cdef void _mm_orientation(Scratch *S, const double *W, Py_ssize_t K, Py_ssize_t D, const double *omega,
+                          double *O, const double *A, const double *weights, double *OtW, double *G,
+                          double *c) noexcept nogil:
+    """Browne & McNicholas's two majorise-minimise steps for the common orientation O (columns), minimising
+    sum_k weights_k tr(O^T W_k O A_k^-1). Step 1 bounds W_k by its largest eigenvalue omega_k, step 2 A_k^-1
+    by its largest entry; each bound is linear in O, minimised by the polar factor of its matrix. O is
+    updated; OtW (K, D, D) receives O^T W_k for the new O. G (D x D) and c (K x D) are scratch."""
+    cdef Py_ssize_t k, j, l, DD = D * D
+    cdef double m
+    _project(S, O, W, K, D, OtW)
+    for k in range(K):
+        for j in range(D):
+            c[k * D + j] = weights[k] / A[k * D + j]
+    # G is built column-major (G[j + l D] = G_jl), the order LAPACK reads.
+    _fill(G, DD, 0.0)
+    for k in range(K):
+        for j in range(D):
+            for l in range(D):
+                G[j + l * D] = G[j + l * D] + c[k * D + j] * (OtW[k * DD + j * D + l] - omega[k] * O[l * D + j])
+    _polar_minimiser(S, G, O)
+    _project(S, O, W, K, D, OtW)
+    for k in range(K):
+        m = -INFINITY
+        for j in range(D):
+            m = _max_nan(m, 1.0 / A[k * D + j])
+        for j in range(D):
+            c[k * D + j] = weights[k] * (1.0 / A[k * D + j] - m)
+    _fill(G, DD, 0.0)
+    for k in range(K):
+        for j in range(D):
+            for l in range(D):
+                G[j + l * D] = G[j + l * D] + c[k * D + j] * OtW[k * DD + j * D + l]
+    _polar_minimiser(S, G, O)
+    _project(S, O, W, K, D, OtW)
+
+
+cdef Py_ssize_t _common_orientation(Scratch *S, const double *W, Py_ssize_t K, Py_ssize_t D, double tol,
+                                    Py_ssize_t max_iter, const double *start, const double *n, double total,
+                                    bint variable_volume, bint unweighted, double *lam,
+                                    double *out) noexcept nogil:
+    """EVE (not variable_volume) or VVE; lam (K,) receives the volumes. EVE's one volume is the sum of the
+    scaled traces, sum_k tr(O^T W_k O A_k^-1), over D times the total weight (of all components)."""
+    cdef Py_ssize_t k, i, j, l, it = 0, DD = D * D
+    cdef double acc, target = 0.0, previous = _FLMAX_HALF, err
+    cdef double *OtW = S.buf
+    cdef double *A = OtW + K * DD
+    cdef double *d = A + K * D
+    cdef double *c = d + K * D
+    cdef double *omega = c + K * D
+    cdef double *weights = omega + K
+    cdef double *O = weights + K
+    cdef double *G = O + DD
+    cdef double *M = G + DD
+    cdef double *ev = M + DD
+    for k in range(K):
+        omega[k] = ev[0] if _eigh(S, W + S.idx[k] * DD, ev, NULL) else NAN
+    if start == NULL:
+        _fill(O, DD, 0.0)
+        for j in range(D):
+            O[j * D + j] = 1.0
+        _fill(A, K * D, 1.0)
+        _fill(lam, K, 1.0)
+    else:
+        # common_orientation: the eigenvectors of a generic combination of the start's covariances.
+        _fill(M, DD, 0.0)
+        for k in range(K):
+            acc = 1.0 + k / (M_PI * K)
+            for i in range(DD):
+                M[i] = M[i] + acc * start[S.idx[k] * DD + i]
+        if not _eigh(S, M, ev, O):
+            _fill(O, DD, NAN)
+        for k in range(K):       # A_k = diag(O^T start_k O), scaled to determinant 1
+            for j in range(D):
+                acc = 0.0
+                for i in range(D):
+                    for l in range(D):
+                        acc = acc + O[i * D + j] * start[S.idx[k] * DD + i * D + l] * O[l * D + j]
+                A[k * D + j] = acc
+            lam[k] = _unit_det(A + k * D, D)
+    while it < max_iter:
+        it += 1
+        for k in range(K):
+            weights[k] = _inv0(lam[k]) if variable_volume and not unweighted else 1.0
+        _mm_orientation(S, W, K, D, omega, O, A, weights, OtW, G, c)
+        for k in range(K):
+            for j in range(D):
+                acc = 0.0
+                for l in range(D):
+                    acc = acc + OtW[k * DD + j * D + l] * O[l * D + j]
+                d[k * D + j] = acc
+                A[k * D + j] = acc / n[k] if variable_volume else acc
+            acc = _unit_det(A + k * D, D)
+            if variable_volume:
+                lam[k] = acc
+        target = 0.0
+        for i in range(K * D):
+            target = target + d[i] / A[i]
+        err = fabs(target - previous) / (1.0 + fabs(target))
+        previous = target
+        if not (err > tol and it < max_iter):
+            break
+    if not variable_volume:
+        _fill(lam, K, target / (D * total))
+    for k in range(K):
+        for j in range(D):
+            ev[j] = lam[k] * A[k * D + j]
+        _rebuild(O, ev, D, out + S.idx[k] * DD)
+    return it
+
+
+# --- entry points ---------------------------------------------------------------------------------------------
+
+cdef Py_ssize_t _run(int model, const double *nk, const double *W, const unsigned char *active, Py_ssize_t K0,
+                     Py_ssize_t D, double tol, Py_ssize_t max_iter, const double *start,
+                     double *out) noexcept nogil:
+    """Allocate, run the model (-1: VEI) on the active components, fill in the others, free."""
+    cdef Scratch S
+    cdef Py_ssize_t k, j, K, it = 0, size = D if model < 0 else D * D
+    cdef double total = 0.0
+    cdef double *n = NULL
+    cdef int status = _scratch_init(&S, K0, D)
+    if status == 0:
+        n = <double *> malloc(2 * K0 * sizeof(double))
+    if n == NULL:
+        _scratch_free(&S)
+        return -1
+    _fill(out, K0 * size, 0.0)
+    K = _active_rows(active, K0, S.idx)
+    for k in range(K):
+        n[k] = nk[S.idx[k]]
+    for k in range(K0):
+        total = total + nk[k]
+    if K and (model < 0 or model == _VEV):
+        it = _vei_vev(&S, W, K, D, tol, max_iter, start, n, model == _VEV, out)
+    elif K and model == _VEE:
+        it = _vee(&S, W, K, D, tol, max_iter, start, n, out)
+    elif K:
+        it = _common_orientation(&S, W, K, D, tol, max_iter, start, n, total, model != _EVE,
+                                 model == _VVE_MCLUST, n + K0, out)
+    if K and model == _EVE:
+        for k in range(K0):     # the empty components: the common volume, an identity shape
+            if not active[k]:
+                for j in range(D):
+                    out[k * size + j * D + j] = n[K0]
+    _scratch_free(&S)
+    free(n)
+    return it
+
+
+cdef int _check(Py_ssize_t K, tuple shape, const unsigned char[::1] active, double tol, Py_ssize_t max_iter,
+                tuple start, tuple out) except -1:
+    D = shape[1]
+    if K < 1 or D < 1 or shape[0] != K:
+        raise ValueError(f"the scatter must have n_components = len(nk) = {K} rows and >= 1 feature, "
+                         f"got the shape {shape}")
+    if len(shape) == 3 and shape[2] != D:
+        raise ValueError(f"the scatters must be square, got the shape {shape}")
+    if active.shape[0] != K:
+        raise ValueError(f"active must have one entry per component ({K}), got {active.shape[0]}")
+    if start is not None and start != shape:
+        raise ValueError(f"start must have the scatter's shape {shape}, got {start}")
+    if out != shape:
+        raise ValueError(f"out must have the scatter's shape {shape}, got {out}")
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must be in (0, 1), got {tol}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    return 0
+
+
+def vei(
+    const double[::1] nk,               # IN  (K,) component weights
+    const double[:, ::1] W,             # IN  (K, D) diagonals of the scatters
+    const unsigned char[::1] active,    # IN  (K,) 1 for the components that take part
+    double tol,                         # IN  relative change at which the iteration stops, in (0, 1)
+    Py_ssize_t max_iter,                # IN  >= 1
+    const double[:, ::1] start,         # IN  (K, D) diagonal covariances to start from, or None
+    double[:, ::1] out,                 # OUT (K, D) diagonal covariances
+):
+    """VEI's M-step (diagonal layout); returns the number of iterations (-1: out of memory)."""
+    cdef Py_ssize_t K = nk.shape[0], D = W.shape[1], it
+    _check(K, (W.shape[0], D), active, tol, max_iter,
+           None if start is None else (start.shape[0], start.shape[1]), (out.shape[0], out.shape[1]))
+    cdef const double *s = NULL
+    if start is not None:
+        s = &start[0, 0]
+    with nogil:
+        it = _run(-1, &nk[0], &W[0, 0], &active[0], K, D, tol, max_iter, s, &out[0, 0])
+    return it
+
+
+def full(
+    int model,                          # IN  VEV, VEE, EVE, VVE or VVE_MCLUST
+    const double[::1] nk,               # IN  (K,) component weights
+    const double[:, :, ::1] W,          # IN  (K, D, D) scatters
+    const unsigned char[::1] active,    # IN  (K,) 1 for the components that take part
+    double tol,                         # IN  relative change at which the iteration stops, in (0, 1)
+    Py_ssize_t max_iter,                # IN  >= 1
+    const double[:, :, ::1] start,      # IN  (K, D, D) covariances to start from, or None
+    double[:, :, ::1] out,              # OUT (K, D, D) covariances
+):
+    """The M-step of a model with full covariances; returns the number of iterations (-1: out of memory)."""
+    cdef Py_ssize_t K = nk.shape[0], D = W.shape[1], it
+    if model not in (_VEV, _VEE, _EVE, _VVE, _VVE_MCLUST):
+        raise ValueError(f"unknown model code {model}")
+    _check(K, (W.shape[0], D, W.shape[2]), active, tol, max_iter,
+           None if start is None else (start.shape[0], start.shape[1], start.shape[2]),
+           (out.shape[0], out.shape[1], out.shape[2]))
+    cdef const double *s = NULL
+    if start is not None:
+        s = &start[0, 0, 0]
+    with nogil:
+        it = _run(model, &nk[0], &W[0, 0, 0], &active[0], K, D, tol, max_iter, s, &out[0, 0, 0])
+    return it
