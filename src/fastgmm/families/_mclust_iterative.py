@@ -22,12 +22,15 @@ mclust's EM (``me``) carries the shape and orientation of VEI, VEV, EVE and VVE 
 Each function takes the weights ``nk`` (K,), the scatter in its layout's shape, the mask of non-empty
 components, ``tol``, ``max_iter`` and ``start`` (covariances or None), and returns covariances in the layout's
 shape. Empty components take no part; they get the shared parts and a zero volume where theirs is free.
+
+The iterations run in the compiled kernel ``fastgmm.kernels._mclust_mstep`` (for a mixture's small D and K a
+NumPy version spends its time in call overhead); tests/_reference_mclust_iterative.py is that NumPy version,
+which the kernel is tested against.
 """
 
 import numpy as np
-from scipy.linalg import lapack
 
-_FLMAX_HALF = np.finfo(np.float64).max / 2
+from ..kernels import _mclust_mstep as _kernel
 
 
 def geomean(x):
@@ -36,91 +39,10 @@ def geomean(x):
         return np.exp(np.mean(np.log(x), axis=-1))
 
 
-def _unit_det(x):
-    """``x`` scaled to geometric mean 1 along the last axis, and the scale."""
-    g = geomean(x)
-    return x / g[..., None], g
-
-
 def sorted_eigh(W):
     """Eigenvalues (largest first, negative rounding errors set to 0) and eigenvectors of symmetric matrices."""
     e, V = np.linalg.eigh(W)
     return np.maximum(e[..., ::-1], 0.0), V[..., ::-1]
-
-
-def _inverse_or_zero(lam):
-    """1 / lambda, with 0 where lambda is 0 (a component with zero scatter adds nothing to the shared part)."""
-    return np.divide(1.0, lam, out=np.zeros_like(lam), where=lam > 0)
-
-
-def _relative_change(old, new):
-    return np.max(np.abs(old - new) / (1.0 + new))
-
-
-def _volumes_and_shape(e, n, lam, a, tol, max_iter, strict):
-    """Alternate VEI's / VEV's volume and shape updates for per-component values ``e`` (K, D).
-
-    ``strict`` is mclust's VEV loop condition (continue while the change is >= tol and fewer than max_iter
-    steps were made); VEI continues while the change is > tol and at most max_iter steps were made.
-    """
-    D = e.shape[1]
-    for it in range(1, max_iter + 2):
-        lam_new = np.sum(e / a, axis=1) / (D * n)
-        a_new, _ = _unit_det(np.sum(e * _inverse_or_zero(lam_new)[:, None], axis=0))
-        err = max(_relative_change(lam, lam_new), _relative_change(a, a_new))
-        lam, a = lam_new, a_new
-        more = (err >= tol and it < max_iter) if strict else (err > tol and it <= max_iter)
-        if not more:
-            break
-    return lam, a
-
-
-def vei(nk, W, active, tol, max_iter, start):
-    e, n = W[active], nk[active]
-    if start is None:
-        lam, a = np.ones(n.shape), np.ones(W.shape[1])
-    else:
-        a, lam = _unit_det(start[active])
-        a, _ = _unit_det(np.mean(a, axis=0))
-    lam, a = _volumes_and_shape(e, n, lam, a, tol, max_iter, strict=False)
-    out = np.zeros_like(W)
-    out[active] = lam[:, None] * a
-    return out
-
-
-def vev(nk, W, active, tol, max_iter, start):
-    e, V = sorted_eigh(W[active])
-    n = nk[active]
-    if start is None:
-        # mclust's start: the shape of the summed eigenvalues.
-        a, g = _unit_det(np.sum(e, axis=0))
-        lam = g / n
-    else:
-        a, lam = _unit_det(sorted_eigh(start[active])[0])
-        a, _ = _unit_det(np.mean(a, axis=0))
-    lam, a = _volumes_and_shape(e, n, lam, a, tol, max_iter, strict=True)
-    out = np.zeros_like(W)
-    out[active] = np.einsum("kij,kj,klj->kil", V, lam[:, None] * a, V)
-    return out
-
-
-def vee(nk, W, active, tol, max_iter, start):
-    Wa, n = W[active], nk[active]
-    D = W.shape[1]
-    lam = np.ones(n.shape) if start is None else np.exp(np.linalg.slogdet(start[active])[1] / D)
-    previous = _FLMAX_HALF
-    for it in range(1, max_iter + 1):
-        C = np.einsum("k,kij->ij", _inverse_or_zero(lam), Wa)
-        C /= np.exp(np.mean(np.log(np.linalg.eigvalsh(C))))
-        lam = np.einsum("kij,ji->k", Wa, np.linalg.inv(C)) / (D * n)
-        target = D * np.sum(n) + D * np.sum(n * np.log(lam))
-        err = abs(target - previous) / (1.0 + abs(target))
-        previous = target
-        if not (err > tol and it < max_iter):
-            break
-    out = np.zeros_like(W)
-    out[active] = lam[:, None, None] * C
-    return out
 
 
 def common_orientation(covariances):
@@ -131,67 +53,35 @@ def common_orientation(covariances):
     return sorted_eigh(np.einsum("k,kij->ij", weights, covariances))[1]
 
 
-def _mm_orientation(Wa, omega, O, A, weights):
-    """Browne & McNicholas's two majorise-minimise steps for the common orientation ``O`` (columns).
-
-    Minimises ``f(O) = sum_k weights_k tr(O^T W_k O A_k^-1)`` over orthogonal ``O``. Step 1 bounds each
-    ``W_k`` by its largest eigenvalue ``omega_k``, step 2 each ``A_k^-1`` by its largest entry; both bounds
-    are linear in ``O``, ``tr(G O)``, minimised by ``O = -Q P^T`` for ``G = P S Q^T``. Returns the new ``O``
-    and ``O^T W_k`` (K, D, D) for it.
-    """
-    OtW = O.T @ Wa
-    G = np.einsum("kj,kjl->jl", weights[:, None] / A, OtW - omega[:, None, None] * O.T)
-    O = _polar_minimiser(G)
-    OtW = O.T @ Wa
-    inv_a = 1.0 / A
-    G = np.einsum("kj,kjl->jl", weights[:, None] * (inv_a - inv_a.max(axis=1, keepdims=True)), OtW)
-    O = _polar_minimiser(G)
-    return O, O.T @ Wa
-
-
-def _polar_minimiser(G):
-    """The orthogonal ``O`` minimising ``tr(G O)``: ``-Q P^T`` for ``G = P S Q^T``."""
-    # LAPACK directly: numpy's svd wrapper costs more than the decomposition of a small matrix.
-    P, _, Qt, info = lapack.dgesdd(G)
-    if info != 0:
-        return np.full_like(G, np.nan)
-    return -(Qt.T @ P.T)
-
-
-def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume, unweighted=False):
-    Wa, n = W[active], nk[active]
-    K, D = Wa.shape[0], W.shape[1]
-    omega = np.linalg.eigvalsh(Wa)[:, -1]
-    if start is None:
-        O, A, lam = np.eye(D), np.ones((K, D)), np.ones(K)
-    else:
-        O = common_orientation(start[active])
-        A, lam = _unit_det(np.einsum("ij,kil,lj->kj", O, start[active], O))
-    previous = _FLMAX_HALF
-    for it in range(1, max_iter + 1):
-        weights = _inverse_or_zero(lam) if variable_volume and not unweighted else np.ones(K)
-        O, OtW = _mm_orientation(Wa, omega, O, A, weights)
-        d = np.einsum("kjl,lj->kj", OtW, O)
-        if variable_volume:
-            A, lam = _unit_det(d / n[:, None])
-        else:
-            A, _ = _unit_det(d)
-        target = np.sum(d / A)
-        err = abs(target - previous) / (1.0 + abs(target))
-        previous = target
-        if not (err > tol and it < max_iter):
-            break
-    if not variable_volume:
-        lam = np.full(K, target / (D * np.sum(nk)))
-    out = np.zeros_like(W)
-    out[active] = np.einsum("ij,kj,lj->kil", O, lam[:, None] * A, O)
-    if not variable_volume:
-        out[~active] = lam[0] * np.eye(D) if K else 0.0
+def _run(nk, W, active, tol, max_iter, start, model=None):
+    """The kernel's M-step (VEI for ``model=None``) with contiguous float64 inputs, into a new array."""
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    if start is not None:
+        start = np.ascontiguousarray(start, dtype=np.float64)
+    out = np.empty_like(W)
+    args = (np.ascontiguousarray(nk, dtype=np.float64), W, np.ascontiguousarray(active, dtype=np.uint8),
+            float(tol), int(max_iter), start, out)
+    n_iter = _kernel.vei(*args) if model is None else _kernel.full(model, *args)
+    if n_iter < 0:
+        raise MemoryError("The iterative M-step could not allocate its scratch memory (a few D x D matrices per "
+                          "component); free memory or use fewer components.")
     return out
 
 
+def vei(nk, W, active, tol, max_iter, start):
+    return _run(nk, W, active, tol, max_iter, start)
+
+
+def vev(nk, W, active, tol, max_iter, start):
+    return _run(nk, W, active, tol, max_iter, start, _kernel.VEV)
+
+
+def vee(nk, W, active, tol, max_iter, start):
+    return _run(nk, W, active, tol, max_iter, start, _kernel.VEE)
+
+
 def eve(nk, W, active, tol, max_iter, start):
-    return _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume=False)
+    return _run(nk, W, active, tol, max_iter, start, _kernel.EVE)
 
 
 def vve(nk, W, active, tol, max_iter, start, *, as_mclust=False):
@@ -200,8 +90,7 @@ def vve(nk, W, active, tol, max_iter, start, *, as_mclust=False):
     ``1 / lambda_k``, so its iteration stops at an orientation that is not the maximiser when the volumes
     differ (its expected log-likelihood is lower: 0.58 on iris, tests/test_mclust_mstep.py). ``as_mclust``
     reproduces its iteration exactly, for the comparison with mclust's numbers."""
-    return _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume=True,
-                                      unweighted=as_mclust)
+    return _run(nk, W, active, tol, max_iter, start, _kernel.VVE_MCLUST if as_mclust else _kernel.VVE)
 
 
 ITERATIVE = {"VEI": vei, "VEV": vev, "VEE": vee, "EVE": eve, "VVE": vve}

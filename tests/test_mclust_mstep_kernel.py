@@ -1,0 +1,237 @@
+"""The compiled iterative M-steps (fastgmm.kernels._mclust_mstep: VEI, VEV, VEE, EVE, VVE) against the NumPy
+reference (tests/_reference_mclust_iterative.py): the same covariances to rounding and the same number of
+iterations, from mclust's start and from given covariances, with empty and singular components, capped
+iterations and scatters in large and small units."""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+import _reference_mclust_iterative as ref
+from fastgmm.families import _mclust_iterative as mci
+from fastgmm.kernels import _mclust_mstep as kernel
+
+DATA = pathlib.Path(__file__).resolve().parent / "data" / "mclust"
+TOL = float(np.sqrt(np.finfo(np.float64).eps))     # mclust's inner tolerance, as _mclust.DEFAULT_TOL
+MAX_ITER = 100_000
+# VVE both ways: the orientation step with the 1 / lambda_k weights, and mclust 6.0's without them.
+CASES = ("VEI", "VEV", "VEE", "EVE", "VVE", "VVE-mclust")
+
+
+def compiled(case, nk, W, active, tol=TOL, max_iter=MAX_ITER, start=None):
+    """The kernel's covariances and number of iterations."""
+    W = in_layout(case, W)
+    start = None if start is None else in_layout(case, start)
+    out = np.empty_like(W)
+    act = active.astype(np.uint8)
+    if case == "VEI":
+        n_iter = kernel.vei(nk, W, act, tol, max_iter, start, out)
+    else:
+        model = {"VEV": kernel.VEV, "VEE": kernel.VEE, "EVE": kernel.EVE, "VVE": kernel.VVE,
+                 "VVE-mclust": kernel.VVE_MCLUST}[case]
+        n_iter = kernel.full(model, nk, W, act, tol, max_iter, start, out)
+    return out, n_iter
+
+
+def reference(case, nk, W, active, tol=TOL, max_iter=MAX_ITER, start=None):
+    """The NumPy reference's covariances and number of iterations."""
+    W = in_layout(case, W)
+    start = None if start is None else in_layout(case, start)
+    with np.errstate(all="ignore"):      # zero scatters give 0 / 0, as in the kernel
+        if case == "VVE-mclust":
+            return ref.vve(nk, W, active, tol, max_iter, start, as_mclust=True)
+        return ref.ITERATIVE[case](nk, W, active, tol, max_iter, start)
+
+
+def in_layout(case, M):
+    """VEI works on the diagonals of the (K, D, D) matrices."""
+    return np.ascontiguousarray(np.diagonal(M, axis1=1, axis2=2)) if case == "VEI" else M
+
+
+def assert_same_step(case, nk, W, active, **kw):
+    """The same number of iterations and the same covariances to 1e-12 of the largest entry (NaN where the
+    reference has NaN: a shape of 0 / 0, which the caller replaces)."""
+    got, got_iter = compiled(case, nk, W, active, **kw)
+    want, want_iter = reference(case, nk, W, active, **kw)
+    assert got_iter == want_iter
+    scale = np.nanmax(np.abs(want)) if not np.all(np.isnan(want)) else 1.0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale, equal_nan=True)
+
+
+def random_problem(seed, K, D, scale=1.0):
+    """Weights and scatters of K groups of points with their own spreads and orientations."""
+    rng = np.random.default_rng(seed)
+    nk = rng.uniform(15, 60, size=K)
+    W = []
+    for n in nk:
+        A = rng.normal(size=(D, D)) * rng.uniform(0.5, 3, size=D)
+        W.append(n * (A @ A.T / D + 0.3 * np.eye(D)))
+    return nk, scale * np.array(W)
+
+
+def near_start(seed, nk, W):
+    """Covariances near the answer, as the previous EM iteration leaves them."""
+    rng = np.random.default_rng(seed)
+    D = W.shape[1]
+    C = W / np.maximum(nk, 1.0)[:, None, None]
+    return np.array([c + 0.2 * np.trace(c) / D * (np.eye(D) + 0.1 * (r + r.T))
+                     for c, r in zip(C, rng.normal(size=W.shape))])
+
+
+def mclust_case(name):
+    """nk and W_k of mclust's partition of a data set (tests/data/mclust/make_mstep.R)."""
+    d = json.loads((DATA / f"mstep_{name}.json").read_text())
+    X, z = np.array(d["data"], dtype=float), np.array(d["z"], dtype=float)
+    nk = z.sum(axis=0)
+    mu = z.T @ X / nk[:, None]
+    dev = X[:, None, :] - mu[None]
+    return nk, np.einsum("nk,nki,nkj->kij", z, dev, dev)
+
+
+def all_active(nk):
+    return np.ones(len(nk), bool)
+
+
+# --- agreement with the reference ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("K, D", [(2, 1), (3, 1), (2, 2), (3, 3), (5, 4), (4, 6)])
+def test_random_scatters_match_the_reference(case, K, D):
+    nk, W = random_problem(10 * K + D, K, D)
+    assert_same_step(case, nk, W, all_active(nk))
+
+
+# One component with EVE or VVE: test_one_component_orientation_models.
+@pytest.mark.parametrize("case, K, D", [(case, K, D) for case in CASES
+                                        for K, D in [(1, 1), (1, 3), (2, 1), (3, 3), (5, 4)]
+                                        if K > 1 or case in ("VEI", "VEV", "VEE")])
+def test_a_given_start_matches_the_reference(case, K, D):
+    nk, W = random_problem(7 * K + D, K, D)
+    assert_same_step(case, nk, W, all_active(nk), start=near_start(K, nk, W))
+
+
+@pytest.mark.parametrize("case", ["VEI", "VEV", "VEE"])
+def test_one_component_matches_the_reference(case):
+    nk, W = random_problem(3, 1, 4)
+    assert_same_step(case, nk, W, all_active(nk))
+
+
+@pytest.mark.parametrize("case", ["EVE", "VVE", "VVE-mclust"])
+@pytest.mark.parametrize("with_start", [False, True])
+def test_one_component_orientation_models(case, with_start):
+    # With one component the first majorise-minimise step's matrix, A^-1 O^T (W - omega I), is singular by
+    # construction, so the orientation after it is fixed by rounding (in the reference too): compare with
+    # the exact answer, W / n, at the reach of the stopping rule instead.
+    nk, W = random_problem(5, 1, 4)
+    start = near_start(1, nk, W) if with_start else None
+    got, _ = compiled(case, nk, W, all_active(nk), start=start)
+    np.testing.assert_allclose(got[0], W[0] / nk[0], rtol=0, atol=1e-3 * np.abs(W[0] / nk[0]).max())
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", ["iris", "gen3"])
+def test_mclust_partitions_match_the_reference(case, name):
+    nk, W = mclust_case(name)
+    assert_same_step(case, nk, W, all_active(nk))
+    assert_same_step(case, nk, W, all_active(nk), start=near_start(0, nk, W))
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("scale", [1e8, 1e-8])
+def test_large_and_small_units_match_the_reference(case, scale):
+    nk, W = random_problem(21, 4, 3, scale=scale)
+    assert_same_step(case, nk, W, all_active(nk))
+    assert_same_step(case, nk, W, all_active(nk), start=near_start(2, nk, W))
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("max_iter", [1, 2, 3])
+def test_capped_iterations_match_the_reference(case, max_iter):
+    # tol this small is never reached: the cap stops it (VEI, like mclust, makes max_iter + 1 steps).
+    nk, W = random_problem(4, 3, 3)
+    got, n_iter = compiled(case, nk, W, all_active(nk), tol=1e-300, max_iter=max_iter)
+    assert n_iter == max_iter + (case == "VEI")
+    assert_same_step(case, nk, W, all_active(nk), tol=1e-300, max_iter=max_iter)
+
+
+# --- empty and singular components --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("with_start", [False, True])
+def test_an_inactive_component_matches_the_reference(case, with_start):
+    nk, W = random_problem(8, 4, 3)
+    nk[1], W[1] = 0.0, 0.0
+    start = near_start(3, nk, W) if with_start else None
+    assert_same_step(case, nk, W, np.array([True, False, True, True]), start=start)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_an_inactive_component_is_left_out(case):
+    # Its (nonzero) scatter must not enter the shared parts: the active components come out as without it.
+    # (Its weight does enter EVE's common volume, the total scatter over the total weight: 0 here.)
+    nk, W = random_problem(9, 4, 3)
+    nk[2] = 0.0
+    active = np.array([True, True, False, True])
+    got, _ = compiled(case, nk, W, active)
+    alone, _ = compiled(case, nk[active], W[active], all_active(nk[active]))
+    np.testing.assert_array_equal(got[active], alone)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_rank_deficient_scatter_matches_the_reference(case):
+    nk, W = random_problem(11, 3, 3)
+    W[1, 2, :] = W[1, :, 2] = 0.0        # a feature constant in component 1
+    assert_same_step(case, nk, W, all_active(nk))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_zero_scatter_matches_the_reference(case):
+    # A single-point component: a zero volume (VEI, VEV, VEE) or NaN (EVE, VVE: the shape is 0 / 0), which
+    # _mclust.constrained_covariances replaces by the component's own scatter.
+    nk, W = random_problem(12, 3, 3)
+    W[0] = 0.0
+    assert_same_step(case, nk, W, all_active(nk))
+
+
+# --- the wiring and the inputs ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_module_functions_are_the_kernel(case):
+    nk, W = random_problem(13, 3, 4)
+    model = case[:3]
+    kw = {"as_mclust": True} if case == "VVE-mclust" else {}
+    got = mci.ITERATIVE[model](nk, in_layout(case, W), all_active(nk), TOL, MAX_ITER, None, **kw)
+    np.testing.assert_array_equal(got, compiled(case, nk, W, all_active(nk))[0])
+
+
+@pytest.mark.parametrize("case", ["VEI", "VEE", "VVE"])
+def test_float32_and_strided_inputs_give_the_float64_step(case):
+    nk, W = random_problem(14, 3, 3)
+    nk, W = nk.astype(np.float32).astype(np.float64), W.astype(np.float32).astype(np.float64)
+    L = in_layout(case, W)
+    strided = np.repeat(L.astype(np.float32), 2, axis=0)[::2]
+    got = mci.ITERATIVE[case](nk.astype(np.float32), strided, all_active(nk), TOL, MAX_ITER, None)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, mci.ITERATIVE[case](nk, L, all_active(nk), TOL, MAX_ITER, None))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"W": np.zeros((2, 3, 3))}, "n_components"),
+    ({"W": np.zeros((3, 3, 2))}, "square"),
+    ({"active": np.ones(2, np.uint8)}, "active"),
+    ({"start": np.zeros((3, 2, 2))}, "start"),
+    ({"out": np.zeros((3, 3, 2))}, "out"),
+    ({"tol": 0.0}, "tol"),
+    ({"max_iter": 0}, "max_iter"),
+    ({"model": 7}, "model"),
+])
+def test_bad_arguments_raise(bad, message):
+    nk, W = random_problem(15, 3, 3)
+    args = {"model": kernel.VEE, "nk": nk, "W": W, "active": np.ones(3, np.uint8), "tol": TOL, "max_iter": 10, "start": None,
+            "out": np.empty_like(W)}
+    args.update(bad)
+    with pytest.raises(ValueError, match=message):
+        kernel.full(args["model"], args["nk"], args["W"], args["active"], args["tol"], args["max_iter"],
+                    args["start"], args["out"])
