@@ -225,6 +225,7 @@ def test_float32_and_strided_inputs_give_the_float64_step(case):
     ({"out": np.zeros((3, 3, 2))}, "out"),
     ({"tol": 0.0}, "tol"),
     ({"max_iter": 0}, "max_iter"),
+    ({"max_iter": 2 ** 63 - 1}, "max_iter"),
     ({"model": 7}, "model"),
 ])
 def test_bad_arguments_raise(bad, message):

@@ -605,8 +605,8 @@ cdef int _check(Py_ssize_t K, tuple shape, const unsigned char[::1] active, doub
         raise ValueError(f"out must have the scatter's shape {shape}, got {out}")
     if not 0.0 < tol < 1.0:
         raise ValueError(f"tol must be in (0, 1), got {tol}")
-    if max_iter < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    if not 1 <= max_iter <= 2 ** 62:       # VEI's loop runs to max_iter + 1: no overflow
+        raise ValueError(f"max_iter must be in [1, 2**62], got {max_iter}")
     return 0
 
 
