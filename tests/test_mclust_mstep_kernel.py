@@ -195,6 +195,46 @@ def test_a_zero_scatter_matches_the_reference(case):
     assert_same_step(case, nk, W, all_active(nk))
 
 
+# --- the polar step (Jacobi SVD, _polar.h) --------------------------------------------------------------------
+
+def polar(G):
+    out = np.empty_like(G)
+    kernel.polar_minimiser(np.ascontiguousarray(G), out)
+    return out
+
+
+@pytest.mark.parametrize("D", [1, 2, 4, 7])
+def test_polar_step_of_a_nonsingular_matrix_is_the_svds(D):
+    G = np.random.default_rng(D).normal(size=(D, D)) * np.logspace(-2, 2, D)      # columns of unlike sizes
+    P, sigma, Qt = np.linalg.svd(G)
+    # Either SVD is backward stable; the polar factor moves by about eps sigma_1 / (sigma_n-1 + sigma_n).
+    bound = 50 * np.finfo(float).eps * sigma[0] / (sigma[-2:].sum() if D > 1 else sigma[0])
+    np.testing.assert_allclose(polar(G), -(Qt.T @ P.T), rtol=0, atol=bound)
+
+
+@pytest.mark.parametrize("zero_rows", [[1], [0, 3]])
+def test_polar_step_of_a_singular_matrix_minimises_the_trace(zero_rows):
+    # Zero rows (the second step's matrix when every component's smallest shape entry is on one axis):
+    # O is not unique, but it is orthogonal and reaches the minimum, minus the sum of the singular values.
+    G = np.random.default_rng(5).normal(size=(4, 4))
+    G[zero_rows] = 0.0
+    O = polar(G)
+    np.testing.assert_allclose(O.T @ O, np.eye(4), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(np.trace(G @ O), -np.linalg.svd(G, compute_uv=False).sum(), rtol=1e-14)
+
+
+def test_polar_step_of_zero_is_minus_the_identity():
+    # As LAPACK's SVD of 0 (P = Q = I) gives it in the reference: the first iteration from mclust's start
+    # meets it (unit shapes make the second step's matrix 0).
+    np.testing.assert_array_equal(polar(np.zeros((3, 3))), -np.eye(3))
+
+
+def test_polar_step_of_a_non_finite_matrix_is_nan():
+    G = np.eye(3)
+    G[1, 2] = np.inf
+    assert np.all(np.isnan(polar(G)))
+
+
 # --- the wiring and the inputs ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", CASES)

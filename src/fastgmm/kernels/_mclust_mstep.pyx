@@ -14,7 +14,8 @@ Conventions shared by every entry point:
 - Matrices are row-major D x D. Eigenvectors are columns, largest eigenvalue first; eigenvalues of a scatter
   are clipped at 0 (rounding can make them slightly negative).
 - ``1 / lambda`` is 0 where lambda is not > 0, so a component with zero scatter adds nothing to a shared part.
-- A decomposition that fails (non-finite input, LAPACK info != 0) makes the result NaN, which the caller
+- A decomposition that fails (non-finite input, LAPACK info != 0, a Jacobi SVD that has not converged in
+  64 sweeps) makes the result NaN, which the caller
   (``_mclust.constrained_covariances``) replaces by the component's own scatter over its weight.
 - Every entry returns the number of iterations made, or -1 when scratch memory could not be allocated.
 
@@ -24,7 +25,10 @@ No thread parallelism: one M-step is a few microseconds of work. The GIL is rele
 from libc.math cimport INFINITY, NAN, exp, fabs, isfinite, isnan, log, M_PI
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
-from scipy.linalg.cython_lapack cimport dgesdd, dgesv, dgetrf, dsyevd
+from scipy.linalg.cython_lapack cimport dgesv, dgetrf, dsyevd
+
+cdef extern from "_polar.h" nogil:
+    int fastgmm_polar_minimiser(int n, const double *G, double *O, double *A, double *V, double *P, double *s)
 
 cdef enum:
     _VEV = 0
@@ -108,14 +112,14 @@ cdef struct Scratch:
     int D
     Py_ssize_t *idx       # (K,) the active components
     double *buf           # per-model arrays (_BUFFER doubles)
-    double *work          # LAPACK: eigen-decompositions, SVD
+    double *work          # LAPACK's eigen-decompositions
     int lwork
     int *iwork            # LAPACK; also the pivots of LU factorisations
     int liwork
-    double *a             # D x D copy the LAPACK routines overwrite
-    double *u             # D x D
-    double *vt            # D x D
-    double *s             # D
+    double *a             # D x D copy the LAPACK routines overwrite; the polar step's G V
+    double *u             # D x D the polar step's P
+    double *vt            # D x D the polar step's V
+    double *s             # D eigenvalues; the polar step's singular values
 
 
 cdef inline Py_ssize_t _buffer_size(Py_ssize_t K, Py_ssize_t D) noexcept nogil:
@@ -125,9 +129,7 @@ cdef inline Py_ssize_t _buffer_size(Py_ssize_t K, Py_ssize_t D) noexcept nogil:
 
 cdef int _scratch_init(Scratch *S, Py_ssize_t K, Py_ssize_t D) noexcept nogil:
     """Allocate the scratch for K components of D features; 0, or -1 (then _scratch_free it all the same)."""
-    cdef int n = <int> D, info = 0, lwork = -1, idummy = 0
-    cdef double query = 0.0, dummy = 0.0
-    cdef char *jobz = b"A"
+    cdef int n = <int> D
     S.D = n
     S.idx = <Py_ssize_t *> malloc(K * sizeof(Py_ssize_t))
     S.buf = <double *> malloc(_buffer_size(K, D) * sizeof(double))
@@ -139,14 +141,10 @@ cdef int _scratch_init(Scratch *S, Py_ssize_t K, Py_ssize_t D) noexcept nogil:
     S.u = S.a + D * D
     S.vt = S.u + D * D
     S.s = S.vt + D * D
-    dgesdd(jobz, &n, &n, &dummy, &n, &dummy, &dummy, &n, &dummy, &n, &query, &lwork, &idummy, &info)
-    lwork = <int> query if info == 0 else 0
-    # At least dsyevd's 1 + 6 D + 2 D^2 (with eigenvectors) and dgesdd's documented 4 D^2 + 7 D (jobz 'A');
-    # integers: dgesdd's 8 D, dsyevd's 3 + 5 D.
-    lwork = max(lwork, 1 + 6 * n + 2 * n * n, 4 * n * n + 7 * n)
-    S.lwork = lwork
-    S.liwork = 8 * n + 3
-    S.work = <double *> malloc(lwork * sizeof(double))
+    # dsyevd's minimum with eigenvectors: 1 + 6 D + 2 D^2 doubles, 3 + 5 D integers (also enough pivots).
+    S.lwork = 1 + 6 * n + 2 * n * n
+    S.liwork = 3 + 5 * n
+    S.work = <double *> malloc(S.lwork * sizeof(double))
     S.iwork = <int *> malloc(S.liwork * sizeof(int))
     if S.work == NULL or S.iwork == NULL:
         return -1
@@ -209,28 +207,11 @@ cdef void _eigh_clipped(Scratch *S, const double *M, double *values, double *vec
 
 
 cdef void _polar_minimiser(Scratch *S, const double *G, double *O) noexcept nogil:
-    """The orthogonal O minimising tr(G O): -Q P^T for G = P S Q^T; NaN if the SVD fails.
-
-    ``G`` is given column-major (G[j + l D] = G_jl), as LAPACK reads it; ``O`` is written row-major.
-    """
-    cdef int n = S.D, info = 0, i, j, m
-    cdef char *jobz = b"A"
-    cdef double acc
-    if not _all_finite(G, n * n):
-        _fill(O, n * n, NAN)
+    """The orthogonal O minimising tr(G O) (_polar.h); G column-major, O row-major; NaN if it fails."""
+    if not _all_finite(G, S.D * S.D):
+        _fill(O, S.D * S.D, NAN)
         return
-    memcpy(S.a, G, n * n * sizeof(double))
-    dgesdd(jobz, &n, &n, S.a, &n, S.s, S.u, &n, S.vt, &n, S.work, &S.lwork, S.iwork, &info)
-    if info != 0:
-        _fill(O, n * n, NAN)
-        return
-    # O_ij = -sum_m Q_im P_jm with P_jm = u[j + m n], Q_im = (Q^T)_mi = vt[m + i n].
-    for i in range(n):
-        for j in range(n):
-            acc = 0.0
-            for m in range(n):
-                acc = acc + S.vt[m + i * n] * S.u[j + m * n]
-            O[i * n + j] = -acc
+    fastgmm_polar_minimiser(S.D, G, O, S.a, S.vt, S.u, S.s)
 
 
 cdef double _log_abs_det(Scratch *S, const double *M) noexcept nogil:
@@ -654,3 +635,27 @@ def full(
     with nogil:
         it = _run(model, &nk[0], &W[0, 0, 0], &active[0], K, D, tol, max_iter, s, &out[0, 0, 0])
     return it
+
+
+
+def polar_minimiser(
+    const double[:, ::1] G,             # IN  (D, D)
+    double[:, ::1] out,                 # OUT (D, D) the orthogonal O minimising tr(G O)
+):
+    """The kernel's polar step on its own, for the tests of its Jacobi SVD."""
+    cdef Py_ssize_t D = G.shape[0], i, j
+    cdef Scratch S
+    cdef double *Gc
+    if D < 1 or G.shape[1] != D or out.shape[0] != D or out.shape[1] != D:
+        raise ValueError("polar_minimiser: G and out must be square and of the same shape")
+    Gc = <double *> malloc(D * D * sizeof(double))
+    if _scratch_init(&S, 1, D) != 0 or Gc == NULL:
+        _scratch_free(&S)
+        free(Gc)
+        raise MemoryError("polar_minimiser: no memory for the scratch")
+    for i in range(D):
+        for j in range(D):
+            Gc[i + j * D] = G[i, j]
+    _polar_minimiser(&S, Gc, &out[0, 0])
+    _scratch_free(&S)
+    free(Gc)
