@@ -165,3 +165,34 @@ def vve(nk, W, active, tol, max_iter, start, *, as_mclust=False):
 
 
 ITERATIVE = {"VEI": vei, "VEV": vev, "VEE": vee, "EVE": eve, "VVE": vve}
+
+
+def closed_full(model, nk, W, active):
+    """EEV's and EVV's closed forms (not iterative; compiled in the same kernel), one component at a time.
+
+    EEV: each orientation is W_k's eigenvectors, the shared lambda A the summed eigenvalues (largest with
+    largest) over N; empty components take lambda A with the identity orientation. EVV: C_k = W_k /
+    |W_k|^(1/D) with one volume sum_k |W_k|^(1/D) / N; a singular active W_k keeps W_k / n_k, an empty
+    component lambda I.
+    """
+    K, D = W.shape[0], W.shape[1]
+    out = np.empty_like(W)
+    if model == "EEV":
+        parts = [sorted_eigh(w) for w in W]
+        common = sum(e for (e, _), a in zip(parts, active) if a) / np.sum(nk)
+        for k, (e, V) in enumerate(parts):
+            out[k] = V @ np.diag(common) @ V.T if active[k] else np.diag(common)
+        return out
+    scales = []
+    for w in W:
+        sign, logdet = np.linalg.slogdet(w)
+        scales.append(np.exp(logdet / D) if sign > 0 else 0.0)
+    lam = sum(g for g, a in zip(scales, active) if a and g > 0) / np.sum(nk)
+    for k in range(K):
+        if active[k] and scales[k] > 0:
+            out[k] = lam * W[k] / scales[k]
+        elif active[k]:
+            out[k] = W[k] / max(nk[k], np.finfo(np.float64).tiny)
+        else:
+            out[k] = lam * np.eye(D)
+    return out

@@ -276,3 +276,63 @@ def test_bad_arguments_raise(bad, message):
     with pytest.raises(ValueError, match=message):
         kernel.full(args["model"], args["nk"], args["W"], args["active"], args["tol"], args["max_iter"],
                     args["start"], args["out"])
+
+
+# --- EEV and EVV (closed forms in the same kernel) ------------------------------------------------------------
+
+def closed(model, nk, W, active):
+    out = np.empty_like(W)
+    assert kernel.closed_full(kernel.EEV if model == "EEV" else kernel.EVV, nk, W, active.astype(np.uint8), out) == 0
+    return out
+
+
+@pytest.mark.parametrize("model", ["EEV", "EVV"])
+@pytest.mark.parametrize("K, D", [(1, 1), (3, 1), (2, 2), (5, 4), (4, 6)])
+@pytest.mark.parametrize("scale", [1.0, 1e8, 1e-8])
+def test_closed_forms_match_the_reference(model, K, D, scale):
+    nk, W = random_problem(30 + K + D, K, D, scale)
+    got = closed(model, nk, W, all_active(nk))
+    want = ref.closed_full(model, nk, W, all_active(nk))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.max(np.abs(want)))
+
+
+def _singular_problem():
+    nk, W = random_problem(41, 4, 3)
+    W[1] = np.outer([1.0, 2.0, 0.5], [1.0, 2.0, 0.5]) * 10    # rank 1: singular
+    return nk, W, np.array([True, True, False, True])
+
+
+def test_evv_with_an_empty_and_a_singular_component():
+    nk, W, active = _singular_problem()
+    got = closed("EVV", nk, W, active)
+    want = ref.closed_full("EVV", nk, W, active)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.max(np.abs(want)))
+
+
+def test_eev_with_an_empty_and_a_singular_component():
+    # A rank-1 scatter's null space has no preferred basis, so its covariance is checked by what defines it:
+    # the shared eigenvalues, the leading eigenvector W_1's; the others as the reference.
+    nk, W, active = _singular_problem()
+    got = closed("EEV", nk, W, active)
+    want = ref.closed_full("EEV", nk, W, active)
+    others = [0, 2, 3]
+    np.testing.assert_allclose(got[others], want[others], rtol=0, atol=1e-12 * np.max(np.abs(want)))
+    np.testing.assert_allclose(np.linalg.eigvalsh(got[1]), np.linalg.eigvalsh(want[1]), rtol=1e-12)
+    lead = np.linalg.eigh(got[1])[1][:, -1]
+    u = np.array([1.0, 2.0, 0.5]) / np.linalg.norm([1.0, 2.0, 0.5])
+    assert abs(abs(lead @ u) - 1.0) < 1e-12
+
+
+@pytest.mark.parametrize("name", ["iris", "gen3"])
+@pytest.mark.parametrize("model", ["EEV", "EVV"])
+def test_closed_forms_on_mclust_partitions(model, name):
+    nk, W = mclust_case(name)
+    got = closed(model, nk, W, all_active(nk))
+    want = ref.closed_full(model, nk, W, all_active(nk))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.max(np.abs(want)))
+
+
+def test_closed_forms_reject_an_unknown_model():
+    nk, W = random_problem(42, 2, 2)
+    with pytest.raises(ValueError, match="model"):
+        kernel.closed_full(kernel.VEE, nk, W, np.ones(2, np.uint8), np.empty_like(W))

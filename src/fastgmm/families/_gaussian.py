@@ -466,6 +466,7 @@ MSTEP_TOL = 1e-13
 #: M-step starts where this one stopped. Without a cap a poorly determined orientation (swiss, 47 rows in 6-D,
 #: VVE with 7 components) took up to 100,000 iterations per step (~1 s): 93 s for one fit.
 MM_MAX_ITER = 100
+_mclust_iterative_models = frozenset(("VEI", "VEV", "VEE", "EVE", "VVE"))
 
 
 def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=None):
@@ -495,9 +496,11 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=
             start = None
         means, cov = _mclust_prior.map_m_step(model, nk_eps, means, scatter, prior, start=start)
         return nk_eps, means, _add_reg(cov, reg_covar, lay)
-    if start is not None:
+    if start is not None and model in _mclust_iterative_models:   # the closed forms need no start
         start = np.asarray(start, dtype=np.float64)
         start = remove_reg(start, reg_covar, lay) if start.shape == cov.shape else None
+    else:
+        start = None
     mm = model in ("EVE", "VVE")
     cov = _mclust.constrained_unchecked(model, nk_eps, scatter, means.shape[1],
                                         _mclust.DEFAULT_TOL if mm else MSTEP_TOL,
@@ -547,10 +550,11 @@ def obeys_model(model, weights, covariances, reg_covar, n_features, rtol):
 def _add_reg(cov, reg_covar, lay):
     cov = np.array(cov, dtype=np.float64)
     if lay in ("full", "tied"):
-        D = cov.shape[-1]
-        cov[..., np.arange(D), np.arange(D)] += reg_covar
+        diag = np.einsum("...ii->...i", cov)     # a writeable view of the diagonal(s)
+        diag += reg_covar
         return cov
-    return cov + reg_covar
+    cov += reg_covar
+    return cov
 
 
 def remove_reg(cov, reg_covar, lay):

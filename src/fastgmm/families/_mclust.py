@@ -30,6 +30,7 @@ import numbers
 
 import numpy as np
 
+from ..kernels import _mclust_mstep as _kernel
 from . import _mclust_iterative as _it
 
 MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
@@ -296,26 +297,20 @@ def _diagonal(model, nk, W, active):
 
 
 def _full(model, nk, W, active):
+    """VVV, EEV and EVV (closed forms; EEV and EVV in ``fastgmm.kernels._mclust_mstep``).
+
+    EEV: the orientations are W_k's eigenvectors; the shared lambda A pairs the summed eigenvalues, largest
+    with largest (von Neumann's trace inequality): lambda A = sum_k e_k / N. EVV: C_k = W_k / |W_k|^(1/D),
+    one volume lambda = sum_k |W_k|^(1/D) / N; a singular active W_k keeps its own W_k / n_k.
+    """
     if model == "VVV":
         return _own(nk, W)
-    if model == "EEV":
-        # The orientations are W_k's eigenvectors; the shared lambda A pairs the summed eigenvalues, largest
-        # with largest (von Neumann's trace inequality): lambda A = sum_k e_k / N.
-        e, V = _it.sorted_eigh(W)
-        common = np.sum(e[active], axis=0) / np.sum(nk)
-        V[~active] = np.eye(W.shape[-1])
-        return np.einsum("kij,j,klj->kil", V, common, V)
-    # EVV: C_k = W_k / |W_k|^(1/D), one volume lambda = sum_k |W_k|^(1/D) / N.
-    D = W.shape[-1]
-    sign, logdet = np.linalg.slogdet(W)
-    g = np.where(sign > 0, np.exp(logdet / D), 0.0)
-    ok = active & (g > 0)
-    lam = np.sum(g[ok]) / np.sum(nk)
     out = np.empty_like(W)
-    out[ok] = lam * W[ok] / g[ok, None, None]
-    out[~active] = lam * np.eye(D)
-    singular = active & ~ok
-    out[singular] = _own(nk[singular], W[singular])
+    status = _kernel.closed_full(_kernel.EEV if model == "EEV" else _kernel.EVV, nk, np.ascontiguousarray(W),
+                                 active.astype(np.uint8), out)
+    if status < 0:
+        raise MemoryError(f"The {model} M-step could not allocate its scratch memory (a few D x D matrices per "
+                          "component); free memory or use fewer components.")
     return out
 
 

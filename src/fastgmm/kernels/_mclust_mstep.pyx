@@ -36,6 +36,8 @@ cdef enum:
     _EVE = 2
     _VVE = 3
     _VVE_MCLUST = 4
+    _EEV = 5
+    _EVV = 6
 
 #: Model codes for :func:`full`. VVE_MCLUST: mclust 6.0's VVE orientation step, without the 1 / lambda_k.
 VEV = _VEV
@@ -43,6 +45,9 @@ VEE = _VEE
 EVE = _EVE
 VVE = _VVE
 VVE_MCLUST = _VVE_MCLUST
+#: Model codes for :func:`closed_full`.
+EEV = _EEV
+EVV = _EVV
 
 cdef double _FLMAX_HALF = 1.7976931348623157e308 / 2
 
@@ -636,6 +641,98 @@ def full(
         it = _run(model, &nk[0], &W[0, 0, 0], &active[0], K, D, tol, max_iter, s, &out[0, 0, 0])
     return it
 
+
+
+# --- EEV and EVV: closed forms on full scatters -----------------------------------------------------------------
+
+cdef double _geometric_det(Scratch *S, const double *M) noexcept nogil:
+    """det(M)^(1/D) by an LU factorisation (numpy's slogdet), or 0 when the determinant is not > 0."""
+    cdef int n = S.D, info = 0, j
+    cdef double acc = 0.0
+    cdef bint negative = False
+    memcpy(S.a, M, n * n * sizeof(double))
+    dgetrf(&n, &n, S.a, &n, S.iwork, &info)
+    if info > 0:
+        return 0.0
+    for j in range(n):
+        if S.a[j * n + j] < 0.0:
+            negative = not negative
+        if S.iwork[j] != j + 1:
+            negative = not negative
+        acc = acc + log(fabs(S.a[j * n + j]))
+    if negative or not isfinite(acc):
+        return 0.0
+    return exp(acc / n)
+
+
+cdef int _closed_full(int model, const double *nk, const double *W, const unsigned char *active, Py_ssize_t K,
+                      Py_ssize_t D, double *out) noexcept nogil:
+    """EEV or EVV (see ``fastgmm.families._mclust._full``); 0, or -1 when out of memory."""
+    cdef Scratch S
+    cdef Py_ssize_t k, j, m, DD = D * D
+    cdef double total = 0.0, lam = 0.0, g
+    cdef double *e = NULL
+    if _scratch_init(&S, K, D) != 0:
+        _scratch_free(&S)
+        return -1
+    e = S.buf                  # EEV: K x D eigenvalues, then K x D x D eigenvectors; EVV: K scales
+    for k in range(K):
+        total = total + nk[k]
+    if model == _EEV:
+        for m in range(D):
+            S.buf[K * D + K * DD + m] = 0.0
+        for k in range(K):
+            _eigh_clipped(&S, W + k * DD, e + k * D, e + K * D + k * DD)
+            if active[k]:
+                for m in range(D):
+                    S.buf[K * D + K * DD + m] += e[k * D + m]
+        for m in range(D):     # lambda A = sum_k e_k / N, largest with largest
+            S.buf[K * D + K * DD + m] /= total
+        for k in range(K):
+            if active[k]:
+                _rebuild(e + K * D + k * DD, S.buf + K * D + K * DD, D, out + k * DD)
+            else:              # an empty component: the common part with the identity orientation
+                _fill(out + k * DD, DD, 0.0)
+                for j in range(D):
+                    out[k * DD + j * D + j] = S.buf[K * D + K * DD + j]
+    else:
+        for k in range(K):
+            e[k] = _geometric_det(&S, W + k * DD)
+            if active[k] and e[k] > 0.0:
+                lam = lam + e[k]
+        lam = lam / total
+        for k in range(K):
+            if active[k] and e[k] > 0.0:       # C_k = W_k / |W_k|^(1/D), one volume
+                for j in range(DD):
+                    out[k * DD + j] = lam * W[k * DD + j] / e[k]
+            elif active[k]:                    # singular: its own W_k / n_k
+                g = nk[k] if nk[k] > 2.2250738585072014e-308 else 2.2250738585072014e-308
+                for j in range(DD):
+                    out[k * DD + j] = W[k * DD + j] / g
+            else:
+                _fill(out + k * DD, DD, 0.0)
+                for j in range(D):
+                    out[k * DD + j * D + j] = lam
+    _scratch_free(&S)
+    return 0
+
+
+def closed_full(
+    int model,                          # IN  EEV or EVV
+    const double[::1] nk,               # IN  (K,) component weights
+    const double[:, :, ::1] W,          # IN  (K, D, D) scatters
+    const unsigned char[::1] active,    # IN  (K,) 1 for the components that take part
+    double[:, :, ::1] out,              # OUT (K, D, D) covariances (not yet exactly symmetric)
+):
+    """EEV's or EVV's closed-form M-step, for all components in one call; -1 when out of memory, else 0."""
+    cdef Py_ssize_t K = nk.shape[0], D = W.shape[1]
+    cdef int status
+    if model != _EEV and model != _EVV:
+        raise ValueError(f"unknown model code {model}")
+    _check(K, (W.shape[0], D, W.shape[2]), active, 0.5, 1, None, (out.shape[0], out.shape[1], out.shape[2]))
+    with nogil:
+        status = _closed_full(model, &nk[0], &W[0, 0, 0], &active[0], K, D, &out[0, 0, 0])
+    return status
 
 
 def polar_minimiser(
