@@ -336,3 +336,16 @@ def test_rows_centred_or_not_give_the_same_passes(seed):
     far = _passes(X + 1e5, start + 1e5, 4) - 1e5
     np.testing.assert_allclose(far, near, rtol=0, atol=1e-8)
     np.testing.assert_allclose(near, reference_lloyd(X, start, 4), rtol=1e-10, atol=1e-12)
+
+
+def test_distinct_rows_are_numpys_unique_rows():
+    # The seeding sample's merge of identical rows: np.unique(axis=0)'s answer, by one lexsort.
+    from fastgmm.kernels._kmeans_driver import _distinct_rows
+    rng = np.random.default_rng(12)
+    for dtype in (np.float64, np.float32):
+        for n, d in [(1, 1), (7, 1), (50, 3), (300, 5)]:
+            rows = (rng.integers(-2, 3, size=(n, d)) + rng.choice([0.0, 0.5], size=(n, d))).astype(dtype)
+            want, want_inverse = np.unique(rows, axis=0, return_inverse=True)
+            got, inverse = _distinct_rows(rows)
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(inverse, want_inverse.ravel())

@@ -303,8 +303,27 @@ def _seeding_sample(X, n_clusters, random_state, w):
     # Merging identical rows makes a row of weight w and w copies of it the
     # same sample, and the lexicographic order makes the seeding independent
     # of where the rows are in X.
-    S, inverse = np.unique(rows, axis=0, return_inverse=True)
-    return np.ascontiguousarray(S), np.bincount(inverse.ravel(), weights=weight, minlength=S.shape[0])
+    S, inverse = _distinct_rows(rows)
+    return np.ascontiguousarray(S), np.bincount(inverse, weights=weight, minlength=S.shape[0])
+
+
+def _distinct_rows(rows):
+    """The distinct rows in lexicographic (numeric) order and each row's index among them.
+
+    What ``np.unique(rows, axis=0, return_inverse=True)`` gives, by one stable
+    ``lexsort`` of the columns: NumPy's version sorts the rows as a structured
+    array, ~2 ms for the 4,096-row seeding sample of an 8-column X (5 % of a
+    200k-row default fit). Of rows equal up to the sign of a zero the first
+    in ``rows`` is kept.
+    """
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    new = np.empty(ordered.shape[0], dtype=bool)
+    new[:1] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=new[1:])
+    inverse = np.empty(ordered.shape[0], dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
 
 
 def _unit_draws(N, u):
