@@ -228,21 +228,14 @@ def linear_coefficients(weights, means, prec_chol, cov_type, shift):
     f(x) = [1, z, q(z)] with z = x - shift (see ``fastgmm.kernels._estep``). Writing
     a_k = mu_k - shift and Lambda_k = U_k U_k^T:
     log N = log_norm_k - 1/2 a^T Lambda a + z^T (Lambda a) - 1/2 z^T Lambda z.
+    Overflow (data ~1e150 under tiny variances) yields -inf/nan coefficients; the
+    kernels treat such log-densities as -inf and the caller reports rows that no
+    component can produce. A view of :func:`_coefficients_pk`'s (P, K) array.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        # Overflow here (data ~1e150 under tiny variances) yields -inf/nan
-        # coefficients; the kernels treat such log-densities as -inf and the
-        # caller reports rows that no component can produce.
-        return _linear_coefficients(weights, means, prec_chol, cov_type, shift)
-
-
-def _linear_coefficients(weights, means, prec_chol, cov_type, shift):
     return _coefficients_pk(weights, means, prec_chol, cov_type, shift).T
 
 
 _KIND = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
-_COV_SHAPE = {"full": lambda K, D: (K, D, D), "tied": lambda K, D: (D, D), "diag": lambda K, D: (K, D),
-              "spherical": lambda K, D: (K,)}
 _NO_PAIRS = np.zeros(0, dtype=np.intp)
 
 
@@ -439,7 +432,7 @@ def m_step(stats, reg_covar, eps, *, means=None):
     K, D = stats.s1.shape
     nk_eps = np.empty(K)
     out_means = np.empty((K, D))
-    cov = np.empty(_COV_SHAPE[cov_type](K, D))
+    cov = np.empty(_mclust.scatter_shape(cov_type, K, D))
     frozen = None if means is None else np.ascontiguousarray(means, dtype=np.float64)
     # One compiled call (fastgmm.kernels._linalg): the NumPy expressions of these definitions cost ~30 us
     # per EM iteration on small data, more than the pass over the rows.
@@ -466,7 +459,6 @@ MSTEP_TOL = 1e-13
 #: M-step starts where this one stopped. Without a cap a poorly determined orientation (swiss, 47 rows in 6-D,
 #: VVE with 7 components) took up to 100,000 iterations per step (~1 s): 93 s for one fit.
 MM_MAX_ITER = 100
-_mclust_iterative_models = frozenset(("VEI", "VEV", "VEE", "EVE", "VVE"))
 
 
 def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=None):
@@ -496,7 +488,7 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=
             start = None
         means, cov = _mclust_prior.map_m_step(model, nk_eps, means, scatter, prior, start=start)
         return nk_eps, means, _add_reg(cov, reg_covar, lay)
-    if start is not None and model in _mclust_iterative_models:   # the closed forms need no start
+    if start is not None and model in _mclust.ITERATIVE_MODELS:   # the closed forms need no start
         start = np.asarray(start, dtype=np.float64)
         start = remove_reg(start, reg_covar, lay) if start.shape == cov.shape else None
     else:

@@ -35,6 +35,9 @@ from . import _mclust_iterative as _it
 
 MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
 SKLEARN_EQUIVALENT = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+_FROM_SKLEARN = {v: k for k, v in SKLEARN_EQUIVALENT.items()}
+#: The models whose M-step iterates (and starts from the previous covariances).
+ITERATIVE_MODELS = frozenset(_it.ITERATIVE)
 _SKLEARN = ("spherical", "diag", "tied", "full")
 _LAYOUT = {"EII": "spherical", "VII": "spherical", "EEI": "diag", "VEI": "diag", "EVI": "diag",
            "VVI": "diag", "EEE": "tied"}
@@ -100,7 +103,7 @@ def n_covariance_parameters(model, n_components, n_features):
     model = _check_model(model)
     K = _as_count(n_components, "n_components")
     D = _as_count(n_features, "n_features")
-    model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
+    model = _FROM_SKLEARN.get(model, model)
     volume = 1 if model[0] == "E" else K
     shape = {"I": 0, "E": D - 1, "V": K * (D - 1)}[model[1]]
     orientation = {"I": 0, "E": D * (D - 1) // 2, "V": K * D * (D - 1) // 2}[model[2]]
@@ -127,7 +130,8 @@ def _check_nk(nk):
     return nk
 
 
-def _scatter_shape(lay, K, D):
+def scatter_shape(lay, K, D):
+    """The shape of a layout's scatter (and covariances) for K components of D features."""
     return {"full": (K, D, D), "diag": (K, D), "spherical": (K,), "tied": (D, D)}[lay]
 
 
@@ -138,7 +142,7 @@ def _check_scatter(scatter, lay, K, name="scatter"):
         raise TypeError(f"The parameter '{name}' must be an array of numbers.") from None
     ndim = {"full": 3, "diag": 2, "spherical": 1, "tied": 2}[lay]
     D = 1 if lay == "spherical" else (s.shape[-1] if s.ndim == ndim else 0)
-    want = _scatter_shape(lay, K, D)
+    want = scatter_shape(lay, K, D)
     if s.shape != want or D == 0:
         hint = {"full": "(n_components, n_features, n_features)", "diag": "(n_components, n_features)",
                 "spherical": "(n_components,)", "tied": "(n_features, n_features)"}[lay]
@@ -248,9 +252,6 @@ def constrained_unchecked(model, nk, W, D, tol, max_iter, start):
     return _symmetric(_finite_or_own(out, nk, W, active))
 
 
-_FROM_SKLEARN = {v: k for k, v in SKLEARN_EQUIVALENT.items()}
-
-
 def _symmetric(out):
     """Matrices rebuilt from eigenvectors are symmetric only to rounding; make them exactly so."""
     return 0.5 * (out + np.swapaxes(out, -1, -2)) if out.ndim == 3 else out
@@ -348,7 +349,7 @@ def decompose(model, covariances, *, n_features=None, n_components=None):
     K = 1 if lay == "tied" else (C.shape[0] if C.ndim >= 1 else 0)
     C = _check_scatter(C, lay, K, name="covariances")
     D = _check_n_features(n_features, lay, C)
-    model = {v: k for k, v in SKLEARN_EQUIVALENT.items()}.get(model, model)
+    model = _FROM_SKLEARN.get(model, model)
     if lay == "spherical":
         _check_positive(C)
         return _parts(model, np.repeat(C[:, None], D, axis=1), None)

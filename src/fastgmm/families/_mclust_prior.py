@@ -61,6 +61,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._mclust_iterative import geomean, sorted_eigh
+
 PRIOR_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
 #: scikit-learn's covariance types and the mclust models they are.
 SKLEARN_EQUIVALENT = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}
@@ -415,17 +417,6 @@ def _one_component(lay, N, S, Lam, nu, s, D):
     return _in_layout(lay, (Lam + total) / (nu + N + D + 1.0 + s), 1, D)
 
 
-def _geomean(x):
-    with np.errstate(divide="ignore"):
-        return np.exp(np.mean(np.log(x), axis=-1))
-
-
-def _sorted_eigh(B):
-    """Eigenvalues (largest first, rounding below 0 set to 0) and eigenvectors of symmetric matrices."""
-    e, V = np.linalg.eigh(B)
-    return np.maximum(e[..., ::-1], 0.0), V[..., ::-1]
-
-
 def _several(model, nk, S, Lam, nu, s, D, start, tol, max_iter):
     K = nk.size
     N = float(np.sum(nk))
@@ -439,7 +430,7 @@ def _several(model, nk, S, Lam, nu, s, D, start, tol, max_iter):
         return (Lam + S) / (nu + nk + 2.0 + s)[:, None]
     if model == "EVI":
         B = Lam + S
-        g = _geomean(B)
+        g = geomean(B)
         with np.errstate(invalid="ignore", divide="ignore"):
             return B / g[:, None] * (np.sum(g) / (nu + N + 1.0 + s))
     if model == "EEE":
@@ -450,7 +441,7 @@ def _several(model, nk, S, Lam, nu, s, D, start, tol, max_iter):
         e = Lam + S
         lam, a = _volumes_and_shape(e, nu + nk * D + 2.0 + s, _vei_start(start, K, D), tol, max_iter)
         return lam[:, None] * a
-    e, V = _sorted_eigh(Lam + S)
+    e, V = sorted_eigh(Lam + S)
     if model == "EEV":
         a = e.sum(axis=0)
         return (V * (a / (nu + N + D + 1.0 + s))) @ np.swapaxes(V, 1, 2)
@@ -472,7 +463,7 @@ def _volumes_and_shape(e, counts, initial, tol, max_iter):
         for _ in range(max_iter):
             new_lam = np.sum(e / a, axis=1) / counts
             new_a = np.sum(e / new_lam[:, None], axis=0)
-            new_a = new_a / _geomean(new_a)
+            new_a = new_a / geomean(new_a)
             change = max(np.max(np.abs(lam - new_lam) / (1.0 + new_lam)), np.max(np.abs(a - new_a) / (1.0 + new_a)))
             lam, a = new_lam, new_a
             if not change > tol:
@@ -493,7 +484,7 @@ def _vei_start(start, K, D):
 def _vev_start(start, e, nk, K, D):
     if start is None:               # mclust: the shape of the summed eigenvalues, volumes from it over n_k
         a = e.sum(axis=0)
-        g = _geomean(a)
+        g = geomean(a)
         return g / nk, a / g
     values = _float_array(start, "start")
     if values.shape != (K, D, D):
@@ -507,6 +498,6 @@ def _vev_start(start, e, nk, K, D):
 
 def _volumes_and_common_shape(values):
     """Per-component volumes (geometric means) and the common shape (their mean, determinant 1)."""
-    lam = _geomean(values)
+    lam = geomean(values)
     a = np.mean(values / lam[:, None], axis=0)
-    return lam, a / _geomean(a)
+    return lam, a / geomean(a)

@@ -219,16 +219,24 @@ cdef void _polar_minimiser(Scratch *S, const double *G, double *O) noexcept nogi
     fastgmm_polar_minimiser(S.D, G, O, S.a, S.vt, S.u, S.s)
 
 
-cdef double _log_abs_det(Scratch *S, const double *M) noexcept nogil:
-    """log |det M| by an LU factorisation (as numpy's slogdet); -inf for an exactly singular M."""
+cdef double _log_abs_det(Scratch *S, const double *M, bint *negative=NULL) noexcept nogil:
+    """log |det M| by an LU factorisation (as numpy's slogdet); -inf for an exactly singular M. With
+    ``negative``, also whether det M < 0 (the signs of U's diagonal and of the row swaps)."""
     cdef int n = S.D, info = 0, j
     cdef double acc = 0.0
+    cdef bint neg = False
     memcpy(S.a, M, n * n * sizeof(double))
     dgetrf(&n, &n, S.a, &n, S.iwork, &info)
     if info > 0:
         return -INFINITY
     for j in range(n):
+        if S.a[j * n + j] < 0.0:
+            neg = not neg
+        if S.iwork[j] != j + 1:
+            neg = not neg
         acc = acc + log(fabs(S.a[j * n + j]))
+    if negative != NULL:
+        negative[0] = neg
     return acc
 
 
@@ -577,6 +585,16 @@ cdef Py_ssize_t _run(int model, const double *nk, const double *W, const unsigne
 
 cdef int _check(Py_ssize_t K, tuple shape, const unsigned char[::1] active, double tol, Py_ssize_t max_iter,
                 tuple start, tuple out) except -1:
+    _check_shapes(K, shape, active, start, out)
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must be in (0, 1), got {tol}")
+    if not 1 <= max_iter <= 2 ** 62:       # VEI's loop runs to max_iter + 1: no overflow
+        raise ValueError(f"max_iter must be in [1, 2**62], got {max_iter}")
+    return 0
+
+
+cdef int _check_shapes(Py_ssize_t K, tuple shape, const unsigned char[::1] active, tuple start,
+                       tuple out) except -1:
     D = shape[1]
     if K < 1 or D < 1 or shape[0] != K:
         raise ValueError(f"the scatter must have n_components = len(nk) = {K} rows and >= 1 feature, "
@@ -589,10 +607,6 @@ cdef int _check(Py_ssize_t K, tuple shape, const unsigned char[::1] active, doub
         raise ValueError(f"start must have the scatter's shape {shape}, got {start}")
     if out != shape:
         raise ValueError(f"out must have the scatter's shape {shape}, got {out}")
-    if not 0.0 < tol < 1.0:
-        raise ValueError(f"tol must be in (0, 1), got {tol}")
-    if not 1 <= max_iter <= 2 ** 62:       # VEI's loop runs to max_iter + 1: no overflow
-        raise ValueError(f"max_iter must be in [1, 2**62], got {max_iter}")
     return 0
 
 
@@ -646,23 +660,12 @@ def full(
 # --- EEV and EVV: closed forms on full scatters -----------------------------------------------------------------
 
 cdef double _geometric_det(Scratch *S, const double *M) noexcept nogil:
-    """det(M)^(1/D) by an LU factorisation (numpy's slogdet), or 0 when the determinant is not > 0."""
-    cdef int n = S.D, info = 0, j
-    cdef double acc = 0.0
+    """det(M)^(1/D) (numpy's slogdet), or 0 when the determinant is not > 0."""
     cdef bint negative = False
-    memcpy(S.a, M, n * n * sizeof(double))
-    dgetrf(&n, &n, S.a, &n, S.iwork, &info)
-    if info > 0:
-        return 0.0
-    for j in range(n):
-        if S.a[j * n + j] < 0.0:
-            negative = not negative
-        if S.iwork[j] != j + 1:
-            negative = not negative
-        acc = acc + log(fabs(S.a[j * n + j]))
+    cdef double acc = _log_abs_det(S, M, &negative)
     if negative or not isfinite(acc):
         return 0.0
-    return exp(acc / n)
+    return exp(acc / S.D)
 
 
 cdef int _closed_full(int model, const double *nk, const double *W, const unsigned char *active, Py_ssize_t K,
@@ -729,7 +732,7 @@ def closed_full(
     cdef int status
     if model != _EEV and model != _EVV:
         raise ValueError(f"unknown model code {model}")
-    _check(K, (W.shape[0], D, W.shape[2]), active, 0.5, 1, None, (out.shape[0], out.shape[1], out.shape[2]))
+    _check_shapes(K, (W.shape[0], D, W.shape[2]), active, None, (out.shape[0], out.shape[1], out.shape[2]))
     with nogil:
         status = _closed_full(model, &nk[0], &W[0, 0, 0], &active[0], K, D, &out[0, 0, 0])
     return status
