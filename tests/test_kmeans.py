@@ -339,12 +339,17 @@ def test_rows_centred_or_not_give_the_same_passes(seed):
 
 
 def test_distinct_rows_are_numpys_unique_rows():
-    # The seeding sample's merge of identical rows: np.unique(axis=0)'s answer, by one lexsort.
+    # The seeding sample's merge of identical rows: np.unique(axis=0)'s answer, by a stable argsort
+    # of the first column when it has no ties (continuous rows), by lexsort otherwise (repeats).
     from fastgmm.kernels._kmeans_driver import _distinct_rows
     rng = np.random.default_rng(12)
     for dtype in (np.float64, np.float32):
-        for n, d in [(1, 1), (7, 1), (50, 3), (300, 5)]:
-            rows = (rng.integers(-2, 3, size=(n, d)) + rng.choice([0.0, 0.5], size=(n, d))).astype(dtype)
+        for n, d, continuous in [(1, 1, False), (7, 1, False), (50, 3, False), (300, 5, False),
+                                 (1, 4, True), (2, 1, True), (300, 5, True), (4063, 8, True)]:
+            if continuous:
+                rows = rng.standard_normal((n, d)).astype(dtype)
+            else:
+                rows = (rng.integers(-2, 3, size=(n, d)) + rng.choice([0.0, 0.5], size=(n, d))).astype(dtype)
             want, want_inverse = np.unique(rows, axis=0, return_inverse=True)
             got, inverse = _distinct_rows(rows)
             np.testing.assert_array_equal(got, want)

@@ -310,13 +310,18 @@ def _seeding_sample(X, n_clusters, random_state, w):
 def _distinct_rows(rows):
     """The distinct rows in lexicographic (numeric) order and each row's index among them.
 
-    What ``np.unique(rows, axis=0, return_inverse=True)`` gives, by one stable
-    ``lexsort`` of the columns: NumPy's version sorts the rows as a structured
+    What ``np.unique(rows, axis=0, return_inverse=True)`` gives, by a stable
+    sort of the columns: NumPy's version sorts the rows as a structured
     array, ~2 ms for the 4,096-row seeding sample of an 8-column X (5 % of a
-    200k-row default fit). Of rows equal up to the sign of a zero the first
-    in ``rows`` is kept.
+    200k-row default fit), and so does ``lexsort`` of the 8 columns. When the
+    first column has no ties its stable argsort alone is the lexicographic
+    order (0.07 ms); otherwise ``lexsort``. Of rows equal up to the sign of a
+    zero the first in ``rows`` is kept.
     """
-    order = np.lexsort(rows.T[::-1])
+    order = np.argsort(rows[:, 0], kind="stable")
+    first = rows[order, 0]
+    if np.any(first[1:] == first[:-1]):
+        order = np.lexsort(rows.T[::-1])
     ordered = rows[order]
     new = np.empty(ordered.shape[0], dtype=bool)
     new[:1] = True
