@@ -186,10 +186,11 @@ def test_zero_weight_impossible_row_is_absent():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
-def test_hard_assignment_mode_is_nearest_centre(dtype, cov_type, seed):
+@pytest.mark.parametrize("D", [3, 9])
+def test_hard_assignment_mode_is_nearest_centre(dtype, cov_type, D, seed):
     """k-means initialisation: one-hot responsibilities of the nearest centre, weighted."""
     rng = np.random.default_rng(seed)
-    N, D, K = 900, 3, 5
+    N, K = 900, 5
     X = _data(rng, N, D, offset=1e3).astype(dtype)
     X64 = X.astype(np.float64)
     centres = X64[rng.choice(N, K, replace=False)]
@@ -205,6 +206,18 @@ def test_hard_assignment_mode_is_nearest_centre(dtype, cov_type, seed):
     np.testing.assert_allclose(stats.nk, nk, rtol=1e-12)
     np.testing.assert_allclose(stats.s1, s1, rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(stats.s2, s2, rtol=1e-9, atol=1e-6)
+
+
+def test_linear_coefficients_are_for_the_hard_assignment_only():
+    """W of 1 + D rows (the nearest-centre scores) is refused where the log-densities need all P."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 4))
+    centres = X[:3]
+    shift = centres.mean(axis=0)
+    W, _ = _gaussian.nearest_centre_coefficients(centres, "full", shift)
+    assert W.shape == (5, 3)
+    with pytest.raises(ValueError, match="W must have shape"):
+        _kernels.accumulate(X, _gaussian.QUAD["full"], 3, shift, 1, mode=_kernels.RESP_ESTEP, W=W)
 
 
 def test_hard_assignment_at_tiny_scale():

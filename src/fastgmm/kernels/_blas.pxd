@@ -37,6 +37,22 @@ cdef inline void _gemm_f_w(
               <double *> WT, &n_comp, &zero, LP, &n_rows)
 
 
+cdef inline void _gemm_f_w_lead(
+    int n_rows,             # IN
+    int n_used,             # IN  the leading features used (<= ld_f)
+    int ld_f,               # IN  P
+    int n_comp,             # IN  K
+    const double *F,        # IN  row-major (n_rows, P)
+    const double *WT,       # IN  row-major (n_used, K)
+    double *LP,             # OUT column-major (n_rows, K), ld = n_rows: LP := F[:, :n_used] WT
+) noexcept nogil:
+    # _gemm_f_w on the first n_used features of each row (same transpose flags).
+    cdef char tt = b'T'
+    cdef double one = 1.0, zero = 0.0
+    dgemm(&tt, &tt, &n_rows, &n_comp, &n_used, &one, <double *> F, &ld_f,
+          <double *> WT, &n_comp, &zero, LP, &n_rows)
+
+
 cdef inline void _gemm_ft_r(
     int n_rows,             # IN
     int n_feat,             # IN  P

@@ -112,7 +112,7 @@ from libc.math cimport sqrt
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc
 
-from ._blas cimport _gemm_f_w, _gemm_ft_r, _gemm_ft_r_set, _syrk_gram, _trmm_rows_upper
+from ._blas cimport _gemm_f_w, _gemm_f_w_lead, _gemm_ft_r, _gemm_ft_r_set, _syrk_gram, _trmm_rows_upper
 from ._ordered cimport (ADD_BLOCK, Partial, SlotState, add_range, fastgmm_add_relaxed, fastgmm_order,
                         fastgmm_order_done, fastgmm_order_fail, fastgmm_order_failed, fastgmm_order_finish,
                         fastgmm_order_free, fastgmm_order_init, fastgmm_order_take, slot_begin, slot_state_alloc,
@@ -127,6 +127,8 @@ cdef extern from "_rowops.h" nogil:
     Py_ssize_t fastgmm_features_onehot(const int32_t *codes, Py_ssize_t n, Py_ssize_t D,
                                        const int64_t *offsets, double *F, Py_ssize_t P)
     void fastgmm_tied_q_d(const double *Y, Py_ssize_t n, Py_ssize_t D, double *F, Py_ssize_t P)
+    void fastgmm_add_by_label_d(const double *F, Py_ssize_t n, Py_ssize_t P, const double *lab,
+                                Py_ssize_t K, const double *w, double *G)
     void fastgmm_gather_d(const double *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
                           const double *c, double *G)
     void fastgmm_gather_f(const float *X, const int64_t *rows, Py_ssize_t n, Py_ssize_t D,
@@ -305,6 +307,7 @@ cdef struct PassSpec:
     int resp_mode             # _RESP_*
     const double *c           # (D,) shift
     const double *W           # (P, K) coefficients (ESTEP, HARD, STUDENT_T: Mahalanobis distances)
+    Py_ssize_t Pw             # W's rows when fewer than P: 1 + D, linear coefficients (HARD); else 0
     const float *W32          # (P, K) W in float32: compute the chunks in float32 (_chunk32), else NULL
     int g32                   # float32 path's products: 0 SGEMM, 1 _gemm32.h portable, 2 _gemm32.h x86-64-v3
     const double *U           # (D, D) tied precision factor (ESTEP with tied)
@@ -366,7 +369,7 @@ cdef inline Layout _partial_layout(const PassSpec *p) noexcept nogil:
 
 cdef struct Scratch:
     double *F                 # (chunk, P) features
-    double *Y                 # (max(chunk, 2), D): tied z U, weighted z; 2 D for full
+    double *Y                 # (chunk, 2 D): tied z U, weighted z; full: the features' doubled z
     double *LP                # (K, chunk) log-densities, then responsibilities
     double *mx                # (chunk,)
     double *sm                # (chunk,)
@@ -384,7 +387,7 @@ cdef struct Scratch:
     double *lin               # (D * Kp) likewise (folded into G at the end of each slot)
     float *F32                # (chunk, P) float32 path (p.W32): features, else NULL
     float *LP32               # (K, chunk) float32 path: log-densities, then responsibilities
-    float *v32                # (2 chunk + 2 D) float32 path: row maxima, sums, then 2 D of feature scratch
+    float *v32                # (2 chunk + 2 D chunk) float32 path: row maxima, sums, then the features' scratch
     float *G32                # (K * P,) float32 path: the chunk's sums (SGEMM)
     float *W32p               # (P, Kp) float32 path with _gemm32.h: W, K padded to Kp = a multiple of 8
     float *S32                # (chunk, Kp) likewise: F W row by row
@@ -410,7 +413,7 @@ cdef bint _scratch_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk,
         ok = _scratch32_alloc(s, p, chunk) and ok
         chunk = _min(chunk, _FALLBACK_ROWS)
     s.F = <double *> malloc(chunk * P * sizeof(double))
-    s.Y = <double *> malloc(_max(chunk, 2) * D * sizeof(double))
+    s.Y = <double *> malloc(_max(chunk, 1) * 2 * D * sizeof(double))
     s.LP = <double *> malloc(chunk * K * sizeof(double))
     s.mx = <double *> malloc(chunk * sizeof(double))
     s.sm = <double *> malloc(chunk * sizeof(double))
@@ -488,7 +491,7 @@ cdef bint _scratch32_alloc(Scratch *s, const PassSpec *p, Py_ssize_t chunk) noex
     cdef Py_ssize_t k, j, Kp = _round8(p.K)
     cdef bint ok
     s.LP32 = <float *> malloc(chunk * p.K * sizeof(float))
-    s.v32 = <float *> malloc((2 * chunk + 2 * p.D) * sizeof(float))
+    s.v32 = <float *> malloc((2 * chunk + 2 * p.D * chunk) * sizeof(float))
     if p.g32 == 0:
         s.F32 = <float *> malloc(chunk * p.P * sizeof(float))
         s.G32 = <float *> malloc(p.K * p.P * sizeof(float))
@@ -697,7 +700,7 @@ cdef void _chunk(
         fastgmm_features_fd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
     else:
         fastgmm_features_dd(X + r0 * D, n, D, p.c, p.quad, F, P, w.Y)
-    if estep and p.quad == _QTIED:
+    if estep and p.quad == _QTIED and p.Pw == 0:
         for i in range(n):
             for d in range(D):
                 w.Y[i * D + d] = F[i * P + 1 + d]
@@ -706,7 +709,10 @@ cdef void _chunk(
 
     # 2-3. responsibilities
     if estep:
-        _gemm_f_w(<int> n, <int> P, <int> K, F, p.W, LP)
+        if p.Pw > 0:
+            _gemm_f_w_lead(<int> n, <int> p.Pw, <int> P, <int> K, F, p.W, LP)
+        else:
+            _gemm_f_w(<int> n, <int> P, <int> K, F, p.W, LP)
         if p.pat_start != NULL and not _missing_runs(p, r0, n, w, False):
             return          # the pass fails (_run_checked): its sums are discarded
         if student:
@@ -792,16 +798,11 @@ cdef void _chunk(
         # component's sums, P additions a row instead of the GEMM's 2 K P
         # flops over mostly zeros. Rows are added in order, as the GEMM's
         # one-hot products would be; a label outside 0 .. K - 1 adds nothing.
-        for i in range(n):
-            if p.resp_mode == _RESP_LABELS:
+        if p.resp_mode == _RESP_LABELS:
+            for i in range(n):
                 lab = p.labels_in[_row(p, r0 + i)]
-            else:
-                lab = <Py_ssize_t> w.rl[i]
-            if lab < 0 or lab >= K:
-                continue
-            wi = sw[i] if sw != NULL else 1.0
-            for d in range(P):
-                w.G[lab * P + d] += wi * F[i * P + d]
+                w.rl[i] = <double> lab if 0 <= lab < K else -1.0
+        fastgmm_add_by_label_d(F, n, P, w.rl, K, sw, w.G)
         return
     # 4. sample weights scale the responsibilities (the softmax did it already)
     if sw != NULL and not softmax:
@@ -1009,6 +1010,7 @@ cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int 
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
     p.W32 = NULL
+    p.Pw = 0
     p.g32 = 0
     p.labels_in = p.rows = NULL
     p.codes = NULL
@@ -1088,9 +1090,17 @@ cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:
         raise ValueError("shift must have n_features entries")
     p.c = &shift[0]
     if W is not None:
-        if W.shape[0] != p.P or W.shape[1] != p.K:
-            raise ValueError(f"W must have shape ({p.P}, {p.K}) (features, components)")
+        linear = (p.resp_mode == _RESP_HARD and p.quad != _QONEHOT and p.quad != _QLINEAR
+                  and W.shape[0] == 1 + p.D)
+        if (W.shape[0] != p.P and not linear) or W.shape[1] != p.K:
+            raise ValueError(f"W must have shape ({p.P}, {p.K}) (features, components)"
+                             + (f" or ({1 + p.D}, {p.K}) (linear, hard assignment)"
+                                if p.resp_mode == _RESP_HARD else ""))
         p.W = &W[0, 0]
+        if linear:
+            # Linear coefficients (a hard assignment to the nearest centre): the
+            # GEMM reads only the constant and z of each feature row.
+            p.Pw = 1 + p.D
     if p.quad == _QTIED and U is not None:
         if U.shape[0] != p.D or U.shape[1] != p.D:
             raise ValueError("U must be (n_features, n_features) for tied covariances")
@@ -1170,6 +1180,8 @@ cdef Py_ssize_t _set_visits(PassSpec *p, const int64_t[::1] rows, const int64_t[
                             Py_ssize_t n_slots) except -1:
     """Which rows the pass visits: all in order, or ``rows`` in the missing mode; returns the slot count."""
     if _set_missing(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics):
+        if p.Pw > 0:
+            raise ValueError("linear coefficients (1 + D rows of W) are not for the missing mode")
         return _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     if rows is not None:
         raise ValueError("rows by index are for the missing mode (with pat_start)")
@@ -1182,7 +1194,8 @@ def accumulate_statistics(
     Py_ssize_t n_components,            # IN  K
     const double[::1] shift,            # IN  (D,) c: features are of z = x - c
     int resp_mode,                      # IN  RESP_ESTEP, RESP_HARD, RESP_GIVEN or RESP_LABELS
-    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = log w_k + log N(x | k) (ESTEP, HARD), else None
+    const double[:, ::1] W,             # IN  (P, K) f(x) . W[:, k] = log w_k + log N(x | k) (ESTEP, HARD), else None;
+                                        #     HARD also takes (1 + D, K): coefficients of [1, z] only
     const double[:, ::1] U,             # IN  (D, D) tied precision factor (ESTEP with tied), else None
     const double[:, ::1] resp,          # IN  (n_samples, K) responsibilities (GIVEN), else None
     const int64_t[::1] labels,          # IN  (n_samples,) labels, -1 for none (LABELS), else None
