@@ -112,6 +112,24 @@ FASTGMM_DEFINE_SUMSQ(fastgmm_sumsq_d, double)
                 ? SUMSQ(F + i * P + 1, D) : 0;                                 \
     }
 
+/* The full code's products of every row from its doubled z (zz, 2 DD per
+ * row) into F, in the circulant order below. Written once per width: with
+ * DD a constant (8, 16) the loops unroll into whole vectors. */
+#define FASTGMM_FULL_PRODUCTS(TF, DD)                                          \
+    {                                                                          \
+        const ptrdiff_t dd = (DD);                                             \
+        for (ptrdiff_t i = 0; i < n; i++) {                                    \
+            const TF *z2 = zz + i * 2 * dd;                                    \
+            TF *q = F + i * P + 1 + dd;                                        \
+            for (ptrdiff_t j = 0; 2 * j <= dd; j++) {                          \
+                ptrdiff_t len = 2 * j == dd ? j : dd;                          \
+                for (ptrdiff_t d = 0; d < len; d++)                            \
+                    q[d] = z2[d] * z2[d + j];                                  \
+                q += len;                                                      \
+            }                                                                  \
+        }                                                                      \
+    }
+
 /* Feature rows f = [1, z, q(z)], z = x - c, for n rows of X (row-major,
  * n x D) into F (row-major, n x P): no transposition, every row is read and
  * written contiguously. z is computed in float64 and rounded once to TF.
@@ -162,16 +180,12 @@ static void NAME(const TX *FASTGMM_RESTRICT X, ptrdiff_t n, ptrdiff_t D,      \
                 z2[D + d] = v;                                                 \
             }                                                                  \
         }                                                                      \
-        for (ptrdiff_t i = 0; i < n; i++) {                                    \
-            const TF *z2 = zz + i * 2 * D;                                     \
-            TF *q = F + i * P + 1 + D;                                         \
-            for (ptrdiff_t j = 0; 2 * j <= D; j++) {                           \
-                ptrdiff_t len = 2 * j == D ? j : D;                            \
-                for (ptrdiff_t d = 0; d < len; d++)                            \
-                    q[d] = z2[d] * z2[d + j];                                  \
-                q += len;                                                      \
-            }                                                                  \
-        }                                                                      \
+        if (D == 8)                                                            \
+            FASTGMM_FULL_PRODUCTS(TF, 8)                                       \
+        else if (D == 16)                                                      \
+            FASTGMM_FULL_PRODUCTS(TF, 16)                                      \
+        else                                                                   \
+            FASTGMM_FULL_PRODUCTS(TF, D)                                       \
     } else if (quad == FASTGMM_QDIAG) {                                        \
         for (ptrdiff_t i = 0; i < n; i++) {                                    \
             const TX *x = X + i * D;                                           \
