@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastgmm import GaussianMixture, GaussianMixtureSelection
-from fastgmm._selection_sweep import DEGENERATE_VARIANCE_RATIO, _Sweep
+from fastgmm._selection_sweep import COLLAPSE_CHECK_EVERY, DEGENERATE_VARIANCE_RATIO, _Sweep
 from fastgmm.utils._validation import InvalidParameterError, check_random_state
 from fastgmm.datasets import load_faithful, make_mixture
 
@@ -171,6 +171,65 @@ def test_results_table_and_criteria(faithful_selection):
     assert np.all(r["n_starts"] >= 1)
     # K = 1: every start reaches the same maximum, one start is enough.
     assert set(r["n_starts"][:4]) == {1}
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hc_scheme_icl_from_the_fits_own_pass(weighted):
+    # Under init_params="hc" the fit's log-likelihood pass also makes the ICL's responsibilities: the same
+    # figures as GaussianMixture.bic and a separate predict_proba.
+    X = np.loadtxt(DATA / "iris.csv", delimiter=",", skiprows=1)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X)) if weighted else None
+    sel = GaussianMixtureSelection(n_components=range(1, 4), covariance_types=["VVV", "EEE", "VII", "VEV"],
+                                   init_params="hc", random_state=0).fit(X, sample_weight=w)
+    r = sel.results_
+    for i in np.flatnonzero(~r["failed"]):
+        gm = sel.estimators_[(r["covariance_type"][i], int(r["n_components"][i]))]
+        resp = gm.predict_proba(X)
+        rlogr = np.sum(resp * np.log(np.clip(resp, 1e-300, None)), axis=1)
+        entropy = -float(np.sum(rlogr) if w is None else rlogr @ w)
+        assert r["bic"][i] == pytest.approx(gm.bic(X, sample_weight=w), rel=1e-12)
+        assert r["icl"][i] == pytest.approx(gm.bic(X, sample_weight=w) + 2 * entropy, rel=1e-10)
+
+
+def test_hc_scheme_fits_draw_nothing_from_their_random_state(monkeypatch):
+    # Under init_params="hc" every candidate fits with one idle RandomState of the sweep (no RandomState
+    # seeded per fit): nothing may draw from it, and each kept estimator gets its int seed back.
+    idle = np.random.RandomState(7)
+    before = idle.get_state()
+    monkeypatch.setattr(_Sweep, "idle_random_state", property(lambda self: idle))
+    X = np.loadtxt(DATA / "iris.csv", delimiter=",", skiprows=1)
+    sel = GaussianMixtureSelection(n_components=range(1, 5), covariance_types="mclust", init_params="hc",
+                                   random_state=0).fit(X)
+    after = idle.get_state()
+    assert after[2] == before[2]
+    np.testing.assert_array_equal(after[1], before[1])
+    assert all(isinstance(gm.random_state, int) for gm in sel.estimators_.values())
+
+
+def _swiss_cell(model, K):
+    X = np.loadtxt(DATA / "mclust" / "swiss.csv", delimiter=",", skiprows=1)
+    sel = GaussianMixtureSelection(n_components=[K], covariance_types=[model], init_params="hc",
+                                   random_state=0).fit(X)
+    return sel, {c: v[0] for c, v in sel.results_.items()}
+
+
+def test_a_candidate_collapsed_at_two_checks_is_stopped():
+    # swiss (47 rows, 6 features), VVE with 5 components: one collapses onto a few rows and its likelihood
+    # grows without a maximum; the sweep stops it at the second check that finds it collapsed, as mclust
+    # gives up on it (NA in its table), instead of running on to max_iter.
+    sel, r = _swiss_cell("VVE", 5)
+    assert r["degenerate"] and "collapsed" in r["degenerate_reason"]
+    assert r["n_iter"] == 2 * COLLAPSE_CHECK_EVERY
+    assert not r["converged"]
+    assert "_candidate_hooks" not in vars(sel.estimators_[("VVE", 5)])   # no reference to the sweep kept
+
+
+def test_a_candidate_that_passes_through_a_collapse_runs_on():
+    # swiss, EVE with 7 components: a component's variance falls below 1e-13 of the data's at iterations
+    # 7-11 (the check at 10 sees it) and recovers; the fit converges, not degenerate.
+    _, r = _swiss_cell("EVE", 7)
+    assert not r["degenerate"]
+    assert r["converged"] and r["n_iter"] > COLLAPSE_CHECK_EVERY
 
 
 def test_icl_and_aic_criteria_choose_by_their_column():

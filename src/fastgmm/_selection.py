@@ -27,6 +27,12 @@ the choice unless ``allow_degenerate=True``. A fitted component is
   position has a ratio of the order of (rounding step / s)^2 or more
   (8e-3 for Old Faithful's waiting times); a collapsed one has ~1e-16.
 
+A start whose fit has a ratio at most ``1e-12`` at two checks in a row (every
+10 EM iterations) is stopped there and ends degenerate: its likelihood has no
+maximum to converge to, and mclust gives up on such a fit too. One check is
+not enough: a component of a constrained model can pass through a collapse
+and recover (``fastgmm._selection_sweep.CandidateHooks``).
+
 Why several starts. k-means on unscaled columns puts the cuts along the
 column of largest range (waiting, in minutes, against eruptions, in
 minutes/10): on real data the one k-means start of ``GaussianMixture`` ends

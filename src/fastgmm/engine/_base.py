@@ -47,12 +47,11 @@ and online EM). Its hooks:
     model), ``_set_events(events)`` (fitted attributes from the best run's degenerate
     events) and ``_FROZEN`` (the names ``frozen`` accepts, each mapped to its fields).
 
-Everything else (the loop, the sources, the NaN policy, ``partial_fit``,
-``frozen``) is written once here, for every family. Missing values: "raise" and "omit" work for every family; "marginalize"
-where the family has the maths (``_MARGINALIZE = True``): the rows are
-grouped by missingness pattern once per fit (``fastgmm.families._gaussian_missing``) and
-``_initialize_parameters`` and ``_statistics`` receive it as the keyword
-``missing`` (only when X has a NaN).
+Everything else (the loop, the sources, the NaN policy, ``partial_fit``, ``frozen``) is written once
+here, for every family. Missing values: "raise" and "omit" work for every family; "marginalize" where
+the family has the maths (``_MARGINALIZE = True``): the rows are grouped by missingness pattern once
+per fit (``fastgmm.families._gaussian_missing``) and ``_initialize_parameters`` and ``_statistics``
+receive it as the keyword ``missing`` (only when X has a NaN).
 """
 
 import math
@@ -349,6 +348,7 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         self.converged_ = False
         random_state = check_random_state(self.random_state)
         callback = getattr(self, "callback", None)
+        hooks = self.__dict__.get("_candidate_hooks")   # a selection's candidate: _selection_sweep.CandidateHooks
         bar = progress_bar(getattr(self, "progress", False), n_init * self.max_iter, type(self).__name__)
         # The current run as of its last complete iteration, (params, n_iter,
         # lower_bound), replaced by one assignment per iteration so that a
@@ -388,6 +388,7 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
                             bar.set_postfix(init=init_no, lower_bound=f"{lower_bound:.6g}", refresh=False)
                         if callback is not None and self._call_back(callback, state, X.dtype) and not converged:
                             stopped = True
+                        stopped = stopped or (hooks is not None and not converged and hooks.stop(n_iter, new_params))
                         if converged or stopped:
                             break
                     params, n_iter, lower_bound = state
@@ -429,7 +430,8 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
             self.n_samples_seen_ = self._total_weight(X, sample_weight)
             self.__dict__.pop("n_steps_", None)
             self._set_events(best_events)
-            self._check_solution(X)
+            if hooks is None or hooks.check_solution:
+                self._check_solution(X)
             if want_labels:
                 labels = self._estimate_any(X, n_threads, labels=True)[1]
                 if kept is not None:
@@ -440,10 +442,8 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         return None
 
     def _em_step(self, X, sample_weight, params, start, n_threads, missing):
-        """One EM iteration: a statistics pass under ``params``, the M-step, the frozen fields put back.
-
-        Returns ``(new_params, lower_bound)``.
-        """
+        """One EM iteration: a statistics pass under ``params``, the M-step, the frozen fields put back:
+        ``(new_params, lower_bound)``."""
         stats = self._pass_statistics(X, sample_weight, params, n_threads, missing)
         self._pass_weight = stats.weight
         new = self._m_step(stats, params, FitData(X, sample_weight, n_threads, missing))
