@@ -233,82 +233,30 @@ def constrained_covariances(model, nk, scatter, *, tol=None, max_iter=None, star
 
 
 def constrained_unchecked(model, nk, W, D, tol, max_iter, start):
-    """:func:`constrained_covariances` without its checks, for the EM M-step, whose statistics are valid by
-    construction (float64, the layout's shape, symmetric, weights > 0) and which calls it on every
-    iteration: on small data the checks cost more than the M-step."""
-    model = _FROM_SKLEARN.get(model, model)
-    total = float(np.sum(nk))
-    if model == "EEE":
-        return W / total
-    active = nk > EMPTY_WEIGHT * total
-    if model in ("EII", "VII"):
-        return _spherical(model, nk, W, active, D)
-    if model in ("EEI", "VVI", "EVI"):
-        return _diagonal(model, nk, W, active)
-    if model in ("VVV", "EVV", "EEV"):
-        return _symmetric(_full(model, nk, W, active))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = _it.ITERATIVE[model](nk, W, active, tol, max_iter, start)
-    return _symmetric(_finite_or_own(out, nk, W, active))
+    """:func:`constrained_covariances` without its checks, for callers whose statistics are valid by
+    construction (float64, the layout's shape, symmetric, weights > 0)."""
+    return constrained_step(model, nk, W, D, tol, max_iter, start, from_moments=False, reg_covar=0.0)
 
 
-def _symmetric(out):
-    """Matrices rebuilt from eigenvectors are symmetric only to rounding; make them exactly so."""
-    return 0.5 * (out + np.swapaxes(out, -1, -2)) if out.ndim == 3 else out
+def constrained_step(model, nk, values, D, tol, max_iter, start, *, from_moments, reg_covar):
+    """The model's covariances plus ``reg_covar`` in one compiled call (``fastgmm.kernels._mclust_mstep``).
 
-
-def _own(nk, W):
-    """Each component's own maximum-likelihood covariance ``W_k / n_k`` (0 for an empty component)."""
-    shape = (-1,) + (1,) * (W.ndim - 1)
-    return W / np.maximum(nk, np.finfo(np.float64).tiny).reshape(shape)
-
-
-def _finite_or_own(out, nk, W, active):
-    """Components whose constrained estimate is not finite (a singular scatter the model cannot absorb) get
-    their own singular ``W_k / n_k``; empty components that came out non-finite get 0."""
-    axes = tuple(range(1, out.ndim))
-    bad = ~np.all(np.isfinite(out), axis=axes) if axes else ~np.isfinite(out)
-    if np.any(bad):
-        out = out.copy()
-        out[bad] = _own(nk, W)[bad]
-    return out
-
-
-def _spherical(model, nk, W, active, D):
-    if model == "VII":
-        return _own(nk, W) / D
-    return np.full(nk.shape, np.sum(W[active]) / (D * np.sum(nk)))
-
-
-def _diagonal(model, nk, W, active):
-    if model == "VVI":
-        return _own(nk, W)
-    if model == "EEI":
-        return np.broadcast_to(np.sum(W[active], axis=0) / np.sum(nk), W.shape).copy()
-    # EVI: A_k is diag(W_k) with determinant 1, one volume for all.
-    g = _it.geomean(W)
-    ok = active & (g > 0)
-    lam = np.sum(g[ok]) / np.sum(nk)
-    out = np.empty_like(W)
-    out[ok] = lam * W[ok] / g[ok, None]
-    out[~active] = lam
-    singular = active & ~ok
-    out[singular] = _own(nk[singular], W[singular])
-    return out
-
-
-def _full(model, nk, W, active):
-    """VVV, EEV and EVV (closed forms; EEV and EVV in ``fastgmm.kernels._mclust_mstep``).
-
-    EEV: the orientations are W_k's eigenvectors; the shared lambda A pairs the summed eigenvalues, largest
-    with largest (von Neumann's trace inequality): lambda A = sum_k e_k / N. EVV: C_k = W_k / |W_k|^(1/D),
-    one volume lambda = sum_k |W_k|^(1/D) / N; a singular active W_k keeps its own W_k / n_k.
+    ``values``: the scatters W (``from_moments=False``) or the unregularised covariances of the moments'
+    M-step, from which W = n_k cov (a rounding-negative variance set to 0); ``start``: the iterative models'
+    previous covariances with ``reg_covar`` (None: mclust's own start). Closed forms for nine models, the
+    iterations of five; an empty component (weight at most ``EMPTY_WEIGHT`` of the total) takes no part in
+    the shared parts, a component whose iterative estimate is not finite gets its own W_k / n_k, full
+    covariances come out exactly symmetric (the module docstring). The NumPy code this replaced is
+    tests/_reference_mclust_closed.py, which the kernel is tested against.
     """
-    if model == "VVV":
-        return _own(nk, W)
-    out = np.empty_like(W)
-    status = _kernel.closed_full(_kernel.EEV if model == "EEV" else _kernel.EVV, nk, np.ascontiguousarray(W),
-                                 active.astype(np.uint8), out)
+    model = _FROM_SKLEARN.get(model, model)
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty(values.shape)
+    if start is not None:
+        start = np.ascontiguousarray(start, dtype=np.float64).ravel()
+    status = _kernel.constrained_step(_kernel.MODEL_CODES[model], np.ascontiguousarray(nk, dtype=np.float64),
+                                      values.ravel(), D, from_moments, float(reg_covar), float(tol),
+                                      int(max_iter), start, EMPTY_WEIGHT, out.ravel())
     if status < 0:
         raise MemoryError(f"The {model} M-step could not allocate its scratch memory (a few D x D matrices per "
                           "component); free memory or use fewer components.")
