@@ -15,6 +15,7 @@ from .families._gaussian import layout
 from .families._hc import hc_labels
 from .kernels._kmeans_driver import _weighted_draws, kmeans, nearest_centre_labels
 from .kernels._openmp_helpers import effective_n_threads
+from .utils._threadpool import blas_single_thread
 from .utils._validation import ConvergenceWarning, InvalidParameterError
 
 #: The selection's default init_params: the sweep's own starts (see ``fastgmm._selection``).
@@ -166,7 +167,12 @@ class _Sweep:
         self._hc = {}
         bar = progress_bar(self.sel.progress, len(ks) * len(cts), type(self.sel).__name__)
         try:
-            return self._run(ks, cts, bar)
+            # BLAS single-threaded once for the whole sweep: each fit (and score) would otherwise set and
+            # restore every BLAS library's thread count around itself, ~30 us per fit, as much as two EM
+            # iterations of a small fit. The sweep's own algebra is on D x D matrices and a few O(N D^2)
+            # products.
+            with blas_single_thread():
+                return self._run(ks, cts, bar)
         finally:
             if bar is not None:
                 bar.close()

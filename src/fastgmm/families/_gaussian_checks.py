@@ -2,6 +2,8 @@
 representability of fitted parameters, the *_init arrays, and the merged-components warning (the overlap of two
 fitted components)."""
 
+import math
+
 import numpy as np
 
 from ..engine._schema import check_loaded_events
@@ -56,7 +58,7 @@ def degenerate_m_step(model, X, sample_weight, gaussian, extra, nk, total, n_thr
 def check_finite_loglik(stats, reg_covar):
     """A pass whose log-likelihood is not finite: some rows have zero probability under every component."""
     lower_bound = stats.loglik / stats.weight
-    if not np.isfinite(lower_bound):
+    if not math.isfinite(lower_bound):
         raise ValueError(
             "Some samples have zero probability under every component (their log-likelihood is "
             f"{lower_bound}). The data are far outside the model or a component has collapsed: "
