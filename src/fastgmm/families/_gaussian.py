@@ -72,6 +72,19 @@ def _full_pairs_scale(n_features):
 
 
 @functools.lru_cache(maxsize=64)
+def _full_unpack(n_features):
+    """For each entry (i, j) of a D x D matrix in C order, its pair's position in ``full_pairs``: the
+    symmetric matrix of the kernel's products by one gather (read-only, cached)."""
+    iu, ju = full_pairs(n_features)
+    where = np.empty((n_features, n_features), dtype=np.intp)
+    where[iu, ju] = np.arange(iu.size)
+    where[ju, iu] = np.arange(iu.size)
+    where = where.ravel()
+    where.setflags(write=False)
+    return where
+
+
+@functools.lru_cache(maxsize=64)
 def full_pairs(n_features):
     """(i, j) index arrays: the kernel's order of the products z_i z_j (full).
 
@@ -216,10 +229,13 @@ def log_norm(weights, prec_chol, cov_type, n_features):
     return np.ascontiguousarray(lw + ld - 0.5 * n_features * _LOG_2PI, dtype=np.float64)
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 def mixture_shift(weights, means):
     """The centre of the features: the mixture's mean sum_k w_k mu_k (float64)."""
     w = np.asarray(weights, dtype=np.float64)
-    return (w @ np.asarray(means, dtype=np.float64)) / max(w.sum(), np.finfo(np.float64).tiny)
+    return (w @ np.asarray(means, dtype=np.float64)) / max(w.sum(), _TINY)
 
 
 def linear_coefficients(weights, means, prec_chol, cov_type, shift):
@@ -385,10 +401,7 @@ def statistics_from_sums(G, T, cov_type, shift, loglik, weight, n_samples):
     D = shift.shape[0]
     nk, s1, q = G[:, 0].copy(), G[:, 1:D + 1].copy(), G[:, D + 1:]
     if cov_type == "full":
-        iu, ju = full_pairs(D)
-        s2 = np.empty((K, D, D))
-        s2[:, iu, ju] = q
-        s2[:, ju, iu] = q
+        s2 = q[:, _full_unpack(D)].reshape(K, D, D)
     elif cov_type == "diag":
         s2 = q.copy()
     elif cov_type == "spherical":
