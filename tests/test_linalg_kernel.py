@@ -160,6 +160,19 @@ def test_precision_cholesky_names_the_singular_component():
         _gaussian.precision_cholesky(cov, "full")
 
 
+@pytest.mark.parametrize("cov_type", ["full", "tied"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_precision_cholesky_names_the_non_finite_component(cov_type, bad):
+    # A non-finite entry is found before any factorisation, even after a component that is not positive
+    # definite: the kernel returns K + k, the wrapper names component k.
+    cov = np.stack([np.eye(2), [[1.0, 1.0], [1.0, 1.0]], np.eye(2)])
+    cov[2, 1, 0] = cov[2, 0, 1] = bad
+    assert _linalg.precision_cholesky(cov, np.empty_like(cov)) == 3 + 2
+    which = "The tied covariance" if cov_type == "tied" else "component 2"
+    with pytest.raises(ValueError, match=f"{which} has non-finite entries"):
+        _gaussian.precision_cholesky(cov[2] if cov_type == "tied" else cov, cov_type)
+
+
 def test_precision_cholesky_rejects_inconsistent_shapes():
     with pytest.raises(ValueError, match="shape"):
         _linalg.precision_cholesky(np.ones((2, 3, 3)), np.empty((2, 3, 2)))

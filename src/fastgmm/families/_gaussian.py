@@ -157,13 +157,12 @@ def precision_cholesky(covariances, cov_type, *, reg_covar=None, float32=False):
     if cov_type in ("full", "tied"):
         mats = np.ascontiguousarray(cov[None] if cov_type == "tied" else cov)
         out = np.empty_like(mats)
-        if not np.all(np.isfinite(mats)):
-            k = int(np.argwhere(~np.isfinite(mats))[0][0])
-            raise ValueError(_singular_message(cov_type, k, "has non-finite entries", advice()))
-        # LAPACK's potrf and trtrs for every component in one compiled call (fastgmm.kernels._linalg): the
-        # fits of small data make one factorisation per component per EM iteration, and SciPy's wrappers
-        # cost more than the factorisation of a small matrix.
+        # LAPACK's potrf and trtrs for every component in one compiled call (fastgmm.kernels._linalg), after
+        # its finite check: the fits of small data make one factorisation per component per EM iteration,
+        # and SciPy's wrappers cost more than the factorisation of a small matrix.
         k = _linalg.precision_cholesky(mats, out)
+        if k >= len(mats):
+            raise ValueError(_singular_message(cov_type, k - len(mats), "has non-finite entries", advice()))
         if k >= 0:
             raise ValueError(
                 _singular_message(cov_type, k, "is not positive definite (singular or collapsed)", advice()))

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..engine._schema import check_loaded_events
+from ..kernels import _linalg
 from ..utils._validation import check_option
 from . import _degenerate, _gaussian
 from ._gaussian import MODEL_NAMES
@@ -156,7 +157,7 @@ def _too_large_advice(dtype):
 
 def _check_no_overflow(means, cov, X):
     """Finite data and parameters give infinite or NaN moments only by overflow: say so."""
-    if np.all(np.isfinite(means)) and np.all(np.isfinite(cov)):
+    if _linalg.all_finite(np.ravel(np.asarray(means, dtype=np.float64)), np.ravel(np.asarray(cov, dtype=np.float64))):
         return
     largest = max(float(np.nanmax(np.abs(X[a:a + 65536]), initial=0.0)) for a in range(0, X.shape[0], 65536))
     raise ValueError(

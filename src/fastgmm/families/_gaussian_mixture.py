@@ -486,7 +486,7 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         nk, total = stats.nk, stats.weight
         noise_nk = getattr(stats, "noise_nk", None)
         del stats   # its K x D x D second moments are not held while the factors are made
-        weights = nk_eps / np.sum(nk_eps)
+        weights = nk_eps / nk_eps.sum()
         if noise_nk is not None:
             weights, pi0 = m_step_weights(nk_eps, noise_nk)
             pi0 = params.noise_weight if "weights" in self._frozen_fields else pi0

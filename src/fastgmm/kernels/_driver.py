@@ -18,6 +18,8 @@ outputs are local, so an interrupted pass leaves nothing half-written
 behind.
 """
 
+import functools
+
 import numpy as np
 
 from . import _estep
@@ -72,6 +74,7 @@ def _part(arr, r0, r1):
     return None if arr is None else arr[r0:r1]
 
 
+@functools.lru_cache(maxsize=256)   # a fit asks for the same shape's layout on every pass
 def _layout(N, D, K, P, itemsize, tied, chunk_rows, slot_rows):
     """(chunk rows, slot rows, slot count) of the ordered reduction, from the shape only.
 

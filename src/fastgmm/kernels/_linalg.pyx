@@ -11,15 +11,16 @@ components, so the factors are bitwise those of the wrappers.
 import numpy as np
 
 from scipy.linalg.cython_lapack cimport dpotrf, dtrtrs
-from libc.math cimport log
+from libc.math cimport isfinite, log
 from libc.string cimport memcpy, memset
 
 
 def precision_cholesky(const double[:, :, ::1] cov, double[:, :, ::1] out):
     """Fill ``out[k]`` with U_k (upper triangular, ``U_k U_k^T = cov[k]^-1``) for every k.
 
-    Returns the first component whose covariance is not positive definite, or -1 when all are.
-    ``cov`` must be symmetric and finite (the caller checks); ``out`` is written up to that component.
+    Returns -1 when every covariance is finite and positive definite; else K + k for the first component
+    k with a non-finite entry, if any, or else the first component k that is not positive definite.
+    ``cov`` must be symmetric; ``out`` is written up to that component.
     """
     cdef int K = cov.shape[0]
     cdef int D = cov.shape[1]
@@ -33,8 +34,17 @@ def precision_cholesky(const double[:, :, ::1] cov, double[:, :, ::1] out):
         return -1
     cdef double[::1] a = np.empty(D * D)
     cdef size_t nbytes = D * D * sizeof(double)
+    cdef const double *c
     with nogil:
-        for k in range(K):
+        for k in range(K):     # the finite check first, as np.isfinite over all of them was
+            c = &cov[k, 0, 0]
+            for i in range(D * D):
+                if not isfinite(c[i]):
+                    bad = K + k
+                    break
+            if bad >= 0:
+                break
+        for k in range(K if bad < 0 else 0):
             # A symmetric matrix in C order is the same matrix in Fortran's column order.
             memcpy(&a[0], &cov[k, 0, 0], nbytes)
             dpotrf(&lower, &D, &a[0], &D, &info)
@@ -260,3 +270,16 @@ def gaussian_m_step(int kind, const double[::1] nk, const double[:, ::1] s1, s2,
                     total = total + means[k, i] * means[k, i] * (10 * eps64 / nk_eps[k])
                 v = (S1[k] - 2 * o + nk[k] * v) / nk_eps[k]
                 C1[k] = (0.0 if v < 0.0 else v) / D + total / D + reg_covar
+
+
+def all_finite(const double[::1] a, const double[::1] b):
+    """Whether every entry of both (raveled float64) arrays is finite: the M-step's overflow check in one
+    call (two ``np.all(np.isfinite(...))`` cost ~5 us an EM iteration on small data)."""
+    cdef Py_ssize_t i
+    cdef bint ok = True
+    with nogil:
+        for i in range(a.shape[0]):
+            ok = ok and isfinite(a[i])
+        for i in range(b.shape[0]):
+            ok = ok and isfinite(b[i])
+    return ok
