@@ -1099,7 +1099,9 @@ cdef void _set_coefficients(PassSpec *p, const double[::1] shift, const double[:
         p.W = &W[0, 0]
         if linear:
             # Linear coefficients (a hard assignment to the nearest centre): the
-            # GEMM reads only the constant and z of each feature row.
+            # GEMM reads only the constant and z of each feature row. (The
+            # missing mode, whose corrections need every coefficient, takes no
+            # hard assignment: _set_missing refuses RESP_HARD.)
             p.Pw = 1 + p.D
     if p.quad == _QTIED and U is not None:
         if U.shape[0] != p.D or U.shape[1] != p.D:
@@ -1180,8 +1182,6 @@ cdef Py_ssize_t _set_visits(PassSpec *p, const int64_t[::1] rows, const int64_t[
                             Py_ssize_t n_slots) except -1:
     """Which rows the pass visits: all in order, or ``rows`` in the missing mode; returns the slot count."""
     if _set_missing(p, rows, pat_start, miss_ptr, miss_idx, prec, dev, pair, statistics):
-        if p.Pw > 0:
-            raise ValueError("linear coefficients (1 + D rows of W) are not for the missing mode")
         return _check_layout(p.N, chunk_rows, slot_rows, n_threads)
     if rows is not None:
         raise ValueError("rows by index are for the missing mode (with pat_start)")
