@@ -120,3 +120,13 @@ def test_bad_arguments_are_refused():
                                 out)
     with pytest.raises(ValueError, match="tol must be"):
         kernel.constrained_step(kernel.MODEL_CODES["VEI"], nk, W, 2, False, 0.0, 0.0, 10, None, 1e-14, out)
+
+
+@pytest.mark.parametrize("model", ["EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"])
+def test_one_component_is_its_own_scatter_for_every_full_model(model):
+    # With one component every full-layout model is the same model: W / n, closed form or iteration.
+    rng = np.random.default_rng(4)
+    W = _scatters(rng, 1, 4)
+    nk = np.array([37.0])
+    got = _kernel(model, nk, _in_layout(W, model), 4)
+    np.testing.assert_allclose(np.reshape(got, (4, 4)), W[0] / nk[0], rtol=1e-10, atol=1e-12)

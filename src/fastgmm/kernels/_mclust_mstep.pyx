@@ -526,7 +526,22 @@ cdef Py_ssize_t _common_orientation(Scratch *S, const double *W, Py_ssize_t K, P
                         acc = acc + O[i * D + j] * start[S.idx[k] * DD + i * D + l] * O[l * D + j]
                 A[k * D + j] = acc
             lam[k] = _unit_det(A + k * D, D)
-    while it < max_iter:
+    cdef bint closed = K == 1 and not unweighted and _eigh(S, W + S.idx[0] * DD, ev, O)
+    if closed:
+        # One component: the orientation is its scatter's eigenvectors and the step's maximum is W / n in
+        # closed form (EVE's volume over the total weight). The majorise-minimise iteration from the
+        # identity only approaches it, stopping at its tolerance or cap (crabs, K = 1: EVE's BIC 0.015 from
+        # VVV's, which is the same model there).
+        for j in range(D):
+            d[j] = ev[j] if ev[j] > 0.0 else 0.0
+            A[j] = d[j] / n[0] if variable_volume else d[j]
+        acc = _unit_det(A, D)
+        if variable_volume:
+            lam[0] = acc
+        for j in range(D):
+            target = target + d[j] / A[j]
+        it = 1
+    while not closed and it < max_iter:
         it += 1
         for k in range(K):
             weights[k] = _inv0(lam[k]) if variable_volume and not unweighted else 1.0
