@@ -196,8 +196,8 @@ def test_hard_assignment_mode_is_nearest_centre(dtype, cov_type, D, seed):
     centres = X64[rng.choice(N, K, replace=False)]
     w = rng.uniform(0, 2, N)
     shift = centres.mean(axis=0)
-    W, U = _gaussian.nearest_centre_coefficients(centres, cov_type, shift)
-    G, T, ll = _kernels.accumulate(X, _gaussian.QUAD[cov_type], K, shift, 2, mode=_kernels.RESP_HARD, W=W, U=U,
+    W = _gaussian.nearest_centre_coefficients(centres, shift)
+    G, T, ll = _kernels.accumulate(X, _gaussian.QUAD[cov_type], K, shift, 2, mode=_kernels.RESP_HARD, W=W,
                                    sample_weight=w, chunk_rows=32, slot_rows=96)
     stats = _gaussian.statistics_from_sums(G, T, cov_type, shift, ll, w.sum(), N)
     d = ((X64[:, None, :] - centres[None]) ** 2).sum(-1)
@@ -214,7 +214,7 @@ def test_linear_coefficients_are_for_the_hard_assignment_only():
     X = rng.normal(size=(50, 4))
     centres = X[:3]
     shift = centres.mean(axis=0)
-    W, _ = _gaussian.nearest_centre_coefficients(centres, "full", shift)
+    W = _gaussian.nearest_centre_coefficients(centres, shift)
     assert W.shape == (5, 3)
     with pytest.raises(ValueError, match="W must have shape"):
         _kernels.accumulate(X, _gaussian.QUAD["full"], 3, shift, 1, mode=_kernels.RESP_ESTEP, W=W)
@@ -225,7 +225,7 @@ def test_hard_assignment_at_tiny_scale():
     X = np.array([[0.0], [0.1], [5.0], [5.1]]) * 1e-21
     centres = np.array([[0.05], [5.05]]) * 1e-21
     shift = centres.mean(axis=0)
-    W, U = _gaussian.nearest_centre_coefficients(centres, "diag", shift)
+    W = _gaussian.nearest_centre_coefficients(centres, shift)
     G, _, _ = _kernels.accumulate(X, _gaussian.QUAD["diag"], 2, shift, 1, mode=_kernels.RESP_HARD, W=W)
     np.testing.assert_array_equal(G[:, 0], [2.0, 2.0])
 

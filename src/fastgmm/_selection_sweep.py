@@ -63,19 +63,17 @@ class CandidateHooks:
     end of each fit (its warning was ignored in the sweep anyway).
     """
 
-    __slots__ = ("_min_ratio", "ratio", "_collapsed")
+    __slots__ = ("_min_ratio", "_collapsed")
     check_solution = False
 
     def __init__(self, min_ratio):
         self._min_ratio = min_ratio     # covariances -> the smallest variance ratio
-        self.ratio = None
-        self._collapsed = False
+        self._collapsed = False         # at the last check
 
     def stop(self, n_iter, params):
         if n_iter % COLLAPSE_CHECK_EVERY:
             return False
-        self.ratio = self._min_ratio(params.covariances)
-        was, self._collapsed = self._collapsed, self.ratio <= STOP_VARIANCE_RATIO
+        was, self._collapsed = self._collapsed, self._min_ratio(params.covariances) <= STOP_VARIANCE_RATIO
         return was and self._collapsed
 
 

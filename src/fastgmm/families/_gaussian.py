@@ -368,26 +368,25 @@ def float32_loglik_correction(W, W32, G):
     return float(np.sum(dW.T * G))
 
 
-def nearest_centre_coefficients(centres, cov_type, shift):
-    """(W (1 + D, K), U) whose scores z . a_k - |a_k|^2 / 2 (a_k = centre_k - shift) rank the centres.
+def nearest_centre_coefficients(centres, shift):
+    """W (1 + D, K) whose scores z . a_k - |a_k|^2 / 2 (a_k = centre_k - shift) rank the centres.
 
     The score is -|z - a_k|^2 / 2 plus |z|^2 / 2, the same for every k, so
     its argmax is the nearest centre: with the kernel's hard-assignment mode
     this turns k-means centres into k-means labels inside the statistics
-    pass, with no N-sized label array. Only the constant and z of the
-    feature rows enter (the kernel's GEMM then reads 1 + D of the P features:
-    the hard pass of a 200k x 8, K = 8 full start, one thread, AMD EPYC, went
-    9.0 -> 7.2 ms), and no term common to
-    every component, such as |z|^2 or a log-normaliser, is added, so the
-    comparison keeps its relative precision at any scale of the data.
+    pass, with no N-sized label array, for any covariance type's sums (the
+    pass reads only the constant and z of the feature rows, so no tied
+    factor U is needed; the hard pass of a 200k x 8, K = 8 full start, one
+    thread, AMD EPYC, went 9.0 -> 7.2 ms against all P features). No term
+    common to every component, such as |z|^2 or a log-normaliser, is added,
+    so the comparison keeps its relative precision at any scale of the data.
     """
     a = np.asarray(centres, dtype=np.float64) - shift
     K, D = a.shape
     W = np.empty((K, D + 1))
     W[:, 0] = -0.5 * np.sum(a * a, axis=1)
     W[:, 1:] = a
-    U = np.eye(D) if cov_type == "tied" else None
-    return np.ascontiguousarray(W.T), U
+    return np.ascontiguousarray(W.T)
 
 
 # ---------------------------------------------------------------------------
@@ -504,7 +503,7 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=
         start = None
     mm = model in ("EVE", "VVE")
     # The scatter, the constrained covariances and reg_covar in one compiled call: on small data the
-    # NumPy expressions around the M-step cost more than the M-step (~25-40 us an EM iteration).
+    # NumPy expressions around the M-step cost more than the M-step (benchmarks/small_fits.py).
     cov = _mclust.constrained_step(model, nk_eps, cov, means.shape[1], _mclust.DEFAULT_TOL if mm else MSTEP_TOL,
                                    MM_MAX_ITER if mm else _mclust.DEFAULT_MAX_ITER, start, from_moments=True,
                                    reg_covar=reg_covar)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..engine._schema import check_loaded_events
-from ..kernels import _linalg
+from ..kernels._finite import all_finite
 from ..utils._validation import check_option
 from . import _degenerate, _gaussian
 from ._gaussian import MODEL_NAMES
@@ -155,9 +155,15 @@ def _too_large_advice(dtype):
     return "Scale the data (each feature to unit variance) first."
 
 
+def _finite_array(a):
+    """Whether every entry of ``a`` is finite: the compiled check (one thread), NumPy where it does not apply."""
+    ok = all_finite(a)
+    return bool(np.all(np.isfinite(a))) if ok is None else ok
+
+
 def _check_no_overflow(means, cov, X):
     """Finite data and parameters give infinite or NaN moments only by overflow: say so."""
-    if _linalg.all_finite(np.ravel(np.asarray(means, dtype=np.float64)), np.ravel(np.asarray(cov, dtype=np.float64))):
+    if _finite_array(means) and _finite_array(cov):
         return
     largest = max(float(np.nanmax(np.abs(X[a:a + 65536]), initial=0.0)) for a in range(0, X.shape[0], 65536))
     raise ValueError(

@@ -139,8 +139,8 @@ def initial_statistics(X, sample_weight, init_params, cov_type, n_components, ra
     if init_params == "kmeans":
         centres = kmeans(X, K, random_state, n_threads, sample_weight=sample_weight)
         shift = centres.mean(axis=0)
-        W, U = nearest_centre_coefficients(centres, cov_type, shift)
-        return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_HARD, W=W, U=U)
+        W = nearest_centre_coefficients(centres, shift)
+        return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_HARD, W=W)
     if init_params == "hc":
         # mclust's start (fastgmm.families._hc): the tree's partition, or past 2000 rows the E-step of
         # the M-step fitted to a random subset's partition.

@@ -99,8 +99,8 @@ def expected_log_density_sum(stats, W, U):
 
 def moment_statistics(X, sample_weight, quad_type, shift, n_threads):
     """sum_i w_i, sum_i w_i z_i and sum_i w_i z_i z_i^T (or its diagonal) about ``shift``: one component."""
-    W, U = _gaussian.nearest_centre_coefficients(shift[None, :], quad_type, shift)
-    G, T, _ = _kernels.accumulate(X, QUAD[quad_type], 1, shift, n_threads, mode=_kernels.RESP_HARD, W=W, U=U,
+    W = _gaussian.nearest_centre_coefficients(shift[None, :], shift)
+    G, T, _ = _kernels.accumulate(X, QUAD[quad_type], 1, shift, n_threads, mode=_kernels.RESP_HARD, W=W,
                                   sample_weight=sample_weight)
     weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     return _gaussian.statistics_from_sums(G, T, quad_type, shift, 0.0, weight, X.shape[0])

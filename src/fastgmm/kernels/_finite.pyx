@@ -50,16 +50,26 @@ BLOCK_VALUES = _BLOCK_VALUES
 VALUES_PER_THREAD = _VALUES_PER_THREAD
 
 
+cdef inline int _block_nonfinite(const floating[::1] x, Py_ssize_t b) noexcept nogil:
+    """1 if block b of x holds a non-finite value, else 0."""
+    cdef Py_ssize_t n = x.shape[0], a = b * _BLOCK_VALUES
+    cdef Py_ssize_t m = n - a if n - a < _BLOCK_VALUES else _BLOCK_VALUES
+    if floating is float:
+        return fastgmm_any_nonfinite_f(&x[a], m)
+    return fastgmm_any_nonfinite_d(&x[a], m)
+
+
 cdef Py_ssize_t _blocks_with_nonfinite(const floating[::1] x, int n_threads) noexcept nogil:
     cdef Py_ssize_t n = x.shape[0], n_blocks = (n + _BLOCK_VALUES - 1) // _BLOCK_VALUES
-    cdef Py_ssize_t b, a, m, bad = 0
+    cdef Py_ssize_t b, bad = 0
+    if n_threads == 1:
+        # The same blocks without a parallel region, whose start-up (~1 us) is all the cost of checking a
+        # small array (the M-step's means and covariances, once per EM iteration).
+        for b in range(n_blocks):
+            bad += _block_nonfinite(x, b)
+        return bad
     for b in prange(n_blocks, nogil=True, schedule="static", num_threads=n_threads):
-        a = b * _BLOCK_VALUES
-        m = n - a if n - a < _BLOCK_VALUES else _BLOCK_VALUES
-        if floating is float:
-            bad += fastgmm_any_nonfinite_f(&x[a], m)
-        else:
-            bad += fastgmm_any_nonfinite_d(&x[a], m)
+        bad += _block_nonfinite(x, b)
     return bad
 
 

@@ -271,15 +271,3 @@ def gaussian_m_step(int kind, const double[::1] nk, const double[:, ::1] s1, s2,
                 v = (S1[k] - 2 * o + nk[k] * v) / nk_eps[k]
                 C1[k] = (0.0 if v < 0.0 else v) / D + total / D + reg_covar
 
-
-def all_finite(const double[::1] a, const double[::1] b):
-    """Whether every entry of both (raveled float64) arrays is finite: the M-step's overflow check in one
-    call (two ``np.all(np.isfinite(...))`` cost ~5 us an EM iteration on small data)."""
-    cdef Py_ssize_t i
-    cdef bint ok = True
-    with nogil:
-        for i in range(a.shape[0]):
-            ok = ok and isfinite(a[i])
-        for i in range(b.shape[0]):
-            ok = ok and isfinite(b[i])
-    return ok
