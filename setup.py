@@ -45,6 +45,7 @@ EXTENSIONS = [
     "fastgmm.kernels._finite",
     "fastgmm.kernels._linalg",
     "fastgmm.kernels._mclust_mstep",
+    "fastgmm.kernels._emrun",
 ]
 
 OPENMP_PROBE = textwrap.dedent(

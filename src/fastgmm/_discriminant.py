@@ -31,7 +31,7 @@ fastgmm.
 import numpy as np
 
 from ._selection import GaussianMixtureSelection
-from .engine._base import apply_nan_policy
+from .engine._nan_policy import apply_nan_policy
 from .families._gaussian_mixture import GaussianMixture
 from .utils._sklearn_compat import EstimatorProtocol
 from .utils._validation import (check_array, check_feature_names, check_option, check_sample_weight,

@@ -73,7 +73,7 @@ import warnings
 import numpy as np
 
 from ._selection_sweep import AUTO_INIT, _Sweep
-from .engine._base import apply_nan_policy
+from .engine._nan_policy import apply_nan_policy
 from .engine._schema import INT, JSON, NAMES, Nested, Scalar, Schema, Table
 from .families._gaussian_init import INIT_PARAMS, initialisation_rows
 from .families._gaussian import COV_TYPES, MODEL_NAMES

@@ -3,6 +3,7 @@ rows, splits of the previous K's components, random rows, the other covariance t
 screening of degenerate fits and the polish of the leaders. The estimator and the reasons for each choice are in
 ``fastgmm._selection``."""
 
+import functools
 import math
 import time
 import warnings
@@ -54,8 +55,9 @@ class CandidateHooks:
     likelihood growing without a maximum: on swiss (47 rows, 6 features) 19
     of the 126 fits took 0.18 of the sweep's 0.40 s. One check is not
     enough: a constrained model's component can pass through a collapse and
-    come back (swiss, EVE, K=7: below 1e-13 from iteration 7 to 11, 0.002
-    from iteration 12 on, converged at 21 and not degenerate), and a
+    come back (when the rule was chosen, swiss, EVE, K=7: below 1e-13 from
+    iteration 7 to 11, 0.002 from iteration 12 on, converged at 21 and not
+    degenerate; such paths change with the last bits), and a
     component that merely carries too few rows' share can regain them, so
     those are judged at the end as before.
 
@@ -237,7 +239,7 @@ class _Sweep:
         if self.sel.init_params == "hc":
             # mclust's scheme: one start per cell (one tree for every cell, so no repeats), run straight to
             # the tight tolerance the other schemes polish their leaders to (_polish then has nothing to do)
-            yield "hc", {"init_params": self._hc_start, "tol": self._hc_tol()}
+            yield "hc", {"init_params": self._hc_start, "tol": self._hc_tol}
             return
         if not self.auto:
             for _ in range(self.sel.n_init):
@@ -254,8 +256,9 @@ class _Sweep:
         for _ in range(_N_RANDOM_STARTS):
             yield "random-rows", self._random_rows(K, ct)
 
+    @functools.cached_property
     def _hc_tol(self):
-        """The hc scheme's tolerance: tol / 100 relative to the data's log-likelihood per row, as mclust's.
+        """The hc scheme's tolerance (once per sweep): tol / 100 relative to the data's log-likelihood per row, as mclust's.
 
         mclust stops EM at a relative change of the log-likelihood (1e-5 by
         default, which tol / 100 is at the default tol); fastgmm's ``tol`` is

@@ -63,71 +63,15 @@ import numpy as np
 from ..kernels._finite import all_finite
 from ..kernels._openmp_helpers import effective_n_threads
 from ..sources._blocks import ArraySource, is_dask, is_out_of_core
-from ..sources._nan import check_observed_columns, group_patterns, has_nan, rows_without_nan
+from ..sources._nan import group_patterns, has_nan
 from ..utils._sklearn_compat import EstimatorProtocol
 from ..utils._threadpool import blas_single_thread
 from ..utils._validation import (ConvergenceWarning, FitInterruptedWarning, check_array, check_bool, check_callback,
                                  check_feature_names, check_n_threads, check_option, check_random_state,
                                  check_sample_weight, check_scalar, check_verbose, sklearn_compatible,
                                  validate_random_state)
+from ._nan_policy import apply_nan_policy, is_dask_source
 from ._online import FitData, OnlineMixin  # noqa: F401 (FitData: the M-step hook's argument)
-
-
-def apply_nan_policy(X, sample_weight, policy, estimator_name, *, feature_names=None, check_columns=True):
-    """(X, sample_weight, missing, kept, n_omitted) for fitting under a NaN policy.
-
-    "omit": the rows without NaN (a copy) and ``kept``, the mask of them;
-    "marginalize": ``missing``, the rows grouped by pattern (None when X has
-    no NaN: then the fit is exactly the complete-data one). A row with every
-    value missing cannot be fitted on: a ValueError that says so; nor can a
-    column observed in fewer than 2 rows, unless ``check_columns`` is false
-    (``fastgmm.sources._nan.check_observed_columns``).
-    """
-    if policy == "raise":
-        return X, sample_weight, None, None, 0
-    if isinstance(X, ArraySource) or is_dask_source(X):
-        # Streamed sources apply the policy block by block: "omit" drops the
-        # NaN rows of each block, "marginalize" groups each block's patterns.
-        n_omitted = 0
-        if policy == "omit":
-            X.omit_nan = True
-            n_omitted = X.count_nan_rows()
-            if X.shape[0] - n_omitted < 2:
-                raise ValueError(
-                    f"Only {X.shape[0] - n_omitted} row(s) of X have no NaN ({n_omitted} omitted), while a "
-                    f"minimum of 2 is required by {estimator_name} with nan_policy='omit'.")
-        elif policy == "marginalize" and check_columns:
-            check_observed_columns(X, sample_weight, estimator_name, feature_names)   # a pass of its own
-        return X, sample_weight, None, None, n_omitted
-    if not has_nan(X):
-        return X, sample_weight, None, None, 0
-    name = estimator_name
-    if policy == "omit":
-        kept = rows_without_nan(X)
-        n_omitted = int(X.shape[0] - np.count_nonzero(kept))
-        X = X[kept]
-        if X.shape[0] < 2:
-            raise ValueError(
-                f"Only {X.shape[0]} row(s) of X have no NaN ({n_omitted} omitted), while a minimum "
-                f"of 2 is required by {name} with nan_policy='omit'. Use nan_policy='marginalize'."
-            )
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight[kept])
-            if not (sample_weight > 0).any():
-                raise ValueError("Every row without NaN has sample_weight 0 (nan_policy='omit').")
-        return X, sample_weight, None, kept, n_omitted
-    missing = group_patterns(X)
-    empty = missing.first_empty_row()
-    if empty is not None:
-        n_empty = int(sum(len(missing.rows_of(p)) for p in np.flatnonzero(~missing.observed.any(axis=1))))
-        raise ValueError(
-            f"Row {empty} of X has every value missing ({n_empty} such row(s)): such a row carries no "
-            f"information, and {name} does not fit on it. Remove the rows that are all NaN (they are "
-            "predicted from the mixture weights alone)."
-        )
-    if check_columns:
-        check_observed_columns(X, sample_weight, name, feature_names, missing=missing)
-    return X, sample_weight, missing, None, 0
 
 
 def progress_bar(progress, total, desc):
@@ -144,10 +88,6 @@ def progress_bar(progress, total, desc):
                       UserWarning, stacklevel=3)
         return None
     return tqdm(total=total, desc=desc, leave=False)
-
-
-def is_dask_source(X):
-    return type(X).__name__ == "DaskSource"
 
 
 def block_statistics(block, sample_weight, model, params, n_threads):
@@ -374,10 +314,14 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
                     start = params
                     state = (params, 0, -np.inf if do_init else self.lower_bound_)
                     converged = False
+                    # A family's compiled iteration where the run allows it (no callback: it may keep the
+                    # iterate's arrays, which the compiled step reuses), else _em_step.
+                    runner = None if callback is not None else self._em_runner(X, sample_weight, params,
+                                                                               n_threads, missing)
+                    em_step = self._em_step if runner is None else runner.em_step
                     for n_iter in range(1, self.max_iter + 1):
                         self._em_iteration = n_iter     # names the iteration of an event
-                        new_params, lower_bound = self._em_step(X, sample_weight, state[0], start, n_threads,
-                                                                missing)
+                        new_params, lower_bound = em_step(X, sample_weight, state[0], start, n_threads, missing)
                         history.append(lower_bound)
                         change = lower_bound - state[2]
                         state = (new_params, n_iter, lower_bound)
@@ -449,6 +393,11 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         new = self._m_step(stats, params, FitData(X, sample_weight, n_threads, missing))
         new = self._keep_frozen(new, start)
         return new, self._lower_bound(stats, new)
+
+    def _em_runner(self, X, sample_weight, params, n_threads, missing):
+        """An object whose ``em_step`` (:meth:`_em_step`'s signature and results) makes this run's
+        iterations in compiled code, or None (the default: :meth:`_em_step`)."""
+        return None
 
     def _em_pass(self, X, sample_weight, params, n_threads, missing=None):
         """One EM iteration on validated X from ``params`` (a tuple or the family's named parameters):

@@ -228,13 +228,17 @@ def log_norm(weights, prec_chol, cov_type, n_features):
     return np.ascontiguousarray(lw + ld - 0.5 * n_features * _LOG_2PI, dtype=np.float64)
 
 
-_TINY = float(np.finfo(np.float64).tiny)
-
-
 def mixture_shift(weights, means):
-    """The centre of the features: the mixture's mean sum_k w_k mu_k (float64)."""
-    w = np.asarray(weights, dtype=np.float64)
-    return (w @ np.asarray(means, dtype=np.float64)) / max(w.sum(), _TINY)
+    """The centre of the features: the mixture's mean sum_k w_k mu_k / max(sum_k w_k, tiny) (float64), its
+    sums in index order (``fastgmm.kernels._linalg.mixture_shift``, which the compiled EM step shares)."""
+    means = np.ascontiguousarray(means, dtype=np.float64)
+    return _linalg.mixture_shift(np.ascontiguousarray(weights, dtype=np.float64), means,
+                                 np.empty(means.shape[1]))
+
+
+def normalised_weights(nk):
+    """nk / sum(nk), the sum in index order (the compiled EM step's, ``fastgmm.kernels._linalg.total``)."""
+    return nk / _linalg.total(np.ascontiguousarray(nk, dtype=np.float64))
 
 
 def linear_coefficients(weights, means, prec_chol, cov_type, shift):

@@ -29,6 +29,7 @@ from ._gaussian_checks import (_as_float_param, check_loaded, _check_degenerate_
                                degenerate_m_step)
 from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._gaussian_passes import gaussian_estimate, gaussian_statistics
+from ._gaussian_runner import runner_for
 from ._gaussian_parts import MclustPartsMixin
 from ._gaussian_prior import PriorMixin
 from ._noise import NoiseMixin, NoiseParams, m_step_weights, sample_noise
@@ -475,6 +476,15 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         return _missing.missing_statistics(X, missing, *params, self._layout, n_threads,
                                            sample_weight=sample_weight)
 
+    def _em_runner(self, X, sample_weight, params, n_threads, missing):
+        """The compiled EM iteration (``fastgmm.families._gaussian_runner``) for a plain fit of this class's
+        own iteration, else None."""
+        cls = type(self)
+        if (cls._statistics is not GaussianMixture._statistics or cls._m_step is not GaussianMixture._m_step
+                or cls._lower_bound is not GaussianMixture._lower_bound or cls._em_step is not BaseMixture._em_step):
+            return None
+        return runner_for(self, X, sample_weight, params, n_threads, missing)
+
     def _m_step(self, stats, params, data):
         """The new parameters from the statistics (scikit-learn's M-step; ``on_degenerate`` applied)."""
         check_finite_loglik(stats, self.reg_covar)
@@ -486,7 +496,7 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         nk, total = stats.nk, stats.weight
         noise_nk = getattr(stats, "noise_nk", None)
         del stats   # its K x D x D second moments are not held while the factors are made
-        weights = nk_eps / nk_eps.sum()
+        weights = _gaussian.normalised_weights(nk_eps)
         if noise_nk is not None:
             weights, pi0 = m_step_weights(nk_eps, noise_nk)
             pi0 = params.noise_weight if "weights" in self._frozen_fields else pi0

@@ -108,6 +108,18 @@ def float32_chunk_rows(P, K, full):
     return chunk
 
 
+def single_call_layout(N, D, K, P, tied, n_threads):
+    """(chunk rows, slot rows, slot count, threads) of a float64 E-step pass that :func:`accumulate` makes
+    in one kernel call, or None when it splits the pass (the compiled EM step, ``fastgmm.kernels._emrun``,
+    makes the same call, so the same sums)."""
+    chunk, slot, n_slots = _layout(N, D, K, P, 8, tied, None, None)
+    cost = _row_cost(P, K)
+    threads = threads_for_work(n_threads, N, cost)
+    if len(_slot_ranges(N, slot, n_slots, cost, threads)) != 1:
+        return None
+    return chunk, slot, n_slots, threads_for_work(threads, N, cost)
+
+
 def _check_status(status):
     if status != 0:
         raise MemoryError(

@@ -1004,9 +1004,15 @@ cdef Py_ssize_t _check_layout(Py_ssize_t N, Py_ssize_t chunk_rows, Py_ssize_t sl
 cdef void _init_spec(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int quad,
                      int resp_mode) except *:
     """A pass over N x D rows for K components: every input and output unset (NULL)."""
+    _init_spec_p(p, N, D, K, quad, resp_mode, n_features_out(quad, D))
+
+
+cdef void _init_spec_p(PassSpec *p, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, int quad, int resp_mode,
+                       Py_ssize_t P) noexcept nogil:
+    """:func:`_init_spec` with the feature count P given."""
     p.N, p.D, p.K = N, D, K
     p.quad = quad
-    p.P = n_features_out(quad, D)
+    p.P = P
     p.resp_mode = resp_mode
     p.c = p.W = p.U = p.a = p.nu = p.sw = p.resp_in = NULL
     p.W32 = NULL
@@ -1186,6 +1192,29 @@ cdef Py_ssize_t _set_visits(PassSpec *p, const int64_t[::1] rows, const int64_t[
     if rows is not None:
         raise ValueError("rows by index are for the missing mode (with pat_start)")
     return n_slots
+
+
+cdef int estep_statistics_f64(int quad, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, Py_ssize_t P,
+                              const double *X, const double *sw, const double *shift, const double *W,
+                              const double *U, Py_ssize_t chunk_rows, Py_ssize_t slot_rows, Py_ssize_t n_slots,
+                              int n_threads, double *G, double *T, double *ll) noexcept nogil:
+    """The E-step mode of :func:`accumulate_statistics` on pointers, for float64 X without missing values or
+    one-hot codes (the compiled EM step, ``fastgmm.kernels._emrun``): the same pass, so the same sums.
+    The caller has checked the shapes and the layout (``n_slots`` slots of ``slot_rows`` rows); G (K * P),
+    T (D * D, tied only, else NULL) and ll (1) must be zero-filled. Returns 0, or -1 when scratch memory
+    could not be allocated."""
+    cdef PassSpec p
+    _init_spec_p(&p, N, D, K, quad, _RESP_ESTEP, P)
+    p.c = shift
+    p.W = W
+    p.U = U if quad == _QTIED else NULL
+    p.sw = sw
+    p.G = G
+    p.T = T if quad == _QTIED else NULL
+    p.ll = ll
+    if N == 0:
+        return 0
+    return _run_slots(&p, X, chunk_rows, slot_rows, n_slots, <int> _min(n_threads, n_slots))
 
 
 def accumulate_statistics(

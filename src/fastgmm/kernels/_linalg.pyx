@@ -15,6 +15,36 @@ from libc.math cimport isfinite, log
 from libc.string cimport memcpy, memset
 
 
+cdef int precision_cholesky_c(int K, int D, const double *cov, double *out, double *a) noexcept nogil:
+    """:func:`precision_cholesky` on pointers (``cov``, ``out`` K x D x D row-major, ``a`` D x D scratch):
+    -1, or K + k for the first non-finite component, or the first k that is not positive definite."""
+    cdef int info = 0, k, i
+    cdef char lower = b"L"
+    cdef char notrans = b"N"
+    cdef char nonunit = b"N"
+    cdef size_t nbytes = D * D * sizeof(double)
+    cdef const double *c
+    for k in range(K):     # the finite check first, as np.isfinite over all of them was
+        c = cov + k * D * D
+        for i in range(D * D):
+            if not isfinite(c[i]):
+                return K + k
+    for k in range(K):
+        # A symmetric matrix in C order is the same matrix in Fortran's column order.
+        memcpy(a, cov + k * D * D, nbytes)
+        dpotrf(&lower, &D, a, &D, &info)
+        if info != 0:
+            return k
+        # L X = I: X = L^-1 in column order, whose memory read in C order is L^-T = U.
+        memset(out + k * D * D, 0, nbytes)
+        for i in range(D):
+            out[k * D * D + i * D + i] = 1.0
+        dtrtrs(&lower, &notrans, &nonunit, &D, &D, a, &D, out + k * D * D, &D, &info)
+        if info != 0:
+            return k
+    return -1
+
+
 def precision_cholesky(const double[:, :, ::1] cov, double[:, :, ::1] out):
     """Fill ``out[k]`` with U_k (upper triangular, ``U_k U_k^T = cov[k]^-1``) for every k.
 
@@ -24,45 +54,115 @@ def precision_cholesky(const double[:, :, ::1] cov, double[:, :, ::1] out):
     """
     cdef int K = cov.shape[0]
     cdef int D = cov.shape[1]
-    cdef int info = 0, k, i, bad = -1
-    cdef char lower = b"L"
-    cdef char notrans = b"N"
-    cdef char nonunit = b"N"
+    cdef int bad
     if cov.shape[2] != D or out.shape[0] != K or out.shape[1] != D or out.shape[2] != D:
         raise ValueError("precision_cholesky: cov and out must both have the shape (K, D, D).")
-    if D == 0:
+    if D == 0 or K == 0:
         return -1
     cdef double[::1] a = np.empty(D * D)
-    cdef size_t nbytes = D * D * sizeof(double)
-    cdef const double *c
     with nogil:
-        for k in range(K):     # the finite check first, as np.isfinite over all of them was
-            c = &cov[k, 0, 0]
-            for i in range(D * D):
-                if not isfinite(c[i]):
-                    bad = K + k
-                    break
-            if bad >= 0:
-                break
-        for k in range(K if bad < 0 else 0):
-            # A symmetric matrix in C order is the same matrix in Fortran's column order.
-            memcpy(&a[0], &cov[k, 0, 0], nbytes)
-            dpotrf(&lower, &D, &a[0], &D, &info)
-            if info != 0:
-                bad = k
-                break
-            # L X = I: X = L^-1 in column order, whose memory read in C order is L^-T = U.
-            memset(&out[k, 0, 0], 0, nbytes)
-            for i in range(D):
-                out[k, i, i] = 1.0
-            dtrtrs(&lower, &notrans, &nonunit, &D, &D, &a[0], &D, &out[k, 0, 0], &D, &info)
-            if info != 0:
-                bad = k
-                break
+        bad = precision_cholesky_c(K, D, &cov[0, 0, 0], &out[0, 0, 0], &a[0])
     return bad
 
 
 cdef double LOG_2PI = 1.8378770664093453  # log(2 pi)
+cdef double TINY = 2.2250738585072014e-308     # float64's smallest normal number
+
+
+cdef double total_c(const double *x, Py_ssize_t n) noexcept nogil:
+    """x[0] + x[1] + ... in that order: one summation order for the compiled EM step and the Python one."""
+    cdef Py_ssize_t i
+    cdef double acc = 0.0
+    for i in range(n):
+        acc = acc + x[i]
+    return acc
+
+
+def total(const double[::1] x):
+    """The sum of ``x`` in index order (:func:`total_c`), where two paths must give the same bits."""
+    return total_c(&x[0], x.shape[0]) if x.shape[0] else 0.0
+
+
+cdef void mixture_shift_c(Py_ssize_t K, Py_ssize_t D, const double *weights, const double *means,
+                          double *out) noexcept nogil:
+    """out = sum_k w_k mu_k / max(sum_k w_k, tiny), sums in index order."""
+    cdef Py_ssize_t k, d
+    cdef double acc, w = total_c(weights, K)
+    if not w > TINY:        # NaN too, as max(nan, tiny) is
+        w = TINY if w == w else w
+    for d in range(D):
+        acc = 0.0
+        for k in range(K):
+            acc = acc + weights[k] * means[k * D + d]
+        out[d] = acc / w
+
+
+def mixture_shift(const double[::1] weights, const double[:, ::1] means, double[::1] out):
+    """Fill ``out`` (D,) with the mixture's mean (:func:`mixture_shift_c`)."""
+    if means.shape[0] != weights.shape[0] or out.shape[0] != means.shape[1]:
+        raise ValueError("mixture_shift: inconsistent shapes.")
+    if means.shape[0] == 0 or means.shape[1] == 0:
+        out[:] = 0.0
+        return out
+    mixture_shift_c(means.shape[0], means.shape[1], &weights[0], &means[0, 0], &out[0])
+    return out
+
+
+cdef void linear_coefficients_c(int kind, Py_ssize_t K, Py_ssize_t D, Py_ssize_t P, const double *weights,
+                                const double *means, const double *pc, const double *shift, const Py_ssize_t *pair_i,
+                                const Py_ssize_t *pair_j, const double *pair_scale, Py_ssize_t n_pairs, double *out,
+                                double *a, double *aU) noexcept nogil:
+    """:func:`linear_coefficients` on pointers (row-major arrays; ``out`` P x K, ``a`` and ``aU`` D scratch)."""
+    cdef Py_ssize_t k, d, e, p, DD = D * D
+    cdef double ln, acc, q
+    for k in range(K):
+        for d in range(D):
+            a[d] = means[k * D + d] - shift[d]
+        ln = log(weights[k]) - 0.5 * D * LOG_2PI
+        if kind == 0 or kind == 1:
+            # (U^T a)_e = sum_d a_d U_de; log det U = sum log U_dd (U is upper triangular; the sums
+            # run over whole rows and columns all the same, as the NumPy definition's do).
+            for e in range(D):
+                acc = 0.0
+                for d in range(D):
+                    acc = acc + a[d] * (pc[k * DD + d * D + e] if kind == 0 else pc[d * D + e])
+                aU[e] = acc
+                ln = ln + log(pc[k * DD + e * D + e] if kind == 0 else pc[e * D + e])
+            acc = 0.0
+            for e in range(D):
+                acc = acc + aU[e] * aU[e]
+            out[k] = ln - 0.5 * acc
+            for d in range(D):          # Lambda a = U (U^T a)
+                acc = 0.0
+                for e in range(D):
+                    acc = acc + (pc[k * DD + d * D + e] if kind == 0 else pc[d * D + e]) * aU[e]
+                out[(1 + d) * K + k] = acc
+            if kind == 1:
+                out[(D + 1) * K + k] = -0.5     # the feature |z U|^2
+            else:
+                for p in range(n_pairs):   # Lambda_ij = sum_e U_ie U_je
+                    acc = 0.0
+                    for e in range(D):
+                        acc = acc + pc[k * DD + pair_i[p] * D + e] * pc[k * DD + pair_j[p] * D + e]
+                    out[(D + 1 + p) * K + k] = acc * pair_scale[p]
+        elif kind == 2:
+            acc = 0.0
+            for d in range(D):
+                q = pc[k * D + d] * pc[k * D + d]
+                ln = ln + log(pc[k * D + d])
+                acc = acc + q * a[d] * a[d]
+                out[(1 + d) * K + k] = q * a[d]
+                out[(D + 1 + d) * K + k] = -0.5 * q
+            out[k] = ln - 0.5 * acc
+        else:
+            q = pc[k] * pc[k]
+            ln = ln + D * log(pc[k])
+            acc = 0.0
+            for d in range(D):
+                acc = acc + a[d] * a[d]
+                out[(1 + d) * K + k] = q * a[d]
+            out[k] = ln - 0.5 * q * acc
+            out[(D + 1) * K + k] = -0.5 * q
 
 
 def linear_coefficients(int kind, const double[::1] weights, const double[:, ::1] means, prec_chol,
@@ -78,8 +178,6 @@ def linear_coefficients(int kind, const double[::1] weights, const double[:, ::1
     would (the callers handle them).
     """
     cdef Py_ssize_t K = means.shape[0], D = means.shape[1], P = out.shape[0]
-    cdef Py_ssize_t k, d, e, p
-    cdef double ln, acc, q
     cdef const double[:, :, ::1] full
     cdef const double[:, ::1] mat
     cdef const double[::1] vec
@@ -103,58 +201,88 @@ def linear_coefficients(int kind, const double[::1] weights, const double[:, ::1
             raise ValueError("linear_coefficients: inconsistent shapes (spherical).")
     else:
         raise ValueError(f"linear_coefficients: unknown kind {kind}.")
+    if K == 0 or D == 0:
+        return out
     cdef double[::1] a = np.empty(D)
     cdef double[::1] aU = np.empty(D)
+    cdef const double *pc = &full[0, 0, 0] if kind == 0 else (&mat[0, 0] if kind <= 2 else &vec[0])
     with nogil:
-        for k in range(K):
-            for d in range(D):
-                a[d] = means[k, d] - shift[d]
-            ln = log(weights[k]) - 0.5 * D * LOG_2PI
-            if kind == 0 or kind == 1:
-                # (U^T a)_e = sum_d a_d U_de; log det U = sum log U_dd (U is upper triangular; the sums
-                # run over whole rows and columns all the same, as the NumPy definition's do).
-                for e in range(D):
-                    acc = 0.0
-                    for d in range(D):
-                        acc = acc + a[d] * (full[k, d, e] if kind == 0 else mat[d, e])
-                    aU[e] = acc
-                    ln = ln + log(full[k, e, e] if kind == 0 else mat[e, e])
-                acc = 0.0
-                for e in range(D):
-                    acc = acc + aU[e] * aU[e]
-                out[0, k] = ln - 0.5 * acc
-                for d in range(D):          # Lambda a = U (U^T a)
-                    acc = 0.0
-                    for e in range(D):
-                        acc = acc + (full[k, d, e] if kind == 0 else mat[d, e]) * aU[e]
-                    out[1 + d, k] = acc
-                if kind == 1:
-                    out[D + 1, k] = -0.5     # the feature |z U|^2
-                else:
-                    for p in range(pair_i.shape[0]):   # Lambda_ij = sum_e U_ie U_je
-                        acc = 0.0
-                        for e in range(D):
-                            acc = acc + full[k, pair_i[p], e] * full[k, pair_j[p], e]
-                        out[D + 1 + p, k] = acc * pair_scale[p]
-            elif kind == 2:
-                acc = 0.0
-                for d in range(D):
-                    q = mat[k, d] * mat[k, d]
-                    ln = ln + log(mat[k, d])
-                    acc = acc + q * a[d] * a[d]
-                    out[1 + d, k] = q * a[d]
-                    out[D + 1 + d, k] = -0.5 * q
-                out[0, k] = ln - 0.5 * acc
-            else:
-                q = vec[k] * vec[k]
-                ln = ln + D * log(vec[k])
-                acc = 0.0
-                for d in range(D):
-                    acc = acc + a[d] * a[d]
-                    out[1 + d, k] = q * a[d]
-                out[0, k] = ln - 0.5 * q * acc
-                out[D + 1, k] = -0.5 * q
+        linear_coefficients_c(kind, K, D, P, &weights[0], &means[0, 0], pc, &shift[0],
+                              &pair_i[0] if pair_i.shape[0] else NULL, &pair_j[0] if pair_j.shape[0] else NULL,
+                              &pair_scale[0] if pair_scale.shape[0] else NULL, pair_i.shape[0], &out[0, 0],
+                              &a[0], &aU[0])
     return out
+
+
+cdef void gaussian_m_step_c(int kind, Py_ssize_t K, Py_ssize_t D, const double *nk, const double *s1,
+                            const double *s2, const double *centre, double eps, double reg_covar,
+                            const double *frozen, double *nk_eps, double *means, double *cov,
+                            double *d) noexcept nogil:
+    """:func:`gaussian_m_step` on pointers (row-major arrays in the kind's shapes; ``frozen`` NULL when the
+    means are not frozen; ``d`` K x D scratch)."""
+    cdef Py_ssize_t k, i, j, DD = D * D
+    cdef double eps64 = 2.220446049250313e-16     # the uncentred term's eps is always float64's
+    cdef double total, v, o, o2
+    for k in range(K):
+        nk_eps[k] = nk[k] + 10 * eps
+        for i in range(D):
+            if frozen != NULL:
+                means[k * D + i] = frozen[k * D + i]
+                d[k * D + i] = frozen[k * D + i] - centre[i]
+            else:
+                d[k * D + i] = s1[k * D + i] / nk_eps[k] - centre[i] * (10 * eps / nk_eps[k])
+                means[k * D + i] = centre[i] + d[k * D + i]
+    if kind == 0:
+        for k in range(K):
+            for i in range(D):
+                for j in range(D):
+                    cov[k * DD + i * D + j] = (s2[k * DD + i * D + j] - d[k * D + i] * s1[k * D + j]
+                                               - d[k * D + j] * s1[k * D + i]
+                                               + nk[k] * (d[k * D + i] * d[k * D + j])) / nk_eps[k]
+            for i in range(D):
+                for j in range(i + 1):
+                    v = (cov[k * DD + i * D + j] + cov[k * DD + j * D + i]) * 0.5
+                    cov[k * DD + i * D + j] = v
+                    cov[k * DD + j * D + i] = v
+                cov[k * DD + i * D + i] = cov[k * DD + i * D + i] + reg_covar
+    elif kind == 1:
+        total = 0.0
+        for k in range(K):
+            total = total + nk_eps[k]
+        for i in range(D):
+            for j in range(D):
+                o = 0.0       # sum_k d_ki s1_kj
+                o2 = 0.0      # its transpose's entry, sum_k d_kj s1_ki
+                v = 0.0
+                for k in range(K):
+                    o = o + d[k * D + i] * s1[k * D + j]
+                    o2 = o2 + d[k * D + j] * s1[k * D + i]
+                    v = v + nk[k] * d[k * D + i] * d[k * D + j]
+                cov[i * D + j] = (s2[i * D + j] - o - o2 + v) / total
+        for i in range(D):
+            for j in range(i + 1):
+                v = (cov[i * D + j] + cov[j * D + i]) * 0.5
+                cov[i * D + j] = v
+                cov[j * D + i] = v
+            cov[i * D + i] = cov[i * D + i] + reg_covar
+    elif kind == 2:
+        for k in range(K):
+            for i in range(D):
+                v = (s2[k * D + i] - 2 * d[k * D + i] * s1[k * D + i]
+                     + nk[k] * d[k * D + i] * d[k * D + i]) / nk_eps[k]
+                cov[k * D + i] = (0.0 if v < 0.0 else v) \
+                    + means[k * D + i] * means[k * D + i] * (10 * eps64 / nk_eps[k]) + reg_covar
+    else:
+        for k in range(K):
+            o = 0.0
+            v = 0.0
+            total = 0.0
+            for i in range(D):
+                o = o + d[k * D + i] * s1[k * D + i]
+                v = v + d[k * D + i] * d[k * D + i]
+                total = total + means[k * D + i] * means[k * D + i] * (10 * eps64 / nk_eps[k])
+            v = (s2[k] - 2 * o + nk[k] * v) / nk_eps[k]
+            cov[k] = (0.0 if v < 0.0 else v) / D + total / D + reg_covar
 
 
 def gaussian_m_step(int kind, const double[::1] nk, const double[:, ::1] s1, s2, const double[::1] centre,
@@ -210,64 +338,17 @@ def gaussian_m_step(int kind, const double[::1] nk, const double[:, ::1] s1, s2,
         given = frozen_means
         if given.shape[0] != K or given.shape[1] != D:
             raise ValueError("gaussian_m_step: inconsistent shapes (frozen means).")
+    if K == 0 or D == 0:
+        return
     cdef double[:, ::1] d = np.empty((K, D))
+    cdef const double *s2p
+    cdef double *covp
+    if kind == 0:
+        s2p, covp = &S3[0, 0, 0], &C3[0, 0, 0]
+    elif kind <= 2:
+        s2p, covp = &S2[0, 0], &C2[0, 0]
+    else:
+        s2p, covp = &S1[0], &C1[0]
     with nogil:
-        for k in range(K):
-            nk_eps[k] = nk[k] + 10 * eps
-            for i in range(D):
-                if frozen:
-                    means[k, i] = given[k, i]
-                    d[k, i] = given[k, i] - centre[i]
-                else:
-                    d[k, i] = s1[k, i] / nk_eps[k] - centre[i] * (10 * eps / nk_eps[k])
-                    means[k, i] = centre[i] + d[k, i]
-        if kind == 0:
-            for k in range(K):
-                for i in range(D):
-                    for j in range(D):
-                        C3[k, i, j] = (S3[k, i, j] - d[k, i] * s1[k, j] - d[k, j] * s1[k, i]
-                                       + nk[k] * (d[k, i] * d[k, j])) / nk_eps[k]
-                for i in range(D):
-                    for j in range(i + 1):
-                        v = (C3[k, i, j] + C3[k, j, i]) * 0.5
-                        C3[k, i, j] = v
-                        C3[k, j, i] = v
-                    C3[k, i, i] = C3[k, i, i] + reg_covar
-        elif kind == 1:
-            total = 0.0
-            for k in range(K):
-                total = total + nk_eps[k]
-            for i in range(D):
-                for j in range(D):
-                    o = 0.0       # sum_k d_ki s1_kj
-                    o2 = 0.0      # its transpose's entry, sum_k d_kj s1_ki
-                    v = 0.0
-                    for k in range(K):
-                        o = o + d[k, i] * s1[k, j]
-                        o2 = o2 + d[k, j] * s1[k, i]
-                        v = v + nk[k] * d[k, i] * d[k, j]
-                    C2[i, j] = (S2[i, j] - o - o2 + v) / total
-            for i in range(D):
-                for j in range(i + 1):
-                    v = (C2[i, j] + C2[j, i]) * 0.5
-                    C2[i, j] = v
-                    C2[j, i] = v
-                C2[i, i] = C2[i, i] + reg_covar
-        elif kind == 2:
-            for k in range(K):
-                for i in range(D):
-                    v = (S2[k, i] - 2 * d[k, i] * s1[k, i] + nk[k] * d[k, i] * d[k, i]) / nk_eps[k]
-                    C2[k, i] = (0.0 if v < 0.0 else v) + means[k, i] * means[k, i] * (10 * eps64 / nk_eps[k]) \
-                        + reg_covar
-        else:
-            for k in range(K):
-                o = 0.0
-                v = 0.0
-                total = 0.0
-                for i in range(D):
-                    o = o + d[k, i] * s1[k, i]
-                    v = v + d[k, i] * d[k, i]
-                    total = total + means[k, i] * means[k, i] * (10 * eps64 / nk_eps[k])
-                v = (S1[k] - 2 * o + nk[k] * v) / nk_eps[k]
-                C1[k] = (0.0 if v < 0.0 else v) / D + total / D + reg_covar
-
+        gaussian_m_step_c(kind, K, D, &nk[0], &s1[0, 0], s2p, &centre[0], eps, reg_covar,
+                          &given[0, 0] if frozen else NULL, &nk_eps[0], &means[0, 0], covp, &d[0, 0])

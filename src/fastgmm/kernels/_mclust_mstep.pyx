@@ -936,11 +936,8 @@ def constrained_step(
     (K, D, D). Each call replaces about ten NumPy expressions: the M-step (``model_m_step``) on USArrests,
     K = 3, went VEV 49 -> 16 us, EVI 44 -> 6 us (``benchmarks/small_fits.py`` gives today's figures).
     """
-    cdef Py_ssize_t K = nk.shape[0], size, n, j, k, it
+    cdef Py_ssize_t K = nk.shape[0], size, n, it
     cdef int lay
-    cdef double total = 0.0
-    cdef double *W
-    cdef double *s = NULL
     if model < _VEV or model > _VVV or model == _VVE_MCLUST:
         raise ValueError(f"unknown model code {model}")
     lay = _layout_of(model)
@@ -953,51 +950,67 @@ def constrained_step(
         raise ValueError(f"constrained_step: start must have {n} values, got {start.shape[0]}")
     if not 0.0 < tol < 1.0 or not 1 <= max_iter <= 2 ** 62:
         raise ValueError("constrained_step: tol must be in (0, 1) and max_iter in [1, 2**62]")
-    W = <double *> malloc(2 * n * sizeof(double))
+    with nogil:
+        it = constrained_step_c(model, &nk[0], &cov[0], K, D, from_moments, reg, tol, max_iter,
+                                &start[0] if start is not None else NULL, empty_weight, &out[0])
+    return it
+
+
+cdef Py_ssize_t constrained_step_c(int model, const double *nk, const double *cov, Py_ssize_t K, Py_ssize_t D,
+                                   bint from_moments, double reg, double tol, Py_ssize_t max_iter,
+                                   const double *start, double empty_weight, double *out) noexcept nogil:
+    """:func:`constrained_step` on pointers, its arguments checked by the caller (``start`` NULL for none):
+    iterations made, -1 when out of memory."""
+    cdef Py_ssize_t size, n, j, k, it
+    cdef int lay = _layout_of(model)
+    cdef double total = 0.0
+    cdef double *s = NULL
+    size = 1 if lay == _SPHERICAL else (D if lay == _DIAG else D * D)
+    n = size if lay == _TIED else K * size
+    cdef double *W = <double *> malloc(2 * n * sizeof(double))
     if W == NULL:
         return -1
-    with nogil:
-        memcpy(W, &cov[0], n * sizeof(double))
-        if from_moments:
-            if lay == _TIED:
-                for k in range(K):
-                    total = total + nk[k]
-                for j in range(n):
-                    W[j] = W[j] * total
-            elif lay == _SPHERICAL:
-                for k in range(K):
-                    W[k] = W[k] * nk[k] * D
-            else:
-                for k in range(K):
-                    for j in range(size):
-                        W[k * size + j] = W[k * size + j] * nk[k]
-            if lay == _SPHERICAL or lay == _DIAG:
-                for j in range(n):
-                    if not W[j] >= 0.0 and not isnan(W[j]):
-                        W[j] = 0.0
-            else:
-                for k in range(n // (D * D)):
-                    for j in range(D):
-                        if W[k * D * D + j * D + j] < 0.0:
-                            W[k * D * D + j * D + j] = 0.0
-        if start is not None:
-            s = W + n
-            memcpy(s, &start[0], n * sizeof(double))
-            if lay == _SPHERICAL or lay == _DIAG:
-                for j in range(n):
-                    s[j] = s[j] + (-reg)
-            else:
-                for k in range(n // (D * D)):
-                    for j in range(D):
-                        s[k * D * D + j * D + j] = s[k * D * D + j * D + j] + (-reg)
-        it = _constrained(model, &nk[0], W, K, D, tol, max_iter, s, empty_weight, &out[0])
-        if it >= 0:
-            if lay == _SPHERICAL or lay == _DIAG:
-                for j in range(n):
-                    out[j] = out[j] + reg
-            else:
-                for k in range(n // (D * D)):
-                    for j in range(D):
-                        out[k * D * D + j * D + j] = out[k * D * D + j * D + j] + reg
+    memcpy(W, cov, n * sizeof(double))
+    if from_moments:
+        if lay == _TIED:
+            for k in range(K):
+                total = total + nk[k]
+            for j in range(n):
+                W[j] = W[j] * total
+        elif lay == _SPHERICAL:
+            for k in range(K):
+                W[k] = W[k] * nk[k] * D
+        else:
+            for k in range(K):
+                for j in range(size):
+                    W[k * size + j] = W[k * size + j] * nk[k]
+        if lay == _SPHERICAL or lay == _DIAG:
+            for j in range(n):
+                if not W[j] >= 0.0 and not isnan(W[j]):
+                    W[j] = 0.0
+        else:
+            for k in range(n // (D * D)):
+                for j in range(D):
+                    if W[k * D * D + j * D + j] < 0.0:
+                        W[k * D * D + j * D + j] = 0.0
+    if start != NULL:
+        s = W + n
+        memcpy(s, start, n * sizeof(double))
+        if lay == _SPHERICAL or lay == _DIAG:
+            for j in range(n):
+                s[j] = s[j] + (-reg)
+        else:
+            for k in range(n // (D * D)):
+                for j in range(D):
+                    s[k * D * D + j * D + j] = s[k * D * D + j * D + j] + (-reg)
+    it = _constrained(model, nk, W, K, D, tol, max_iter, s, empty_weight, out)
+    if it >= 0:
+        if lay == _SPHERICAL or lay == _DIAG:
+            for j in range(n):
+                out[j] = out[j] + reg
+        else:
+            for k in range(n // (D * D)):
+                for j in range(D):
+                    out[k * D * D + j * D + j] = out[k * D * D + j * D + j] + reg
     free(W)
     return it

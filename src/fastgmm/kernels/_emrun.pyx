@@ -1,0 +1,222 @@
+"""A Gaussian mixture's EM iteration in one compiled call, for small in-memory float64 data.
+
+On data of a few hundred rows an EM iteration's arithmetic takes a few microseconds (the pass over the
+rows, the M-step on K small matrices), and the Python around it (the coefficients, the pass's driver,
+unpacking the sums, the M-step's calls, the checks) took 30-50 us more. mclust's fourteen models fitted
+for K = 1..9 on 50 rows make ~2,000 such iterations. :class:`EMCore` runs the iteration of
+``fastgmm.families._gaussian_mixture.GaussianMixture._em_step`` from the same compiled pieces in the
+same order (the coefficients, the kernel's pass, the sums unpacked, scikit-learn's M-step and mclust's
+constrained one, the weights, the finite check, the Cholesky factors), so its parameters are bitwise those
+of the Python path. It keeps two sets of parameters and writes one from the other.
+
+It does not raise: when the iteration would fail (a non-finite log-likelihood, an overflow, a covariance
+that is not positive definite, no memory) :meth:`EMCore.step` returns NaN and the caller repeats the
+iteration on the Python path, which raises the error with its message. It covers the plain case only (no
+missing values, noise, prior, frozen parameters or degenerate-component handling; one call of the pass),
+which the caller (``fastgmm.families._gaussian_runner``) checks.
+"""
+
+import numpy as np
+
+from libc.math cimport NAN, isfinite, sqrt
+from libc.string cimport memset
+
+from ._estep cimport estep_statistics_f64
+from ._linalg cimport gaussian_m_step_c, linear_coefficients_c, mixture_shift_c, precision_cholesky_c, total_c
+from ._mclust_mstep cimport constrained_step_c
+
+
+cdef class EMCore:
+    """The compiled EM iteration for one fit (see the module docstring).
+
+    ``params``: two lists ``[weights (K,), means (K, D), covariances, precisions_cholesky]`` of float64
+    C-contiguous arrays in the layout's shapes; :meth:`step` reads set ``src`` and writes set ``1 - src``.
+    ``kind``: the layout (0 full, 1 tied, 2 diag, 3 spherical); ``model``: mclust's model code for a
+    constrained M-step (``_mclust_mstep.MODEL_CODES``), or -1 for scikit-learn's; ``warm``: the iterative
+    models start from the previous covariances. ``quad``, ``P``, ``chunk_rows``, ``slot_rows``, ``n_slots``,
+    ``n_threads``: the pass's feature code and layout (``fastgmm.kernels._driver``); ``pair_i``, ``pair_j``,
+    ``pair_scale``: the full layout's products (``_gaussian._full_pairs_scale``), ``unpack``: their index
+    for each (i, j) (``_gaussian._full_unpack``); ``weight``: the pass's total weight.
+    """
+    cdef const double[:, ::1] X
+    cdef const double[::1] sw
+    cdef const double *xp
+    cdef const double *swp
+    cdef int kind, model, quad, n_threads
+    cdef bint warm
+    cdef Py_ssize_t N, D, K, P, chunk_rows, slot_rows, n_slots, n_pairs, Kc
+    cdef double reg_covar, eps, tol, empty_weight, weight
+    cdef Py_ssize_t max_iter
+    cdef const Py_ssize_t[::1] pair_i, pair_j, unpack
+    cdef const double[::1] pair_scale
+    cdef double[:, ::1] w_, mu_
+    cdef double[:, ::1] cov_, pc_
+    cdef double[::1] shift, W, G, T, ll, nk, s1, s2, nk_eps, cov0, d, a, aU, scratch
+    cdef readonly object params
+
+    def __init__(self, const double[:, ::1] X, sample_weight, int kind, int model, bint warm, int quad,
+                 Py_ssize_t P, Py_ssize_t chunk_rows, Py_ssize_t slot_rows, Py_ssize_t n_slots, int n_threads,
+                 double reg_covar, double eps, double tol, Py_ssize_t max_iter, double empty_weight,
+                 const Py_ssize_t[::1] pair_i, const Py_ssize_t[::1] pair_j, const double[::1] pair_scale,
+                 const Py_ssize_t[::1] unpack, double weight, list params):
+        cdef Py_ssize_t s, size
+        self.X = X
+        self.N, self.D = X.shape[0], X.shape[1]
+        self.xp = &X[0, 0] if self.N and self.D else NULL
+        self.swp = NULL
+        if sample_weight is not None:
+            self.sw = sample_weight
+            if self.sw.shape[0] != self.N:
+                raise ValueError("EMCore: sample_weight must have n_samples entries")
+            self.swp = &self.sw[0] if self.N else NULL
+        self.kind, self.model, self.warm, self.quad = kind, model, warm, quad
+        self.P, self.chunk_rows, self.slot_rows, self.n_slots = P, chunk_rows, slot_rows, n_slots
+        self.n_threads = n_threads
+        self.reg_covar, self.eps, self.tol, self.max_iter = reg_covar, eps, tol, max_iter
+        self.empty_weight, self.weight = empty_weight, weight
+        self.pair_i, self.pair_j, self.pair_scale, self.unpack = pair_i, pair_j, pair_scale, unpack
+        self.n_pairs = pair_i.shape[0]
+        if len(params) != 2:
+            raise ValueError("EMCore: two parameter sets expected")
+        self.K = np.shape(params[0][0])[0]
+        cdef Py_ssize_t K = self.K, D = self.D
+        if not (0 <= kind <= 3) or K < 1 or D < 1 or slot_rows < chunk_rows or chunk_rows < 1 \
+                or n_slots < 1 or n_slots * slot_rows < self.N or n_threads < 1:
+            raise ValueError("EMCore: inconsistent layout")
+        if kind == 0 and (P != 1 + D + self.n_pairs or pair_j.shape[0] != self.n_pairs
+                          or pair_scale.shape[0] != self.n_pairs or unpack.shape[0] != D * D):
+            raise ValueError("EMCore: inconsistent full-layout products")
+        if kind != 0 and P != (2 * D + 1 if kind == 2 else D + 2):
+            raise ValueError("EMCore: inconsistent feature count")
+        size = D * D if kind <= 1 else (D if kind == 2 else 1)
+        self.Kc = 1 if kind == 1 else K          # the layout's matrices
+        wa, ma = np.empty((2, K)), np.empty((2, K * D))
+        ca, ua = np.empty((2, self.Kc * size)), np.empty((2, self.Kc * size))
+        for s in range(2):
+            w, m, c, u = params[s]
+            for arr, n in ((w, K), (m, K * D), (c, self.Kc * size), (u, self.Kc * size)):
+                if not isinstance(arr, np.ndarray) or arr.dtype != np.float64 or arr.size != n:
+                    raise ValueError("EMCore: parameters must be float64 arrays in the layout's shapes")
+            wa[s], ma[s], ca[s], ua[s] = w.ravel(), m.ravel(), c.ravel(), u.ravel()
+        self.w_, self.mu_, self.cov_, self.pc_ = wa, ma, ca, ua
+        # The parameter sets as arrays of the layout's shapes, views of this object's memory.
+        cshape = np.shape(params[0][2])
+        self.params = [(wa[s], ma[s].reshape(K, D), ca[s].reshape(cshape), ua[s].reshape(cshape))
+                       for s in range(2)]
+        self.shift = np.empty(D)
+        self.W = np.empty(P * K)
+        self.G = np.empty(K * P)
+        self.T = np.empty(D * D)
+        self.ll = np.empty(1)
+        self.nk = np.empty(K)
+        self.s1 = np.empty(K * D)
+        self.s2 = np.empty(self.Kc * size)
+        self.nk_eps = np.empty(K)
+        self.cov0 = np.empty(self.Kc * size)
+        self.d = np.empty(K * D)
+        self.a = np.empty(D)
+        self.aU = np.empty(D)
+        self.scratch = np.empty(D * D)
+
+    def load(self, int dst, weights, means, covariances, precisions_cholesky):
+        """Copy parameters into set ``dst`` (the parameters of an iteration made on the Python path)."""
+        w, m, c, u = self.params[dst]
+        w[...] = weights
+        m[...] = means
+        c[...] = covariances
+        u[...] = precisions_cholesky
+
+    def step(self, int src):
+        """One EM iteration from set ``src`` into set ``1 - src``: the lower bound (the pass's weighted mean
+        log-likelihood under set ``src``), or NaN when the Python path must repeat the iteration."""
+        if src != 0 and src != 1:
+            raise ValueError("EMCore.step: src must be 0 or 1")
+        cdef double lb
+        with nogil:
+            lb = self._step(src, 1 - src)
+        return lb
+
+    cdef double _step(self, int src, int dst) noexcept nogil:
+        cdef Py_ssize_t K = self.K, D = self.D, P = self.P, k, i, j, n, DD = D * D
+        cdef Py_ssize_t size = DD if self.kind <= 1 else (D if self.kind == 2 else 1)
+        cdef double *w = &self.w_[src, 0]
+        cdef double *mu = &self.mu_[src, 0]
+        cdef double *pc = &self.pc_[src, 0]
+        cdef double *w2 = &self.w_[dst, 0]
+        cdef double *mu2 = &self.mu_[dst, 0]
+        cdef double *cov2 = &self.cov_[dst, 0]
+        cdef double *pc2 = &self.pc_[dst, 0]
+        cdef double *G = &self.G[0]
+        cdef double *s2 = &self.s2[0]
+        cdef double *T = &self.T[0]
+        cdef double lb, total
+        cdef int bad
+        # The coefficients and the pass (fastgmm.families._gaussian_passes.gaussian_statistics).
+        mixture_shift_c(K, D, w, mu, &self.shift[0])
+        linear_coefficients_c(self.kind, K, D, P, w, mu, pc, &self.shift[0],
+                              &self.pair_i[0] if self.n_pairs else NULL, &self.pair_j[0] if self.n_pairs else NULL,
+                              &self.pair_scale[0] if self.n_pairs else NULL, self.n_pairs, &self.W[0],
+                              &self.a[0], &self.aU[0])
+        memset(G, 0, K * P * sizeof(double))
+        memset(T, 0, DD * sizeof(double))
+        self.ll[0] = 0.0
+        if estep_statistics_f64(self.quad, self.N, D, K, P, self.xp, self.swp, &self.shift[0],
+                                &self.W[0], pc if self.kind == 1 else NULL, self.chunk_rows, self.slot_rows,
+                                self.n_slots, self.n_threads, G, T if self.kind == 1 else NULL,
+                                &self.ll[0]) != 0:
+            return NAN
+        lb = self.ll[0] / self.weight
+        if not isfinite(lb):            # check_finite_loglik raises
+            return NAN
+        # The sums unpacked (_gaussian.statistics_from_sums).
+        for k in range(K):
+            self.nk[k] = G[k * P]
+            for i in range(D):
+                self.s1[k * D + i] = G[k * P + 1 + i]
+        if self.kind == 0:
+            for k in range(K):
+                for i in range(DD):
+                    s2[k * DD + i] = G[k * P + D + 1 + self.unpack[i]]
+        elif self.kind == 1:
+            for i in range(D):          # np.tril(T) + np.tril(T, -1).T
+                for j in range(D):
+                    s2[i * D + j] = T[i * D + j] + 0.0 if j <= i else 0.0 + T[j * D + i]
+        elif self.kind == 2:
+            for k in range(K):
+                for i in range(D):
+                    s2[k * D + i] = G[k * P + D + 1 + i]
+        else:
+            for k in range(K):
+                s2[k] = G[k * P + D + 1]
+        # The M-step (_gaussian.model_m_step): scikit-learn's, or mclust's constrained one from its moments.
+        if self.model < 0:
+            gaussian_m_step_c(self.kind, K, D, &self.nk[0], &self.s1[0], s2, &self.shift[0], self.eps,
+                              self.reg_covar, NULL, &self.nk_eps[0], mu2, cov2, &self.d[0])
+        else:
+            gaussian_m_step_c(self.kind, K, D, &self.nk[0], &self.s1[0], s2, &self.shift[0], self.eps, 0.0,
+                              NULL, &self.nk_eps[0], mu2, &self.cov0[0], &self.d[0])
+            if constrained_step_c(self.model, &self.nk_eps[0], &self.cov0[0], K, D, True, self.reg_covar,
+                                  self.tol, self.max_iter, &self.cov_[src, 0] if self.warm else NULL,
+                                  self.empty_weight, cov2) < 0:
+                return NAN
+        total = total_c(&self.nk_eps[0], K)
+        for k in range(K):
+            w2[k] = self.nk_eps[k] / total
+        # _check_no_overflow, then _gaussian.precision_cholesky.
+        n = self.Kc * size
+        for i in range(K * D):
+            if not isfinite(mu2[i]):
+                return NAN
+        for i in range(n):
+            if not isfinite(cov2[i]):
+                return NAN
+        if self.kind <= 1:
+            bad = precision_cholesky_c(<int> self.Kc, <int> D, cov2, pc2, &self.scratch[0])
+            if bad >= 0:
+                return NAN
+        else:
+            for i in range(n):
+                if not cov2[i] > 0.0:
+                    return NAN
+                pc2[i] = 1.0 / sqrt(cov2[i])
+        return lb

@@ -1,0 +1,161 @@
+"""The compiled EM iteration (fastgmm.kernels._emrun, families._gaussian_runner) against the Python one.
+
+The engine steps a plain GaussianMixture fit with the compiled iteration; it is built from the same
+compiled pieces in the same order as GaussianMixture._em_step, so a fit must give the same bits with it
+and without it (the Python path, forced here by a GaussianMixture whose _em_runner returns None).
+"""
+
+import numpy as np
+import pytest
+from conftest import needs_openmp
+
+from fastgmm import GaussianMixture
+from fastgmm.families import _gaussian_runner
+from fastgmm.families._gaussian_mixture import GaussianMixture as _GM
+from fastgmm.families._mclust import MODELS
+
+ATTRS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def _python_path(monkeypatch):
+    monkeypatch.setattr(_GM, "_em_runner", lambda self, *args: None)
+
+
+def _data(n=60, d=3, seed=0, offset=0.0):
+    rng = np.random.RandomState(seed)
+    centres = rng.normal(scale=4.0, size=(3, d))
+    X = centres[np.arange(n) % 3] + rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, size=d)
+    return X + offset
+
+
+def _fit_both(monkeypatch, X, **kw):
+    compiled = GaussianMixture(**kw).fit(X)
+    with monkeypatch.context() as m:
+        _python_path(m)
+        python = GaussianMixture(**kw).fit(X)
+    return compiled, python
+
+
+def _assert_same(a, b):
+    for name in ATTRS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.n_iter_ == b.n_iter_
+    assert a.lower_bounds_ == b.lower_bounds_
+
+
+@pytest.mark.parametrize("model", MODELS + ("full", "tied", "diag", "spherical"))
+def test_every_model_gives_the_python_paths_bits(monkeypatch, model):
+    X = _data()
+    a, b = _fit_both(monkeypatch, X, n_components=3, covariance_type=model, random_state=0, tol=1e-8,
+                     max_iter=60)
+    _assert_same(a, b)
+
+
+@pytest.mark.parametrize("model", ("VVV", "EVE", "VEI", "EEE", "spherical"))
+@pytest.mark.parametrize("shape", [(40, 1, 2), (30, 4, 1), (25, 2, 5)], ids=["D=1", "K=1", "K=5"])
+def test_hard_shapes_give_the_python_paths_bits(monkeypatch, model, shape):
+    n, d, k = shape
+    X = _data(n, d, seed=1, offset=1e4)      # far from the origin too
+    a, b = _fit_both(monkeypatch, X, n_components=k, covariance_type=model, random_state=1, max_iter=40)
+    _assert_same(a, b)
+
+
+@pytest.mark.parametrize("model", ("VVV", "VVE", "EEI", "tied"))
+def test_sample_weights_give_the_python_paths_bits(monkeypatch, model):
+    X = _data(50, 3, seed=2)
+    w = np.random.RandomState(3).uniform(0.0, 3.0, size=X.shape[0])
+    w[::7] = 0.0
+    kw = dict(n_components=3, covariance_type=model, random_state=2, max_iter=50)
+    a = GaussianMixture(**kw).fit(X, sample_weight=w)
+    with monkeypatch.context() as m:
+        _python_path(m)
+        b = GaussianMixture(**kw).fit(X, sample_weight=w)
+    _assert_same(a, b)
+
+
+def test_many_slots_give_the_python_paths_bits(monkeypatch):
+    # Several chunks and slots of the ordered reduction in the compiled pass.
+    X = _data(3000, 5, seed=4)
+    a, b = _fit_both(monkeypatch, X, n_components=4, covariance_type="full", random_state=4, max_iter=15)
+    _assert_same(a, b)
+
+
+@needs_openmp
+def test_thread_count_does_not_change_the_compiled_fit():
+    X = _data(3000, 5, seed=5)
+    fits = [GaussianMixture(4, covariance_type="VEV", random_state=5, max_iter=15, n_threads=t).fit(X)
+            for t in (1, 2)]
+    _assert_same(*fits)
+
+
+def test_the_compiled_step_is_used_for_a_plain_fit(monkeypatch):
+    made = []
+    original = _gaussian_runner.runner_for
+
+    def spy(*args):
+        made.append(original(*args))
+        return made[-1]
+    monkeypatch.setattr("fastgmm.families._gaussian_mixture.runner_for", spy)
+    GaussianMixture(2, random_state=0, max_iter=5).fit(_data())
+    assert made and made[0] is not None
+
+
+@pytest.mark.parametrize("case", ["float32", "callback", "on_degenerate", "frozen", "noise", "prior", "nan"])
+def test_the_python_path_where_the_compiled_step_does_not_apply(monkeypatch, case):
+    X = _data()
+    kw = dict(n_components=2, random_state=0, max_iter=5)
+    if case == "float32":
+        X = X.astype(np.float32)
+    elif case == "callback":
+        kw["callback"] = lambda *args: False
+    elif case == "on_degenerate":
+        kw["on_degenerate"] = "reinit"
+    elif case == "frozen":
+        kw.update(means_init=X[:2], frozen=["means"])
+    elif case == "noise":
+        kw["noise"] = "auto"
+    elif case == "prior":
+        kw["prior"] = "default"
+    else:
+        X[3, 1] = np.nan
+        kw["nan_policy"] = "marginalize"
+    steps = []
+    monkeypatch.setattr(_gaussian_runner.Runner, "em_step", lambda self, *a: steps.append(1))
+    GaussianMixture(**kw).fit(X)
+    assert steps == []
+
+
+def test_a_failing_iteration_raises_the_python_paths_error(monkeypatch):
+    # The start is given (no M-step before the loop); the first iteration puts four identical rows in
+    # component 1, whose covariance is then singular (no regularisation).
+    X = np.array([[0.0, 0.0], [1.0, 0.3], [0.2, 1.0], [9.0, 9.0], [9.0, 9.0], [9.0, 9.0], [9.0, 9.0]])
+    kw = dict(n_components=2, covariance_type="full", reg_covar=0.0, max_iter=50, weights_init=[0.5, 0.5],
+              means_init=[[0.4, 0.4], [9.0, 9.0]], precisions_init=np.array([np.eye(2), np.eye(2)]))
+    raised = []
+    runner_step = _gaussian_runner.Runner.em_step
+
+    def watched(self, *args):
+        try:
+            return runner_step(self, *args)
+        except ValueError:
+            raised.append(1)
+            raise
+    with monkeypatch.context() as m:
+        m.setattr(_gaussian_runner.Runner, "em_step", watched)
+        with pytest.raises(ValueError) as compiled:
+            GaussianMixture(**kw).fit(X)
+    assert raised == [1]         # the compiled step stopped, the Python one raised
+    with monkeypatch.context() as m:
+        _python_path(m)
+        with pytest.raises(ValueError) as python:
+            GaussianMixture(**kw).fit(X)
+    assert str(compiled.value) == str(python.value)
+
+
+def test_fitted_attributes_are_the_last_iterate_and_stay_put():
+    X = _data()
+    gm = GaussianMixture(3, covariance_type="VEV", random_state=0, max_iter=30).fit(X)
+    before = {name: getattr(gm, name).copy() for name in ATTRS}
+    GaussianMixture(3, covariance_type="VEV", random_state=1, max_iter=30).fit(X)   # another fit's runner
+    for name in ATTRS:
+        np.testing.assert_array_equal(getattr(gm, name), before[name], err_msg=name)
