@@ -165,6 +165,7 @@ class _Sweep:
     def run(self, ks, cts):
         self._ks = ks
         self._hc = {}
+        self._hc_rows = self._hc_cut = None
         bar = progress_bar(self.sel.progress, len(ks) * len(cts), type(self.sel).__name__)
         try:
             # BLAS single-threaded once for the whole sweep: each fit (and score) would otherwise set and
@@ -279,12 +280,14 @@ class _Sweep:
         partition is the model's own, as mclust's); the rows are those the fit
         initialises from (the NaN-free rows under nan_policy='marginalize').
         """
-        key = (X.shape, X[:1].tobytes(), X[-1:].tobytes(), float(np.sum(X, dtype=np.float64)))
-        if key not in self._hc:
-            w = self.w_start if X.shape[0] == self.X_start.shape[0] else None
-            self._hc = {key: hc_labels(X, [k for k in self._ks if k <= X.shape[0]], sample_weight=w,
-                                       random_state=self._seed(), n_threads=self.n_threads)}
-        return self._hc[key][K]
+        if self._hc_rows is not X:      # the candidates' validated X is one array: its key once
+            key = (X.shape, X[:1].tobytes(), X[-1:].tobytes(), float(np.sum(X, dtype=np.float64)))
+            if key not in self._hc:
+                w = self.w_start if X.shape[0] == self.X_start.shape[0] else None
+                self._hc = {key: hc_labels(X, [k for k in self._ks if k <= X.shape[0]], sample_weight=w,
+                                           random_state=self._seed(), n_threads=self.n_threads)}
+            self._hc_rows, self._hc_cut = X, self._hc[key]
+        return self._hc_cut[K]
 
     def _labels(self, fit):
         if fit._labels is None:
@@ -543,16 +546,21 @@ class _Sweep:
                     f"at most {DEGENERATE_VARIANCE_RATIO:g})")
         return ""
 
+    @functools.cached_property
+    def _eye_and_scales(self):
+        s = self.scale_safe
+        return np.eye(self.X.shape[1]), np.outer(s, s)
+
     def variance_ratios(self, covariances, ct, reg_covar):
         """Each covariance's smallest variance beyond ``reg_covar`` as a fraction of the data's (in the
         standardised scale), for covariances of the layout ``ct``."""
-        cov = np.asarray(covariances, dtype=np.float64) - reg_covar * (
-            np.eye(self.X.shape[1]) if ct in ("full", "tied") else 1.0)
+        eye, ss = self._eye_and_scales
+        cov = np.asarray(covariances, dtype=np.float64) - reg_covar * (eye if ct in ("full", "tied") else 1.0)
         s = self.scale_safe
         if ct == "full":
-            return np.linalg.eigvalsh(cov / np.outer(s, s))[:, 0]
+            return np.linalg.eigvalsh(cov / ss)[:, 0]
         if ct == "tied":
-            return np.array([np.linalg.eigvalsh(cov / np.outer(s, s))[0]])
+            return np.array([np.linalg.eigvalsh(cov / ss)[0]])
         if ct == "diag":
             return np.min(cov / s ** 2, axis=1)
         return cov / np.mean(s ** 2)

@@ -178,6 +178,8 @@ def _check_representable(arrays, dtype):
     limit = float(np.finfo(dtype).max)
     for name, a in arrays.items():
         a = np.asarray(a, dtype=np.float64)
+        if dtype == np.float64 and _finite_array(a):     # |a| <= float64's max: finite (compiled check)
+            continue
         if not np.all(np.abs(a) <= limit):
             biggest = float(np.max(np.abs(a)))
             raise ValueError(

@@ -19,6 +19,7 @@ which the caller (``fastgmm.families._gaussian_runner``) checks.
 import numpy as np
 
 from libc.math cimport NAN, isfinite, sqrt
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ._estep cimport estep_statistics_f64
@@ -51,7 +52,22 @@ cdef class EMCore:
     cdef const double[::1] pair_scale
     cdef double[:, ::1] w_, mu_
     cdef double[:, ::1] cov_, pc_
-    cdef double[::1] shift, W, G, T, ll, nk, s1, s2, nk_eps, cov0, d, a, aU, scratch
+    # Scratch, one allocation: the shift, W, the pass's sums, their unpacked moments, the M-step's work.
+    cdef double *buf
+    cdef double *shift
+    cdef double *W
+    cdef double *G
+    cdef double *T
+    cdef double *ll
+    cdef double *nk
+    cdef double *s1
+    cdef double *s2
+    cdef double *nk_eps
+    cdef double *cov0
+    cdef double *d
+    cdef double *a
+    cdef double *aU
+    cdef double *scratch
     cdef readonly object params
 
     def __init__(self, const double[:, ::1] X, sample_weight, int kind, int model, bint warm, int quad,
@@ -103,20 +119,24 @@ cdef class EMCore:
         cshape = np.shape(params[0][2])
         self.params = [(wa[s], ma[s].reshape(K, D), ca[s].reshape(cshape), ua[s].reshape(cshape))
                        for s in range(2)]
-        self.shift = np.empty(D)
-        self.W = np.empty(P * K)
-        self.G = np.empty(K * P)
-        self.T = np.empty(D * D)
-        self.ll = np.empty(1)
-        self.nk = np.empty(K)
-        self.s1 = np.empty(K * D)
-        self.s2 = np.empty(self.Kc * size)
-        self.nk_eps = np.empty(K)
-        self.cov0 = np.empty(self.Kc * size)
-        self.d = np.empty(K * D)
-        self.a = np.empty(D)
-        self.aU = np.empty(D)
-        self.scratch = np.empty(D * D)
+        cdef Py_ssize_t sizes[14]
+        sizes[:] = [D, P * K, K * P, D * D, 1, K, K * D, self.Kc * size, K, self.Kc * size, K * D, D, D, D * D]
+        cdef Py_ssize_t total = 0, j
+        for j in range(14):
+            total += sizes[j]
+        self.buf = <double *> malloc(total * sizeof(double))
+        if self.buf == NULL:
+            raise MemoryError("EMCore: no memory for the EM step's scratch")
+        cdef double **slots[14]
+        slots[:] = [&self.shift, &self.W, &self.G, &self.T, &self.ll, &self.nk, &self.s1, &self.s2, &self.nk_eps,
+                    &self.cov0, &self.d, &self.a, &self.aU, &self.scratch]
+        total = 0
+        for j in range(14):
+            slots[j][0] = self.buf + total
+            total += sizes[j]
+
+    def __dealloc__(self):
+        free(self.buf)
 
     def load(self, int dst, weights, means, covariances, precisions_cholesky):
         """Copy parameters into set ``dst`` (the parameters of an iteration made on the Python path)."""
@@ -146,24 +166,24 @@ cdef class EMCore:
         cdef double *mu2 = &self.mu_[dst, 0]
         cdef double *cov2 = &self.cov_[dst, 0]
         cdef double *pc2 = &self.pc_[dst, 0]
-        cdef double *G = &self.G[0]
-        cdef double *s2 = &self.s2[0]
-        cdef double *T = &self.T[0]
+        cdef double *G = self.G
+        cdef double *s2 = self.s2
+        cdef double *T = self.T
         cdef double lb, total
         cdef int bad
         # The coefficients and the pass (fastgmm.families._gaussian_passes.gaussian_statistics).
-        mixture_shift_c(K, D, w, mu, &self.shift[0])
-        linear_coefficients_c(self.kind, K, D, P, w, mu, pc, &self.shift[0],
+        mixture_shift_c(K, D, w, mu, self.shift)
+        linear_coefficients_c(self.kind, K, D, P, w, mu, pc, self.shift,
                               &self.pair_i[0] if self.n_pairs else NULL, &self.pair_j[0] if self.n_pairs else NULL,
-                              &self.pair_scale[0] if self.n_pairs else NULL, self.n_pairs, &self.W[0],
-                              &self.a[0], &self.aU[0])
+                              &self.pair_scale[0] if self.n_pairs else NULL, self.n_pairs, self.W,
+                              self.a, self.aU)
         memset(G, 0, K * P * sizeof(double))
         memset(T, 0, DD * sizeof(double))
         self.ll[0] = 0.0
-        if estep_statistics_f64(self.quad, self.N, D, K, P, self.xp, self.swp, &self.shift[0],
-                                &self.W[0], pc if self.kind == 1 else NULL, self.chunk_rows, self.slot_rows,
+        if estep_statistics_f64(self.quad, self.N, D, K, P, self.xp, self.swp, self.shift,
+                                self.W, pc if self.kind == 1 else NULL, self.chunk_rows, self.slot_rows,
                                 self.n_slots, self.n_threads, G, T if self.kind == 1 else NULL,
-                                &self.ll[0]) != 0:
+                                self.ll) != 0:
             return NAN
         lb = self.ll[0] / self.weight
         if not isfinite(lb):            # check_finite_loglik raises
@@ -190,16 +210,16 @@ cdef class EMCore:
                 s2[k] = G[k * P + D + 1]
         # The M-step (_gaussian.model_m_step): scikit-learn's, or mclust's constrained one from its moments.
         if self.model < 0:
-            gaussian_m_step_c(self.kind, K, D, &self.nk[0], &self.s1[0], s2, &self.shift[0], self.eps,
-                              self.reg_covar, NULL, &self.nk_eps[0], mu2, cov2, &self.d[0])
+            gaussian_m_step_c(self.kind, K, D, self.nk, self.s1, s2, self.shift, self.eps,
+                              self.reg_covar, NULL, self.nk_eps, mu2, cov2, self.d)
         else:
-            gaussian_m_step_c(self.kind, K, D, &self.nk[0], &self.s1[0], s2, &self.shift[0], self.eps, 0.0,
-                              NULL, &self.nk_eps[0], mu2, &self.cov0[0], &self.d[0])
-            if constrained_step_c(self.model, &self.nk_eps[0], &self.cov0[0], K, D, True, self.reg_covar,
+            gaussian_m_step_c(self.kind, K, D, self.nk, self.s1, s2, self.shift, self.eps, 0.0,
+                              NULL, self.nk_eps, mu2, self.cov0, self.d)
+            if constrained_step_c(self.model, self.nk_eps, self.cov0, K, D, True, self.reg_covar,
                                   self.tol, self.max_iter, &self.cov_[src, 0] if self.warm else NULL,
                                   self.empty_weight, cov2) < 0:
                 return NAN
-        total = total_c(&self.nk_eps[0], K)
+        total = total_c(self.nk_eps, K)
         for k in range(K):
             w2[k] = self.nk_eps[k] / total
         # _check_no_overflow, then _gaussian.precision_cholesky.
@@ -211,7 +231,7 @@ cdef class EMCore:
             if not isfinite(cov2[i]):
                 return NAN
         if self.kind <= 1:
-            bad = precision_cholesky_c(<int> self.Kc, <int> D, cov2, pc2, &self.scratch[0])
+            bad = precision_cholesky_c(<int> self.Kc, <int> D, cov2, pc2, self.scratch)
             if bad >= 0:
                 return NAN
         else:
