@@ -122,6 +122,30 @@ def _polar_minimiser(G):
     return -(Qt.T @ P.T)
 
 
+def _rotation_sweep(B, O, A, weights):
+    """One cyclic sweep of plane rotations of ``O`` (columns), each minimising ``f(O) = sum_k weights_k
+    tr(O^T W_k O A_k^-1)`` exactly in its plane (``B`` holds ``O^T W_k O``). In the plane (p, q) a rotation
+    by t gives ``f = const + alpha cos 2t + beta sin 2t``; the minimiser is where ``(cos 2t, sin 2t)`` points
+    opposite to ``(alpha, beta)``. Returns the new ``O`` and ``B``."""
+    K, D = A.shape
+    c = weights[:, None] / A
+    for p in range(D - 1):
+        for q in range(p + 1, D):
+            dc = c[:, p] - c[:, q]
+            alpha = 0.5 * np.sum(dc * (B[:, p, p] - B[:, q, q]))
+            beta = np.sum(dc * B[:, p, q])
+            if alpha == 0.0 and beta == 0.0:
+                continue
+            t = 0.5 * np.arctan2(-beta, -alpha)
+            R = np.eye(D)
+            R[p, p] = R[q, q] = np.cos(t)
+            R[q, p] = np.sin(t)
+            R[p, q] = -np.sin(t)
+            O = O @ R
+            B = np.einsum("ip,kij,jq->kpq", R, B, R)
+    return O, B
+
+
 def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume, unweighted=False):
     Wa, n = W[active], nk[active]
     K, D = Wa.shape[0], W.shape[1]
@@ -134,8 +158,12 @@ def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_vol
     previous = _FLMAX_HALF
     for it in range(1, max_iter + 1):
         weights = _inverse_or_zero(lam) if variable_volume and not unweighted else np.ones(K)
-        O, OtW = _mm_orientation(Wa, omega, O, A, weights)
-        d = np.einsum("kjl,lj->kj", OtW, O)
+        if unweighted:      # mclust 6.0's VVE: its majorise-minimise steps
+            O, OtW = _mm_orientation(Wa, omega, O, A, weights)
+            d = np.einsum("kjl,lj->kj", OtW, O)
+        else:
+            O, _ = _rotation_sweep(np.einsum("ip,kij,jq->kpq", O, Wa, O), O, A, weights)
+            d = np.einsum("ip,kij,jp->kp", O, Wa, O)
         if variable_volume:
             A, lam = _unit_det(d / n[:, None])
         else:

@@ -460,16 +460,16 @@ def m_step(stats, reg_covar, eps, *, means=None):
 #: Relative change at which the iterative M-steps VEI, VEE and VEV stop. mclust's default, sqrt(eps) ~
 #: 1.5e-8 on the change of its objective, leaves VEE up to ~1e-4 (relative) short of the M-step's maximum,
 #: which then depends on where the iteration started; 1e-13, started from the previous EM iteration's
-#: covariances, reaches it to ~1e-8 in a few iterations (0.2-0.5 ms at K=3, D=4). EVE and VVE, whose
-#: common orientation is found by a slowly converging majorise-minimise iteration (~70 iterations per
-#: M-step at 1e-13: 8 of a 14-model selection's 17 s on iris), stop at mclust's sqrt(eps): each M-step
-#: still increases the expected log-likelihood (an ECM step), and started from the previous iteration's
-#: orientation the iteration continues where it stopped, so EM converges to the same maximum.
+#: covariances, reaches it to ~1e-8 in a few iterations (0.2-0.5 ms at K=3, D=4). EVE and VVE stop at
+#: mclust's sqrt(eps) (their common orientation was a slowly converging majorise-minimise iteration, ~70
+#: iterations per M-step at 1e-13; now sweeps of plane rotations, fastgmm.families._mclust_iterative): each
+#: M-step still increases the expected log-likelihood (an ECM step), and started from the previous
+#: iteration's orientation the iteration continues where it stopped, so EM converges to the same maximum.
 MSTEP_TOL = 1e-13
-#: At most this many majorise-minimise iterations per EVE/VVE M-step. Each one never decreases the M-step's
-#: objective, so a capped step is still an ECM step (the lower bound still cannot decrease), and the next
-#: M-step starts where this one stopped. Without a cap a poorly determined orientation (swiss, 47 rows in 6-D,
-#: VVE with 7 components) took up to 100,000 iterations per step (~1 s): 93 s for one fit.
+#: At most this many orientation iterations (sweeps) per EVE/VVE M-step. Each one never decreases the
+#: M-step's objective, so a capped step is still an ECM step (the lower bound still cannot decrease), and the
+#: next M-step starts where this one stopped. Without a cap a poorly determined orientation (swiss, 47 rows
+#: in 6-D, VVE with 7 components) took up to 100,000 majorise-minimise iterations per step (~1 s).
 MM_MAX_ITER = 100
 
 

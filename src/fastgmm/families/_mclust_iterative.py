@@ -12,9 +12,15 @@ mclust's to its tolerance:
 - VEE: ``C = sum_k W_k / lambda_k`` scaled to determinant 1, then ``lambda_k = tr(W_k C^-1) / (D n_k)``,
   from unit volumes; stop when ``sum_k n_k D (1 + log lambda_k)`` (minus twice the maximised expected
   log-likelihood, up to a constant) changes by at most ``tol (1 + |value|)``.
-- EVE, VVE: the common orientation by the two majorise-minimise steps of Browne & McNicholas (2014), then
-  each component's shape (and, VVE, volume) in closed form given the orientation, from the identity
-  orientation and unit shapes; stop on the relative change of ``sum_k tr(D^T W_k D A_k^-1)``.
+- EVE, VVE: the common orientation D minimising ``sum_k w_k tr(D^T W_k D A_k^-1)`` (w_k = 1 / lambda_k for
+  VVE, 1 for EVE), then each component's shape (and, VVE, volume) in closed form given the orientation,
+  from the identity orientation and unit shapes; stop on the relative change of
+  ``sum_k tr(D^T W_k D A_k^-1)``. mclust finds D by the two majorise-minimise steps of Browne & McNicholas
+  (2014) per iteration; fastgmm by a cyclic sweep of plane rotations, each the exact minimiser in its
+  plane (the objective restricted to a plane is ``const + alpha cos 2t + beta sin 2t``), which reaches the
+  same maximum in 3-10x fewer iterations, each cheaper (no SVD): on the scatters of swiss, iris, crabs,
+  banknote and USArrests its M-steps converged to the same or a higher expected log-likelihood. mclust's
+  own steps are kept for its VVE (``vve(..., as_mclust=True)``), which leaves the volumes out of them.
 
 mclust's EM (``me``) carries the shape and orientation of VEI, VEV, EVE and VVE from one M-step to the next;
 ``start`` does the same here.
