@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import needs_openmp
 
+import fastgmm
 from fastgmm import GaussianMixture
 from fastgmm.families import _gaussian_runner
 from fastgmm.families._gaussian_mixture import GaussianMixture as _GM
@@ -159,3 +160,37 @@ def test_fitted_attributes_are_the_last_iterate_and_stay_put():
     GaussianMixture(3, covariance_type="VEV", random_state=1, max_iter=30).fit(X)   # another fit's runner
     for name in ATTRS:
         np.testing.assert_array_equal(getattr(gm, name), before[name], err_msg=name)
+
+
+@pytest.mark.parametrize("model", ("VVV", "EVE", "VEI", "EEE", "spherical"))
+def test_the_score_pass_gives_the_loglik_and_icl_entropy(model):
+    # Runner.score: sum_i log p(x_i) and -sum_ik r_ik log r_ik from one statistics pass (G . W - loglik),
+    # against the E-step's per-row outputs.
+    X = _data(80, 3, seed=6, offset=50.0)
+    gm = GaussianMixture(3, covariance_type=model, random_state=6, max_iter=20).fit(X)
+    params = gm._get_parameters()
+    runner = _gaussian_runner.runner_for(gm, X, None, params, 1, None)
+    loglik, entropy = runner.score(params)
+    row_ll, _, resp = gm._predict_outputs(X, row_ll=True, resp=True)[:3]
+    rlogr = np.where(resp > 0, resp * np.log(np.where(resp > 0, resp, 1.0)), 0.0)
+    np.testing.assert_allclose(loglik, row_ll.sum(), rtol=1e-12)
+    np.testing.assert_allclose(entropy, -rlogr.sum(), rtol=1e-9, atol=1e-11 * abs(loglik))
+
+
+def test_a_selection_candidate_is_scored_by_its_fit(monkeypatch):
+    # The sweep takes each candidate's log-likelihood and ICL entropy from its fit's last pass: the same
+    # criteria as the E-step's outputs give.
+    X = _data(60, 2, seed=7)
+    scored = []
+    score = _gaussian_runner.Runner.score
+    monkeypatch.setattr(_gaussian_runner.Runner, "score", lambda self, p: scored.append(1) or score(self, p))
+    sel = fastgmm.GaussianMixtureSelection(n_components=(2, 3), covariance_types=("VVV", "EVE"),
+                                           init_params="hc", random_state=0).fit(X)
+    assert len(scored) == 4
+    r = sel.results_
+    for i, (ct, k) in enumerate(zip(r["covariance_type"], r["n_components"])):
+        gm = sel.estimators_[(ct, k)]
+        np.testing.assert_allclose(r["bic"][i], gm.bic(X), rtol=1e-10)
+        resp = gm.predict_proba(X)
+        rlogr = np.where(resp > 0, resp * np.log(np.where(resp > 0, resp, 1.0)), 0.0)
+        np.testing.assert_allclose(r["icl"][i], gm.bic(X) - 2 * rlogr.sum(), rtol=1e-9)

@@ -65,18 +65,25 @@ class CandidateHooks:
     end of each fit (its warning was ignored in the sweep anyway).
     """
 
-    __slots__ = ("_min_ratio", "_collapsed")
+    __slots__ = ("_min_ratio", "_collapsed", "score")
     check_solution = False
 
     def __init__(self, min_ratio):
         self._min_ratio = min_ratio     # covariances -> the smallest variance ratio
         self._collapsed = False         # at the last check
+        self.score = None               # (loglik, entropy) of the fitted parameters, when the fit gave it
 
     def stop(self, n_iter, params):
         if n_iter % COLLAPSE_CHECK_EVERY:
             return False
         was, self._collapsed = self._collapsed, self._min_ratio(params.covariances) <= STOP_VARIANCE_RATIO
         return was and self._collapsed
+
+    def finished(self, runner, params):
+        """The fit's end: ``runner`` (``BaseMixture._em_runner``'s, or None) scores the fitted ``params`` in one
+        compiled pass, instead of the sweep's E-step for ``_loglik_and_entropy``."""
+        score = getattr(runner, "score", None)
+        self.score = None if score is None else score(params)
 
 
 class _Fit:
@@ -430,14 +437,14 @@ class _Sweep:
             kw["random_state"] = self.idle_random_state
         gm = GaussianMixture(n_components=cell.K, covariance_type=cell.cov_type, **kw)
         ct = layout(cell.cov_type)
-        gm._candidate_hooks = CandidateHooks(
+        gm._candidate_hooks = hooks = CandidateHooks(
             lambda cov: float(np.min(self.variance_ratios(cov, ct, gm.reg_covar))))
         try:
             with warnings.catch_warnings():
                 # Reported per candidate (converged, and the chosen fit warns).
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 gm.fit(self.X, sample_weight=self.w)
-                loglik, entropy = self._loglik_and_entropy(gm)
+                loglik, entropy = self._loglik_and_entropy(gm, hooks.score)
         except (InvalidParameterError, TypeError, MemoryError):
             raise   # the user's parameters or the machine, not this candidate
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
@@ -502,9 +509,12 @@ class _Sweep:
             self._keep(cell, polished)
         cell.time += time.perf_counter() - t0
 
-    def _loglik_and_entropy(self, gm):
+    def _loglik_and_entropy(self, gm, score=None):
         """The fit's total log-likelihood on X (``score`` times the total weight) and, in the same pass when
-        the responsibilities are small (``_JOINT_RESP_VALUES``), the entropy term of its ICL (else None)."""
+        the responsibilities are small (``_JOINT_RESP_VALUES``), the entropy term of its ICL (else None).
+        ``score``: both from the fit's compiled step (``CandidateHooks.finished``), for unweighted X."""
+        if score is not None and self.w is None:
+            return score
         n_out = gm.n_components + hasattr(gm, "noise_weight_")
         if (self.sel.init_params != "hc" or not isinstance(self.X, np.ndarray)
                 or self.X.shape[0] * n_out > _JOINT_RESP_VALUES):

@@ -358,6 +358,8 @@ class BaseMixture(OnlineMixin, EstimatorProtocol):
         with blas_single_thread():
             params, n_iter, history, _ = best
             best = init = None
+            if hooks is not None:
+                hooks.finished(runner, params)
             if stopped:
                 self.converged_ = False   # the user stopped it: not converged, and no warning
             elif not self.converged_ and self.max_iter > 0:

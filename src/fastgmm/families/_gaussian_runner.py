@@ -45,6 +45,17 @@ class Runner:
         self._cur = 1 - cur
         return self._views[self._cur], lower_bound
 
+    def score(self, params):
+        """``(loglik, entropy)`` under ``params``: the sum of w_i log p(x_i) and -sum_i w_i sum_k r_ik log r_ik
+        (ICL's term), from one compiled statistics pass (``EMCore.score``); None if the pass fails."""
+        cur = self._cur
+        if params is not self._views[cur]:
+            self._core.load(cur, *params[:4])
+        loglik, gw = self._core.score(cur)
+        if not (np.isfinite(loglik) and np.isfinite(gw)):
+            return None
+        return loglik, loglik - gw
+
 
 def runner_for(gm, X, sample_weight, params, n_threads, missing):
     """A :class:`Runner` for this fit of ``gm`` (a GaussianMixture) from ``params``, or None where the fit is

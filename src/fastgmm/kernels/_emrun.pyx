@@ -156,6 +156,47 @@ cdef class EMCore:
             lb = self._step(src, 1 - src)
         return lb
 
+    def score(self, int src):
+        """The statistics pass under set ``src`` alone: ``(loglik, gw)``, the pass's sum of w_i log p(x_i) and
+        ``sum_k G_k . W[:, k]`` over the components with rows, ``G_k = sum_i w_i r_ik f(x_i)``. Since
+        ``f(x_i) . W[:, k] = log (pi_k p_k(x_i))``, ``gw - loglik = sum_i w_i sum_k r_ik log r_ik``: the
+        entropy term of ICL without the N x K responsibilities. NaN for both when the pass fails."""
+        if src != 0 and src != 1:
+            raise ValueError("EMCore.score: src must be 0 or 1")
+        cdef Py_ssize_t k, p, K = self.K, P = self.P
+        cdef double gw = 0.0
+        cdef int status
+        with nogil:
+            status = self._pass(src)
+            if status == 0:
+                for k in range(K):
+                    if self.G[k * P] > 0.0:      # no rows, no terms (and W may be -inf there)
+                        for p in range(P):
+                            gw = gw + self.G[k * P + p] * self.W[p * K + k]
+        if status != 0:
+            return NAN, NAN
+        return self.ll[0], gw
+
+    cdef int _pass(self, int src) noexcept nogil:
+        """The coefficients under set ``src`` and the statistics pass over X into G, T and ll
+        (fastgmm.families._gaussian_passes.gaussian_statistics): 0, or -1 without memory."""
+        cdef Py_ssize_t K = self.K, D = self.D, P = self.P
+        cdef double *w = &self.w_[src, 0]
+        cdef double *mu = &self.mu_[src, 0]
+        cdef double *pc = &self.pc_[src, 0]
+        mixture_shift_c(K, D, w, mu, self.shift)
+        linear_coefficients_c(self.kind, K, D, P, w, mu, pc, self.shift,
+                              &self.pair_i[0] if self.n_pairs else NULL, &self.pair_j[0] if self.n_pairs else NULL,
+                              &self.pair_scale[0] if self.n_pairs else NULL, self.n_pairs, self.W,
+                              self.a, self.aU)
+        memset(self.G, 0, K * P * sizeof(double))
+        memset(self.T, 0, D * D * sizeof(double))
+        self.ll[0] = 0.0
+        return estep_statistics_f64(self.quad, self.N, D, K, P, self.xp, self.swp, self.shift,
+                                    self.W, pc if self.kind == 1 else NULL, self.chunk_rows, self.slot_rows,
+                                    self.n_slots, self.n_threads, self.G, self.T if self.kind == 1 else NULL,
+                                    self.ll)
+
     cdef double _step(self, int src, int dst) noexcept nogil:
         cdef Py_ssize_t K = self.K, D = self.D, P = self.P, k, i, j, n, DD = D * D
         cdef Py_ssize_t size = DD if self.kind <= 1 else (D if self.kind == 2 else 1)
@@ -171,19 +212,7 @@ cdef class EMCore:
         cdef double *T = self.T
         cdef double lb, total
         cdef int bad
-        # The coefficients and the pass (fastgmm.families._gaussian_passes.gaussian_statistics).
-        mixture_shift_c(K, D, w, mu, self.shift)
-        linear_coefficients_c(self.kind, K, D, P, w, mu, pc, self.shift,
-                              &self.pair_i[0] if self.n_pairs else NULL, &self.pair_j[0] if self.n_pairs else NULL,
-                              &self.pair_scale[0] if self.n_pairs else NULL, self.n_pairs, self.W,
-                              self.a, self.aU)
-        memset(G, 0, K * P * sizeof(double))
-        memset(T, 0, DD * sizeof(double))
-        self.ll[0] = 0.0
-        if estep_statistics_f64(self.quad, self.N, D, K, P, self.xp, self.swp, self.shift,
-                                self.W, pc if self.kind == 1 else NULL, self.chunk_rows, self.slot_rows,
-                                self.n_slots, self.n_threads, G, T if self.kind == 1 else NULL,
-                                self.ll) != 0:
+        if self._pass(src) != 0:
             return NAN
         lb = self.ll[0] / self.weight
         if not isfinite(lb):            # check_finite_loglik raises
