@@ -4,8 +4,10 @@ On data of a few dozen rows a fit is Python overhead more than arithmetic (docs/
 "How close to mclust, and how fast"). For one data set of ``tests/data`` and K components this prints,
 for each model, the median time of
 
-* ``em_step``: one EM iteration (``GaussianMixture._em_step``: the kernel pass, the statistics, the
-  M-step, the checks) from the parameters of a converged fit;
+* ``em_step``: one EM iteration on the Python path (``GaussianMixture._em_step``: the kernel pass, the
+  statistics, the M-step, the checks) from the parameters of a converged fit;
+* ``compiled``: the same iteration by the compiled step the fits use on in-memory float64 data
+  (``fastgmm.families._gaussian_runner``, one call for the whole iteration), from the same parameters;
 * ``model_m_step``: the model's M-step from the same pass's statistics
   (``fastgmm.families._gaussian.model_m_step``);
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from fastgmm import GaussianMixture, GaussianMixtureSelection
 from fastgmm.families import _gaussian
+from fastgmm.families._gaussian_runner import runner_for
 from fastgmm.families._mclust import MODELS
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
@@ -55,16 +58,18 @@ def main(argv=None):
     X = _load(args.data)
     warnings.simplefilter("ignore")
     print(f"{args.data}: {X.shape[0]} rows x {X.shape[1]}, K = {args.k}")
-    print("| model | em_step us | model_m_step us |")
-    print("|---|---|---|")
+    print("| model | em_step us | compiled us | model_m_step us |")
+    print("|---|---|---|---|")
     for model in MODELS:
         gm = GaussianMixture(args.k, covariance_type=model, random_state=0).fit(X)
         params = gm._get_parameters()
         stats = gm._statistics(X, None, params, 1)
         step = _median_us(lambda: gm._em_step(X, None, params, params, 1, None), args.number)
+        runner = runner_for(gm, X, None, params, 1, None)
+        compiled = _median_us(lambda: runner._core.step(0), args.number)   # set 0 (params) -> set 1, repeated
         mstep = _median_us(lambda: _gaussian.model_m_step(stats, model, gm.reg_covar, float(np.finfo(X.dtype).eps),
                                                           start=params.covariances), args.number)
-        print(f"| {model} | {step:.1f} | {mstep:.1f} |")
+        print(f"| {model} | {step:.1f} | {compiled:.1f} | {mstep:.1f} |")
 
     def sweep():
         return GaussianMixtureSelection(n_components=range(1, 10), covariance_types="mclust", init_params="hc",

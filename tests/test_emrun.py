@@ -194,3 +194,52 @@ def test_a_selection_candidate_is_scored_by_its_fit(monkeypatch):
         resp = gm.predict_proba(X)
         rlogr = np.where(resp > 0, resp * np.log(np.where(resp > 0, resp, 1.0)), 0.0)
         np.testing.assert_allclose(r["icl"][i], gm.bic(X) - 2 * rlogr.sum(), rtol=1e-9)
+
+
+def _label_start(labels, calls=None):
+    def init(X, n_components, random_state):
+        if calls is not None:
+            calls.append(1)
+        return labels
+    return init
+
+
+def _python_init_and_path(m):
+    _python_path(m)
+    m.setattr("fastgmm.families._gaussian_mixture.initial_parameters", lambda *args: None)
+
+
+@pytest.mark.parametrize("model", ("VVV", "EVE", "VVE", "VEI", "EEE", "EEV", "tied", "diag", "spherical"))
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_the_compiled_start_from_labels_gives_the_python_paths_bits(monkeypatch, model, weighted):
+    X = _data(45, 3, seed=8, offset=-300.0)
+    w = np.random.RandomState(9).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    labels = np.arange(X.shape[0]) % 3
+    kw = dict(n_components=3, covariance_type=model, max_iter=30)
+    calls, made = [], []
+    compiled_start = _gaussian_runner.initial_parameters
+    with monkeypatch.context() as m:
+        m.setattr("fastgmm.families._gaussian_mixture.initial_parameters",
+                  lambda *args: made.append(compiled_start(*args)) or made[-1])
+        a = GaussianMixture(init_params=_label_start(labels, calls), **kw).fit(X, sample_weight=w)
+    with monkeypatch.context() as m:
+        _python_init_and_path(m)
+        b = GaussianMixture(init_params=_label_start(labels), **kw).fit(X, sample_weight=w)
+    _assert_same(a, b)
+    assert len(made) == 1 and made[0] is not None    # the start was the compiled one
+    assert calls == [1]                              # the callable is called once
+    assert "_initial_runner" not in vars(a)          # the loop took the start's runner
+
+
+def test_the_compiled_start_from_labels_raises_the_python_paths_error(monkeypatch):
+    # A part of one row and no regularisation: its covariance is singular at the start.
+    X = _data(30, 2, seed=10)
+    labels = np.r_[0, np.ones(29, dtype=int)]
+    kw = dict(n_components=2, covariance_type="VVV", reg_covar=0.0, init_params=_label_start(labels))
+    with pytest.raises(ValueError) as compiled:
+        GaussianMixture(**kw).fit(X)
+    with monkeypatch.context() as m:
+        _python_init_and_path(m)
+        with pytest.raises(ValueError) as python:
+            GaussianMixture(**kw).fit(X)
+    assert str(compiled.value) == str(python.value)

@@ -125,12 +125,14 @@ def _seed_statistics(X, rows, mass, cov_type, K, sample_weight, n_threads):
     return replace(stats, weight=float(weight), n_samples=N)
 
 
-def initial_statistics(X, sample_weight, init_params, cov_type, n_components, random_state, n_threads):
-    """Statistics of the initial responsibilities (float64 :class:`Statistics`)."""
+def initial_statistics(X, sample_weight, init_params, cov_type, n_components, random_state, n_threads,
+                       assignment=None):
+    """Statistics of the initial responsibilities (float64 :class:`Statistics`). ``assignment``: a callable
+    ``init_params``'s checked result when the caller has it already (the callable is called once)."""
     N = X.shape[0]
     K = n_components
     if is_custom(init_params):
-        kind, value = initial_assignment(init_params, X, K, random_state, "the estimator")
+        kind, value = assignment or initial_assignment(init_params, X, K, random_state, "the estimator")
         shift = weighted_mean(X, sample_weight)
         if kind == "labels":
             return _statistics(X, cov_type, K, shift, n_threads, sample_weight, mode=_kernels.RESP_LABELS,

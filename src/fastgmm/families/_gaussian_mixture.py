@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..engine._base import BaseMixture
-from ..engine._custom_init import is_custom
+from ..engine._custom_init import initial_assignment, is_custom
 from ..engine._schema import (DEGENERATE_COUNTS, DEGENERATE_EVENTS, GAUSSIAN_ARRAYS, NOISE_SCALARS,
                               mixture_schema)
 from ..io._persistence import Persistent
@@ -29,7 +29,7 @@ from ._gaussian_checks import (_as_float_param, check_loaded, _check_degenerate_
                                degenerate_m_step)
 from ._gaussian_init import INIT_PARAMS, initial_statistics, initialisation_rows
 from ._gaussian_passes import gaussian_estimate, gaussian_statistics
-from ._gaussian_runner import runner_for
+from ._gaussian_runner import initial_parameters, runner_for
 from ._gaussian_parts import MclustPartsMixin
 from ._gaussian_prior import PriorMixin
 from ._noise import NoiseMixin, NoiseParams, m_step_weights, sample_noise
@@ -442,11 +442,21 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
                     missing = _missing.group_patterns(X)
             if missing is not None:
                 X, sample_weight = initialisation_rows(X, sample_weight, missing, self.n_components)
+            assignment = None
+            if w_init is None and m_init is None and p_init is None and not extra and is_custom(self.init_params):
+                # A callable's labels: the compiled step's statistics and M-step where the fit is plain
+                # (fastgmm.families._gaussian_runner; the same bits).
+                assignment = initial_assignment(self.init_params, X, self.n_components, random_state,
+                                                "the estimator")
+                if missing is None and GaussianMixture._own_iteration(self):
+                    params = initial_parameters(self, X, sample_weight, assignment, n_threads)
+                    if params is not None:
+                        return params
             # Data too large to square overflows here; _check_no_overflow
             # reports it as a ValueError instead of numpy's warnings.
             with np.errstate(over="ignore", invalid="ignore"):
                 stats = initial_statistics(X, sample_weight, self.init_params, cov_type, self.n_components,
-                                           random_state, n_threads)
+                                           random_state, n_threads, assignment)
                 nk_eps, means, cov = _gaussian.model_m_step(stats, self.covariance_type, self.reg_covar, _eps(X),
                                                             prior=GaussianMixture._prior_of(self, X, sample_weight))
             _check_no_overflow(means, cov, X)
@@ -476,12 +486,17 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         return _missing.missing_statistics(X, missing, *params, self._layout, n_threads,
                                            sample_weight=sample_weight)
 
+    def _own_iteration(self):
+        """Whether this estimator's EM iteration is GaussianMixture's own (a subclass may change it)."""
+        cls = type(self)
+        return (cls._statistics is GaussianMixture._statistics and cls._m_step is GaussianMixture._m_step
+                and cls._lower_bound is GaussianMixture._lower_bound and cls._em_step is BaseMixture._em_step)
+
     def _em_runner(self, X, sample_weight, params, n_threads, missing):
         """The compiled EM iteration (``fastgmm.families._gaussian_runner``) for a plain fit of this class's
         own iteration, else None."""
-        cls = type(self)
-        if (cls._statistics is not GaussianMixture._statistics or cls._m_step is not GaussianMixture._m_step
-                or cls._lower_bound is not GaussianMixture._lower_bound or cls._em_step is not BaseMixture._em_step):
+        if not self._own_iteration():
+            self.__dict__.pop("_initial_runner", None)
             return None
         return runner_for(self, X, sample_weight, params, n_threads, missing)
 

@@ -17,6 +17,7 @@ from ..kernels._emrun import EMCore
 from . import _gaussian, _mclust
 from ._gaussian import QUAD, GaussianParams
 from ._gaussian_checks import _eps
+from ._gaussian_init import weighted_mean
 
 _KIND = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 _NO_PAIRS = np.zeros(0, dtype=np.intp)
@@ -57,22 +58,24 @@ class Runner:
         return loglik, loglik - gw
 
 
-def runner_for(gm, X, sample_weight, params, n_threads, missing):
-    """A :class:`Runner` for this fit of ``gm`` (a GaussianMixture) from ``params``, or None where the fit is
-    not the plain case the compiled step makes."""
-    if (missing is not None or type(params) is not GaussianParams or not isinstance(X, np.ndarray)
-            or X.dtype != np.float64 or not X.flags.c_contiguous or X.ndim != 2 or gm._frozen_fields
-            or gm.on_degenerate != "raise"):
-        return None
+def _plain(gm, X, sample_weight, missing):
+    """Whether this fit of ``gm`` (whose class makes GaussianMixture's own iteration) is the plain case the
+    compiled step makes (see the module docstring)."""
+    if (missing is not None or not isinstance(X, np.ndarray) or X.dtype != np.float64 or not X.flags.c_contiguous
+            or X.ndim != 2 or gm._frozen_fields or gm.on_degenerate != "raise" or getattr(gm, "noise", None) is not None):
+        return False
     if sample_weight is not None and not (isinstance(sample_weight, np.ndarray)
                                           and sample_weight.dtype == np.float64 and sample_weight.ndim == 1
                                           and sample_weight.flags.c_contiguous):
-        return None
-    if gm._prior_of(X, sample_weight) is not None:
-        return None
+        return False
+    return gm._prior_of(X, sample_weight) is None
+
+
+def _runner(gm, X, sample_weight, K, n_threads, params):
+    """A :class:`Runner` whose two sets start as ``params`` (arrays in the layout's shapes; None: zeros), or
+    None where the pass would not be one kernel call."""
     lay = gm._layout
     N, D = X.shape
-    K = np.shape(params.means)[0]
     P = _gaussian.n_features_out(lay, D)
     layout = _driver.single_call_layout(N, D, K, P, lay == "tied", n_threads)
     if layout is None:
@@ -92,13 +95,43 @@ def runner_for(gm, X, sample_weight, params, n_threads, missing):
     else:
         pair_i = pair_j = unpack = _NO_PAIRS
         scale = _NO_SCALE
+    if params is None:
+        cshape = _mclust.scatter_shape(lay, K, D)
+        params = (np.zeros(K), np.zeros((K, D)), np.zeros(cshape), np.zeros(cshape))
     weight = N if sample_weight is None else float(sample_weight.sum())    # gaussian_statistics' weight
-    first = [np.ascontiguousarray(a, dtype=np.float64) for a in params]
-    if any(a.shape != np.shape(b) for a, b in zip(first, params)):
-        return None
     chunk, slot, n_slots, threads = layout
     core = EMCore(X, sample_weight, _KIND[lay], code, warm, QUAD[lay], P, chunk, slot, n_slots, threads,
                   float(gm.reg_covar), _eps(X), float(tol), int(max_iter), _mclust.EMPTY_WEIGHT, pair_i, pair_j,
-                  scale, unpack, float(weight), [first, first])
+                  scale, unpack, float(weight), [params, params])
     gm._pass_weight = weight
     return Runner(gm, core, [GaussianParams(*core.params[s]) for s in range(2)])
+
+
+def runner_for(gm, X, sample_weight, params, n_threads, missing):
+    """A :class:`Runner` for this fit of ``gm`` (a GaussianMixture) from ``params``, or None where the fit is
+    not the plain case the compiled step makes. The runner of :func:`initial_parameters` when ``params``
+    are its."""
+    ready = gm.__dict__.pop("_initial_runner", None)
+    if ready is not None and params is ready._views[0]:
+        return ready
+    if type(params) is not GaussianParams or not _plain(gm, X, sample_weight, missing):
+        return None
+    first = [np.ascontiguousarray(a, dtype=np.float64) for a in params]
+    if any(a.shape != np.shape(b) for a, b in zip(first, params)):
+        return None
+    return _runner(gm, X, sample_weight, np.shape(params.means)[0], n_threads, first)
+
+
+def initial_parameters(gm, X, sample_weight, assignment, n_threads):
+    """The initial parameters from a callable ``init_params``'s ``assignment`` (its checked result) made by
+    the compiled step (its statistics of the labels and the model's M-step), or None where the Python path
+    makes them (responsibilities, not the plain case, or the step cannot finish: that path raises). The
+    runner is kept for the fit's loop (:func:`runner_for`)."""
+    kind, labels = assignment
+    if kind != "labels" or getattr(gm, "callback", None) is not None or not _plain(gm, X, sample_weight, None):
+        return None
+    runner = _runner(gm, X, sample_weight, gm.n_components, n_threads, None)
+    if runner is None or not runner._core.init_labels(labels, weighted_mean(X, sample_weight)):
+        return None
+    gm._initial_runner = runner
+    return runner._views[0]

@@ -20,7 +20,8 @@ import numpy as np
 
 from libc.math cimport NAN, isfinite, sqrt
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy, memset
 
 from ._estep cimport estep_statistics_f64
 from ._linalg cimport gaussian_m_step_c, linear_coefficients_c, mixture_shift_c, precision_cholesky_c, total_c
@@ -197,12 +198,46 @@ cdef class EMCore:
                                     self.n_slots, self.n_threads, self.G, self.T if self.kind == 1 else NULL,
                                     self.ll)
 
+    def init_labels(self, const int64_t[::1] labels, const double[::1] shift):
+        """The initial M-step from hard labels into set 0 (``fastgmm.families._gaussian_init``'s statistics of
+        labels about ``shift``, the weighted mean of X, then ``GaussianMixture._initialize_gaussian``'s
+        M-step: the model's, from mclust's own start, weights n_k / the total weight): True, or False when
+        the Python path must make it (it raises)."""
+        cdef Py_ssize_t K = self.K, D = self.D
+        cdef int status
+        if labels.shape[0] != self.N or shift.shape[0] != D:
+            raise ValueError("EMCore.init_labels: labels must have n_samples entries and shift n_features")
+        with nogil:
+            memcpy(self.shift, &shift[0], D * sizeof(double))
+            memset(self.G, 0, K * self.P * sizeof(double))
+            memset(self.T, 0, D * D * sizeof(double))
+            self.ll[0] = 0.0
+            status = estep_statistics_f64(self.quad, self.N, D, K, self.P, self.xp, self.swp, self.shift, NULL,
+                                          NULL, self.chunk_rows, self.slot_rows, self.n_slots, self.n_threads,
+                                          self.G, self.T if self.kind == 1 else NULL, self.ll,
+                                          &labels[0] if self.N else NULL)
+            if status == 0:
+                status = self._m_step(NULL, 0, False)
+        return status == 0
+
     cdef double _step(self, int src, int dst) noexcept nogil:
+        cdef double lb
+        if self._pass(src) != 0:
+            return NAN
+        lb = self.ll[0] / self.weight
+        if not isfinite(lb):            # check_finite_loglik raises
+            return NAN
+        if self._m_step(&self.cov_[src, 0] if self.warm else NULL, dst, True) != 0:
+            return NAN
+        return lb
+
+    cdef int _m_step(self, const double *start, int dst, bint normalise) noexcept nogil:
+        """From the pass's sums (G, T) to set ``dst``: unpacked, the model's M-step (``start``: the iterative
+        models' previous covariances, or NULL for mclust's own start), the weights (over their sum when
+        ``normalise``, else over the total weight), the finite check, the precision factors. 0, or -1 where
+        the Python path must redo it."""
         cdef Py_ssize_t K = self.K, D = self.D, P = self.P, k, i, j, n, DD = D * D
         cdef Py_ssize_t size = DD if self.kind <= 1 else (D if self.kind == 2 else 1)
-        cdef double *w = &self.w_[src, 0]
-        cdef double *mu = &self.mu_[src, 0]
-        cdef double *pc = &self.pc_[src, 0]
         cdef double *w2 = &self.w_[dst, 0]
         cdef double *mu2 = &self.mu_[dst, 0]
         cdef double *cov2 = &self.cov_[dst, 0]
@@ -210,13 +245,7 @@ cdef class EMCore:
         cdef double *G = self.G
         cdef double *s2 = self.s2
         cdef double *T = self.T
-        cdef double lb, total
-        cdef int bad
-        if self._pass(src) != 0:
-            return NAN
-        lb = self.ll[0] / self.weight
-        if not isfinite(lb):            # check_finite_loglik raises
-            return NAN
+        cdef double total
         # The sums unpacked (_gaussian.statistics_from_sums).
         for k in range(K):
             self.nk[k] = G[k * P]
@@ -245,27 +274,25 @@ cdef class EMCore:
             gaussian_m_step_c(self.kind, K, D, self.nk, self.s1, s2, self.shift, self.eps, 0.0,
                               NULL, self.nk_eps, mu2, self.cov0, self.d)
             if constrained_step_c(self.model, self.nk_eps, self.cov0, K, D, True, self.reg_covar,
-                                  self.tol, self.max_iter, &self.cov_[src, 0] if self.warm else NULL,
-                                  self.empty_weight, cov2) < 0:
-                return NAN
-        total = total_c(self.nk_eps, K)
+                                  self.tol, self.max_iter, start, self.empty_weight, cov2) < 0:
+                return -1
+        total = total_c(self.nk_eps, K) if normalise else self.weight
         for k in range(K):
             w2[k] = self.nk_eps[k] / total
         # _check_no_overflow, then _gaussian.precision_cholesky.
         n = self.Kc * size
         for i in range(K * D):
             if not isfinite(mu2[i]):
-                return NAN
+                return -1
         for i in range(n):
             if not isfinite(cov2[i]):
-                return NAN
+                return -1
         if self.kind <= 1:
-            bad = precision_cholesky_c(<int> self.Kc, <int> D, cov2, pc2, self.scratch)
-            if bad >= 0:
-                return NAN
+            if precision_cholesky_c(<int> self.Kc, <int> D, cov2, pc2, self.scratch) >= 0:
+                return -1
         else:
             for i in range(n):
                 if not cov2[i] > 0.0:
-                    return NAN
+                    return -1
                 pc2[i] = 1.0 / sqrt(cov2[i])
-        return lb
+        return 0

@@ -1197,17 +1197,18 @@ cdef Py_ssize_t _set_visits(PassSpec *p, const int64_t[::1] rows, const int64_t[
 cdef int estep_statistics_f64(int quad, Py_ssize_t N, Py_ssize_t D, Py_ssize_t K, Py_ssize_t P,
                               const double *X, const double *sw, const double *shift, const double *W,
                               const double *U, Py_ssize_t chunk_rows, Py_ssize_t slot_rows, Py_ssize_t n_slots,
-                              int n_threads, double *G, double *T, double *ll) noexcept nogil:
+                              int n_threads, double *G, double *T, double *ll, const int64_t *labels=NULL) noexcept nogil:
     """The E-step mode of :func:`accumulate_statistics` on pointers, for float64 X without missing values or
-    one-hot codes (the compiled EM step, ``fastgmm.kernels._emrun``): the same pass, so the same sums.
-    The caller has checked the shapes and the layout (``n_slots`` slots of ``slot_rows`` rows); G (K * P),
-    T (D * D, tied only, else NULL) and ll (1) must be zero-filled. Returns 0, or -1 when scratch memory
-    could not be allocated."""
+    one-hot codes (the compiled EM step, ``fastgmm.kernels._emrun``): the same pass, so the same sums;
+    with ``labels`` (N,) the labels mode instead (W and U unused). The caller has checked the shapes and
+    the layout (``n_slots`` slots of ``slot_rows`` rows); G (K * P), T (D * D, tied only, else NULL) and
+    ll (1) must be zero-filled. Returns 0, or -1 when scratch memory could not be allocated."""
     cdef PassSpec p
-    _init_spec_p(&p, N, D, K, quad, _RESP_ESTEP, P)
+    _init_spec_p(&p, N, D, K, quad, _RESP_ESTEP if labels == NULL else _RESP_LABELS, P)
+    p.labels_in = labels
     p.c = shift
-    p.W = W
-    p.U = U if quad == _QTIED else NULL
+    p.W = W if labels == NULL else NULL
+    p.U = U if quad == _QTIED and labels == NULL else NULL
     p.sw = sw
     p.G = G
     p.T = T if quad == _QTIED else NULL
