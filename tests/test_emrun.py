@@ -243,3 +243,19 @@ def test_the_compiled_start_from_labels_raises_the_python_paths_error(monkeypatc
         with pytest.raises(ValueError) as python:
             GaussianMixture(**kw).fit(X)
     assert str(compiled.value) == str(python.value)
+
+
+def test_a_source_fit_makes_no_compiled_start_on_its_sample(monkeypatch, tmp_path):
+    # Out-of-core X is initialised on an in-memory sample of its rows: the compiled start (whose runner the
+    # loop would take over) must not be made there, or the loop would fit the sample.
+    X = _data(200, 2, seed=11)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    started = []
+    monkeypatch.setattr("fastgmm.families._gaussian_mixture.initial_parameters",
+                        lambda *args: started.append(1))
+    labels = np.arange(X.shape[0]) % 2
+    gm = GaussianMixture(2, init_params=_label_start(labels), max_iter=5).fit(mm)
+    assert started == []
+    assert gm.n_samples_seen_ == X.shape[0]

@@ -433,7 +433,8 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         float32 = X.dtype == np.float32
         cov = weights = means = None
         if w_init is None or m_init is None or p_init is None:
-            if not isinstance(X, np.ndarray):
+            in_memory = isinstance(X, np.ndarray)     # not a source's sample, whose runner would fit the sample
+            if not in_memory:
                 # Out of core / Dask: initialise on a bounded uniform sample of
                 # the rows (fastgmm.sources._blocks.init_sample_rows), in memory.
                 X, sample_weight = X.sample(init_sample_rows(X.shape[1], getattr(X, "block_rows", 0)),
@@ -448,7 +449,7 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
                 # (fastgmm.families._gaussian_runner; the same bits).
                 assignment = initial_assignment(self.init_params, X, self.n_components, random_state,
                                                 "the estimator")
-                if missing is None and GaussianMixture._own_iteration(self):
+                if in_memory and missing is None and GaussianMixture._own_iteration(self):
                     params = initial_parameters(self, X, sample_weight, assignment, n_threads)
                     if params is not None:
                         return params

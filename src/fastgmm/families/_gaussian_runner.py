@@ -29,10 +29,10 @@ class Runner:
     returns the new set as a ``GaussianParams`` of views (valid until the step after next: the engine
     keeps only the current iterate, and a fit's last iterate is never written again)."""
 
-    __slots__ = ("_gm", "_core", "_views", "_cur")
+    __slots__ = ("_gm", "_core", "_views", "_cur", "_X")
 
-    def __init__(self, gm, core, views):
-        self._gm, self._core, self._views, self._cur = gm, core, views, 0
+    def __init__(self, gm, core, views, X):
+        self._gm, self._core, self._views, self._cur, self._X = gm, core, views, 0, X
 
     def em_step(self, X, sample_weight, params, start, n_threads, missing):
         cur = self._cur
@@ -104,7 +104,7 @@ def _runner(gm, X, sample_weight, K, n_threads, params):
                   float(gm.reg_covar), _eps(X), float(tol), int(max_iter), _mclust.EMPTY_WEIGHT, pair_i, pair_j,
                   scale, unpack, float(weight), [params, params])
     gm._pass_weight = weight
-    return Runner(gm, core, [GaussianParams(*core.params[s]) for s in range(2)])
+    return Runner(gm, core, [GaussianParams(*core.params[s]) for s in range(2)], X)
 
 
 def runner_for(gm, X, sample_weight, params, n_threads, missing):
@@ -112,7 +112,7 @@ def runner_for(gm, X, sample_weight, params, n_threads, missing):
     not the plain case the compiled step makes. The runner of :func:`initial_parameters` when ``params``
     are its."""
     ready = gm.__dict__.pop("_initial_runner", None)
-    if ready is not None and params is ready._views[0]:
+    if ready is not None and params is ready._views[0] and X is ready._X:
         return ready
     if type(params) is not GaussianParams or not _plain(gm, X, sample_weight, missing):
         return None
