@@ -259,3 +259,13 @@ def test_a_source_fit_makes_no_compiled_start_on_its_sample(monkeypatch, tmp_pat
     gm = GaussianMixture(2, init_params=_label_start(labels), max_iter=5).fit(mm)
     assert started == []
     assert gm.n_samples_seen_ == X.shape[0]
+
+
+def test_the_compiled_core_refuses_labels_out_of_range():
+    # The labels index the components' sums in the kernel: one outside [-1, K) is an error, not a write
+    # outside them (the callable's labels are checked before; this is the core's own guard).
+    X = _data(20, 2, seed=12)
+    gm = GaussianMixture(2, max_iter=1).fit(X)
+    runner = _gaussian_runner.runner_for(gm, X, None, gm._get_parameters(), 1, None)
+    with pytest.raises(ValueError, match="outside"):
+        runner._core.init_labels(np.full(X.shape[0], 2, dtype=np.int64), X.mean(axis=0))

@@ -125,6 +125,7 @@ cdef class EMCore:
         cdef Py_ssize_t total = 0, j
         for j in range(14):
             total += sizes[j]
+        free(self.buf)              # NULL unless __init__ is called again
         self.buf = <double *> malloc(total * sizeof(double))
         if self.buf == NULL:
             raise MemoryError("EMCore: no memory for the EM step's scratch")
@@ -139,8 +140,14 @@ cdef class EMCore:
     def __dealloc__(self):
         free(self.buf)
 
+    cdef int _ready(self) except -1:
+        if self.buf == NULL:
+            raise ValueError("EMCore: not initialised")
+        return 0
+
     def load(self, int dst, weights, means, covariances, precisions_cholesky):
         """Copy parameters into set ``dst`` (the parameters of an iteration made on the Python path)."""
+        self._ready()
         w, m, c, u = self.params[dst]
         w[...] = weights
         m[...] = means
@@ -152,6 +159,7 @@ cdef class EMCore:
         log-likelihood under set ``src``), or NaN when the Python path must repeat the iteration."""
         if src != 0 and src != 1:
             raise ValueError("EMCore.step: src must be 0 or 1")
+        self._ready()
         cdef double lb
         with nogil:
             lb = self._step(src, 1 - src)
@@ -164,6 +172,7 @@ cdef class EMCore:
         entropy term of ICL without the N x K responsibilities. NaN for both when the pass fails."""
         if src != 0 and src != 1:
             raise ValueError("EMCore.score: src must be 0 or 1")
+        self._ready()
         cdef Py_ssize_t k, p, K = self.K, P = self.P
         cdef double gw = 0.0
         cdef int status
@@ -203,10 +212,14 @@ cdef class EMCore:
         labels about ``shift``, the weighted mean of X, then ``GaussianMixture._initialize_gaussian``'s
         M-step: the model's, from mclust's own start, weights n_k / the total weight): True, or False when
         the Python path must make it (it raises)."""
-        cdef Py_ssize_t K = self.K, D = self.D
+        cdef Py_ssize_t K = self.K, D = self.D, i
         cdef int status
+        self._ready()
         if labels.shape[0] != self.N or shift.shape[0] != D:
             raise ValueError("EMCore.init_labels: labels must have n_samples entries and shift n_features")
+        for i in range(self.N):
+            if not -1 <= labels[i] < K:
+                raise ValueError(f"EMCore.init_labels: label {labels[i]} at row {i} is outside [-1, {K})")
         with nogil:
             memcpy(self.shift, &shift[0], D * sizeof(double))
             memset(self.G, 0, K * self.P * sizeof(double))
