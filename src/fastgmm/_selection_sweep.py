@@ -266,7 +266,8 @@ class _Sweep:
 
     @functools.cached_property
     def _hc_tol(self):
-        """The hc scheme's tolerance (once per sweep): tol / 100 relative to the data's log-likelihood per row, as mclust's.
+        """The hc scheme's tolerance, once per sweep: tol / 100 relative to the data's log-likelihood per row,
+        as mclust's.
 
         mclust stops EM at a relative change of the log-likelihood (1e-5 by
         default, which tol / 100 is at the default tol); fastgmm's ``tol`` is
@@ -558,6 +559,7 @@ class _Sweep:
 
     @functools.cached_property
     def _eye_and_scales(self):
+        """The identity and the outer product of the data's scales, for :meth:`variance_ratios`."""
         s = self.scale_safe
         return np.eye(self.X.shape[1]), np.outer(s, s)
 

@@ -62,7 +62,8 @@ def _plain(gm, X, sample_weight, missing):
     """Whether this fit of ``gm`` (whose class makes GaussianMixture's own iteration) is the plain case the
     compiled step makes (see the module docstring)."""
     if (missing is not None or not isinstance(X, np.ndarray) or X.dtype != np.float64 or not X.flags.c_contiguous
-            or X.ndim != 2 or gm._frozen_fields or gm.on_degenerate != "raise" or getattr(gm, "noise", None) is not None):
+            or X.ndim != 2 or gm._frozen_fields or gm.on_degenerate != "raise"
+            or getattr(gm, "noise", None) is not None):
         return False
     if sample_weight is not None and not (isinstance(sample_weight, np.ndarray)
                                           and sample_weight.dtype == np.float64 and sample_weight.ndim == 1

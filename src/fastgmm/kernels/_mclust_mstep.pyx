@@ -3,9 +3,10 @@ whole step from the moments in one call (``constrained_step``, the end of this f
 
 The algorithms, starting values and stopping rules are those of ``fastgmm.families._mclust_iterative``'s
 docstring (Celeux & Govaert 1995 for VEI, VEV, VEE; the common orientation of EVE and VVE by sweeps of exact
-plane rotations, and Browne & McNicholas 2014's two majorise-minimise steps for mclust's own VVE); tests/_reference_mclust_iterative.py is the NumPy version they
-are checked against. For the small D and K of a mixture every operation is on a handful of numbers, so the
-NumPy version's time was all call overhead; here each M-step is one call.
+plane rotations, and Browne & McNicholas 2014's two majorise-minimise steps for mclust's own VVE);
+tests/_reference_mclust_iterative.py is the NumPy version they are checked against. For the small D and K
+of a mixture every operation is on a handful of numbers, so the NumPy version's time was all call overhead;
+here each M-step is one call.
 
 Conventions shared by every entry point:
 
