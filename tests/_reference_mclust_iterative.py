@@ -146,7 +146,10 @@ def _rotation_sweep(B, O, A, weights):
     return O, B
 
 
-def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume, unweighted=False):
+def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume, unweighted=False,
+                               steps="rotations"):
+    """EVE / VVE. ``steps``: the orientation iteration, "rotations" (fastgmm's sweeps) or "mm" (Browne &
+    McNicholas's two majorise-minimise steps, mclust's; always for ``unweighted``, mclust's VVE)."""
     Wa, n = W[active], nk[active]
     K, D = Wa.shape[0], W.shape[1]
     omega = np.linalg.eigvalsh(Wa)[:, -1]
@@ -158,7 +161,7 @@ def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_vol
     previous = _FLMAX_HALF
     for it in range(1, max_iter + 1):
         weights = _inverse_or_zero(lam) if variable_volume and not unweighted else np.ones(K)
-        if unweighted:      # mclust 6.0's VVE: its majorise-minimise steps
+        if unweighted or steps == "mm":      # mclust 6.0's majorise-minimise steps
             O, OtW = _mm_orientation(Wa, omega, O, A, weights)
             d = np.einsum("kjl,lj->kj", OtW, O)
         else:
@@ -182,14 +185,14 @@ def _common_orientation_models(nk, W, active, tol, max_iter, start, variable_vol
     return out, it
 
 
-def eve(nk, W, active, tol, max_iter, start):
-    return _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume=False)
+def eve(nk, W, active, tol, max_iter, start, *, steps="rotations"):
+    return _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume=False, steps=steps)
 
 
-def vve(nk, W, active, tol, max_iter, start, *, as_mclust=False):
+def vve(nk, W, active, tol, max_iter, start, *, as_mclust=False, steps="rotations"):
     """VVE; ``as_mclust``: mclust 6.0's orientation step, without the ``1 / lambda_k`` weights."""
     return _common_orientation_models(nk, W, active, tol, max_iter, start, variable_volume=True,
-                                      unweighted=as_mclust)
+                                      unweighted=as_mclust, steps=steps)
 
 
 ITERATIVE = {"VEI": vei, "VEV": vev, "VEE": vee, "EVE": eve, "VVE": vve}

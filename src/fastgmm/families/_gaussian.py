@@ -256,6 +256,14 @@ def linear_coefficients(weights, means, prec_chol, cov_type, shift):
 
 _KIND = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 _NO_PAIRS = np.zeros(0, dtype=np.intp)
+_NO_SCALE = np.zeros(0)
+
+
+def _products(cov_type, n_features):
+    """The compiled coefficients' pair arguments: ``_full_pairs_scale`` for 'full', empty arrays otherwise."""
+    if cov_type == "full":
+        return _full_pairs_scale(n_features)
+    return _NO_PAIRS, _NO_PAIRS, _NO_SCALE
 
 
 def _coefficients_pk(weights, means, prec_chol, cov_type, shift):
@@ -263,11 +271,7 @@ def _coefficients_pk(weights, means, prec_chol, cov_type, shift):
     on small data the NumPy expressions of the definition cost more than the rest of an EM iteration."""
     means = np.ascontiguousarray(means, dtype=np.float64)
     K, D = means.shape
-    if cov_type == "full":
-        iu, ju, scale = _full_pairs_scale(D)
-    else:
-        iu = ju = _NO_PAIRS
-        scale = np.zeros(0)
+    iu, ju, scale = _products(cov_type, D)
     W = np.empty((n_features_out(cov_type, D), K))
     _linalg.linear_coefficients(_KIND[cov_type], np.ascontiguousarray(weights, dtype=np.float64), means,
                                 np.ascontiguousarray(prec_chol, dtype=np.float64),
@@ -500,18 +504,26 @@ def model_m_step(stats, model, reg_covar, eps, *, means=None, start=None, prior=
             start = None
         means, cov = _mclust_prior.map_m_step(model, nk_eps, means, scatter, prior, start=start)
         return nk_eps, means, _add_reg(cov, reg_covar, lay)
-    if start is not None and model in _mclust.ITERATIVE_MODELS:   # the closed forms need no start
+    warm, tol, max_iter = constrained_options(model)
+    if start is not None and warm:      # the closed forms need no start
         start = np.asarray(start, dtype=np.float64)
         start = start if start.shape == cov.shape else None
     else:
         start = None
-    mm = model in ("EVE", "VVE")
     # The scatter, the constrained covariances and reg_covar in one compiled call: on small data the
     # NumPy expressions around the M-step cost more than the M-step (benchmarks/small_fits.py).
-    cov = _mclust.constrained_step(model, nk_eps, cov, means.shape[1], _mclust.DEFAULT_TOL if mm else MSTEP_TOL,
-                                   MM_MAX_ITER if mm else _mclust.DEFAULT_MAX_ITER, start, from_moments=True,
+    cov = _mclust.constrained_step(model, nk_eps, cov, means.shape[1], tol, max_iter, start, from_moments=True,
                                    reg_covar=reg_covar)
     return nk_eps, means, cov
+
+
+def constrained_options(model):
+    """``(warm, tol, max_iter)`` of a constrained model's M-step without a prior (:func:`model_m_step`'s, and
+    the compiled EM step's): whether it starts from the previous covariances (the iterative models), its
+    tolerance and its bound on iterations (see ``MSTEP_TOL`` and ``MM_MAX_ITER``)."""
+    orientation = model in ("EVE", "VVE")
+    return (model in _mclust.ITERATIVE_MODELS, _mclust.DEFAULT_TOL if orientation else MSTEP_TOL,
+            MM_MAX_ITER if orientation else _mclust.DEFAULT_MAX_ITER)
 
 
 def _scatter(cov, nk, lay, n_features):

@@ -497,7 +497,6 @@ class GaussianMixture(NoiseMixin, PriorMixin, MclustPartsMixin, Persistent, Base
         """The compiled EM iteration (``fastgmm.families._gaussian_runner``) for a plain fit of this class's
         own iteration, else None."""
         if not self._own_iteration():
-            self.__dict__.pop("_initial_runner", None)
             return None
         return runner_for(self, X, sample_weight, params, n_threads, missing)
 

@@ -2,8 +2,9 @@
 
 On data of a few hundred rows an EM iteration's arithmetic takes a few microseconds (the pass over the
 rows, the M-step on K small matrices), and the Python around it (the coefficients, the pass's driver,
-unpacking the sums, the M-step's calls, the checks) took 30-50 us more. mclust's fourteen models fitted
-for K = 1..9 on 50 rows make ~2,000 such iterations. :class:`EMCore` runs the iteration of
+unpacking the sums, the M-step's calls, the checks) took far more: 36-58 us per iteration against 2-19 us
+here on USArrests, K = 3 (``benchmarks/small_fits.py``). mclust's fourteen models fitted for K = 1..9 on
+50 rows make ~2,000 such iterations. :class:`EMCore` runs the iteration of
 ``fastgmm.families._gaussian_mixture.GaussianMixture._em_step`` from the same compiled pieces in the
 same order (the coefficients, the kernel's pass, the sums unpacked, scikit-learn's M-step and mclust's
 constrained one, the weights, the finite check, the Cholesky factors), so its parameters are bitwise those

@@ -512,10 +512,9 @@ cdef bint _orientation_sweep(Py_ssize_t K, Py_ssize_t D, double *O, const double
     alpha = 1/2 sum_k (c_kp - c_kq)(B_k,pp - B_k,qq), beta = sum_k (c_kp - c_kq) B_k,pq, c_kj = weights_k /
     A_kj and B_k = O^T W_k O: its minimum is at cos 2t = -alpha / r, sin 2t = -beta / r, r = hypot(alpha,
     beta). B (K, D, D) must hold O^T W_k O and is rotated with O; c (K, D) is scratch. Each rotation lowers
-    f (or keeps it), as each majorise-minimise step of Browne & McNicholas did, but a sweep goes much
-    further: on the scatters of swiss, iris, crabs, banknote and USArrests (K = 3-4) the M-step converged in
-    3-10x fewer iterations of this sweep than of their two MM steps, each sweep cheaper (no SVD), at the same
-    or a lower f. False (O and B NaN) when a rotation is not defined (non-finite inputs)."""
+    f (or keeps it), as each majorise-minimise step of Browne & McNicholas did, but a sweep goes further and
+    needs no SVD (benchmarks/orientation.py compares the two iterations). False (O and B NaN) when a rotation
+    is not defined (non-finite inputs)."""
     cdef Py_ssize_t k, j, p, q, DD = D * D
     cdef double alpha, beta, r, cos2, sin2, ct, st, dc, x, y, bpp, bqq, bpq
     cdef double *Bk
@@ -593,7 +592,7 @@ cdef Py_ssize_t _common_orientation(Scratch *S, const double *W, Py_ssize_t K, P
     cdef double *G = O + DD
     cdef double *M = G + DD
     cdef double *ev = M + DD
-    for k in range(K):
+    for k in range(K if unweighted else 0):     # the majorise-minimise bound (mclust's VVE) only
         omega[k] = ev[0] if _eigh(S, W + S.idx[k] * DD, ev, NULL) else NAN
     if start == NULL:
         _fill(O, DD, 0.0)
